@@ -1,0 +1,276 @@
+// JS <-> native conversions for tensors, session options and metadata; pins input buffers, wraps outputs zero-copy.
+#include "binding/js_tensors.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <unordered_set>
+
+#include "binding/js_errors.h"
+
+namespace ortserve {
+
+namespace {
+
+// Largest element count we accept for one tensor: keeps byte sizes far from size_t overflow.
+constexpr double kMaxElements = 9007199254740991.0 / 16;
+
+std::mutex g_external_mutex;
+std::unordered_set<const void*> g_external_data;   // data pointers of live external output ArrayBuffers
+
+std::string Field(const std::string& base, const char* name) { return base + "." + name; }
+std::string Index(const std::string& base, std::size_t i) { return base + "[" + std::to_string(i) + "]"; }
+
+std::string RequireString(Napi::Env env, const Napi::Object& object, const char* key, const std::string& field) {
+  Napi::Value value = object.Get(key);
+  if (!value.IsString()) ThrowInvalidArgument(env, Field(field, key) + " must be a string");
+  return value.As<Napi::String>().Utf8Value();
+}
+
+int64_t RequireNonNegativeInteger(Napi::Env env, const Napi::Value& value, const std::string& field, double max) {
+  if (!value.IsNumber()) ThrowInvalidArgument(env, field + " must be a number");
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (!(number >= 0) || number > max || std::floor(number) != number) {
+    ThrowInvalidArgument(env, field + " must be an integer from 0 to " + std::to_string(static_cast<int64_t>(max)) +
+                                  ", got " + value.ToString().Utf8Value());
+  }
+  return static_cast<int64_t>(number);
+}
+
+std::vector<int64_t> ParseShape(Napi::Env env, const Napi::Value& value, const std::string& field, double* elements) {
+  if (!value.IsArray()) ThrowInvalidArgument(env, field + " must be an array of dims");
+  Napi::Array array = value.As<Napi::Array>();
+  std::vector<int64_t> shape(array.Length());
+  *elements = 1;
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    shape[i] = RequireNonNegativeInteger(env, array.Get(i), Index(field, i), kMaxElements);
+    *elements *= static_cast<double>(shape[i]);
+  }
+  if (*elements > kMaxElements) ThrowInvalidArgument(env, field + " has too many elements");
+  return shape;
+}
+
+void ParseNumericData(Napi::Env env, const Napi::Value& data, const std::string& field, double elements,
+                      InputTensor* tensor, PinnedInputs* pinned) {
+  if (!data.IsTypedArray()) ThrowInvalidArgument(env, Field(field, "data") + " must be a TypedArray for dtype " +
+                                                          ElementTypeName(tensor->type));
+  Napi::TypedArray typed = data.As<Napi::TypedArray>();
+  const std::size_t expected = static_cast<std::size_t>(elements) * ElementSize(tensor->type);
+  if (typed.ByteLength() != expected) {
+    ThrowInvalidArgument(env, Field(field, "data") + " has " + std::to_string(typed.ByteLength()) +
+                                  " bytes but the shape needs " + std::to_string(expected));
+  }
+  Napi::ArrayBuffer buffer = typed.ArrayBuffer();
+  tensor->data = static_cast<uint8_t*>(buffer.Data()) + typed.ByteOffset();
+  tensor->byte_length = expected;
+  pinned->pins.push_back(Napi::Persistent(data));   // the buffer stays reachable until the run completes
+}
+
+void ParseStringData(Napi::Env env, const Napi::Value& data, const std::string& field, double elements,
+                     InputTensor* tensor) {
+  if (!data.IsArray()) ThrowInvalidArgument(env, Field(field, "data") + " must be an array of Uint8Array for dtype string");
+  Napi::Array array = data.As<Napi::Array>();
+  if (array.Length() != elements) {
+    ThrowInvalidArgument(env, Field(field, "data") + " has " + std::to_string(array.Length()) +
+                                  " strings but the shape needs " + std::to_string(static_cast<int64_t>(elements)));
+  }
+  tensor->strings.reserve(array.Length());
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value element = array.Get(i);
+    if (!element.IsTypedArray() || element.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      ThrowInvalidArgument(env, Index(Field(field, "data"), i) + " must be a Uint8Array");
+    }
+    Napi::Uint8Array bytes = element.As<Napi::Uint8Array>();
+    // Strings are copied: ORT keeps its own std::string per element.
+    tensor->strings.emplace_back(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
+  }
+}
+
+}  // namespace
+
+PinnedInputs ParseInputs(const Napi::Value& value) {
+  Napi::Env env = value.Env();
+  if (!value.IsArray()) ThrowInvalidArgument(env, "inputs must be an array");
+  Napi::Array array = value.As<Napi::Array>();
+  PinnedInputs pinned;
+  pinned.tensors.resize(array.Length());
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    const std::string field = Index("inputs", i);
+    Napi::Value item = array.Get(i);
+    if (!item.IsObject()) ThrowInvalidArgument(env, field + " must be an object");
+    Napi::Object object = item.As<Napi::Object>();
+    InputTensor& tensor = pinned.tensors[i];
+    tensor.name = RequireString(env, object, "name", field);
+    const std::string dtype = RequireString(env, object, "dtype", field);
+    tensor.type = ElementTypeFromName(dtype);
+    if (tensor.type == ElementType::kUndefined) ThrowInvalidArgument(env, Field(field, "dtype") + " is unknown: " + dtype);
+    double elements = 0;
+    tensor.shape = ParseShape(env, object.Get("shape"), Field(field, "shape"), &elements);
+    if (tensor.type == ElementType::kString) {
+      ParseStringData(env, object.Get("data"), field, elements, &tensor);
+    } else {
+      ParseNumericData(env, object.Get("data"), field, elements, &tensor, &pinned);
+    }
+  }
+  return pinned;
+}
+
+std::vector<std::string> ParseOutputNames(const Napi::Value& value) {
+  std::vector<std::string> names;
+  if (value.IsUndefined() || value.IsNull()) return names;
+  Napi::Env env = value.Env();
+  if (!value.IsArray()) ThrowInvalidArgument(env, "outputNames must be an array of strings");
+  Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value item = array.Get(i);
+    if (!item.IsString()) ThrowInvalidArgument(env, Index("outputNames", i) + " must be a string");
+    names.push_back(item.As<Napi::String>().Utf8Value());
+  }
+  return names;
+}
+
+SessionConfig ParseSessionConfig(const Napi::Value& value) {
+  SessionConfig config;
+  if (value.IsUndefined() || value.IsNull()) return config;
+  Napi::Env env = value.Env();
+  if (!value.IsObject()) ThrowInvalidArgument(env, "options must be an object");
+  Napi::Object object = value.As<Napi::Object>();
+  if (object.Has("intraOpThreads") && !object.Get("intraOpThreads").IsUndefined())
+    config.intra_op_threads = static_cast<int>(RequireNonNegativeInteger(env, object.Get("intraOpThreads"), "options.intraOpThreads", 1024));
+  if (object.Has("interOpThreads") && !object.Get("interOpThreads").IsUndefined())
+    config.inter_op_threads = static_cast<int>(RequireNonNegativeInteger(env, object.Get("interOpThreads"), "options.interOpThreads", 1024));
+  if (object.Has("logId") && object.Get("logId").IsString()) config.log_id = object.Get("logId").As<Napi::String>().Utf8Value();
+  Napi::Value level = object.Get("graphOptimizationLevel");
+  if (!level.IsUndefined()) {
+    const std::string name = level.IsString() ? level.As<Napi::String>().Utf8Value() : "";
+    if (name == "disabled") config.graph_optimization_level = GraphOptimizationLevel::kDisabled;
+    else if (name == "basic") config.graph_optimization_level = GraphOptimizationLevel::kBasic;
+    else if (name == "extended") config.graph_optimization_level = GraphOptimizationLevel::kExtended;
+    else if (name == "all") config.graph_optimization_level = GraphOptimizationLevel::kAll;
+    else ThrowInvalidArgument(env, "options.graphOptimizationLevel must be one of disabled, basic, extended, all");
+  }
+  Napi::Value providers = object.Get("executionProviders");
+  if (!providers.IsUndefined()) {
+    if (!providers.IsArray()) ThrowInvalidArgument(env, "options.executionProviders must be an array");
+    Napi::Array array = providers.As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      const std::string field = Index("options.executionProviders", i);
+      Napi::Value item = array.Get(i);
+      if (!item.IsObject()) ThrowInvalidArgument(env, field + " must be an object {name, deviceId?}");
+      Napi::Object provider = item.As<Napi::Object>();
+      ProviderRequest request;
+      request.name = RequireString(env, provider, "name", field);
+      if (request.name != "cpu" && request.name != "cuda" && request.name != "tensorrt")
+        ThrowInvalidArgument(env, Field(field, "name") + " must be tensorrt, cuda or cpu, got " + request.name);
+      if (!provider.Get("deviceId").IsUndefined())
+        request.device_id = static_cast<int>(RequireNonNegativeInteger(env, provider.Get("deviceId"), Field(field, "deviceId"), 1024));
+      config.providers.push_back(request);
+    }
+  }
+  return config;
+}
+
+Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs) {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("name", output.name);
+  object.Set("dtype", ElementTypeName(output.type));
+  Napi::Array shape = Napi::Array::New(env, output.shape.size());
+  for (std::size_t i = 0; i < output.shape.size(); ++i) shape.Set(static_cast<uint32_t>(i), static_cast<double>(output.shape[i]));
+  object.Set("shape", shape);
+  if (output.type == ElementType::kString) {
+    Napi::Array strings = Napi::Array::New(env, output.strings.size());
+    for (std::size_t i = 0; i < output.strings.size(); ++i) {
+      strings.Set(static_cast<uint32_t>(i), Napi::Buffer<char>::Copy(env, output.strings[i].data(), output.strings[i].size()));
+    }
+    object.Set("data", strings);
+    return object;
+  }
+  if (output.byte_length == 0 || !output.owner) {
+    object.Set("data", Napi::ArrayBuffer::New(env, 0));
+    return object;
+  }
+  bool aliased = false;
+  for (const auto& input : pinned_inputs) {
+    const auto* begin = static_cast<const uint8_t*>(input.data);
+    const auto* data = static_cast<const uint8_t*>(output.data);
+    if (input.byte_length > 0 && data >= begin && data < begin + input.byte_length) aliased = true;
+  }
+  std::unique_lock<std::mutex> lock(g_external_mutex);
+  if (aliased || !g_external_data.insert(output.data).second) {
+    lock.unlock();
+    Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, output.byte_length);
+    std::memcpy(copy.Data(), output.data, output.byte_length);
+    object.Set("data", copy);
+    return object;
+  }
+  lock.unlock();
+  auto* hint = new std::shared_ptr<BufferOwner>(output.owner);
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+      env, output.data, output.byte_length,
+      [](Napi::Env, void* data, std::shared_ptr<BufferOwner>* owner) {
+        {
+          std::lock_guard<std::mutex> guard(g_external_mutex);
+          g_external_data.erase(data);
+        }
+        delete owner;   // releases the ORT value when this was the last reference
+      },
+      hint);
+  object.Set("data", buffer);
+  return object;
+}
+
+namespace {
+
+Napi::Array TensorInfosToJs(Napi::Env env, const std::vector<TensorInfo>& infos) {
+  Napi::Array array = Napi::Array::New(env, infos.size());
+  for (std::size_t i = 0; i < infos.size(); ++i) {
+    const TensorInfo& info = infos[i];
+    Napi::Object object = Napi::Object::New(env);
+    object.Set("name", info.name);
+    object.Set("kind", info.kind);
+    object.Set("dtype", info.kind == "tensor" ? ElementTypeName(static_cast<ElementType>(info.onnx_type)) : "unsupported");
+    object.Set("onnxType", info.onnx_type);
+    Napi::Array shape = Napi::Array::New(env, info.shape.size());
+    Napi::Array symbolic = Napi::Array::New(env, info.symbolic_dims.size());
+    for (std::size_t d = 0; d < info.shape.size(); ++d) shape.Set(static_cast<uint32_t>(d), static_cast<double>(info.shape[d]));
+    for (std::size_t d = 0; d < info.symbolic_dims.size(); ++d) symbolic.Set(static_cast<uint32_t>(d), info.symbolic_dims[d]);
+    object.Set("shape", shape);
+    object.Set("symbolicDims", symbolic);
+    array.Set(static_cast<uint32_t>(i), object);
+  }
+  return array;
+}
+
+}  // namespace
+
+Napi::Object MetadataToJs(Napi::Env env, const ModelMetadata& metadata) {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("inputs", TensorInfosToJs(env, metadata.inputs));
+  object.Set("outputs", TensorInfosToJs(env, metadata.outputs));
+  Napi::Array providers = Napi::Array::New(env, metadata.providers.size());
+  for (std::size_t i = 0; i < metadata.providers.size(); ++i) {
+    Napi::Object provider = Napi::Object::New(env);
+    provider.Set("name", metadata.providers[i].name);
+    provider.Set("active", metadata.providers[i].active);
+    provider.Set("reason", metadata.providers[i].reason);
+    providers.Set(static_cast<uint32_t>(i), provider);
+  }
+  object.Set("providers", providers);
+  object.Set("producerName", metadata.producer_name);
+  object.Set("graphName", metadata.graph_name);
+  object.Set("domain", metadata.domain);
+  object.Set("description", metadata.description);
+  object.Set("modelVersion", static_cast<double>(metadata.model_version));
+  Napi::Object custom = Napi::Object::New(env);
+  for (const auto& [key, value] : metadata.custom) custom.Set(key, value);
+  object.Set("custom", custom);
+  return object;
+}
+
+int64_t LiveExternalBuffers() {
+  std::lock_guard<std::mutex> guard(g_external_mutex);
+  return static_cast<int64_t>(g_external_data.size());
+}
+
+}  // namespace ortserve

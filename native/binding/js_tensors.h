@@ -1,0 +1,41 @@
+// Conversions between JS values and native tensors, configs and metadata. JS thread only.
+#pragma once
+
+#include <napi.h>
+
+#include <vector>
+
+#include "core/session_config.h"
+#include "core/tensor_data.h"
+
+namespace ortserve {
+
+// Parsed run inputs plus references that pin each JS buffer until the run completes (released with this object,
+// which the run worker destroys on the JS thread).
+struct PinnedInputs {
+  std::vector<InputTensor> tensors;
+  std::vector<Napi::Reference<Napi::Value>> pins;
+};
+
+// inputs: Array<{name: string, dtype: string, shape: number[], data: TypedArray | Uint8Array[]}>.
+// Numeric data is not copied. Throws (ThrowInvalidArgument) naming the field (e.g. "inputs[1].shape[0]").
+PinnedInputs ParseInputs(const Napi::Value& value);
+
+// outputNames: string[] | undefined. Throws (ThrowInvalidArgument).
+std::vector<std::string> ParseOutputNames(const Napi::Value& value);
+
+// options: {intraOpThreads?, interOpThreads?, graphOptimizationLevel?, executionProviders?, logId?}. Throws (ThrowInvalidArgument).
+SessionConfig ParseSessionConfig(const Napi::Value& value);
+
+// {name, dtype, shape, data: ArrayBuffer | Buffer[]}. Numeric data becomes an external ArrayBuffer over the
+// output's own memory (its owner is released by the ArrayBuffer's finalizer), unless `inputs` or another live
+// external buffer already covers that memory (V8 must never see two ArrayBuffers over one backing store); then it
+// is copied. `pinned_inputs` are the run's inputs, for that check.
+Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs);
+
+Napi::Object MetadataToJs(Napi::Env env, const ModelMetadata& metadata);
+
+// Number of external output ArrayBuffers not yet finalized.
+int64_t LiveExternalBuffers();
+
+}  // namespace ortserve

@@ -1,0 +1,52 @@
+// Tensor data crossing layers: input views over caller-owned memory, and outputs that own their buffer.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/element_type.h"
+
+namespace ortserve {
+
+// An input tensor. Numeric data is a view: the caller owns `data` and keeps it alive and unchanged until the run
+// completes (the binding pins the JS buffer). String tensors carry their elements by value.
+struct InputTensor {
+  std::string name;
+  ElementType type = ElementType::kUndefined;
+  std::vector<int64_t> shape;
+  const void* data = nullptr;   // numeric types only
+  std::size_t byte_length = 0;  // numeric types only; == element count * ElementSize(type)
+  std::vector<std::string> strings;   // string type only, one per element, arbitrary bytes
+};
+
+// Keeps an output's memory alive. Destroying the last owner frees it (for ORT outputs: releases the OrtValue).
+class BufferOwner {
+ public:
+  BufferOwner() { live_count_.fetch_add(1, std::memory_order_relaxed); }
+  virtual ~BufferOwner() { live_count_.fetch_sub(1, std::memory_order_relaxed); }
+  BufferOwner(const BufferOwner&) = delete;
+  BufferOwner& operator=(const BufferOwner&) = delete;
+
+  // Owners alive in the process: lets tests prove that finalizers free every output.
+  static int64_t LiveCount() { return live_count_.load(std::memory_order_relaxed); }
+
+ private:
+  static inline std::atomic<int64_t> live_count_{0};
+};
+
+// An output tensor. Numeric data points into memory kept alive by `owner` (no copy was made).
+struct OutputTensor {
+  std::string name;
+  ElementType type = ElementType::kUndefined;
+  std::vector<int64_t> shape;
+  void* data = nullptr;
+  std::size_t byte_length = 0;
+  std::shared_ptr<BufferOwner> owner;   // null when byte_length == 0 or for strings
+  std::vector<std::string> strings;     // string type only
+};
+
+}  // namespace ortserve

@@ -1,0 +1,310 @@
+// ModelSession: loading a model into ORT, reading its signature, and running it over caller-owned input memory.
+#include "ort/model_session.h"
+
+#include <cstring>
+
+#include "ort/execution_providers.h"
+#include "ort/ort_api.h"
+
+namespace ortserve {
+
+namespace {
+
+// Releases an ORT output value when the last reference to its memory goes away.
+class OrtValueOwner final : public BufferOwner {
+ public:
+  explicit OrtValueOwner(OrtValue* value) : value_(value) {}
+  ~OrtValueOwner() override { Ort().ReleaseValue(value_); }
+
+ private:
+  OrtValue* value_;
+};
+
+// Owns the OrtValues created or returned during one Run until they are handed on.
+struct OrtValueList {
+  std::vector<OrtValue*> values;
+  explicit OrtValueList(std::size_t n) : values(n, nullptr) {}
+  ~OrtValueList() {
+    for (OrtValue* v : values) {
+      if (v != nullptr) Ort().ReleaseValue(v);
+    }
+  }
+};
+
+// Frees ORT-allocated strings (names, metadata) with the allocator that made them.
+std::string TakeAllocatedString(OrtAllocator* allocator, char* text) {
+  std::string result = text != nullptr ? text : "";
+  if (text != nullptr) allocator->Free(allocator, text);
+  return result;
+}
+
+::GraphOptimizationLevel ToOrtLevel(GraphOptimizationLevel level) {
+  switch (level) {
+    case GraphOptimizationLevel::kDisabled: return ORT_DISABLE_ALL;
+    case GraphOptimizationLevel::kBasic: return ORT_ENABLE_BASIC;
+    case GraphOptimizationLevel::kExtended: return ORT_ENABLE_EXTENDED;
+    case GraphOptimizationLevel::kAll: return ORT_ENABLE_ALL;
+  }
+  return ORT_ENABLE_ALL;
+}
+
+Status ConfigureOptions(OrtSessionOptions* options, const SessionConfig& config) {
+  const OrtApi& api = Ort();
+  Status status;
+  if (config.intra_op_threads > 0) {
+    status = FromOrt(api.SetIntraOpNumThreads(options, config.intra_op_threads), StatusCode::kInvalidArgument);
+    if (!status.ok()) return status.Prefix("intra_op_threads: ");
+  }
+  if (config.inter_op_threads > 0) {
+    status = FromOrt(api.SetInterOpNumThreads(options, config.inter_op_threads), StatusCode::kInvalidArgument);
+    if (!status.ok()) return status.Prefix("inter_op_threads: ");
+  }
+  status = FromOrt(api.SetSessionGraphOptimizationLevel(options, ToOrtLevel(config.graph_optimization_level)),
+                   StatusCode::kInvalidArgument);
+  if (!status.ok()) return status.Prefix("graph_optimization_level: ");
+  return FromOrt(api.SetSessionLogId(options, config.log_id.c_str()), StatusCode::kInvalidArgument);
+}
+
+const char* OnnxTypeKind(ONNXType type) {
+  switch (type) {
+    case ONNX_TYPE_TENSOR: return "tensor";
+    case ONNX_TYPE_SEQUENCE: return "sequence";
+    case ONNX_TYPE_MAP: return "map";
+    case ONNX_TYPE_OPTIONAL: return "optional";
+    case ONNX_TYPE_SPARSETENSOR: return "sparse_tensor";
+    default: return "unknown";
+  }
+}
+
+// Reads one input's or output's declared type and shape.
+Status ReadTensorInfo(OrtTypeInfo* type_info, TensorInfo* info) {
+  const OrtApi& api = Ort();
+  ONNXType onnx_type = ONNX_TYPE_UNKNOWN;
+  Status status = FromOrt(api.GetOnnxTypeFromTypeInfo(type_info, &onnx_type), StatusCode::kModelLoad);
+  if (!status.ok()) return status;
+  info->kind = OnnxTypeKind(onnx_type);
+  if (onnx_type != ONNX_TYPE_TENSOR) return Status::Ok();
+  const OrtTensorTypeAndShapeInfo* tensor_info = nullptr;
+  status = FromOrt(api.CastTypeInfoToTensorInfo(type_info, &tensor_info), StatusCode::kModelLoad);
+  if (!status.ok() || tensor_info == nullptr) return status;
+  ONNXTensorElementDataType element_type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+  std::size_t rank = 0;
+  if (!(status = FromOrt(api.GetTensorElementType(tensor_info, &element_type), StatusCode::kModelLoad)).ok()) return status;
+  if (!(status = FromOrt(api.GetDimensionsCount(tensor_info, &rank), StatusCode::kModelLoad)).ok()) return status;
+  info->onnx_type = static_cast<int>(element_type);
+  info->shape.assign(rank, -1);
+  std::vector<const char*> symbolic(rank, nullptr);
+  if (!(status = FromOrt(api.GetDimensions(tensor_info, info->shape.data(), rank), StatusCode::kModelLoad)).ok()) return status;
+  if (!(status = FromOrt(api.GetSymbolicDimensions(tensor_info, symbolic.data(), rank), StatusCode::kModelLoad)).ok()) return status;
+  info->symbolic_dims.clear();
+  for (std::size_t i = 0; i < rank; ++i) {
+    if (info->shape[i] < 0) info->shape[i] = -1;   // ORT reports unknown dims as -1 already; normalise anyway
+    info->symbolic_dims.emplace_back(symbolic[i] != nullptr ? symbolic[i] : "");
+  }
+  return Status::Ok();
+}
+
+// Builds the OrtValue for one input: a view over the caller's memory, or a string tensor filled by copy.
+Status MakeInputValue(const InputTensor& input, OrtValue** value) {
+  const OrtApi& api = Ort();
+  const auto onnx_type = static_cast<ONNXTensorElementDataType>(input.type);
+  if (input.type == ElementType::kString) {
+    OrtAllocator* allocator = nullptr;
+    Status status = FromOrt(api.GetAllocatorWithDefaultOptions(&allocator), StatusCode::kInternal);
+    if (!status.ok()) return status;
+    status = FromOrt(api.CreateTensorAsOrtValue(allocator, input.shape.data(), input.shape.size(), onnx_type, value),
+                     StatusCode::kInvalidArgument);
+    for (std::size_t i = 0; status.ok() && i < input.strings.size(); ++i) {
+      char* buffer = nullptr;
+      const std::string& element = input.strings[i];
+      // Length-aware fill: elements may contain NUL bytes (FillStringTensor would stop at the first one).
+      status = FromOrt(api.GetResizedStringTensorElementBuffer(*value, i, element.size(), &buffer),
+                       StatusCode::kInternal);
+      if (status.ok() && !element.empty()) std::memcpy(buffer, element.data(), element.size());
+    }
+    return status;
+  }
+  static OrtMemoryInfo* cpu_memory = [] {
+    OrtMemoryInfo* info = nullptr;
+    FromOrt(Ort().CreateCpuMemoryInfo(OrtDeviceAllocator, OrtMemTypeDefault, &info), StatusCode::kInternal);
+    return info;
+  }();
+  // ORT rejects a null data pointer even for an empty tensor; any valid address will do when nothing is read.
+  static char empty_tensor_byte = 0;
+  void* data = input.byte_length == 0 ? &empty_tensor_byte : const_cast<void*>(input.data);
+  return FromOrt(api.CreateTensorWithDataAsOrtValue(cpu_memory, data, input.byte_length, input.shape.data(),
+                                                    input.shape.size(), onnx_type, value),
+                 StatusCode::kInvalidArgument);
+}
+
+// Moves one ORT output into an OutputTensor: numeric data stays in ORT's buffer, owned through `owner`.
+Status TakeOutputValue(OrtValue*& value, OutputTensor* output) {
+  const OrtApi& api = Ort();
+  int is_tensor = 0;
+  Status status = FromOrt(api.IsTensor(value, &is_tensor), StatusCode::kInference);
+  if (!status.ok()) return status;
+  if (!is_tensor) return Status(StatusCode::kInference, "is not a tensor (sequence and map outputs are not served)");
+  OrtTensorTypeAndShapeInfo* info = nullptr;
+  if (!(status = FromOrt(api.GetTensorTypeAndShape(value, &info), StatusCode::kInference)).ok()) return status;
+  ONNXTensorElementDataType element_type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+  std::size_t rank = 0, count = 0;
+  status = FromOrt(api.GetTensorElementType(info, &element_type), StatusCode::kInference);
+  if (status.ok()) status = FromOrt(api.GetDimensionsCount(info, &rank), StatusCode::kInference);
+  if (status.ok()) {
+    output->shape.assign(rank, 0);
+    status = FromOrt(api.GetDimensions(info, output->shape.data(), rank), StatusCode::kInference);
+  }
+  if (status.ok()) status = FromOrt(api.GetTensorShapeElementCount(info, &count), StatusCode::kInference);
+  api.ReleaseTensorTypeAndShapeInfo(info);
+  if (!status.ok()) return status;
+  if (!IsSupportedElementType(element_type)) {
+    return Status(StatusCode::kInference, "has element type " + std::to_string(element_type) + ", which ortserve does not serve");
+  }
+  output->type = static_cast<ElementType>(element_type);
+  if (output->type == ElementType::kString) {
+    std::size_t total = 0;
+    if (!(status = FromOrt(api.GetStringTensorDataLength(value, &total), StatusCode::kInference)).ok()) return status;
+    std::string bytes(total, '\0');
+    std::vector<std::size_t> offsets(count, 0);
+    status = FromOrt(api.GetStringTensorContent(value, bytes.data(), total, offsets.data(), count), StatusCode::kInference);
+    if (!status.ok()) return status;
+    output->strings.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t end = i + 1 < count ? offsets[i + 1] : total;
+      output->strings.emplace_back(bytes, offsets[i], end - offsets[i]);
+    }
+    return Status::Ok();
+  }
+  output->byte_length = count * ElementSize(output->type);
+  if (output->byte_length == 0) return Status::Ok();
+  void* data = nullptr;
+  if (!(status = FromOrt(api.GetTensorMutableData(value, &data), StatusCode::kInference)).ok()) return status;
+  output->data = data;
+  output->owner = std::make_shared<OrtValueOwner>(value);
+  value = nullptr;   // ownership moved to `owner`
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ModelSession::Load(const std::string& path, const SessionConfig& config, std::shared_ptr<ModelSession>* out) {
+  Status status = EnsureOrt();
+  if (!status.ok()) return status;
+  const OrtApi& api = Ort();
+  OrtSessionOptions* options = nullptr;
+  if (!(status = FromOrt(api.CreateSessionOptions(&options), StatusCode::kInternal)).ok()) return status;
+  std::shared_ptr<ModelSession> session(new ModelSession());
+  status = ConfigureOptions(options, config);
+  if (status.ok()) {
+    session->metadata_.providers = AppendExecutionProviders(options, config.providers);
+    status = FromOrt(api.CreateSession(OrtEnvironment(), path.c_str(), options, &session->session_), StatusCode::kModelLoad);
+    if (!status.ok()) status.Prefix("loading '" + path + "': ");
+  }
+  api.ReleaseSessionOptions(options);
+  if (status.ok()) status = session->ReadMetadata();
+  if (status.ok()) *out = std::move(session);
+  return status;
+}
+
+ModelSession::~ModelSession() {
+  if (session_ != nullptr) Ort().ReleaseSession(session_);
+}
+
+Status ModelSession::ReadMetadata() {
+  const OrtApi& api = Ort();
+  OrtAllocator* allocator = nullptr;
+  Status status = FromOrt(api.GetAllocatorWithDefaultOptions(&allocator), StatusCode::kInternal);
+  if (!status.ok()) return status;
+  for (int pass = 0; pass < 2 && status.ok(); ++pass) {
+    const bool inputs = pass == 0;
+    std::size_t count = 0;
+    status = FromOrt(inputs ? api.SessionGetInputCount(session_, &count) : api.SessionGetOutputCount(session_, &count),
+                     StatusCode::kModelLoad);
+    for (std::size_t i = 0; status.ok() && i < count; ++i) {
+      TensorInfo info;
+      char* name = nullptr;
+      OrtTypeInfo* type_info = nullptr;
+      status = FromOrt(inputs ? api.SessionGetInputName(session_, i, allocator, &name)
+                              : api.SessionGetOutputName(session_, i, allocator, &name),
+                       StatusCode::kModelLoad);
+      if (!status.ok()) break;
+      info.name = TakeAllocatedString(allocator, name);
+      status = FromOrt(inputs ? api.SessionGetInputTypeInfo(session_, i, &type_info)
+                              : api.SessionGetOutputTypeInfo(session_, i, &type_info),
+                       StatusCode::kModelLoad);
+      if (status.ok()) status = ReadTensorInfo(type_info, &info);
+      if (type_info != nullptr) api.ReleaseTypeInfo(type_info);
+      if (!status.ok()) status.Prefix(std::string(inputs ? "input '" : "output '") + info.name + "': ");
+      (inputs ? metadata_.inputs : metadata_.outputs).push_back(std::move(info));
+    }
+  }
+  if (!status.ok()) return status;
+  OrtModelMetadata* model_metadata = nullptr;
+  if (!(status = FromOrt(api.SessionGetModelMetadata(session_, &model_metadata), StatusCode::kModelLoad)).ok()) return status;
+  char* text = nullptr;
+  if (FromOrt(api.ModelMetadataGetProducerName(model_metadata, allocator, &text), StatusCode::kModelLoad).ok())
+    metadata_.producer_name = TakeAllocatedString(allocator, text);
+  if (FromOrt(api.ModelMetadataGetGraphName(model_metadata, allocator, &text), StatusCode::kModelLoad).ok())
+    metadata_.graph_name = TakeAllocatedString(allocator, text);
+  if (FromOrt(api.ModelMetadataGetDomain(model_metadata, allocator, &text), StatusCode::kModelLoad).ok())
+    metadata_.domain = TakeAllocatedString(allocator, text);
+  if (FromOrt(api.ModelMetadataGetDescription(model_metadata, allocator, &text), StatusCode::kModelLoad).ok())
+    metadata_.description = TakeAllocatedString(allocator, text);
+  FromOrt(api.ModelMetadataGetVersion(model_metadata, &metadata_.model_version), StatusCode::kModelLoad);
+  char** keys = nullptr;
+  int64_t key_count = 0;
+  if (FromOrt(api.ModelMetadataGetCustomMetadataMapKeys(model_metadata, allocator, &keys, &key_count), StatusCode::kModelLoad).ok()) {
+    for (int64_t i = 0; i < key_count; ++i) {
+      char* value = nullptr;
+      FromOrt(api.ModelMetadataLookupCustomMetadataMap(model_metadata, allocator, keys[i], &value), StatusCode::kModelLoad);
+      std::string key = TakeAllocatedString(allocator, keys[i]);
+      metadata_.custom.emplace_back(std::move(key), TakeAllocatedString(allocator, value));
+    }
+    if (keys != nullptr) allocator->Free(allocator, keys);
+  }
+  api.ReleaseModelMetadata(model_metadata);
+  return Status::Ok();
+}
+
+Status ModelSession::Run(const std::vector<InputTensor>& inputs, const std::vector<std::string>& output_names,
+                         std::vector<OutputTensor>* outputs, std::vector<const void*>* input_addresses) const {
+  const OrtApi& api = Ort();
+  OrtValueList input_values(inputs.size());
+  std::vector<const char*> input_name_ptrs;
+  input_name_ptrs.reserve(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    Status status = MakeInputValue(inputs[i], &input_values.values[i]);
+    if (!status.ok()) return status.Prefix("input '" + inputs[i].name + "': ");
+    input_name_ptrs.push_back(inputs[i].name.c_str());
+    if (input_addresses != nullptr && inputs[i].type != ElementType::kString) {
+      void* seen = nullptr;
+      FromOrt(api.GetTensorMutableData(input_values.values[i], &seen), StatusCode::kInternal);
+      input_addresses->push_back(seen);
+    }
+  }
+  std::vector<const char*> output_name_ptrs;
+  if (output_names.empty()) {
+    for (const auto& info : metadata_.outputs) output_name_ptrs.push_back(info.name.c_str());
+  } else {
+    for (const auto& name : output_names) output_name_ptrs.push_back(name.c_str());
+  }
+  OrtValueList output_values(output_name_ptrs.size());
+  Status status = FromOrt(api.Run(session_, nullptr, input_name_ptrs.data(), input_values.values.data(), inputs.size(),
+                                  output_name_ptrs.data(), output_name_ptrs.size(), output_values.values.data()),
+                          StatusCode::kInference);
+  if (!status.ok()) {
+    // ORT's INVALID_ARGUMENT during Run is the caller's input (shape, type, index out of range): a client error.
+    if (status.ort_code() == ORT_INVALID_ARGUMENT) status = Status(StatusCode::kInvalidArgument, status.message()).WithOrtCode(ORT_INVALID_ARGUMENT);
+    return status;
+  }
+  outputs->clear();
+  outputs->resize(output_name_ptrs.size());
+  for (std::size_t i = 0; i < output_name_ptrs.size(); ++i) {
+    (*outputs)[i].name = output_name_ptrs[i];
+    status = TakeOutputValue(output_values.values[i], &(*outputs)[i]);
+    if (!status.ok()) return status.Prefix(std::string("output '") + output_name_ptrs[i] + "': ");
+  }
+  return Status::Ok();
+}
+
+}  // namespace ortserve

@@ -1,0 +1,79 @@
+// Every server knob, once: its flag name, default and doc line. The CLI, --help and the README table come from here.
+
+export interface ServerOptions {
+  /** Address the REST (and later gRPC) listeners bind. */
+  host: string;
+  /** TF Serving REST / KServe REST port; 0 picks a free port. */
+  restApiPort: number;
+  /** gRPC port (TF Serving's --port); 0 picks a free port. Not served yet. */
+  grpcPort: number;
+  /** Name of the single model to serve from modelBasePath. */
+  modelName: string;
+  /** Directory holding numeric version subdirectories, each with model.onnx. */
+  modelBasePath: string;
+  /** Largest accepted request body in bytes. */
+  maxBodyBytes: number;
+  /** Deepest accepted JSON nesting. */
+  maxJsonDepth: number;
+  /** ORT intra-op threads per session (0 = ORT default: one per physical core). */
+  intraOpThreads: number;
+  /** ORT inter-op threads per session (0 = ORT default). */
+  interOpThreads: number;
+  /** ORT graph optimizations at load. */
+  graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Execution providers to try in order before CPU, e.g. "tensorrt:0,cuda:0". */
+  executionProviders: string;
+  /** Log level (pino): fatal, error, warn, info, debug, trace, silent. */
+  logLevel: string;
+}
+
+type Kind = 'string' | 'integer' | 'enum';
+
+export interface Knob {
+  key: keyof ServerOptions;
+  flag: string;
+  kind: Kind;
+  default: string | number;
+  doc: string;
+  /** Other accepted spellings (TF Serving's names where ours differ). */
+  aliases?: string[];
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+}
+
+const MiB = 1024 * 1024;
+
+export const KNOBS: readonly Knob[] = [
+  { key: 'host', flag: 'host', kind: 'string', default: '0.0.0.0', doc: 'Address to listen on (use 127.0.0.1 to accept local clients only).' },
+  { key: 'restApiPort', flag: 'rest_api_port', kind: 'integer', default: 8501, min: 0, max: 65535, doc: 'REST port (TF Serving REST and KServe V2 REST); 0 picks a free port.' },
+  { key: 'grpcPort', flag: 'port', kind: 'integer', default: 8500, min: 0, max: 65535, doc: 'gRPC port, as TF Serving\'s --port (the gRPC front end is not built yet).' },
+  { key: 'modelName', flag: 'model_name', kind: 'string', default: '', doc: 'Model name to serve from --model_base_path; default: the last path component of --model_base_path. When that directory holds model directories instead of version directories, every model under it is served and this is ignored.' },
+  { key: 'modelBasePath', flag: 'model_base_path', kind: 'string', default: '', doc: 'Directory with numeric version subdirectories (<base>/<version>/model.onnx), or a repository of such model directories.' },
+  { key: 'maxBodyBytes', flag: 'max_body_bytes', kind: 'integer', default: 64 * MiB, min: 1, max: 2 ** 31 - 1, doc: 'Largest request body accepted; larger bodies get 413.' },
+  { key: 'maxJsonDepth', flag: 'max_json_depth', kind: 'integer', default: 64, min: 1, max: 10_000, doc: 'Deepest JSON nesting accepted in a request body; deeper gets 400.' },
+  { key: 'intraOpThreads', flag: 'intra_op_threads', kind: 'integer', default: 0, min: 0, max: 1024, aliases: ['tensorflow_intra_op_parallelism'], doc: 'ONNX Runtime intra-op threads per session; 0 = ORT default (one per physical core). Use 1 when benchmarking on a small machine.' },
+  { key: 'interOpThreads', flag: 'inter_op_threads', kind: 'integer', default: 0, min: 0, max: 1024, aliases: ['tensorflow_inter_op_parallelism'], doc: 'ONNX Runtime inter-op threads per session; 0 = ORT default.' },
+  { key: 'graphOptimizationLevel', flag: 'graph_optimization_level', kind: 'enum', default: 'all', values: ['disabled', 'basic', 'extended', 'all'], doc: 'ONNX Runtime graph optimizations applied when a model loads.' },
+  { key: 'executionProviders', flag: 'execution_providers', kind: 'string', default: '', doc: 'Comma-separated providers to try before CPU, with an optional device id: e.g. "tensorrt:0,cuda:0". One that cannot load is skipped, with its reason in the log and in model metadata; CPU is always last.' },
+  { key: 'logLevel', flag: 'log_level', kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'Log level of the JSON log on stdout.' },
+];
+
+export function defaultOptions(): ServerOptions {
+  const options: Record<string, string | number> = {};
+  for (const knob of KNOBS) options[knob.key] = knob.default;
+  return options as unknown as ServerOptions;
+}
+
+/** Parses "tensorrt:0,cuda:1" into provider requests; throws ERR_CONFIG-style Error naming the flag. */
+export function parseExecutionProviders(text: string): Array<{ name: 'tensorrt' | 'cuda' | 'cpu'; deviceId: number }> {
+  if (text.trim() === '') return [];
+  return text.split(',').map((part, i) => {
+    const [name = '', device = '0'] = part.trim().split(':');
+    if (name !== 'tensorrt' && name !== 'cuda' && name !== 'cpu') {
+      throw new Error(`--execution_providers[${i}]: '${name}' is not one of tensorrt, cuda, cpu`);
+    }
+    if (!/^\d+$/.test(device)) throw new Error(`--execution_providers[${i}]: device id '${device}' is not a non-negative integer`);
+    return { name, deviceId: Number(device) };
+  });
+}

@@ -1,0 +1,175 @@
+// ModelSession: one loaded model version — its signature, input validation that names fields, and run().
+
+import { OrtServeError, fail, type ErrorCode } from '../errors.js';
+import {
+  DTYPE_SIZE, TYPED_ARRAY_FOR, elementCount, isDType,
+  type DType, type NumericDType, type StringData, type Tensor,
+} from './tensor.js';
+import {
+  nativeAddon,
+  type NativeMetadata, type NativeOutput, type NativeProviderOutcome, type NativeSession,
+  type NativeSessionOptions, type NativeStatusCode,
+} from './native-binding.js';
+
+/** One input or output of a model as declared in the ONNX file. */
+export interface TensorSpec {
+  name: string;
+  /** The element type, or 'unsupported' for non-tensor values and types ortserve does not serve. */
+  dtype: DType | 'unsupported';
+  /** -1 for a dynamic dim. */
+  shape: number[];
+  /** The symbolic name of each dim ('' when none), e.g. ['batch', ''] */
+  symbolicDims: string[];
+}
+
+export interface ModelSignature {
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+}
+
+export type SessionOptions = NativeSessionOptions;
+export type ProviderOutcome = NativeProviderOutcome;
+
+// ONNX Runtime's OrtErrorCode names, so messages keep ORT's own verdict.
+const ORT_ERROR_NAMES = [
+  'OK', 'FAIL', 'INVALID_ARGUMENT', 'NO_SUCHFILE', 'NO_MODEL', 'ENGINE_ERROR', 'RUNTIME_EXCEPTION',
+  'INVALID_PROTOBUF', 'MODEL_LOADED', 'NOT_IMPLEMENTED', 'INVALID_GRAPH', 'EP_FAIL',
+];
+
+const NATIVE_TO_ERROR: Record<NativeStatusCode, ErrorCode> = {
+  INVALID_ARGUMENT: 'ERR_INVALID_INPUT',
+  NOT_FOUND: 'ERR_MODEL_NOT_FOUND',
+  UNAVAILABLE: 'ERR_QUEUE_FULL',
+  DEADLINE_EXCEEDED: 'ERR_DEADLINE_EXCEEDED',
+  MODEL_LOAD: 'ERR_MODEL_LOAD',
+  INFERENCE: 'ERR_INFERENCE',
+  INTERNAL: 'ERR_INTERNAL',
+};
+
+/** Maps an addon error ({code, ortCode, message}) into the error registry, keeping ORT's code in the message. */
+export function fromNativeError(err: unknown, context: string): OrtServeError {
+  if (err instanceof OrtServeError) return err;
+  const e = err as { code?: string; ortCode?: number; message?: string };
+  const code = NATIVE_TO_ERROR[e.code as NativeStatusCode] ?? 'ERR_INTERNAL';
+  const ort = e.ortCode !== undefined ? ` [ORT_${ORT_ERROR_NAMES[e.ortCode] ?? e.ortCode}]` : '';
+  return new OrtServeError(code, `${context}${ort}: ${e.message ?? String(err)}`, { cause: err });
+}
+
+function toSpec(info: NativeMetadata['inputs'][number]): TensorSpec {
+  const dtype = info.kind === 'tensor' && isDType(info.dtype) ? info.dtype : 'unsupported';
+  return { name: info.name, dtype, shape: info.shape, symbolicDims: info.symbolicDims };
+}
+
+function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+export class ModelSession {
+  readonly signature: ModelSignature;
+  readonly providers: ProviderOutcome[];
+  readonly metadata: NativeMetadata;
+  private readonly inputsByName: Map<string, TensorSpec>;
+  private readonly outputsByName: Map<string, TensorSpec>;
+  private native: NativeSession | undefined;
+
+  private constructor(native: NativeSession) {
+    this.native = native;
+    this.metadata = native.metadata();
+    this.signature = { inputs: this.metadata.inputs.map(toSpec), outputs: this.metadata.outputs.map(toSpec) };
+    this.providers = this.metadata.providers;
+    this.inputsByName = new Map(this.signature.inputs.map((s) => [s.name, s]));
+    this.outputsByName = new Map(this.signature.outputs.map((s) => [s.name, s]));
+  }
+
+  /** Loads `path` on a native thread. Rejects with ERR_MODEL_LOAD naming the path and ORT's reason. */
+  static async load(path: string, options: SessionOptions = {}): Promise<ModelSession> {
+    let native: NativeSession;
+    try {
+      native = await nativeAddon().loadSession(path, options);
+    } catch (err) {
+      throw fromNativeError(err, `loading model '${path}'`);
+    }
+    const session = new ModelSession(native);
+    const unservable = [...session.signature.inputs].filter((s) => s.dtype === 'unsupported');
+    if (unservable.length > 0) {
+      session.release();
+      fail('ERR_MODEL_LOAD', `loading model '${path}': input '${unservable[0]!.name}' is not a tensor of a supported type`);
+    }
+    return session;
+  }
+
+  inputSpec(name: string): TensorSpec | undefined {
+    return this.inputsByName.get(name);
+  }
+
+  /**
+   * Checks inputs against the signature: every model input present, no unknown ones, dtype and rank equal, fixed
+   * dims equal, data length matching the shape. Throws ERR_INVALID_INPUT / ERR_DTYPE / ERR_SHAPE naming `inputs.<name>`.
+   */
+  validateInputs(inputs: ReadonlyMap<string, Tensor>): void {
+    for (const name of inputs.keys()) {
+      if (!this.inputsByName.has(name)) {
+        fail('ERR_INVALID_INPUT', `inputs.${name}: unknown input (model inputs: ${[...this.inputsByName.keys()].join(', ')})`);
+      }
+    }
+    for (const spec of this.signature.inputs) {
+      const tensor = inputs.get(spec.name);
+      if (tensor === undefined) {
+        fail('ERR_INVALID_INPUT', `missing input '${spec.name}' (model inputs: ${[...this.inputsByName.keys()].join(', ')})`);
+      }
+      const field = `inputs.${spec.name}`;
+      if (tensor.dtype !== spec.dtype) fail('ERR_DTYPE', `${field}: dtype ${tensor.dtype} does not match the model's ${spec.dtype}`);
+      const mismatch = tensor.shape.length !== spec.shape.length ||
+        spec.shape.some((d, i) => d >= 0 && d !== tensor.shape[i]);
+      if (mismatch) fail('ERR_SHAPE', `${field}: shape ${shapeText(tensor.shape)} does not match the model's ${shapeText(spec.shape)}`);
+      const count = elementCount(tensor.shape);
+      if (tensor.data.length !== count) {
+        fail('ERR_SHAPE', `${field}: shape ${shapeText(tensor.shape)} needs ${count} elements, got ${tensor.data.length}`);
+      }
+    }
+  }
+
+  /** Throws ERR_UNKNOWN_OUTPUT for a name the model does not produce. */
+  validateOutputNames(names: readonly string[]): void {
+    for (const name of names) {
+      if (!this.outputsByName.has(name)) {
+        fail('ERR_UNKNOWN_OUTPUT', `outputs: unknown output '${name}' (model outputs: ${[...this.outputsByName.keys()].join(', ')})`);
+      }
+    }
+  }
+
+  /**
+   * Validates, then runs on a native thread. `outputNames` defaults to all outputs in model order; the result keeps
+   * the requested order. Numeric input data is read in place: do not modify it until the promise settles.
+   */
+  async run(inputs: ReadonlyMap<string, Tensor>, outputNames?: readonly string[]): Promise<Map<string, Tensor>> {
+    const native = this.native;
+    if (native === undefined) fail('ERR_MODEL_UNAVAILABLE', 'the model version was unloaded');
+    this.validateInputs(inputs);
+    if (outputNames !== undefined) this.validateOutputNames(outputNames);
+    const nativeInputs = [...inputs].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
+    let outputs: NativeOutput[];
+    try {
+      outputs = await native.run(nativeInputs, outputNames === undefined ? undefined : [...outputNames]);
+    } catch (err) {
+      throw fromNativeError(err, 'running the model');
+    }
+    return new Map(outputs.map((o) => [o.name, outputToTensor(o)]));
+  }
+
+  /** Drops this session; runs in flight finish first. Later run() calls fail with ERR_MODEL_UNAVAILABLE. */
+  release(): void {
+    this.native?.release();
+    this.native = undefined;
+  }
+}
+
+/** Wraps an addon output as a Tensor without copying: the typed array views ORT's buffer. */
+export function outputToTensor(output: NativeOutput): Tensor {
+  const dtype = output.dtype as DType;
+  if (dtype === 'string') return { dtype, shape: output.shape, data: output.data as StringData };
+  const buffer = output.data as ArrayBuffer;
+  const numeric = dtype as NumericDType;
+  const data = new TYPED_ARRAY_FOR[numeric](buffer, 0, buffer.byteLength / DTYPE_SIZE[numeric]);
+  return { dtype, shape: output.shape, data };
+}

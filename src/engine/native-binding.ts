@@ -1,0 +1,136 @@
+// Loads the ortserve C++ addon (build/Release/ortserve.node) and types its API; the only TS file that touches it.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A tensor as the addon takes it: numeric data is used in place (pinned, never copied) until the run settles. */
+export interface NativeInput {
+  name: string;
+  dtype: string;
+  shape: number[];
+  data: ArrayBufferView | Uint8Array[];
+}
+
+/** A tensor as the addon returns it: numeric data is an ArrayBuffer over ONNX Runtime's own output buffer. */
+export interface NativeOutput {
+  name: string;
+  dtype: string;
+  shape: number[];
+  data: ArrayBuffer | Buffer[];
+  /** Only with {reportAddresses: true}: the address ORT wrote the output at. */
+  address?: bigint;
+}
+
+export interface NativeTensorInfo {
+  name: string;
+  /** 'tensor' for servable values; 'sequence' | 'map' | 'optional' | 'sparse_tensor' otherwise. */
+  kind: string;
+  /** Our dtype name, or 'unsupported'. */
+  dtype: string;
+  onnxType: number;
+  /** -1 for symbolic or unknown dims. */
+  shape: number[];
+  /** The symbolic name of each dim ('' when it has none). */
+  symbolicDims: string[];
+}
+
+export interface NativeProviderOutcome {
+  name: string;
+  active: boolean;
+  /** Why the provider was skipped ('' when active). */
+  reason: string;
+}
+
+export interface NativeMetadata {
+  inputs: NativeTensorInfo[];
+  outputs: NativeTensorInfo[];
+  providers: NativeProviderOutcome[];
+  producerName: string;
+  graphName: string;
+  domain: string;
+  description: string;
+  modelVersion: number;
+  custom: Record<string, string>;
+}
+
+export interface NativeSessionOptions {
+  intraOpThreads?: number;
+  interOpThreads?: number;
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  executionProviders?: Array<{ name: 'tensorrt' | 'cuda' | 'cpu'; deviceId?: number }>;
+  logId?: string;
+}
+
+/** Mirrors native/binding/session_object.h; see the contract comments there. */
+export interface NativeSession {
+  /** [sync] The model's signature and what became of each requested execution provider. Throws if released. */
+  metadata(): NativeMetadata;
+  /** [async] Runs on a native worker thread. Throws TypeError synchronously for malformed arguments. */
+  run(
+    inputs: NativeInput[],
+    outputNames?: string[],
+    options?: { reportAddresses?: boolean },
+  ): Promise<NativeOutput[] & { inputAddresses?: bigint[] }>;
+  /** [sync] Drops the session; runs in flight finish first. */
+  release(): void;
+}
+
+/** Mirrors native/binding/addon.cc. */
+export interface NativeAddon {
+  /** [async] Loads a model file on a worker thread. Rejects {code: 'MODEL_LOAD', ortCode, message}. */
+  loadSession(path: string, options?: NativeSessionOptions): Promise<NativeSession>;
+  ortVersion(): string;
+  apiVersion(): number;
+  liveOutputBuffers(): { owners: number; external: number };
+  addressOf(view: ArrayBuffer | ArrayBufferView): bigint;
+}
+
+/** Native status codes (native/core/status.h). */
+export type NativeStatusCode =
+  | 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'UNAVAILABLE' | 'DEADLINE_EXCEEDED'
+  | 'MODEL_LOAD' | 'INFERENCE' | 'INTERNAL';
+
+export class AddonLoadError extends Error {
+  override readonly name = 'AddonLoadError';
+}
+
+const packageRoot = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
+export const ADDON_PATH = path.join(packageRoot, 'build', 'Release', 'ortserve.node');
+
+function findPackageRoot(start: string): string {
+  let dir = start;
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return start;
+    dir = parent;
+  }
+  return dir;
+}
+
+let addon: NativeAddon | undefined;
+
+/** The addon, loaded once. Throws AddonLoadError with the cause and the fix when it cannot load. */
+export function nativeAddon(): NativeAddon {
+  if (addon !== undefined) return addon;
+  if (!existsSync(ADDON_PATH)) {
+    throw new AddonLoadError(
+      `The ortserve native addon is not built (${ADDON_PATH} is missing). Run \`npm ci\` (or \`npm run build:native\`) ` +
+        'in the ortserve directory; it needs cmake and a C++17 compiler (apt-get install cmake g++).',
+    );
+  }
+  try {
+    addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+    return addon;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const hint = /libonnxruntime/.test(message)
+      ? 'The ONNX Runtime library it links was not found: reinstall with `npm ci` (onnxruntime-node provides it), ' +
+        'or rebuild with ORTSERVE_ORT_DIR pointing at your ONNX Runtime release.'
+      : /NODE_MODULE_VERSION|napi/i.test(message)
+        ? 'It was built for another Node.js; rebuild with `npm run build:native`.'
+        : 'Rebuild it with `npm run build:native` and read the build output.';
+    throw new AddonLoadError(`The ortserve native addon failed to load: ${message}\n${hint}`, { cause: err });
+  }
+}

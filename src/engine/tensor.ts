@@ -1,0 +1,79 @@
+// Tensor: the in-memory form every front end decodes into and encodes from (dtype, shape, data).
+
+/** Element types, named as ONNX Runtime's CPU provider knows them. */
+export const DTYPES = [
+  'float32', 'float64', 'float16', 'bfloat16',
+  'int8', 'int16', 'int32', 'int64',
+  'uint8', 'uint16', 'uint32', 'uint64',
+  'bool', 'string',
+] as const;
+export type DType = (typeof DTYPES)[number];
+export type NumericDType = Exclude<DType, 'string'>;
+
+/**
+ * The typed array that holds each dtype. float16 and bfloat16 travel as their raw 16-bit patterns
+ * (Uint16Array); bool is one byte per element (0 or 1); int64/uint64 are exact (BigInt arrays).
+ */
+export interface TypedArrayFor {
+  float32: Float32Array;
+  float64: Float64Array;
+  float16: Uint16Array;
+  bfloat16: Uint16Array;
+  int8: Int8Array;
+  int16: Int16Array;
+  int32: Int32Array;
+  int64: BigInt64Array;
+  uint8: Uint8Array;
+  uint16: Uint16Array;
+  uint32: Uint32Array;
+  uint64: BigUint64Array;
+  bool: Uint8Array;
+}
+
+export type NumericData = TypedArrayFor[NumericDType];
+/** A string tensor is an array of byte strings (ONNX strings are bytes; UTF-8 by convention). */
+export type StringData = Uint8Array[];
+
+export interface Tensor {
+  dtype: DType;
+  /** Row-major dims; every dim is a non-negative integer. */
+  shape: number[];
+  data: NumericData | StringData;
+}
+
+/** Bytes per element for each numeric dtype. */
+export const DTYPE_SIZE: Record<NumericDType, number> = {
+  float32: 4, float64: 8, float16: 2, bfloat16: 2,
+  int8: 1, int16: 2, int32: 4, int64: 8,
+  uint8: 1, uint16: 2, uint32: 4, uint64: 8,
+  bool: 1,
+};
+
+type TypedArrayCtor = {
+  new (length: number): NumericData;
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): NumericData;
+};
+
+export const TYPED_ARRAY_FOR: Record<NumericDType, TypedArrayCtor> = {
+  float32: Float32Array, float64: Float64Array, float16: Uint16Array, bfloat16: Uint16Array,
+  int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array,
+  uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array,
+  bool: Uint8Array,
+} as unknown as Record<NumericDType, TypedArrayCtor>;
+
+export function isDType(value: string): value is DType {
+  return (DTYPES as readonly string[]).includes(value);
+}
+
+/** Product of dims; 1 for a scalar (shape []). */
+export function elementCount(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** A typed view of `dtype` over `bytes` without copying; the caller guarantees alignment and length. */
+export function viewAs(dtype: NumericDType, bytes: ArrayBufferView): NumericData {
+  const size = DTYPE_SIZE[dtype];
+  return new TYPED_ARRAY_FOR[dtype](bytes.buffer, bytes.byteOffset, bytes.byteLength / size);
+}

@@ -1,0 +1,89 @@
+// HttpExchange: one uWS request/response pair — reads the body under a size limit and writes JSON replies safely.
+
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { OrtServeError, toOrtServeError } from '../../errors.js';
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 404: '404 Not Found',
+  405: '405 Method Not Allowed', 413: '413 Payload Too Large', 500: '500 Internal Server Error',
+  503: '503 Service Unavailable', 504: '504 Gateway Timeout',
+};
+
+export function statusLine(status: number): string {
+  return STATUS_TEXT[status] ?? `${status} Status`;
+}
+
+/**
+ * Wraps a uWS response. uWS frees the request object when the handler returns and the response when the client
+ * aborts, so everything needed later is copied here, and every write checks `aborted` first.
+ */
+export class HttpExchange {
+  readonly method: string;
+  readonly url: string;
+  readonly query: string;
+  readonly contentLength: number | undefined;
+  readonly contentType: string;
+  aborted = false;
+  private responded = false;
+
+  constructor(private readonly res: HttpResponse, req: HttpRequest) {
+    this.method = req.getMethod();
+    this.url = req.getUrl();
+    this.query = req.getQuery() ?? '';
+    const length = req.getHeader('content-length');
+    this.contentLength = /^\d+$/.test(length) ? Number(length) : undefined;
+    this.contentType = req.getHeader('content-type');
+    res.onAborted(() => {
+      this.aborted = true;
+    });
+  }
+
+  /**
+   * Reads the whole body into one Buffer. Rejects with ERR_TOO_LARGE as soon as the declared or received size
+   * passes `limit` (the connection is then closed, since the rest of the body will not be read).
+   */
+  readBody(limit: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const tooLarge = () =>
+        new OrtServeError('ERR_TOO_LARGE', `request body exceeds the limit of ${limit} bytes (--max_body_bytes)`);
+      if (this.contentLength !== undefined && this.contentLength > limit) {
+        reject(tooLarge());
+        return;
+      }
+      // With a Content-Length we fill one preallocated buffer; without one (chunked) we collect chunks.
+      const whole = this.contentLength !== undefined ? Buffer.allocUnsafe(this.contentLength) : undefined;
+      const chunks: Buffer[] = [];
+      let received = 0;
+      let failed = false;
+      this.res.onData((chunk, isLast) => {
+        if (failed) return;
+        const size = chunk.byteLength;
+        if (received + size > (whole?.length ?? limit)) {
+          failed = true;
+          reject(tooLarge());
+          return;
+        }
+        if (whole !== undefined) Buffer.from(chunk).copy(whole, received);
+        else chunks.push(Buffer.from(new Uint8Array(chunk))); // a copy: uWS neuters the chunk when this callback returns
+        received += size;
+        if (isLast) resolve(whole !== undefined ? whole.subarray(0, received) : Buffer.concat(chunks, received));
+      });
+    });
+  }
+
+  /** Sends a JSON text with `status`. No-op if the client went away or a reply was already sent. */
+  sendJson(status: number, body: string, closeConnection = false): void {
+    if (this.aborted || this.responded) return;
+    this.responded = true;
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json').end(body, closeConnection);
+    });
+  }
+
+  /** Sends `{"error": message}` with the status the registry gives the error's code. */
+  sendError(err: unknown): void {
+    const error = toOrtServeError(err);
+    const closeConnection = error.code === 'ERR_TOO_LARGE';   // the unread body would otherwise follow
+    this.sendJson(error.httpStatus, JSON.stringify({ error: error.message, code: error.code }), closeConnection);
+  }
+}

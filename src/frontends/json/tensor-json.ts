@@ -1,0 +1,365 @@
+// JSON values ↔ Tensors for the REST front ends: shape inference, per-element validation, and JSON text output.
+import { Buffer } from 'node:buffer';
+import { fail } from '../../errors.js';
+import { type DType, type Tensor, type NumericData, type StringData, elementCount } from '../../engine/tensor.js';
+import { type JsonValue, type JsonObject, isJsonObject } from './json-parser.js';
+import {
+  formatFloat32, formatFloat64, formatFloat16, formatBfloat16, floatToHalf, floatToBfloat16,
+} from './float-format.js';
+
+export interface JsonToTensorOptions {
+  /**
+   * The model's declared shape (-1 = any size). Checked after inference (ERR_SHAPE on a rank or fixed-dim mismatch);
+   * it also supplies the dims an empty list cannot show (`[]` for a [-1,4] input becomes shape [0,4]).
+   */
+  expectedShape?: readonly number[];
+}
+
+export interface TensorJsonOptions {
+  /** Write string elements as {"b64": "..."} (TF Serving does this for outputs named `*_bytes`). */
+  bytesAsB64: boolean;
+}
+
+/** Builds the error-message location of the element at index path `idx[0..depth)`; only called when throwing. */
+type PathOf = (idx: readonly number[], depth: number) => string;
+/** Stores JSON value `v` as element `k`; returns undefined, or why the value does not fit (ERR_DTYPE). */
+type Setter = (k: number, v: JsonValue) => string | undefined;
+
+const utf8Encoder = new TextEncoder();
+// fatal: bytes that are not UTF-8 are detected (and sent as b64); ignoreBOM: a leading U+FEFF is data, keep it.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** True for TF Serving's binary value form: an object whose only key is "b64", holding a string. */
+export function isB64Object(v: JsonValue | undefined): v is JsonObject & { b64: string } {
+  if (!isJsonObject(v) || typeof v['b64'] !== 'string') return false;
+  for (const key in v) if (key !== 'b64') return false;
+  return true;
+}
+
+/** A short description of a JSON value for error messages. */
+export function describeJson(v: JsonValue | undefined): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return isB64Object(v) ? 'a {"b64": ...} object' : 'an object';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (typeof v === 'number') return formatFloat64(v).replace(/\.0$/, '');
+  return String(v);
+}
+
+/** Formats a shape as `[2,5]`, as used in ERR_SHAPE messages. */
+export function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+/** ERR_SHAPE unless `shape` has the model's rank and every fixed (>= 0) dim matches. */
+export function checkShape(field: string, shape: readonly number[], expected: readonly number[]): void {
+  const ok = shape.length === expected.length && expected.every((d, k) => d < 0 || d === shape[k]);
+  if (!ok) fail('ERR_SHAPE', `${field}: shape ${shapeText(shape)} does not match the model's ${shapeText(expected)}`);
+}
+
+/** Converts a (nested) JSON value to a tensor of `dtype`; `field` (e.g. `inputs.x`) prefixes every error path. */
+export function jsonToTensor(value: JsonValue, dtype: DType, field: string, opts?: JsonToTensorOptions): Tensor {
+  const pathOf: PathOf = (idx, depth) => field + indexText(idx, 0, depth);
+  return convert(value, dtype, field, pathOf, opts?.expectedShape);
+}
+
+/**
+ * Row form with named inputs: `values[i]` is input `name` of `instances[i]`. The result has dim 0 = values.length;
+ * errors read `instances[3].x[1]: ...` and shape errors `instances[*].x: ...`.
+ */
+export function rowsToTensor(values: JsonValue[], dtype: DType, name: string, opts?: JsonToTensorOptions): Tensor {
+  const pathOf: PathOf = (idx, depth) =>
+    depth === 0 ? `instances[*].${name}` : `instances[${idx[0]}].${name}${indexText(idx, 1, depth)}`;
+  return convert(values, dtype, `instances[*].${name}`, pathOf, opts?.expectedShape);
+}
+
+function indexText(idx: readonly number[], from: number, to: number): string {
+  let s = '';
+  for (let k = from; k < to; k++) s += `[${idx[k]}]`;
+  return s;
+}
+
+function convert(value: JsonValue, dtype: DType, field: string, pathOf: PathOf, expected?: readonly number[]): Tensor {
+  const shape = inferShape(value, expected);
+  const idx: number[] = [];
+  // Check every list length before allocating, so a body cannot claim a huge shape with its first elements alone.
+  if (shape.length > 0) checkLengths(value, shape, 0, idx, pathOf);
+  if (expected) checkShape(field, shape, expected);
+  const { data, set } = makeSetter(dtype, elementCount(shape));
+  fill(value, shape, 0, idx, { k: 0 }, set, dtype, pathOf);
+  return { dtype, shape, data };
+}
+
+/** Dims from the first element at each level; an empty list ends the walk (the model shape may supply the rest). */
+function inferShape(value: JsonValue, expected?: readonly number[]): number[] {
+  const shape: number[] = [];
+  let v: JsonValue = value;
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    if (v.length === 0) {
+      if (expected && expected.length > shape.length) {
+        for (let k = shape.length; k < expected.length; k++) shape.push(Math.max(expected[k]!, 0));
+      }
+      break;
+    }
+    v = v[0] as JsonValue;
+  }
+  return shape;
+}
+
+function checkLengths(v: JsonValue, shape: number[], depth: number, idx: number[], pathOf: PathOf): void {
+  const want = shape[depth]!;
+  if (!Array.isArray(v)) {
+    fail('ERR_SHAPE', `${pathOf(idx, depth)}: expected a list of ${want} elements, got ${describeJson(v)}`);
+  }
+  if (v.length !== want) fail('ERR_SHAPE', `${pathOf(idx, depth)}: expected ${want} elements, got ${v.length}`);
+  if (depth + 2 > shape.length) return; // the innermost lists' elements are checked while filling
+  for (let j = 0; j < v.length; j++) {
+    idx[depth] = j;
+    checkLengths(v[j] as JsonValue, shape, depth + 1, idx, pathOf);
+  }
+}
+
+function fill(
+  v: JsonValue, shape: number[], depth: number, idx: number[], pos: { k: number }, set: Setter, dtype: DType, pathOf: PathOf,
+): void {
+  if (depth === shape.length) {
+    store(v, pos.k++, idx, depth, set, dtype, pathOf);
+    return;
+  }
+  const list = v as JsonValue[]; // checkLengths proved every level above the leaves is a list of the right length
+  if (depth === shape.length - 1) {
+    let k = pos.k;
+    for (let j = 0; j < list.length; j++) {
+      const e = list[j] as JsonValue;
+      // Inline the common success path; on failure `store` re-runs the check to build the message with a path.
+      if (Array.isArray(e) || set(k, e) !== undefined) {
+        idx[depth] = j;
+        store(e, k, idx, depth + 1, set, dtype, pathOf);
+      }
+      k++;
+    }
+    pos.k = k;
+    return;
+  }
+  for (let j = 0; j < list.length; j++) {
+    idx[depth] = j;
+    fill(list[j] as JsonValue, shape, depth + 1, idx, pos, set, dtype, pathOf);
+  }
+}
+
+function store(v: JsonValue, k: number, idx: number[], depth: number, set: Setter, dtype: DType, pathOf: PathOf): void {
+  if (Array.isArray(v)) {
+    fail('ERR_SHAPE', `${pathOf(idx, depth)}: expected a ${dtype} value (the first element has rank ${depth}), got a list`);
+  }
+  const why = set(k, v);
+  if (why !== undefined) fail('ERR_DTYPE', `${pathOf(idx, depth)}: ${why}`);
+}
+
+const INT_RANGE = {
+  int8: [-128, 127], int16: [-32768, 32767], int32: [-2147483648, 2147483647],
+  uint8: [0, 255], uint16: [0, 65535], uint32: [0, 4294967295],
+} as const;
+const INT64_RANGE = { int64: [-(2n ** 63n), 2n ** 63n - 1n], uint64: [0n, 2n ** 64n - 1n] } as const;
+
+function expected(what: string, v: JsonValue): string {
+  return `expected ${what}, got ${describeJson(v)}`;
+}
+
+function makeSetter(dtype: DType, n: number): { data: NumericData | StringData; set: Setter } {
+  switch (dtype) {
+    case 'float32': { const a = new Float32Array(n); return { data: a, set: floatSetter(a, dtype, Math.fround) }; }
+    case 'float64': { const a = new Float64Array(n); return { data: a, set: floatSetter(a, dtype, (x) => x) }; }
+    case 'float16': { const a = new Uint16Array(n); return { data: a, set: bitsSetter(a, dtype, floatToHalf, 0x7c00) }; }
+    case 'bfloat16': { const a = new Uint16Array(n); return { data: a, set: bitsSetter(a, dtype, floatToBfloat16, 0x7f80) }; }
+    case 'int8': { const a = new Int8Array(n); return { data: a, set: intSetter(a, dtype) }; }
+    case 'int16': { const a = new Int16Array(n); return { data: a, set: intSetter(a, dtype) }; }
+    case 'int32': { const a = new Int32Array(n); return { data: a, set: intSetter(a, dtype) }; }
+    case 'uint8': { const a = new Uint8Array(n); return { data: a, set: intSetter(a, dtype) }; }
+    case 'uint16': { const a = new Uint16Array(n); return { data: a, set: intSetter(a, dtype) }; }
+    case 'uint32': { const a = new Uint32Array(n); return { data: a, set: intSetter(a, dtype) }; }
+    case 'int64': { const a = new BigInt64Array(n); return { data: a, set: bigSetter(a, dtype) }; }
+    case 'uint64': { const a = new BigUint64Array(n); return { data: a, set: bigSetter(a, dtype) }; }
+    case 'bool': { const a = new Uint8Array(n); return { data: a, set: boolSetter(a) }; }
+    case 'string': { const a: StringData = new Array<Uint8Array>(n); return { data: a, set: stringSetter(a) }; }
+  }
+}
+
+/** float32/float64: any number (NaN/Infinity included); a finite value that overflows the dtype is refused. */
+function floatSetter(a: { [i: number]: number }, dtype: DType, round: (x: number) => number): Setter {
+  return (k, v) => {
+    const x = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined;
+    if (x === undefined) return expected(`a number for ${dtype}`, v);
+    if (!Number.isFinite(round(x)) && Number.isFinite(x)) return `${describeJson(v)} is out of range for ${dtype}`;
+    a[k] = x;
+    return undefined;
+  };
+}
+
+/** float16/bfloat16: stored as raw bits via the round-to-nearest-even converters. */
+function bitsSetter(a: Uint16Array, dtype: DType, toBits: (x: number) => number, infBits: number): Setter {
+  return (k, v) => {
+    const x = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined;
+    if (x === undefined) return expected(`a number for ${dtype}`, v);
+    const bits = toBits(x);
+    if ((bits & 0x7fff) === infBits && Number.isFinite(x)) return `${describeJson(v)} is out of range for ${dtype}`;
+    a[k] = bits;
+    return undefined;
+  };
+}
+
+function intSetter(a: { [i: number]: number }, dtype: keyof typeof INT_RANGE): Setter {
+  const [min, max] = INT_RANGE[dtype];
+  return (k, v) => {
+    if (typeof v === 'number') {
+      if (!Number.isInteger(v)) return expected(`an integer for ${dtype}`, v);
+      if (v < min || v > max) return `${describeJson(v)} is out of range for ${dtype}`;
+      a[k] = v;
+      return undefined;
+    }
+    if (typeof v === 'bigint') return `${v} is out of range for ${dtype}`;
+    return expected(`an integer for ${dtype}`, v);
+  };
+}
+
+/** int64/uint64: bigint (exact) or a number that is a safe integer; larger numbers may already have lost digits. */
+function bigSetter(a: { [i: number]: bigint }, dtype: keyof typeof INT64_RANGE): Setter {
+  const [min, max] = INT64_RANGE[dtype];
+  return (k, v) => {
+    let b: bigint;
+    if (typeof v === 'bigint') b = v;
+    else if (typeof v === 'number' && Number.isSafeInteger(v)) b = BigInt(v);
+    else if (typeof v === 'number' && Number.isInteger(v)) {
+      return `${describeJson(v)} is not an exact ${dtype} (write large integers without a fraction or exponent)`;
+    } else return expected(`an integer for ${dtype}`, v);
+    if (b < min || b > max) return `${b} is out of range for ${dtype}`;
+    a[k] = b;
+    return undefined;
+  };
+}
+
+function boolSetter(a: Uint8Array): Setter {
+  return (k, v) => {
+    if (v === true || v === 1) a[k] = 1;
+    else if (v === false || v === 0) a[k] = 0;
+    else return expected('true, false, 0 or 1 for bool', v);
+    return undefined;
+  };
+}
+
+function stringSetter(a: StringData): Setter {
+  return (k, v) => {
+    if (typeof v === 'string') {
+      a[k] = utf8Encoder.encode(v);
+      return undefined;
+    }
+    if (!isB64Object(v)) return expected('a string or {"b64": "..."} for string', v);
+    const bytes = decodeBase64(v.b64);
+    if (bytes === undefined) return `{"b64": ${describeJson(v.b64)}} is not valid base64`;
+    a[k] = bytes;
+    return undefined;
+  };
+}
+
+/**
+ * Strict standard base64 (A-Z a-z 0-9 + /), padding optional but correct when present. Node's decoder silently
+ * skips invalid characters, so validate first. Returns a copy (not a view into Node's shared buffer pool).
+ */
+export function decodeBase64(s: string): Uint8Array | undefined {
+  let n = s.length;
+  while (n > 0 && s.length - n < 2 && s.charCodeAt(n - 1) === 0x3d) n--;
+  if ((n < s.length && s.length % 4 !== 0) || n % 4 === 1) return undefined;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
+    if (!ok) return undefined;
+  }
+  return new Uint8Array(Buffer.from(s, 'base64'));
+}
+
+function b64Json(bytes: Uint8Array): string {
+  return `{"b64":"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"}`;
+}
+
+/** A string element as a JSON string; bytes that are not valid UTF-8 cannot be a JSON string and go out as b64. */
+function stringJson(bytes: Uint8Array): string {
+  let text: string;
+  try {
+    text = utf8Decoder.decode(bytes);
+  } catch {
+    return b64Json(bytes);
+  }
+  return JSON.stringify(text);
+}
+
+type ElementText = (i: number) => string;
+
+function elementText(t: Tensor, opts: TensorJsonOptions): ElementText {
+  const d = t.data;
+  switch (t.dtype) {
+    case 'float32': { const a = d as Float32Array; return (i) => formatFloat32(a[i]!); }
+    case 'float64': { const a = d as Float64Array; return (i) => formatFloat64(a[i]!); }
+    case 'float16': { const a = d as Uint16Array; return (i) => formatFloat16(a[i]!); }
+    case 'bfloat16': { const a = d as Uint16Array; return (i) => formatBfloat16(a[i]!); }
+    case 'bool': { const a = d as Uint8Array; return (i) => (a[i] ? 'true' : 'false'); }
+    case 'string': {
+      const a = d as StringData;
+      return opts.bytesAsB64 ? (i) => b64Json(a[i]!) : (i) => stringJson(a[i]!);
+    }
+    default: { const a = d as { [i: number]: number | bigint }; return (i) => String(a[i]); } // ints, int64 exact
+  }
+}
+
+/**
+ * Writes the block at dim `dim` starting at flat element `offset` as nested JSON lists (row-major). Elements are
+ * collected and joined: for a million elements that is several times faster than `+=` on one string.
+ */
+function writeBlock(text: ElementText, shape: readonly number[], strides: readonly number[], dim: number, offset: number): string {
+  if (dim === shape.length) return text(offset);
+  const n = shape[dim]!;
+  const parts = new Array<string>(n);
+  if (dim === shape.length - 1) {
+    for (let j = 0; j < n; j++) parts[j] = text(offset + j);
+  } else {
+    const stride = strides[dim]!;
+    for (let j = 0; j < n; j++) parts[j] = writeBlock(text, shape, strides, dim + 1, offset + j * stride);
+  }
+  return `[${parts.join(',')}]`;
+}
+
+/** A reusable writer for one tensor: the whole tensor, or one dim-0 row at a time (the row form). */
+export interface TensorJsonWriter {
+  whole(): string;
+  row(r: number): string;
+}
+
+export function tensorJsonWriter(t: Tensor, opts: TensorJsonOptions): TensorJsonWriter {
+  const count = elementCount(t.shape);
+  if (t.data.length !== count) {
+    fail('ERR_INTERNAL', `tensorJsonWriter: ${t.dtype} tensor of shape ${shapeText(t.shape)} holds ${t.data.length} elements`);
+  }
+  const text = elementText(t, opts);
+  // strides[d] = elements per step of dim d (0-sized dims make everything below empty, which is fine).
+  const strides = t.shape.map((_, d) => elementCount(t.shape.slice(d + 1)));
+  return {
+    whole: () => writeBlock(text, t.shape, strides, 0, 0),
+    row: (r) => {
+      const rows = t.shape[0];
+      if (rows === undefined || !Number.isInteger(r) || r < 0 || r >= rows) {
+        fail('ERR_INTERNAL', `tensorRowToJson: row ${r} of a tensor with shape ${shapeText(t.shape)}`);
+      }
+      return writeBlock(text, t.shape, strides, 1, r * strides[0]!);
+    },
+  };
+}
+
+/** The whole tensor as JSON text (a bare value for shape []). */
+export function tensorToJson(t: Tensor, opts: TensorJsonOptions): string {
+  return tensorJsonWriter(t, opts).whole();
+}
+
+/** The sub-tensor at index `row` of dim 0 as JSON text (a bare value for a rank-1 tensor). */
+export function tensorRowToJson(t: Tensor, row: number, opts: TensorJsonOptions): string {
+  return tensorJsonWriter(t, opts).row(row);
+}

@@ -1,0 +1,184 @@
+// TF Serving REST :predict codec: request JSON → named input tensors, output tensors → response JSON (row and columnar forms).
+import { fail } from '../../errors.js';
+import type { DType, Tensor } from '../../engine/tensor.js';
+import { type JsonValue, type JsonObject, isJsonObject } from '../json/json-parser.js';
+import { describeJson, isB64Object, jsonToTensor, rowsToTensor, shapeText, tensorJsonWriter } from '../json/tensor-json.js';
+
+export interface SignatureInput {
+  name: string;
+  dtype: DType;
+  /** Declared dims; -1 = any size. */
+  shape: readonly number[];
+}
+
+export interface PredictSignature {
+  inputs: ReadonlyArray<SignatureInput>;
+}
+
+/** 'row' = the request used "instances" (answered with "predictions"); 'columnar' = "inputs" (answered with "outputs"). */
+export type PredictForm = 'row' | 'columnar';
+
+export interface DecodedPredictRequest {
+  form: PredictForm;
+  signatureName?: string;
+  inputs: Map<string, Tensor>;
+}
+
+export interface PredictOutput {
+  name: string;
+  tensor: Tensor;
+}
+
+const TOP_LEVEL_KEYS = new Set(['signature_name', 'instances', 'inputs']);
+
+/**
+ * Validates a parsed :predict body against the model's inputs and converts it to tensors.
+ * Unlike TF Serving (which ignores them) unknown top-level keys are refused, so a typo like "instance" is reported.
+ */
+export function decodePredictRequest(body: JsonValue, signature: PredictSignature): DecodedPredictRequest {
+  if (!isJsonObject(body)) fail('ERR_BAD_REQUEST', `request body: expected a JSON object, got ${describeJson(body)}`);
+  for (const key of Object.keys(body)) {
+    if (!TOP_LEVEL_KEYS.has(key)) {
+      fail('ERR_BAD_REQUEST', `unknown field ${JSON.stringify(key)} in the request body (allowed: signature_name, instances, inputs)`);
+    }
+  }
+  const signatureName = body['signature_name'];
+  if (signatureName !== undefined && typeof signatureName !== 'string') {
+    fail('ERR_BAD_REQUEST', `signature_name: expected a string, got ${describeJson(signatureName)}`);
+  }
+  const instances = body['instances'];
+  const inputs = body['inputs'];
+  if (instances !== undefined && inputs !== undefined) {
+    fail('ERR_BAD_REQUEST', `the request has both "instances" (row form) and "inputs" (columnar form); send exactly one`);
+  }
+  let result: DecodedPredictRequest;
+  if (instances !== undefined) result = { form: 'row', inputs: decodeRows(instances, signature.inputs) };
+  else if (inputs !== undefined) result = { form: 'columnar', inputs: decodeColumns(inputs, signature.inputs) };
+  else fail('ERR_BAD_REQUEST', `the request has neither "instances" (row form) nor "inputs" (columnar form)`);
+  if (signatureName !== undefined) result.signatureName = signatureName;
+  return result;
+}
+
+function inputNames(specs: ReadonlyArray<SignatureInput>): string {
+  return specs.map((s) => s.name).join(', ');
+}
+
+/** An object of named inputs, as opposed to a bare value ({"b64": ...} is a bare string value, as in TF Serving). */
+function isNamedInputs(v: JsonValue | undefined): v is JsonObject {
+  return isJsonObject(v) && !isB64Object(v);
+}
+
+function decodeRows(instances: JsonValue, specs: ReadonlyArray<SignatureInput>): Map<string, Tensor> {
+  if (!Array.isArray(instances)) fail('ERR_BAD_REQUEST', `instances: expected a list of instances, got ${describeJson(instances)}`);
+  if (instances.length === 0) fail('ERR_BAD_REQUEST', 'instances: the list is empty; send at least one instance');
+  if (isNamedInputs(instances[0])) return decodeNamedRows(instances, specs);
+  const spec = specs[0];
+  if (spec === undefined || specs.length > 1) {
+    fail('ERR_BAD_REQUEST',
+      `instances[0]: the model has ${specs.length} inputs (${inputNames(specs)}), so each instance must be an object of named inputs`);
+  }
+  for (let i = 1; i < instances.length; i++) {
+    if (isNamedInputs(instances[i])) {
+      fail('ERR_BAD_REQUEST', `instances[${i}]: got an object of named inputs, but instances[0] is a bare value; use one form for all`);
+    }
+  }
+  // Bare rows: the instances list itself is the batched tensor, so conversion checks that every row has one shape.
+  return new Map([[spec.name, jsonToTensor(instances, spec.dtype, 'instances', { expectedShape: spec.shape })]]);
+}
+
+function decodeNamedRows(instances: JsonValue[], specs: ReadonlyArray<SignatureInput>): Map<string, Tensor> {
+  const columns = new Map<string, JsonValue[]>(specs.map((s) => [s.name, new Array<JsonValue>(instances.length)]));
+  for (let i = 0; i < instances.length; i++) {
+    const row = instances[i];
+    if (!isNamedInputs(row)) {
+      fail('ERR_BAD_REQUEST', `instances[${i}]: expected an object of named inputs like instances[0], got ${describeJson(row)}`);
+    }
+    const keys = Object.keys(row);
+    for (const key of keys) {
+      const column = columns.get(key);
+      if (column === undefined) {
+        fail('ERR_INVALID_INPUT', `instances[${i}]: unknown input ${JSON.stringify(key)} (model inputs: ${inputNames(specs)})`);
+      }
+      column[i] = row[key] as JsonValue;
+    }
+    if (keys.length < specs.length) {
+      const missing = specs.find((s) => row[s.name] === undefined);
+      fail('ERR_INVALID_INPUT', `instances[${i}]: missing input '${missing?.name}' (model inputs: ${inputNames(specs)})`);
+    }
+  }
+  const tensors = new Map<string, Tensor>();
+  for (const spec of specs) {
+    tensors.set(spec.name, rowsToTensor(columns.get(spec.name)!, spec.dtype, spec.name, { expectedShape: spec.shape }));
+  }
+  return tensors;
+}
+
+function decodeColumns(inputs: JsonValue, specs: ReadonlyArray<SignatureInput>): Map<string, Tensor> {
+  if (!isNamedInputs(inputs)) {
+    const spec = specs[0];
+    if (spec === undefined || specs.length > 1) {
+      fail('ERR_BAD_REQUEST',
+        `inputs: the model has ${specs.length} inputs (${inputNames(specs)}), so "inputs" must be an object of named inputs`);
+    }
+    return new Map([[spec.name, jsonToTensor(inputs, spec.dtype, 'inputs', { expectedShape: spec.shape })]]);
+  }
+  const known = new Set(specs.map((s) => s.name));
+  for (const key of Object.keys(inputs)) {
+    if (!known.has(key)) fail('ERR_INVALID_INPUT', `inputs: unknown input ${JSON.stringify(key)} (model inputs: ${inputNames(specs)})`);
+  }
+  const tensors = new Map<string, Tensor>();
+  for (const spec of specs) {
+    const value = inputs[spec.name];
+    if (value === undefined) fail('ERR_INVALID_INPUT', `inputs: missing input '${spec.name}' (model inputs: ${inputNames(specs)})`);
+    tensors.set(spec.name, jsonToTensor(value, spec.dtype, `inputs.${spec.name}`, { expectedShape: spec.shape }));
+  }
+  return tensors;
+}
+
+/** TF Serving's rule: string outputs whose name ends in `_bytes` are binary and go out as {"b64": ...}. */
+function isBytesOutput(o: PredictOutput): boolean {
+  return o.tensor.dtype === 'string' && o.name.endsWith('_bytes');
+}
+
+/**
+ * The response body text. Columnar: {"outputs": value} for one output, {"outputs": {name: value, ...}} otherwise.
+ * Row: {"predictions": [row, ...]}, each row the output's slice (one output) or {name: slice, ...} (several).
+ * Like TF Serving, the row form refuses (ERR_SHAPE) outputs without dim 0 or with different dim 0 sizes, since rows
+ * cannot be formed; the message points the client at the columnar form, which can always be answered.
+ * With no outputs at all the result is {"outputs": {}} / {"predictions": []}.
+ */
+export function encodePredictResponse(form: PredictForm, outputs: ReadonlyArray<PredictOutput>): string {
+  const writers = outputs.map((o) => ({ key: JSON.stringify(o.name), w: tensorJsonWriter(o.tensor, { bytesAsB64: isBytesOutput(o) }) }));
+  const only = writers.length === 1 ? writers[0] : undefined;
+  if (form === 'columnar') {
+    if (only) return `{"outputs":${only.w.whole()}}`;
+    return `{"outputs":{${writers.map((x) => `${x.key}:${x.w.whole()}`).join(',')}}}`;
+  }
+  const rows = batchSize(outputs);
+  const parts: string[] = new Array<string>(rows);
+  for (let r = 0; r < rows; r++) {
+    parts[r] = only ? only.w.row(r) : `{${writers.map((x) => `${x.key}:${x.w.row(r)}`).join(',')}}`;
+  }
+  return `{"predictions":[${parts.join(',')}]}`;
+}
+
+function batchSize(outputs: ReadonlyArray<PredictOutput>): number {
+  let rows = -1;
+  let first = '';
+  for (const { name, tensor } of outputs) {
+    const dim0 = tensor.shape[0];
+    if (dim0 === undefined) {
+      fail('ERR_SHAPE',
+        `output '${name}' is a scalar (shape []), so it cannot be split into "predictions" rows; send the request with "inputs" (columnar form)`);
+    }
+    if (rows >= 0 && dim0 !== rows) {
+      fail('ERR_SHAPE',
+        `output '${name}' has shape ${shapeText(tensor.shape)} but output '${first}' has ${rows} rows; "predictions" rows need one dim 0 for all outputs; send the request with "inputs" (columnar form)`);
+    }
+    if (rows < 0) {
+      rows = dim0;
+      first = name;
+    }
+  }
+  return Math.max(rows, 0);
+}
