@@ -36,10 +36,9 @@ function withPoint(text: string): string {
 // operation, i.e. exactly what parseFloat returns for that decimal (Clinger's fast path), with no string work.
 const POW10: readonly number[] = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 
+/** 10^k for k >= 0; beyond 22 only approximate, which is all the bracketing in tryGranularity needs. */
 function pow10(k: number): number {
-  if (k >= 0 && k <= 22) return POW10[k]!;
-  if (k < 0 && k >= -22) return 1 / POW10[-k]!;
-  return 10 ** k;
+  return k <= 22 ? POW10[k]! : 10 ** k;
 }
 
 /** The double parseFloat gives for the decimal c × 10^e. */
