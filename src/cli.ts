@@ -16,19 +16,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${helpText()}\n`);
     return 0;
   }
-  const server = createServer(parsed.options);
+  let server: ReturnType<typeof createServer> | undefined;
   try {
+    server = createServer(parsed.options);
     await server.start();
   } catch (err) {
     const message = err instanceof OrtServeError || err instanceof Error ? err.message : String(err);
     process.stderr.write(`ortserve: ${message}\n`);
-    await server.stop();
+    await server?.stop();
     return 1;
   }
+  const running = server;
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
-      server.log.info({ signal }, 'shutting down');
-      void server.stop().then(resolve);
+      running.log.info({ signal }, 'shutting down');
+      void running.stop().then(resolve);
     };
     process.once('SIGINT', shutdown);
     process.once('SIGTERM', shutdown);

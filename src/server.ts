@@ -18,7 +18,10 @@ export interface CreateServerOptions extends Partial<ServerOptions> {
 
 export interface ServerStatus {
   restPort: number;
-  models: Array<{ name: string; versions: Array<{ version: number; state: string; error?: string }> }>;
+  models: Array<{
+    name: string;
+    versions: Array<{ version: number; state: string; error?: string; providers?: Array<{ name: string; active: boolean; reason: string }> }>;
+  }>;
 }
 
 export interface OrtServe {
@@ -98,7 +101,12 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         restPort,
         models: registry.modelNames().map((name) => ({
           name,
-          versions: registry.status(name).map((v) => ({ version: v.version, state: v.state, ...(v.error ? { error: v.error.message } : {}) })),
+          versions: registry.status(name).map((v) => ({
+            version: v.version,
+            state: v.state,
+            ...(v.error ? { error: v.error.message } : {}),
+            ...(v.session ? { providers: v.session.providers } : {}),
+          })),
         })),
       };
     },

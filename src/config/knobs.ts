@@ -1,5 +1,7 @@
 // Every server knob, once: its flag name, default and doc line. The CLI, --help and the README table come from here.
 
+import { OrtServeError } from '../errors.js';
+
 export interface ServerOptions {
   /** Address the REST (and later gRPC) listeners bind. */
   host: string;
@@ -65,15 +67,15 @@ export function defaultOptions(): ServerOptions {
   return options as unknown as ServerOptions;
 }
 
-/** Parses "tensorrt:0,cuda:1" into provider requests; throws ERR_CONFIG-style Error naming the flag. */
+/** Parses "tensorrt:0,cuda:1" into provider requests; throws ERR_CONFIG naming the flag and the entry. */
 export function parseExecutionProviders(text: string): Array<{ name: 'tensorrt' | 'cuda' | 'cpu'; deviceId: number }> {
   if (text.trim() === '') return [];
   return text.split(',').map((part, i) => {
     const [name = '', device = '0'] = part.trim().split(':');
     if (name !== 'tensorrt' && name !== 'cuda' && name !== 'cpu') {
-      throw new Error(`--execution_providers[${i}]: '${name}' is not one of tensorrt, cuda, cpu`);
+      throw new OrtServeError('ERR_CONFIG', `--execution_providers[${i}]: '${name}' is not one of tensorrt, cuda, cpu`);
     }
-    if (!/^\d+$/.test(device)) throw new Error(`--execution_providers[${i}]: device id '${device}' is not a non-negative integer`);
+    if (!/^\d+$/.test(device)) throw new OrtServeError('ERR_CONFIG', `--execution_providers[${i}]: device id '${device}' is not a non-negative integer`);
     return { name, deviceId: Number(device) };
   });
 }

@@ -25,6 +25,7 @@ export class HttpExchange {
   readonly contentType: string;
   aborted = false;
   private responded = false;
+  private onAbort: (() => void) | undefined;
 
   constructor(private readonly res: HttpResponse, req: HttpRequest) {
     this.method = req.getMethod();
@@ -35,6 +36,7 @@ export class HttpExchange {
     this.contentType = req.getHeader('content-type');
     res.onAborted(() => {
       this.aborted = true;
+      this.onAbort?.();
     });
   }
 
@@ -55,6 +57,11 @@ export class HttpExchange {
       const chunks: Buffer[] = [];
       let received = 0;
       let failed = false;
+      // A client that disconnects mid-body must not leave this promise (and its buffers) pending forever.
+      this.onAbort = () => {
+        failed = true;
+        reject(new OrtServeError('ERR_BAD_REQUEST', 'the client closed the connection before sending the whole body'));
+      };
       this.res.onData((chunk, isLast) => {
         if (failed) return;
         const size = chunk.byteLength;

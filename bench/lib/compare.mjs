@@ -1,0 +1,41 @@
+// Runs a baseline and a candidate side by side with tinybench, several rounds alternating, and prints the ratio
+// of their median latencies per round plus its spread — so machine noise is visible next to the number.
+import { Bench } from 'tinybench';
+
+/**
+ * @param {string} question what this comparison answers (printed first)
+ * @param {{name: string, fn: () => unknown | Promise<unknown>}} baseline
+ * @param {{name: string, fn: () => unknown | Promise<unknown>}} candidate
+ * @param {{rounds?: number, timeMs?: number}} [options]
+ */
+export async function compare(question, baseline, candidate, { rounds = 5, timeMs = 400 } = {}) {
+  console.log(`\n## ${question}`);
+  const ratios = [];
+  const medians = { [baseline.name]: [], [candidate.name]: [] };
+  for (let round = 0; round < rounds; round++) {
+    // Alternate the order each round so drift (thermal, the other core's load) hits both sides alike.
+    const order = round % 2 === 0 ? [baseline, candidate] : [candidate, baseline];
+    const bench = new Bench({ time: timeMs, warmupTime: 100 });
+    for (const task of order) bench.add(task.name, task.fn);
+    await bench.run();
+    const p50 = (name) => {
+      const result = bench.getTask(name).result;
+      if (result.state !== 'completed') throw new Error(`${name}: ${result.state} ${result.error ?? ''}`);
+      return result.latency.p50;
+    };
+    const b = p50(baseline.name);
+    const c = p50(candidate.name);
+    medians[baseline.name].push(b);
+    medians[candidate.name].push(c);
+    ratios.push(b / c);
+  }
+  const fmt = (ms) => (ms >= 1 ? `${ms.toFixed(3)} ms` : `${(ms * 1000).toFixed(2)} µs`);
+  const sorted = [...ratios].sort((x, y) => x - y);
+  for (const name of [baseline.name, candidate.name]) {
+    const m = [...medians[name]].sort((x, y) => x - y);
+    console.log(`- ${name}: median latency ${fmt(m[Math.floor(m.length / 2)])} (rounds: ${medians[name].map(fmt).join(', ')})`);
+  }
+  console.log(`- speed-up of ${candidate.name} over ${baseline.name}: ${sorted[Math.floor(sorted.length / 2)].toFixed(2)}× ` +
+    `(min ${sorted[0].toFixed(2)}×, max ${sorted[sorted.length - 1].toFixed(2)}× over ${rounds} rounds)`);
+  return { ratios, medians };
+}
