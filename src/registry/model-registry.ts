@@ -18,6 +18,9 @@ export interface ModelVersion {
   session?: ModelSession;
 }
 
+/** A version that is AVAILABLE, with its session. */
+export type ResolvedVersion = ModelVersion & { session: ModelSession };
+
 /** What a request names: a specific version, a label, or neither (the latest available). */
 export interface VersionSelector {
   version?: number;
@@ -76,7 +79,7 @@ export class ModelRegistry {
   }
 
   /** The AVAILABLE version a request should run on. Throws ERR_MODEL_NOT_FOUND / ERR_MODEL_UNAVAILABLE. */
-  resolve(model: string, selector: VersionSelector = {}): ModelVersion & { session: ModelSession } {
+  resolve(model: string, selector: VersionSelector = {}): ResolvedVersion {
     const candidates = this.status(model, selector);
     const available = candidates.find((v) => v.state === 'AVAILABLE' && v.session !== undefined);
     if (available === undefined) {
@@ -84,7 +87,15 @@ export class ModelRegistry {
       const why = first.error ? `: ${first.error.message}` : '';
       fail('ERR_MODEL_UNAVAILABLE', `${describe(model, selector)} is ${first.state}, not AVAILABLE${why}`);
     }
-    return available as ModelVersion & { session: ModelSession };
+    return available as ResolvedVersion;
+  }
+
+  /**
+   * Runs `fn` on the AVAILABLE version the request names, keeping that version alive until `fn` settles (even if a
+   * newer version replaces it meanwhile). Front ends run inference only through this. Throws like resolve().
+   */
+  async use<T>(model: string, selector: VersionSelector, fn: (v: ResolvedVersion) => Promise<T>): Promise<T> {
+    return fn(this.resolve(model, selector));
   }
 
   /** Unloads everything; sessions with runs in flight are freed when those finish. */

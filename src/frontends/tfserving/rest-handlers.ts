@@ -61,16 +61,17 @@ function handleMetadata(ex: HttpExchange, ctx: TfServingRestContext, route: TfSe
 }
 
 async function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute, body: Buffer): Promise<void> {
-  const v = ctx.registry.resolve(route.model, route.selector);
-  const request = decodePredictRequest(parseJson(body, { maxDepth: ctx.maxJsonDepth }), {
-    inputs: v.session.signature.inputs as SignatureInput[],
+  const response = await ctx.registry.use(route.model, route.selector, async (v) => {
+    const request = decodePredictRequest(parseJson(body, { maxDepth: ctx.maxJsonDepth }), {
+      inputs: v.session.signature.inputs as SignatureInput[],
+    });
+    if (request.signatureName !== undefined && request.signatureName !== DEFAULT_SIGNATURE) {
+      fail('ERR_BAD_REQUEST', `signature_name: '${request.signatureName}' not found; ONNX models have one signature, '${DEFAULT_SIGNATURE}'`);
+    }
+    const outputs = await v.session.run(request.inputs);
+    return encodePredictResponse(request.form, [...outputs].map(([name, tensor]) => ({ name, tensor })));
   });
-  if (request.signatureName !== undefined && request.signatureName !== DEFAULT_SIGNATURE) {
-    fail('ERR_BAD_REQUEST', `signature_name: '${request.signatureName}' not found; ONNX models have one signature, '${DEFAULT_SIGNATURE}'`);
-  }
-  const outputs = await v.session.run(request.inputs);
-  const named = [...outputs].map(([name, tensor]) => ({ name, tensor }));
-  ex.sendJson(200, encodePredictResponse(request.form, named));
+  ex.sendJson(200, response);
 }
 
 /** Runs the handler for `route`; every failure becomes a `{"error": ...}` reply with the registry's status. */
