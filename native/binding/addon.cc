@@ -2,27 +2,49 @@
 // JS buffers and settles promises; all work happens in native/ort (ONNX Runtime) and native/core (no N-API, no ORT).
 #include <napi.h>
 
+#include "binding/addon_data.h"
 #include "binding/js_errors.h"
 #include "binding/js_tensors.h"
 #include "binding/session_object.h"
 #include "ort/runtime.h"
+#include "ort/session_runner.h"
 
 namespace ortserve {
 
 namespace {
 
-// Loads a model on a libuv worker thread and resolves with a Session object.
+// With batching on, every input's dim 0 must be free: a fixed dim 0 cannot take merged requests.
+Status CheckBatchable(const ModelMetadata& metadata, const BatchPolicy& policy) {
+  if (!policy.enabled) return Status::Ok();
+  for (const auto& input : metadata.inputs) {
+    if (input.shape.empty() || input.shape[0] >= 0) {
+      const std::string dim = input.shape.empty() ? "is a scalar" : "has a fixed dim 0 of " + std::to_string(input.shape[0]);
+      return Status(StatusCode::kModelLoad, "batching is enabled but input '" + input.name + "' " + dim +
+                                                "; only models whose dim 0 is dynamic can batch (disable batching for this model)");
+    }
+  }
+  return Status::Ok();
+}
+
+// Loads a model on a libuv worker thread; on the JS thread adds its queue to the scheduler and resolves a Session.
 class LoadWorker final : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, SessionConfig config)
+  LoadWorker(Napi::Env env, std::string path, SessionConfig config, BatchPolicy policy)
       : Napi::AsyncWorker(env, "ortserve.loadSession"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
-        config_(std::move(config)) {}
+        config_(std::move(config)),
+        policy_(std::move(policy)) {}
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
-  void Execute() override { status_ = ModelSession::Load(path_, config_, &session_); }
+  void Execute() override {
+    status_ = ModelSession::Load(path_, config_, &session_);
+    if (status_.ok()) status_ = CheckBatchable(session_->metadata(), policy_);
+    if (status_.ok()) return;
+    session_.reset();
+    if (status_.code() == StatusCode::kModelLoad && status_.message().rfind("batching", 0) == 0) status_.Prefix("loading '" + path_ + "': ");
+  }
 
   void OnOK() override {
     Napi::Env env = Env();
@@ -31,7 +53,12 @@ class LoadWorker final : public Napi::AsyncWorker {
       deferred_.Reject(MakeJsError(env, status_).Value());
       return;
     }
-    deferred_.Resolve(SessionObject::NewInstance(env, std::move(session_)));
+    std::vector<std::string> outputs;
+    for (const auto& output : session_->metadata().outputs) outputs.push_back(output.name);
+    auto queue = std::make_shared<ModelQueue>(policy_, std::make_shared<SessionRunner>(session_), std::move(outputs));
+    AddonData& data = GetAddonData(env);
+    data.completions->Scheduler(data.scheduler_threads).AddQueue(queue);
+    deferred_.Resolve(SessionObject::NewInstance(env, std::move(session_), std::move(queue)));
   }
 
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
@@ -40,21 +67,57 @@ class LoadWorker final : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::string path_;
   SessionConfig config_;
+  BatchPolicy policy_;
   Status status_;
   std::shared_ptr<ModelSession> session_;
 };
 
 // [async] loadSession(path: string, options?: SessionOptions) → Promise<Session>.
-// Reads and optimizes the model on a worker thread. Throws synchronously (TypeError, code INVALID_ARGUMENT) for a
-// malformed argument; rejects with {code: 'MODEL_LOAD', ortCode, message naming the path} when ORT refuses the file.
+// Reads and optimizes the model on a worker thread, then gives it a request queue on the shared scheduler
+// (options.batching sets its policy; absent = unbatched). Throws synchronously (TypeError, code INVALID_ARGUMENT)
+// for a malformed argument or batching policy; rejects with {code: 'MODEL_LOAD', ortCode?, message naming the
+// path} when ORT refuses the file or batching is enabled on a model whose dim 0 is fixed.
 Napi::Value LoadSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowInvalidArgument(env, "path must be a string");
   SessionConfig config = ParseSessionConfig(info[1]);
-  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), std::move(config));
+  BatchPolicy policy = ParseBatchPolicy(info[1]);
+  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), std::move(config), std::move(policy));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
+}
+
+// [sync] configure({numBatchThreads?}) → undefined. Sets the shared worker pool size (0 = one per hardware
+// thread). Throws (INVALID_ARGUMENT) for a bad value, or for a different size once the pool has started (it starts
+// with the first loadSession).
+Napi::Value Configure(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) ThrowInvalidArgument(env, "configure expects an object");
+  Napi::Value threads = info[0].As<Napi::Object>().Get("numBatchThreads");
+  if (threads.IsUndefined()) return env.Undefined();
+  if (!threads.IsNumber() || threads.As<Napi::Number>().Int32Value() < 0 || threads.As<Napi::Number>().Int32Value() > 1024) {
+    ThrowInvalidArgument(env, "numBatchThreads must be an integer from 0 to 1024");
+  }
+  AddonData& data = GetAddonData(env);
+  const int wanted = threads.As<Napi::Number>().Int32Value();
+  BatchScheduler* running = data.completions->SchedulerIfStarted();
+  if (running != nullptr && wanted != data.scheduler_threads && !(wanted == 0 && data.scheduler_threads == 0)) {
+    ThrowInvalidArgument(env, "numBatchThreads cannot change after the first model was loaded (the pool has " +
+                                  std::to_string(running->num_threads()) + " threads)");
+  }
+  data.scheduler_threads = wanted;
+  return env.Undefined();
+}
+
+// [sync] schedulerInfo() → {started: boolean, threads: number}. Never throws.
+Napi::Value SchedulerInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BatchScheduler* running = GetAddonData(env).completions->SchedulerIfStarted();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("started", running != nullptr);
+  result.Set("threads", running != nullptr ? running->num_threads() : 0);
+  return result;
 }
 
 // [sync] ortVersion() → string: the loaded ONNX Runtime library's version. Never throws.
@@ -91,8 +154,18 @@ Napi::Value AddressOf(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Status status = EnsureOrt();
   if (!status.ok()) throw MakeJsError(env, status);
-  SessionObject::Init(env, exports);
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  Napi::Function session_class = SessionObject::Define(env);
+  data->session_constructor = Napi::Persistent(session_class);
+  data->completions = std::make_unique<JsCompletions>(env);
+  napi_env raw_env = env;
+  // At teardown: stop the workers (failing queued requests), then drop what is left on this, the JS, thread.
+  env.AddCleanupHook([data, raw_env] { data->completions->Shutdown(Napi::Env(raw_env)); });
+  exports.Set("Session", session_class);
   exports.Set("loadSession", Napi::Function::New<LoadSession>(env, "loadSession"));
+  exports.Set("configure", Napi::Function::New<Configure>(env, "configure"));
+  exports.Set("schedulerInfo", Napi::Function::New<SchedulerInfo>(env, "schedulerInfo"));
   exports.Set("ortVersion", Napi::Function::New<OrtVersion>(env, "ortVersion"));
   exports.Set("apiVersion", Napi::Function::New<ApiVersion>(env, "apiVersion"));
   exports.Set("liveOutputBuffers", Napi::Function::New<LiveOutputBuffers>(env, "liveOutputBuffers"));

@@ -171,6 +171,49 @@ SessionConfig ParseSessionConfig(const Napi::Value& value) {
   return config;
 }
 
+namespace {
+
+int64_t OptionalInteger(Napi::Env env, const Napi::Object& object, const char* key, int64_t fallback, double max) {
+  Napi::Value value = object.Get(key);
+  if (value.IsUndefined()) return fallback;
+  return RequireNonNegativeInteger(env, value, Field("options.batching", key), max);
+}
+
+std::vector<int64_t> OptionalSizes(Napi::Env env, const Napi::Object& object, const char* key) {
+  std::vector<int64_t> sizes;
+  Napi::Value value = object.Get(key);
+  if (value.IsUndefined()) return sizes;
+  if (!value.IsArray()) ThrowInvalidArgument(env, Field("options.batching", key) + " must be an array of integers");
+  Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); ++i)
+    sizes.push_back(RequireNonNegativeInteger(env, array.Get(i), Index(Field("options.batching", key), i), 1 << 24));
+  return sizes;
+}
+
+}  // namespace
+
+BatchPolicy ParseBatchPolicy(const Napi::Value& options) {
+  BatchPolicy policy;
+  if (!options.IsObject()) return policy;
+  Napi::Env env = options.Env();
+  Napi::Value value = options.As<Napi::Object>().Get("batching");
+  if (value.IsUndefined() || value.IsNull()) return policy;
+  if (!value.IsObject()) ThrowInvalidArgument(env, "options.batching must be an object");
+  Napi::Object b = value.As<Napi::Object>();
+  policy.enabled = b.Get("enabled").IsUndefined() ? true : b.Get("enabled").ToBoolean().Value();
+  policy.max_batch_size = OptionalInteger(env, b, "maxBatchSize", policy.max_batch_size, 1 << 24);
+  policy.batch_timeout_micros = OptionalInteger(env, b, "batchTimeoutMicros", policy.batch_timeout_micros, 3.6e9);
+  policy.max_enqueued_batches = OptionalInteger(env, b, "maxEnqueuedBatches", policy.max_enqueued_batches, 1 << 24);
+  policy.max_queued_requests = OptionalInteger(env, b, "maxQueuedRequests", policy.max_queued_requests, 1 << 24);
+  policy.num_batch_threads = OptionalInteger(env, b, "numBatchThreads", policy.num_batch_threads, 1024);
+  policy.allowed_batch_sizes = OptionalSizes(env, b, "allowedBatchSizes");
+  policy.preferred_batch_sizes = OptionalSizes(env, b, "preferredBatchSizes");
+  policy.pad_variable_length_inputs = b.Get("padVariableLengthInputs").ToBoolean().Value();
+  const std::string problem = policy.Validate();
+  if (!problem.empty()) ThrowInvalidArgument(env, "options.batching: " + problem);
+  return policy;
+}
+
 Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs) {
   Napi::Object object = Napi::Object::New(env);
   object.Set("name", output.name);
@@ -261,7 +304,9 @@ Napi::Object MetadataToJs(Napi::Env env, const ModelMetadata& metadata) {
   object.Set("graphName", metadata.graph_name);
   object.Set("domain", metadata.domain);
   object.Set("description", metadata.description);
-  object.Set("modelVersion", static_cast<double>(metadata.model_version));
+  // ORT reports INT64_MAX when the model sets no version.
+  const bool no_version = metadata.model_version == std::numeric_limits<int64_t>::max();
+  object.Set("modelVersion", no_version ? -1.0 : static_cast<double>(metadata.model_version));
   Napi::Object custom = Napi::Object::New(env);
   for (const auto& [key, value] : metadata.custom) custom.Set(key, value);
   object.Set("custom", custom);

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "core/batch_policy.h"
 #include "core/session_config.h"
 #include "core/tensor_data.h"
 
@@ -31,6 +32,11 @@ SessionConfig ParseSessionConfig(const Napi::Value& value);
 // output's own memory (its owner is released by the ArrayBuffer's finalizer), unless `inputs` or another live
 // external buffer already covers that memory (V8 must never see two ArrayBuffers over one backing store); then it
 // is copied. `pinned_inputs` are the run's inputs, for that check.
+// options.batching: {enabled?, maxBatchSize?, batchTimeoutMicros?, maxEnqueuedBatches?, maxQueuedRequests?,
+// numBatchThreads?, allowedBatchSizes?, preferredBatchSizes?, padVariableLengthInputs?}; absent = unbatched with
+// defaults. Throws (ThrowInvalidArgument) naming the field, including BatchPolicy::Validate()'s complaints.
+BatchPolicy ParseBatchPolicy(const Napi::Value& options);
+
 Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs);
 
 Napi::Object MetadataToJs(Napi::Env env, const ModelMetadata& metadata);

@@ -1,115 +1,152 @@
-// SessionObject methods and the async worker that runs a session off the JS thread.
+// SessionObject methods: validating a run's arguments, handing the request to the native queue, and stats.
 #include "binding/session_object.h"
 
+#include <unordered_map>
+
+#include "binding/addon_data.h"
 #include "binding/js_errors.h"
 #include "binding/js_tensors.h"
+#include "core/clock.h"
 
 namespace ortserve {
 
 namespace {
 
-Napi::FunctionReference* g_constructor = nullptr;
-
-// Runs one ModelSession::Run on a libuv worker thread and settles a promise on the JS thread.
-// Owns the pins of its inputs: they are released when the worker is destroyed (on the JS thread, after OnOK).
-class RunWorker final : public Napi::AsyncWorker {
- public:
-  RunWorker(Napi::Env env, std::shared_ptr<ModelSession> session, PinnedInputs inputs,
-            std::vector<std::string> output_names, bool report_addresses)
-      : Napi::AsyncWorker(env, "ortserve.run"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        session_(std::move(session)),
-        inputs_(std::move(inputs)),
-        output_names_(std::move(output_names)),
-        report_addresses_(report_addresses) {}
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
-  void Execute() override {
-    status_ = session_->Run(inputs_.tensors, output_names_, &outputs_, report_addresses_ ? &input_addresses_ : nullptr);
+// Puts the inputs in the model's order; every model input exactly once. Throws naming the input.
+std::vector<InputTensor> InModelOrder(Napi::Env env, std::vector<InputTensor> given, const std::vector<std::string>& order) {
+  std::unordered_map<std::string, std::size_t> position;
+  for (std::size_t i = 0; i < order.size(); ++i) position[order[i]] = i;
+  std::vector<InputTensor> ordered(order.size());
+  std::vector<bool> filled(order.size(), false);
+  for (auto& input : given) {
+    auto it = position.find(input.name);
+    if (it == position.end()) ThrowInvalidArgument(env, "inputs: '" + input.name + "' is not an input of this model");
+    if (filled[it->second]) ThrowInvalidArgument(env, "inputs: '" + input.name + "' is given twice");
+    filled[it->second] = true;
+    ordered[it->second] = std::move(input);
   }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (!status_.ok()) {
-      deferred_.Reject(MakeJsError(env, status_).Value());
-      return;
-    }
-    Napi::Array result = Napi::Array::New(env, outputs_.size());
-    for (std::size_t i = 0; i < outputs_.size(); ++i) {
-      const void* ort_address = outputs_[i].data;
-      Napi::Object output = OutputToJs(env, outputs_[i], inputs_.tensors);
-      if (report_addresses_) output.Set("address", Napi::BigInt::New(env, reinterpret_cast<uint64_t>(ort_address)));
-      result.Set(static_cast<uint32_t>(i), output);
-    }
-    if (report_addresses_) {
-      Napi::Array addresses = Napi::Array::New(env, input_addresses_.size());
-      for (std::size_t i = 0; i < input_addresses_.size(); ++i)
-        addresses.Set(static_cast<uint32_t>(i), Napi::BigInt::New(env, reinterpret_cast<uint64_t>(input_addresses_[i])));
-      result.Set("inputAddresses", addresses);
-    }
-    outputs_.clear();   // owners not handed to JS (copies, strings) are freed here, on the JS thread
-    deferred_.Resolve(result);
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (!filled[i]) ThrowInvalidArgument(env, "inputs: missing input '" + order[i] + "'");
   }
+  return ordered;
+}
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::shared_ptr<ModelSession> session_;
-  PinnedInputs inputs_;
-  std::vector<std::string> output_names_;
-  bool report_addresses_;
-  Status status_;
-  std::vector<OutputTensor> outputs_;
-  std::vector<const void*> input_addresses_;
-};
+// Rows a request adds to a batch: the common dim 0 of its inputs. Throws when they differ.
+int64_t BatchRows(Napi::Env env, const std::vector<InputTensor>& inputs) {
+  int64_t rows = -1;
+  for (const auto& input : inputs) {
+    if (input.shape.empty()) ThrowInvalidArgument(env, "inputs: '" + input.name + "' is a scalar, but batching needs a dim 0");
+    if (rows >= 0 && input.shape[0] != rows) {
+      ThrowInvalidArgument(env, "inputs: '" + input.name + "' has dim 0 of " + std::to_string(input.shape[0]) + " but '" +
+                                    inputs.front().name + "' has " + std::to_string(rows) + "; a batched model needs one dim 0");
+    }
+    rows = input.shape[0];
+  }
+  return rows < 0 ? 1 : rows;
+}
 
 }  // namespace
 
-void SessionObject::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function constructor = DefineClass(env, "Session", {
+Napi::Function SessionObject::Define(Napi::Env env) {
+  return DefineClass(env, "Session", {
       InstanceMethod<&SessionObject::Metadata>("metadata"),
       InstanceMethod<&SessionObject::Run>("run"),
+      InstanceMethod<&SessionObject::Stats>("stats"),
       InstanceMethod<&SessionObject::Release>("release"),
   });
-  g_constructor = new Napi::FunctionReference(Napi::Persistent(constructor));
-  env.AddCleanupHook([] {
-    delete g_constructor;
-    g_constructor = nullptr;
-  });
-  exports.Set("Session", constructor);
 }
 
-Napi::Object SessionObject::NewInstance(Napi::Env env, std::shared_ptr<ModelSession> session) {
-  Napi::Object object = g_constructor->New({});
-  SessionObject::Unwrap(object)->session_ = std::move(session);
+Napi::Object SessionObject::NewInstance(Napi::Env env, std::shared_ptr<ModelSession> session, std::shared_ptr<ModelQueue> queue) {
+  Napi::Object object = GetAddonData(env).session_constructor.New({});
+  SessionObject* self = SessionObject::Unwrap(object);
+  for (const auto& input : session->metadata().inputs) self->input_order_.push_back(input.name);
+  self->session_ = std::move(session);
+  self->queue_ = std::move(queue);
   return object;
 }
 
 SessionObject::SessionObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionObject>(info) {}
 
 Napi::Value SessionObject::Metadata(const Napi::CallbackInfo& info) {
-  if (!session_) ThrowInvalidArgument(info.Env(), "session was released");
-  return MetadataToJs(info.Env(), session_->metadata());
+  Napi::Env env = info.Env();
+  if (!session_) ThrowInvalidArgument(env, "session was released");
+  Napi::Object metadata = MetadataToJs(env, session_->metadata());
+  const BatchPolicy& policy = queue_->policy();
+  Napi::Object batching = Napi::Object::New(env);
+  batching.Set("enabled", policy.enabled);
+  batching.Set("maxBatchSize", static_cast<double>(policy.max_batch_size));
+  batching.Set("batchTimeoutMicros", static_cast<double>(policy.batch_timeout_micros));
+  batching.Set("maxEnqueuedBatches", static_cast<double>(policy.max_enqueued_batches));
+  batching.Set("queueCapacity", static_cast<double>(policy.QueueCapacity()));
+  metadata.Set("batching", batching);
+  return metadata;
 }
 
 Napi::Value SessionObject::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!session_) ThrowInvalidArgument(env, "session was released");
-  PinnedInputs inputs = ParseInputs(info[0]);
+  PinnedInputs pinned = ParseInputs(info[0]);
   std::vector<std::string> output_names = ParseOutputNames(info[1]);
-  bool report_addresses = false;
-  if (info[2].IsObject()) report_addresses = info[2].As<Napi::Object>().Get("reportAddresses").ToBoolean().Value();
-  auto* worker = new RunWorker(env, session_, std::move(inputs), std::move(output_names), report_addresses);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();   // the worker deletes itself after OnOK/OnError
+  for (const auto& name : output_names) {
+    bool known = false;
+    for (const auto& output : session_->metadata().outputs) known = known || output.name == name;
+    if (!known) ThrowInvalidArgument(env, "outputNames: '" + name + "' is not an output of this model");
+  }
+  Napi::Object options = info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
+  auto task = std::make_unique<JsTask>(env);
+  task->inputs = InModelOrder(env, std::move(pinned.tensors), input_order_);
+  task->rows = queue_->policy().enabled ? BatchRows(env, task->inputs) : 1;
+  task->output_names = std::move(output_names);
+  task->pins = std::move(pinned.pins);
+  task->queue = queue_;
+  task->report_addresses = options.Get("reportAddresses").ToBoolean().Value();
+  Napi::Value timeout = options.Get("timeoutMicros");
+  if (!timeout.IsUndefined()) {
+    if (!timeout.IsNumber() || !(timeout.As<Napi::Number>().DoubleValue() >= 0)) {
+      ThrowInvalidArgument(env, "options.timeoutMicros must be a non-negative number");
+    }
+    task->deadline_micros = SteadyClock::Instance().NowMicros() + static_cast<int64_t>(timeout.As<Napi::Number>().DoubleValue()) + 1;
+  }
+  const bool cancellable = options.Get("cancellable").ToBoolean().Value();
+  if (cancellable) task->cancel_flag = std::make_shared<std::atomic<bool>>(false);
+
+  AddonData& data = GetAddonData(env);
+  Napi::Promise promise = task->deferred.Promise();
+  if (cancellable) {
+    std::shared_ptr<std::atomic<bool>> flag = task->cancel_flag;
+    promise.Set("cancel", Napi::Function::New(env, [flag](const Napi::CallbackInfo& call) {
+                  flag->store(true);
+                  return call.Env().Undefined();
+                }, "cancel"));
+  }
+  Status status = data.completions->Scheduler(data.scheduler_threads).Schedule(*queue_, task.get());
+  if (!status.ok()) {
+    task->deferred.Reject(MakeJsError(env, status).Value());   // refused: the task is still ours, freed below
+    return promise;
+  }
+  task.release();   // the scheduler owns it until JsCompletions settles and deletes it
+  data.completions->TaskStarted(env);
   return promise;
 }
 
+Napi::Value SessionObject::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const QueueStats s = queue_->Stats();
+  Napi::Object stats = Napi::Object::New(env);
+  stats.Set("enqueued", static_cast<double>(s.enqueued));
+  stats.Set("rejectedFull", static_cast<double>(s.rejected_full));
+  stats.Set("expired", static_cast<double>(s.expired));
+  stats.Set("batches", static_cast<double>(s.batches));
+  stats.Set("tasksRun", static_cast<double>(s.tasks_run));
+  stats.Set("rowsRun", static_cast<double>(s.rows_run));
+  stats.Set("paddedRows", static_cast<double>(s.padded_rows));
+  stats.Set("queued", static_cast<double>(s.queued));
+  return stats;
+}
+
 Napi::Value SessionObject::Release(const Napi::CallbackInfo& info) {
-  session_.reset();
+  if (queue_) queue_->Close();
+  session_.reset();   // the queue's runner keeps the session until its last batch has run
   return info.Env().Undefined();
 }
 

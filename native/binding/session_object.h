@@ -1,38 +1,52 @@
-// SessionObject: the JS class wrapping one loaded ModelSession (metadata, run, release).
+// SessionObject: the JS class wrapping one loaded ModelSession and its request queue (metadata, run, stats, release).
 #pragma once
 
 #include <napi.h>
 
 #include <memory>
 
+#include "core/batch_scheduler.h"
 #include "ort/model_session.h"
 
 namespace ortserve {
 
 class SessionObject : public Napi::ObjectWrap<SessionObject> {
  public:
-  static void Init(Napi::Env env, Napi::Object exports);
-  // Creates the JS object for a session that was just loaded. JS thread only.
-  static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<ModelSession> session);
+  static Napi::Function Define(Napi::Env env);
+  // Creates the JS object for a session that was just loaded, with its queue already added to the scheduler.
+  static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<ModelSession> session, std::shared_ptr<ModelQueue> queue);
 
   explicit SessionObject(const Napi::CallbackInfo& info);
 
  private:
-  // [sync] metadata() → {inputs, outputs, providers, producerName, graphName, domain, description, modelVersion, custom}.
-  // Throws if released.
+  // [sync] metadata() → {inputs, outputs, providers, producerName, graphName, domain, description, modelVersion
+  // (-1 when the model sets none), custom, batching: {enabled, maxBatchSize, ...}}. Throws if released.
   Napi::Value Metadata(const Napi::CallbackInfo& info);
-  // [async] run(inputs, outputNames?, options?) → Promise<Array<{name, dtype, shape, data}>>.
-  //   inputs: Array<{name, dtype, shape, data: TypedArray | Uint8Array[]}>; numeric data is used in place (pinned,
-  //   not copied; do not write to it until the promise settles). outputNames: string[] (default: all outputs).
-  //   options: {reportAddresses?: boolean} adds `inputAddresses` (bigint[]) and per-output `address` for zero-copy checks.
-  //   Runs on a worker thread; resolves with outputs whose numeric data is an ArrayBuffer over ORT's own buffer,
-  //   freed by the ArrayBuffer's finalizer. Throws synchronously (TypeError, code INVALID_ARGUMENT) for malformed
-  //   arguments or a released session; rejects with {code, ortCode, message} when ORT fails.
+  // [async] run(inputs, outputNames?, options?) → Promise<Array<{name, dtype, shape, data}> & {info}>.
+  //   inputs: Array<{name, dtype, shape, data: TypedArray | Uint8Array[]}> naming every model input once, in any
+  //   order; numeric data is used in place (pinned, not copied; do not write to it until the promise settles).
+  //   outputNames: string[] (default: all outputs, in model order).
+  //   options: {timeoutMicros?: number (fail with DEADLINE_EXCEEDED if not started by then), cancellable?: boolean
+  //   (the promise gets a cancel() method that drops the request if it has not started), reportAddresses?: boolean
+  //   (adds `inputAddresses` and per-output `address`, for zero-copy checks)}.
+  //   The request joins the model's native queue; a worker runs it (merged with others when batching is on) and
+  //   the promise resolves with outputs whose numeric data is an ArrayBuffer over ORT's own output memory (a view
+  //   of the batch output when batched), freed by the ArrayBuffer's finalizer; `info` has batchRows,
+  //   batchRequests, queueMicros and computeMicros.
+  //   Throws synchronously (TypeError, code INVALID_ARGUMENT) for malformed arguments, unknown/missing/duplicate
+  //   inputs, unknown outputs, unequal dim 0 across inputs of a batched model, or a released session. Rejects
+  //   with {code: 'UNAVAILABLE'} at once when the queue is full, {code: 'DEADLINE_EXCEEDED'} when the deadline
+  //   passed (or it was cancelled) before it ran, or with ORT's {code, ortCode, message} when the run fails.
   Napi::Value Run(const Napi::CallbackInfo& info);
-  // [sync] release() → undefined. Drops this object's reference; runs in flight keep the session alive until they end.
+  // [sync] stats() → {enqueued, rejectedFull, expired, batches, tasksRun, rowsRun, paddedRows, queued}. Never throws.
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  // [sync] release() → undefined. The queue takes no new requests; queued and running ones finish first, then the
+  // session is freed.
   Napi::Value Release(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelSession> session_;
+  std::shared_ptr<ModelQueue> queue_;
+  std::vector<std::string> input_order_;
 };
 
 }  // namespace ortserve

@@ -276,9 +276,10 @@ Status ModelSession::Run(const std::vector<InputTensor>& inputs, const std::vect
     Status status = MakeInputValue(inputs[i], &input_values.values[i]);
     if (!status.ok()) return status.Prefix("input '" + inputs[i].name + "': ");
     input_name_ptrs.push_back(inputs[i].name.c_str());
-    if (input_addresses != nullptr && inputs[i].type != ElementType::kString) {
+    if (input_addresses != nullptr) {
+      // One entry per input, null for strings, so entries line up with `inputs`.
       void* seen = nullptr;
-      FromOrt(api.GetTensorMutableData(input_values.values[i], &seen), StatusCode::kInternal);
+      if (inputs[i].type != ElementType::kString) FromOrt(api.GetTensorMutableData(input_values.values[i], &seen), StatusCode::kInternal);
       input_addresses->push_back(seen);
     }
   }

@@ -1,0 +1,98 @@
+// Coalesced completion delivery from native workers to JS promises.
+#include "binding/completions.h"
+
+#include <thread>
+
+#include "binding/js_errors.h"
+#include "binding/js_tensors.h"
+
+namespace ortserve {
+
+JsCompletions::JsCompletions(Napi::Env env) {
+  tsfn_ = Tsfn::New(env, "ortserve.completions", 0, 1, this);
+  tsfn_.Unref(env);
+}
+
+void JsCompletions::Complete(Task* task) {
+  bool call = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_.push_back(task);
+    call = !drain_pending_;
+    drain_pending_ = true;
+  }
+  // One call per burst: tasks finishing while a drain is pending ride along with it.
+  if (call) tsfn_.NonBlockingCall();
+}
+
+void JsCompletions::CallJs(Napi::Env env, Napi::Function, JsCompletions* self, void*) {
+  if (env != nullptr) self->Drain(env);
+}
+
+void JsCompletions::TaskStarted(Napi::Env env) {
+  if (in_flight_++ == 0) tsfn_.Ref(env);
+}
+
+void JsCompletions::Drain(Napi::Env env) {
+  std::vector<Task*> batch;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    batch.swap(finished_);
+    drain_pending_ = false;
+  }
+  Napi::HandleScope scope(env);
+  for (Task* task : batch) {
+    Settle(env, static_cast<JsTask*>(task));
+    if (--in_flight_ == 0 && !shut_down_) tsfn_.Unref(env);
+  }
+}
+
+void JsCompletions::Settle(Napi::Env env, JsTask* task) {
+  std::unique_ptr<JsTask> owned(task);   // deleted here, on the JS thread, releasing the input pins
+  if (!task->status.ok()) {
+    task->deferred.Reject(MakeJsError(env, task->status).Value());
+    return;
+  }
+  Napi::Array result = Napi::Array::New(env, task->outputs.size());
+  for (std::size_t i = 0; i < task->outputs.size(); ++i) {
+    const void* address = task->outputs[i].data;
+    Napi::Object output = OutputToJs(env, task->outputs[i], task->inputs);
+    if (task->report_addresses) output.Set("address", Napi::BigInt::New(env, reinterpret_cast<uint64_t>(address)));
+    result.Set(static_cast<uint32_t>(i), output);
+  }
+  if (task->report_addresses) {
+    Napi::Array addresses = Napi::Array::New(env, task->input_addresses.size());
+    for (std::size_t i = 0; i < task->input_addresses.size(); ++i)
+      addresses.Set(static_cast<uint32_t>(i), Napi::BigInt::New(env, reinterpret_cast<uint64_t>(task->input_addresses[i])));
+    result.Set("inputAddresses", addresses);
+  }
+  Napi::Object info = Napi::Object::New(env);
+  info.Set("batchRows", static_cast<double>(task->batch_rows));
+  info.Set("batchRequests", static_cast<double>(task->batch_tasks));
+  info.Set("queueMicros", static_cast<double>(task->queue_micros));
+  info.Set("computeMicros", static_cast<double>(task->compute_micros));
+  result.Set("info", info);
+  task->deferred.Resolve(result);
+}
+
+BatchScheduler& JsCompletions::Scheduler(int threads_if_new) {
+  if (!scheduler_) {
+    const int threads = threads_if_new > 0 ? threads_if_new : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    scheduler_ = std::make_unique<BatchScheduler>(threads, this);
+  }
+  return *scheduler_;
+}
+
+void JsCompletions::Shutdown(Napi::Env env) {
+  shut_down_ = true;
+  if (scheduler_) scheduler_->Stop();   // joins workers; queued tasks are completed into finished_
+  std::vector<Task*> left;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    left.swap(finished_);
+  }
+  for (Task* task : left) delete static_cast<JsTask*>(task);
+  tsfn_.Release();
+}
+
+}  // namespace ortserve

@@ -1,0 +1,57 @@
+// JsCompletions: the hand-off of finished tasks from worker threads to the JS thread, coalesced so that one
+// ThreadSafeFunction call settles every task that finished since the last one. Also owns the per-env scheduler.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/batch_scheduler.h"
+
+namespace ortserve {
+
+// A task created by SessionObject::Run: the JS side of one request. Created and destroyed on the JS thread only.
+struct JsTask final : Task {
+  explicit JsTask(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise::Deferred deferred;
+  std::vector<Napi::Reference<Napi::Value>> pins;   // input buffers, held until the task is settled
+  std::shared_ptr<ModelQueue> queue;                // keeps the model version's queue alive while in flight
+};
+
+class JsCompletions final : public CompletionSink {
+ public:
+  // JS thread. Creates the ThreadSafeFunction (unref'd: it holds the event loop open only while tasks are in flight).
+  explicit JsCompletions(Napi::Env env);
+
+  // Worker threads. Queues the task and, if no drain is pending, asks the JS thread for one.
+  void Complete(Task* task) override;
+
+  // JS thread: bookkeeping so the event loop stays alive exactly while requests are in flight.
+  void TaskStarted(Napi::Env env);
+  // JS thread: settles every queued task (resolve with outputs or reject with the error) and deletes it.
+  void Drain(Napi::Env env);
+  // JS thread, at env teardown after the scheduler stopped: deletes whatever is left without settling, and
+  // releases the ThreadSafeFunction.
+  void Shutdown(Napi::Env env);
+
+  BatchScheduler& Scheduler(int threads_if_new);
+  BatchScheduler* SchedulerIfStarted() { return scheduler_.get(); }
+
+ private:
+  static void CallJs(Napi::Env env, Napi::Function, JsCompletions* self, void*);
+  using Tsfn = Napi::TypedThreadSafeFunction<JsCompletions, void, &JsCompletions::CallJs>;
+
+  void Settle(Napi::Env env, JsTask* task);
+
+  Tsfn tsfn_;
+  std::mutex mutex_;
+  std::vector<Task*> finished_;   // guarded by mutex_
+  bool drain_pending_ = false;    // guarded by mutex_
+  int64_t in_flight_ = 0;         // JS thread only
+  bool shut_down_ = false;        // JS thread only
+  std::unique_ptr<BatchScheduler> scheduler_;
+};
+
+}  // namespace ortserve

@@ -1,0 +1,56 @@
+// BatchFormer: decides, as a pure function of queued tasks and the time it is told, which tasks form the next batch.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <vector>
+
+#include "core/batch_policy.h"
+#include "core/task.h"
+
+namespace ortserve {
+
+struct Batch {
+  std::vector<Task*> tasks;
+  int64_t rows = 0;          // sum of the tasks' rows
+  int64_t padded_rows = 0;   // rows after padding up to an allowed batch size (== rows when none apply)
+};
+
+// Not thread-safe: the scheduler calls it under the owning queue's forming lock. Time is passed in, never read,
+// so tests drive it with a fake clock.
+class BatchFormer {
+ public:
+  static constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+
+  explicit BatchFormer(const BatchPolicy& policy) : policy_(policy) {}
+
+  // Appends a task in arrival order.
+  void Add(Task* task);
+  // True while the open batch could still take another task (the scheduler pulls from the queue only then, so
+  // requests waiting in the bounded queue are not moved out of its bound early).
+  bool WantsMore() const;
+  // Removes tasks whose deadline has passed or that were cancelled, in order, and returns them.
+  std::vector<Task*> TakeExpired(int64_t now_micros);
+  // If a batch should start now, moves its tasks into *batch and returns true.
+  bool TakeReadyBatch(int64_t now_micros, Batch* batch);
+  // When the open batch becomes ready by timeout alone, or a pending deadline passes; kNever when nothing is pending.
+  int64_t NextWakeMicros() const;
+  // Removes every pending task (shutdown).
+  std::vector<Task*> TakeAll();
+  bool empty() const { return pending_.empty(); }
+  int64_t pending_rows() const { return pending_rows_; }
+
+  // Whether `b` may join a batch started by `a`: same dtypes and ranks, and equal non-batch dims unless padding.
+  static bool Compatible(const Task& a, const Task& b, bool pad_variable_length_inputs);
+
+ private:
+  int64_t PaddedSize(int64_t rows) const;
+  bool IsPreferred(int64_t rows) const;
+
+  const BatchPolicy policy_;
+  std::deque<Task*> pending_;
+  int64_t pending_rows_ = 0;
+};
+
+}  // namespace ortserve
