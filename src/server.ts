@@ -5,15 +5,20 @@ import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { OrtServeError } from './errors.js';
 import { defaultOptions, parseExecutionProviders, type ServerOptions } from './config/knobs.js';
 import { ModelRegistry } from './registry/model-registry.js';
+import type { BatchingOptions } from './engine/model-session.js';
+import { nativeAddon } from './engine/native-binding.js';
 import { discoverModels } from './registry/repository.js';
 import { loadUws } from './frontends/uws-loader.js';
 import { HttpExchange } from './frontends/http/http-exchange.js';
 import { parseTfServingPath } from './frontends/tfserving/rest-paths.js';
 import { handleTfServingRest } from './frontends/tfserving/rest-handlers.js';
+import { prometheusText } from './frontends/metrics/prometheus-text.js';
 
 export interface CreateServerOptions extends Partial<ServerOptions> {
   /** A pino logger to use instead of one built from logLevel. */
   logger?: Logger;
+  /** Batch policy for every model when enableBatching is on (fields as in native/core/batch_policy.h). */
+  batching?: BatchingOptions;
 }
 
 export interface ServerStatus {
@@ -45,7 +50,19 @@ function listen(app: TemplatedApp, host: string, port: number): Promise<us_liste
 }
 
 function routeRest(app: TemplatedApp, server: OrtServe): void {
-  const ctx = { registry: server.registry, maxBodyBytes: server.options.maxBodyBytes, maxJsonDepth: server.options.maxJsonDepth };
+  const ctx = {
+    registry: server.registry,
+    maxBodyBytes: server.options.maxBodyBytes,
+    maxJsonDepth: server.options.maxJsonDepth,
+    restTimeoutMs: server.options.restApiTimeoutInMs,
+  };
+  // Prometheus metrics: our path, and TF Serving's default monitoring path.
+  for (const path of ['/metrics', '/monitoring/prometheus/metrics']) {
+    app.get(path, (res) => {
+      const body = prometheusText(server.registry);
+      res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(body));
+    });
+  }
   app.any('/*', (res, req) => {
     const ex = new HttpExchange(res, req);
     try {
@@ -59,7 +76,7 @@ function routeRest(app: TemplatedApp, server: OrtServe): void {
 }
 
 export function createServer(overrides: CreateServerOptions = {}): OrtServe {
-  const { logger, ...given } = overrides;
+  const { logger, batching, ...given } = overrides;
   const options: ServerOptions = { ...defaultOptions(), ...given };
   const log = logger ?? pino({ level: options.logLevel, base: { name: 'ortserve' } });
   const registry = new ModelRegistry({
@@ -67,6 +84,9 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     interOpThreads: options.interOpThreads,
     graphOptimizationLevel: options.graphOptimizationLevel,
     executionProviders: parseExecutionProviders(options.executionProviders),
+    batching: options.enableBatching
+      ? { ...batching, enabled: true }
+      : { enabled: false, maxQueuedRequests: options.maxQueuedRequests },
   }, log);
   let app: TemplatedApp | undefined;
   let listenSocket: us_listen_socket | undefined;
@@ -78,6 +98,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     log,
     async start() {
       const uws = loadUws();
+      nativeAddon().configure({ numBatchThreads: options.numBatchThreads });
       const sources = discoverModels(options.modelBasePath, options.modelName);
       await Promise.all(sources.map((s) => registry.loadLatest(s)));
       app = uws.App();

@@ -12,10 +12,14 @@ for (const knob of KNOBS) {
 }
 
 /** Checks and converts one flag value; throws ERR_CONFIG naming the flag. */
-export function parseKnobValue(knob: Knob, raw: string, shownAs = `--${knob.flag}`): string | number {
+export function parseKnobValue(knob: Knob, raw: string, shownAs = `--${knob.flag}`): string | number | boolean {
   switch (knob.kind) {
     case 'string':
       return raw;
+    case 'boolean':
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      throw new OrtServeError('ERR_CONFIG', `${shownAs}: '${raw}' is not true or false`);
     case 'enum':
       if (!knob.values!.includes(raw)) throw new OrtServeError('ERR_CONFIG', `${shownAs}: '${raw}' is not one of ${knob.values!.join(', ')}`);
       return raw;
@@ -31,7 +35,7 @@ export function parseKnobValue(knob: Knob, raw: string, shownAs = `--${knob.flag
 }
 
 export function parseCliArgs(argv: readonly string[]): CliResult {
-  const options = defaultOptions() as unknown as Record<string, string | number>;
+  const options = defaultOptions() as unknown as Record<string, string | number | boolean>;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return { help: true };
@@ -43,6 +47,8 @@ export function parseCliArgs(argv: readonly string[]): CliResult {
     let raw: string;
     if (eq >= 0) {
       raw = arg.slice(eq + 1);
+    } else if (knob.kind === 'boolean') {
+      raw = 'true';   // a bare boolean flag (--enable_batching) turns it on, as in TF Serving
     } else {
       const next = argv[i + 1];
       if (next === undefined) throw new OrtServeError('ERR_CONFIG', `--${name} needs a value`);

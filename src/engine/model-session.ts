@@ -7,8 +7,9 @@ import {
 } from './tensor.js';
 import {
   nativeAddon,
-  type NativeMetadata, type NativeOutput, type NativeProviderOutcome, type NativeSession,
-  type NativeSessionOptions, type NativeStatusCode,
+  type NativeBatchingOptions, type NativeMetadata, type NativeOutput, type NativeProviderOutcome, type NativeQueueStats,
+  type NativeRunInfo, type NativeRunOptions, type NativeRunResult, type NativeSession, type NativeSessionOptions,
+  type NativeStatusCode,
 } from './native-binding.js';
 
 /** One input or output of a model as declared in the ONNX file. */
@@ -28,6 +29,32 @@ export interface ModelSignature {
 }
 
 export type SessionOptions = NativeSessionOptions;
+export type BatchingOptions = NativeBatchingOptions;
+export type RunInfo = NativeRunInfo;
+
+export interface RunOptions {
+  /** Absolute deadline (Date.now() milliseconds): a request not started by then fails with ERR_DEADLINE_EXCEEDED. */
+  deadline?: number;
+  /** Aborting drops the request if it has not started yet (it then fails with ERR_DEADLINE_EXCEEDED). */
+  signal?: AbortSignal;
+}
+
+/** Cumulative per-version request counters, for metrics (Triton's nv_inference_* meanings). */
+export interface RequestCounters {
+  success: number;
+  failure: number;
+  /** Rows inferred by successful requests (Triton counts a request of batch n as n inferences). */
+  inferences: number;
+  /** Sum over successful requests of: whole request (validate → settle), queue wait, and batch compute, in µs. */
+  requestMicros: number;
+  queueMicros: number;
+  computeMicros: number;
+}
+
+export interface RunResult {
+  outputs: Map<string, Tensor>;
+  info: RunInfo;
+}
 export type ProviderOutcome = NativeProviderOutcome;
 
 // ONNX Runtime's OrtErrorCode names, so messages keep ORT's own verdict.
@@ -50,7 +77,8 @@ const NATIVE_TO_ERROR: Record<NativeStatusCode, ErrorCode> = {
 export function fromNativeError(err: unknown, context: string): OrtServeError {
   if (err instanceof OrtServeError) return err;
   const e = err as { code?: string; ortCode?: number; message?: string };
-  const code = NATIVE_TO_ERROR[e.code as NativeStatusCode] ?? 'ERR_INTERNAL';
+  let code = NATIVE_TO_ERROR[e.code as NativeStatusCode] ?? 'ERR_INTERNAL';
+  if (code === 'ERR_QUEUE_FULL' && /shutting down|unloading/.test(e.message ?? '')) code = 'ERR_SHUTTING_DOWN';
   const ort = e.ortCode !== undefined ? ` [ORT_${ORT_ERROR_NAMES[e.ortCode] ?? e.ortCode}]` : '';
   return new OrtServeError(code, `${context}${ort}: ${e.message ?? String(err)}`, { cause: err });
 }
@@ -71,12 +99,15 @@ export class ModelSession {
   private readonly inputsByName: Map<string, TensorSpec>;
   private readonly outputsByName: Map<string, TensorSpec>;
   private native: NativeSession | undefined;
+  readonly counters: RequestCounters = { success: 0, failure: 0, inferences: 0, requestMicros: 0, queueMicros: 0, computeMicros: 0 };
+  private lastStats: NativeQueueStats = { enqueued: 0, rejectedFull: 0, expired: 0, batches: 0, tasksRun: 0, rowsRun: 0, paddedRows: 0, queued: 0 };
 
   private constructor(native: NativeSession) {
     this.native = native;
     this.metadata = native.metadata();
     this.signature = { inputs: this.metadata.inputs.map(toSpec), outputs: this.metadata.outputs.map(toSpec) };
-    this.providers = this.metadata.providers;
+    // ORT's reasons end with a newline and carry its source path; keep them on one line.
+    this.providers = this.metadata.providers.map((p) => ({ ...p, reason: p.reason.trim().replace(/\s+/g, ' ') }));
     this.inputsByName = new Map(this.signature.inputs.map((s) => [s.name, s]));
     this.outputsByName = new Map(this.signature.outputs.map((s) => [s.name, s]));
   }
@@ -85,8 +116,11 @@ export class ModelSession {
   static async load(path: string, options: SessionOptions = {}): Promise<ModelSession> {
     let native: NativeSession;
     try {
+      // Malformed options throw synchronously inside loadSession; they are caught and mapped below like load errors.
       native = await nativeAddon().loadSession(path, options);
     } catch (err) {
+      const invalidOptions = (err as { code?: string }).code === 'INVALID_ARGUMENT';
+      if (invalidOptions) throw new OrtServeError('ERR_CONFIG', `loading model '${path}': ${(err as Error).message}`, { cause: err });
       throw fromNativeError(err, `loading model '${path}'`);
     }
     const session = new ModelSession(native);
@@ -139,29 +173,80 @@ export class ModelSession {
   }
 
   /**
-   * Validates, then runs on a native thread. `outputNames` defaults to all outputs in model order; the result keeps
-   * the requested order. Numeric input data is read in place: do not modify it until the promise settles.
+   * Validates, then queues the request on the model's native queue (merged with others when batching is on).
+   * `outputNames` defaults to all outputs in model order; the result keeps the requested order. Numeric input data
+   * is read in place: do not modify it until the promise settles.
    */
-  async run(inputs: ReadonlyMap<string, Tensor>, outputNames?: readonly string[]): Promise<Map<string, Tensor>> {
+  async run(inputs: ReadonlyMap<string, Tensor>, outputNames?: readonly string[], options: RunOptions = {}): Promise<Map<string, Tensor>> {
+    return (await this.runWithInfo(inputs, outputNames, options)).outputs;
+  }
+
+  /** As run(), also saying which batch the request joined and how long it queued and computed. */
+  async runWithInfo(inputs: ReadonlyMap<string, Tensor>, outputNames?: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const started = performance.now();
+    try {
+      const result = await this.runOnce(inputs, outputNames, options);
+      const c = this.counters;
+      c.success++;
+      c.inferences += firstDim(inputs);
+      c.requestMicros += Math.round((performance.now() - started) * 1000);
+      c.queueMicros += result.info.queueMicros;
+      c.computeMicros += result.info.computeMicros;
+      return result;
+    } catch (err) {
+      this.counters.failure++;
+      throw err;
+    }
+  }
+
+  private async runOnce(inputs: ReadonlyMap<string, Tensor>, outputNames: readonly string[] | undefined, options: RunOptions): Promise<RunResult> {
     const native = this.native;
     if (native === undefined) fail('ERR_MODEL_UNAVAILABLE', 'the model version was unloaded');
     this.validateInputs(inputs);
     if (outputNames !== undefined) this.validateOutputNames(outputNames);
+    if (options.signal?.aborted) fail('ERR_DEADLINE_EXCEEDED', 'the request was cancelled before it ran');
+    const nativeOptions: NativeRunOptions = {};
+    if (options.deadline !== undefined) {
+      const remainingMs = options.deadline - Date.now();
+      if (remainingMs <= 0) fail('ERR_DEADLINE_EXCEEDED', 'the request deadline passed before it ran');
+      nativeOptions.timeoutMicros = Math.floor(remainingMs * 1000);
+    }
+    if (options.signal !== undefined) nativeOptions.cancellable = true;
     const nativeInputs = [...inputs].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
-    let outputs: NativeOutput[];
+    let result: NativeRunResult;
     try {
-      outputs = await native.run(nativeInputs, outputNames === undefined ? undefined : [...outputNames]);
+      const pending = native.run(nativeInputs, outputNames === undefined ? undefined : [...outputNames], nativeOptions);
+      const cancel = () => pending.cancel?.();
+      options.signal?.addEventListener('abort', cancel, { once: true });
+      try {
+        result = await pending;
+      } finally {
+        options.signal?.removeEventListener('abort', cancel);
+      }
     } catch (err) {
       throw fromNativeError(err, 'running the model');
     }
-    return new Map(outputs.map((o) => [o.name, outputToTensor(o)]));
+    return { outputs: new Map(result.map((o) => [o.name, outputToTensor(o)])), info: result.info };
+  }
+
+  /** Counters of this version's request queue (batches run, rows, rejections, ...). */
+  stats(): NativeQueueStats {
+    return this.native?.stats() ?? this.lastStats;
   }
 
   /** Drops this session; runs in flight finish first. Later run() calls fail with ERR_MODEL_UNAVAILABLE. */
   release(): void {
-    this.native?.release();
+    if (this.native === undefined) return;
+    this.lastStats = this.native.stats();
+    this.native.release();
     this.native = undefined;
   }
+}
+
+/** The batch size a request carries: dim 0 of its first input (1 for scalars). */
+function firstDim(inputs: ReadonlyMap<string, Tensor>): number {
+  const first = inputs.values().next().value as Tensor | undefined;
+  return first !== undefined && first.shape.length > 0 ? first.shape[0]! : 1;
 }
 
 /** Wraps an addon output as a Tensor without copying: the typed array views ORT's buffer. */

@@ -51,11 +51,59 @@ export interface NativeMetadata {
   graphName: string;
   domain: string;
   description: string;
+  /** -1 when the model sets none. */
   modelVersion: number;
   custom: Record<string, string>;
+  batching: { enabled: boolean; maxBatchSize: number; batchTimeoutMicros: number; maxEnqueuedBatches: number; queueCapacity: number };
 }
 
+/** How requests to one model version are merged (native/core/batch_policy.h documents each field). */
+export interface NativeBatchingOptions {
+  /** Default true when a batching object is given; absent batching object = unbatched. */
+  enabled?: boolean;
+  maxBatchSize?: number;
+  batchTimeoutMicros?: number;
+  maxEnqueuedBatches?: number;
+  /** Queue bound for an unbatched model. */
+  maxQueuedRequests?: number;
+  numBatchThreads?: number;
+  allowedBatchSizes?: number[];
+  preferredBatchSizes?: number[];
+  padVariableLengthInputs?: boolean;
+}
+
+export interface NativeRunOptions {
+  /** Fail with DEADLINE_EXCEEDED if the request has not started within this many microseconds. */
+  timeoutMicros?: number;
+  /** Give the returned promise a cancel() that drops the request if it has not started. */
+  cancellable?: boolean;
+  /** Add input and output addresses to the result (zero-copy checks). */
+  reportAddresses?: boolean;
+}
+
+/** How one request ran: the batch it joined and where its time went. */
+export interface NativeRunInfo {
+  batchRows: number;
+  batchRequests: number;
+  queueMicros: number;
+  computeMicros: number;
+}
+
+export interface NativeQueueStats {
+  enqueued: number;
+  rejectedFull: number;
+  expired: number;
+  batches: number;
+  tasksRun: number;
+  rowsRun: number;
+  paddedRows: number;
+  queued: number;
+}
+
+export type NativeRunResult = NativeOutput[] & { inputAddresses?: bigint[]; info: NativeRunInfo };
+
 export interface NativeSessionOptions {
+  batching?: NativeBatchingOptions;
   intraOpThreads?: number;
   interOpThreads?: number;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
@@ -67,13 +115,15 @@ export interface NativeSessionOptions {
 export interface NativeSession {
   /** [sync] The model's signature and what became of each requested execution provider. Throws if released. */
   metadata(): NativeMetadata;
-  /** [async] Runs on a native worker thread. Throws TypeError synchronously for malformed arguments. */
-  run(
-    inputs: NativeInput[],
-    outputNames?: string[],
-    options?: { reportAddresses?: boolean },
-  ): Promise<NativeOutput[] & { inputAddresses?: bigint[] }>;
-  /** [sync] Drops the session; runs in flight finish first. */
+  /**
+   * [async] Queues the request on the model's native queue; a worker runs it (batched when enabled). Throws TypeError
+   * synchronously for malformed arguments; rejects UNAVAILABLE (queue full), DEADLINE_EXCEEDED, or ORT's error.
+   * With {cancellable: true} the promise has a cancel() method.
+   */
+  run(inputs: NativeInput[], outputNames?: string[], options?: NativeRunOptions): Promise<NativeRunResult> & { cancel?: () => void };
+  /** [sync] Counters of the model's queue. */
+  stats(): NativeQueueStats;
+  /** [sync] No new requests; queued and running ones finish, then the session is freed. */
   release(): void;
 }
 
@@ -81,6 +131,9 @@ export interface NativeSession {
 export interface NativeAddon {
   /** [async] Loads a model file on a worker thread. Rejects {code: 'MODEL_LOAD', ortCode, message}. */
   loadSession(path: string, options?: NativeSessionOptions): Promise<NativeSession>;
+  /** [sync] Sets the shared worker pool size before the first model loads (0 = one per hardware thread). */
+  configure(options: { numBatchThreads?: number }): void;
+  schedulerInfo(): { started: boolean; threads: number };
   ortVersion(): string;
   apiVersion(): number;
   liveOutputBuffers(): { owners: number; external: number };

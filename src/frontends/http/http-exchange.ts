@@ -23,6 +23,10 @@ export class HttpExchange {
   readonly query: string;
   readonly contentLength: number | undefined;
   readonly contentType: string;
+  /** The client's own deadline for this request (header x-request-timeout-ms), if it sent a valid one. */
+  readonly requestTimeoutMs: number | undefined;
+  /** When the request arrived (Date.now()), the origin of its deadline. */
+  readonly receivedAt = Date.now();
   aborted = false;
   private responded = false;
   private onAbort: (() => void) | undefined;
@@ -34,6 +38,8 @@ export class HttpExchange {
     const length = req.getHeader('content-length');
     this.contentLength = /^\d+$/.test(length) ? Number(length) : undefined;
     this.contentType = req.getHeader('content-type');
+    const timeout = req.getHeader('x-request-timeout-ms');
+    this.requestTimeoutMs = /^\d{1,9}$/.test(timeout) ? Number(timeout) : undefined;
     res.onAborted(() => {
       this.aborted = true;
       this.onAbort?.();
@@ -76,6 +82,15 @@ export class HttpExchange {
         if (isLast) resolve(whole !== undefined ? whole.subarray(0, received) : Buffer.concat(chunks, received));
       });
     });
+  }
+
+  /**
+   * The absolute deadline (Date.now() ms) of this request: the sooner of the server's timeout (0 = none) and the
+   * client's x-request-timeout-ms; undefined when neither applies.
+   */
+  deadline(serverTimeoutMs: number): number | undefined {
+    const limits = [serverTimeoutMs > 0 ? serverTimeoutMs : undefined, this.requestTimeoutMs].filter((x) => x !== undefined) as number[];
+    return limits.length === 0 ? undefined : this.receivedAt + Math.min(...limits);
   }
 
   /** Sends a JSON text with `status`. No-op if the client went away or a reply was already sent. */

@@ -13,6 +13,8 @@ export interface TfServingRestContext {
   registry: ModelRegistry;
   maxBodyBytes: number;
   maxJsonDepth: number;
+  /** Server-side deadline of a request in ms (0 = none); see HttpExchange.deadline. */
+  restTimeoutMs: number;
 }
 
 /** The only signature an ONNX model has; TF Serving's default name, so clients that send it keep working. */
@@ -68,7 +70,7 @@ async function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route:
     if (request.signatureName !== undefined && request.signatureName !== DEFAULT_SIGNATURE) {
       fail('ERR_BAD_REQUEST', `signature_name: '${request.signatureName}' not found; ONNX models have one signature, '${DEFAULT_SIGNATURE}'`);
     }
-    const outputs = await v.session.run(request.inputs);
+    const outputs = await v.session.run(request.inputs, undefined, { deadline: ex.deadline(ctx.restTimeoutMs) });
     return encodePredictResponse(request.form, [...outputs].map(([name, tensor]) => ({ name, tensor })));
   });
   ex.sendJson(200, response);

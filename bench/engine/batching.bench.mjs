@@ -1,0 +1,87 @@
+// Question: how much more throughput does dynamic batching give at the same p99, on a model that batches well?
+// Open-loop REST :predict load at rising rates against two ortserve processes, batching off and on, alternating
+// per rate so machine drift hits both; prints p50/p99/p99.9 per rate, the average batch size, and the ratio of the
+// highest rate each sustains within the p99 target. Run: npm run bench:batching [-- --full]
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildModel } from '../../scripts/onnx/onnx-writer.mjs';
+import { openLoop } from '../lib/open-loop.mjs';
+import { metric, startOrtserve } from '../lib/server-process.mjs';
+
+const full = process.argv.includes('--full');
+const P99_TARGET_MS = 25;
+const RATES = full ? [100, 200, 400, 600, 800, 1200, 1600, 2400, 3200] : [100, 200, 400, 800, 1200, 1600, 2400];
+const DURATION_MS = full ? 5000 : 2500;
+const REPEATS = full ? 3 : 2;
+
+// A mid-size MLP, 256 → 1024 → 1024 → 16: one row reads 5 MB of weights, so merging rows pays off.
+function mlp() {
+  const dims = [256, 1024, 1024, 16];
+  const initializers = [];
+  const nodes = [];
+  let prev = 'x';
+  for (let l = 0; l < dims.length - 1; l++) {
+    const [m, n] = [dims[l], dims[l + 1]];
+    const w = new Float32Array(m * n).map((_, i) => Math.sin(i * 12.9898 + l) * 0.05);
+    initializers.push({ name: `w${l}`, dtype: 'float32', dims: [m, n], data: w });
+    initializers.push({ name: `b${l}`, dtype: 'float32', dims: [n], data: new Float32Array(n).fill(0.01) });
+    nodes.push({ op: 'MatMul', inputs: [prev, `w${l}`], outputs: [`mm${l}`] });
+    const out = l === dims.length - 2 ? 'y' : `h${l}`;
+    nodes.push({ op: 'Add', inputs: [`mm${l}`, `b${l}`], outputs: [l === dims.length - 2 ? out : `a${l}`] });
+    if (l < dims.length - 2) nodes.push({ op: 'Relu', inputs: [`a${l}`], outputs: [out] });
+    prev = out;
+  }
+  return buildModel({ graph: { name: 'bench_mlp', inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 256] }],
+    outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 16] }], initializers, nodes } });
+}
+
+const repo = mkdtempSync(path.join(os.tmpdir(), 'ortserve-bench-'));
+mkdirSync(path.join(repo, 'mlp', '1'), { recursive: true });
+writeFileSync(path.join(repo, 'mlp', '1', 'model.onnx'), mlp());
+const batchingFile = path.join(repo, 'batching.json');
+writeFileSync(batchingFile, JSON.stringify({ maxBatchSize: 32, batchTimeoutMicros: 2000 }));
+
+const body = JSON.stringify({ instances: [Array.from({ length: 256 }, (_, i) => (i % 17) / 17)] });
+const common = [`--model_base_path=${repo}`, '--intra_op_threads=1', '--log_level=warn'];
+const systems = {
+  'batching off': await startOrtserve(common),
+  'batching on': await startOrtserve([...common, '--enable_batching', `--batching_parameters_file=${batchingFile}`]),
+};
+console.log(`# Dynamic batching, REST :predict of a 256→1024→1024→16 MLP, 1 row per request; p99 target ${P99_TARGET_MS} ms`);
+console.log(`${DURATION_MS} ms per rate, ${REPEATS} repeats, ORT intra-op threads 1, open-loop load from this process\n`);
+
+const rows = [];
+for (let repeat = 0; repeat < REPEATS; repeat++) {
+  for (const rate of RATES) {
+    const order = (repeat + RATES.indexOf(rate)) % 2 === 0 ? Object.keys(systems) : Object.keys(systems).reverse();
+    for (const name of order) {
+      const { origin } = systems[name];
+      const [runs0, inferences0] = [await metric(origin, 'nv_inference_exec_count', 'mlp'), await metric(origin, 'nv_inference_count', 'mlp')];
+      const r = await openLoop({ origin, path: '/v1/models/mlp:predict', body, rate, durationMs: DURATION_MS });
+      const [runs1, inferences1] = [await metric(origin, 'nv_inference_exec_count', 'mlp'), await metric(origin, 'nv_inference_count', 'mlp')];
+      const avgBatch = (inferences1 - inferences0) / Math.max(1, runs1 - runs0);
+      rows.push({ repeat, rate, name, ...r, avgBatch });
+      const failed = r.sent - r.ok;
+      console.log(`${name.padEnd(12)} rate ${String(rate).padStart(5)}/s  got ${r.achievedRps.toFixed(0).padStart(5)}/s  ` +
+        `p50 ${r.p50.toFixed(2).padStart(8)}  p99 ${r.p99.toFixed(2).padStart(8)}  p99.9 ${r.p999.toFixed(2).padStart(8)} ms  ` +
+        `batch ${avgBatch.toFixed(1).padStart(5)}  failed ${failed}  loadgen cpu ${r.loadGenCpuPercent.toFixed(0)}%  lag ${r.maxSendLagMs.toFixed(1)} ms`);
+    }
+  }
+}
+
+// Highest offered rate each system sustained (all ok, p99 within target), per repeat.
+const best = (name, repeat) => Math.max(0, ...rows.filter((r) => r.name === name && r.repeat === repeat && r.ok === r.sent && r.p99 <= P99_TARGET_MS).map((r) => r.rate));
+console.log('\n## Throughput at p99 <= target');
+const ratios = [];
+for (let repeat = 0; repeat < REPEATS; repeat++) {
+  const off = best('batching off', repeat);
+  const on = best('batching on', repeat);
+  ratios.push(on / Math.max(off, 1));
+  console.log(`repeat ${repeat + 1}: batching off ${off}/s, batching on ${on}/s, ratio ${(on / Math.max(off, 1)).toFixed(2)}×`);
+}
+console.log(`ratio over repeats: min ${Math.min(...ratios).toFixed(2)}×, max ${Math.max(...ratios).toFixed(2)}× ` +
+  `(rates are a grid: a ratio is bounded by its steps)`);
+
+for (const system of Object.values(systems)) await system.stop();
+rmSync(repo, { recursive: true, force: true });

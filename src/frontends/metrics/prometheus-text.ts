@@ -1,0 +1,83 @@
+// Prometheus text exposition of per-model-version counters under the names Triton and TF Serving users already graph.
+
+import type { ModelRegistry } from '../../registry/model-registry.js';
+
+interface Series {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge';
+  samples: Array<{ labels: Record<string, string>; value: number }>;
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function render(series: Series[]): string {
+  const lines: string[] = [];
+  for (const s of series) {
+    lines.push(`# HELP ${s.name} ${s.help}`, `# TYPE ${s.name} ${s.type}`);
+    for (const sample of s.samples) {
+      const labels = Object.entries(sample.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
+      lines.push(`${s.name}{${labels}} ${sample.value}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The metrics page: one sample per loaded version, read from its session's counters and native queue stats. */
+export function prometheusText(registry: ModelRegistry): string {
+  const defs: Array<[string, string, Series['type'], (c: Counters) => number]> = [
+    ['nv_inference_request_success', 'Successful inference requests', 'counter', (c) => c.success],
+    ['nv_inference_request_failure', 'Failed inference requests', 'counter', (c) => c.failure],
+    ['nv_inference_count', 'Inferences performed (a request of batch size n counts n)', 'counter', (c) => c.inferences],
+    ['nv_inference_exec_count', 'Model executions (ONNX Runtime runs; fewer than requests when batching merges them)', 'counter', (c) => c.batches],
+    ['nv_inference_request_duration_us', 'Cumulative request duration, in microseconds', 'counter', (c) => c.requestMicros],
+    ['nv_inference_queue_duration_us', 'Cumulative time requests waited in the queue, in microseconds', 'counter', (c) => c.queueMicros],
+    ['nv_inference_compute_infer_duration_us', 'Cumulative compute time of the batches requests ran in, in microseconds', 'counter', (c) => c.computeMicros],
+    ['ortserve_queue_rejected_total', 'Requests refused because the queue was full (HTTP 503)', 'counter', (c) => c.rejectedFull],
+    ['ortserve_queue_expired_total', 'Requests failed for their deadline (or cancelled) before running', 'counter', (c) => c.expired],
+    ['ortserve_queue_pending', 'Requests waiting in the queue now', 'gauge', (c) => c.queued],
+  ];
+  const rows = collect(registry);
+  const series: Series[] = defs.map(([name, help, type, pick]) => ({
+    name, help, type, samples: rows.map((r) => ({ labels: { model: r.model, version: String(r.version) }, value: pick(r) })),
+  }));
+  series.push({
+    name: ':tensorflow:serving:request_count',
+    help: 'Predict requests, by model and outcome (TF Serving\'s name)',
+    type: 'counter',
+    samples: rows.flatMap((r) => [
+      { labels: { model_name: r.model, status: 'OK' }, value: r.success },
+      { labels: { model_name: r.model, status: 'ERROR' }, value: r.failure },
+    ]),
+  });
+  return render(series);
+}
+
+interface Counters {
+  model: string;
+  version: number;
+  success: number;
+  failure: number;
+  inferences: number;
+  requestMicros: number;
+  queueMicros: number;
+  computeMicros: number;
+  batches: number;
+  rejectedFull: number;
+  expired: number;
+  queued: number;
+}
+
+function collect(registry: ModelRegistry): Counters[] {
+  const rows: Counters[] = [];
+  for (const model of registry.modelNames()) {
+    for (const v of registry.status(model)) {
+      if (v.session === undefined) continue;
+      const stats = v.session.stats();
+      rows.push({ model, version: v.version, ...v.session.counters, batches: stats.batches, rejectedFull: stats.rejectedFull, expired: stats.expired, queued: stats.queued });
+    }
+  }
+  return rows;
+}

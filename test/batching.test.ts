@@ -1,0 +1,146 @@
+// End-to-end tests of the native queue and dynamic batching through the TF Serving REST front end.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mlpModel } from '../scripts/make-example-models.mjs';
+import { failingModel, fixedBatchModel, slowModel } from './support/models.mjs';
+import { mlpReference } from './support/reference.js';
+import { getJson, postText, startTestServer, type TestServer } from './support/test-server.js';
+import { nativeAddon } from '../src/engine/native-binding.js';
+
+/** Row i of client c: small integers, so float32 results are exact and batched equals unbatched bit for bit. */
+function rowsFor(client: number, count: number): number[][] {
+  return Array.from({ length: count }, (_, r) => [client % 7, (client + r) % 5, r % 3, -((client * 3 + r) % 4)]);
+}
+
+describe('dynamic batching', () => {
+  let batched: TestServer;
+  let plain: TestServer;
+  beforeAll(async () => {
+    // A 20 ms window gathers the concurrent requests below into a few runs.
+    batched = await startTestServer({ mlp: { 1: mlpModel(1) }, gather: { 1: failingModel() } }, {
+      enableBatching: true,
+      batching: { maxBatchSize: 64, batchTimeoutMicros: 20_000 },
+    });
+    plain = await startTestServer({ mlp: { 1: mlpModel(1) } });
+  });
+  afterAll(async () => {
+    await batched.close();
+    await plain.close();
+  });
+
+  it('merges concurrent requests into fewer runs and gives each client exactly its own rows', async () => {
+    const clients = 48;
+    const bodies = Array.from({ length: clients }, (_, c) => rowsFor(c, 1 + (c % 3)));
+    const before = batched.server.registry.resolve('mlp').session.stats();
+    const results = await Promise.all(bodies.map((rows) =>
+      postText(`${batched.baseUrl}/v1/models/mlp:predict`, JSON.stringify({ instances: rows }))));
+    results.forEach((res, c) => {
+      expect(res.status).toBe(200);
+      expect(res.json.predictions).toEqual(mlpReference(bodies[c]!, 1));
+    });
+    const after = batched.server.registry.resolve('mlp').session.stats();
+    const runs = after.batches - before.batches;
+    const requests = after.tasksRun - before.tasksRun;
+    expect(requests).toBe(clients);
+    expect(after.rowsRun - before.rowsRun).toBe(bodies.reduce((n, rows) => n + rows.length, 0));
+    expect(runs).toBeLessThan(clients);
+    console.log(`batching: ${requests} requests in ${runs} ORT runs (${(requests / runs).toFixed(1)} requests per run)`);
+  });
+
+  it('exposes the counts in Prometheus text under Triton\'s names', async () => {
+    const text = await (await fetch(`${batched.baseUrl}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name}\\{model="mlp",version="1"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+    const stats = batched.server.registry.resolve('mlp').session.stats();
+    expect(value('nv_inference_request_success')).toBe(48);   // the 48 requests of the test above
+    expect(value('nv_inference_request_failure')).toBe(0);
+    expect(value('nv_inference_count')).toBe(48 + 48 / 3 * (0 + 1 + 2));   // rows: 1 + (c % 3) per client
+    expect(value('nv_inference_exec_count')).toBe(stats.batches);
+    expect(value('nv_inference_exec_count')).toBeLessThan(48);
+    expect(text).toContain(':tensorflow:serving:request_count{model_name="mlp",status="OK"} 48');
+  });
+
+  it('answers exactly what the unbatched server answers', async () => {
+    const bodies = Array.from({ length: 24 }, (_, c) => JSON.stringify({ instances: rowsFor(c + 100, 2) }));
+    const [a, b] = await Promise.all([batched, plain].map((t) =>
+      Promise.all(bodies.map((body) => postText(`${t.baseUrl}/v1/models/mlp:predict`, body)))));
+    expect(a!.map((r) => r.text)).toEqual(b!.map((r) => r.text));
+  });
+
+  it('a failing batch fails only its requests, with ORT\'s message, and the server keeps serving', async () => {
+    const table = [10, 20, 30, 40];
+    const gather = (idx: number[]) => postText(`${batched.baseUrl}/v1/models/gather:predict`, JSON.stringify({ inputs: idx }));
+    const goodRound = async (offset: number) => {
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => gather([(i + offset) % 4, (i + offset + 1) % 4])));
+      results.forEach((res, i) => {
+        expect(res.status).toBe(200);
+        expect(res.json.outputs).toEqual([table[(i + offset) % 4], table[(i + offset + 1) % 4]]);
+      });
+    };
+    await goodRound(0);
+    // Sent together, these normally share one batch (20 ms window): index 4 makes ORT fail that whole run.
+    const [bad, ...others] = await Promise.all([gather([1, 4]), ...Array.from({ length: 5 }, (_, i) => gather([i % 4]))]);
+    const stats = batched.server.registry.resolve('gather').session.stats();
+    expect(bad!.status).toBe(400);
+    expect(bad!.json.error).toMatch(/out of data bounds, idx=4/);
+    others.forEach((res, i) => {
+      // In the bad request's batch: the same ORT error; in another batch (if the window split them): its answer.
+      if (res.status === 200) expect(res.json.outputs).toEqual([table[i % 4]]);
+      else expect(res.json.error).toMatch(/out of data bounds, idx=4/);
+    });
+    await goodRound(1);   // the next batches are untouched
+    expect(batched.server.registry.resolve('gather').session.stats().batches).toBeGreaterThan(stats.batches);
+  });
+
+  it('refuses to batch a model whose dim 0 is fixed, saying so in its status', async () => {
+    const t = await startTestServer({ fixed: { 1: fixedBatchModel() } }, { enableBatching: true });
+    try {
+      const { json } = await getJson(`${t.baseUrl}/v1/models/fixed`);
+      expect(json.model_version_status[0].state).toBe('END');
+      expect(json.model_version_status[0].status.error_message).toMatch(/batching is enabled but input 'x' has a fixed dim 0 of 1/);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('queue bounds and deadlines', () => {
+  let t: TestServer;
+  let workers: number;
+  beforeAll(async () => {
+    t = await startTestServer({ slow: { 1: slowModel() }, mlp: { 1: mlpModel(1) } }, { maxQueuedRequests: 2 });
+    workers = nativeAddon().schedulerInfo().threads;
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const slow = (headers: Record<string, string> = {}) =>
+    fetch(`${t.baseUrl}/v1/models/slow:predict`, { method: 'POST', body: '{"inputs":[[1]]}', headers })
+      .then(async (r) => ({ status: r.status, json: await r.json() }));
+
+  it('a full queue answers 503 at once, and the accepted requests all succeed', async () => {
+    const count = workers + 2 + 6;   // every worker busy, the queue (2) full, 6 more refused
+    const results = await Promise.all(Array.from({ length: count }, () => slow()));
+    const refused = results.filter((r) => r.status === 503);
+    expect(refused.length).toBeGreaterThanOrEqual(6 - workers);
+    for (const r of refused) {
+      expect(r.json.code).toBe('ERR_QUEUE_FULL');
+      expect(r.json.error).toMatch(/queue is full/);
+    }
+    for (const r of results.filter((x) => x.status !== 503)) expect(r.json.outputs).toEqual([[1 / 1024]]);
+  });
+
+  it('a request still queued at its deadline gets 504 and never runs', async () => {
+    const busy = Array.from({ length: workers }, () => slow());
+    await new Promise((r) => setTimeout(r, 30));   // let them occupy every worker
+    const before = t.server.registry.resolve('slow').session.stats();
+    const late = await slow({ 'x-request-timeout-ms': '20' });
+    expect(late.status).toBe(504);
+    expect(late.json.code).toBe('ERR_DEADLINE_EXCEEDED');
+    expect(late.json.error).toMatch(/deadline/);
+    for (const r of await Promise.all(busy)) expect(r.status).toBe(200);
+    const after = t.server.registry.resolve('slow').session.stats();
+    expect(after.expired - before.expired).toBe(1);
+    expect(after.tasksRun - before.tasksRun).toBe(workers);   // the late request never reached the model
+  });
+});
