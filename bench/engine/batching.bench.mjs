@@ -10,14 +10,14 @@ import { openLoop } from '../lib/open-loop.mjs';
 import { metric, startOrtserve } from '../lib/server-process.mjs';
 
 const full = process.argv.includes('--full');
-const P99_TARGET_MS = 25;
-const RATES = full ? [100, 200, 400, 600, 800, 1200, 1600, 2400, 3200] : [100, 200, 400, 800, 1200, 1600, 2400];
+const P99_TARGET_MS = 50;
+const RATES = full ? [100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1600, 2000] : [100, 200, 300, 400, 600, 800, 1000, 1200, 1600];
 const DURATION_MS = full ? 5000 : 2500;
 const REPEATS = full ? 3 : 2;
 
-// A mid-size MLP, 256 → 1024 → 1024 → 16: one row reads 5 MB of weights, so merging rows pays off.
+// A mid-size MLP, 512 → 2048 → 2048 → 16: one row reads 20 MB of weights, so merging rows pays off.
 function mlp() {
-  const dims = [256, 1024, 1024, 16];
+  const dims = [512, 2048, 2048, 16];
   const initializers = [];
   const nodes = [];
   let prev = 'x';
@@ -32,7 +32,7 @@ function mlp() {
     if (l < dims.length - 2) nodes.push({ op: 'Relu', inputs: [`a${l}`], outputs: [out] });
     prev = out;
   }
-  return buildModel({ graph: { name: 'bench_mlp', inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 256] }],
+  return buildModel({ graph: { name: 'bench_mlp', inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 512] }],
     outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 16] }], initializers, nodes } });
 }
 
@@ -42,13 +42,13 @@ writeFileSync(path.join(repo, 'mlp', '1', 'model.onnx'), mlp());
 const batchingFile = path.join(repo, 'batching.json');
 writeFileSync(batchingFile, JSON.stringify({ maxBatchSize: 32, batchTimeoutMicros: 2000 }));
 
-const body = JSON.stringify({ instances: [Array.from({ length: 256 }, (_, i) => (i % 17) / 17)] });
-const common = [`--model_base_path=${repo}`, '--intra_op_threads=1', '--log_level=warn'];
+const body = JSON.stringify({ instances: [Array.from({ length: 512 }, (_, i) => (i % 17) / 17)] });
+const common = [`--model_base_path=${repo}`, '--intra_op_threads=1'];
 const systems = {
   'batching off': await startOrtserve(common),
   'batching on': await startOrtserve([...common, '--enable_batching', `--batching_parameters_file=${batchingFile}`]),
 };
-console.log(`# Dynamic batching, REST :predict of a 256→1024→1024→16 MLP, 1 row per request; p99 target ${P99_TARGET_MS} ms`);
+console.log(`# Dynamic batching, REST :predict of a 512→2048→2048→16 MLP, 1 row per request; p99 target ${P99_TARGET_MS} ms`);
 console.log(`${DURATION_MS} ms per rate, ${REPEATS} repeats, ORT intra-op threads 1, open-loop load from this process\n`);
 
 const rows = [];

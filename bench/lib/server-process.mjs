@@ -5,9 +5,12 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Resolves {origin, stop()} once the REST port listens. `flags` are ortserve command-line flags. */
+/**
+ * Resolves {origin, stop()} once the REST port listens. `flags` are ortserve command-line flags; the log level is
+ * forced to info (last flag wins) because the "listening" log line is how the port is learned.
+ */
 export function startOrtserve(flags) {
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'ortserve.js'), '--host=127.0.0.1', '--rest_api_port=0', '--log_level=info', ...flags], {
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'ortserve.js'), '--host=127.0.0.1', '--rest_api_port=0', ...flags, '--log_level=info'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
