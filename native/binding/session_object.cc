@@ -116,6 +116,8 @@ Napi::Value SessionObject::Run(const Napi::CallbackInfo& info) {
     std::shared_ptr<std::atomic<bool>> flag = task->cancel_flag;
     promise.Set("cancel", Napi::Function::New(env, [flag](const Napi::CallbackInfo& call) {
                   flag->store(true);
+                  // Wake a worker so the dropped request is failed and its buffers released now.
+                  if (BatchScheduler* scheduler = GetAddonData(call.Env()).completions->SchedulerIfStarted()) scheduler->Nudge();
                   return call.Env().Undefined();
                 }, "cancel"));
   }

@@ -75,7 +75,7 @@ void BatchScheduler::Fail(Task* task, StatusCode code, const std::string& messag
   sink_->Complete(task);
 }
 
-bool BatchScheduler::FindWork(Work* work, int64_t* wake_micros) {
+bool BatchScheduler::FindWork(Work* work, int64_t* wake_micros, bool* progressed) {
   std::vector<Task*> expired;
   bool found = false;
   {
@@ -110,6 +110,7 @@ bool BatchScheduler::FindWork(Work* work, int64_t* wake_micros) {
                   }),
                   queues_.end());
   }
+  *progressed = !expired.empty();
   for (Task* task : expired) {
     Fail(task, StatusCode::kDeadlineExceeded,
          task->Cancelled() ? "the request was cancelled before it ran" : "the request deadline passed before it ran");
@@ -159,10 +160,12 @@ void BatchScheduler::WorkerLoop() {
     if (stopping_.load(std::memory_order_acquire)) return;
     Work work;
     int64_t wake_micros = BatchFormer::kNever;
-    if (FindWork(&work, &wake_micros)) {
+    bool progressed = false;
+    if (FindWork(&work, &wake_micros, &progressed)) {
       Execute(work);
       continue;
     }
+    if (progressed) continue;
     std::unique_lock<std::mutex> lock(wake_mutex_);
     sleepers_.fetch_add(1);
     auto changed = [&] { return stopping_.load() || epoch_.load() != seen; };

@@ -88,6 +88,9 @@ class BatchScheduler {
   // Stops the workers after the batches they are running; every task still queued is completed with UNAVAILABLE
   // ("shutting down"). Idempotent.
   void Stop();
+  // Wakes a sleeping worker to look at the queues again (e.g. after a caller cancelled a queued task, so it is
+  // failed and released now rather than at the next request). Any thread.
+  void Nudge() { Wake(); }
   int num_threads() const { return static_cast<int>(workers_.size()); }
 
  private:
@@ -97,7 +100,9 @@ class BatchScheduler {
   };
 
   void WorkerLoop();
-  bool FindWork(Work* work, int64_t* wake_micros);
+  // Returns true with `work` set when a batch is ready; sets `*progressed` when it failed expired tasks (the
+  // caller then looks again instead of sleeping, since more may be queued behind them).
+  bool FindWork(Work* work, int64_t* wake_micros, bool* progressed);
   void Execute(Work& work);
   void Fail(Task* task, StatusCode code, const std::string& message);
   void Wake();

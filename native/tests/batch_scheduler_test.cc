@@ -202,3 +202,28 @@ TEST(scheduler_round_robin_keeps_a_cold_model_from_starving) {
   // Alternating queues, the 10 cold requests finish within the first ~21 completions, not after 500 hot ones.
   CHECK(last_cold < 30);
 }
+
+TEST(scheduler_cancelled_tasks_are_all_failed_after_a_nudge) {
+  CollectingSink sink;
+  auto runner = std::make_shared<DoublingRunner>();
+  BatchScheduler scheduler(1, &sink);
+  auto queue = std::make_shared<ModelQueue>(BatchPolicy{}, runner, std::vector<std::string>{"y"});
+  scheduler.AddQueue(queue);
+  runner->Block();
+  CHECK(scheduler.Schedule(*queue, new FloatTask(0, {1, 2}, 2)).ok());   // occupies the only worker
+  std::vector<std::shared_ptr<std::atomic<bool>>> flags;
+  for (int i = 1; i <= 5; ++i) {
+    auto* task = new FloatTask(i, {1, 2}, 2);
+    task->cancel_flag = std::make_shared<std::atomic<bool>>(false);
+    flags.push_back(task->cancel_flag);
+    CHECK(scheduler.Schedule(*queue, task).ok());
+  }
+  for (auto& flag : flags) flag->store(true);
+  scheduler.Nudge();
+  runner->Release();
+  auto& done = sink.WaitFor(6);
+  int cancelled = 0;
+  for (auto& task : done) cancelled += task->status.code() == StatusCode::kDeadlineExceeded ? 1 : 0;
+  CHECK_EQ(cancelled, 5);            // every queued one, not just the first behind the running task
+  CHECK_EQ(runner->runs.load(), 1);  // none of them reached the model
+}
