@@ -88,12 +88,19 @@ Napi::Value LoadSession(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-// [sync] configure({numBatchThreads?}) → undefined. Sets the shared worker pool size (0 = one per hardware
-// thread). Throws (INVALID_ARGUMENT) for a bad value, or for a different size once the pool has started (it starts
-// with the first loadSession).
+// [sync] configure({numBatchThreads?, ortLogLevel?}) → undefined. numBatchThreads sets the shared worker pool
+// size (0 = one per hardware thread); ortLogLevel the severity ONNX Runtime logs at on stderr (0 verbose .. 4
+// fatal; process-wide). Throws (INVALID_ARGUMENT) for a bad value, or for a different pool size once the pool has
+// started (it starts with the first loadSession).
 Napi::Value Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) ThrowInvalidArgument(env, "configure expects an object");
+  Napi::Value level = info[0].As<Napi::Object>().Get("ortLogLevel");
+  if (!level.IsUndefined()) {
+    if (!level.IsNumber()) ThrowInvalidArgument(env, "ortLogLevel must be a number from 0 to 4");
+    Status status = SetOrtLogLevel(level.As<Napi::Number>().Int32Value());
+    if (!status.ok()) throw MakeJsError(env, status);
+  }
   Napi::Value threads = info[0].As<Napi::Object>().Get("numBatchThreads");
   if (threads.IsUndefined()) return env.Undefined();
   if (!threads.IsNumber() || threads.As<Napi::Number>().Int32Value() < 0 || threads.As<Napi::Number>().Int32Value() > 1024) {

@@ -57,6 +57,13 @@ Status EnsureOrt() {
 std::string OrtLibraryVersion() { return OrtGetApiBase()->GetVersionString(); }
 int CompiledOrtApiVersion() { return ORT_API_VERSION; }
 
+Status SetOrtLogLevel(int severity) {
+  if (severity < ORT_LOGGING_LEVEL_VERBOSE || severity > ORT_LOGGING_LEVEL_FATAL) {
+    return Status(StatusCode::kInvalidArgument, "ortLogLevel must be 0 (verbose) to 4 (fatal)");
+  }
+  return FromOrt(g_api->UpdateEnvWithCustomLogLevel(g_env, static_cast<OrtLoggingLevel>(severity)), StatusCode::kInternal);
+}
+
 Status FromOrt(OrtStatus* status, StatusCode code) {
   if (status == nullptr) return Status::Ok();
   Status result(code, g_api->GetErrorMessage(status));

@@ -14,5 +14,7 @@ Status EnsureOrt();
 std::string OrtLibraryVersion();
 // The ORT_API_VERSION of the headers this build used.
 int CompiledOrtApiVersion();
+// Sets the severity ONNX Runtime logs at (0 verbose, 1 info, 2 warning, 3 error, 4 fatal). Requires EnsureOrt().
+Status SetOrtLogLevel(int severity);
 
 }  // namespace ortserve

@@ -6,8 +6,10 @@
 #include "core/batch_former.h"
 #include "core/clock.h"
 #include "tests/check.h"
+#include "tests/fake_runner.h"
 
 using namespace ortserve;
+using ortserve_test::Batching;
 
 namespace {
 
@@ -28,14 +30,6 @@ struct Tasks {
     return all.back().get();
   }
 };
-
-BatchPolicy Batching(int64_t max, int64_t timeout) {
-  BatchPolicy policy;
-  policy.enabled = true;
-  policy.max_batch_size = max;
-  policy.batch_timeout_micros = timeout;
-  return policy;
-}
 
 }  // namespace
 

@@ -11,19 +11,12 @@
 #include "tests/fake_runner.h"
 
 using namespace ortserve;
+using ortserve_test::Batching;
 using ortserve_test::CollectingSink;
 using ortserve_test::DoublingRunner;
 using ortserve_test::FloatTask;
 
 namespace {
-
-BatchPolicy Batching(int64_t max, int64_t timeout) {
-  BatchPolicy policy;
-  policy.enabled = true;
-  policy.max_batch_size = max;
-  policy.batch_timeout_micros = timeout;
-  return policy;
-}
 
 // Checks each completed task got its own values doubled.
 int CountWrongResults(std::vector<std::unique_ptr<Task>>& done) {

@@ -1,4 +1,4 @@
-// Test doubles for the scheduler: a runner that doubles float32 input "x" (failing on negative values, optionally
+// Test doubles for the batching tests: a policy helper, a runner that doubles float32 input "x" (failing on negative values, optionally
 // blocking until released), and a sink that collects completed tasks.
 #pragma once
 
@@ -103,6 +103,15 @@ class CollectingSink final : public ortserve::CompletionSink {
   std::condition_variable changed_;
   std::vector<std::unique_ptr<ortserve::Task>> done_;
 };
+
+// A batching policy with the given max_batch_size and batch_timeout_micros, everything else default.
+inline ortserve::BatchPolicy Batching(int64_t max, int64_t timeout) {
+  ortserve::BatchPolicy policy;
+  policy.enabled = true;
+  policy.max_batch_size = max;
+  policy.batch_timeout_micros = timeout;
+  return policy;
+}
 
 // A task with input x float32 [rows, width] holding `values` (owned by the task through `storage`).
 struct FloatTask : ortserve::Task {
