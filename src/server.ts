@@ -7,7 +7,10 @@ import { defaultOptions, parseExecutionProviders, type ServerOptions } from './c
 import { ModelRegistry } from './registry/model-registry.js';
 import type { BatchingOptions } from './engine/model-session.js';
 import { nativeAddon } from './engine/native-binding.js';
-import { discoverModels } from './registry/repository.js';
+import { ModelSource } from './registry/model-source.js';
+import { HotReloader } from './registry/hot-reload.js';
+import { ManagementToken } from './frontends/management/management-auth.js';
+import { handleManagement, isManagementPath, type ManagementContext } from './frontends/management/management-routes.js';
 import { loadUws } from './frontends/uws-loader.js';
 import { HttpExchange } from './frontends/http/http-exchange.js';
 import { parseTfServingPath } from './frontends/tfserving/rest-paths.js';
@@ -49,7 +52,7 @@ function listen(app: TemplatedApp, host: string, port: number): Promise<us_liste
   });
 }
 
-function routeRest(app: TemplatedApp, server: OrtServe): void {
+function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementContext): void {
   const ctx = {
     registry: server.registry,
     maxBodyBytes: server.options.maxBodyBytes,
@@ -65,6 +68,11 @@ function routeRest(app: TemplatedApp, server: OrtServe): void {
   }
   app.any('/*', (res, req) => {
     const ex = new HttpExchange(res, req);
+    if (isManagementPath(ex.url)) {
+      // The header is read now: uWS frees `req` when this callback returns.
+      void handleManagement(ex, req.getHeader('authorization'), management);
+      return;
+    }
     try {
       const route = parseTfServingPath(ex.url);
       if (route === undefined) throw new OrtServeError('ERR_NOT_FOUND', `no route for ${ex.method.toUpperCase()} ${ex.url}`);
@@ -87,7 +95,15 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     batching: options.enableBatching
       ? { ...batching, enabled: true }
       : { enabled: false, maxQueuedRequests: options.maxQueuedRequests },
-  }, log);
+  }, log, {
+    swapPolicy: options.versionSwapPolicy,
+    warmupIterations: options.numRequestIterationsForWarmup,
+    // Without polling there is no second look at a directory, so nothing can be seen to settle: take it at once.
+    settleSeconds: options.fileSystemPollWaitSeconds > 0 ? options.versionSettleSeconds : 0,
+    maxLoadRetries: options.maxNumLoadRetries,
+    loadRetryIntervalMs: options.loadRetryIntervalMicros / 1000,
+  });
+  const management: ManagementContext = { registry, reloader: undefined, token: undefined };
   let app: TemplatedApp | undefined;
   let listenSocket: us_listen_socket | undefined;
   let restPort = 0;
@@ -99,16 +115,22 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     async start() {
       const uws = loadUws();
       nativeAddon().configure({ numBatchThreads: options.numBatchThreads });
-      const sources = discoverModels(options.modelBasePath, options.modelName);
-      await Promise.all(sources.map((s) => registry.loadLatest(s)));
+      management.token = options.managementTokenFile !== '' ? ManagementToken.fromFile(options.managementTokenFile) : undefined;
+      const reloader = new HotReloader(registry, new ModelSource(options), {
+        fileSystemPollMs: options.fileSystemPollWaitSeconds * 1000,
+        configPollMs: options.modelConfigFilePollWaitSeconds * 1000,
+      }, log);
+      management.reloader = reloader;
+      await reloader.start();
       app = uws.App();
-      routeRest(app, server);
+      routeRest(app, server, management);
       listenSocket = await listen(app, options.host, options.restApiPort);
       restPort = uws.us_socket_local_port(listenSocket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
       log.info({ host: options.host, restPort, models: registry.modelNames() }, 'ortserve listening (REST)');
       return { restPort };
     },
     async stop() {
+      management.reloader?.stop();
       if (app !== undefined) {
         if (listenSocket !== undefined) loadUws().us_listen_socket_close(listenSocket);
         app.close();

@@ -35,6 +35,24 @@ export interface ServerOptions {
   maxQueuedRequests: number;
   /** Deadline of a REST request, in milliseconds (0 = none). */
   restApiTimeoutInMs: number;
+  /** Model config file (TF Serving text format, or YAML/JSON); replaces modelBasePath/modelName when set. */
+  modelConfigFile: string;
+  /** Seconds between re-reads of modelConfigFile (0 = read once). Fractions are accepted through createServer. */
+  modelConfigFilePollWaitSeconds: number;
+  /** Seconds between polls of the base paths (0 = scan once). Fractions are accepted through createServer. */
+  fileSystemPollWaitSeconds: number;
+  /** Seconds a new version directory must stay unchanged before it is loaded. Fractions accepted through createServer. */
+  versionSettleSeconds: number;
+  /** How a version replaces another: load first (availability_preserving) or unload first (resource_preserving). */
+  versionSwapPolicy: 'availability_preserving' | 'resource_preserving';
+  /** Load retries after a failed load (TF Serving's --max_num_load_retries). */
+  maxNumLoadRetries: number;
+  /** Wait before the first load retry, doubled after each failure (TF Serving's --load_retry_interval_micros). */
+  loadRetryIntervalMicros: number;
+  /** Times each warmup request is replayed (TF Serving's --num_request_iterations_for_warmup); 0 = no warmup. */
+  numRequestIterationsForWarmup: number;
+  /** File holding the bearer token of the management API; empty = management API off. */
+  managementTokenFile: string;
 }
 
 type Kind = 'string' | 'integer' | 'enum' | 'boolean';
@@ -70,6 +88,15 @@ export const KNOBS: readonly Knob[] = [
   { key: 'numBatchThreads', flag: 'num_batch_threads', kind: 'integer', default: 0, min: 0, max: 1024, doc: 'Native worker threads shared by every model (they form batches and run ONNX Runtime); 0 = one per hardware thread.' },
   { key: 'maxQueuedRequests', flag: 'max_queued_requests', kind: 'integer', default: 1024, min: 1, max: 16_777_216, doc: 'Requests an unbatched model may have waiting; past it requests fail at once with 503 (batched models: max_enqueued_batches × max_batch_size).' },
   { key: 'restApiTimeoutInMs', flag: 'rest_api_timeout_in_ms', kind: 'integer', default: 30_000, min: 0, max: 86_400_000, doc: 'Deadline of a REST request: one not started by then fails with 504 (0 = none). A request may ask for less with the header x-request-timeout-ms.' },
+  { key: 'modelConfigFile', flag: 'model_config_file', kind: 'string', default: '', doc: 'Model config file listing the models to serve (name, base_path, version policy, labels, batching, session options): TF Serving\'s text format (model_config_list { config { ... } }), or the same in YAML/JSON for .yaml, .yml and .json files. When set, --model_base_path and --model_name are ignored.' },
+  { key: 'modelConfigFilePollWaitSeconds', flag: 'model_config_file_poll_wait_seconds', kind: 'integer', default: 0, min: 0, max: 86_400, doc: 'Seconds between reads of --model_config_file; a changed file (read the same twice in a row) replaces the config and models no longer listed are unloaded. 0 = read once at start.' },
+  { key: 'fileSystemPollWaitSeconds', flag: 'file_system_poll_wait_seconds', kind: 'integer', default: 1, min: 0, max: 86_400, doc: 'Seconds between polls of each model\'s base path for new, deleted or repaired version directories. 0 = scan once at start.' },
+  { key: 'versionSettleSeconds', flag: 'version_settle_seconds', kind: 'integer', default: 1, min: 0, max: 3_600, doc: 'A new version directory is loaded only after its files (names, sizes, modification times) have not changed for this long, so a half-copied model is never loaded. 0 = at once.' },
+  { key: 'versionSwapPolicy', flag: 'version_swap_policy', kind: 'enum', default: 'availability_preserving', values: ['availability_preserving', 'resource_preserving'], doc: 'availability_preserving: a new version loads and warms up before the old one stops serving (two in memory for a while); resource_preserving: the old one unloads first (requests get 503 in between). A model\'s config may override it.' },
+  { key: 'maxNumLoadRetries', flag: 'max_num_load_retries', kind: 'integer', default: 5, min: 0, max: 1_000, doc: 'Retries after a version fails to load; a version whose files change is tried again from scratch.' },
+  { key: 'loadRetryIntervalMicros', flag: 'load_retry_interval_micros', kind: 'integer', default: 60_000_000, min: 0, max: 86_400_000_000, doc: 'Wait before the first load retry, in microseconds; it doubles after each failure (at most 32 times this).' },
+  { key: 'numRequestIterationsForWarmup', flag: 'num_request_iterations_for_warmup', kind: 'integer', default: 1, min: 0, max: 1_000, doc: 'Times each request in a version\'s warmup.json is replayed before the version becomes AVAILABLE; 0 = no warmup.' },
+  { key: 'managementTokenFile', flag: 'management_token_file', kind: 'string', default: '', doc: 'File holding the bearer token (16+ characters) that turns on the management API (config reload, KServe repository index/load/unload); empty = off.' },
   { key: 'logLevel', flag: 'log_level', kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'Log level of the JSON log on stdout.' },
 ];
 

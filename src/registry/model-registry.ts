@@ -1,93 +1,206 @@
-// ModelRegistry: which model versions are loaded and in what state, and resolving a request's model + version to one.
+// ModelRegistry: the models being served, their versions and labels; front ends resolve requests to versions here.
 
 import type { Logger } from 'pino';
-import { OrtServeError, fail, toOrtServeError } from '../errors.js';
-import { ModelSession, type SessionOptions } from '../engine/model-session.js';
-import { listVersions, type ModelSource } from './repository.js';
+import { OrtServeError } from '../errors.js';
+import type { SessionOptions } from '../engine/model-session.js';
+import { modelConfigToJson, type ModelConfig, type ModelServerConfig, type SwapPolicy } from '../config/model-config.js';
+import { ManagedModel, type ModelRuntime } from './managed-model.js';
+import {
+  describeRequest, type ModelVersion, type RegistryEvent, type RegistryListener, type ResolvedVersion, type VersionHandle,
+  type VersionSelector,
+} from './model-version.js';
 
-/** TF Serving's servable states. */
-export type VersionState = 'START' | 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
+export type {
+  ModelVersion, ResolvedVersion, VersionHandle, VersionSelector, VersionState, RegistryEvent, RegistryListener,
+} from './model-version.js';
 
-export interface ModelVersion {
-  model: string;
-  version: number;
-  modelPath: string;
-  state: VersionState;
-  /** Why the version is in END after a failure. */
-  error?: OrtServeError;
-  session?: ModelSession;
+/** Server-wide version management settings (the flags of the same names). */
+export interface RegistrySettings {
+  swapPolicy: SwapPolicy;
+  /** Times each warmup request is replayed; 0 turns warmup off. */
+  warmupIterations: number;
+  /** A new version directory is taken once its files have not changed for this long; 0 takes it at once. */
+  settleSeconds: number;
+  maxLoadRetries: number;
+  loadRetryIntervalMs: number;
 }
 
-/** A version that is AVAILABLE, with its session. */
-export type ResolvedVersion = ModelVersion & { session: ModelSession };
+export const DEFAULT_REGISTRY_SETTINGS: RegistrySettings = {
+  swapPolicy: 'availability_preserving', warmupIterations: 1, settleSeconds: 1, maxLoadRetries: 5, loadRetryIntervalMs: 60_000,
+};
 
-/** What a request names: a specific version, a label, or neither (the latest available). */
-export interface VersionSelector {
-  version?: number;
-  label?: string;
+/** How long management calls wait for loads or drains before answering with the state reached so far. */
+export const DEFAULT_WAIT_MS = 5 * 60_000;
+
+/** One model as the management API and server.status() show it. */
+export interface ModelReport {
+  name: string;
+  config: ModelConfig;
+  /** Effective labels (label → AVAILABLE version). */
+  labels: Record<string, number>;
+  /** Version directories still being written. */
+  settling: number[];
+  scanError?: string;
+  unloadedByRequest: boolean;
+  versions: ModelVersion[];
 }
 
-function describe(model: string, selector: VersionSelector): string {
-  if (selector.version !== undefined) return `Specific(${model}, ${selector.version})`;
-  if (selector.label !== undefined) return `Label(${model}, ${selector.label})`;
-  return `Latest(${model})`;
+function sameConfig(a: ModelConfig, b: ModelConfig): boolean {
+  return JSON.stringify(modelConfigToJson(a)) === JSON.stringify(modelConfigToJson(b));
 }
 
 export class ModelRegistry {
-  private readonly models = new Map<string, ModelVersion[]>();
+  private readonly models = new Map<string, ManagedModel>();
+  /** Models removed from the config whose versions are still draining (their status stays visible meanwhile). */
+  private readonly retiring = new Set<ManagedModel>();
+  private readonly listeners = new Set<RegistryListener>();
+  private readonly runtime: ModelRuntime;
+  /** Config changes apply one at a time, in the order they came. */
+  private applying: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** Finds a model that is not configured by name (a repository's new directory); set by the server. */
+  discoverModel?: (name: string) => ModelConfig | undefined;
 
-  constructor(
-    private readonly sessionOptions: SessionOptions,
-    private readonly log: Logger,
-  ) {}
+  constructor(sessionOptions: SessionOptions, log: Logger, settings: Partial<RegistrySettings> = {}) {
+    const s = { ...DEFAULT_REGISTRY_SETTINGS, ...settings };
+    this.runtime = {
+      sessionDefaults: sessionOptions,
+      swapPolicy: s.swapPolicy,
+      warmupIterations: s.warmupIterations,
+      settleMs: Math.round(s.settleSeconds * 1000),
+      maxLoadRetries: s.maxLoadRetries,
+      loadRetryIntervalMs: s.loadRetryIntervalMs,
+      log,
+      emit: (event) => this.emit(event),
+    };
+  }
 
-  /** Loads the highest version of `source`. A failed load leaves the version in END with its error (never throws). */
-  async loadLatest(source: ModelSource): Promise<ModelVersion | undefined> {
-    const newest = listVersions(source.basePath)[0];
-    if (newest === undefined) return undefined;
-    const entry: ModelVersion = { model: source.name, version: newest.version, modelPath: newest.modelPath, state: 'LOADING' };
-    this.models.set(source.name, [entry]);
-    try {
-      entry.session = await ModelSession.load(newest.modelPath, { ...this.sessionOptions, logId: `${source.name}:${newest.version}` });
-      entry.state = 'AVAILABLE';
-      for (const provider of entry.session.providers.filter((p) => !p.active)) {
-        this.log.warn({ model: source.name, version: newest.version, provider: provider.name, reason: provider.reason },
-          `execution provider ${provider.name} skipped; falling back`);
+  /** Calls `listener` on every version state change, label move and config change. Returns the unsubscribe. */
+  onEvent(listener: RegistryListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: RegistryEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.runtime.log.error({ err }, 'registry event listener threw');
       }
-      this.log.info({ model: source.name, version: newest.version, providers: entry.session.providers.filter((p) => p.active).map((p) => p.name) }, 'model version AVAILABLE');
-    } catch (err) {
-      entry.state = 'END';
-      entry.error = toOrtServeError(err);
-      this.log.error({ model: source.name, version: newest.version, err: entry.error.message }, 'model version failed to load');
     }
-    return entry;
+  }
+
+  private create(config: ModelConfig): ManagedModel {
+    return new ManagedModel(config, this.runtime);
+  }
+
+  private retire(model: ManagedModel): void {
+    model.remove();
+    this.retiring.add(model);
+    void model.waitFor(() => model.isDrained(), 2 ** 31 - 1).then(() => this.retiring.delete(model));
+  }
+
+  /**
+   * Replaces the config: models no longer listed are unloaded (after their requests finish), new ones loaded, changed
+   * ones updated. A model whose base path changed is loaded anew and swapped in once settled. Resolves when every
+   * model's loads have settled (or after `timeoutMs`). `initial` takes all version directories at once (server start).
+   * `config` may be a function of the config current when this change's turn comes (changes apply one at a time).
+   */
+  applyConfig(
+    config: ModelServerConfig | ((current: ModelServerConfig) => ModelServerConfig),
+    options: { initial?: boolean; timeoutMs?: number; source?: string } = {},
+  ): Promise<void> {
+    const run = this.applying.then(() => this.doApply(typeof config === 'function' ? config(this.config()) : config,
+      options.initial ?? false, options.timeoutMs ?? DEFAULT_WAIT_MS, options.source ?? 'config'));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doApply(config: ModelServerConfig, initial: boolean, timeoutMs: number, source: string): Promise<void> {
+    if (this.closed) return;
+    const next = new Map(config.models.map((m) => [m.name, m]));
+    for (const [name, model] of this.models) {
+      if (!next.has(name)) {
+        this.models.delete(name);
+        this.retire(model);
+      }
+    }
+    const scans: Array<Promise<void>> = [];
+    const replacements: Array<[ManagedModel, ManagedModel]> = [];
+    for (const cfg of config.models) {
+      const existing = this.models.get(cfg.name);
+      if (existing === undefined) {
+        const model = this.create(cfg);
+        this.models.set(cfg.name, model);
+        scans.push(model.refresh(initial));
+      } else if (existing.config.basePath !== cfg.basePath) {
+        const model = this.create(cfg);
+        replacements.push([existing, model]);
+        scans.push(model.refresh(initial));
+      } else if (!sameConfig(existing.config, cfg)) {
+        existing.updateConfig(cfg);
+      }
+    }
+    await Promise.all(scans);
+    const all = [...this.models.values(), ...replacements.map(([, m]) => m)];
+    await Promise.all(all.map((m) => m.waitFor(() => m.isSettled(), timeoutMs)));
+    if (this.closed) {
+      for (const [, model] of replacements) model.close();
+      return;
+    }
+    // The old source keeps serving until the new one has loaded: an availability-preserving swap of base paths.
+    for (const [old, model] of replacements) {
+      this.models.set(model.name, model);
+      this.retire(old);
+    }
+    this.runtime.log.info({ source, models: [...this.models.keys()] }, 'model config applied');
+    this.emit({ type: 'config', ok: true, source, at: performance.now() });
+  }
+
+  /** Reports a config that could not be applied (parse error): nothing changes, the event tells listeners why. */
+  configRejected(source: string, error: string): void {
+    this.runtime.log.error({ source, err: error }, 'model config not applied; keeping the current one');
+    this.emit({ type: 'config', ok: false, source, error, at: performance.now() });
+  }
+
+  /** Polls every base path once: new versions, deleted ones, repaired ones. */
+  async refresh(): Promise<void> {
+    await Promise.all([...this.models.values()].map((m) => m.refresh(false)));
+  }
+
+  /** The current config (what applyConfig and management loads made it). */
+  config(): ModelServerConfig {
+    return { models: [...this.models.values()].map((m) => m.config) };
   }
 
   modelNames(): string[] {
     return [...this.models.keys()];
   }
 
-  /** Every known version of `model` matching the selector, for the status API. Throws ERR_MODEL_NOT_FOUND. */
-  status(model: string, selector: VersionSelector = {}): ModelVersion[] {
-    const versions = this.models.get(model);
-    if (versions === undefined) fail('ERR_MODEL_NOT_FOUND', `Servable not found for request: ${describe(model, selector)}`);
-    if (selector.label !== undefined) fail('ERR_MODEL_NOT_FOUND', `Servable not found for request: ${describe(model, selector)} (no such label)`);
-    if (selector.version === undefined) return versions;
-    const matching = versions.filter((v) => v.version === selector.version);
-    if (matching.length === 0) fail('ERR_MODEL_NOT_FOUND', `Servable not found for request: ${describe(model, selector)}`);
-    return matching;
+  private model(name: string, selector: VersionSelector, includeRetiring = false): ManagedModel {
+    let model = this.models.get(name);
+    if (model === undefined && includeRetiring) model = [...this.retiring].reverse().find((m) => m.name === name);
+    if (model === undefined) throw new OrtServeError('ERR_MODEL_NOT_FOUND', `Servable not found for request: ${describeRequest(name, selector)}`);
+    return model;
   }
 
-  /** The AVAILABLE version a request should run on. Throws ERR_MODEL_NOT_FOUND / ERR_MODEL_UNAVAILABLE. */
+  /** Every known version of `model` matching the selector (newest first), for the status API. Throws ERR_MODEL_NOT_FOUND. */
+  status(model: string, selector: VersionSelector = {}): ModelVersion[] {
+    return this.model(model, selector, true).status(selector);
+  }
+
+  /** The AVAILABLE version a request names (for metadata). Throws ERR_MODEL_NOT_FOUND / ERR_MODEL_UNAVAILABLE. */
   resolve(model: string, selector: VersionSelector = {}): ResolvedVersion {
-    const candidates = this.status(model, selector);
-    const available = candidates.find((v) => v.state === 'AVAILABLE' && v.session !== undefined);
-    if (available === undefined) {
-      const first = candidates[0]!;
-      const why = first.error ? `: ${first.error.message}` : '';
-      fail('ERR_MODEL_UNAVAILABLE', `${describe(model, selector)} is ${first.state}, not AVAILABLE${why}`);
-    }
-    return available as ResolvedVersion;
+    return this.model(model, selector).resolve(selector) as ResolvedVersion;
+  }
+
+  /**
+   * A handle on the AVAILABLE version a request names; the version's session stays loaded until the handle is
+   * released, even if a newer version replaces it meanwhile. Release it exactly once (extra calls are ignored).
+   */
+  acquire(model: string, selector: VersionSelector = {}): VersionHandle {
+    return this.model(model, selector).resolve(selector).acquire();
   }
 
   /**
@@ -95,18 +208,72 @@ export class ModelRegistry {
    * newer version replaces it meanwhile). Front ends run inference only through this. Throws like resolve().
    */
   async use<T>(model: string, selector: VersionSelector, fn: (v: ResolvedVersion) => Promise<T>): Promise<T> {
-    return fn(this.resolve(model, selector));
+    const handle = this.acquire(model, selector);
+    try {
+      return await fn(handle.version);
+    } finally {
+      handle.release();
+    }
   }
 
-  /** Unloads everything; sessions with runs in flight are freed when those finish. */
-  close(): void {
-    for (const versions of this.models.values()) {
-      for (const v of versions) {
-        v.session?.release();
-        v.session = undefined;
-        v.state = 'END';
-      }
+  /** Effective labels of `model` (label → AVAILABLE version). */
+  labels(model: string): ReadonlyMap<string, number> {
+    return this.model(model, {}).labels;
+  }
+
+  /** Every configured model (and any still draining after removal), for the management API and server.status(). */
+  describe(): ModelReport[] {
+    const models = [...this.models.values(), ...[...this.retiring].filter((m) => !this.models.has(m.name))];
+    return models.map((m) => ({
+      name: m.name,
+      config: m.config,
+      labels: Object.fromEntries(m.labels),
+      settling: [...m.settling],
+      ...(m.scanError !== undefined ? { scanError: m.scanError } : {}),
+      unloadedByRequest: m.unloadedByRequest,
+      versions: [...m.entries.values()].sort((a, b) => b.version - a.version),
+    }));
+  }
+
+  /**
+   * Loads `name` now (the repository extension's load): with `config`, adds or replaces the model's entry; clears an
+   * earlier unload and retry limits, takes every version directory at once and waits until loads settle. Throws
+   * ERR_MODEL_NOT_FOUND for an unknown model and ERR_MODEL_LOAD when no version ends up AVAILABLE.
+   */
+  async loadModel(name: string, config?: ModelConfig, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
+    const cfg = config ?? (this.models.has(name) ? undefined : this.discoverModel?.(name));
+    if (cfg !== undefined && cfg.name !== name) throw new OrtServeError('ERR_BAD_REQUEST', `config.name: '${cfg.name}' does not match the model '${name}' in the URL`);
+    const existing = this.models.get(name);
+    if (existing === undefined && cfg === undefined) {
+      throw new OrtServeError('ERR_MODEL_NOT_FOUND', `model '${name}' is not in the model config (send its config to add it)`);
     }
+    let model = existing;
+    if (cfg !== undefined && (existing === undefined || !sameConfig(existing.config, cfg))) {
+      const withModel = (current: ModelServerConfig) => ({ models: [...current.models.filter((m) => m.name !== name), cfg] });
+      await this.applyConfig(withModel, { initial: true, timeoutMs, source: `load ${name}` });
+      model = this.models.get(name)!;
+    }
+    await model!.reloadNow();
+    await model!.waitFor(() => model!.isSettled(), timeoutMs);
+    const versions = [...model!.entries.values()];
+    if (!versions.some((v) => v.state === 'AVAILABLE')) {
+      const failure = versions.find((v) => v.error !== undefined)?.error?.message ?? model!.scanError ?? `no version found under ${model!.config.basePath}`;
+      throw new OrtServeError('ERR_MODEL_LOAD', `model '${name}' has no AVAILABLE version: ${failure}`);
+    }
+  }
+
+  /** Unloads every version of `name` (the repository extension's unload) and waits until they drained. */
+  async unloadModel(name: string, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
+    const model = this.model(name, {});
+    model.unloadByRequest();
+    await model.waitFor(() => model.isDrained(), timeoutMs);
+  }
+
+  /** Unloads everything now; sessions with runs in flight are freed when those finish. */
+  close(): void {
+    this.closed = true;
+    for (const model of [...this.models.values(), ...this.retiring]) model.close();
     this.models.clear();
+    this.retiring.clear();
   }
 }

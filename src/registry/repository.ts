@@ -1,6 +1,7 @@
 // Reads a model repository on disk: which models a base path holds and which numeric version directories each has.
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { OrtServeError } from '../errors.js';
 
@@ -59,4 +60,61 @@ export function discoverModels(basePath: string, modelName: string): ModelSource
       `--model_base_path: '${basePath}' holds no <version>/${MODEL_FILE} and no model directories that do`);
   }
   return models;
+}
+
+/** A version directory as one scan saw it. */
+export interface VersionDirState {
+  version: number;
+  dir: string;
+  modelPath: string;
+  /** Names, sizes and modification times of everything under the directory: any write changes it. */
+  fingerprint: string;
+  /** The newest modification time (ms since the epoch) of the directory, its files and its subdirectories. */
+  newestMtimeMs: number;
+}
+
+/** ok: false when the base path itself cannot be read (callers keep what they had rather than unload everything). */
+export type ScanResult = { ok: true; versions: VersionDirState[] } | { ok: false; error: string };
+
+// A version directory is walked to this depth and entry count at most (external-data models have a few files).
+const MAX_WALK_DEPTH = 4;
+const MAX_WALK_ENTRIES = 10_000;
+
+async function walk(root: string, dir: string, depth: number, out: { parts: string[]; newest: number }): Promise<void> {
+  const names = (await readdir(dir)).sort();
+  for (const name of names) {
+    if (out.parts.length >= MAX_WALK_ENTRIES) return;
+    const full = path.join(dir, name);
+    const s = await stat(full);
+    out.newest = Math.max(out.newest, s.mtimeMs);
+    out.parts.push(`${path.relative(root, full)}:${s.isDirectory() ? 'd' : s.size}:${s.mtimeMs}`);
+    if (s.isDirectory() && depth < MAX_WALK_DEPTH) await walk(root, full, depth + 1, out);
+  }
+}
+
+async function describeVersionDir(basePath: string, name: string): Promise<VersionDirState | undefined> {
+  const dir = path.join(basePath, name);
+  try {
+    const dirStat = await stat(dir);
+    const modelStat = await stat(path.join(dir, MODEL_FILE));
+    if (!dirStat.isDirectory() || !modelStat.isFile()) return undefined;
+    const out = { parts: [] as string[], newest: dirStat.mtimeMs };
+    await walk(dir, dir, 1, out);
+    return { version: Number(name), dir, modelPath: path.join(dir, MODEL_FILE), fingerprint: out.parts.join('|'), newestMtimeMs: out.newest };
+  } catch {
+    // Vanished or unreadable while we looked (a copy or delete in progress): not a version this time.
+    return undefined;
+  }
+}
+
+/** Every numeric version directory under `basePath` that holds model.onnx, highest first, without blocking the JS thread. */
+export async function scanVersionDirs(basePath: string): Promise<ScanResult> {
+  let names: string[];
+  try {
+    names = await readdir(basePath);
+  } catch (err) {
+    return { ok: false, error: `cannot read base path '${basePath}': ${(err as Error).message}` };
+  }
+  const found = await Promise.all(names.filter((n) => VERSION_DIR.test(n)).map((n) => describeVersionDir(basePath, n)));
+  return { ok: true, versions: found.filter((v): v is VersionDirState => v !== undefined).sort((a, b) => b.version - a.version) };
 }

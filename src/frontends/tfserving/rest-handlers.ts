@@ -50,6 +50,8 @@ function signatureDef(specs: { inputs: TensorSpec[]; outputs: TensorSpec[] }) {
 
 function handleStatus(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute): void {
   const versions = ctx.registry.status(route.model, route.selector);
+  // TF Serving answers NOT_FOUND for a configured model with no version yet; resolve() throws that, saying why.
+  if (versions.length === 0) ctx.registry.resolve(route.model, route.selector);
   ex.sendJson(200, JSON.stringify({ model_version_status: versions.map(versionStatus) }));
 }
 

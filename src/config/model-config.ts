@@ -1,0 +1,287 @@
+// The model config (--model_config_file): what each model's entry means, decoded from TF Serving text format or YAML/JSON.
+
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { OrtServeError } from '../errors.js';
+import { MessageReader, configError, type ConfigFormat, type ReaderContext } from './model-config-reader.js';
+import { parsePbtxt } from './model-config-pbtxt.js';
+import { parseYaml } from './model-config-yaml.js';
+
+export type { ConfigFormat } from './model-config-reader.js';
+
+/** TF Serving's ServableVersionPolicy: which version directories are loaded. */
+export type VersionPolicy =
+  | { kind: 'latest'; numVersions: number }
+  | { kind: 'all' }
+  | { kind: 'specific'; versions: number[] };
+
+/** availability_preserving loads the new version before unloading the old; resource_preserving unloads first. */
+export const SWAP_POLICIES = ['availability_preserving', 'resource_preserving'] as const;
+export type SwapPolicy = (typeof SWAP_POLICIES)[number];
+
+export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+
+/** The batching section, stored and passed through to the batcher (undefined fields: the batcher's defaults). */
+export interface BatchingConfig {
+  maxBatchSize?: number;
+  batchTimeoutMicros?: number;
+  maxEnqueuedBatches?: number;
+  numBatchThreads?: number;
+  allowedBatchSizes: number[];
+  preferredBatchSizes: number[];
+  padVariableLengthInputs: boolean;
+}
+
+export interface ExecutionProviderRequest {
+  name: 'tensorrt' | 'cuda' | 'cpu';
+  deviceId: number;
+}
+
+/** Per-model ONNX Runtime session settings; undefined fields fall back to the server's flags. */
+export interface ModelSessionConfig {
+  intraOpThreads?: number;
+  interOpThreads?: number;
+  graphOptimizationLevel?: (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
+  executionProviders?: ExecutionProviderRequest[];
+}
+
+export interface ModelConfig {
+  name: string;
+  /** Absolute: a relative base_path is resolved against the config file's directory. */
+  basePath: string;
+  platform: string;
+  versionPolicy: VersionPolicy;
+  /** label → version. */
+  versionLabels: ReadonlyMap<string, number>;
+  batching?: BatchingConfig;
+  session: ModelSessionConfig;
+  /** undefined: the server's --version_swap_policy. */
+  swapPolicy?: SwapPolicy;
+  /** undefined: the server's --num_request_iterations_for_warmup. */
+  warmupIterations?: number;
+}
+
+export interface ModelServerConfig {
+  models: ModelConfig[];
+}
+
+const MODEL_FIELDS = [
+  'name', 'base_path', 'model_platform', 'model_version_policy', 'version_labels', 'batching', 'execution_providers',
+  'intra_op_threads', 'inter_op_threads', 'graph_optimization_level', 'version_swap_policy', 'warmup_iterations',
+] as const;
+const TF_SERVING_ONLY: Record<string, string> = {
+  logging_config: "TF Serving's request logging is not supported by ortserve",
+  model_type: 'is deprecated in TF Serving and means TensorFlow; use model_platform: "onnx"',
+};
+const BATCHING_FIELDS = [
+  'max_batch_size', 'batch_timeout_micros', 'max_enqueued_batches', 'num_batch_threads', 'allowed_batch_sizes',
+  'preferred_batch_sizes', 'pad_variable_length_inputs',
+] as const;
+export const PLATFORMS = ['onnx', 'onnxruntime', 'onnxruntime_onnx'] as const;
+/** Model names and labels appear in URL paths, where '/' separates segments and ':' starts a verb. */
+const NAME = /^[^/:\s]{1,256}$/;
+const MAX_VERSION = 2 ** 53 - 1;
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+function decodePolicy(model: MessageReader): VersionPolicy {
+  const policy = model.message('model_version_policy', ['latest', 'all', 'specific']);
+  if (policy === undefined) return { kind: 'latest', numVersions: 1 };
+  const chosen = [...new Set(policy.fields.map((f) => f.name))];
+  if (chosen.length > 1) policy.fail(chosen[1]!, `only one of latest, all, specific may be given (also ${chosen[0]})`);
+  if (policy.has('all')) {
+    policy.message('all', []);
+    return { kind: 'all' };
+  }
+  if (policy.has('specific')) {
+    const specific = policy.message('specific', ['versions'])!;
+    const versions = specific.ints('versions', { min: 1, max: MAX_VERSION });
+    if (versions.length === 0) specific.fail(undefined, 'versions: at least one version is required');
+    const duplicate = versions.find((v, i) => versions.indexOf(v) !== i);
+    if (duplicate !== undefined) specific.fail('versions', `version ${duplicate} is listed twice`);
+    return { kind: 'specific', versions: [...versions].sort((a, b) => b - a) };
+  }
+  // `latest {}` (or no policy at all) serves the single newest version, as in TF Serving.
+  const latest = policy.message('latest', ['num_versions']);
+  return { kind: 'latest', numVersions: latest?.int('num_versions', { min: 1, max: 1_000_000 }) ?? 1 };
+}
+
+function decodeBatching(model: MessageReader): BatchingConfig | undefined {
+  const b = model.message('batching', BATCHING_FIELDS);
+  if (b === undefined) return undefined;
+  // TF Serving's batching_parameters file wraps each value ({ value: N }); both spellings are accepted.
+  const rule = { min: 1, max: 2 ** 31 - 1, wrapped: true };
+  const batching: BatchingConfig = {
+    maxBatchSize: b.int('max_batch_size', rule),
+    batchTimeoutMicros: b.int('batch_timeout_micros', { ...rule, min: 0 }),
+    maxEnqueuedBatches: b.int('max_enqueued_batches', rule),
+    numBatchThreads: b.int('num_batch_threads', { ...rule, max: 1024 }),
+    allowedBatchSizes: b.ints('allowed_batch_sizes', rule),
+    preferredBatchSizes: b.ints('preferred_batch_sizes', rule),
+    padVariableLengthInputs: b.bool('pad_variable_length_inputs', true) ?? false,
+  };
+  const allowed = batching.allowedBatchSizes;
+  const unsorted = allowed.findIndex((v, i) => i > 0 && v <= allowed[i - 1]!);
+  if (unsorted >= 0) b.fail('allowed_batch_sizes', `must increase strictly (${allowed[unsorted - 1]} is followed by ${allowed[unsorted]})`);
+  const max = batching.maxBatchSize;
+  if (max !== undefined && allowed.length > 0 && allowed.at(-1) !== max) {
+    b.fail('allowed_batch_sizes', `the last entry (${allowed.at(-1)}) must equal max_batch_size (${max})`);
+  }
+  const tooBig = batching.preferredBatchSizes.find((v) => max !== undefined && v > max);
+  if (tooBig !== undefined) b.fail('preferred_batch_sizes', `${tooBig} exceeds max_batch_size (${max})`);
+  return batching;
+}
+
+function decodeProviders(model: MessageReader): ExecutionProviderRequest[] | undefined {
+  if (!model.has('execution_providers')) return undefined;
+  const out: ExecutionProviderRequest[] = [];
+  for (const { node, path: fieldPath } of model.repeated('execution_providers')) {
+    if (node.kind !== 'scalar' || typeof node.value !== 'string') throw configError(model.ctx, node, fieldPath, 'expected a string such as "cuda:0"');
+    for (const part of node.value.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+      const [name = '', device = '0', extra] = part.split(':');
+      if (name !== 'tensorrt' && name !== 'cuda' && name !== 'cpu') throw configError(model.ctx, node, fieldPath, `'${name}' is not one of tensorrt, cuda, cpu`);
+      if (extra !== undefined || !/^\d{1,4}$/.test(device)) throw configError(model.ctx, node, fieldPath, `'${part}': the device id must be a non-negative integer`);
+      out.push({ name, deviceId: Number(device) });
+    }
+  }
+  return out;
+}
+
+function decodeLabels(model: MessageReader): Map<string, number> {
+  const labels = new Map<string, number>();
+  for (const entry of model.intMap('version_labels', { min: 1, max: MAX_VERSION })) {
+    if (!NAME.test(entry.key) || /^\d+$/.test(entry.key)) {
+      throw configError(model.ctx, entry.pos, entry.path, 'a label is 1-256 characters without \'/\', \':\' or spaces, and not a number');
+    }
+    labels.set(entry.key, entry.value);
+  }
+  return labels;
+}
+
+function decodeModel(model: MessageReader, baseDir: string, defaultName?: string): ModelConfig {
+  const name = model.string('name', defaultName === undefined) ?? defaultName!;
+  if (!NAME.test(name)) model.fail('name', `'${name}' must be 1-256 characters without '/', ':' or spaces`);
+  const basePath = model.string('base_path', true)!;
+  if (basePath === '') model.fail('base_path', 'must not be empty');
+  const platform = model.string('model_platform') ?? 'onnx';
+  if (!(PLATFORMS as readonly string[]).includes(platform)) {
+    model.fail('model_platform', `'${platform}' is not served by ortserve (use one of ${PLATFORMS.join(', ')})`);
+  }
+  const session: ModelSessionConfig = {
+    intraOpThreads: model.int('intra_op_threads', { min: 0, max: 1024 }),
+    interOpThreads: model.int('inter_op_threads', { min: 0, max: 1024 }),
+    graphOptimizationLevel: model.enumOf('graph_optimization_level', GRAPH_OPTIMIZATION_LEVELS),
+    executionProviders: decodeProviders(model),
+  };
+  return {
+    name,
+    basePath: path.resolve(baseDir, basePath),
+    platform,
+    versionPolicy: decodePolicy(model),
+    versionLabels: decodeLabels(model),
+    batching: decodeBatching(model),
+    session,
+    swapPolicy: model.enumOf('version_swap_policy', SWAP_POLICIES),
+    warmupIterations: model.int('warmup_iterations', { min: 0, max: 1000 }),
+  };
+}
+
+export interface ParseOptions {
+  format: ConfigFormat;
+  /** Named at the start of every error message. */
+  source: string;
+  /** Relative base paths resolve against this directory. */
+  baseDir: string;
+}
+
+/**
+ * Parses a whole config: `model_config_list { config { ... } ... }` in text format, or the same structure in YAML/JSON.
+ * Throws ERR_CONFIG naming the line and the field for syntax errors, unknown fields and bad values.
+ */
+export function parseModelServerConfig(text: string, options: ParseOptions): ModelServerConfig {
+  const ctx: ReaderContext = { source: options.source, format: options.format };
+  const tree = options.format === 'pbtxt' ? parsePbtxt(text, ctx) : parseYaml(text, ctx);
+  const top = new MessageReader(tree, '', ctx, ['model_config_list'], {
+    custom_model_config: 'custom model configs are not supported by ortserve; use model_config_list',
+  });
+  // An empty or truncated file must not silently mean "serve nothing": the list has to be written out.
+  if (!top.has('model_config_list')) top.fail(undefined, 'model_config_list is required (write `model_config_list {}` to serve no models)');
+  const list = top.message('model_config_list', ['config'])!;
+  const models = list.messages('config', MODEL_FIELDS, TF_SERVING_ONLY).map((m) => decodeModel(m, options.baseDir));
+  const first = new Map<string, number>();
+  models.forEach((m, i) => {
+    const earlier = first.get(m.name);
+    if (earlier !== undefined) {
+      const entry = list.repeated('config')[i]!;
+      throw configError(ctx, entry.node, `${entry.path}.name`, `'${m.name}' is already used by model_config_list.config[${earlier}]`);
+    }
+    first.set(m.name, i);
+  });
+  return { models };
+}
+
+/**
+ * One model's entry on its own (the fields of a `config { ... }`), as the management API's load takes it; `name`
+ * defaults to `defaultName`. Throws ERR_CONFIG naming the line and field.
+ */
+export function parseModelEntry(text: string, options: ParseOptions, defaultName: string): ModelConfig {
+  const ctx: ReaderContext = { source: options.source, format: options.format };
+  const tree = options.format === 'pbtxt' ? parsePbtxt(text, ctx) : parseYaml(text, ctx);
+  return decodeModel(new MessageReader(tree, 'config', ctx, MODEL_FIELDS, TF_SERVING_ONLY), options.baseDir, defaultName);
+}
+
+/** YAML for .yaml/.yml/.json files; TF Serving's text format for anything else (models.config, *.pbtxt). */
+export function configFormatForFile(file: string): ConfigFormat {
+  return /\.(ya?ml|json)$/i.test(file) ? 'yaml' : 'pbtxt';
+}
+
+/** For a config sent in a request: by Content-Type, else JSON when it starts with '{', else text format. */
+export function configFormatForBody(contentType: string, text: string): ConfigFormat {
+  if (/json|yaml/i.test(contentType)) return 'yaml';
+  return text.trimStart().startsWith('{') ? 'yaml' : 'pbtxt';
+}
+
+/** Reads the file's text, bounded; throws ERR_CONFIG naming the flag. */
+export function readConfigText(file: string): string {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (err) {
+    throw new OrtServeError('ERR_CONFIG', `--model_config_file: cannot read '${file}': ${(err as Error).message}`);
+  }
+  if (size > MAX_CONFIG_BYTES) throw new OrtServeError('ERR_CONFIG', `--model_config_file: '${file}' is larger than ${MAX_CONFIG_BYTES} bytes`);
+  return readFileSync(file, 'utf8');
+}
+
+/** Reads and parses a config file; relative base paths resolve against the file's directory. */
+export function readModelConfigFile(file: string, text = readConfigText(file)): ModelServerConfig {
+  return parseModelServerConfig(text, {
+    format: configFormatForFile(file), source: path.basename(file), baseDir: path.dirname(path.resolve(file)),
+  });
+}
+
+/** The config in its JSON form (the YAML/JSON schema), for the management API and logs. */
+export function modelConfigToJson(model: ModelConfig): Record<string, unknown> {
+  const p = model.versionPolicy;
+  const policy = p.kind === 'latest' ? { latest: { num_versions: p.numVersions } } : p.kind === 'all' ? { all: {} } : { specific: { versions: p.versions } };
+  const b = model.batching;
+  return {
+    name: model.name,
+    base_path: model.basePath,
+    model_platform: model.platform,
+    model_version_policy: policy,
+    version_labels: Object.fromEntries(model.versionLabels),
+    ...(b ? {
+      batching: {
+        max_batch_size: b.maxBatchSize, batch_timeout_micros: b.batchTimeoutMicros, max_enqueued_batches: b.maxEnqueuedBatches,
+        num_batch_threads: b.numBatchThreads, allowed_batch_sizes: b.allowedBatchSizes, preferred_batch_sizes: b.preferredBatchSizes,
+        pad_variable_length_inputs: b.padVariableLengthInputs,
+      },
+    } : {}),
+    ...(model.session.executionProviders ? { execution_providers: model.session.executionProviders.map((e) => `${e.name}:${e.deviceId}`) } : {}),
+    intra_op_threads: model.session.intraOpThreads,
+    inter_op_threads: model.session.interOpThreads,
+    graph_optimization_level: model.session.graphOptimizationLevel,
+    version_swap_policy: model.swapPolicy,
+    warmup_iterations: model.warmupIterations,
+  };
+}

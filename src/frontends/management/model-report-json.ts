@@ -1,0 +1,60 @@
+// JSON shapes of the management API: detailed model reports and the KServe/Triton repository index.
+
+import { ERRORS } from '../../errors.js';
+import { modelConfigToJson } from '../../config/model-config.js';
+import type { ModelReport, ModelVersion } from '../../registry/model-registry.js';
+
+function versionJson(v: ModelVersion, now: number) {
+  return {
+    version: String(v.version),
+    state: v.state,
+    status: { error_code: v.error ? ERRORS[v.error.code].grpc : 'OK', error_message: v.error?.message ?? '' },
+    load_failures: v.loadFailures,
+    ...(v.nextRetryAt !== undefined ? { next_retry_in_ms: Math.max(0, v.nextRetryAt - now) } : {}),
+    in_flight: v.inFlight,
+    ...(v.warmup !== undefined ? { warmup: v.warmup } : {}),
+  };
+}
+
+/** One model in detail: its config, effective labels, versions with retry counts, directories still settling. */
+export function modelReportJson(report: ModelReport) {
+  const now = Date.now();
+  return {
+    name: report.name,
+    config: modelConfigToJson(report.config),
+    labels: report.labels,
+    unloaded: report.unloadedByRequest,
+    settling_versions: report.settling.map(String),
+    ...(report.scanError !== undefined ? { scan_error: report.scanError } : {}),
+    versions: report.versions.map((v) => versionJson(v, now)),
+  };
+}
+
+/** Triton's model states for the repository index. */
+const INDEX_STATE = { START: 'LOADING', LOADING: 'LOADING', AVAILABLE: 'READY', UNLOADING: 'UNLOADING', END: 'UNAVAILABLE' } as const;
+
+export interface IndexEntry {
+  name: string;
+  version?: string;
+  state: string;
+  reason: string;
+}
+
+/**
+ * The repository extension's index: one entry per known version (a model without versions gets one entry with no
+ * version). With `readyOnly`, only READY entries.
+ */
+export function repositoryIndex(reports: readonly ModelReport[], readyOnly: boolean): IndexEntry[] {
+  const entries: IndexEntry[] = [];
+  for (const r of reports) {
+    if (r.versions.length === 0) {
+      const reason = r.scanError ?? (r.settling.length > 0 ? 'version directories are still being written' : `no version found under ${r.config.basePath}`);
+      entries.push({ name: r.name, state: 'UNAVAILABLE', reason });
+    }
+    for (const v of r.versions) {
+      const reason = v.error?.message ?? (v.state === 'END' ? (r.unloadedByRequest ? 'unloaded through the management API' : 'unloaded') : '');
+      entries.push({ name: r.name, version: String(v.version), state: INDEX_STATE[v.state], reason });
+    }
+  }
+  return readyOnly ? entries.filter((e) => e.state === 'READY') : entries;
+}

@@ -1,0 +1,403 @@
+// ManagedModel: one model's versions — scanning its base path, choosing aspired versions, loading, swapping, retiring.
+
+/*
+ * Every change (a scan, a finished load, a drained version, a retry timer, a config change) ends in reconcile(), a
+ * synchronous step that compares what should be loaded (the aspired versions) with what is, and starts loads and
+ * retirements. Loads are the only asynchronous part. The invariants:
+ *   - only AVAILABLE versions are routable; a version becomes AVAILABLE after its session loaded and warmup ran;
+ *   - availability_preserving: a version that is no longer aspired keeps serving until an aspired one is AVAILABLE
+ *     and no other aspired one is still loading; resource_preserving: it is retired at once and loads wait for it;
+ *   - a retired version is UNLOADING while handles are out, then its session is released and it is END;
+ *   - a label only ever points at an AVAILABLE version, and a version a label points at is never retired for policy.
+ */
+
+import type { Logger } from 'pino';
+import { OrtServeError, toOrtServeError } from '../errors.js';
+import type { SessionOptions } from '../engine/model-session.js';
+import type { ModelConfig, SwapPolicy } from '../config/model-config.js';
+import { scanVersionDirs, type VersionDirState } from './repository.js';
+import { aspiredVersions, retryDelayMs } from './version-policy.js';
+import { failureError, loadVersion, sessionOptionsFor } from './version-loader.js';
+import { VersionEntry, describeRequest, type RegistryEvent, type VersionChange, type VersionSelector } from './model-version.js';
+
+/** What the registry gives every model: server-wide settings and where to report. */
+export interface ModelRuntime {
+  readonly sessionDefaults: SessionOptions;
+  readonly swapPolicy: SwapPolicy;
+  readonly warmupIterations: number;
+  /** A new version directory is taken once unchanged for this long (0: at once). */
+  readonly settleMs: number;
+  readonly maxLoadRetries: number;
+  readonly loadRetryIntervalMs: number;
+  readonly log: Logger;
+  emit(event: RegistryEvent): void;
+}
+
+/** END versions kept in the status list after they stop being aspired (the newest are kept). */
+const HISTORY = 10;
+
+export class ManagedModel {
+  readonly entries = new Map<number, VersionEntry>();
+  /** Effective labels: label → an AVAILABLE version. */
+  readonly labels = new Map<string, number>();
+  /** Version directories seen but still being written. */
+  settling: number[] = [];
+  scanError: string | undefined;
+  /** Set by the management API's unload; cleared by its load or a config change of this model. */
+  unloadedByRequest = false;
+  private removed = false;
+  private closed = false;
+  private scanned = false;
+  private disk = new Map<number, VersionDirState>();
+  private quiet = new Set<number>();
+  private lastFingerprints = new Map<number, string>();
+  private reconciling = false;
+  private again = false;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(public config: ModelConfig, private readonly rt: ModelRuntime) {}
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get swapPolicy(): SwapPolicy {
+    return this.config.swapPolicy ?? this.rt.swapPolicy;
+  }
+
+  /**
+   * Scans the base path and reconciles. `takeAll` takes every complete-looking directory at once (server start, an
+   * explicit load); otherwise a new directory waits until its files have not changed for the settle time.
+   */
+  async refresh(takeAll: boolean): Promise<void> {
+    const basePath = this.config.basePath;
+    const scan = await scanVersionDirs(basePath);
+    if (this.closed || basePath !== this.config.basePath) return;
+    if (!scan.ok) {
+      // An unreadable base path (a flaky mount) says nothing about the versions: keep serving what is loaded.
+      if (scan.error !== this.scanError) this.rt.log.warn({ model: this.name, err: scan.error }, 'cannot scan the base path; keeping loaded versions');
+      this.scanError = scan.error;
+      this.scanned = true;
+      this.notify();
+      return;
+    }
+    this.scanError = undefined;
+    this.scanned = true;
+    const now = Date.now();
+    const disk = new Map<number, VersionDirState>();
+    this.quiet = new Set();
+    this.settling = [];
+    for (const d of scan.versions) {
+      const quiet = takeAll || this.rt.settleMs === 0 ||
+        (now - d.newestMtimeMs >= this.rt.settleMs && this.lastFingerprints.get(d.version) === d.fingerprint);
+      if (quiet) this.quiet.add(d.version);
+      // Once taken, a version stays taken while its directory exists (versions are immutable; rewrites are ignored).
+      if (quiet || this.disk.has(d.version)) disk.set(d.version, d);
+      else this.settling.push(d.version);
+      const entry = this.entries.get(d.version);
+      if (entry?.failed && quiet && entry.loadedFingerprint !== d.fingerprint) {
+        // The files of a failed version were replaced and have settled: try again from scratch.
+        entry.loadFailures = 0;
+        entry.clearRetry();
+      }
+    }
+    this.lastFingerprints = new Map(scan.versions.map((d) => [d.version, d.fingerprint]));
+    this.disk = disk;
+    this.reconcile();
+  }
+
+  /** Re-evaluates everything; re-entrant calls (from a release inside a step) run one more step. */
+  reconcile(): void {
+    if (this.reconciling) {
+      this.again = true;
+      return;
+    }
+    this.reconciling = true;
+    try {
+      do {
+        this.again = false;
+        if (!this.closed) this.step();
+      } while (this.again);
+    } finally {
+      this.reconciling = false;
+    }
+    this.notify();
+  }
+
+  private step(): void {
+    const aspired = this.aspired();
+    this.applyLabels();
+    const keep = new Set([...aspired, ...this.labels.values()]);
+    this.startLoads(aspired, keep);
+    this.retireUnaspired(aspired, keep);
+    this.trimHistory(keep);
+  }
+
+  private aspired(): Set<number> {
+    if (this.removed || this.unloadedByRequest || !this.scanned) return new Set();
+    const failed = new Set([...this.entries.values()].filter((e) => e.failed).map((e) => e.version));
+    return aspiredVersions({
+      policy: this.config.versionPolicy, onDisk: [...this.disk.keys()], failed, labelTargets: this.config.versionLabels.values(),
+    });
+  }
+
+  /** Moves each configured label to its version once that version is AVAILABLE; drops labels no longer configured. */
+  private applyLabels(): void {
+    const wanted = this.removed || this.unloadedByRequest ? new Map<string, number>() : this.config.versionLabels;
+    for (const [label, version] of wanted) {
+      if (this.labels.get(label) !== version && this.entries.get(version)?.state === 'AVAILABLE') this.setLabel(label, version);
+    }
+    for (const [label, version] of this.labels) {
+      if (!wanted.has(label) || this.entries.get(version)?.state !== 'AVAILABLE') this.setLabel(label, undefined);
+    }
+  }
+
+  private setLabel(label: string, version: number | undefined): void {
+    const previous = this.labels.get(label);
+    if (version === undefined) this.labels.delete(label);
+    else this.labels.set(label, version);
+    this.rt.log.info({ model: this.name, label, version, previous }, 'label moved');
+    this.rt.emit({ type: 'label', model: this.name, label, version, previous, at: performance.now() });
+  }
+
+  private startLoads(aspired: Set<number>, keep: Set<number>): void {
+    // resource_preserving: nothing loads while a version on its way out still holds memory.
+    const blocked = this.swapPolicy === 'resource_preserving' && [...this.entries.values()].some(
+      (e) => !keep.has(e.version) && (e.state === 'AVAILABLE' || e.state === 'UNLOADING' || e.state === 'LOADING'));
+    for (const v of aspired) {
+      const dir = this.disk.get(v);
+      if (dir === undefined) continue;
+      let entry = this.entries.get(v);
+      if (entry === undefined) {
+        entry = new VersionEntry(this.name, v, dir.dir, dir.modelPath, this.config,
+          (c) => this.changed(c), (e) => this.finishUnload(e));
+        this.entries.set(v, entry);
+        this.changed({ entry, previous: 'START' });
+      }
+      if (entry.state === 'UNLOADING' && entry.session !== undefined) {
+        entry.setState('AVAILABLE');   // wanted again before it drained: it never stopped being loaded
+        continue;
+      }
+      if (!blocked && this.shouldLoad(entry)) void this.load(entry, dir);
+    }
+  }
+
+  private shouldLoad(entry: VersionEntry): boolean {
+    if (entry.state === 'START') return true;
+    if (entry.state !== 'END') return false;
+    if (!entry.failed) return true;   // unloaded earlier, aspired again (e.g. the newest version was deleted)
+    // Files of a failed version that are being replaced: wait until they settle rather than load half a file.
+    if (!this.quiet.has(entry.version)) return false;
+    return entry.loadFailures <= this.rt.maxLoadRetries && (entry.nextRetryAt ?? 0) <= Date.now();
+  }
+
+  private async load(entry: VersionEntry, dir: VersionDirState): Promise<void> {
+    entry.clearRetry();
+    entry.config = this.config;
+    entry.loadedFingerprint = dir.fingerprint;
+    entry.setState('LOADING', entry.error);
+    const options = sessionOptionsFor(this.config, this.rt.sessionDefaults, `${this.name}:${entry.version}`);
+    try {
+      const loaded = await loadVersion(entry.modelPath, entry.dir, options, this.config.warmupIterations ?? this.rt.warmupIterations);
+      if (this.closed) {
+        loaded.session.release();
+        entry.setState('END');
+        return;
+      }
+      entry.session = loaded.session;
+      entry.warmup = loaded.warmup;
+      entry.loadFailures = 0;
+      entry.setState('AVAILABLE');
+      const active = loaded.session.providers.filter((p) => p.active).map((p) => p.name);
+      for (const p of loaded.session.providers.filter((x) => !x.active)) {
+        this.rt.log.warn({ model: this.name, version: entry.version, provider: p.name, reason: p.reason }, `execution provider ${p.name} skipped; falling back`);
+      }
+      this.rt.log.info({ model: this.name, version: entry.version, providers: active, warmup: loaded.warmup }, 'model version AVAILABLE');
+    } catch (err) {
+      this.loadFailed(entry, toOrtServeError(err));
+    }
+    this.reconcile();
+  }
+
+  private loadFailed(entry: VersionEntry, cause: OrtServeError): void {
+    entry.loadFailures++;
+    let delay: number | undefined;
+    if (entry.loadFailures <= this.rt.maxLoadRetries && !this.closed) {
+      delay = retryDelayMs(this.rt.loadRetryIntervalMs, entry.loadFailures);
+      entry.nextRetryAt = Date.now() + delay;
+      entry.retryTimer = setTimeout(() => {
+        entry.retryTimer = undefined;
+        this.reconcile();
+      }, delay);
+      entry.retryTimer.unref();
+    }
+    entry.setState('END', failureError(cause, entry.loadFailures, this.rt.maxLoadRetries, delay));
+    this.rt.log.error({ model: this.name, version: entry.version, err: entry.error!.message }, 'model version failed to load');
+  }
+
+  private retireUnaspired(aspired: Set<number>, keep: Set<number>): void {
+    const leaving = [...this.entries.values()].filter((e) => !keep.has(e.version) && e.state === 'AVAILABLE');
+    if (leaving.length === 0) return;
+    if (this.swapPolicy === 'availability_preserving' && aspired.size > 0) {
+      const states = [...aspired].map((v) => this.entries.get(v)?.state);
+      const pending = states.some((s) => s === undefined || s === 'START' || s === 'LOADING');
+      // Keep serving until a replacement is AVAILABLE and nothing else aspired is still on its way.
+      if (!states.includes('AVAILABLE') || pending) return;
+    }
+    for (const entry of leaving) {
+      entry.setState('UNLOADING');
+      if (entry.inFlight === 0) this.finishUnload(entry);
+    }
+  }
+
+  /** Releases a retired version's session once no handle is out (also the handles' drain callback). */
+  private finishUnload(entry: VersionEntry): void {
+    if (entry.state !== 'UNLOADING') return;
+    entry.session?.release();
+    entry.session = undefined;
+    entry.setState('END');
+    this.rt.log.info({ model: this.name, version: entry.version }, 'model version unloaded');
+    this.reconcile();
+  }
+
+  /** Forgets START entries no longer aspired and all but the newest HISTORY ended ones. */
+  private trimHistory(keep: Set<number>): void {
+    const ended: VersionEntry[] = [];
+    for (const entry of this.entries.values()) {
+      if (keep.has(entry.version)) continue;
+      if (entry.state === 'START') this.entries.delete(entry.version);
+      else if (entry.state === 'END') ended.push(entry);
+    }
+    ended.sort((a, b) => b.endedAt - a.endedAt || b.version - a.version);
+    for (const entry of ended.slice(HISTORY)) {
+      entry.clearRetry();
+      this.entries.delete(entry.version);
+    }
+  }
+
+  private changed({ entry, previous }: VersionChange): void {
+    this.rt.emit({ type: 'version', model: this.name, version: entry.version, state: entry.state, previous, error: entry.error, at: performance.now() });
+  }
+
+  /** Every known version matching the selector, newest first, for the status API. Throws ERR_MODEL_NOT_FOUND. */
+  status(selector: VersionSelector): VersionEntry[] {
+    const notFound = (why: string): never => {
+      throw new OrtServeError('ERR_MODEL_NOT_FOUND', `Servable not found for request: ${describeRequest(this.name, selector)} (${why})`);
+    };
+    if (selector.label !== undefined) {
+      const version = this.labels.get(selector.label) ?? this.config.versionLabels.get(selector.label);
+      if (version === undefined) return notFound('no such label');
+      return [this.entries.get(version) ?? notFound(`label '${selector.label}' points at version ${version}, which is not loaded`)];
+    }
+    if (selector.version !== undefined) return [this.entries.get(selector.version) ?? notFound('no such version')];
+    // A configured model with no version yet is listed empty (metrics and readiness iterate over models).
+    return [...this.entries.values()].sort((a, b) => b.version - a.version);
+  }
+
+  /** Why the model has no version: the scan error, directories still being written, or none found. */
+  emptyReason(): string {
+    if (this.scanError !== undefined) return this.scanError;
+    if (this.settling.length > 0) return `version ${this.settling.join(', ')} is still being written`;
+    return `no version found under ${this.config.basePath}`;
+  }
+
+  /** The AVAILABLE version a request should run on. Throws ERR_MODEL_NOT_FOUND / ERR_MODEL_UNAVAILABLE. */
+  resolve(selector: VersionSelector): VersionEntry {
+    const what = describeRequest(this.name, selector);
+    let candidate: VersionEntry | undefined;
+    if (selector.label !== undefined) {
+      const effective = this.labels.get(selector.label);
+      candidate = effective === undefined ? this.status(selector)[0] : this.entries.get(effective);
+    } else if (selector.version !== undefined) {
+      candidate = this.status(selector)[0];
+    } else {
+      const all = this.status(selector);
+      if (all.length === 0) throw new OrtServeError('ERR_MODEL_NOT_FOUND', `Servable not found for request: ${what} (${this.emptyReason()})`);
+      candidate = all.find((e) => e.state === 'AVAILABLE') ?? all[0];
+    }
+    if (candidate?.state === 'AVAILABLE' && candidate.session !== undefined) return candidate;
+    if (candidate === undefined || (candidate.state === 'END' && !candidate.failed && selector.version !== undefined)) {
+      throw new OrtServeError('ERR_MODEL_NOT_FOUND', `Servable not found for request: ${what} (the version was unloaded)`);
+    }
+    const why = candidate.error ? `: ${candidate.error.message}` : this.unloadedByRequest ? ' (unloaded through the management API)' : '';
+    const target = selector.label !== undefined ? ` (label '${selector.label}' → version ${candidate.version})` : '';
+    throw new OrtServeError('ERR_MODEL_UNAVAILABLE', `${what}${target} is ${candidate.state}, not AVAILABLE${why}`);
+  }
+
+  /** Applies a changed entry of the config (same base path): policy, labels, session options for later loads. */
+  updateConfig(config: ModelConfig): void {
+    this.config = config;
+    this.unloadedByRequest = false;
+    this.reconcile();
+  }
+
+  /** Explicit load: clears an API unload, forgets retry limits, and takes every directory now. */
+  async reloadNow(): Promise<void> {
+    this.unloadedByRequest = false;
+    for (const entry of this.entries.values()) {
+      if (entry.failed) {
+        entry.loadFailures = 0;
+        entry.clearRetry();
+      }
+    }
+    await this.refresh(true);
+  }
+
+  unloadByRequest(): void {
+    this.unloadedByRequest = true;
+    this.reconcile();
+  }
+
+  /** The model left the config: retire every version (in-flight requests finish first). */
+  remove(): void {
+    this.removed = true;
+    this.reconcile();
+  }
+
+  /** Server stop: releases every session now (native runs in flight still finish) and cancels retries. */
+  close(): void {
+    this.closed = true;
+    for (const entry of this.entries.values()) {
+      entry.clearRetry();
+      entry.session?.release();
+      entry.session = undefined;
+      if (entry.state !== 'END') entry.setState('END');
+    }
+    this.labels.clear();
+    this.notify();
+  }
+
+  /** No load pending: nothing START/LOADING and no directory still settling. */
+  isSettled(): boolean {
+    if (!this.scanned) return false;
+    return this.settling.length === 0 && ![...this.entries.values()].some((e) => e.state === 'START' || e.state === 'LOADING');
+  }
+
+  /** Nothing holds a session any more. */
+  isDrained(): boolean {
+    return [...this.entries.values()].every((e) => e.state === 'END');
+  }
+
+  /** Resolves true once `predicate` holds (checked after every change), or false after `timeoutMs`. */
+  waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (predicate()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!predicate() && !this.closed) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(predicate());
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        resolve(predicate());
+      }, timeoutMs);
+      timer.unref();
+      this.waiters.add(check);
+    });
+  }
+
+  private notify(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}

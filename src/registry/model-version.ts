@@ -1,0 +1,133 @@
+// One version of a model: its TF Serving state, its session, and the ref-counted handles that keep it alive.
+
+import type { OrtServeError } from '../errors.js';
+import type { ModelSession } from '../engine/model-session.js';
+import type { BatchingConfig, ModelConfig } from '../config/model-config.js';
+import type { WarmupReport } from './warmup.js';
+
+/** TF Serving's servable states. */
+export type VersionState = 'START' | 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
+
+/** What front ends and the batcher read about a version. */
+export interface ModelVersion {
+  readonly model: string;
+  readonly version: number;
+  /** The version directory and its model.onnx. */
+  readonly dir: string;
+  readonly modelPath: string;
+  readonly state: VersionState;
+  /** Why the version is in END after a failure (retry count and next attempt in the message). */
+  readonly error?: OrtServeError;
+  readonly session?: ModelSession;
+  /** The model's config when this version (last) started loading: session options, batching, labels. */
+  readonly config: ModelConfig;
+  /** The config's batching section, for the batcher; undefined when the model has none. */
+  readonly batching?: BatchingConfig;
+  /** Failed load attempts since the last success (0 once AVAILABLE). */
+  readonly loadFailures: number;
+  /** When the next load attempt is due (ms since the epoch); undefined when none is scheduled. */
+  readonly nextRetryAt?: number;
+  /** Requests holding a handle to this version right now. */
+  readonly inFlight: number;
+  /** What warmup ran before the version became AVAILABLE. */
+  readonly warmup?: WarmupReport;
+}
+
+/** A version that is AVAILABLE, with its session. */
+export type ResolvedVersion = ModelVersion & { readonly session: ModelSession };
+
+/** A ref-counted reference to a loaded version: the session stays alive until every handle is released. */
+export interface VersionHandle {
+  readonly version: ResolvedVersion;
+  /** Idempotent. The last release of a retired version unloads it. */
+  release(): void;
+}
+
+export interface VersionChange {
+  entry: VersionEntry;
+  previous: VersionState;
+}
+
+/** The registry's mutable record behind a ModelVersion. Only ManagedModel changes it. */
+export class VersionEntry implements ModelVersion {
+  state: VersionState = 'START';
+  error?: OrtServeError;
+  session?: ModelSession;
+  loadFailures = 0;
+  nextRetryAt?: number;
+  retryTimer?: NodeJS.Timeout;
+  inFlight = 0;
+  warmup?: WarmupReport;
+  /** The directory's fingerprint when the last load began: a different one later means the files were replaced. */
+  loadedFingerprint?: string;
+  /** When this entry last left AVAILABLE or failed, for trimming the status history. */
+  endedAt = 0;
+
+  constructor(
+    readonly model: string,
+    readonly version: number,
+    readonly dir: string,
+    readonly modelPath: string,
+    public config: ModelConfig,
+    private readonly onChange: (change: VersionChange) => void,
+    private readonly onDrained: (entry: VersionEntry) => void,
+  ) {}
+
+  get batching(): BatchingConfig | undefined {
+    return this.config.batching;
+  }
+
+  get failed(): boolean {
+    return this.state === 'END' && this.error !== undefined;
+  }
+
+  setState(next: VersionState, error?: OrtServeError): void {
+    const previous = this.state;
+    this.state = next;
+    this.error = error;
+    if (next === 'END') this.endedAt = Date.now();
+    this.onChange({ entry: this, previous });
+  }
+
+  /** Takes a handle. The caller has checked the version is AVAILABLE. */
+  acquire(): VersionHandle {
+    this.inFlight++;
+    let released = false;
+    return {
+      version: this as ResolvedVersion,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.inFlight--;
+        if (this.inFlight === 0 && this.state === 'UNLOADING') this.onDrained(this);
+      },
+    };
+  }
+
+  clearRetry(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.nextRetryAt = undefined;
+  }
+}
+
+/** What the registry reports as it works; `at` is performance.now(), for ordering against request timings. */
+export type RegistryEvent =
+  | { type: 'version'; model: string; version: number; state: VersionState; previous: VersionState; error?: OrtServeError; at: number }
+  | { type: 'label'; model: string; label: string; version?: number; previous?: number; at: number }
+  | { type: 'config'; ok: boolean; source: string; error?: string; at: number };
+
+export type RegistryListener = (event: RegistryEvent) => void;
+
+/** What a request names: a specific version, a label, or neither (the latest available). */
+export interface VersionSelector {
+  version?: number;
+  label?: string;
+}
+
+/** TF Serving's wording for a request, used in every not-found message. */
+export function describeRequest(model: string, selector: VersionSelector): string {
+  if (selector.version !== undefined) return `Specific(${model}, ${selector.version})`;
+  if (selector.label !== undefined) return `Label(${model}, ${selector.label})`;
+  return `Latest(${model})`;
+}
