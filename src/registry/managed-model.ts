@@ -303,20 +303,27 @@ export class ManagedModel {
 
   /** The AVAILABLE version a request should run on. Throws ERR_MODEL_NOT_FOUND / ERR_MODEL_UNAVAILABLE. */
   resolve(selector: VersionSelector): VersionEntry {
-    const what = describeRequest(this.name, selector);
-    let candidate: VersionEntry | undefined;
+    // Every request comes through here: the common case allocates nothing; messages are built only for failures.
+    let found: VersionEntry | undefined;
     if (selector.label !== undefined) {
-      const effective = this.labels.get(selector.label);
-      candidate = effective === undefined ? this.status(selector)[0] : this.entries.get(effective);
+      const version = this.labels.get(selector.label);
+      found = version === undefined ? undefined : this.entries.get(version);
     } else if (selector.version !== undefined) {
-      candidate = this.status(selector)[0];
+      found = this.entries.get(selector.version);
     } else {
-      const all = this.status(selector);
-      if (all.length === 0) throw new OrtServeError('ERR_MODEL_NOT_FOUND', `Servable not found for request: ${what} (${this.emptyReason()})`);
-      candidate = all.find((e) => e.state === 'AVAILABLE') ?? all[0];
+      for (const e of this.entries.values()) if (e.state === 'AVAILABLE' && (found === undefined || e.version > found.version)) found = e;
     }
-    if (candidate?.state === 'AVAILABLE' && candidate.session !== undefined) return candidate;
-    if (candidate === undefined || (candidate.state === 'END' && !candidate.failed && selector.version !== undefined)) {
+    if (found?.state === 'AVAILABLE' && found.session !== undefined) return found;
+    return this.unavailable(selector);
+  }
+
+  /** Throws the reason `selector` has no AVAILABLE version. */
+  private unavailable(selector: VersionSelector): never {
+    const what = describeRequest(this.name, selector);
+    const all = this.status(selector);   // throws ERR_MODEL_NOT_FOUND for unknown versions and labels
+    if (all.length === 0) throw new OrtServeError('ERR_MODEL_NOT_FOUND', `Servable not found for request: ${what} (${this.emptyReason()})`);
+    const candidate = all[0]!;
+    if (candidate.state === 'END' && !candidate.failed && selector.version !== undefined) {
       throw new OrtServeError('ERR_MODEL_NOT_FOUND', `Servable not found for request: ${what} (the version was unloaded)`);
     }
     const why = candidate.error ? `: ${candidate.error.message}` : this.unloadedByRequest ? ' (unloaded through the management API)' : '';
