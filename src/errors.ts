@@ -52,6 +52,8 @@ export const ERRORS = {
   ERR_INFERENCE: { http: 500, grpc: 'INTERNAL', summary: 'ONNX Runtime failed while running the model.' },
   ERR_CONFIG: { http: 400, grpc: 'INVALID_ARGUMENT', summary: 'A flag or configuration value is invalid (names it).' },
   ERR_INTERNAL: { http: 500, grpc: 'INTERNAL', summary: 'A bug in ortserve; the message says where.' },
+  ERR_PROTOBUF: { http: 400, grpc: 'INVALID_ARGUMENT', summary: 'A gRPC message is not valid protobuf for its method (gives the decoder\'s reason).' },
+  ERR_NOT_IMPLEMENTED: { http: 501, grpc: 'UNIMPLEMENTED', summary: 'The server does not offer this operation (the message says what is missing).' },
   ERR_UNAUTHENTICATED: { http: 401, grpc: 'UNAUTHENTICATED', summary: 'The management API needs its bearer token (Authorization: Bearer <token>).' },
 } as const satisfies Record<string, ErrorSpec>;
 

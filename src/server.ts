@@ -16,6 +16,11 @@ import { HttpExchange } from './frontends/http/http-exchange.js';
 import { parseTfServingPath } from './frontends/tfserving/rest-paths.js';
 import { handleTfServingRest } from './frontends/tfserving/rest-handlers.js';
 import { prometheusText } from './frontends/metrics/prometheus-text.js';
+import { routeFlatBuffers, type FlatBuffersRoutes } from './frontends/flatbuffers/fb-routes.js';
+import { parseKservePath } from './frontends/kserve/rest-paths.js';
+import { handleKserveRest, readKserveHeaders } from './frontends/kserve/rest-handlers.js';
+import { GrpcFrontEnd } from './frontends/grpc/grpc-server.js';
+import type { GrpcActivity } from './frontends/grpc/grpc-context.js';
 
 export interface CreateServerOptions extends Partial<ServerOptions> {
   /** A pino logger to use instead of one built from logLevel. */
@@ -26,6 +31,9 @@ export interface CreateServerOptions extends Partial<ServerOptions> {
 
 export interface ServerStatus {
   restPort: number;
+  grpcPort: number;
+  /** Open ModelStreamInfer streams and their unanswered requests. */
+  grpc: GrpcActivity;
   models: Array<{
     name: string;
     versions: Array<{ version: number; state: string; error?: string; providers?: Array<{ name: string; active: boolean; reason: string }> }>;
@@ -33,8 +41,8 @@ export interface ServerStatus {
 }
 
 export interface OrtServe {
-  /** Loads the models, then listens. Resolves once the REST port accepts connections. */
-  start(): Promise<{ restPort: number }>;
+  /** Loads the models, then listens. Resolves once the REST and gRPC ports accept connections. */
+  start(): Promise<{ restPort: number; grpcPort: number }>;
   /** Closes listeners and connections, then unloads models. Safe to call twice. */
   stop(): Promise<void>;
   status(): ServerStatus;
@@ -59,6 +67,7 @@ function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementCo
     maxJsonDepth: server.options.maxJsonDepth,
     restTimeoutMs: server.options.restApiTimeoutInMs,
   };
+  const kserveCtx = { ...ctx, management };
   // Prometheus metrics: our path, and TF Serving's default monitoring path.
   for (const path of ['/metrics', '/monitoring/prometheus/metrics']) {
     app.get(path, (res) => {
@@ -74,6 +83,11 @@ function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementCo
       return;
     }
     try {
+      const kserve = parseKservePath(ex.url);
+      if (kserve !== undefined) {
+        void handleKserveRest(ex, res, kserveCtx, kserve, readKserveHeaders(req));
+        return;
+      }
       const route = parseTfServingPath(ex.url);
       if (route === undefined) throw new OrtServeError('ERR_NOT_FOUND', `no route for ${ex.method.toUpperCase()} ${ex.url}`);
       void handleTfServingRest(ex, ctx, route);
@@ -105,8 +119,11 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
   });
   const management: ManagementContext = { registry, reloader: undefined, token: undefined };
   let app: TemplatedApp | undefined;
+  let flatBuffers: FlatBuffersRoutes | undefined;
   let listenSocket: us_listen_socket | undefined;
   let restPort = 0;
+  let grpc: GrpcFrontEnd | undefined;
+  let grpcPort = 0;
 
   const server: OrtServe = {
     registry,
@@ -114,7 +131,8 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     log,
     async start() {
       const uws = loadUws();
-      nativeAddon().configure({ numBatchThreads: options.numBatchThreads });
+      const ortLevels = ['verbose', 'info', 'warning', 'error', 'fatal'];
+      nativeAddon().configure({ numBatchThreads: options.numBatchThreads, ortLogLevel: ortLevels.indexOf(options.ortLogLevel) });
       management.token = options.managementTokenFile !== '' ? ManagementToken.fromFile(options.managementTokenFile) : undefined;
       const reloader = new HotReloader(registry, new ModelSource(options), {
         fileSystemPollMs: options.fileSystemPollWaitSeconds * 1000,
@@ -123,25 +141,40 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       management.reloader = reloader;
       await reloader.start();
       app = uws.App();
+      // Before routeRest: its catch-all route must come last.
+      flatBuffers = routeFlatBuffers(app, {
+        registry, maxBodyBytes: options.maxBodyBytes, restTimeoutMs: options.restApiTimeoutInMs,
+        wsMaxBackpressureBytes: options.wsMaxBackpressureBytes, wsMaxInFlight: options.wsMaxInFlight,
+      });
       routeRest(app, server, management);
       listenSocket = await listen(app, options.host, options.restApiPort);
       restPort = uws.us_socket_local_port(listenSocket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
-      log.info({ host: options.host, restPort, models: registry.modelNames() }, 'ortserve listening (REST)');
-      return { restPort };
+      grpc = new GrpcFrontEnd(
+        { registry, management, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes, streamMaxInFlight: options.grpcStreamMaxInFlight, log },
+        { host: options.host, port: options.grpcPort, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes, maxSendMessageBytes: options.grpcMaxSendMessageBytes },
+      );
+      grpcPort = await grpc.start();
+      log.info({ host: options.host, restPort, grpcPort, models: registry.modelNames() }, 'ortserve listening (REST and gRPC)');
+      return { restPort, grpcPort };
     },
     async stop() {
       management.reloader?.stop();
       if (app !== undefined) {
+        flatBuffers?.closeAll();   // a clean WebSocket close (1001) before the forced one below
         if (listenSocket !== undefined) loadUws().us_listen_socket_close(listenSocket);
         app.close();
         app = undefined;
         listenSocket = undefined;
       }
+      grpc?.stop();
+      grpc = undefined;
       registry.close();
     },
     status() {
       return {
         restPort,
+        grpcPort,
+        grpc: { ...(grpc?.activity ?? { activeStreams: 0, streamTasksInFlight: 0 }) },
         models: registry.modelNames().map((name) => ({
           name,
           versions: registry.status(name).map((v) => ({

@@ -35,7 +35,7 @@ describe('README', () => {
   let base: string;
   beforeAll(async () => {
     server = createServer({
-      host: '127.0.0.1', restApiPort: 0, modelBasePath: path.join(root, 'examples/models'), intraOpThreads: 1,
+      host: '127.0.0.1', restApiPort: 0, grpcPort: 0, modelBasePath: path.join(root, 'examples/models'), intraOpThreads: 1,
       logger: pino({ level: 'silent' }),
     });
     base = `http://127.0.0.1:${(await server.start()).restPort}`;

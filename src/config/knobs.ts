@@ -3,12 +3,18 @@
 import { OrtServeError } from '../errors.js';
 
 export interface ServerOptions {
-  /** Address the REST (and later gRPC) listeners bind. */
+  /** Address the REST and gRPC listeners bind. */
   host: string;
   /** TF Serving REST / KServe REST port; 0 picks a free port. */
   restApiPort: number;
-  /** gRPC port (TF Serving's --port); 0 picks a free port. Not served yet. */
+  /** gRPC port (TF Serving's --port; KServe V2 and TF Serving gRPC); 0 picks a free port. */
   grpcPort: number;
+  /** Largest gRPC message the server accepts, in bytes. */
+  grpcMaxReceiveMessageBytes: number;
+  /** Largest gRPC message the server sends, in bytes. */
+  grpcMaxSendMessageBytes: number;
+  /** Requests one ModelStreamInfer stream may have unanswered before the server stops reading it. */
+  grpcStreamMaxInFlight: number;
   /** Name of the single model to serve from modelBasePath. */
   modelName: string;
   /** Directory holding numeric version subdirectories, each with model.onnx. */
@@ -35,6 +41,12 @@ export interface ServerOptions {
   maxQueuedRequests: number;
   /** Deadline of a REST request, in milliseconds (0 = none). */
   restApiTimeoutInMs: number;
+  /** A FlatBuffers WebSocket whose unsent replies exceed this many bytes is closed. */
+  wsMaxBackpressureBytes: number;
+  /** Requests one FlatBuffers WebSocket may have in flight. */
+  wsMaxInFlight: number;
+  /** Severity ONNX Runtime's own log (stderr) starts at. */
+  ortLogLevel: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
   /** Model config file (TF Serving text format, or YAML/JSON); replaces modelBasePath/modelName when set. */
   modelConfigFile: string;
   /** Seconds between re-reads of modelConfigFile (0 = read once). Fractions are accepted through createServer. */
@@ -75,7 +87,10 @@ const MiB = 1024 * 1024;
 export const KNOBS: readonly Knob[] = [
   { key: 'host', flag: 'host', kind: 'string', default: '0.0.0.0', doc: 'Address to listen on (use 127.0.0.1 to accept local clients only).' },
   { key: 'restApiPort', flag: 'rest_api_port', kind: 'integer', default: 8501, min: 0, max: 65535, doc: 'REST port (TF Serving REST and KServe V2 REST); 0 picks a free port.' },
-  { key: 'grpcPort', flag: 'port', kind: 'integer', default: 8500, min: 0, max: 65535, doc: 'gRPC port, as TF Serving\'s --port (the gRPC front end is not built yet).' },
+  { key: 'grpcPort', flag: 'port', kind: 'integer', default: 8500, min: 0, max: 65535, doc: 'gRPC port, as TF Serving\'s --port: KServe V2 (inference.GRPCInferenceService) and TF Serving (PredictionService, ModelService); 0 picks a free port.' },
+  { key: 'grpcMaxReceiveMessageBytes', flag: 'grpc_max_receive_message_bytes', kind: 'integer', default: 64 * MiB, min: 1, max: 2 ** 31 - 1, doc: 'Largest gRPC request message accepted; larger ones fail with RESOURCE_EXHAUSTED.' },
+  { key: 'grpcMaxSendMessageBytes', flag: 'grpc_max_send_message_bytes', kind: 'integer', default: 64 * MiB, min: 1, max: 2 ** 31 - 1, doc: 'Largest gRPC response message sent; a larger answer fails with RESOURCE_EXHAUSTED.' },
+  { key: 'grpcStreamMaxInFlight', flag: 'grpc_stream_max_in_flight', kind: 'integer', default: 1024, min: 1, max: 1_048_576, doc: 'Requests one ModelStreamInfer stream may have unanswered; past it the server stops reading that stream until answers go out (HTTP/2 flow control then holds the client back).' },
   { key: 'modelName', flag: 'model_name', kind: 'string', default: '', doc: 'Model name to serve from --model_base_path; default: the last path component of --model_base_path. When that directory holds model directories instead of version directories, every model under it is served and this is ignored.' },
   { key: 'modelBasePath', flag: 'model_base_path', kind: 'string', default: '', doc: 'Directory with numeric version subdirectories (<base>/<version>/model.onnx), or a repository of such model directories.' },
   { key: 'maxBodyBytes', flag: 'max_body_bytes', kind: 'integer', default: 64 * MiB, min: 1, max: 2 ** 31 - 1, doc: 'Largest request body accepted; larger bodies get 413.' },
@@ -97,6 +112,9 @@ export const KNOBS: readonly Knob[] = [
   { key: 'loadRetryIntervalMicros', flag: 'load_retry_interval_micros', kind: 'integer', default: 60_000_000, min: 0, max: 86_400_000_000, doc: 'Wait before the first load retry, in microseconds; it doubles after each failure (at most 32 times this).' },
   { key: 'numRequestIterationsForWarmup', flag: 'num_request_iterations_for_warmup', kind: 'integer', default: 1, min: 0, max: 1_000, doc: 'Times each request in a version\'s warmup.json is replayed before the version becomes AVAILABLE; 0 = no warmup.' },
   { key: 'managementTokenFile', flag: 'management_token_file', kind: 'string', default: '', doc: 'File holding the bearer token (16+ characters) that turns on the management API (config reload, KServe repository index/load/unload); empty = off.' },
+  { key: 'wsMaxBackpressureBytes', flag: 'ws_max_backpressure_bytes', kind: 'integer', default: 16 * MiB, min: 1024, max: 2 ** 31 - 1, doc: 'A FlatBuffers WebSocket client that stops reading is disconnected once this many bytes of replies wait unsent (no unbounded buffering).' },
+  { key: 'wsMaxInFlight', flag: 'ws_max_in_flight', kind: 'integer', default: 1024, min: 1, max: 1_048_576, doc: 'Requests one FlatBuffers WebSocket may have in flight; more are answered at once with ERR_QUEUE_FULL.' },
+  { key: 'ortLogLevel', flag: 'ort_log_level', kind: 'enum', default: 'fatal', values: ['verbose', 'info', 'warning', 'error', 'fatal'], doc: 'Severity ONNX Runtime\'s own log on stderr starts at (process-wide). Default fatal: ORT\'s run errors are already returned to the caller, and logging each one would let bad requests flood stderr; use warning when debugging a model.' },
   { key: 'logLevel', flag: 'log_level', kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'Log level of the JSON log on stdout.' },
 ];
 

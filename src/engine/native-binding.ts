@@ -131,8 +131,11 @@ export interface NativeSession {
 export interface NativeAddon {
   /** [async] Loads a model file on a worker thread. Rejects {code: 'MODEL_LOAD', ortCode, message}. */
   loadSession(path: string, options?: NativeSessionOptions): Promise<NativeSession>;
-  /** [sync] Sets the shared worker pool size before the first model loads (0 = one per hardware thread). */
-  configure(options: { numBatchThreads?: number }): void;
+  /**
+   * [sync] Sets the shared worker pool size before the first model loads (0 = one per hardware thread), and the
+   * severity ONNX Runtime logs at (0 verbose .. 4 fatal).
+   */
+  configure(options: { numBatchThreads?: number; ortLogLevel?: number }): void;
   schedulerInfo(): { started: boolean; threads: number };
   ortVersion(): string;
   apiVersion(): number;

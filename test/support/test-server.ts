@@ -24,6 +24,8 @@ export function writeRepository(spec: RepositorySpec): string {
 export interface TestServer {
   server: OrtServe;
   baseUrl: string;
+  /** host:port of the gRPC front end (KServe V2 and TF Serving services). */
+  grpcAddress: string;
   repository: string;
   close(): Promise<void>;
 }
@@ -33,15 +35,17 @@ export async function startTestServer(spec: RepositorySpec, options: CreateServe
   const server = createServer({
     host: '127.0.0.1',
     restApiPort: 0,
+    grpcPort: 0,
     modelBasePath: repository,
     intraOpThreads: 1,
     logger: pino({ level: 'silent' }),
     ...options,
   });
-  const { restPort } = await server.start();
+  const { restPort, grpcPort } = await server.start();
   return {
     server,
     baseUrl: `http://127.0.0.1:${restPort}`,
+    grpcAddress: `127.0.0.1:${grpcPort}`,
     repository,
     async close() {
       await server.stop();

@@ -6,7 +6,7 @@ import { OrtServeError, toOrtServeError } from '../../errors.js';
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 404: '404 Not Found',
   405: '405 Method Not Allowed', 413: '413 Payload Too Large', 500: '500 Internal Server Error',
-  503: '503 Service Unavailable', 504: '504 Gateway Timeout',
+  501: '501 Not Implemented', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
 };
 
 export function statusLine(status: number): string {
@@ -30,6 +30,7 @@ export class HttpExchange {
   aborted = false;
   private responded = false;
   private onAbort: (() => void) | undefined;
+  private abortController: AbortController | undefined;
 
   constructor(private readonly res: HttpResponse, req: HttpRequest) {
     this.method = req.getMethod();
@@ -43,6 +44,7 @@ export class HttpExchange {
     res.onAborted(() => {
       this.aborted = true;
       this.onAbort?.();
+      this.abortController?.abort();
     });
   }
 
@@ -84,6 +86,13 @@ export class HttpExchange {
     });
   }
 
+  /** Aborted when the client disconnects: pass it to the engine so a request nobody waits for is dropped. */
+  get signal(): AbortSignal {
+    this.abortController ??= new AbortController();
+    if (this.aborted) this.abortController.abort();
+    return this.abortController.signal;
+  }
+
   /**
    * The absolute deadline (Date.now() ms) of this request: the sooner of the server's timeout (0 = none) and the
    * client's x-request-timeout-ms; undefined when neither applies.
@@ -99,6 +108,15 @@ export class HttpExchange {
     this.responded = true;
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json').end(body, closeConnection);
+    });
+  }
+
+  /** Sends a binary body with `status` and `contentType`. No-op if the client went away or a reply was already sent. */
+  sendBytes(status: number, contentType: string, body: Uint8Array): void {
+    if (this.aborted || this.responded) return;
+    this.responded = true;
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType).end(body);
     });
   }
 

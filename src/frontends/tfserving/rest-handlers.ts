@@ -72,7 +72,7 @@ async function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route:
     if (request.signatureName !== undefined && request.signatureName !== DEFAULT_SIGNATURE) {
       fail('ERR_BAD_REQUEST', `signature_name: '${request.signatureName}' not found; ONNX models have one signature, '${DEFAULT_SIGNATURE}'`);
     }
-    const outputs = await v.session.run(request.inputs, undefined, { deadline: ex.deadline(ctx.restTimeoutMs) });
+    const outputs = await v.session.run(request.inputs, undefined, { deadline: ex.deadline(ctx.restTimeoutMs), signal: ex.signal });
     return encodePredictResponse(request.form, [...outputs].map(([name, tensor]) => ({ name, tensor })));
   });
   ex.sendJson(200, response);

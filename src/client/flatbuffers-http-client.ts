@@ -1,0 +1,81 @@
+// A typed client for ortserve's FlatBuffers protocol over HTTP: one POST per request, keep-alive connections.
+
+import { Pool } from 'undici';
+import { decodeInferResponse, encodeInferRequest, type InferResponseMessage } from '../protocol/flatbuffers/messages.js';
+import { OrtServeClientError } from './client-errors.js';
+import { toTensors, type ClientInput, type ClientTensor } from './client-tensors.js';
+
+export interface InferOptions {
+  /** A specific version (> 0); default: the latest available. */
+  version?: number;
+  /** A version label (e.g. "stable"); not together with version. */
+  label?: string;
+  /** Outputs wanted, in this order; default: all. */
+  outputs?: string[];
+  /** Fail with DEADLINE_EXCEEDED if the server has not started the request within this many milliseconds. */
+  timeoutMs?: number;
+}
+
+export interface InferResult {
+  id: string;
+  model: string;
+  version: number;
+  outputs: Record<string, ClientTensor>;
+}
+
+let nextId = 0;
+
+/** Throws the response's error, or returns its outputs. Shared by both transports. */
+export function resultOf(response: InferResponseMessage): InferResult {
+  if (response.error) throw new OrtServeClientError(response.error.code, response.error.message, response.error.httpStatus);
+  return {
+    id: response.id,
+    model: response.model,
+    version: response.version,
+    outputs: Object.fromEntries([...response.outputs].map(([name, t]) => [name, t as ClientTensor])),
+  };
+}
+
+/** Builds the request bytes for `infer` on either transport. */
+export function requestBytes(id: string, model: string, inputs: Record<string, ClientInput>, options: InferOptions): Uint8Array {
+  return encodeInferRequest({
+    id,
+    model,
+    ...(options.version !== undefined ? { version: options.version } : {}),
+    ...(options.label !== undefined ? { label: options.label } : {}),
+    inputs: toTensors(inputs),
+    outputs: options.outputs ?? [],
+    ...(options.timeoutMs !== undefined ? { timeoutMicros: options.timeoutMs * 1000 } : {}),
+  });
+}
+
+export function newRequestId(): string {
+  nextId = (nextId + 1) % Number.MAX_SAFE_INTEGER;
+  return String(nextId);
+}
+
+export class FlatBuffersHttpClient {
+  private readonly pool: Pool;
+
+  /** `baseUrl`: the server's REST address, e.g. http://127.0.0.1:8501. */
+  constructor(baseUrl: string, options: { connections?: number } = {}) {
+    this.pool = new Pool(baseUrl, { connections: options.connections ?? 16 });
+  }
+
+  /** Runs `model` on `inputs`. Rejects with OrtServeClientError (the server's code and message) on failure. */
+  async infer(model: string, inputs: Record<string, ClientInput>, options: InferOptions = {}): Promise<InferResult> {
+    const body = requestBytes(newRequestId(), model, inputs, options);
+    const res = await this.pool.request({
+      path: '/v1/flatbuffers/infer',
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/x-flatbuffers' },
+    });
+    const bytes = new Uint8Array(await res.body.arrayBuffer());
+    return resultOf(decodeInferResponse(bytes));
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}

@@ -1,0 +1,65 @@
+// Per-call plumbing shared by the gRPC services: the client's deadline and cancellation, and errors as gRPC statuses.
+
+import { Metadata, type handleUnaryCall, type ServerErrorResponse, type ServerUnaryCall } from '@grpc/grpc-js';
+import { toOrtServeError } from '../../errors.js';
+import type { CallLimits } from '../kserve/infer-request.js';
+import { decoded, type MalformedMessage } from './proto-schemas.js';
+
+/** What every kind of server call offers (grpc-js does not export its own name for this). */
+export type ServerSurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, 'cancelled' | 'metadata' | 'getDeadline'> & NodeJS.EventEmitter;
+
+/** The metadata key carrying ortserve's stable error code next to the gRPC status (trailers of a failed call). */
+export const ERROR_CODE_METADATA = 'ortserve-error-code';
+
+/** Any thrown value as a gRPC error: the registry's status, the message, and the stable code in the trailers. */
+export function toServiceError(err: unknown): ServerErrorResponse {
+  const error = toOrtServeError(err);
+  const metadata = new Metadata();
+  metadata.set(ERROR_CODE_METADATA, error.code);
+  return Object.assign(new Error(error.message), { code: error.grpcStatus, details: error.message, metadata });
+}
+
+/** The client's deadline (grpc-timeout), as an absolute Date.now() time; undefined when the client set none. */
+export function callDeadline(call: ServerSurfaceCall): number | undefined {
+  const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** The call's limits: its deadline, and a signal that aborts when the client cancels or the deadline passes. */
+export function callLimits(call: ServerSurfaceCall): CallLimits {
+  const controller = new AbortController();
+  // grpc-js emits 'cancelled' for a client cancel, a broken connection and an expired deadline alike.
+  call.once('cancelled', () => controller.abort());
+  if (call.cancelled) controller.abort();
+  const limits: CallLimits = { signal: controller.signal };
+  const deadline = callDeadline(call);
+  if (deadline !== undefined) limits.deadline = deadline;
+  return limits;
+}
+
+/** The Authorization metadata a client sent (for the management guard), if any. */
+export function authorizationOf(call: ServerSurfaceCall): string | undefined {
+  const value = call.metadata.get('authorization')[0];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * A unary handler from an async function: a request that failed to decode is refused with INVALID_ARGUMENT, and
+ * any error becomes the registry's gRPC status. `method` names the RPC in messages.
+ */
+export function unary<Req, Res>(
+  method: string,
+  handler: (request: Req, call: ServerUnaryCall<Req | MalformedMessage, Res>) => Promise<Res> | Res,
+): handleUnaryCall<Req | MalformedMessage, Res> {
+  return (call, callback) => {
+    let result: Promise<Res>;
+    try {
+      result = Promise.resolve(handler(decoded(call.request, method), call));
+    } catch (err) {
+      callback(toServiceError(err));
+      return;
+    }
+    result.then((response) => callback(null, response), (err: unknown) => callback(toServiceError(err)));
+  };
+}

@@ -1,0 +1,169 @@
+// KServe V2 gRPC infer codec: ModelInferRequest (typed contents or raw_input_contents) → tensors → ModelInferResponse.
+
+import { fail } from '../../errors.js';
+import { elementCount, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
+import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from '../kserve/datatypes.js';
+import { checkUniqueNames, type InferResponse } from '../kserve/infer-request.js';
+import { versionSelector } from '../kserve/model-info.js';
+import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes } from '../kserve/tensor-bytes.js';
+import type { VersionSelector } from '../../registry/model-registry.js';
+
+/** InferParameter as decoded (int64/uint64 as decimal strings; parameter_choice names the member set). */
+export interface InferParameterMessage {
+  parameter_choice?: string;
+  bool_param?: boolean;
+  int64_param?: string;
+  string_param?: string;
+  double_param?: number;
+  uint64_param?: string;
+}
+
+interface ContentsMessage {
+  bool_contents: boolean[];
+  int_contents: number[];
+  int64_contents: string[];
+  uint_contents: number[];
+  uint64_contents: string[];
+  fp32_contents: number[];
+  fp64_contents: number[];
+  bytes_contents: Buffer[];
+}
+type ContentsField = keyof ContentsMessage;
+
+interface InputMessage {
+  name: string;
+  datatype: string;
+  shape: string[];
+  parameters: Record<string, InferParameterMessage>;
+  contents: ContentsMessage | null;
+}
+
+export interface ModelInferRequestMessage {
+  model_name: string;
+  model_version: string;
+  id: string;
+  parameters: Record<string, InferParameterMessage>;
+  inputs: InputMessage[];
+  outputs: Array<{ name: string; parameters: Record<string, InferParameterMessage> }>;
+  raw_input_contents: Buffer[];
+}
+
+export interface DecodedGrpcInfer {
+  model: string;
+  selector: VersionSelector;
+  id: string;
+  inputs: Map<string, Tensor>;
+  outputNames?: string[];
+  /** Triton's "timeout" request parameter, in microseconds. */
+  timeoutMicros?: number;
+}
+
+/** Which typed-contents field holds each dtype; FP16 and BF16 have none (they travel only as raw bytes). */
+const CONTENTS_FIELD: Partial<Record<DType, ContentsField>> = {
+  bool: 'bool_contents', int8: 'int_contents', int16: 'int_contents', int32: 'int_contents', int64: 'int64_contents',
+  uint8: 'uint_contents', uint16: 'uint_contents', uint32: 'uint_contents', uint64: 'uint64_contents',
+  float32: 'fp32_contents', float64: 'fp64_contents', string: 'bytes_contents',
+};
+const ALL_FIELDS: ContentsField[] = [
+  'bool_contents', 'int_contents', 'int64_contents', 'uint_contents', 'uint64_contents', 'fp32_contents', 'fp64_contents', 'bytes_contents',
+];
+const INT_RANGE: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], int16: [-32768, 32767], uint8: [0, 255], uint16: [0, 65535] };
+
+/** The parameter's value as a plain JS value (int64 kept as a decimal string, bytes as a Buffer). */
+export function parameterValue(p: InferParameterMessage & { bytes_param?: Buffer }): unknown {
+  return p.parameter_choice === undefined ? undefined : (p as Record<string, unknown>)[p.parameter_choice];
+}
+
+function typedContents(input: InputMessage, dtype: DType, shape: number[], field: string): Tensor {
+  const contents = input.contents;
+  const count = elementCount(shape);
+  const expected = CONTENTS_FIELD[dtype];
+  const present = contents === null ? [] : ALL_FIELDS.filter((f) => contents[f].length > 0);
+  const stray = present.find((f) => f !== expected);
+  if (stray !== undefined || (expected === undefined && count > 0)) {
+    const where = expected === undefined ? 'raw_input_contents (it has no typed contents field)' : `contents.${expected}`;
+    fail('ERR_DTYPE', `${field}: ${input.datatype} data belongs in ${where}${stray ? `, not contents.${stray}` : ''}`);
+  }
+  if (expected === undefined) return { dtype, shape, data: new Uint16Array(0) }; // FP16/BF16 with no elements
+  const values = contents === null ? [] : contents[expected];
+  if (values.length !== count) {
+    fail('ERR_SHAPE', `${field}.contents.${expected}: ${values.length} values, but shape [${shape.join(',')}] needs ${count}`);
+  }
+  return { dtype, shape, data: convertValues(values, dtype, `${field}.contents.${expected}`, input.datatype) };
+}
+
+function convertValues(values: ContentsMessage[ContentsField], dtype: DType, field: string, datatype: string): Tensor['data'] {
+  switch (dtype) {
+    case 'bool': return Uint8Array.from(values as boolean[], (b) => (b ? 1 : 0));
+    case 'int64': return BigInt64Array.from(values as string[], (s) => BigInt(s));
+    case 'uint64': return BigUint64Array.from(values as string[], (s) => BigInt(s));
+    case 'float32': return Float32Array.from(values as number[]);
+    case 'float64': return Float64Array.from(values as number[]);
+    case 'int32': return Int32Array.from(values as number[]);
+    case 'uint32': return Uint32Array.from(values as number[]);
+    case 'string': return values as StringData;
+    default: {
+      const [min, max] = INT_RANGE[dtype]!;
+      const ints = values as number[];
+      const bad = ints.findIndex((x) => x < min || x > max);
+      if (bad >= 0) fail('ERR_DTYPE', `${field}[${bad}]: ${ints[bad]} is out of range for ${datatype}`);
+      return dtype === 'int8' ? Int8Array.from(ints) : dtype === 'int16' ? Int16Array.from(ints) : dtype === 'uint8' ? Uint8Array.from(ints) : Uint16Array.from(ints);
+    }
+  }
+}
+
+function decodeInput(input: InputMessage, i: number, raw: Buffer | undefined, maxBytes: number): Tensor {
+  const field = `inputs[${i}]`;
+  if (input.name === '') fail('ERR_BAD_REQUEST', `${field}.name: required`);
+  const dtype = dtypeOfDatatype(input.datatype);
+  if (dtype === undefined) {
+    fail('ERR_DTYPE', `${field}.datatype: ${input.datatype === '' ? 'required' : `'${input.datatype}' is not a datatype`} (one of ${KSERVE_DATATYPE_NAMES.join(', ')})`);
+  }
+  const shape = parseShape(input.shape, `${field}.shape`);
+  checkTensorFits(dtype, shape, `${field}.shape`, maxBytes, '--grpc_max_receive_message_bytes');
+  if (raw === undefined) return typedContents(input, dtype, shape, `${field} (${input.name})`);
+  if (input.contents !== null && ALL_FIELDS.some((f) => input.contents![f].length > 0)) {
+    fail('ERR_BAD_REQUEST', `${field}.contents: must be empty when the request uses raw_input_contents`);
+  }
+  return bytesToTensor(dtype, shape, raw, `raw_input_contents[${i}] (${input.name})`, input.datatype);
+}
+
+/** Decodes a ModelInferRequest. `maxBytes` bounds a declared tensor size before anything is allocated for it. */
+export function decodeModelInfer(msg: ModelInferRequestMessage, maxBytes: number): DecodedGrpcInfer {
+  if (msg.model_name === '') fail('ERR_BAD_REQUEST', 'model_name: required');
+  const raw = msg.raw_input_contents;
+  if (raw.length > 0 && raw.length !== msg.inputs.length) {
+    fail('ERR_BAD_REQUEST', `raw_input_contents: ${raw.length} entries for ${msg.inputs.length} inputs; send one per input, in the order of inputs`);
+  }
+  const tensors = msg.inputs.map((input, i) => decodeInput(input, i, raw.length > 0 ? raw[i] : undefined, maxBytes));
+  checkUniqueNames(msg.inputs.map((x) => x.name), (i) => `inputs[${i}].name`, 'input');
+  const result: DecodedGrpcInfer = {
+    model: msg.model_name,
+    selector: versionSelector(msg.model_name, msg.model_version),
+    id: msg.id,
+    inputs: new Map(msg.inputs.map((x, i) => [x.name, tensors[i]!])),
+  };
+  if (msg.outputs.length > 0) {
+    msg.outputs.forEach((o, i) => { if (o.name === '') fail('ERR_BAD_REQUEST', `outputs[${i}].name: required`); });
+    result.outputNames = msg.outputs.map((o) => o.name);
+    checkUniqueNames(result.outputNames, (i) => `outputs[${i}].name`, 'output');
+  }
+  const timeout = msg.parameters['timeout'];
+  if (timeout !== undefined) {
+    const micros = Number(parameterValue(timeout));
+    if (!Number.isSafeInteger(micros) || micros < 0) fail('ERR_BAD_REQUEST', 'parameters.timeout: expected a non-negative int64_param (microseconds)');
+    result.timeoutMicros = micros;
+  }
+  return result;
+}
+
+/** The response: every output in raw_output_contents (Triton's choice too), in the order of `outputs`. */
+export function encodeModelInfer(response: InferResponse): object {
+  const outputs: object[] = [];
+  const raw: Uint8Array[] = [];
+  for (const [name, tensor] of response.outputs) {
+    outputs.push({ name, datatype: KSERVE_DATATYPE[tensor.dtype], shape: tensor.shape });
+    raw.push(tensorToBytes(tensor));
+  }
+  return { model_name: response.model, model_version: String(response.version), id: response.id ?? '', outputs, raw_output_contents: raw };
+}

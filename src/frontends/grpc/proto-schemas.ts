@@ -1,0 +1,117 @@
+// Loads ortserve's .proto files from schemas/ at run time (proto-loader) and guards each method's request decoder.
+
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import { loadSync, type MessageTypeDefinition, type Options, type PackageDefinition } from '@grpc/proto-loader';
+import { fail } from '../../errors.js';
+
+/** The files that define every service ortserve answers on its gRPC port (they import the rest). */
+export const SCHEMA_FILES = ['kserve_grpc_inference.proto', 'tensorflow_serving_apis.proto', 'grpc_health_v1.proto'];
+
+/**
+ * How decoded messages look in JS: snake_case field names as in the .proto; int64 as decimal strings (exact, where
+ * numbers would round past 2^53); enums as their names; unset fields at their defaults (repeated = [], message =
+ * null); `version_choice`-style properties naming the member of each oneof that is set; bytes as Buffers that view
+ * the received message (no copy).
+ */
+export const PROTO_OPTIONS: Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+
+/** schemas/ of this package, found by walking up from this file (the same from src/ and from dist/src/). */
+export function schemasDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++, dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'schemas');
+    if (existsSync(path.join(candidate, SCHEMA_FILES[0]!))) return candidate;
+  }
+  fail('ERR_INTERNAL', `schemas/${SCHEMA_FILES[0]} not found above ${fileURLToPath(import.meta.url)}; the package is incomplete`);
+}
+
+let loaded: PackageDefinition | undefined;
+
+export function loadSchemas(): PackageDefinition {
+  loaded ??= loadSync(SCHEMA_FILES, { ...PROTO_OPTIONS, includeDirs: [schemasDir()] });
+  return loaded;
+}
+
+/** A request the decoder refused; the handler answers it with ERR_PROTOBUF (grpc-js alone would say INTERNAL). */
+export class MalformedMessage {
+  constructor(readonly reason: string) {}
+}
+
+/** Throws ERR_PROTOBUF for a request that could not be decoded; returns the message otherwise. */
+export function decoded<T>(message: T | MalformedMessage, method: string): T {
+  if (message instanceof MalformedMessage) {
+    fail('ERR_PROTOBUF', `${method}: the request is not a valid protobuf message: ${message.reason}`);
+  }
+  return message;
+}
+
+/**
+ * Why `bytes` is not a well-formed protobuf message at its top level (a field running past the end, a wire type
+ * that does not exist), or undefined. protobufjs clamps a string that runs past the end instead of refusing it, so
+ * a truncated message would otherwise decode as a shorter one. Nested messages are checked by the decoder itself.
+ */
+export function wireStructureError(bytes: Uint8Array): string | undefined {
+  let pos = 0;
+  const varint = (): number | undefined => {
+    let value = 0;
+    for (let shift = 0; shift < 70; shift += 7) {
+      if (pos >= bytes.length) return undefined;
+      const b = bytes[pos++]!;
+      if (shift < 53) value += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return value;
+    }
+    return undefined;
+  };
+  while (pos < bytes.length) {
+    const at = pos;
+    const key = varint();
+    if (key === undefined) return `the field key at byte ${at} runs past the end`;
+    const field = Math.floor(key / 8);
+    const wire = key % 8;
+    let size: number | undefined;
+    if (wire === 0) size = varint() === undefined ? Infinity : 0;
+    else if (wire === 1) size = 8;
+    else if (wire === 5) size = 4;
+    else if (wire === 2) size = varint() ?? Infinity;
+    else return `field ${field} at byte ${at} has wire type ${wire}, which proto3 messages do not use`;
+    if (size > bytes.length - pos) return `field ${field} at byte ${at} runs past the end of the ${bytes.length}-byte message`;
+    pos += size;
+  }
+  return undefined;
+}
+
+/**
+ * A service definition whose request decoders return a MalformedMessage instead of throwing, so a bad message gets
+ * INVALID_ARGUMENT with the decoder's reason. (A message that decodes is not otherwise checked here: handlers do that.)
+ */
+export function guardedService(name: string): ServiceDefinition {
+  const service = loadSchemas()[name] as ServiceDefinition | undefined;
+  if (service === undefined) fail('ERR_INTERNAL', `service ${name} is not defined in schemas/`);
+  const guarded: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const [method, definition] of Object.entries(service)) {
+    const decode = definition.requestDeserialize;
+    guarded[method] = {
+      ...definition,
+      requestDeserialize: (bytes: Buffer) => {
+        const malformed = wireStructureError(bytes);
+        if (malformed !== undefined) return new MalformedMessage(malformed);
+        try {
+          return decode(bytes);
+        } catch (err) {
+          return new MalformedMessage(err instanceof Error ? err.message : String(err));
+        }
+      },
+    };
+  }
+  return guarded;
+}
+
+/** Serializes a message of a type from schemas/ (for values packed into google.protobuf.Any). */
+export function serializeMessage(typeName: string, value: object): Buffer {
+  const type = loadSchemas()[typeName] as MessageTypeDefinition<object, object> | undefined;
+  if (type === undefined) fail('ERR_INTERNAL', `message ${typeName} is not defined in schemas/`);
+  return type.serialize(value);
+}

@@ -1,0 +1,96 @@
+// ModelStreamInfer: many requests in flight on one bidirectional stream, answered as each finishes, matched by id.
+
+import { setMaxListeners } from 'node:events';
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { toOrtServeError } from '../../errors.js';
+import { callLimits } from './grpc-calls.js';
+import type { GrpcContext } from './grpc-context.js';
+import type { ModelInferRequestMessage } from './kserve-grpc-codec.js';
+import { inferMessage } from './kserve-infer.js';
+import { MalformedMessage, decoded } from './proto-schemas.js';
+
+type StreamCall = ServerDuplexStream<ModelInferRequestMessage | MalformedMessage, object>;
+
+/** A failed request's answer: the message, plus the model, version and id so the client can match it. */
+function errorResponse(err: unknown, msg: ModelInferRequestMessage | MalformedMessage): object {
+  const error = toOrtServeError(err);
+  const request = msg instanceof MalformedMessage ? undefined : msg;
+  return {
+    error_message: error.message,
+    infer_response: {
+      model_name: request?.model_name ?? '',
+      model_version: request?.model_version ?? '',
+      id: request?.id ?? '',
+      // Not in the protocol, but harmless to clients that ignore it: the stable code, for clients that switch on it.
+      parameters: { error_code: { string_param: error.code } },
+    },
+  };
+}
+
+/**
+ * Each message starts its own inference at once; answers are written in completion order (not request order), each
+ * carrying its request's id. Bounded: with `streamMaxInFlight` requests unanswered, or while the client is not
+ * reading answers (write() said to wait for 'drain'), the server stops reading the stream, so HTTP/2 flow control
+ * pushes back on the client. When the client cancels or disconnects, every queued request of the stream is
+ * dropped (one abort signal per stream) and answers still running are discarded.
+ */
+export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
+  const limits = callLimits(call);
+  // Every request in flight listens to the stream's one abort signal: as many listeners as the bound allows.
+  setMaxListeners(ctx.streamMaxInFlight + 1, limits.signal!);
+  const activity = ctx.activity;
+  let inFlight = 0;
+  let clientDone = false;
+  let waitingDrain = false;
+  let paused = false;
+  let closed = false;
+  activity.activeStreams++;
+
+  const close = () => {
+    if (closed || inFlight > 0 || !(clientDone || call.cancelled)) return;
+    closed = true;
+    activity.activeStreams--;
+    if (!call.cancelled) call.end();
+  };
+  const updateFlow = () => {
+    const stop = inFlight >= ctx.streamMaxInFlight || waitingDrain;
+    if (stop && !paused) call.pause();
+    else if (!stop && paused) call.resume();
+    paused = stop;
+  };
+  const write = (response: object) => {
+    if (call.cancelled || closed) return;
+    if (!call.write(response) && !waitingDrain) {
+      waitingDrain = true;
+      call.once('drain', () => {
+        waitingDrain = false;
+        updateFlow();
+      });
+    }
+  };
+  const answer = async (msg: ModelInferRequestMessage | MalformedMessage) => {
+    try {
+      write({ error_message: '', infer_response: await inferMessage(ctx, decoded(msg, 'ModelStreamInfer'), limits) });
+    } catch (err) {
+      write(errorResponse(err, msg));
+    }
+  };
+
+  call.on('data', (msg: ModelInferRequestMessage | MalformedMessage) => {
+    inFlight++;
+    activity.streamTasksInFlight++;
+    updateFlow();
+    void answer(msg).finally(() => {
+      inFlight--;
+      activity.streamTasksInFlight--;
+      updateFlow();
+      close();
+    });
+  });
+  call.on('end', () => {
+    clientDone = true;
+    close();
+  });
+  call.on('cancelled', close);
+  call.on('error', (err) => ctx.log.debug({ err: err.message }, 'ModelStreamInfer stream error'));
+}

@@ -1,0 +1,104 @@
+// tensorflow.TensorProto ⇄ Tensor: typed *_val fields (with TensorFlow's fill-from-one-value rule) and tensor_content.
+
+import { fail } from '../../errors.js';
+import { elementCount, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
+import { bytesToTensor, checkTensorFits, parseShape } from '../kserve/tensor-bytes.js';
+
+/** TensorFlow's DataType names for the dtypes ONNX models here take. */
+export const TF_DTYPE: Record<DType, string> = {
+  float32: 'DT_FLOAT', float64: 'DT_DOUBLE', float16: 'DT_HALF', bfloat16: 'DT_BFLOAT16',
+  int8: 'DT_INT8', int16: 'DT_INT16', int32: 'DT_INT32', int64: 'DT_INT64',
+  uint8: 'DT_UINT8', uint16: 'DT_UINT16', uint32: 'DT_UINT32', uint64: 'DT_UINT64',
+  bool: 'DT_BOOL', string: 'DT_STRING',
+};
+const DTYPE_OF = new Map<string, DType>(Object.entries(TF_DTYPE).map(([d, tf]) => [tf, d as DType]));
+
+export function tfDtypeName(dtype: DType | 'unsupported'): string {
+  return dtype === 'unsupported' ? 'DT_INVALID' : TF_DTYPE[dtype];
+}
+
+type ValField = 'float_val' | 'double_val' | 'int_val' | 'string_val' | 'int64_val' | 'bool_val' | 'half_val' | 'uint32_val' | 'uint64_val';
+
+/** Where TensorFlow keeps each dtype's values (int_val also holds the 8- and 16-bit integers; half_val both halves). */
+const VAL_FIELD: Record<DType, ValField> = {
+  float32: 'float_val', float64: 'double_val', float16: 'half_val', bfloat16: 'half_val',
+  int8: 'int_val', int16: 'int_val', int32: 'int_val', int64: 'int64_val',
+  uint8: 'int_val', uint16: 'int_val', uint32: 'uint32_val', uint64: 'uint64_val',
+  bool: 'bool_val', string: 'string_val',
+};
+const ALL_VAL_FIELDS: ValField[] = ['float_val', 'double_val', 'int_val', 'string_val', 'int64_val', 'bool_val', 'half_val', 'uint32_val', 'uint64_val'];
+const INT_RANGE: Partial<Record<DType, [number, number]>> = {
+  int8: [-128, 127], int16: [-32768, 32767], uint8: [0, 255], uint16: [0, 65535], float16: [0, 65535], bfloat16: [0, 65535],
+};
+
+/** A TensorProto as decoded (int64 values as decimal strings, enums as names, unknown enum values as numbers). */
+export interface TensorProtoMessage extends Record<ValField, unknown[]> {
+  dtype: string | number;
+  tensor_shape: { dim: Array<{ size: string; name: string }>; unknown_rank: boolean } | null;
+  tensor_content: Buffer;
+}
+
+function convert(values: unknown[], dtype: DType, count: number, field: string): Tensor['data'] {
+  // TensorFlow's rule: one value and a larger shape means that value everywhere.
+  const at = values.length === 1 && count > 1 ? () => values[0] : (i: number) => values[i];
+  const range = INT_RANGE[dtype];
+  if (range !== undefined) {
+    const bad = values.findIndex((v) => (v as number) < range[0] || (v as number) > range[1]);
+    if (bad >= 0) fail('ERR_DTYPE', `${field}[${bad}]: ${String(values[bad])} is out of range for ${TF_DTYPE[dtype]}`);
+  }
+  switch (dtype) {
+    case 'bool': return Uint8Array.from({ length: count }, (_, i) => (at(i) ? 1 : 0));
+    case 'int64': return BigInt64Array.from({ length: count }, (_, i) => BigInt(at(i) as string));
+    case 'uint64': return BigUint64Array.from({ length: count }, (_, i) => BigInt(at(i) as string));
+    case 'string': return Array.from({ length: count }, (_, i) => at(i) as Uint8Array) as StringData;
+    case 'float32': return Float32Array.from({ length: count }, (_, i) => at(i) as number);
+    case 'float64': return Float64Array.from({ length: count }, (_, i) => at(i) as number);
+    case 'int8': return Int8Array.from({ length: count }, (_, i) => at(i) as number);
+    case 'int16': return Int16Array.from({ length: count }, (_, i) => at(i) as number);
+    case 'int32': return Int32Array.from({ length: count }, (_, i) => at(i) as number);
+    case 'uint8': return Uint8Array.from({ length: count }, (_, i) => at(i) as number);
+    case 'uint32': return Uint32Array.from({ length: count }, (_, i) => at(i) as number);
+    default: return Uint16Array.from({ length: count }, (_, i) => at(i) as number); // uint16, float16, bfloat16 bits
+  }
+}
+
+/** Decodes one TensorProto; `field` (e.g. `inputs["x"]`) prefixes every error. */
+export function tensorProtoToTensor(tp: TensorProtoMessage, field: string, maxBytes: number): Tensor {
+  const dtype = DTYPE_OF.get(String(tp.dtype));
+  if (dtype === undefined) {
+    fail('ERR_DTYPE', `${field}.dtype: ${String(tp.dtype)} is not a dtype ortserve serves (one of ${[...DTYPE_OF.keys()].join(', ')})`);
+  }
+  if (tp.tensor_shape?.unknown_rank) fail('ERR_SHAPE', `${field}.tensor_shape: unknown_rank is not allowed in a request tensor`);
+  const shape = parseShape((tp.tensor_shape?.dim ?? []).map((d) => d.size), `${field}.tensor_shape.dim`);
+  checkTensorFits(dtype, shape, `${field}.tensor_shape`, maxBytes, '--grpc_max_receive_message_bytes');
+  const count = elementCount(shape);
+  if (tp.tensor_content.length > 0) {
+    if (dtype === 'string') fail('ERR_INVALID_INPUT', `${field}.tensor_content: DT_STRING values go in string_val`);
+    return bytesToTensor(dtype, shape, tp.tensor_content, `${field}.tensor_content`, TF_DTYPE[dtype]);
+  }
+  const valField = VAL_FIELD[dtype];
+  const values = tp[valField];
+  const stray = ALL_VAL_FIELDS.find((f) => f !== valField && tp[f].length > 0);
+  if (stray !== undefined) fail('ERR_DTYPE', `${field}: ${TF_DTYPE[dtype]} values belong in ${valField} (or tensor_content), not ${stray}`);
+  const fills = values.length === count || (values.length === 1 && count > 1);
+  if (!fills) {
+    fail('ERR_SHAPE', `${field}.${valField}: ${values.length} values, but tensor_shape [${shape.join(',')}] needs ${count} (or exactly 1, which fills it)`);
+  }
+  return { dtype, shape, data: convert(values, dtype, count, `${field}.${valField}`) };
+}
+
+/** Encodes a tensor into its typed field, as TF Serving answers by default (clients read float_val etc. directly). */
+export function tensorToTensorProto(t: Tensor): object {
+  const valField = VAL_FIELD[t.dtype];
+  let values: unknown[];
+  if (t.dtype === 'string') values = t.data as StringData;
+  else if (t.dtype === 'int64' || t.dtype === 'uint64') values = Array.from(t.data as BigInt64Array, (x) => x.toString());
+  else if (t.dtype === 'bool') values = Array.from(t.data as Uint8Array, (x) => x !== 0);
+  else values = Array.from(t.data as ArrayLike<number>);
+  return { dtype: TF_DTYPE[t.dtype], tensor_shape: { dim: t.shape.map((size) => ({ size })) }, [valField]: values };
+}
+
+/** A TensorShapeProto for a signature (-1 for dynamic dims, with their symbolic names). */
+export function shapeProto(shape: readonly number[], names: readonly string[]): object {
+  return { dim: shape.map((size, i) => ({ size, name: names[i] ?? '' })), unknown_rank: false };
+}

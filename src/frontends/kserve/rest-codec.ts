@@ -1,0 +1,177 @@
+// KServe V2 REST infer codec: JSON (+ Triton binary tensor data) request → tensors; tensors → JSON (+ binary) response.
+
+import { fail } from '../../errors.js';
+import { elementCount, type DType, type Tensor } from '../../engine/tensor.js';
+import { isJsonObject, parseJson, type JsonObject, type JsonValue } from '../json/json-parser.js';
+import { describeJson, jsonToTensor, tensorToJson } from '../json/tensor-json.js';
+import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
+import { checkUniqueNames, type InferResponse } from './infer-request.js';
+import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes, type WireDim } from './tensor-bytes.js';
+
+export interface RestCodecLimits {
+  maxJsonDepth: number;
+  maxBodyBytes: number;
+}
+
+/** A decoded /infer body: everything but the model, version and deadline, which come from the URL and headers. */
+export interface RestInferRequest {
+  id?: string;
+  inputs: Map<string, Tensor>;
+  outputNames?: string[];
+  /** Whether output `name` goes back as binary data (its own binary_data, else the request's binary_data_output). */
+  binaryOutput(name: string): boolean;
+  /** Triton's "timeout" request parameter, in microseconds. */
+  timeoutMicros?: number;
+}
+
+/** The section of the body after the JSON header, consumed in input order (the binary tensor data extension). */
+interface BinaryCursor {
+  bytes: Uint8Array;
+  offset: number;
+}
+
+function objectField(v: JsonValue | undefined, field: string): JsonObject | undefined {
+  if (v === undefined) return undefined;
+  if (!isJsonObject(v)) fail('ERR_BAD_REQUEST', `${field}: expected an object, got ${describeJson(v)}`);
+  return v;
+}
+
+function stringField(v: JsonValue | undefined, field: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') fail('ERR_BAD_REQUEST', `${field}: expected a string, got ${describeJson(v)}`);
+  return v;
+}
+
+function boolParam(v: JsonValue | undefined, field: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') fail('ERR_BAD_REQUEST', `${field}: expected true or false, got ${describeJson(v)}`);
+  return v;
+}
+
+function countParam(v: JsonValue | undefined, field: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) fail('ERR_BAD_REQUEST', `${field}: expected a non-negative integer, got ${describeJson(v)}`);
+  return n;
+}
+
+/** Splits the body at Inference-Header-Content-Length (when sent) into the JSON header and the binary section. */
+function splitBody(body: Uint8Array, headerLength: number | undefined): { json: Uint8Array; binary: Uint8Array } {
+  if (headerLength === undefined) return { json: body, binary: body.subarray(body.length) };
+  if (headerLength > body.length) {
+    fail('ERR_BAD_REQUEST', `Inference-Header-Content-Length: ${headerLength} is larger than the body (${body.length} bytes)`);
+  }
+  return { json: body.subarray(0, headerLength), binary: body.subarray(headerLength) };
+}
+
+/** Decodes a POST /infer body. Throws 400/413-class errors naming the field (`inputs[1].shape[0]`, ...). */
+export function decodeRestInfer(body: Uint8Array, headerLength: number | undefined, limits: RestCodecLimits): RestInferRequest {
+  const { json, binary } = splitBody(body, headerLength);
+  const root = parseJson(json, { maxDepth: limits.maxJsonDepth });
+  if (!isJsonObject(root)) fail('ERR_BAD_REQUEST', `request body: expected a JSON object, got ${describeJson(root)}`);
+  const parameters = objectField(root['parameters'], 'parameters');
+  const binaryDefault = boolParam(parameters?.['binary_data_output'], 'parameters.binary_data_output') ?? false;
+  const timeoutMicros = countParam(parameters?.['timeout'], 'parameters.timeout');
+  const inputsJson = root['inputs'];
+  if (!Array.isArray(inputsJson)) fail('ERR_BAD_REQUEST', `inputs: expected a list of input tensors, got ${describeJson(inputsJson)}`);
+  const cursor: BinaryCursor = { bytes: binary, offset: 0 };
+  const decoded = inputsJson.map((v, i) => decodeInput(v, i, cursor, limits));
+  if (cursor.offset !== binary.length) {
+    fail('ERR_BAD_REQUEST',
+      `${binary.length - cursor.offset} bytes after the JSON header are not claimed by any input's parameters.binary_data_size`);
+  }
+  checkUniqueNames(decoded.map((d) => d.name), (i) => `inputs[${i}].name`, 'input');
+  const outputs = decodeOutputs(root['outputs']);
+  const binaryByName = new Map(outputs?.map((o) => [o.name, o.binary ?? binaryDefault]));
+  const request: RestInferRequest = {
+    inputs: new Map(decoded.map((d) => [d.name, d.tensor])),
+    binaryOutput: (name) => binaryByName.get(name) ?? binaryDefault,
+  };
+  const id = stringField(root['id'], 'id');
+  if (id !== undefined) request.id = id;
+  if (outputs !== undefined) request.outputNames = outputs.map((o) => o.name);
+  if (timeoutMicros !== undefined) request.timeoutMicros = timeoutMicros;
+  return request;
+}
+
+function decodeInput(v: JsonValue, i: number, cursor: BinaryCursor, limits: RestCodecLimits): { name: string; tensor: Tensor } {
+  const field = `inputs[${i}]`;
+  if (!isJsonObject(v)) fail('ERR_BAD_REQUEST', `${field}: expected an input tensor object, got ${describeJson(v)}`);
+  const name = stringField(v['name'], `${field}.name`);
+  if (name === undefined || name === '') fail('ERR_BAD_REQUEST', `${field}.name: required`);
+  const datatype = stringField(v['datatype'], `${field}.datatype`);
+  const dtype = datatype === undefined ? undefined : dtypeOfDatatype(datatype);
+  if (datatype === undefined || dtype === undefined) {
+    fail('ERR_DTYPE', `${field}.datatype: ${datatype === undefined ? 'required' : `'${datatype}' is not a datatype`} (one of ${KSERVE_DATATYPE_NAMES.join(', ')})`);
+  }
+  const shapeJson = v['shape'];
+  if (!Array.isArray(shapeJson)) fail('ERR_SHAPE', `${field}.shape: expected a list of dims, got ${describeJson(shapeJson)}`);
+  const shape = parseShape(shapeJson as WireDim[], `${field}.shape`);
+  checkTensorFits(dtype, shape, `${field}.shape`, limits.maxBodyBytes, '--max_body_bytes');
+  const size = countParam(objectField(v['parameters'], `${field}.parameters`)?.['binary_data_size'], `${field}.parameters.binary_data_size`);
+  const label = `${field} (${name})`;
+  if (size === undefined) {
+    if (v['data'] === undefined) fail('ERR_BAD_REQUEST', `${field}.data: required (or send the tensor as binary data with parameters.binary_data_size)`);
+    return { name, tensor: jsonDataToTensor(v['data'] as JsonValue, dtype, shape, `${field}.data`) };
+  }
+  if (v['data'] !== undefined) fail('ERR_BAD_REQUEST', `${label}: has both "data" and parameters.binary_data_size; send one`);
+  const { bytes, offset } = cursor;
+  if (size > bytes.length - offset) {
+    fail('ERR_BAD_REQUEST',
+      `${field}.parameters.binary_data_size: ${size} bytes at offset ${offset} run past the ${bytes.length} bytes of binary data after the JSON header`);
+  }
+  cursor.offset += size;
+  return { name, tensor: bytesToTensor(dtype, shape, bytes.subarray(offset, offset + size), label, datatype) };
+}
+
+/** "data" may be flat (row-major) or nested exactly as the shape says. */
+function jsonDataToTensor(data: JsonValue, dtype: DType, shape: number[], field: string): Tensor {
+  const tensor = jsonToTensor(data, dtype, field);
+  const same = tensor.shape.length === shape.length && tensor.shape.every((d, k) => d === shape[k]);
+  const flat = tensor.shape.length <= 1 && tensor.data.length === elementCount(shape);
+  if (!same && !flat) {
+    fail('ERR_SHAPE', `${field}: holds ${tensor.data.length} elements as [${tensor.shape.join(',')}], but the shape [${shape.join(',')}] needs ${elementCount(shape)}`);
+  }
+  return { dtype, shape, data: tensor.data };
+}
+
+function decodeOutputs(v: JsonValue | undefined): Array<{ name: string; binary?: boolean }> | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) fail('ERR_BAD_REQUEST', `outputs: expected a list of requested outputs, got ${describeJson(v)}`);
+  const outputs = v.map((o, i) => {
+    if (!isJsonObject(o)) fail('ERR_BAD_REQUEST', `outputs[${i}]: expected an object, got ${describeJson(o)}`);
+    const name = stringField(o['name'], `outputs[${i}].name`);
+    if (name === undefined || name === '') fail('ERR_BAD_REQUEST', `outputs[${i}].name: required`);
+    const binary = boolParam(objectField(o['parameters'], `outputs[${i}].parameters`)?.['binary_data'], `outputs[${i}].parameters.binary_data`);
+    return binary === undefined ? { name } : { name, binary };
+  });
+  checkUniqueNames(outputs.map((o) => o.name), (i) => `outputs[${i}].name`, 'output');
+  return outputs;
+}
+
+/** A response body: the JSON header, and the binary sections that follow it (empty when everything is JSON). */
+export interface RestInferBody {
+  json: string;
+  binary: Uint8Array[];
+}
+
+/** Encodes the response; outputs keep the engine's order (the requested order, else model order). */
+export function encodeRestInfer(response: InferResponse, binaryOutput: (name: string) => boolean): RestInferBody {
+  const binary: Uint8Array[] = [];
+  const outputs: string[] = [];
+  for (const [name, tensor] of response.outputs) {
+    const head = `{"name":${JSON.stringify(name)},"datatype":"${KSERVE_DATATYPE[tensor.dtype]}","shape":[${tensor.shape.join(',')}]`;
+    if (binaryOutput(name)) {
+      const bytes = tensorToBytes(tensor);
+      binary.push(bytes);
+      outputs.push(`${head},"parameters":{"binary_data_size":${bytes.byteLength}}}`);
+    } else {
+      // Row-major flat data, as the protocol's examples and Triton answer.
+      const flat = tensorToJson({ ...tensor, shape: [tensor.data.length] }, { bytesAsB64: false });
+      outputs.push(`${head},"data":${flat}}`);
+    }
+  }
+  const id = response.id !== undefined ? `,"id":${JSON.stringify(response.id)}` : '';
+  const json = `{"model_name":${JSON.stringify(response.model)},"model_version":"${response.version}"${id},"outputs":[${outputs.join(',')}]}`;
+  return { json, binary };
+}

@@ -1,0 +1,103 @@
+// KServe V2 REST handlers: health, server and model metadata, readiness, and infer (JSON and Triton's binary tensor data).
+
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { fail } from '../../errors.js';
+import type { ModelRegistry } from '../../registry/model-registry.js';
+import { statusLine, type HttpExchange } from '../http/http-exchange.js';
+import { datatypeOf } from './datatypes.js';
+import {
+  checkServable, earliest, listedInputNames, runInference, timeoutDeadline, type CallLimits,
+} from './infer-request.js';
+import type { ManagementContext } from '../management/management-routes.js';
+import { modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from './model-info.js';
+import { decodeRestInfer, encodeRestInfer, type RestInferBody } from './rest-codec.js';
+import type { KserveRoute } from './rest-paths.js';
+
+export interface KserveRestContext {
+  registry: ModelRegistry;
+  maxBodyBytes: number;
+  maxJsonDepth: number;
+  /** Server-side deadline of a request in ms (0 = none). */
+  restTimeoutMs: number;
+  /** The management API: when it is on, server metadata lists the model_repository extension it serves. */
+  management: ManagementContext;
+}
+
+/** The request headers the KServe routes need. uWS frees the request when the route callback returns, so copy first. */
+export interface KserveHeaders {
+  inferenceHeaderLength: string;
+}
+
+export function readKserveHeaders(req: HttpRequest): KserveHeaders {
+  return { inferenceHeaderLength: req.getHeader('inference-header-content-length') };
+}
+
+function headerLength(value: string): number | undefined {
+  if (value === '') return undefined;
+  if (!/^\d{1,15}$/.test(value)) fail('ERR_BAD_REQUEST', `Inference-Header-Content-Length: '${value}' is not a byte count`);
+  return Number(value);
+}
+
+/** Writes a JSON header followed by binary tensor data (the binary extension's response form). */
+function sendBinary(ex: HttpExchange, res: HttpResponse, body: RestInferBody): void {
+  if (ex.aborted) return;
+  const json = Buffer.from(body.json, 'utf8');
+  const whole = Buffer.concat([json, ...body.binary]);
+  res.cork(() => {
+    res.writeStatus(statusLine(200))
+      .writeHeader('Content-Type', 'application/octet-stream')
+      .writeHeader('Inference-Header-Content-Length', String(json.length))
+      .end(whole);
+  });
+}
+
+async function handleInfer(ex: HttpExchange, res: HttpResponse, ctx: KserveRestContext, route: KserveRoute, body: Buffer, headers: KserveHeaders): Promise<void> {
+  const model = route.model!;
+  const selector = versionSelector(model, route.version ?? '');
+  checkServable(ctx.registry, model, selector);
+  const decoded = decodeRestInfer(body, headerLength(headers.inferenceHeaderLength), ctx);
+  // A client that disconnects drops its request from the queue if it has not started.
+  const limits: CallLimits = { signal: ex.signal };
+  const deadline = earliest(ex.deadline(ctx.restTimeoutMs), timeoutDeadline(ex.receivedAt, decoded.timeoutMicros));
+  if (deadline !== undefined) limits.deadline = deadline;
+  const response = await runInference(ctx.registry, {
+    model, selector, inputs: decoded.inputs, outputNames: decoded.outputNames,
+    ...(decoded.id !== undefined ? { id: decoded.id } : {}), limits,
+  }, listedInputNames(decoded.inputs.keys(), datatypeOf));
+  const encoded = encodeRestInfer(response, decoded.binaryOutput);
+  if (encoded.binary.length === 0) ex.sendJson(200, encoded.json);
+  else sendBinary(ex, res, encoded);
+}
+
+function handleGet(ex: HttpExchange, ctx: KserveRestContext, route: KserveRoute): void {
+  const model = route.model ?? '';
+  switch (route.action) {
+    case 'live': return ex.sendJson(200, '{"live":true}');
+    case 'ready': {
+      const ready = serverReady(ctx.registry);
+      return ex.sendJson(ready ? 200 : 400, JSON.stringify({ ready }));
+    }
+    case 'server_metadata': return ex.sendJson(200, JSON.stringify(serverMetadata(ctx.management.token !== undefined)));
+    case 'model_metadata': return ex.sendJson(200, JSON.stringify(modelMetadata(ctx.registry, model, versionSelector(model, route.version ?? ''))));
+    case 'model_ready': {
+      const ready = modelReady(ctx.registry, model, versionSelector(model, route.version ?? ''));
+      return ex.sendJson(ready ? 200 : 400, JSON.stringify({ name: model, ready }));
+    }
+    default: fail('ERR_INTERNAL', `handleGet: ${route.action} is not a GET route`);
+  }
+}
+
+/** Runs the handler for `route`; every failure becomes `{"error", "code"}` with the registry's HTTP status. */
+export async function handleKserveRest(
+  ex: HttpExchange, res: HttpResponse, ctx: KserveRestContext, route: KserveRoute, headers: KserveHeaders,
+): Promise<void> {
+  try {
+    // A POST body is read first (bounded), so an early error reply never leaves unread bytes on the connection.
+    const body = ex.method === 'post' ? await ex.readBody(ctx.maxBodyBytes) : Buffer.alloc(0);
+    if (ex.method !== route.method) fail('ERR_METHOD_NOT_ALLOWED', `${ex.method.toUpperCase()} ${ex.url}: use ${route.method.toUpperCase()}`);
+    if (route.action === 'infer') await handleInfer(ex, res, ctx, route, body, headers);
+    else handleGet(ex, ctx, route);
+  } catch (err) {
+    ex.sendError(err);
+  }
+}

@@ -1,0 +1,55 @@
+// Parses KServe V2 REST paths: /v2, /v2/health/*, /v2/models/{m}[/versions/{v}][/ready|/infer].
+// (/v2/repository/* is the management API's: src/frontends/management/.)
+
+import { fail } from '../../errors.js';
+
+export type KserveAction =
+  | 'server_metadata' | 'live' | 'ready'
+  | 'model_metadata' | 'model_ready' | 'infer';
+
+export interface KserveRoute {
+  action: KserveAction;
+  /** 'get' or 'post': the only method the route answers. */
+  method: 'get' | 'post';
+  model?: string;
+  /** '' = no version in the path. */
+  version?: string;
+}
+
+function segment(raw: string | undefined, field: string, url: string): string {
+  if (raw === undefined || raw === '') fail('ERR_NOT_FOUND', `no route for ${url}: ${field} is missing`);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    fail('ERR_BAD_REQUEST', `${field}: malformed percent-encoding in the URL`);
+  }
+}
+
+function modelRoute(parts: string[], url: string): KserveRoute {
+  // parts: [m] | [m, 'ready'|'infer'] | [m, 'versions', v] | [m, 'versions', v, 'ready'|'infer']
+  const model = segment(parts[0], 'model name', url);
+  let rest = parts.slice(1);
+  let version = '';
+  if (rest[0] === 'versions') {
+    version = segment(rest[1], 'version', url);
+    rest = rest.slice(2);
+  }
+  if (rest.length === 0) return { action: 'model_metadata', method: 'get', model, version };
+  if (rest.length === 1 && rest[0] === 'ready') return { action: 'model_ready', method: 'get', model, version };
+  if (rest.length === 1 && rest[0] === 'infer') return { action: 'infer', method: 'post', model, version };
+  fail('ERR_NOT_FOUND', `no route for ${url}`);
+}
+
+/** Returns undefined for paths outside /v2; throws ERR_NOT_FOUND for unknown paths inside it. */
+export function parseKservePath(url: string): KserveRoute | undefined {
+  if (url !== '/v2' && !url.startsWith('/v2/')) return undefined;
+  const parts = url.split('/').slice(2);
+  if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop(); // a trailing slash names the same resource
+  const [head, ...rest] = parts;
+  if (head === undefined) return { action: 'server_metadata', method: 'get' };
+  if (head === 'health' && rest.length === 1 && (rest[0] === 'live' || rest[0] === 'ready')) {
+    return { action: rest[0], method: 'get' };
+  }
+  if (head === 'models') return modelRoute(rest, url);
+  fail('ERR_NOT_FOUND', `no route for ${url}`);
+}

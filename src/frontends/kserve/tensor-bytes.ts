@@ -1,0 +1,119 @@
+// Raw tensor bytes ⇄ Tensors for every binary wire form (KServe binary extension, gRPC raw contents, TF tensor_content).
+
+import { fail } from '../../errors.js';
+import {
+  DTYPE_SIZE, elementCount, viewAs,
+  type DType, type NumericDType, type StringData, type Tensor,
+} from '../../engine/tensor.js';
+
+/** Wire shapes arrive as numbers (JSON), decimal strings (protobuf int64 as decoded here) or bigints. */
+export type WireDim = number | bigint | string;
+
+function shapeText(shape: readonly WireDim[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+/**
+ * Validates a request shape: every dim a non-negative integer. Throws ERR_SHAPE naming `${field}[i]`.
+ * Dims above 2^53 cannot describe a tensor anyone can send, so they are refused as too large (ERR_TOO_LARGE).
+ */
+export function parseShape(dims: readonly WireDim[], field: string): number[] {
+  const shape = new Array<number>(dims.length);
+  for (let i = 0; i < dims.length; i++) {
+    const raw = dims[i]!;
+    const d = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : typeof raw === 'bigint' ? Number(raw) : raw;
+    if (typeof d !== 'number' || !Number.isInteger(d)) fail('ERR_SHAPE', `${field}[${i}]: ${String(raw)} is not an integer`);
+    if (d < 0) fail('ERR_SHAPE', `${field}[${i}]: ${String(raw)} is negative; dims must be >= 0 in a request (-1 appears only in metadata)`);
+    if (!Number.isSafeInteger(d)) fail('ERR_TOO_LARGE', `${field}[${i}]: ${String(raw)} is larger than any tensor ortserve accepts`);
+    shape[i] = d;
+  }
+  return shape;
+}
+
+/**
+ * ERR_TOO_LARGE when a tensor of `shape` cannot fit in `maxBytes` (at least one byte per element, four for BYTES,
+ * whose elements carry a length), so a huge declared shape is refused before anything is allocated for it.
+ */
+export function checkTensorFits(dtype: DType, shape: readonly number[], field: string, maxBytes: number, limitName: string): void {
+  const perElement = dtype === 'string' ? 4 : DTYPE_SIZE[dtype];
+  const bytes = elementCount(shape) * perElement;
+  if (bytes > maxBytes) {
+    fail('ERR_TOO_LARGE', `${field}: shape ${shapeText(shape)} needs ${bytes} bytes, more than the limit of ${maxBytes} (${limitName})`);
+  }
+}
+
+/**
+ * A tensor over `bytes` (little-endian, row-major). Numeric data is a view over the same memory when its offset is
+ * aligned for the element size; a misaligned offset (the framing of the request decides it, not the client) forces
+ * one copy, because typed arrays cannot start at an unaligned byte. BYTES elements are 4-byte-length-prefixed and
+ * become views too (ONNX Runtime copies strings anyway). `typeName` is the protocol's name for the dtype.
+ */
+export function bytesToTensor(dtype: DType, shape: number[], bytes: Uint8Array, field: string, typeName: string): Tensor {
+  const count = elementCount(shape);
+  if (dtype === 'string') return { dtype, shape, data: parseLengthPrefixed(bytes, count, field) };
+  const size = DTYPE_SIZE[dtype];
+  if (bytes.byteLength !== count * size) {
+    fail('ERR_SHAPE', `${field}: ${bytes.byteLength} bytes of data, but shape ${shapeText(shape)} of ${typeName} needs ${count * size}`);
+  }
+  if (dtype === 'bool') checkBoolBytes(bytes, field);
+  return { dtype, shape, data: alignedView(dtype, bytes) };
+}
+
+/** The typed view, copying only when `bytes` starts at an offset the element type cannot start at. */
+export function alignedView(dtype: NumericDType, bytes: Uint8Array): Tensor['data'] {
+  if (bytes.byteOffset % DTYPE_SIZE[dtype] === 0) return viewAs(dtype, bytes);
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return viewAs(dtype, copy);
+}
+
+function checkBoolBytes(bytes: Uint8Array, field: string): void {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b > 1) fail('ERR_DTYPE', `${field}: BOOL element ${i} is the byte ${b}; BOOL bytes must be 0 or 1`);
+  }
+}
+
+/** Splits `count` BYTES elements, each a 4-byte little-endian length then that many bytes, filling `bytes` exactly. */
+export function parseLengthPrefixed(bytes: Uint8Array, count: number, field: string): StringData {
+  const length = bytes.byteLength;
+  // Every element needs at least its 4-byte length: check before allocating `count` slots.
+  if (count * 4 > length) {
+    fail('ERR_INVALID_INPUT', `${field}: ${count} BYTES elements need at least ${count * 4} bytes of length prefixes, but the data has ${length}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, length);
+  const out: StringData = new Array<Uint8Array>(count);
+  let pos = 0;
+  for (let i = 0; i < count; i++) {
+    if (pos + 4 > length) fail('ERR_INVALID_INPUT', `${field}: BYTES element ${i} has no 4-byte length: the data ends at byte ${length}`);
+    const n = view.getUint32(pos, true);
+    pos += 4;
+    if (n > length - pos) {
+      fail('ERR_INVALID_INPUT', `${field}: BYTES element ${i} declares ${n} bytes at offset ${pos}, but only ${length - pos} remain`);
+    }
+    out[i] = bytes.subarray(pos, pos + n);
+    pos += n;
+  }
+  if (pos !== length) fail('ERR_INVALID_INPUT', `${field}: ${length - pos} bytes remain after the ${count} BYTES elements the shape holds`);
+  return out;
+}
+
+/** The wire bytes of a tensor: a view over numeric data (no copy); BYTES elements length-prefixed into one buffer. */
+export function tensorToBytes(t: Tensor): Uint8Array {
+  if (t.dtype !== 'string') {
+    const d = t.data as ArrayBufferView;
+    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  }
+  const items = t.data as StringData;
+  let total = 0;
+  for (const s of items) total += 4 + s.byteLength;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  let pos = 0;
+  for (const s of items) {
+    view.setUint32(pos, s.byteLength, true);
+    out.set(s, pos + 4);
+    pos += 4 + s.byteLength;
+  }
+  return out;
+}

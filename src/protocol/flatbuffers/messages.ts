@@ -1,0 +1,150 @@
+// Encoding and decoding whole InferRequest / InferResponse messages of ortserve's FlatBuffers protocol.
+
+import * as flatbuffers from 'flatbuffers';
+import { ERRORS, OrtServeError, fail, type ErrorCode } from '../../errors.js';
+import type { Tensor } from '../../engine/tensor.js';
+import { Error as FbError } from './generated/ortserve/fb/error.js';
+import { InferRequest as FbInferRequest } from './generated/ortserve/fb/infer-request.js';
+import { InferResponse as FbInferResponse } from './generated/ortserve/fb/infer-response.js';
+import { readTensor, writeTensor } from './tensors.js';
+import { verifyInferRequest, verifyInferResponse } from './verify.js';
+
+/** The protocol revision this code writes (schemas/ortserve_infer.fbs). */
+export const PROTOCOL_VERSION = 1;
+
+export interface InferRequestMessage {
+  id: string;
+  model: string;
+  /** > 0: a specific version. */
+  version?: number;
+  label?: string;
+  inputs: Map<string, Tensor>;
+  outputs: string[];
+  timeoutMicros: number;
+  priority: number;
+}
+
+export interface InferResponseMessage {
+  id: string;
+  model: string;
+  version: number;
+  outputs: Map<string, Tensor>;
+  error?: { code: string; message: string; httpStatus: number };
+}
+
+/** Decodes a request after verifying every offset in it; tensor data stay views into `bytes`. Throws ERR_*. */
+export function decodeInferRequest(bytes: Uint8Array): InferRequestMessage {
+  verifyInferRequest(bytes);
+  const r = FbInferRequest.getRootAsInferRequest(new flatbuffers.ByteBuffer(bytes));
+  const model = r.modelName();
+  if (model === null || model === '') fail('ERR_BAD_REQUEST', 'request.model_name is missing');
+  const version = r.modelVersion();
+  const label = r.versionLabel() ?? undefined;
+  if (version < 0n) fail('ERR_BAD_REQUEST', `request.model_version must be positive, got ${version}`);
+  if (version > 0n && label !== undefined && label !== '') fail('ERR_BAD_REQUEST', 'request: give model_version or version_label, not both');
+  const inputs = new Map<string, Tensor>();
+  for (let i = 0; i < r.inputsLength(); i++) {
+    const { name, tensor } = readTensor(r.inputs(i)!, `request.inputs[${i}]`);
+    if (inputs.has(name)) fail('ERR_INVALID_INPUT', `request.inputs[${i}]: input '${name}' is given twice`);
+    inputs.set(name, tensor);
+  }
+  const outputs: string[] = [];
+  for (let i = 0; i < r.outputsLength(); i++) outputs.push(r.outputs(i));
+  return {
+    id: r.id() ?? '',
+    model,
+    ...(version > 0n ? { version: Number(version) } : {}),
+    ...(label ? { label } : {}),
+    inputs,
+    outputs,
+    timeoutMicros: Number(r.timeoutMicros()),
+    priority: r.priority(),
+  };
+}
+
+/** Encodes a request (clients). */
+export function encodeInferRequest(m: Omit<InferRequestMessage, 'priority' | 'timeoutMicros'> & { timeoutMicros?: number; priority?: number }): Uint8Array {
+  const builder = new flatbuffers.Builder(1024 + estimateBytes(m.inputs));
+  const tensors = [...m.inputs].map(([name, t]) => writeTensor(builder, name, t));
+  const inputs = FbInferRequest.createInputsVector(builder, tensors);
+  const outputs = FbInferRequest.createOutputsVector(builder, m.outputs.map((o) => builder.createString(o)));
+  const id = builder.createString(m.id);
+  const model = builder.createString(m.model);
+  const label = m.label !== undefined ? builder.createString(m.label) : 0;
+  FbInferRequest.startInferRequest(builder);
+  FbInferRequest.addProtocolVersion(builder, PROTOCOL_VERSION);
+  FbInferRequest.addId(builder, id);
+  FbInferRequest.addModelName(builder, model);
+  if (m.version !== undefined) FbInferRequest.addModelVersion(builder, BigInt(m.version));
+  if (label) FbInferRequest.addVersionLabel(builder, label);
+  FbInferRequest.addInputs(builder, inputs);
+  FbInferRequest.addOutputs(builder, outputs);
+  if (m.timeoutMicros) FbInferRequest.addTimeoutMicros(builder, BigInt(Math.floor(m.timeoutMicros)));
+  if (m.priority) FbInferRequest.addPriority(builder, m.priority);
+  FbInferRequest.finishInferRequestBuffer(builder, FbInferRequest.endInferRequest(builder));
+  return builder.asUint8Array();
+}
+
+function estimateBytes(tensors: Map<string, Tensor>): number {
+  let n = 0;
+  for (const t of tensors.values()) n += 64 + ('byteLength' in t.data ? t.data.byteLength : (t.data as Uint8Array[]).reduce((s, e) => s + e.length + 4, 0));
+  return n;
+}
+
+/** Encodes a successful response: each output's bytes are copied once, from ORT's buffer into the message. */
+export function encodeInferResponse(id: string, model: string, version: number, outputs: Map<string, Tensor>): Uint8Array {
+  const builder = new flatbuffers.Builder(1024 + estimateBytes(outputs));
+  const tensors = [...outputs].map(([name, t]) => writeTensor(builder, name, t));
+  const vector = FbInferResponse.createOutputsVector(builder, tensors);
+  const idOffset = builder.createString(id);
+  const modelOffset = builder.createString(model);
+  FbInferResponse.startInferResponse(builder);
+  FbInferResponse.addProtocolVersion(builder, PROTOCOL_VERSION);
+  FbInferResponse.addId(builder, idOffset);
+  FbInferResponse.addModelName(builder, modelOffset);
+  FbInferResponse.addModelVersion(builder, BigInt(version));
+  FbInferResponse.addOutputs(builder, vector);
+  builder.finish(FbInferResponse.endInferResponse(builder), 'OSV1');
+  return builder.asUint8Array();
+}
+
+/** Encodes an error response carrying the registry's code, message and HTTP status. */
+export function encodeErrorResponse(id: string, model: string, error: OrtServeError): Uint8Array {
+  const builder = new flatbuffers.Builder(256 + error.message.length * 3);
+  const code = builder.createString(error.code);
+  const message = builder.createString(error.message);
+  const errorOffset = FbError.createError(builder, code, message, error.httpStatus);
+  const idOffset = builder.createString(id);
+  const modelOffset = builder.createString(model);
+  FbInferResponse.startInferResponse(builder);
+  FbInferResponse.addProtocolVersion(builder, PROTOCOL_VERSION);
+  FbInferResponse.addId(builder, idOffset);
+  FbInferResponse.addModelName(builder, modelOffset);
+  FbInferResponse.addError(builder, errorOffset);
+  builder.finish(FbInferResponse.endInferResponse(builder), 'OSV1');
+  return builder.asUint8Array();
+}
+
+/** Decodes a response (clients), verifying it first; output data stay views into `bytes` when aligned. */
+export function decodeInferResponse(bytes: Uint8Array): InferResponseMessage {
+  verifyInferResponse(bytes);
+  const r = FbInferResponse.getRootAsInferResponse(new flatbuffers.ByteBuffer(bytes));
+  const error = r.error();
+  const outputs = new Map<string, Tensor>();
+  for (let i = 0; i < r.outputsLength(); i++) {
+    const { name, tensor } = readTensor(r.outputs(i)!, `response.outputs[${i}]`);
+    outputs.set(name, tensor);
+  }
+  return {
+    id: r.id() ?? '',
+    model: r.modelName() ?? '',
+    version: Number(r.modelVersion()),
+    outputs,
+    ...(error ? { error: { code: error.code() ?? 'ERR_INTERNAL', message: error.message() ?? '', httpStatus: error.httpStatus() } } : {}),
+  };
+}
+
+/** Whether `code` is one of ours (responses from newer servers may carry codes this client does not know). */
+export function isKnownErrorCode(code: string): code is ErrorCode {
+  return code in ERRORS;
+}
