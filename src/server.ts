@@ -6,6 +6,8 @@ import { OrtServeError } from './errors.js';
 import { defaultOptions, parseExecutionProviders, type ServerOptions } from './config/knobs.js';
 import { ModelRegistry } from './registry/model-registry.js';
 import type { BatchingOptions } from './engine/model-session.js';
+import { readBatchingParametersFile } from './config/model-config.js';
+import { toBatchingOptions } from './registry/version-loader.js';
 import { nativeAddon } from './engine/native-binding.js';
 import { ModelSource } from './registry/model-source.js';
 import { HotReloader } from './registry/hot-reload.js';
@@ -107,7 +109,11 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     graphOptimizationLevel: options.graphOptimizationLevel,
     executionProviders: parseExecutionProviders(options.executionProviders),
     batching: options.enableBatching
-      ? { ...batching, enabled: true }
+      ? {
+          ...(options.batchingParametersFile ? toBatchingOptions(readBatchingParametersFile(options.batchingParametersFile)) : {}),
+          ...batching,
+          enabled: true,
+        }
       : { enabled: false, maxQueuedRequests: options.maxQueuedRequests },
   }, log, {
     swapPolicy: options.versionSwapPolicy,

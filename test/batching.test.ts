@@ -1,5 +1,8 @@
 // End-to-end tests of the native queue and dynamic batching through the TF Serving REST front end.
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlpModel } from '../scripts/make-example-models.mjs';
 import { failingModel, fixedBatchModel, slowModel } from './support/models.mjs';
@@ -100,6 +103,38 @@ describe('dynamic batching', () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('--batching_parameters_file', () => {
+  it('sets the policy for every model, in TF Serving\'s text format, and pads to allowed sizes', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ortserve-batching-'));
+    const file = path.join(dir, 'batching.txt');
+    writeFileSync(file, 'max_batch_size { value: 8 }\nbatch_timeout_micros { value: 20000 }\nallowed_batch_sizes: 4\nallowed_batch_sizes: 8\n');
+    const t = await startTestServer({ mlp: { 1: mlpModel(1) } }, { enableBatching: true, batchingParametersFile: file });
+    try {
+      const session = t.server.registry.resolve('mlp').session;
+      expect(session.metadata.batching).toMatchObject({ enabled: true, maxBatchSize: 8, batchTimeoutMicros: 20000 });
+      const rows = rowsFor(3, 3);
+      const res = await postText(`${t.baseUrl}/v1/models/mlp:predict`, JSON.stringify({ instances: rows }));
+      expect(res.json.predictions).toEqual(mlpReference(rows, 1));
+      expect(session.stats().paddedRows).toBe(1);   // 3 rows ran as an allowed batch of 4
+    } finally {
+      await t.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a bad file stops the start with the line and field named', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ortserve-batching-'));
+    const file = path.join(dir, 'batching.txt');
+    writeFileSync(file, 'max_batch_size { value: 8 }\nallowed_batch_sizes: 4\nmax_batch_sise { value: 2 }\n');
+    await expect(startTestServer({ mlp: { 1: mlpModel(1) } }, { enableBatching: true, batchingParametersFile: file }))
+      .rejects.toThrow(/batching\.txt:3:1: .*max_batch_sise/);
+    writeFileSync(file, 'max_batch_size { value: 8 }\nallowed_batch_sizes: 4\n');
+    await expect(startTestServer({ mlp: { 1: mlpModel(1) } }, { enableBatching: true, batchingParametersFile: file }))
+      .rejects.toThrow(/allowed_batch_sizes.*must equal max_batch_size/);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

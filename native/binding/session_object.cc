@@ -133,7 +133,7 @@ Napi::Value SessionObject::Run(const Napi::CallbackInfo& info) {
 
 Napi::Value SessionObject::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const QueueStats s = queue_->Stats();
+  const QueueStats s = queue_ ? queue_->Stats() : final_stats_;
   Napi::Object stats = Napi::Object::New(env);
   stats.Set("enqueued", static_cast<double>(s.enqueued));
   stats.Set("rejectedFull", static_cast<double>(s.rejected_full));
@@ -147,8 +147,15 @@ Napi::Value SessionObject::Stats(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SessionObject::Release(const Napi::CallbackInfo& info) {
-  if (queue_) queue_->Close();
-  session_.reset();   // the queue's runner keeps the session until its last batch has run
+  if (queue_) {
+    final_stats_ = queue_->Stats();
+    queue_->Close();
+    queue_.reset();   // the scheduler (and requests in flight) keep it until its last batch has run
+    // Wake a worker: it forgets the closed queue once drained, which frees the ORT session now, not at the next
+    // request or the next garbage collection.
+    if (BatchScheduler* scheduler = GetAddonData(info.Env()).completions->SchedulerIfStarted()) scheduler->Nudge();
+  }
+  session_.reset();
   return info.Env().Undefined();
 }
 

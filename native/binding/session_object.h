@@ -38,14 +38,16 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   with {code: 'UNAVAILABLE'} at once when the queue is full, {code: 'DEADLINE_EXCEEDED'} when the deadline
   //   passed (or it was cancelled) before it ran, or with ORT's {code, ortCode, message} when the run fails.
   Napi::Value Run(const Napi::CallbackInfo& info);
-  // [sync] stats() → {enqueued, rejectedFull, expired, batches, tasksRun, rowsRun, paddedRows, queued}. Never throws.
+  // [sync] stats() → {enqueued, rejectedFull, expired, batches, tasksRun, rowsRun, paddedRows, queued} (after
+  // release(): the counters as they were then). Never throws.
   Napi::Value Stats(const Napi::CallbackInfo& info);
   // [sync] release() → undefined. The queue takes no new requests; queued and running ones finish first, then the
-  // session is freed.
+  // session is freed (at once when idle: this object keeps no reference, so freeing does not wait for a JS GC).
   Napi::Value Release(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelSession> session_;
   std::shared_ptr<ModelQueue> queue_;
+  QueueStats final_stats_;   // the queue's counters when it was released
   std::vector<std::string> input_order_;
 };
 

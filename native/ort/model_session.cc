@@ -2,6 +2,9 @@
 #include "ort/model_session.h"
 
 #include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "ort/execution_providers.h"
 #include "ort/ort_api.h"
@@ -208,6 +211,11 @@ Status ModelSession::Load(const std::string& path, const SessionConfig& config, 
 
 ModelSession::~ModelSession() {
   if (session_ != nullptr) Ort().ReleaseSession(session_);
+#if defined(__GLIBC__)
+  // glibc keeps freed blocks (here: a whole model's weights and arena) in its heaps for reuse, so without this RSS
+  // stays at its high-water mark across version swaps. Unloading is rare, and trimming returns those pages now.
+  malloc_trim(0);
+#endif
 }
 
 Status ModelSession::ReadMetadata() {

@@ -35,6 +35,8 @@ export interface ServerOptions {
   logLevel: string;
   /** Merge concurrent requests into batches (TF Serving's --enable_batching), for every model unless configured otherwise. */
   enableBatching: boolean;
+  /** TF Serving's batching parameters file: the batch policy of every model when enableBatching is on. */
+  batchingParametersFile: string;
   /** Native worker threads shared by all models (0 = one per hardware thread). */
   numBatchThreads: number;
   /** Queue bound of an unbatched model, in requests. */
@@ -100,6 +102,7 @@ export const KNOBS: readonly Knob[] = [
   { key: 'graphOptimizationLevel', flag: 'graph_optimization_level', kind: 'enum', default: 'all', values: ['disabled', 'basic', 'extended', 'all'], doc: 'ONNX Runtime graph optimizations applied when a model loads.' },
   { key: 'executionProviders', flag: 'execution_providers', kind: 'string', default: '', doc: 'Comma-separated providers to try before CPU, with an optional device id: e.g. "tensorrt:0,cuda:0". One that cannot load is skipped, with its reason in the log and in model metadata; CPU is always last.' },
   { key: 'enableBatching', flag: 'enable_batching', kind: 'boolean', default: false, doc: 'Merge concurrent requests to a model into one ONNX Runtime run (dynamic batching); only for models whose dim 0 is a batch axis and that keep no state. Batch knobs: --batching_parameters_file or the model config file.' },
+  { key: 'batchingParametersFile', flag: 'batching_parameters_file', kind: 'string', default: '', doc: 'With --enable_batching: the batch policy for every model, TF Serving\'s text format (max_batch_size { value: 32 } batch_timeout_micros { value: 2000 } ...) or the same in YAML/JSON (.yaml, .yml, .json). A model\'s own batching section in the model config file overrides it. Default: the defaults in the README\'s batching table.' },
   { key: 'numBatchThreads', flag: 'num_batch_threads', kind: 'integer', default: 0, min: 0, max: 1024, doc: 'Native worker threads shared by every model (they form batches and run ONNX Runtime); 0 = one per hardware thread.' },
   { key: 'maxQueuedRequests', flag: 'max_queued_requests', kind: 'integer', default: 1024, min: 1, max: 16_777_216, doc: 'Requests an unbatched model may have waiting; past it requests fail at once with 503 (batched models: max_enqueued_batches × max_batch_size).' },
   { key: 'restApiTimeoutInMs', flag: 'rest_api_timeout_in_ms', kind: 'integer', default: 30_000, min: 0, max: 86_400_000, doc: 'Deadline of a REST request: one not started by then fails with 504 (0 = none). A request may ask for less with the header x-request-timeout-ms.' },

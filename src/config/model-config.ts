@@ -107,7 +107,11 @@ function decodePolicy(model: MessageReader): VersionPolicy {
 
 function decodeBatching(model: MessageReader): BatchingConfig | undefined {
   const b = model.message('batching', BATCHING_FIELDS);
-  if (b === undefined) return undefined;
+  return b === undefined ? undefined : decodeBatchingFields(b);
+}
+
+/** The fields of a batching message (a model's `batching { }`, or a whole --batching_parameters_file). */
+function decodeBatchingFields(b: MessageReader): BatchingConfig {
   // TF Serving's batching_parameters file wraps each value ({ value: N }); both spellings are accepted.
   const rule = { min: 1, max: 2 ** 31 - 1, wrapped: true };
   const batching: BatchingConfig = {
@@ -229,6 +233,17 @@ export function parseModelEntry(text: string, options: ParseOptions, defaultName
   return decodeModel(new MessageReader(tree, 'config', ctx, MODEL_FIELDS, TF_SERVING_ONLY), options.baseDir, defaultName);
 }
 
+/**
+ * TF Serving's --batching_parameters_file: the fields of one batching message at top level (text format, each value
+ * optionally wrapped as `max_batch_size { value: 128 }`), or the same in YAML/JSON. Throws ERR_CONFIG naming line and field.
+ */
+export function readBatchingParametersFile(file: string): BatchingConfig {
+  const ctx: ReaderContext = { source: path.basename(file), format: configFormatForFile(file) };
+  const text = readConfigText(file, '--batching_parameters_file');
+  const tree = ctx.format === 'pbtxt' ? parsePbtxt(text, ctx) : parseYaml(text, ctx);
+  return decodeBatchingFields(new MessageReader(tree, '', ctx, BATCHING_FIELDS));
+}
+
 /** YAML for .yaml/.yml/.json files; TF Serving's text format for anything else (models.config, *.pbtxt). */
 export function configFormatForFile(file: string): ConfigFormat {
   return /\.(ya?ml|json)$/i.test(file) ? 'yaml' : 'pbtxt';
@@ -241,14 +256,14 @@ export function configFormatForBody(contentType: string, text: string): ConfigFo
 }
 
 /** Reads the file's text, bounded; throws ERR_CONFIG naming the flag. */
-export function readConfigText(file: string): string {
+export function readConfigText(file: string, flag = '--model_config_file'): string {
   let size: number;
   try {
     size = statSync(file).size;
   } catch (err) {
-    throw new OrtServeError('ERR_CONFIG', `--model_config_file: cannot read '${file}': ${(err as Error).message}`);
+    throw new OrtServeError('ERR_CONFIG', `${flag}: cannot read '${file}': ${(err as Error).message}`);
   }
-  if (size > MAX_CONFIG_BYTES) throw new OrtServeError('ERR_CONFIG', `--model_config_file: '${file}' is larger than ${MAX_CONFIG_BYTES} bytes`);
+  if (size > MAX_CONFIG_BYTES) throw new OrtServeError('ERR_CONFIG', `${flag}: '${file}' is larger than ${MAX_CONFIG_BYTES} bytes`);
   return readFileSync(file, 'utf8');
 }
 

@@ -1,16 +1,20 @@
 // Loads one version: the ORT session with the model's options (batching included), then warmup — all or nothing.
 
 import { OrtServeError } from '../errors.js';
-import { ModelSession, type SessionOptions } from '../engine/model-session.js';
-import type { ModelConfig } from '../config/model-config.js';
+import { ModelSession, type BatchingOptions, type SessionOptions } from '../engine/model-session.js';
+import type { BatchingConfig, ModelConfig } from '../config/model-config.js';
 import { runWarmup, type WarmupReport } from './warmup.js';
+
+/** A parsed batching section in the engine's terms: only the fields it sets (the rest keep the engine's defaults). */
+export function toBatchingOptions(b: BatchingConfig): BatchingOptions {
+  return Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)));
+}
 
 /** The batching section as the engine takes it: on top of the server's batch options, and turning batching on. */
 function batchingFor(config: ModelConfig, defaults: SessionOptions): SessionOptions['batching'] {
   const b = config.batching;
   if (b === undefined) return defaults.batching;
-  const given = Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)));
-  return { ...defaults.batching, ...given, enabled: true };
+  return { ...defaults.batching, ...toBatchingOptions(b), enabled: true };
 }
 
 /** The server's session flags with the model's own settings (threads, providers, batching) on top. */
