@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { decodeRestInfer } from '../src/frontends/kserve/rest-codec.js';
-import { bytesToTensor, parseLengthPrefixed, parseShape, tensorToBytes } from '../src/frontends/kserve/tensor-bytes.js';
+import { bytesToTensor, parseLengthPrefixed, parseShape, tensorToBytes } from '../src/protocol/tensor-bytes.js';
 import { decodeModelInfer } from '../src/frontends/grpc/kserve-grpc-codec.js';
 import { tensorProtoToTensor } from '../src/frontends/grpc/tf-tensor-proto.js';
 import { wireStructureError } from '../src/frontends/grpc/proto-schemas.js';

@@ -5,7 +5,7 @@ import { elementCount, type DType, type StringData, type Tensor } from '../../en
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from '../kserve/datatypes.js';
 import { checkUniqueNames, type InferResponse } from '../kserve/infer-request.js';
 import { versionSelector } from '../kserve/model-info.js';
-import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes } from '../kserve/tensor-bytes.js';
+import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes } from '../../protocol/tensor-bytes.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
 
 /** InferParameter as decoded (int64/uint64 as decimal strings; parameter_choice names the member set). */

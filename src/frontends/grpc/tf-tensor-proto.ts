@@ -2,7 +2,7 @@
 
 import { fail } from '../../errors.js';
 import { elementCount, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
-import { bytesToTensor, checkTensorFits, parseShape } from '../kserve/tensor-bytes.js';
+import { bytesToTensor, checkTensorFits, parseShape } from '../../protocol/tensor-bytes.js';
 
 /** TensorFlow's DataType names for the dtypes ONNX models here take. */
 export const TF_DTYPE: Record<DType, string> = {

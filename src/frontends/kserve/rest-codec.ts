@@ -6,7 +6,7 @@ import { isJsonObject, parseJson, type JsonObject, type JsonValue } from '../jso
 import { describeJson, jsonToTensor, tensorToJson } from '../json/tensor-json.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
 import { checkUniqueNames, type InferResponse } from './infer-request.js';
-import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes, type WireDim } from './tensor-bytes.js';
+import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes, type WireDim } from '../../protocol/tensor-bytes.js';
 
 export interface RestCodecLimits {
   maxJsonDepth: number;

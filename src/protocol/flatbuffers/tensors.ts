@@ -3,7 +3,8 @@
 
 import * as flatbuffers from 'flatbuffers';
 import { fail } from '../../errors.js';
-import { DTYPE_SIZE, TYPED_ARRAY_FOR, elementCount, type DType, type Tensor } from '../../engine/tensor.js';
+import type { DType, Tensor } from '../../engine/tensor.js';
+import { bytesToTensor, parseShape, tensorToBytes } from '../tensor-bytes.js';
 import { DataType } from './generated/ortserve/fb/data-type.js';
 import { Tensor as FbTensor } from './generated/ortserve/fb/tensor.js';
 
@@ -28,40 +29,11 @@ export function readTensor(t: FbTensor, field: string): { name: string; tensor: 
   if (dtype === undefined) fail('ERR_DTYPE', `${field} (${name}): unknown datatype ${t.datatype()}`);
   const rank = t.shapeLength();
   if (rank > MAX_RANK) fail('ERR_SHAPE', `${field} (${name}): rank ${rank} exceeds ${MAX_RANK}`);
-  const shape: number[] = [];
-  for (let i = 0; i < rank; i++) {
-    const dim = t.shape(i)!;
-    if (dim < 0n || dim > BigInt(Number.MAX_SAFE_INTEGER)) fail('ERR_SHAPE', `${field} (${name}).shape[${i}] = ${dim} is out of range`);
-    shape.push(Number(dim));
-  }
-  const bytes = t.dataArray() ?? new Uint8Array(0);
-  const count = elementCount(shape);
-  if (dtype === 'string') return { name, tensor: { dtype, shape, data: readBytesElements(bytes, count, `${field} (${name})`) } };
-  const size = DTYPE_SIZE[dtype];
-  if (bytes.length !== count * size) {
-    fail('ERR_SHAPE', `${field} (${name}): shape [${shape.join(',')}] of ${dtype} needs ${count * size} bytes, data has ${bytes.length}`);
-  }
-  // A view needs the data aligned to the element size; writers align to 16, so a copy happens only for other writers.
-  const aligned = (bytes.byteOffset % size) === 0 ? bytes : bytes.slice();
-  const data = new TYPED_ARRAY_FOR[dtype](aligned.buffer, aligned.byteOffset, count);
-  return { name, tensor: { dtype, shape, data } };
-}
-
-/** BYTES elements: each a 4-byte little-endian length and that many bytes; views into `bytes`, bounds-checked. */
-function readBytesElements(bytes: Uint8Array, count: number, field: string): Uint8Array[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: Uint8Array[] = [];
-  let pos = 0;
-  for (let i = 0; i < count; i++) {
-    if (pos + 4 > bytes.length) fail('ERR_SHAPE', `${field}: element ${i} of ${count} starts past the end of data (${bytes.length} bytes)`);
-    const length = view.getUint32(pos, true);
-    pos += 4;
-    if (pos + length > bytes.length) fail('ERR_SHAPE', `${field}: element ${i} claims ${length} bytes, only ${bytes.length - pos} remain`);
-    out.push(bytes.subarray(pos, pos + length));
-    pos += length;
-  }
-  if (pos !== bytes.length) fail('ERR_SHAPE', `${field}: ${bytes.length - pos} bytes left after the ${count} elements the shape needs`);
-  return out;
+  const dims: bigint[] = [];
+  for (let i = 0; i < rank; i++) dims.push(t.shape(i)!);
+  const shape = parseShape(dims, `${field} (${name}).shape`);
+  // Writers align data to 16 bytes, so bytesToTensor's aligned view is the rule and its copy the exception.
+  return { name, tensor: bytesToTensor(dtype, shape, t.dataArray() ?? new Uint8Array(0), `${field} (${name})`, dtype) };
 }
 
 // The builder grows downward from `space`; the pinned flatbuffers version keeps it a plain field.
@@ -76,28 +48,9 @@ export function writeByteVector(builder: flatbuffers.Builder, bytes: Uint8Array)
   return builder.endVector();
 }
 
-/** The raw bytes of a tensor as they go on the wire (a view for numeric data; BYTES framed with lengths). */
-export function tensorBytes(tensor: Tensor): Uint8Array {
-  if (tensor.dtype === 'string') {
-    const elements = tensor.data as Uint8Array[];
-    const total = elements.reduce((n, e) => n + 4 + e.length, 0);
-    const out = new Uint8Array(total);
-    const view = new DataView(out.buffer);
-    let pos = 0;
-    for (const e of elements) {
-      view.setUint32(pos, e.length, true);
-      out.set(e, pos + 4);
-      pos += 4 + e.length;
-    }
-    return out;
-  }
-  const data = tensor.data as ArrayBufferView;
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
 /** Writes one Tensor table; its data is copied once, straight from `tensor`'s memory into the message. */
 export function writeTensor(builder: flatbuffers.Builder, name: string, tensor: Tensor): flatbuffers.Offset {
-  const data = writeByteVector(builder, tensorBytes(tensor));
+  const data = writeByteVector(builder, tensorToBytes(tensor));
   const shape = FbTensor.createShapeVector(builder, tensor.shape.map((d) => BigInt(d)));
   const nameOffset = builder.createString(name);
   FbTensor.startTensor(builder);

@@ -1,10 +1,10 @@
-// Raw tensor bytes ⇄ Tensors for every binary wire form (KServe binary extension, gRPC raw contents, TF tensor_content).
+// Raw tensor bytes ⇄ Tensors for every binary wire form (KServe binary extension, gRPC raw contents, TF tensor_content, FlatBuffers).
 
-import { fail } from '../../errors.js';
+import { fail } from '../errors.js';
 import {
   DTYPE_SIZE, elementCount, viewAs,
   type DType, type NumericDType, type StringData, type Tensor,
-} from '../../engine/tensor.js';
+} from '../engine/tensor.js';
 
 /** Wire shapes arrive as numbers (JSON), decimal strings (protobuf int64 as decoded here) or bigints. */
 export type WireDim = number | bigint | string;
