@@ -56,32 +56,37 @@ export class HttpExchange {
     return new Promise((resolve, reject) => {
       const tooLarge = () =>
         new OrtServeError('ERR_TOO_LARGE', `request body exceeds the limit of ${limit} bytes (--max_body_bytes)`);
-      if (this.contentLength !== undefined && this.contentLength > limit) {
+      // Past the limit the rest of the body is read and dropped, up to another `limit` bytes, before the 413 goes out:
+      // a client still writing when the server closes gets a TCP reset that can destroy the reply it has not read.
+      // A body larger than that is cut off at once (the reply may then be lost, a price for such a client).
+      const discardBudget = 2 * limit;
+      if (this.contentLength !== undefined && this.contentLength > discardBudget) {
         reject(tooLarge());
         return;
       }
+      const oversized = this.contentLength !== undefined && this.contentLength > limit;
       // With a Content-Length we fill one preallocated buffer; without one (chunked) we collect chunks.
-      const whole = this.contentLength !== undefined ? Buffer.allocUnsafe(this.contentLength) : undefined;
+      const whole = this.contentLength !== undefined && !oversized ? Buffer.allocUnsafe(this.contentLength) : undefined;
       const chunks: Buffer[] = [];
       let received = 0;
-      let failed = false;
-      // A client that disconnects mid-body must not leave this promise (and its buffers) pending forever.
-      this.onAbort = () => {
-        failed = true;
-        reject(new OrtServeError('ERR_BAD_REQUEST', 'the client closed the connection before sending the whole body'));
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        outcome();
       };
+      // A client that disconnects mid-body must not leave this promise (and its buffers) pending forever.
+      this.onAbort = () => settle(() => reject(new OrtServeError('ERR_BAD_REQUEST', 'the client closed the connection before sending the whole body')));
       this.res.onData((chunk, isLast) => {
-        if (failed) return;
-        const size = chunk.byteLength;
-        if (received + size > (whole?.length ?? limit)) {
-          failed = true;
-          reject(tooLarge());
+        received += chunk.byteLength;
+        if (received > limit) {
+          chunks.length = 0;
+          if (isLast || received > discardBudget) settle(() => reject(tooLarge()));
           return;
         }
-        if (whole !== undefined) Buffer.from(chunk).copy(whole, received);
+        if (whole !== undefined) Buffer.from(chunk).copy(whole, received - chunk.byteLength);
         else chunks.push(Buffer.from(new Uint8Array(chunk))); // a copy: uWS neuters the chunk when this callback returns
-        received += size;
-        if (isLast) resolve(whole !== undefined ? whole.subarray(0, received) : Buffer.concat(chunks, received));
+        if (isLast) settle(() => resolve(whole !== undefined ? whole.subarray(0, received) : Buffer.concat(chunks, received)));
       });
     });
   }
