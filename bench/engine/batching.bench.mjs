@@ -5,13 +5,18 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import ort from 'onnxruntime-node';
 import { buildModel } from '../../scripts/onnx/onnx-writer.mjs';
+import { createDriver } from '../lib/drivers.mjs';
 import { openLoop } from '../lib/open-loop.mjs';
 import { metric, startOrtserve } from '../lib/server-process.mjs';
 
 const full = process.argv.includes('--full');
 const P99_TARGET_MS = 50;
-const RATES = full ? [100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1600, 2000] : [100, 200, 300, 400, 600, 800, 1000, 1200, 1600];
+const RATES = full ? [200, 400, 600, 800, 1000, 1200, 1600, 2000, 2500, 3000, 3500, 4000, 5000, 6000]
+  : [400, 800, 1200, 1600, 2000, 2500, 3000, 4000, 5000, 6000];
+/** A system is no longer driven after this many rates in a row past the target (it is saturated). */
+const MISSES_TO_STOP = 2;
 const DURATION_MS = full ? 5000 : 2500;
 const REPEATS = full ? 3 : 2;
 
@@ -40,32 +45,45 @@ const repo = mkdtempSync(path.join(os.tmpdir(), 'ortserve-bench-'));
 mkdirSync(path.join(repo, 'mlp', '1'), { recursive: true });
 writeFileSync(path.join(repo, 'mlp', '1', 'model.onnx'), mlp());
 const batchingFile = path.join(repo, 'batching.json');
-writeFileSync(batchingFile, JSON.stringify({ maxBatchSize: 32, batchTimeoutMicros: 2000 }));
+writeFileSync(batchingFile, JSON.stringify({ max_batch_size: 32, batch_timeout_micros: 2000 }));
 
-const body = JSON.stringify({ instances: [Array.from({ length: 512 }, (_, i) => (i % 17) / 17)] });
+const modelFile = path.join(repo, 'mlp', '1', 'model.onnx');
+const input = { name: 'x', shape: [1, 512], data: Float32Array.from({ length: 512 }, (_, i) => (i % 17) / 17) };
+// The expected answer comes from onnxruntime-node's JS API, independently of the server under test.
+const reference = await ort.InferenceSession.create(modelFile, { intraOpNumThreads: 1 });
+const expected = Float32Array.from((await reference.run({ x: new ort.Tensor('float32', input.data, input.shape) })).y.data);
+await reference.release();
+const payload = { model: 'mlp', input, output: 'y', expected, tolerance: 1e-4 };
 const common = [`--model_base_path=${repo}`, '--intra_op_threads=1'];
 const systems = {
   'batching off': await startOrtserve(common),
   'batching on': await startOrtserve([...common, '--enable_batching', `--batching_parameters_file=${batchingFile}`]),
 };
+const drivers = {};
+for (const [name, system] of Object.entries(systems)) {
+  drivers[name] = await createDriver('tf-json', system, payload);
+  await openLoop({ rate: 200, durationMs: 1000, send: drivers[name].send });   // warm-up, not recorded
+}
 console.log(`# Dynamic batching, REST :predict of a 512→2048→2048→16 MLP, 1 row per request; p99 target ${P99_TARGET_MS} ms`);
 console.log(`${DURATION_MS} ms per rate, ${REPEATS} repeats, ORT intra-op threads 1, open-loop load from this process\n`);
 
 const rows = [];
 for (let repeat = 0; repeat < REPEATS; repeat++) {
+  const misses = new Map(Object.keys(systems).map((name) => [name, 0]));
   for (const rate of RATES) {
     const order = (repeat + RATES.indexOf(rate)) % 2 === 0 ? Object.keys(systems) : Object.keys(systems).reverse();
-    for (const name of order) {
+    for (const name of order.filter((n) => misses.get(n) < MISSES_TO_STOP)) {
       const { origin } = systems[name];
       const [runs0, inferences0] = [await metric(origin, 'nv_inference_exec_count', 'mlp'), await metric(origin, 'nv_inference_count', 'mlp')];
-      const r = await openLoop({ origin, path: '/v1/models/mlp:predict', body, rate, durationMs: DURATION_MS });
+      const r = await openLoop({ rate, durationMs: DURATION_MS, send: drivers[name].send, serverPid: systems[name].pid });
       const [runs1, inferences1] = [await metric(origin, 'nv_inference_exec_count', 'mlp'), await metric(origin, 'nv_inference_count', 'mlp')];
       const avgBatch = (inferences1 - inferences0) / Math.max(1, runs1 - runs0);
       rows.push({ repeat, rate, name, ...r, avgBatch });
       const failed = r.sent - r.ok;
+      misses.set(name, failed === 0 && r.p99 <= P99_TARGET_MS ? 0 : misses.get(name) + 1);
       console.log(`${name.padEnd(12)} rate ${String(rate).padStart(5)}/s  got ${r.achievedRps.toFixed(0).padStart(5)}/s  ` +
         `p50 ${r.p50.toFixed(2).padStart(8)}  p99 ${r.p99.toFixed(2).padStart(8)}  p99.9 ${r.p999.toFixed(2).padStart(8)} ms  ` +
-        `batch ${avgBatch.toFixed(1).padStart(5)}  failed ${failed}  loadgen cpu ${r.loadGenCpuPercent.toFixed(0)}%  lag ${r.maxSendLagMs.toFixed(1)} ms`);
+        `batch ${avgBatch.toFixed(1).padStart(5)}  failed ${failed}  loadgen cpu ${r.loadGenCpuPercent.toFixed(0)}%  max send lag ${r.maxSendLagMs.toFixed(1)} ms`);
     }
   }
 }
@@ -78,10 +96,13 @@ for (let repeat = 0; repeat < REPEATS; repeat++) {
   const off = best('batching off', repeat);
   const on = best('batching on', repeat);
   ratios.push(on / Math.max(off, 1));
-  console.log(`repeat ${repeat + 1}: batching off ${off}/s, batching on ${on}/s, ratio ${(on / Math.max(off, 1)).toFixed(2)}×`);
+  const top = RATES.at(-1);
+  console.log(`repeat ${repeat + 1}: batching off ${off}/s, batching on ${on}/s, ratio ${(on / Math.max(off, 1)).toFixed(2)}×` +
+    `${on === top || off === top ? ` (${on === top ? 'batching on' : 'batching off'} reached the top of the grid: a lower bound)` : ''}`);
 }
 console.log(`ratio over repeats: min ${Math.min(...ratios).toFixed(2)}×, max ${Math.max(...ratios).toFixed(2)}× ` +
   `(rates are a grid: a ratio is bounded by its steps)`);
 
+for (const driver of Object.values(drivers)) await driver.close();
 for (const system of Object.values(systems)) await system.stop();
 rmSync(repo, { recursive: true, force: true });

@@ -6,16 +6,17 @@ import { Bench } from 'tinybench';
  * @param {string} question what this comparison answers (printed first)
  * @param {{name: string, fn: () => unknown | Promise<unknown>}} baseline
  * @param {{name: string, fn: () => unknown | Promise<unknown>}} candidate
- * @param {{rounds?: number, timeMs?: number}} [options]
+ * @param {{rounds?: number, timeMs?: number, minSamples?: number}} [options]
  */
-export async function compare(question, baseline, candidate, { rounds = 5, timeMs = 400 } = {}) {
+export async function compare(question, baseline, candidate, { rounds = 5, timeMs = 400, minSamples = 64 } = {}) {
   console.log(`\n## ${question}`);
   const ratios = [];
   const medians = { [baseline.name]: [], [candidate.name]: [] };
   for (let round = 0; round < rounds; round++) {
     // Alternate the order each round so drift (thermal, the other core's load) hits both sides alike.
     const order = round % 2 === 0 ? [baseline, candidate] : [candidate, baseline];
-    const bench = new Bench({ time: timeMs, warmupTime: 100 });
+    // tinybench runs at least `iterations` samples whatever `time` says: slow tasks (tens of ms) pass a smaller minimum.
+    const bench = new Bench({ time: timeMs, warmupTime: 100, iterations: minSamples, warmupIterations: Math.min(16, minSamples) });
     for (const task of order) bench.add(task.name, task.fn);
     await bench.run();
     const p50 = (name) => {
@@ -37,5 +38,17 @@ export async function compare(question, baseline, candidate, { rounds = 5, timeM
   }
   console.log(`- speed-up of ${candidate.name} over ${baseline.name}: ${sorted[Math.floor(sorted.length / 2)].toFixed(2)}× ` +
     `(min ${sorted[0].toFixed(2)}×, max ${sorted[sorted.length - 1].toFixed(2)}× over ${rounds} rounds)`);
-  return { ratios, medians };
+  const middle = (list) => [...list].sort((x, y) => x - y)[Math.floor(list.length / 2)];
+  // The outcome as one flat record (latencies in ms, ratios as speed-ups of the candidate), for bench/run.mjs's report.
+  const record = {
+    question,
+    baseline: baseline.name,
+    candidate: candidate.name,
+    medianBaseline: middle(medians[baseline.name]),
+    medianCandidate: middle(medians[candidate.name]),
+    ratioMedian: middle(ratios),
+    ratioMin: sorted[0],
+    ratioMax: sorted[sorted.length - 1],
+  };
+  return { ratios, medians, record };
 }

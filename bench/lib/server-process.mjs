@@ -1,4 +1,5 @@
-// Starts ortserve as a child process (so the load generator does not share its event loop) and stops it.
+// Starts the systems under test as child processes (so the load generator never shares their event loop): ortserve
+// itself, and the baselines in bench/baselines/, each of which prints one JSON line with its port.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,28 +7,38 @@ import { fileURLToPath } from 'node:url';
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
- * Resolves {origin, stop()} once the REST port listens. `flags` are ortserve command-line flags; the log level is
- * forced to info (last flag wins) because the "listening" log line is how the port is learned.
+ * @typedef {{origin: string, grpcAddress?: string, pid: number, stop: () => Promise<void>}} RunningSystem
  */
-export function startOrtserve(flags) {
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'ortserve.js'), '--host=127.0.0.1', '--rest_api_port=0', ...flags, '--log_level=info'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+
+// Children still running when the bench exits (an error, Ctrl-C, a kill) are killed with it, never left serving.
+const live = new Set();
+process.on('exit', () => { for (const child of live) child.kill('SIGKILL'); });
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
+
+/** Spawns `args` under node and resolves with the child once a stdout line satisfies `ready` (returning a value). */
+function spawnUntil(args, ready, label) {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   return new Promise((resolve, reject) => {
     let buffered = '';
-    child.on('exit', (code) => reject(new Error(`ortserve exited with ${code} before listening`)));
+    const onExit = (code, signal) => reject(new Error(`${label} exited (${code ?? signal}) before it was ready`));
+    child.on('exit', onExit);
     child.stdout.on('data', (chunk) => {
       buffered += chunk;
-      for (const line of buffered.split('\n')) {
-        if (!line.includes('ortserve listening')) continue;
-        const { restPort } = JSON.parse(line);
+      const lines = buffered.split('\n');
+      buffered = lines.pop();
+      for (const line of lines) {
+        const value = ready(line);
+        if (value === undefined) continue;
         child.stdout.removeAllListeners('data');
-        child.stdout.resume();
-        child.removeAllListeners('exit');
+        child.stdout.resume();   // keep draining so a chatty child never blocks on a full pipe
+        child.off('exit', onExit);
         resolve({
-          origin: `http://127.0.0.1:${restPort}`,
+          ...value,
           pid: child.pid,
           stop: () => new Promise((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
             child.once('exit', () => done());
             child.kill('SIGTERM');
           }),
@@ -36,6 +47,29 @@ export function startOrtserve(flags) {
       }
     });
   });
+}
+
+/**
+ * Starts ortserve with `flags` (its command-line flags) on free REST and gRPC ports of 127.0.0.1. The log level is
+ * forced to info (last flag wins) because the "listening" log line is how the ports are learned.
+ * @returns {Promise<RunningSystem>}
+ */
+export function startOrtserve(flags) {
+  const args = [path.join(root, 'bin', 'ortserve.js'), '--host=127.0.0.1', '--rest_api_port=0', '--port=0', ...flags, '--log_level=info'];
+  return spawnUntil(args, (line) => {
+    if (!line.includes('ortserve listening')) return undefined;
+    const { restPort, grpcPort } = JSON.parse(line);
+    return { origin: `http://127.0.0.1:${restPort}`, grpcAddress: `127.0.0.1:${grpcPort}` };
+  }, 'ortserve');
+}
+
+/** Starts bench/baselines/<script> with `args`; it prints {"port": N} when listening on 127.0.0.1. */
+export function startBaseline(script, args = []) {
+  return spawnUntil([path.join(root, 'bench', 'baselines', script), ...args], (line) => {
+    if (!line.startsWith('{')) return undefined;
+    const { port } = JSON.parse(line);
+    return port ? { origin: `http://127.0.0.1:${port}` } : undefined;
+  }, script);
 }
 
 /** Reads one Prometheus sample value for a model from /metrics. */

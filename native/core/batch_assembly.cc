@@ -81,22 +81,30 @@ Status AssembleOne(const Batch& batch, std::size_t i, bool pad, InputTensor* out
   const std::size_t element = ElementSize(first.type);
   const std::size_t row_bytes = static_cast<std::size_t>(row_elements) * element;
   out->byte_length = static_cast<std::size_t>(batch.padded_rows) * row_bytes;
-  // Value-initialised: padded rows and padded positions read as zero.
-  storage->buffers.emplace_back(new uint8_t[std::max<std::size_t>(out->byte_length, 1)]());
-  uint8_t* dst = storage->buffers.back().get();
-  out->data = dst;
+  // Left uninitialised: every byte is written exactly once below (request data, or zeros where padding goes), so
+  // the common unpadded batch is not written twice (bench/native measured value-initialising at ~1.5x the cost).
+  storage->buffers.emplace_back(new uint8_t[std::max<std::size_t>(out->byte_length, 1)]);
+  uint8_t* const base = storage->buffers.back().get();
+  uint8_t* dst = base;
+  out->data = base;
   for (const Task* task : batch.tasks) {
     const InputTensor& in = task->inputs[i];
+    const std::size_t task_bytes = static_cast<std::size_t>(in.shape[0]) * row_bytes;
     const bool same_row_shape = std::equal(in.shape.begin() + 1, in.shape.end(), out->shape.begin() + 1);
     if (same_row_shape) {
       std::memcpy(dst, in.data, in.byte_length);
-    } else if (in.byte_length > 0) {
-      std::vector<int64_t> dst_shape = out->shape;
-      dst_shape[0] = in.shape[0];
-      CopyPadded(static_cast<const uint8_t*>(in.data), in.shape, dst, dst_shape, 0, element);
+    } else {
+      std::memset(dst, 0, task_bytes);   // padded positions inside this request's rows read as zero
+      if (in.byte_length > 0) {
+        std::vector<int64_t> dst_shape = out->shape;
+        dst_shape[0] = in.shape[0];
+        CopyPadded(static_cast<const uint8_t*>(in.data), in.shape, dst, dst_shape, 0, element);
+      }
     }
-    dst += static_cast<std::size_t>(in.shape[0]) * row_bytes;
+    dst += task_bytes;
   }
+  // Rows added to reach an allowed batch size read as zero too.
+  std::memset(dst, 0, out->byte_length - static_cast<std::size_t>(dst - base));
   return Status::Ok();
 }
 

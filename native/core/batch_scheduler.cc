@@ -75,7 +75,7 @@ void BatchScheduler::Fail(Task* task, StatusCode code, const std::string& messag
   sink_->Complete(task);
 }
 
-bool BatchScheduler::FindWork(Work* work, int64_t* wake_micros, bool* progressed) {
+bool BatchScheduler::FindWork(Work* work, int64_t* wake_micros, bool* progressed, bool* more_work) {
   std::vector<Task*> expired;
   bool found = false;
   {
@@ -100,10 +100,13 @@ bool BatchScheduler::FindWork(Work* work, int64_t* wake_micros, bool* progressed
         work->queue = queue;
         next_queue_ = at + 1;   // round robin: the next search starts after the queue just served
         found = true;
+        *more_work = !queue->queue_.empty() || !queue->former_.empty();   // forming lock held: former_ is ours
       } else {
         *wake_micros = std::min(*wake_micros, queue->former_.NextWakeMicros());
       }
     }
+    // Requests waiting in other queues (approximate sizes: a miss only delays them until the next push or batch).
+    for (std::size_t i = 0; found && !*more_work && i < count; ++i) *more_work = !queues_[i]->queue_.empty();
     // Forget closed queues with nothing left to run.
     queues_.erase(std::remove_if(queues_.begin(), queues_.end(), [](const std::shared_ptr<ModelQueue>& q) {
                     return q->closed() && q->queue_.empty() && q->in_flight_.load() == 0 && q->former_.empty();
@@ -150,8 +153,9 @@ void BatchScheduler::Execute(Work& work) {
   outputs.clear();   // tasks hold their own references now
   for (Task* task : batch.tasks) sink_->Complete(task);
   queue.in_flight_.fetch_sub(1, std::memory_order_acq_rel);
-  // A queue held back by num_batch_threads, or a batch formed while this one ran, may be runnable now.
-  Wake();
+  // No Wake() here: this worker rescans at once (WorkerLoop), so a queue held back by num_batch_threads or a batch
+  // formed meanwhile is picked up without waking a second thread, which on a busy 2-core machine cost a futex
+  // round trip and a context switch per request.
 }
 
 void BatchScheduler::WorkerLoop() {
@@ -161,7 +165,9 @@ void BatchScheduler::WorkerLoop() {
     Work work;
     int64_t wake_micros = BatchFormer::kNever;
     bool progressed = false;
-    if (FindWork(&work, &wake_micros, &progressed)) {
+    bool more_work = false;
+    if (FindWork(&work, &wake_micros, &progressed, &more_work)) {
+      if (more_work) Wake();   // requests are left over: let another worker take them while this one runs
       Execute(work);
       continue;
     }

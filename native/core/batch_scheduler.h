@@ -101,8 +101,9 @@ class BatchScheduler {
 
   void WorkerLoop();
   // Returns true with `work` set when a batch is ready; sets `*progressed` when it failed expired tasks (the
-  // caller then looks again instead of sleeping, since more may be queued behind them).
-  bool FindWork(Work* work, int64_t* wake_micros, bool* progressed);
+  // caller then looks again instead of sleeping, since more may be queued behind them); sets `*more_work` when
+  // requests are still waiting after the batch was taken, so the caller can wake another worker for them.
+  bool FindWork(Work* work, int64_t* wake_micros, bool* progressed, bool* more_work);
   void Execute(Work& work);
   void Fail(Task* task, StatusCode code, const std::string& message);
   void Wake();

@@ -1,5 +1,6 @@
 // Batch assembly tests: one copy per input into the batch tensor, zero padding, zero-copy single-task batches, and
 // output views that share the batch output and keep it alive.
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -44,6 +45,22 @@ TEST(assembly_pads_variable_length_inputs) {
   const auto* data = static_cast<const float*>(inputs[0].data);
   const float expected[] = {1, 2, 0, 3, 4, 5};
   for (int i = 0; i < 6; ++i) CHECK_EQ(data[i], expected[i]);
+}
+
+TEST(assembly_padding_is_zero_on_reused_memory) {
+  // The batch buffer is not value-initialised; padding must be written explicitly. Dirty the heap first so that a
+  // missing memset shows up: the allocator hands the freed, 0xFF-filled block straight back.
+  for (int round = 0; round < 8; ++round) {
+    { std::unique_ptr<uint8_t[]> dirty(new uint8_t[8 * sizeof(float)]); std::memset(dirty.get(), 0xFF, 8 * sizeof(float)); }
+    FloatTask a(1, {1, 2}, 2), b(1, {3}, 1);
+    Batch batch{{&a, &b}, 2, 4};   // b is padded from 1 to 2 columns; rows padded from 2 to 4
+    std::vector<InputTensor> inputs;
+    BatchInputStorage storage;
+    CHECK(AssembleBatchInputs(batch, true, &inputs, &storage).ok());
+    const auto* data = static_cast<const float*>(inputs[0].data);
+    const float expected[] = {1, 2, 3, 0, 0, 0, 0, 0};
+    for (int i = 0; i < 8; ++i) CHECK_EQ(data[i], expected[i]);
+  }
 }
 
 TEST(assembly_strings_concatenate_with_empty_padding) {

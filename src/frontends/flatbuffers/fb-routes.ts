@@ -90,7 +90,8 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
       void runFlatBuffersInfer(ctx.registry, bytes, ctx.restTimeoutMs, controller.signal).then((result) => {
         connection.inFlight.delete(controller);
         // A closed connection's results are dropped; send() on a backed-up one closes it (closeOnBackpressureLimit).
-        if (connection.open) ws.send(result.bytes, true);
+        // Corked: outside uWS's own callbacks an uncorked send is held until the loop next polls the socket.
+        if (connection.open) ws.cork(() => ws.send(result.bytes, true));
       });
     },
     close: (ws) => {
