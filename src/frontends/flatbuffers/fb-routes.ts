@@ -50,8 +50,9 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
     void (async () => {
       try {
         const body = await ex.readBody(ctx.maxBodyBytes);
-        // The body buffer is the request buffer: tensor data reach the engine as views into it.
-        const result = await runFlatBuffersInfer(ctx.registry, body, ctx.restTimeoutMs);
+        // The body buffer is the request buffer: tensor data reach the engine as views into it. A client that
+        // disconnects aborts the signal, which drops the request if it is still queued.
+        const result = await runFlatBuffersInfer(ctx.registry, body, ctx.restTimeoutMs, ex.signal);
         ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
       } catch (err) {
         // Only body-reading failures land here (size limit, client gone); reply in the protocol's own form.
