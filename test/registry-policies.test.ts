@@ -2,7 +2,7 @@
 
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ModelRegistry, VersionSelector } from '../src/registry/model-registry.js';
 import { corruptModelBytes, fixedBatchModel } from './support/models.mjs';
 import {
@@ -184,6 +184,22 @@ describe('failed loads', () => {
     await registry.refresh();
     await waitUntil(() => states(registry, 'mlp').join() === '2:AVAILABLE,1:END', 'the repaired version 2 serves');
     expect(await answeredBy(registry)).toBe(2);
+  });
+
+  it('a wall clock that steps back does not stall load retries (the retry timer decides, not Date.now())', async () => {
+    const { base, registry, events } = setup([1], { maxLoadRetries: 2, loadRetryIntervalMs: 30 });
+    writeVersion(base, 2, corruptModelBytes());
+    const realNow = Date.now.bind(Date);
+    try {
+      await registry.applyConfig({ models: [modelConfig('mlp', base)] }, { initial: true });
+      // After the first failure the clock steps back 10 s: a retry due at "now + 30 ms" reads as 10 s away.
+      vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 10_000);
+      const failures = () => events.filter((e) => e.type === 'version' && e.version === 2 && e.state === 'END').length;
+      await waitUntil(() => failures() === 3, 'three attempts failed despite the clock step', 5_000);
+      expect(registry.status('mlp', { version: 2 })[0]!.loadFailures).toBe(3);
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it('a model with a fixed batch dimension fails to load when batching is configured, naming the input', async () => {

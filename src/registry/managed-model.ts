@@ -226,7 +226,10 @@ export class ManagedModel {
       delay = retryDelayMs(this.rt.loadRetryIntervalMs, entry.loadFailures);
       entry.nextRetryAt = Date.now() + delay;
       entry.retryTimer = setTimeout(() => {
+        // The timer is what says the wait is over: Date.now() can read a little earlier than the timer's own clock,
+        // or step back, and a retry found "not yet due" here would never be tried again.
         entry.retryTimer = undefined;
+        entry.nextRetryAt = undefined;
         this.reconcile();
       }, delay);
       entry.retryTimer.unref();
