@@ -70,6 +70,9 @@ function machineInfo() {
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    // Results from a working tree with changes are not results of that commit: say so.
+    const changes = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results'], { cwd: root, encoding: 'utf8' });
+    if (changes.trim() !== '') commit += ' + uncommitted changes';
   } catch { /* not a git checkout */ }
   const cpus = os.cpus();
   return {
@@ -206,7 +209,7 @@ async function microBenchmarks(outDir) {
   let native;
   try {
     const { runNativeBench } = await import(new URL('./native/run.mjs', import.meta.url).href);
-    native = await runNativeBench({ jsonPath: path.join(outDir, 'native-core.json') });
+    native = await runNativeBench({ jsonPath: path.join(outDir, 'native-core.json'), rounds: MODE.microRounds, timeMs: MODE.microTimeMs });
   } catch (err) {
     console.log(`native micro-benchmark failed: ${err.stack ?? err}`);
     native = { error: String(err.message ?? err) };
