@@ -63,7 +63,7 @@ const SCENARIO_PLANS = {
 
 if (smoke) for (const plan of Object.values(SCENARIO_PLANS)) plan.rates = plan.rates.slice(0, 2);
 
-/** A sweep gives up on a system after this many consecutive rates that miss the target (one miss can be noise). */
+/** A sweep stops driving a system after this many rates in a row past its saturation target (one can be noise). */
 const MISSES_TO_STOP = 2;
 
 function machineInfo() {
@@ -116,7 +116,8 @@ async function startSystems(scenario, plan, shared) {
   for (const system of systems) {
     system.driver = await createDriver(system.protocol, system.target, scenario.payload);
     // Warm-up: JIT, connection pools and ORT's first runs, on both sides, before anything is recorded.
-    const warm = await openLoop({ rate: Math.min(plan.rates[0], 1000), durationMs: MODE.warmupMs, send: system.driver.send });
+    const warmRate = Math.min(plan.rates[0], 1000) * (plan.rateScale?.[system.protocol] ?? 1);
+    const warm = await openLoop({ rate: warmRate, durationMs: MODE.warmupMs, send: system.driver.send });
     if (warm.ok !== warm.sent) throw new Error(`${system.id}: warm-up failed: ${JSON.stringify(warm.outcomes)}`);
   }
   return { systems, stop: async () => { for (const s of systems) await s.driver.close(); for (const s of started) await s.stop(); } };
