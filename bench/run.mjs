@@ -14,6 +14,7 @@ import { scenarios as makeScenarios } from './lib/models.mjs';
 import { openLoop } from './lib/open-loop.mjs';
 import { writeReport } from './lib/report.mjs';
 import { metric, startBaseline, startOrtserve } from './lib/server-process.mjs';
+import { SYSTEM, ortserveId } from './lib/system-ids.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -96,28 +97,27 @@ async function startSystems(scenario, plan, shared) {
   const ortserve = await startOrtserve(flags);
   started.push(ortserve);
   const systems = [];
-  for (const protocol of plan.protocols) systems.push({ id: `ortserve ${protocol}`, family: 'ortserve', protocol, target: ortserve });
+  for (const protocol of plan.protocols) systems.push({ id: ortserveId(protocol), family: 'ortserve', protocol, target: ortserve });
   if (plan.batched) {
     const file = path.join(shared.workDir, `${scenario.name}-batching.json`);
     writeFileSync(file, JSON.stringify(plan.batched.parameters));
     const batched = await startOrtserve([...flags, '--enable_batching', `--batching_parameters_file=${file}`]);
     started.push(batched);
-    systems.push({ id: `ortserve+batching ${plan.batched.protocol}`, family: 'ortserve', protocol: plan.batched.protocol, target: batched, batching: plan.batched.parameters });
+    systems.push({ id: ortserveId(plan.batched.protocol, true), family: 'ortserve', protocol: plan.batched.protocol, target: batched, batching: plan.batched.parameters });
   }
   if (plan.nodeBaseline) {
     const node = await startBaseline('node-http-ort.mjs', [scenario.modelName, scenario.modelFile]);
     started.push(node);
-    systems.push({ id: 'node:http + onnxruntime-node (tf-json)', family: 'node-http-ort', protocol: 'tf-json', target: node });
+    systems.push({ id: SYSTEM.nodeHttpOrt, family: 'node-http-ort', protocol: 'tf-json', target: node });
   }
   if (plan.echo) {
-    systems.push({ id: 'uWS echo http', family: 'echo', protocol: 'echo-http', target: shared.echo });
-    systems.push({ id: 'uWS echo ws', family: 'echo', protocol: 'echo-ws', target: shared.echo });
+    systems.push({ id: SYSTEM.echoHttp, family: 'echo', protocol: 'echo-http', target: shared.echo });
+    systems.push({ id: SYSTEM.echoWs, family: 'echo', protocol: 'echo-ws', target: shared.echo });
   }
   for (const system of systems) {
     system.driver = await createDriver(system.protocol, system.target, scenario.payload);
     // Warm-up: JIT, connection pools and ORT's first runs, on both sides, before anything is recorded.
-    const warmRate = Math.min(plan.rates[0], 1000) * (plan.rateScale?.[system.protocol] ?? 1);
-    const warm = await openLoop({ rate: warmRate, durationMs: MODE.warmupMs, send: system.driver.send });
+    const warm = await openLoop({ rate: scaledRate(plan, system.protocol, Math.min(plan.rates[0], 1000)), durationMs: MODE.warmupMs, send: system.driver.send });
     if (warm.ok !== warm.sent) throw new Error(`${system.id}: warm-up failed: ${JSON.stringify(warm.outcomes)}`);
   }
   return { systems, stop: async () => { for (const s of systems) await s.driver.close(); for (const s of started) await s.stop(); } };
@@ -131,8 +131,8 @@ async function inProcessSystems(scenario) {
   assertOutput(scenario.payload, (await session.run(inputs)).get(output).data, 'floor');
   return {
     systems: [
-      { id: 'floor: in-process addon run', family: 'floor', driver: { send: () => session.run(inputs).then(() => 'ok') } },
-      { id: 'generator alone (no request)', family: 'generator', driver: { send: () => Promise.resolve('ok') } },
+      { id: SYSTEM.floor, family: 'floor', driver: { send: () => session.run(inputs).then(() => 'ok') } },
+      { id: SYSTEM.generator, family: 'generator', driver: { send: () => Promise.resolve('ok') } },
     ],
     stop: async () => session.release(),
   };
@@ -140,12 +140,15 @@ async function inProcessSystems(scenario) {
 
 const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.length]);
 
+/** The rate a protocol is driven at where the plan says `rate` (see rateScale). */
+const scaledRate = (plan, protocol, rate) => rate * (plan.rateScale?.[protocol] ?? 1);
+
 async function lowLoad(scenario, plan, systems) {
   console.log(`\n## ${scenario.title}: low load, ${plan.lowRate}/s for ${MODE.lowLoadMs} ms, ${MODE.lowLoadRepeats} repeats (order rotates)`);
   const runs = [];
   for (let repeat = 0; repeat < MODE.lowLoadRepeats; repeat++) {
     for (const system of rotate(systems, repeat)) {
-      const rate = plan.lowRate * (plan.rateScale?.[system.protocol] ?? 1);
+      const rate = scaledRate(plan, system.protocol, plan.lowRate);
       // Spin pacing: at low load µs matter, and spinning through the last ms of each 5 ms slot costs little CPU.
       const r = await openLoop({ rate, durationMs: MODE.lowLoadMs, send: system.driver.send, serverPid: system.target?.pid, pacing: 'spin' });
       runs.push({ system: system.id, family: system.family, protocol: system.protocol, repeat, ...r });
@@ -165,7 +168,7 @@ async function sweep(scenario, plan, systems) {
       const active = systems.filter((s) => misses.get(s.id) < MISSES_TO_STOP);
       if (active.length === 0) break;
       for (const system of rotate(active, index + repeat)) {
-        const rate = gridRate * (plan.rateScale?.[system.protocol] ?? 1);
+        const rate = scaledRate(plan, system.protocol, gridRate);
         const before = system.batching ? await batchCounters(system, scenario) : undefined;
         // Worker pacing: a spinning generator would take a whole core from the server under test at these rates.
         const r = await openLoop({ rate, durationMs: MODE.sweepMs, send: system.driver.send, serverPid: system.target?.pid, pacing: 'worker' });

@@ -5,9 +5,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import ort from 'onnxruntime-node';
 import { buildModel } from '../../scripts/onnx/onnx-writer.mjs';
 import { createDriver } from '../lib/drivers.mjs';
+import { referenceOutput } from '../lib/models.mjs';
 import { openLoop } from '../lib/open-loop.mjs';
 import { metric, startOrtserve } from '../lib/server-process.mjs';
 
@@ -43,17 +43,14 @@ function mlp() {
 
 const repo = mkdtempSync(path.join(os.tmpdir(), 'ortserve-bench-'));
 mkdirSync(path.join(repo, 'mlp', '1'), { recursive: true });
-writeFileSync(path.join(repo, 'mlp', '1', 'model.onnx'), mlp());
+const modelFile = path.join(repo, 'mlp', '1', 'model.onnx');
+writeFileSync(modelFile, mlp());
 const batchingFile = path.join(repo, 'batching.json');
 writeFileSync(batchingFile, JSON.stringify({ max_batch_size: 32, batch_timeout_micros: 2000 }));
 
-const modelFile = path.join(repo, 'mlp', '1', 'model.onnx');
 const input = { name: 'x', shape: [1, 512], data: Float32Array.from({ length: 512 }, (_, i) => (i % 17) / 17) };
 // The expected answer comes from onnxruntime-node's JS API, independently of the server under test.
-const reference = await ort.InferenceSession.create(modelFile, { intraOpNumThreads: 1 });
-const expected = Float32Array.from((await reference.run({ x: new ort.Tensor('float32', input.data, input.shape) })).y.data);
-await reference.release();
-const payload = { model: 'mlp', input, output: 'y', expected, tolerance: 1e-4 };
+const payload = { model: 'mlp', input, output: 'y', expected: await referenceOutput(modelFile, input, 'y'), tolerance: 1e-4 };
 const common = [`--model_base_path=${repo}`, '--intra_op_threads=1'];
 const systems = {
   'batching off': await startOrtserve(common),

@@ -31,13 +31,6 @@ export async function compare(question, baseline, candidate, { rounds = 5, timeM
     ratios.push(b / c);
   }
   const fmt = (ms) => (ms >= 1 ? `${ms.toFixed(3)} ms` : `${(ms * 1000).toFixed(2)} µs`);
-  const sorted = [...ratios].sort((x, y) => x - y);
-  for (const name of [baseline.name, candidate.name]) {
-    const m = [...medians[name]].sort((x, y) => x - y);
-    console.log(`- ${name}: median latency ${fmt(m[Math.floor(m.length / 2)])} (rounds: ${medians[name].map(fmt).join(', ')})`);
-  }
-  console.log(`- speed-up of ${candidate.name} over ${baseline.name}: ${sorted[Math.floor(sorted.length / 2)].toFixed(2)}× ` +
-    `(min ${sorted[0].toFixed(2)}×, max ${sorted[sorted.length - 1].toFixed(2)}× over ${rounds} rounds)`);
   const middle = (list) => [...list].sort((x, y) => x - y)[Math.floor(list.length / 2)];
   // The outcome as one flat record (latencies in ms, ratios as speed-ups of the candidate), for bench/run.mjs's report.
   const record = {
@@ -47,8 +40,12 @@ export async function compare(question, baseline, candidate, { rounds = 5, timeM
     medianBaseline: middle(medians[baseline.name]),
     medianCandidate: middle(medians[candidate.name]),
     ratioMedian: middle(ratios),
-    ratioMin: sorted[0],
-    ratioMax: sorted[sorted.length - 1],
+    ratioMin: Math.min(...ratios),
+    ratioMax: Math.max(...ratios),
   };
+  console.log(`- ${baseline.name}: median latency ${fmt(record.medianBaseline)} (rounds: ${medians[baseline.name].map(fmt).join(', ')})`);
+  console.log(`- ${candidate.name}: median latency ${fmt(record.medianCandidate)} (rounds: ${medians[candidate.name].map(fmt).join(', ')})`);
+  console.log(`- speed-up of ${candidate.name} over ${baseline.name}: ${record.ratioMedian.toFixed(2)}× ` +
+    `(min ${record.ratioMin.toFixed(2)}×, max ${record.ratioMax.toFixed(2)}× over ${rounds} rounds)`);
   return { ratios, medians, record };
 }

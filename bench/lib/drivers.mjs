@@ -58,6 +58,15 @@ const floatsOf = (bytes) => {
   return new Float32Array(copy.buffer);
 };
 
+/** The WebSocket URL of `path` on an http:// origin. */
+const wsUrl = (origin, path) => `${origin.replace(/^http/, 'ws')}${path}`;
+
+/** The payload's input in ortserve's client form, and the FlatBuffers request that carries it. */
+const clientInputs = ({ input }) => ({ [input.name]: { dtype: 'float32', shape: input.shape, data: input.data } });
+const flatBuffersRequest = (payload) => Buffer.from(requestBytes('1', payload.model, clientInputs(payload), {}));
+
+// Drivers let transport errors reject: openLoop records a rejection as 'error:<code or message>'.
+
 function httpDriver(target, requestPath, body, headers, check) {
   const pool = new Pool(target.origin, { connections: target.connections ?? 32, pipelining: 1 });
   return {
@@ -65,7 +74,7 @@ function httpDriver(target, requestPath, body, headers, check) {
     send: () => pool.request({ path: requestPath, method: 'POST', body, headers }).then(async (res) => {
       const bytes = Buffer.from(await res.body.arrayBuffer());
       return res.statusCode === 200 ? check(bytes, res.headers) : String(res.statusCode);
-    }, (err) => `error:${err.code ?? err.message}`),
+    }),
     close: () => pool.close(),
   };
 }
@@ -95,12 +104,11 @@ function kserveGrpcClient(address) {
 
 /** The FlatBuffers drivers: ortserve's own client over either transport (it encodes each request, as users' code does). */
 function flatBuffersDriver(client, payload, protocol) {
-  const { model, input, output } = payload;
-  const inputs = { [input.name]: { dtype: 'float32', shape: input.shape, data: input.data } };
-  const check = sampledChecker(payload, (result) => result.outputs[output].data, protocol);
+  const inputs = clientInputs(payload);
+  const check = sampledChecker(payload, (result) => result.outputs[payload.output].data, protocol);
   return {
-    requestBytes: requestBytes('1', model, inputs, {}).length,
-    send: () => client.infer(model, inputs).then(check, (err) => `error:${err.code ?? err.message}`),
+    requestBytes: flatBuffersRequest(payload).length,
+    send: () => client.infer(payload.model, inputs).then(check),
     close: () => client.close(),
   };
 }
@@ -149,19 +157,17 @@ export async function createDriver(protocol, target, payload) {
     }
     case 'fb-http':
       return flatBuffersDriver(new FlatBuffersHttpClient(target.origin, { connections: target.connections ?? 32 }), payload, protocol);
-    case 'fb-ws': {
-      const url = `${target.origin.replace(/^http/, 'ws')}/v1/flatbuffers/ws`;
-      return flatBuffersDriver(await FlatBuffersWsClient.connect(url, { maxInFlight: 1024 }), payload, protocol);
-    }
+    case 'fb-ws':
+      return flatBuffersDriver(await FlatBuffersWsClient.connect(wsUrl(target.origin, '/v1/flatbuffers/ws'), { maxInFlight: 1024 }), payload, protocol);
     case 'echo-http': {
       // The echo returns the FlatBuffers request it was sent: the same bytes ortserve's FlatBuffers path receives.
-      const body = Buffer.from(requestBytes('1', model, { [input.name]: { dtype: 'float32', shape: input.shape, data: input.data } }, {}));
+      const body = flatBuffersRequest(payload);
       return httpDriver(target, '/echo', body, { 'content-type': 'application/octet-stream' },
         (bytes) => (bytes.length === body.length ? 'ok' : 'wrong-length'));
     }
     case 'echo-ws': {
-      const body = Buffer.from(requestBytes('1', model, { [input.name]: { dtype: 'float32', shape: input.shape, data: input.data } }, {}));
-      const socket = new WebSocket(`${target.origin.replace(/^http/, 'ws')}/echo`);
+      const body = flatBuffersRequest(payload);
+      const socket = new WebSocket(wsUrl(target.origin, '/echo'));
       await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('error', reject); });
       // An echo answers in order on one connection, so replies are matched first-in, first-out.
       const waiting = [];

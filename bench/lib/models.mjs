@@ -31,6 +31,14 @@ function largeElementwiseModel(elements) {
   } });
 }
 
+/** `output` of `modelFile` on `input` ({name, shape, data}), computed by onnxruntime-node's JS API. */
+export async function referenceOutput(modelFile, input, output) {
+  const session = await ort.InferenceSession.create(modelFile, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const outputs = await session.run({ [input.name]: new ort.Tensor('float32', input.data, input.shape) });
+  await session.release();
+  return Float32Array.from(outputs[output].data);
+}
+
 /**
  * @typedef {{name: string, title: string, modelName: string, modelFile: string, payload: import('./drivers.mjs').Payload}} Scenario
  */
@@ -56,10 +64,7 @@ export async function scenarios(workDir) {
     const modelFile = path.join(dir, 'model.onnx');
     if (spec.bytes) writeFileSync(modelFile, spec.bytes);
     else copyFileSync(spec.source, modelFile);
-    const session = await ort.InferenceSession.create(modelFile, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-    const outputs = await session.run({ [spec.input.name]: new ort.Tensor('float32', spec.input.data, spec.input.shape) });
-    const expected = Float32Array.from(outputs[spec.output].data);
-    await session.release();
+    const expected = await referenceOutput(modelFile, spec.input, spec.output);
     result.push({
       name: spec.name, title: spec.title, modelName: spec.modelName, modelFile,
       repository: path.join(workDir, spec.name),

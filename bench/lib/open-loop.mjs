@@ -11,8 +11,8 @@ export const SPECTRUM_PERCENTILES = [50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.9
 
 /**
  * Drives `send` at `rate` requests per second for `durationMs`.
- * `send()` starts one request and resolves with 'ok' or a short failure label (e.g. '503', 'error:ECONNRESET');
- * it must not reject (a rejection is recorded as 'error:<message>').
+ * `send()` starts one request and resolves with 'ok' or a short failure label (e.g. '503'); a rejection (or a throw)
+ * is recorded as 'error:<its code, or its message>'.
  * `serverPid`, when given, is sampled from /proc so the result also says how busy the server process was.
  * `pacing` says how send times are kept:
  * - 'worker' (default): a worker thread sleeps until each slot on a futex (µs resolution) and wakes this thread,
@@ -53,13 +53,9 @@ export async function openLoop(o) {
       if (++completed === total) resolve();
     };
     const fire = (scheduled) => {
-      let pending;
-      try {
-        pending = o.send();
-      } catch (err) {
-        pending = Promise.resolve(`error:${err?.code ?? err?.message ?? err}`);
-      }
-      pending.then((outcome) => settle(scheduled, outcome), (err) => settle(scheduled, `error:${err?.code ?? err?.message ?? err}`));
+      // Promise.try's effect: a synchronous throw from send() becomes a rejection like any other.
+      new Promise((resolve) => resolve(o.send()))
+        .then((outcome) => settle(scheduled, outcome), (err) => settle(scheduled, `error:${err?.code ?? err?.message ?? err}`));
     };
     /** Fires every slot below `upTo` that is due (catching up after a late wake-up), each stamped with its slot. */
     const fireDue = (upTo) => {

@@ -3,7 +3,8 @@
 // against the baselines with its spread over repeats, the goals stated met or not, and the micro-benchmarks.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { lineChart, ninesOf } from './svg-plot.mjs';
+import { COLORS, lineChart, ninesOf } from './svg-plot.mjs';
+import { SYSTEM, ortserveId } from './system-ids.mjs';
 
 const median = (values) => {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
@@ -45,10 +46,27 @@ function maxRates(scenario, systemId, key = 'met') {
 /** Ratios of a over b, repeat by repeat. */
 const pairedRatios = (a, b) => a.map((v, i) => (b[i] > 0 ? v / b[i] : NaN));
 
+/**
+ * One system's sweep against a baseline's: the highest rates of each per repeat, and the ratio's spread at the
+ * strict target and at the loose (saturation) one.
+ */
+function rateComparison(scenario, systemId, baselineId) {
+  const mine = maxRates(scenario, systemId);
+  const theirs = maxRates(scenario, baselineId);
+  return {
+    mine, theirs,
+    strict: spread(pairedRatios(mine, theirs)),
+    loose: spread(pairedRatios(maxRates(scenario, systemId, 'sustained'), maxRates(scenario, baselineId, 'sustained'))),
+  };
+}
+
+/** A system's low-load percentile `key` minus the floor's, repeat by repeat. */
+const aboveFloor = (runs, floor, key) => spread(runs.map((r, i) => r[key] - floor[i]?.[key]));
+
 /** The baseline a system's throughput is compared with as its transport ceiling. */
 function echoFor(system) {
   if (system.family !== 'ortserve') return undefined;
-  return system.protocol === 'fb-ws' ? 'uWS echo ws' : 'uWS echo http';
+  return system.protocol === 'fb-ws' ? SYSTEM.echoWs : SYSTEM.echoHttp;
 }
 
 function goal(met, text, evidence) {
@@ -60,33 +78,27 @@ function judgeGoals(results) {
   const tiny = results.scenarios.find((s) => s.name === 'tiny');
   if (!tiny) return [];
   const low = lowLoadBySystem(tiny);
-  const floor = low.get('floor: in-process addon run') ?? [];
-  const fb = low.get('ortserve fb-http') ?? [];
-  const over50 = spread(fb.map((r, i) => r.p50 - floor[i]?.p50));
-  const over99 = spread(fb.map((r, i) => r.p99 - floor[i]?.p99));
-  const tfMax = maxRates(tiny, 'ortserve tf-json');
-  const nodeMax = maxRates(tiny, 'node:http + onnxruntime-node (tf-json)');
-  const tfRatio = spread(pairedRatios(tfMax, nodeMax));
-  const tfLoose = spread(pairedRatios(maxRates(tiny, 'ortserve tf-json', 'sustained'), maxRates(tiny, 'node:http + onnxruntime-node (tf-json)', 'sustained')));
-  const fbMax = maxRates(tiny, 'ortserve fb-http');
-  const echoMax = maxRates(tiny, 'uWS echo http');
-  const fbRatio = spread(pairedRatios(fbMax, echoMax));
-  const fbLoose = spread(pairedRatios(maxRates(tiny, 'ortserve fb-http', 'sustained'), maxRates(tiny, 'uWS echo http', 'sustained')));
+  const floor = low.get(SYSTEM.floor) ?? [];
+  const fb = low.get(ortserveId('fb-http')) ?? [];
+  const over50 = aboveFloor(fb, floor, 'p50');
+  const over99 = aboveFloor(fb, floor, 'p99');
+  const tf = rateComparison(tiny, ortserveId('tf-json'), SYSTEM.nodeHttpOrt);
+  const fbEcho = rateComparison(tiny, ortserveId('fb-http'), SYSTEM.echoHttp);
   const top = Math.max(...tiny.plan.rates);
   return [
     goal(over50.median <= 0.030 && over99.median <= 0.150,
       'Server overhead at low load, tiny model, FlatBuffers over HTTP: p50 ≤ 30 µs and p99 ≤ 150 µs above the in-process floor',
       `p50 +${ms(over50.median)} (${ms(over50.min)} – ${ms(over50.max)}), p99 +${ms(over99.median)} (${ms(over99.min)} – ${ms(over99.max)}) over ${over50.n} repeats`),
-    goal(tfRatio.median >= 3,
+    goal(tf.strict.median >= 3,
       'Tiny model, TF Serving JSON: max throughput at p99 ≤ 5 ms at least 3× node:http + onnxruntime-node',
-      `ortserve ${tfMax.join('/')}/s vs baseline ${nodeMax.join('/')}/s: ${fmtSpread(tfRatio, ratio)}; ` +
-        `at p99 ≤ ${tiny.plan.saturationP99Ms} ms: ${fmtSpread(tfLoose, ratio)}` +
-        (tfMax.some((v) => v >= top) ? ` (ortserve reached the top of the grid, ${top}/s: the ratio is a lower bound)` : '')),
-    goal(fbRatio.median >= 0.7,
+      `ortserve ${tf.mine.join('/')}/s vs baseline ${tf.theirs.join('/')}/s: ${fmtSpread(tf.strict, ratio)}; ` +
+        `at p99 ≤ ${tiny.plan.saturationP99Ms} ms: ${fmtSpread(tf.loose, ratio)}` +
+        (tf.mine.some((v) => v >= top) ? ` (ortserve reached the top of the grid, ${top}/s: the ratio is a lower bound)` : '')),
+    goal(fbEcho.strict.median >= 0.7,
       'FlatBuffers (HTTP) throughput at least 70% of the uWebSockets.js echo ceiling for the same payload',
-      `ortserve ${fbMax.join('/')}/s vs echo ${echoMax.join('/')}/s: ${fmtSpread(fbRatio, ratio)}; ` +
-        `at p99 ≤ ${tiny.plan.saturationP99Ms} ms: ${fmtSpread(fbLoose, ratio)}` +
-        (echoMax.some((v) => v >= top) ? ` (the echo reached the top of the grid, ${top}/s: the ceiling is a lower bound)` : '')),
+      `ortserve ${fbEcho.mine.join('/')}/s vs echo ${fbEcho.theirs.join('/')}/s: ${fmtSpread(fbEcho.strict, ratio)}; ` +
+        `at p99 ≤ ${tiny.plan.saturationP99Ms} ms: ${fmtSpread(fbEcho.loose, ratio)}` +
+        (fbEcho.theirs.some((v) => v >= top) ? ` (the echo reached the top of the grid, ${top}/s: the ceiling is a lower bound)` : '')),
   ];
 }
 
@@ -104,11 +116,11 @@ function plots(results, outDir) {
       const runs = scenario.sweep.filter((r) => r.system === system);
       const rates = [...new Set(runs.map((r) => r.rate))].sort((a, b) => a - b);
       const at = (key) => rates.map((rate) => [rate, median(runs.filter((r) => r.rate === rate).map((r) => r[key]))]);
-      series.push({ name: `${system} p99`, points: at('p99') });
-      series.push({ name: `${system} p50`, points: at('p50'), dashed: true, color: undefined });
+      // Same colour for a system's p50 and p99 lines.
+      const color = COLORS[(series.length / 2) % COLORS.length];
+      series.push({ name: `${system} p99`, points: at('p99'), color });
+      series.push({ name: `${system} p50`, points: at('p50'), dashed: true, color });
     }
-    // Same colour for a system's p50 and p99 lines.
-    series.forEach((s, i) => { s.color = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#17becf', '#000000'][Math.floor(i / 2) % 10]; });
     write(`${scenario.name}-latency-vs-load.svg`, lineChart({
       title: `${scenario.title}: latency vs offered load (p99 solid, p50 dashed)`, xLabel: 'offered load (requests/s)',
       yLabel: 'latency (ms, log)', yLog: true, series, hLine: { y: scenario.plan.p99TargetMs, label: `p99 target ${scenario.plan.p99TargetMs} ms` },
@@ -136,24 +148,23 @@ function plots(results, outDir) {
 function scenarioSection(scenario, missesToStop) {
   const lines = [];
   const low = lowLoadBySystem(scenario);
-  const floor = low.get('floor: in-process addon run') ?? [];
+  const floor = low.get(SYSTEM.floor) ?? [];
+  const byId = new Map(scenario.systems.map((s) => [s.id, s]));
   lines.push(`## ${scenario.title}`, '');
   lines.push(`### Low load: ${scenario.plan.lowRate} requests/s, open loop, median over ${floor.length} repeats (min – max)`, '');
   lines.push('| system | request bytes | p50 | p99 | p99.9 | max | p50 above floor | p99 above floor | generator cpu | server cpu |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|');
-  const systemInfo = new Map(scenario.systems.map((s) => [s.id, s]));
   for (const [system, runs] of low) {
     const s = (key) => spread(runs.map((r) => r[key]));
-    const above = (key) => spread(runs.map((r, i) => r[key] - floor[i]?.[key]));
+    const above = (key) => aboveFloor(runs, floor, key);
     // "Above floor" is meaningful only for systems that run the model; echo and the generator do not.
     const isServed = ['ortserve', 'node-http-ort'].includes(runs[0].family);
-    lines.push(`| ${system} | ${systemInfo.get(system)?.requestBytes ?? '—'} | ${fmtSpread(s('p50'), ms)} | ${fmtSpread(s('p99'), ms)} | ${ms(s('p999').median)} | ${ms(s('max').median)} | ` +
+    lines.push(`| ${system} | ${byId.get(system)?.requestBytes ?? '—'} | ${fmtSpread(s('p50'), ms)} | ${fmtSpread(s('p99'), ms)} | ${ms(s('p999').median)} | ${ms(s('max').median)} | ` +
       `${isServed ? fmtSpread(above('p50'), ms) : '—'} | ${isServed ? fmtSpread(above('p99'), ms) : '—'} | ` +
       `${s('loadGenCpuPercent').median.toFixed(0)}% | ${runs[0].serverCpuPercent !== undefined ? `${s('serverCpuPercent').median.toFixed(0)}%` : '—'} |`);
   }
   lines.push('');
   const systems = [...new Set(scenario.sweep.map((r) => r.system))];
-  const byId = new Map(scenario.systems.map((s) => [s.id, s]));
   const { p99TargetMs: strict, saturationP99Ms: loose } = scenario.plan;
   lines.push(`### Rate sweep: highest offered rate with every request answered within a p99 target`, '');
   lines.push(`Grid: ${scenario.plan.rates.join(', ')} requests/s${scenario.plan.rateScale ? ` (scaled for ${Object.entries(scenario.plan.rateScale).map(([p, f]) => `${p} ×${f}`).join(', ')})` : ''}; ` +
@@ -161,18 +172,16 @@ function scenarioSection(scenario, missesToStop) {
     `past p99 ≤ ${loose} ms (overload), so the second column is close to its saturation throughput.`, '');
   lines.push(`| system | max rate, p99 ≤ ${strict} ms (per repeat) | max rate, p99 ≤ ${loose} ms | vs node:http + onnxruntime-node (${strict} ms / ${loose} ms) | vs uWS echo, same transport (${strict} ms / ${loose} ms) |`);
   lines.push('|---|---|---|---|---|');
-  const versus = (mine, other) => (other.length ? fmtSpread(spread(pairedRatios(mine, other)), ratio) : '—');
+  const versus = (system, baselineId) => {
+    if (!systems.includes(baselineId)) return '—';
+    const c = rateComparison(scenario, system, baselineId);
+    return `${fmtSpread(c.strict, ratio)} / ${fmtSpread(c.loose, ratio)}`;
+  };
   for (const system of systems) {
-    const mine = maxRates(scenario, system);
-    const mineLoose = maxRates(scenario, system, 'sustained');
-    const isOurs = byId.get(system)?.family === 'ortserve';
-    const nodeId = 'node:http + onnxruntime-node (tf-json)';
     const echoId = echoFor(byId.get(system) ?? {});
-    const vsNode = isOurs && systems.includes(nodeId)
-      ? `${versus(mine, maxRates(scenario, nodeId))} / ${versus(mineLoose, maxRates(scenario, nodeId, 'sustained'))}` : '—';
-    const vsEcho = echoId && systems.includes(echoId)
-      ? `${versus(mine, maxRates(scenario, echoId))} / ${versus(mineLoose, maxRates(scenario, echoId, 'sustained'))}` : '—';
-    lines.push(`| ${system} | ${mine.join(' / ')} | ${mineLoose.join(' / ')} | ${vsNode} | ${vsEcho} |`);
+    const vsNode = byId.get(system)?.family === 'ortserve' ? versus(system, SYSTEM.nodeHttpOrt) : '—';
+    const vsEcho = echoId ? versus(system, echoId) : '—';
+    lines.push(`| ${system} | ${maxRates(scenario, system).join(' / ')} | ${maxRates(scenario, system, 'sustained').join(' / ')} | ${vsNode} | ${vsEcho} |`);
   }
   lines.push('');
   lines.push('<details><summary>Every sweep run</summary>', '');

@@ -91,43 +91,36 @@ class MutexDequeQueue {
     return true;
   }
 
- private:
+ protected:
   const std::size_t capacity_;
   std::mutex mutex_;
   std::deque<T> items_;
 };
 
-// The textbook blocking queue: producers never wait (a full queue refuses, as on the request path), and the
-// consumer sleeps on a condition variable instead of polling.
+// The textbook blocking queue: the same deque and mutex, but the consumer sleeps on a condition variable instead of
+// polling. Producers never wait (a full queue refuses, as on the request path); they notify after unlocking.
 template <typename T>
-class MutexCondvarQueue {
+class MutexCondvarQueue : private MutexDequeQueue<T> {
  public:
-  explicit MutexCondvarQueue(std::size_t capacity) : capacity_(capacity) {}
+  using MutexDequeQueue<T>::MutexDequeQueue;
 
   bool try_push(T&& value) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (items_.size() >= capacity_) return false;
-      items_.push_back(std::move(value));
-    }
+    if (!MutexDequeQueue<T>::try_push(std::move(value))) return false;
     not_empty_.notify_one();
     return true;
   }
 
   // Waits up to `timeout` for an element; false when none came.
   bool pop_for(T& out, std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (!not_empty_.wait_for(lock, timeout, [&] { return !items_.empty(); })) return false;
-    out = std::move(items_.front());
-    items_.pop_front();
+    std::unique_lock<std::mutex> lock(this->mutex_);
+    if (!not_empty_.wait_for(lock, timeout, [&] { return !this->items_.empty(); })) return false;
+    out = std::move(this->items_.front());
+    this->items_.pop_front();
     return true;
   }
 
  private:
-  const std::size_t capacity_;
-  std::mutex mutex_;
   std::condition_variable not_empty_;
-  std::deque<T> items_;
 };
 
 // What the scheduler's queue carries is a Task*: a pointer-sized item. Nonzero, distinct, never dereferenced.
