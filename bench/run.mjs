@@ -62,6 +62,19 @@ const SCENARIO_PLANS = {
   },
 };
 
+// A mistyped flag or scenario name would otherwise run something else than asked, or nothing, without a word.
+for (const arg of args) {
+  if (!['--full', '--skip-micro', '--smoke'].includes(arg) && !/^--(only|out)=./.test(arg)) {
+    console.error(`bench/run.mjs: unknown argument '${arg}' (flags: --full, --smoke, --only=${Object.keys(SCENARIO_PLANS).join(',')}, --skip-micro, --out=<dir>)`);
+    process.exit(2);
+  }
+}
+for (const name of only ?? []) {
+  if (!(name in SCENARIO_PLANS)) {
+    console.error(`bench/run.mjs: --only: no scenario '${name}' (scenarios: ${Object.keys(SCENARIO_PLANS).join(', ')})`);
+    process.exit(2);
+  }
+}
 if (smoke) for (const plan of Object.values(SCENARIO_PLANS)) plan.rates = plan.rates.slice(0, 2);
 
 /** A sweep stops driving a system after this many rates in a row past its saturation target (one can be noise). */
