@@ -3,12 +3,13 @@
 import { pino, type Logger } from 'pino';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { OrtServeError } from './errors.js';
-import { defaultOptions, parseExecutionProviders, type ServerOptions } from './config/knobs.js';
+import { defaultOptions, type ServerOptions } from './config/knobs.js';
+import { parseExecutionProviders } from './config/execution-providers.js';
 import { ModelRegistry } from './registry/model-registry.js';
 import type { BatchingOptions } from './engine/model-session.js';
 import { readBatchingParametersFile } from './config/model-config.js';
 import { toBatchingOptions } from './registry/version-loader.js';
-import { nativeAddon } from './engine/native-binding.js';
+import { ORT_LOG_LEVELS, nativeAddon } from './engine/native-binding.js';
 import { ModelSource } from './registry/model-source.js';
 import { HotReloader } from './registry/hot-reload.js';
 import { ManagementToken } from './frontends/management/management-auth.js';
@@ -137,8 +138,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     log,
     async start() {
       const uws = loadUws();
-      const ortLevels = ['verbose', 'info', 'warning', 'error', 'fatal'];
-      nativeAddon().configure({ numBatchThreads: options.numBatchThreads, ortLogLevel: ortLevels.indexOf(options.ortLogLevel) });
+      nativeAddon().configure({ numBatchThreads: options.numBatchThreads, ortLogLevel: ORT_LOG_LEVELS.indexOf(options.ortLogLevel) });
       management.token = options.managementTokenFile !== '' ? ManagementToken.fromFile(options.managementTokenFile) : undefined;
       const reloader = new HotReloader(registry, new ModelSource(options), {
         fileSystemPollMs: options.fileSystemPollWaitSeconds * 1000,

@@ -2,13 +2,13 @@
 import { describe, it, expect } from 'vitest';
 import { OrtServeError, type ErrorCode } from '../src/errors.js';
 import type { Tensor } from '../src/engine/tensor.js';
-import { parseJson, type JsonValue } from '../src/frontends/json/json-parser.js';
+import { parseJson, type JsonValue } from '../src/protocol/json/json-parser.js';
 import {
   formatFloat32, formatFloat64, formatFloat16, formatBfloat16,
   halfToFloat, floatToHalf, bfloat16ToFloat, floatToBfloat16,
-} from '../src/frontends/json/float-format.js';
-import { jsonToTensor, tensorToJson, tensorRowToJson } from '../src/frontends/json/tensor-json.js';
-import { decodePredictRequest, encodePredictResponse, type PredictSignature } from '../src/frontends/tfserving/predict-codec.js';
+} from '../src/protocol/json/float-format.js';
+import { jsonToTensor, tensorToJson, tensorRowToJson } from '../src/protocol/json/tensor-json.js';
+import { decodePredictRequest, encodePredictResponse, type PredictSignature } from '../src/protocol/tfserving/predict-codec.js';
 
 const LIMITS = { maxDepth: 64 };
 const parse = (text: string): JsonValue => parseJson(text, LIMITS);

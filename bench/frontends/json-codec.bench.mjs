@@ -1,8 +1,8 @@
 // Question: what does our exact-int64 JSON codec cost against the obvious JSON.parse / JSON.stringify, on :predict bodies?
 // Run: npm run bench:micro (needs dist/, built by npm ci). Prints ratios per round and their spread.
 import { pathToFileURL } from 'node:url';
-import { parseJson } from '../../dist/src/frontends/json/json-parser.js';
-import { tensorToJson } from '../../dist/src/frontends/json/tensor-json.js';
+import { parseJson } from '../../dist/src/protocol/json/json-parser.js';
+import { tensorToJson } from '../../dist/src/protocol/json/tensor-json.js';
 import { compare } from '../lib/compare.mjs';
 
 const compareRecord = async (...args) => (await compare(...args)).record;

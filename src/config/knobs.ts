@@ -1,6 +1,9 @@
 // Every server knob, once: its flag name, default and doc line. The CLI, --help and the README table come from here.
 
-import { OrtServeError } from '../errors.js';
+import {
+  GRAPH_OPTIMIZATION_LEVELS, ORT_LOG_LEVELS, type GraphOptimizationLevel, type OrtLogLevel,
+} from '../engine/native-binding.js';
+import { SWAP_POLICIES, type SwapPolicy } from './model-config.js';
 
 export interface ServerOptions {
   /** Address the REST and gRPC listeners bind. */
@@ -28,7 +31,7 @@ export interface ServerOptions {
   /** ORT inter-op threads per session (0 = ORT default). */
   interOpThreads: number;
   /** ORT graph optimizations at load. */
-  graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  graphOptimizationLevel: GraphOptimizationLevel;
   /** Execution providers to try in order before CPU, e.g. "tensorrt:0,cuda:0". */
   executionProviders: string;
   /** Log level (pino): fatal, error, warn, info, debug, trace, silent. */
@@ -48,7 +51,7 @@ export interface ServerOptions {
   /** Requests one FlatBuffers WebSocket may have in flight. */
   wsMaxInFlight: number;
   /** Severity ONNX Runtime's own log (stderr) starts at. */
-  ortLogLevel: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+  ortLogLevel: OrtLogLevel;
   /** Model config file (TF Serving text format, or YAML/JSON); replaces modelBasePath/modelName when set. */
   modelConfigFile: string;
   /** Seconds between re-reads of modelConfigFile (0 = read once). Fractions are accepted through createServer. */
@@ -58,7 +61,7 @@ export interface ServerOptions {
   /** Seconds a new version directory must stay unchanged before it is loaded. Fractions accepted through createServer. */
   versionSettleSeconds: number;
   /** How a version replaces another: load first (availability_preserving) or unload first (resource_preserving). */
-  versionSwapPolicy: 'availability_preserving' | 'resource_preserving';
+  versionSwapPolicy: SwapPolicy;
   /** Load retries after a failed load (TF Serving's --max_num_load_retries). */
   maxNumLoadRetries: number;
   /** Wait before the first load retry, doubled after each failure (TF Serving's --load_retry_interval_micros). */
@@ -99,7 +102,7 @@ export const KNOBS: readonly Knob[] = [
   { key: 'maxJsonDepth', flag: 'max_json_depth', kind: 'integer', default: 64, min: 1, max: 10_000, doc: 'Deepest JSON nesting accepted in a request body; deeper gets 400.' },
   { key: 'intraOpThreads', flag: 'intra_op_threads', kind: 'integer', default: 0, min: 0, max: 1024, aliases: ['tensorflow_intra_op_parallelism'], doc: 'ONNX Runtime intra-op threads per session; 0 = ORT default (one per physical core). Use 1 when benchmarking on a small machine.' },
   { key: 'interOpThreads', flag: 'inter_op_threads', kind: 'integer', default: 0, min: 0, max: 1024, aliases: ['tensorflow_inter_op_parallelism'], doc: 'ONNX Runtime inter-op threads per session; 0 = ORT default.' },
-  { key: 'graphOptimizationLevel', flag: 'graph_optimization_level', kind: 'enum', default: 'all', values: ['disabled', 'basic', 'extended', 'all'], doc: 'ONNX Runtime graph optimizations applied when a model loads.' },
+  { key: 'graphOptimizationLevel', flag: 'graph_optimization_level', kind: 'enum', default: 'all', values: GRAPH_OPTIMIZATION_LEVELS, doc: 'ONNX Runtime graph optimizations applied when a model loads.' },
   { key: 'executionProviders', flag: 'execution_providers', kind: 'string', default: '', doc: 'Comma-separated providers to try before CPU, with an optional device id: e.g. "tensorrt:0,cuda:0". One that cannot load is skipped, with its reason in the log and in model metadata; CPU is always last.' },
   { key: 'enableBatching', flag: 'enable_batching', kind: 'boolean', default: false, doc: 'Merge concurrent requests to a model into one ONNX Runtime run (dynamic batching); only for models whose dim 0 is a batch axis and that keep no state. Batch knobs: --batching_parameters_file or the model config file.' },
   { key: 'batchingParametersFile', flag: 'batching_parameters_file', kind: 'string', default: '', doc: 'With --enable_batching: the batch policy for every model, TF Serving\'s text format (max_batch_size { value: 32 } batch_timeout_micros { value: 2000 } ...) or the same in YAML/JSON (.yaml, .yml, .json). A model\'s own batching section in the model config file overrides it. Default: the defaults in the README\'s batching table.' },
@@ -110,14 +113,14 @@ export const KNOBS: readonly Knob[] = [
   { key: 'modelConfigFilePollWaitSeconds', flag: 'model_config_file_poll_wait_seconds', kind: 'integer', default: 0, min: 0, max: 86_400, doc: 'Seconds between reads of --model_config_file; a changed file (read the same twice in a row) replaces the config and models no longer listed are unloaded. 0 = read once at start.' },
   { key: 'fileSystemPollWaitSeconds', flag: 'file_system_poll_wait_seconds', kind: 'integer', default: 1, min: 0, max: 86_400, doc: 'Seconds between polls of each model\'s base path for new, deleted or repaired version directories. 0 = scan once at start.' },
   { key: 'versionSettleSeconds', flag: 'version_settle_seconds', kind: 'integer', default: 1, min: 0, max: 3_600, doc: 'A new version directory is loaded only after its files (names, sizes, modification times) have not changed for this long, so a half-copied model is never loaded. 0 = at once.' },
-  { key: 'versionSwapPolicy', flag: 'version_swap_policy', kind: 'enum', default: 'availability_preserving', values: ['availability_preserving', 'resource_preserving'], doc: 'availability_preserving: a new version loads and warms up before the old one stops serving (two in memory for a while); resource_preserving: the old one unloads first (requests get 503 in between). A model\'s config may override it.' },
+  { key: 'versionSwapPolicy', flag: 'version_swap_policy', kind: 'enum', default: 'availability_preserving', values: SWAP_POLICIES, doc: 'availability_preserving: a new version loads and warms up before the old one stops serving (two in memory for a while); resource_preserving: the old one unloads first (requests get 503 in between). A model\'s config may override it.' },
   { key: 'maxNumLoadRetries', flag: 'max_num_load_retries', kind: 'integer', default: 5, min: 0, max: 1_000, doc: 'Retries after a version fails to load; a version whose files change is tried again from scratch.' },
   { key: 'loadRetryIntervalMicros', flag: 'load_retry_interval_micros', kind: 'integer', default: 60_000_000, min: 0, max: 86_400_000_000, doc: 'Wait before the first load retry, in microseconds; it doubles after each failure (at most 32 times this).' },
   { key: 'numRequestIterationsForWarmup', flag: 'num_request_iterations_for_warmup', kind: 'integer', default: 1, min: 0, max: 1_000, doc: 'Times each request in a version\'s warmup.json is replayed before the version becomes AVAILABLE; 0 = no warmup.' },
   { key: 'managementTokenFile', flag: 'management_token_file', kind: 'string', default: '', doc: 'File holding the bearer token (16+ characters) that turns on the management API (config reload, KServe repository index/load/unload); empty = off.' },
   { key: 'wsMaxBackpressureBytes', flag: 'ws_max_backpressure_bytes', kind: 'integer', default: 16 * MiB, min: 1024, max: 2 ** 31 - 1, doc: 'A FlatBuffers WebSocket client that stops reading is disconnected once this many bytes of replies wait unsent (no unbounded buffering).' },
   { key: 'wsMaxInFlight', flag: 'ws_max_in_flight', kind: 'integer', default: 1024, min: 1, max: 1_048_576, doc: 'Requests one FlatBuffers WebSocket may have in flight; more are answered at once with ERR_QUEUE_FULL.' },
-  { key: 'ortLogLevel', flag: 'ort_log_level', kind: 'enum', default: 'fatal', values: ['verbose', 'info', 'warning', 'error', 'fatal'], doc: 'Severity ONNX Runtime\'s own log on stderr starts at (process-wide). Default fatal: ORT\'s run errors are already returned to the caller, and logging each one would let bad requests flood stderr; use warning when debugging a model.' },
+  { key: 'ortLogLevel', flag: 'ort_log_level', kind: 'enum', default: 'fatal', values: ORT_LOG_LEVELS, doc: 'Severity ONNX Runtime\'s own log on stderr starts at (process-wide). Default fatal: ORT\'s run errors are already returned to the caller, and logging each one would let bad requests flood stderr; use warning when debugging a model.' },
   { key: 'logLevel', flag: 'log_level', kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'Log level of the JSON log on stdout.' },
 ];
 
@@ -125,17 +128,4 @@ export function defaultOptions(): ServerOptions {
   const options: Record<string, string | number | boolean> = {};
   for (const knob of KNOBS) options[knob.key] = knob.default;
   return options as unknown as ServerOptions;
-}
-
-/** Parses "tensorrt:0,cuda:1" into provider requests; throws ERR_CONFIG naming the flag and the entry. */
-export function parseExecutionProviders(text: string): Array<{ name: 'tensorrt' | 'cuda' | 'cpu'; deviceId: number }> {
-  if (text.trim() === '') return [];
-  return text.split(',').map((part, i) => {
-    const [name = '', device = '0'] = part.trim().split(':');
-    if (name !== 'tensorrt' && name !== 'cuda' && name !== 'cpu') {
-      throw new OrtServeError('ERR_CONFIG', `--execution_providers[${i}]: '${name}' is not one of tensorrt, cuda, cpu`);
-    }
-    if (!/^\d+$/.test(device)) throw new OrtServeError('ERR_CONFIG', `--execution_providers[${i}]: device id '${device}' is not a non-negative integer`);
-    return { name, deviceId: Number(device) };
-  });
 }

@@ -3,11 +3,14 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { OrtServeError } from '../errors.js';
+import { GRAPH_OPTIMIZATION_LEVELS, type GraphOptimizationLevel } from '../engine/native-binding.js';
+import { ProviderEntryError, parseExecutionProviderList, type ExecutionProviderRequest } from './execution-providers.js';
 import { MessageReader, configError, type ConfigFormat, type ReaderContext } from './model-config-reader.js';
 import { parsePbtxt } from './model-config-pbtxt.js';
 import { parseYaml } from './model-config-yaml.js';
 
 export type { ConfigFormat } from './model-config-reader.js';
+export type { ExecutionProviderRequest } from './execution-providers.js';
 
 /** TF Serving's ServableVersionPolicy: which version directories are loaded. */
 export type VersionPolicy =
@@ -19,7 +22,6 @@ export type VersionPolicy =
 export const SWAP_POLICIES = ['availability_preserving', 'resource_preserving'] as const;
 export type SwapPolicy = (typeof SWAP_POLICIES)[number];
 
-export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 
 /** The batching section, stored and passed through to the batcher (undefined fields: the batcher's defaults). */
 export interface BatchingConfig {
@@ -32,16 +34,12 @@ export interface BatchingConfig {
   padVariableLengthInputs: boolean;
 }
 
-export interface ExecutionProviderRequest {
-  name: 'tensorrt' | 'cuda' | 'cpu';
-  deviceId: number;
-}
 
 /** Per-model ONNX Runtime session settings; undefined fields fall back to the server's flags. */
 export interface ModelSessionConfig {
   intraOpThreads?: number;
   interOpThreads?: number;
-  graphOptimizationLevel?: (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
+  graphOptimizationLevel?: GraphOptimizationLevel;
   executionProviders?: ExecutionProviderRequest[];
 }
 
@@ -140,11 +138,11 @@ function decodeProviders(model: MessageReader): ExecutionProviderRequest[] | und
   const out: ExecutionProviderRequest[] = [];
   for (const { node, path: fieldPath } of model.repeated('execution_providers')) {
     if (node.kind !== 'scalar' || typeof node.value !== 'string') throw configError(model.ctx, node, fieldPath, 'expected a string such as "cuda:0"');
-    for (const part of node.value.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
-      const [name = '', device = '0', extra] = part.split(':');
-      if (name !== 'tensorrt' && name !== 'cuda' && name !== 'cpu') throw configError(model.ctx, node, fieldPath, `'${name}' is not one of tensorrt, cuda, cpu`);
-      if (extra !== undefined || !/^\d{1,4}$/.test(device)) throw configError(model.ctx, node, fieldPath, `'${part}': the device id must be a non-negative integer`);
-      out.push({ name, deviceId: Number(device) });
+    try {
+      out.push(...parseExecutionProviderList(node.value));
+    } catch (err) {
+      if (!(err instanceof ProviderEntryError)) throw err;
+      throw configError(model.ctx, node, fieldPath, err.message);
     }
   }
   return out;

@@ -2,7 +2,7 @@
 
 import { OrtServeError, fail, type ErrorCode } from '../errors.js';
 import {
-  DTYPE_SIZE, TYPED_ARRAY_FOR, elementCount, isDType,
+  DTYPE_SIZE, TYPED_ARRAY_FOR, elementCount, isDType, shapeFits, shapeText,
   type DType, type NumericDType, type StringData, type Tensor,
 } from './tensor.js';
 import {
@@ -88,10 +88,6 @@ function toSpec(info: NativeMetadata['inputs'][number]): TensorSpec {
   return { name: info.name, dtype, shape: info.shape, symbolicDims: info.symbolicDims };
 }
 
-function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
-
 export class ModelSession {
   readonly signature: ModelSignature;
   readonly providers: ProviderOutcome[];
@@ -153,9 +149,7 @@ export class ModelSession {
       }
       const field = `inputs.${spec.name}`;
       if (tensor.dtype !== spec.dtype) fail('ERR_DTYPE', `${field}: dtype ${tensor.dtype} does not match the model's ${spec.dtype}`);
-      const mismatch = tensor.shape.length !== spec.shape.length ||
-        spec.shape.some((d, i) => d >= 0 && d !== tensor.shape[i]);
-      if (mismatch) fail('ERR_SHAPE', `${field}: shape ${shapeText(tensor.shape)} does not match the model's ${shapeText(spec.shape)}`);
+      if (!shapeFits(tensor.shape, spec.shape)) fail('ERR_SHAPE', `${field}: shape ${shapeText(tensor.shape)} does not match the model's ${shapeText(spec.shape)}`);
       const count = elementCount(tensor.shape);
       if (tensor.data.length !== count) {
         fail('ERR_SHAPE', `${field}: shape ${shapeText(tensor.shape)} needs ${count} elements, got ${tensor.data.length}`);

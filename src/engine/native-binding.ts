@@ -102,12 +102,24 @@ export interface NativeQueueStats {
 
 export type NativeRunResult = NativeOutput[] & { inputAddresses?: bigint[]; info: NativeRunInfo };
 
+/** ONNX Runtime's graph optimization levels, as the addon names them. */
+export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
+
+/** The execution providers the addon can append before CPU, by the names ortserve's flags and configs use. */
+export const EXECUTION_PROVIDERS = ['tensorrt', 'cuda', 'cpu'] as const;
+export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number];
+
+/** ONNX Runtime's log severities in its own order: configure({ortLogLevel}) takes the index. */
+export const ORT_LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'] as const;
+export type OrtLogLevel = (typeof ORT_LOG_LEVELS)[number];
+
 export interface NativeSessionOptions {
   batching?: NativeBatchingOptions;
   intraOpThreads?: number;
   interOpThreads?: number;
-  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
-  executionProviders?: Array<{ name: 'tensorrt' | 'cuda' | 'cpu'; deviceId?: number }>;
+  graphOptimizationLevel?: GraphOptimizationLevel;
+  executionProviders?: Array<{ name: ExecutionProviderName; deviceId?: number }>;
   logId?: string;
 }
 
@@ -135,7 +147,7 @@ export interface NativeAddon {
    * [sync] Sets the shared worker pool size before the first model loads (0 = one per hardware thread), and the
    * severity ONNX Runtime logs at (0 verbose .. 4 fatal).
    */
-  configure(options: { numBatchThreads?: number; ortLogLevel?: number }): void;
+  configure(options: { numBatchThreads?: number; /** An index into ORT_LOG_LEVELS. */ ortLogLevel?: number }): void;
   schedulerInfo(): { started: boolean; threads: number };
   ortVersion(): string;
   apiVersion(): number;

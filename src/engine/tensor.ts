@@ -77,3 +77,13 @@ export function viewAs(dtype: NumericDType, bytes: ArrayBufferView): NumericData
   const size = DTYPE_SIZE[dtype];
   return new TYPED_ARRAY_FOR[dtype](bytes.buffer, bytes.byteOffset, bytes.byteLength / size);
 }
+
+/** A shape as error messages write it: `[2,5]` (wire dims may still be strings or bigints there). */
+export function shapeText(shape: readonly (number | bigint | string)[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+/** Whether a request shape fits a model's declared one: the same rank, and every fixed (>= 0) dim equal. */
+export function shapeFits(shape: readonly number[], modelShape: readonly number[]): boolean {
+  return shape.length === modelShape.length && modelShape.every((d, i) => d < 0 || d === shape[i]);
+}

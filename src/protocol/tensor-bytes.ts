@@ -2,16 +2,12 @@
 
 import { fail } from '../errors.js';
 import {
-  DTYPE_SIZE, elementCount, viewAs,
+  DTYPE_SIZE, elementCount, shapeText, viewAs,
   type DType, type NumericDType, type StringData, type Tensor,
 } from '../engine/tensor.js';
 
 /** Wire shapes arrive as numbers (JSON), decimal strings (protobuf int64 as decoded here) or bigints. */
 export type WireDim = number | bigint | string;
-
-function shapeText(shape: readonly WireDim[]): string {
-  return `[${shape.join(',')}]`;
-}
 
 /**
  * Validates a request shape: every dim a non-negative integer. Throws ERR_SHAPE naming `${field}[i]`.

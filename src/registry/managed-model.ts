@@ -48,21 +48,23 @@ export class ManagedModel {
   private removed = false;
   private closed = false;
   private scanned = false;
-  private disk = new Map<number, VersionDirState>();
-  private quiet = new Set<number>();
+  /** Version directories on disk that have settled (or were seen settled before), by version. */
+  private versionDirs = new Map<number, VersionDirState>();
+  /** Versions whose directories have stopped changing in the latest scan: only these may be (re)loaded. */
+  private settledVersions = new Set<number>();
   private lastFingerprints = new Map<number, string>();
   private reconciling = false;
   private again = false;
   private readonly waiters = new Set<() => void>();
 
-  constructor(public config: ModelConfig, private readonly rt: ModelRuntime) {}
+  constructor(public config: ModelConfig, private readonly runtime: ModelRuntime) {}
 
   get name(): string {
     return this.config.name;
   }
 
   get swapPolicy(): SwapPolicy {
-    return this.config.swapPolicy ?? this.rt.swapPolicy;
+    return this.config.swapPolicy ?? this.runtime.swapPolicy;
   }
 
   /**
@@ -75,7 +77,7 @@ export class ManagedModel {
     if (this.closed || basePath !== this.config.basePath) return;
     if (!scan.ok) {
       // An unreadable base path (a flaky mount) says nothing about the versions: keep serving what is loaded.
-      if (scan.error !== this.scanError) this.rt.log.warn({ model: this.name, err: scan.error }, 'cannot scan the base path; keeping loaded versions');
+      if (scan.error !== this.scanError) this.runtime.log.warn({ model: this.name, err: scan.error }, 'cannot scan the base path; keeping loaded versions');
       this.scanError = scan.error;
       this.scanned = true;
       this.notify();
@@ -84,25 +86,25 @@ export class ManagedModel {
     this.scanError = undefined;
     this.scanned = true;
     const now = Date.now();
-    const disk = new Map<number, VersionDirState>();
-    this.quiet = new Set();
+    const taken = new Map<number, VersionDirState>();
+    this.settledVersions = new Set();
     this.settling = [];
     for (const d of scan.versions) {
-      const quiet = takeAll || this.rt.settleMs === 0 ||
-        (now - d.newestMtimeMs >= this.rt.settleMs && this.lastFingerprints.get(d.version) === d.fingerprint);
-      if (quiet) this.quiet.add(d.version);
+      const settled = takeAll || this.runtime.settleMs === 0 ||
+        (now - d.newestMtimeMs >= this.runtime.settleMs && this.lastFingerprints.get(d.version) === d.fingerprint);
+      if (settled) this.settledVersions.add(d.version);
       // Once taken, a version stays taken while its directory exists (versions are immutable; rewrites are ignored).
-      if (quiet || this.disk.has(d.version)) disk.set(d.version, d);
+      if (settled || this.versionDirs.has(d.version)) taken.set(d.version, d);
       else this.settling.push(d.version);
       const entry = this.entries.get(d.version);
-      if (entry?.failed && quiet && entry.loadedFingerprint !== d.fingerprint) {
+      if (entry?.failed && settled && entry.loadedFingerprint !== d.fingerprint) {
         // The files of a failed version were replaced and have settled: try again from scratch.
         entry.loadFailures = 0;
         entry.clearRetry();
       }
     }
     this.lastFingerprints = new Map(scan.versions.map((d) => [d.version, d.fingerprint]));
-    this.disk = disk;
+    this.versionDirs = taken;
     this.reconcile();
   }
 
@@ -137,7 +139,7 @@ export class ManagedModel {
     if (this.removed || this.unloadedByRequest || !this.scanned) return new Set();
     const failed = new Set([...this.entries.values()].filter((e) => e.failed).map((e) => e.version));
     return aspiredVersions({
-      policy: this.config.versionPolicy, onDisk: [...this.disk.keys()], failed, labelTargets: this.config.versionLabels.values(),
+      policy: this.config.versionPolicy, onDisk: [...this.versionDirs.keys()], failed, labelTargets: this.config.versionLabels.values(),
     });
   }
 
@@ -156,8 +158,8 @@ export class ManagedModel {
     const previous = this.labels.get(label);
     if (version === undefined) this.labels.delete(label);
     else this.labels.set(label, version);
-    this.rt.log.info({ model: this.name, label, version, previous }, 'label moved');
-    this.rt.emit({ type: 'label', model: this.name, label, version, previous, at: performance.now() });
+    this.runtime.log.info({ model: this.name, label, version, previous }, 'label moved');
+    this.runtime.emit({ type: 'label', model: this.name, label, version, previous, at: performance.now() });
   }
 
   private startLoads(aspired: Set<number>, keep: Set<number>): void {
@@ -165,7 +167,7 @@ export class ManagedModel {
     const blocked = this.swapPolicy === 'resource_preserving' && [...this.entries.values()].some(
       (e) => !keep.has(e.version) && (e.state === 'AVAILABLE' || e.state === 'UNLOADING' || e.state === 'LOADING'));
     for (const v of aspired) {
-      const dir = this.disk.get(v);
+      const dir = this.versionDirs.get(v);
       if (dir === undefined) continue;
       let entry = this.entries.get(v);
       if (entry === undefined) {
@@ -187,8 +189,8 @@ export class ManagedModel {
     if (entry.state !== 'END') return false;
     if (!entry.failed) return true;   // unloaded earlier, aspired again (e.g. the newest version was deleted)
     // Files of a failed version that are being replaced: wait until they settle rather than load half a file.
-    if (!this.quiet.has(entry.version)) return false;
-    return entry.loadFailures <= this.rt.maxLoadRetries && (entry.nextRetryAt ?? 0) <= Date.now();
+    if (!this.settledVersions.has(entry.version)) return false;
+    return entry.loadFailures <= this.runtime.maxLoadRetries && (entry.nextRetryAt ?? 0) <= Date.now();
   }
 
   private async load(entry: VersionEntry, dir: VersionDirState): Promise<void> {
@@ -196,9 +198,9 @@ export class ManagedModel {
     entry.config = this.config;
     entry.loadedFingerprint = dir.fingerprint;
     entry.setState('LOADING', entry.error);
-    const options = sessionOptionsFor(this.config, this.rt.sessionDefaults, `${this.name}:${entry.version}`);
+    const options = sessionOptionsFor(this.config, this.runtime.sessionDefaults, `${this.name}:${entry.version}`);
     try {
-      const loaded = await loadVersion(entry.modelPath, entry.dir, options, this.config.warmupIterations ?? this.rt.warmupIterations);
+      const loaded = await loadVersion(entry.modelPath, entry.dir, options, this.config.warmupIterations ?? this.runtime.warmupIterations);
       if (this.closed) {
         loaded.session.release();
         entry.setState('END');
@@ -210,9 +212,9 @@ export class ManagedModel {
       entry.setState('AVAILABLE');
       const active = loaded.session.providers.filter((p) => p.active).map((p) => p.name);
       for (const p of loaded.session.providers.filter((x) => !x.active)) {
-        this.rt.log.warn({ model: this.name, version: entry.version, provider: p.name, reason: p.reason }, `execution provider ${p.name} skipped; falling back`);
+        this.runtime.log.warn({ model: this.name, version: entry.version, provider: p.name, reason: p.reason }, `execution provider ${p.name} skipped; falling back`);
       }
-      this.rt.log.info({ model: this.name, version: entry.version, providers: active, warmup: loaded.warmup }, 'model version AVAILABLE');
+      this.runtime.log.info({ model: this.name, version: entry.version, providers: active, warmup: loaded.warmup }, 'model version AVAILABLE');
     } catch (err) {
       this.loadFailed(entry, toOrtServeError(err));
     }
@@ -222,8 +224,8 @@ export class ManagedModel {
   private loadFailed(entry: VersionEntry, cause: OrtServeError): void {
     entry.loadFailures++;
     let delay: number | undefined;
-    if (entry.loadFailures <= this.rt.maxLoadRetries && !this.closed) {
-      delay = retryDelayMs(this.rt.loadRetryIntervalMs, entry.loadFailures);
+    if (entry.loadFailures <= this.runtime.maxLoadRetries && !this.closed) {
+      delay = retryDelayMs(this.runtime.loadRetryIntervalMs, entry.loadFailures);
       entry.nextRetryAt = Date.now() + delay;
       entry.retryTimer = setTimeout(() => {
         // The timer is what says the wait is over: Date.now() can read a little earlier than the timer's own clock,
@@ -234,8 +236,8 @@ export class ManagedModel {
       }, delay);
       entry.retryTimer.unref();
     }
-    entry.setState('END', failureError(cause, entry.loadFailures, this.rt.maxLoadRetries, delay));
-    this.rt.log.error({ model: this.name, version: entry.version, err: entry.error!.message }, 'model version failed to load');
+    entry.setState('END', failureError(cause, entry.loadFailures, this.runtime.maxLoadRetries, delay));
+    this.runtime.log.error({ model: this.name, version: entry.version, err: entry.error!.message }, 'model version failed to load');
   }
 
   private retireUnaspired(aspired: Set<number>, keep: Set<number>): void {
@@ -259,7 +261,7 @@ export class ManagedModel {
     entry.session?.release();
     entry.session = undefined;
     entry.setState('END');
-    this.rt.log.info({ model: this.name, version: entry.version }, 'model version unloaded');
+    this.runtime.log.info({ model: this.name, version: entry.version }, 'model version unloaded');
     this.reconcile();
   }
 
@@ -279,7 +281,7 @@ export class ManagedModel {
   }
 
   private changed({ entry, previous }: VersionChange): void {
-    this.rt.emit({ type: 'version', model: this.name, version: entry.version, state: entry.state, previous, error: entry.error, at: performance.now() });
+    this.runtime.emit({ type: 'version', model: this.name, version: entry.version, state: entry.state, previous, error: entry.error, at: performance.now() });
   }
 
   /** Every known version matching the selector, newest first, for the status API. Throws ERR_MODEL_NOT_FOUND. */

@@ -2,7 +2,7 @@
 
 import type { OrtServeError } from '../errors.js';
 import type { ModelSession } from '../engine/model-session.js';
-import type { BatchingConfig, ModelConfig } from '../config/model-config.js';
+import type { ModelConfig } from '../config/model-config.js';
 import type { WarmupReport } from './warmup.js';
 
 /** TF Serving's servable states. */
@@ -21,8 +21,6 @@ export interface ModelVersion {
   readonly session?: ModelSession;
   /** The model's config when this version (last) started loading: session options, batching, labels. */
   readonly config: ModelConfig;
-  /** The config's batching section, for the batcher; undefined when the model has none. */
-  readonly batching?: BatchingConfig;
   /** Failed load attempts since the last success (0 once AVAILABLE). */
   readonly loadFailures: number;
   /** When the next load attempt is due (ms since the epoch); undefined when none is scheduled. */
@@ -72,10 +70,6 @@ export class VersionEntry implements ModelVersion {
     private readonly onChange: (change: VersionChange) => void,
     private readonly onDrained: (entry: VersionEntry) => void,
   ) {}
-
-  get batching(): BatchingConfig | undefined {
-    return this.config.batching;
-  }
 
   get failed(): boolean {
     return this.state === 'END' && this.error !== undefined;

@@ -5,7 +5,8 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { OrtServeError } from '../errors.js';
 
-export interface ModelSource {
+/** A model found under a base path: its name and its own directory. */
+export interface DiscoveredModel {
   name: string;
   basePath: string;
 }
@@ -45,7 +46,7 @@ export function listVersions(basePath: string): VersionDir[] {
  * `modelName` or after the directory), else each subdirectory that does (a repository, as Triton's).
  * Throws ERR_CONFIG naming the flag when the path is missing or holds no model.
  */
-export function discoverModels(basePath: string, modelName: string): ModelSource[] {
+export function discoverModels(basePath: string, modelName: string): DiscoveredModel[] {
   if (basePath === '') throw new OrtServeError('ERR_CONFIG', '--model_base_path is required (a directory of <version>/model.onnx)');
   if (!isDirectory(basePath)) throw new OrtServeError('ERR_CONFIG', `--model_base_path: '${basePath}' is not a directory`);
   const resolved = path.resolve(basePath);

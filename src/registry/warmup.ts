@@ -13,8 +13,9 @@ import path from 'node:path';
 import { OrtServeError, toOrtServeError } from '../errors.js';
 import type { ModelSession } from '../engine/model-session.js';
 import type { Tensor } from '../engine/tensor.js';
-import { isJsonObject, parseJson, type JsonValue } from '../frontends/json/json-parser.js';
-import { decodePredictRequest, type SignatureInput } from '../frontends/tfserving/predict-codec.js';
+import { isJsonObject, parseJson, type JsonValue } from '../protocol/json/json-parser.js';
+import { decodePredictRequest, type SignatureInput } from '../protocol/tfserving/predict-codec.js';
+import { DEFAULT_SIGNATURE, signatureNotFound } from '../protocol/tfserving/tf-vocabulary.js';
 
 export const WARMUP_FILE = 'warmup.json';
 export const WARMUP_FORMAT_VERSION = 1;
@@ -75,8 +76,8 @@ export function parseWarmupFile(bytes: Uint8Array, session: ModelSession): Warmu
     if (request['predict'] === undefined) throw warmupError(`${where}.predict`, new Error('is required'));
     try {
       const decoded = decodePredictRequest(request['predict'], signature);
-      if (decoded.signatureName !== undefined && decoded.signatureName !== 'serving_default') {
-        throw new Error(`signature_name: '${decoded.signatureName}' is not 'serving_default'`);
+      if (decoded.signatureName !== undefined && decoded.signatureName !== DEFAULT_SIGNATURE) {
+        throw new Error(signatureNotFound('signature_name', decoded.signatureName));
       }
       session.validateInputs(decoded.inputs);
       return { inputs: decoded.inputs, repeat };

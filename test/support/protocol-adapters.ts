@@ -1,6 +1,6 @@
 // One adapter per protocol: sends a table case the way that protocol's clients do and reads the answer back.
 
-import { parseJson } from '../../src/frontends/json/json-parser.js';
+import { parseJson } from '../../src/protocol/json/json-parser.js';
 import { grpc, unaryCall, type GrpcClients } from './grpc-client.js';
 import {
   bf16BitsToNumber, halfBitsToNumber, numberToBf16Bits, numberToHalfBits,

@@ -1,6 +1,6 @@
 // TF Serving adapters for the protocol table: gRPC Predict (typed *_val fields or tensor_content) and REST :predict.
 
-import { parseJson } from '../../src/frontends/json/json-parser.js';
+import { parseJson } from '../../src/protocol/json/json-parser.js';
 import { unaryCall, type GrpcClients } from './grpc-client.js';
 import { fromBytes, jsonText, toBytes, type Adapter, type Answer } from './protocol-adapters.js';
 import {

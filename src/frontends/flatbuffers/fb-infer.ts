@@ -1,6 +1,10 @@
-// Runs one FlatBuffers InferRequest through the registry and returns the encoded InferResponse (or error response).
+// Runs one FlatBuffers InferRequest through the one inference function and returns the encoded InferResponse (or error response).
 
-import { OrtServeError, toOrtServeError } from '../../errors.js';
+import { toOrtServeError } from '../../errors.js';
+import type { DType } from '../../engine/tensor.js';
+import type { CallLimits } from '../../inference/infer-request.js';
+import { listedInputNames } from '../../inference/infer-request.js';
+import { runInference } from '../../inference/run-inference.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import { decodeInferRequest, encodeErrorResponse, encodeInferResponse } from '../../protocol/flatbuffers/messages.js';
 
@@ -12,34 +16,34 @@ export interface FbInferResult {
   id: string;
 }
 
+/** FlatBuffers names dtypes as ortserve does (float32, int64, string). */
+const fbDtypeName = (d: DType | 'unsupported'): string => d;
+
 /**
  * Decodes, runs and encodes. Never throws: every failure becomes an error response with the registry's code.
- * `serverTimeoutMs` (0 = none) bounds the request's own timeout_micros; `signal` drops it if it has not started.
+ * `limitsFor` turns the request's own timeout_micros (0 = none) into its limits under the one deadline rule, counted
+ * from when the request arrived; its signal drops the request if it has not started.
  */
 export async function runFlatBuffersInfer(
   registry: ModelRegistry,
   bytes: Uint8Array,
-  serverTimeoutMs: number,
-  signal?: AbortSignal,
+  limitsFor: (timeoutMicros: number) => CallLimits,
 ): Promise<FbInferResult> {
-  const receivedAt = Date.now();
   let id = '';
   let model = '';
   try {
     const request = decodeInferRequest(bytes);
     id = request.id;
     model = request.model;
-    const limits = [serverTimeoutMs > 0 ? serverTimeoutMs : undefined, request.timeoutMicros > 0 ? request.timeoutMicros / 1000 : undefined]
-      .filter((x): x is number => x !== undefined);
-    const deadline = limits.length > 0 ? receivedAt + Math.min(...limits) : undefined;
     const selector = { ...(request.version !== undefined ? { version: request.version } : {}), ...(request.label ? { label: request.label } : {}) };
-    const response = await registry.use(request.model, selector, async (v) => {
-      const outputs = await v.session.run(request.inputs, request.outputs.length > 0 ? request.outputs : undefined, { deadline, signal });
-      return encodeInferResponse(id, v.model, v.version, outputs);
-    });
-    return { bytes: response, status: 200, id };
+    const response = await runInference(registry, {
+      model: request.model, selector, inputs: request.inputs,
+      outputNames: request.outputs.length > 0 ? request.outputs : undefined,
+      limits: limitsFor(request.timeoutMicros),
+    }, listedInputNames(request.inputs.keys(), fbDtypeName, 'request.inputs'));
+    return { bytes: encodeInferResponse(id, response.model, response.version, response.outputs), status: 200, id };
   } catch (err) {
-    const error = err instanceof OrtServeError ? err : toOrtServeError(err);
+    const error = toOrtServeError(err);
     return { bytes: encodeErrorResponse(id, model, error), status: error.httpStatus, id };
   }
 }

@@ -3,6 +3,8 @@
 
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { OrtServeError } from '../../errors.js';
+import { requestDeadline } from '../../inference/deadline.js';
+import type { CallLimits } from '../../inference/infer-request.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import { decodeInferRequest, encodeErrorResponse } from '../../protocol/flatbuffers/messages.js';
 import { HttpExchange } from '../http/http-exchange.js';
@@ -52,7 +54,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         const body = await ex.readBody(ctx.maxBodyBytes);
         // The body buffer is the request buffer: tensor data reach the engine as views into it. A client that
         // disconnects aborts the signal, which drops the request if it is still queued.
-        const result = await runFlatBuffersInfer(ctx.registry, body, ctx.restTimeoutMs, ex.signal);
+        const result = await runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros));
         ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
       } catch (err) {
         // Only body-reading failures land here (size limit, client gone); reply in the protocol's own form.
@@ -88,7 +90,12 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
       }
       const controller = new AbortController();
       connection.inFlight.add(controller);
-      void runFlatBuffersInfer(ctx.registry, bytes, ctx.restTimeoutMs, controller.signal).then((result) => {
+      const receivedAt = Date.now();
+      const limitsFor = (timeoutMicros: number): CallLimits => {
+        const deadline = requestDeadline({ receivedAt, serverTimeoutMs: ctx.restTimeoutMs, timeoutMicros });
+        return deadline === undefined ? { signal: controller.signal } : { signal: controller.signal, deadline };
+      };
+      void runFlatBuffersInfer(ctx.registry, bytes, limitsFor).then((result) => {
         connection.inFlight.delete(controller);
         // A closed connection's results are dropped; send() on a backed-up one closes it (closeOnBackpressureLimit).
         // Corked: outside uWS's own callbacks an uncorked send is held until the loop next polls the socket.

@@ -2,7 +2,7 @@
 
 import { Metadata, type handleUnaryCall, type ServerErrorResponse, type ServerUnaryCall } from '@grpc/grpc-js';
 import { toOrtServeError } from '../../errors.js';
-import type { CallLimits } from '../kserve/infer-request.js';
+import type { CallLimits } from '../../inference/infer-request.js';
 import { decoded, type MalformedMessage } from './proto-schemas.js';
 
 /** What every kind of server call offers (grpc-js does not export its own name for this). */

@@ -3,7 +3,7 @@
 import { fail } from '../../errors.js';
 import { elementCount, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from '../kserve/datatypes.js';
-import { checkUniqueNames, type InferResponse } from '../kserve/infer-request.js';
+import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
 import { versionSelector } from '../kserve/model-info.js';
 import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes } from '../../protocol/tensor-bytes.js';
 import type { VersionSelector } from '../../registry/model-registry.js';

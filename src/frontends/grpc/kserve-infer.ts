@@ -1,28 +1,30 @@
 // One KServe ModelInferRequest end to end (decode, run under the call's limits, encode), for ModelInfer and ModelStreamInfer.
 
 import { datatypeOf } from '../kserve/datatypes.js';
-import {
-  checkServable, earliest, expireIfPast, listedInputNames, runInference, timeoutDeadline, type CallLimits,
-} from '../kserve/infer-request.js';
+import { requestDeadline } from '../../inference/deadline.js';
+import { listedInputNames, type CallLimits } from '../../inference/infer-request.js';
+import { checkServable, expireIfPast, runInference } from '../../inference/run-inference.js';
 import { versionSelector } from '../kserve/model-info.js';
 import type { GrpcContext } from './grpc-context.js';
 import { decodeModelInfer, encodeModelInfer, type ModelInferRequestMessage } from './kserve-grpc-codec.js';
 
-/** The call's limits, tightened by Triton's "timeout" parameter when it sets an earlier deadline. */
-function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, start: number): CallLimits {
-  const deadline = earliest(limits.deadline, timeoutDeadline(start, timeoutMicros));
+/** The call's limits, tightened by Triton's "timeout" parameter (µs from `receivedAt`) when it sets an earlier deadline. */
+function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, receivedAt: number): CallLimits {
+  const deadline = requestDeadline({ receivedAt, absoluteDeadline: limits.deadline, timeoutMicros });
   return deadline === undefined ? limits : { ...limits, deadline };
 }
 
-/** One ModelInferRequest, decoded, run and encoded; shared by ModelInfer and ModelStreamInfer. */
-export async function inferMessage(ctx: GrpcContext, msg: ModelInferRequestMessage, limits: CallLimits): Promise<object> {
-  const start = Date.now();
+/**
+ * One ModelInferRequest, decoded, run and encoded; shared by ModelInfer and ModelStreamInfer. `receivedAt` is when
+ * the call started or the stream message arrived (the origin of Triton's timeout parameter).
+ */
+export async function inferMessage(ctx: GrpcContext, msg: ModelInferRequestMessage, limits: CallLimits, receivedAt = Date.now()): Promise<object> {
   expireIfPast(limits);
   if (msg.model_name !== '') checkServable(ctx.registry, msg.model_name, versionSelector(msg.model_name, msg.model_version));
   const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes);
   const response = await runInference(ctx.registry, {
     model: decoded.model, selector: decoded.selector, id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
-    limits: withTimeout(limits, decoded.timeoutMicros, start),
+    limits: withTimeout(limits, decoded.timeoutMicros, receivedAt),
   }, listedInputNames(msg.inputs.map((x) => x.name), datatypeOf));
   return encodeModelInfer(response);
 }

@@ -1,18 +1,18 @@
 // tensorflow.serving.PredictionService (Predict, GetModelMetadata) and ModelService (GetModelStatus, HandleReloadConfigRequest).
 
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import { ERRORS, fail } from '../../errors.js';
-import type { TensorSpec } from '../../engine/model-session.js';
-import type { ModelVersion, VersionSelector } from '../../registry/model-registry.js';
-import { checkServable, checkUniqueNames, runInference, type ProtocolNames } from '../kserve/infer-request.js';
+import { fail } from '../../errors.js';
+import type { VersionSelector } from '../../registry/model-registry.js';
+import { checkUniqueNames, type ProtocolNames } from '../../inference/infer-request.js';
+import { checkServable, runInference } from '../../inference/run-inference.js';
+import {
+  DEFAULT_SIGNATURE, signatureDef, signatureNotFound, tfDtypeName, versionStatus,
+} from '../../protocol/tfserving/tf-vocabulary.js';
 import { authorizationOf, callLimits, unary } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
 import { authorizeManagement, reloadConfig, type ModelServerConfigMessage } from './grpc-management.js';
 import { serializeMessage } from './proto-schemas.js';
-import { shapeProto, tensorProtoToTensor, tensorToTensorProto, tfDtypeName, type TensorProtoMessage } from './tf-tensor-proto.js';
-
-/** The only signature an ONNX model has; TF Serving's default name, so clients that send it keep working. */
-const DEFAULT_SIGNATURE = 'serving_default';
+import { tensorProtoToTensor, tensorToTensorProto, type TensorProtoMessage } from './tf-tensor-proto.js';
 const SIGNATURE_DEF_MAP = 'tensorflow.serving.SignatureDefMap';
 
 interface ModelSpecMessage {
@@ -30,7 +30,7 @@ function selectorOf(spec: ModelSpecMessage | null): { model: string; selector: V
   if (spec === null) fail('ERR_BAD_REQUEST', 'model_spec: required');
   if (spec.name === '') fail('ERR_BAD_REQUEST', 'model_spec.name: required');
   if (spec.signature_name !== '' && spec.signature_name !== DEFAULT_SIGNATURE) {
-    fail('ERR_BAD_REQUEST', `model_spec.signature_name: '${spec.signature_name}' not found; ONNX models have one signature, '${DEFAULT_SIGNATURE}'`);
+    fail('ERR_BAD_REQUEST', signatureNotFound('model_spec.signature_name', spec.signature_name));
   }
   if (spec.version_choice === 'version_label') return { model: spec.name, selector: { label: spec.version_label ?? '' } };
   if (spec.version_choice === 'version' && spec.version) {
@@ -64,32 +64,17 @@ async function predict(ctx: GrpcContext, req: PredictRequestMessage, limits: Ret
   return { outputs, model_spec: answeredSpec(response.model, response.version, DEFAULT_SIGNATURE) };
 }
 
-function tensorInfo(spec: TensorSpec): object {
-  return { name: spec.name, dtype: tfDtypeName(spec.dtype), tensor_shape: shapeProto(spec.shape, spec.symbolicDims) };
-}
-
 function getModelMetadata(ctx: GrpcContext, req: { model_spec: ModelSpecMessage | null; metadata_field: string[] }): object {
   const { model, selector } = selectorOf(req.model_spec);
   if (req.metadata_field.length === 0) fail('ERR_BAD_REQUEST', "metadata_field: list at least one field ('signature_def')");
   const unknown = req.metadata_field.find((f) => f !== 'signature_def');
   if (unknown !== undefined) fail('ERR_BAD_REQUEST', `metadata_field: '${unknown}' is not supported (known: signature_def)`);
   const v = ctx.registry.resolve(model, selector);
-  const signature = v.session.signature;
-  const signatureDef = {
-    inputs: Object.fromEntries(signature.inputs.map((s) => [s.name, tensorInfo(s)])),
-    outputs: Object.fromEntries(signature.outputs.map((s) => [s.name, tensorInfo(s)])),
-    method_name: 'tensorflow/serving/predict',
-  };
-  const packed = serializeMessage(SIGNATURE_DEF_MAP, { signature_def: { [DEFAULT_SIGNATURE]: signatureDef } });
+  const packed = serializeMessage(SIGNATURE_DEF_MAP, { signature_def: { [DEFAULT_SIGNATURE]: signatureDef(v.session.signature) } });
   return {
     model_spec: answeredSpec(v.model, v.version, ''),
     metadata: { signature_def: { type_url: `type.googleapis.com/${SIGNATURE_DEF_MAP}`, value: packed } },
   };
-}
-
-function versionStatus(v: ModelVersion): object {
-  const errorCode = v.error ? ERRORS[v.error.code].grpc : 'OK';
-  return { version: String(v.version), state: v.state, status: { error_code: errorCode, error_message: v.error?.message ?? '' } };
 }
 
 export function predictionService(ctx: GrpcContext): UntypedServiceImplementation {

@@ -3,19 +3,7 @@
 import { fail } from '../../errors.js';
 import { elementCount, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
 import { bytesToTensor, checkTensorFits, parseShape } from '../../protocol/tensor-bytes.js';
-
-/** TensorFlow's DataType names for the dtypes ONNX models here take. */
-export const TF_DTYPE: Record<DType, string> = {
-  float32: 'DT_FLOAT', float64: 'DT_DOUBLE', float16: 'DT_HALF', bfloat16: 'DT_BFLOAT16',
-  int8: 'DT_INT8', int16: 'DT_INT16', int32: 'DT_INT32', int64: 'DT_INT64',
-  uint8: 'DT_UINT8', uint16: 'DT_UINT16', uint32: 'DT_UINT32', uint64: 'DT_UINT64',
-  bool: 'DT_BOOL', string: 'DT_STRING',
-};
-const DTYPE_OF = new Map<string, DType>(Object.entries(TF_DTYPE).map(([d, tf]) => [tf, d as DType]));
-
-export function tfDtypeName(dtype: DType | 'unsupported'): string {
-  return dtype === 'unsupported' ? 'DT_INVALID' : TF_DTYPE[dtype];
-}
+import { TF_DTYPE, dtypeOfTfName } from '../../protocol/tfserving/tf-vocabulary.js';
 
 type ValField = 'float_val' | 'double_val' | 'int_val' | 'string_val' | 'int64_val' | 'bool_val' | 'half_val' | 'uint32_val' | 'uint64_val';
 
@@ -64,9 +52,9 @@ function convert(values: unknown[], dtype: DType, count: number, field: string):
 
 /** Decodes one TensorProto; `field` (e.g. `inputs["x"]`) prefixes every error. */
 export function tensorProtoToTensor(tp: TensorProtoMessage, field: string, maxBytes: number): Tensor {
-  const dtype = DTYPE_OF.get(String(tp.dtype));
+  const dtype = dtypeOfTfName(String(tp.dtype));
   if (dtype === undefined) {
-    fail('ERR_DTYPE', `${field}.dtype: ${String(tp.dtype)} is not a dtype ortserve serves (one of ${[...DTYPE_OF.keys()].join(', ')})`);
+    fail('ERR_DTYPE', `${field}.dtype: ${String(tp.dtype)} is not a dtype ortserve serves (one of ${Object.values(TF_DTYPE).join(', ')})`);
   }
   if (tp.tensor_shape?.unknown_rank) fail('ERR_SHAPE', `${field}.tensor_shape: unknown_rank is not allowed in a request tensor`);
   const shape = parseShape((tp.tensor_shape?.dim ?? []).map((d) => d.size), `${field}.tensor_shape.dim`);
@@ -98,7 +86,3 @@ export function tensorToTensorProto(t: Tensor): object {
   return { dtype: TF_DTYPE[t.dtype], tensor_shape: { dim: t.shape.map((size) => ({ size })) }, [valField]: values };
 }
 
-/** A TensorShapeProto for a signature (-1 for dynamic dims, with their symbolic names). */
-export function shapeProto(shape: readonly number[], names: readonly string[]): object {
-  return { dim: shape.map((size, i) => ({ size, name: names[i] ?? '' })), unknown_rank: false };
-}

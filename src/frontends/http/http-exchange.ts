@@ -2,6 +2,8 @@
 
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { OrtServeError, toOrtServeError } from '../../errors.js';
+import { requestDeadline } from '../../inference/deadline.js';
+import type { CallLimits } from '../../inference/infer-request.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 404: '404 Not Found',
@@ -23,9 +25,9 @@ export class HttpExchange {
   readonly query: string;
   readonly contentLength: number | undefined;
   readonly contentType: string;
-  /** The client's own deadline for this request (header x-request-timeout-ms), if it sent a valid one. */
+  /** The client's own timeout for this request in ms (header x-request-timeout-ms; 0 = none), if it sent a valid one. */
   readonly requestTimeoutMs: number | undefined;
-  /** When the request arrived (Date.now()), the origin of its deadline. */
+  /** When the request's headers arrived (Date.now()), the origin of its deadline. */
   readonly receivedAt = Date.now();
   aborted = false;
   private responded = false;
@@ -99,12 +101,15 @@ export class HttpExchange {
   }
 
   /**
-   * The absolute deadline (Date.now() ms) of this request: the sooner of the server's timeout (0 = none) and the
-   * client's x-request-timeout-ms; undefined when neither applies.
+   * The request's limits under the one deadline rule (src/inference/deadline.ts): the sooner of the server's timeout
+   * (0 = none), the client's x-request-timeout-ms (0 = none) and a timeout the body carried in µs, all counted from
+   * when the headers arrived; and a signal that aborts when the client disconnects.
    */
-  deadline(serverTimeoutMs: number): number | undefined {
-    const limits = [serverTimeoutMs > 0 ? serverTimeoutMs : undefined, this.requestTimeoutMs].filter((x) => x !== undefined) as number[];
-    return limits.length === 0 ? undefined : this.receivedAt + Math.min(...limits);
+  callLimits(serverTimeoutMs: number, timeoutMicros?: number): CallLimits {
+    const limits: CallLimits = { signal: this.signal };
+    const deadline = requestDeadline({ receivedAt: this.receivedAt, serverTimeoutMs, timeoutMs: this.requestTimeoutMs, timeoutMicros });
+    if (deadline !== undefined) limits.deadline = deadline;
+    return limits;
   }
 
   /** Sends a JSON text with `status`. No-op if the client went away or a reply was already sent. */

@@ -2,10 +2,10 @@
 
 import { fail } from '../../errors.js';
 import { elementCount, type DType, type Tensor } from '../../engine/tensor.js';
-import { isJsonObject, parseJson, type JsonObject, type JsonValue } from '../json/json-parser.js';
-import { describeJson, jsonToTensor, tensorToJson } from '../json/tensor-json.js';
+import { isJsonObject, parseJson, type JsonObject, type JsonValue } from '../../protocol/json/json-parser.js';
+import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/tensor-json.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
-import { checkUniqueNames, type InferResponse } from './infer-request.js';
+import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
 import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes, type WireDim } from '../../protocol/tensor-bytes.js';
 
 export interface RestCodecLimits {

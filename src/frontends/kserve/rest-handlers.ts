@@ -5,9 +5,8 @@ import { fail } from '../../errors.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import { statusLine, type HttpExchange } from '../http/http-exchange.js';
 import { datatypeOf } from './datatypes.js';
-import {
-  checkServable, earliest, listedInputNames, runInference, timeoutDeadline, type CallLimits,
-} from './infer-request.js';
+import { listedInputNames } from '../../inference/infer-request.js';
+import { checkServable, runInference } from '../../inference/run-inference.js';
 import type { ManagementContext } from '../management/management-routes.js';
 import { modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from './model-info.js';
 import { decodeRestInfer, encodeRestInfer, type RestInferBody } from './rest-codec.js';
@@ -17,7 +16,7 @@ export interface KserveRestContext {
   registry: ModelRegistry;
   maxBodyBytes: number;
   maxJsonDepth: number;
-  /** Server-side deadline of a request in ms (0 = none). */
+  /** Server-side deadline of a request in ms (0 = none); see src/inference/deadline.ts. */
   restTimeoutMs: number;
   /** The management API: when it is on, server metadata lists the model_repository extension it serves. */
   management: ManagementContext;
@@ -57,12 +56,9 @@ async function handleInfer(ex: HttpExchange, res: HttpResponse, ctx: KserveRestC
   checkServable(ctx.registry, model, selector);
   const decoded = decodeRestInfer(body, headerLength(headers.inferenceHeaderLength), ctx);
   // A client that disconnects drops its request from the queue if it has not started.
-  const limits: CallLimits = { signal: ex.signal };
-  const deadline = earliest(ex.deadline(ctx.restTimeoutMs), timeoutDeadline(ex.receivedAt, decoded.timeoutMicros));
-  if (deadline !== undefined) limits.deadline = deadline;
   const response = await runInference(ctx.registry, {
-    model, selector, inputs: decoded.inputs, outputNames: decoded.outputNames,
-    ...(decoded.id !== undefined ? { id: decoded.id } : {}), limits,
+    model, selector, inputs: decoded.inputs, outputNames: decoded.outputNames, id: decoded.id,
+    limits: ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros),
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   const encoded = encodeRestInfer(response, decoded.binaryOutput);
   if (encoded.binary.length === 0) ex.sendJson(200, encoded.json);

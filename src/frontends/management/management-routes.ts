@@ -8,7 +8,7 @@ import {
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import type { HotReloader } from '../../registry/hot-reload.js';
 import type { HttpExchange } from '../http/http-exchange.js';
-import { isJsonObject, parseJson, type JsonValue } from '../json/json-parser.js';
+import { isJsonObject, parseJson, type JsonValue } from '../../protocol/json/json-parser.js';
 import type { ManagementToken } from './management-auth.js';
 import { modelReportJson, repositoryIndex } from './model-report-json.js';
 

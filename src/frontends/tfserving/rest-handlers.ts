@@ -1,52 +1,27 @@
 // TF Serving REST API handlers: model status, model metadata and :predict, answering with TF Serving's JSON shapes.
 
-import { ERRORS, OrtServeError, fail } from '../../errors.js';
-import type { DType } from '../../engine/tensor.js';
-import type { TensorSpec } from '../../engine/model-session.js';
-import type { ModelRegistry, ModelVersion } from '../../registry/model-registry.js';
+import { OrtServeError, fail } from '../../errors.js';
+import { runInference } from '../../inference/run-inference.js';
+import type { ProtocolNames } from '../../inference/infer-request.js';
+import type { ModelRegistry } from '../../registry/model-registry.js';
 import type { HttpExchange } from '../http/http-exchange.js';
-import { parseJson } from '../json/json-parser.js';
-import { decodePredictRequest, encodePredictResponse, type SignatureInput } from './predict-codec.js';
+import { parseJson } from '../../protocol/json/json-parser.js';
+import { decodePredictRequest, encodePredictResponse, type PredictForm, type SignatureInput } from '../../protocol/tfserving/predict-codec.js';
+import {
+  DEFAULT_SIGNATURE, signatureDef, signatureNotFound, tfDtypeName, versionStatus,
+} from '../../protocol/tfserving/tf-vocabulary.js';
 import type { TfServingRoute } from './rest-paths.js';
 
 export interface TfServingRestContext {
   registry: ModelRegistry;
   maxBodyBytes: number;
   maxJsonDepth: number;
-  /** Server-side deadline of a request in ms (0 = none); see HttpExchange.deadline. */
+  /** Server-side deadline of a request in ms (0 = none); see src/inference/deadline.ts. */
   restTimeoutMs: number;
 }
 
-/** The only signature an ONNX model has; TF Serving's default name, so clients that send it keep working. */
-export const DEFAULT_SIGNATURE = 'serving_default';
-
-const TF_DTYPE: Record<DType, string> = {
-  float32: 'DT_FLOAT', float64: 'DT_DOUBLE', float16: 'DT_HALF', bfloat16: 'DT_BFLOAT16',
-  int8: 'DT_INT8', int16: 'DT_INT16', int32: 'DT_INT32', int64: 'DT_INT64',
-  uint8: 'DT_UINT8', uint16: 'DT_UINT16', uint32: 'DT_UINT32', uint64: 'DT_UINT64',
-  bool: 'DT_BOOL', string: 'DT_STRING',
-};
-
-function versionStatus(v: ModelVersion) {
-  const errorCode = v.error ? ERRORS[v.error.code].grpc : 'OK';
-  return { version: String(v.version), state: v.state, status: { error_code: errorCode, error_message: v.error?.message ?? '' } };
-}
-
-function tensorInfo(spec: TensorSpec) {
-  return {
-    dtype: spec.dtype === 'unsupported' ? 'DT_INVALID' : TF_DTYPE[spec.dtype],
-    tensor_shape: { dim: spec.shape.map((size, i) => ({ size: String(size), name: spec.symbolicDims[i] ?? '' })), unknown_rank: false },
-    name: spec.name,
-  };
-}
-
-function signatureDef(specs: { inputs: TensorSpec[]; outputs: TensorSpec[] }) {
-  return {
-    inputs: Object.fromEntries(specs.inputs.map((s) => [s.name, tensorInfo(s)])),
-    outputs: Object.fromEntries(specs.outputs.map((s) => [s.name, tensorInfo(s)])),
-    method_name: 'tensorflow/serving/predict',
-  };
-}
+/** TF Serving's REST names inputs by key (`inputs["x"]`), whichever form the body used. */
+const TF_REST_NAMES: ProtocolNames = { dtype: tfDtypeName, input: (name) => `inputs[${JSON.stringify(name)}]` };
 
 function handleStatus(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute): void {
   const versions = ctx.registry.status(route.model, route.selector);
@@ -65,17 +40,22 @@ function handleMetadata(ex: HttpExchange, ctx: TfServingRestContext, route: TfSe
 }
 
 async function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute, body: Buffer): Promise<void> {
-  const response = await ctx.registry.use(route.model, route.selector, async (v) => {
-    const request = decodePredictRequest(parseJson(body, { maxDepth: ctx.maxJsonDepth }), {
-      inputs: v.session.signature.inputs as SignatureInput[],
-    });
-    if (request.signatureName !== undefined && request.signatureName !== DEFAULT_SIGNATURE) {
-      fail('ERR_BAD_REQUEST', `signature_name: '${request.signatureName}' not found; ONNX models have one signature, '${DEFAULT_SIGNATURE}'`);
-    }
-    const outputs = await v.session.run(request.inputs, undefined, { deadline: ex.deadline(ctx.restTimeoutMs), signal: ex.signal });
-    return encodePredictResponse(request.form, [...outputs].map(([name, tensor]) => ({ name, tensor })));
-  });
-  ex.sendJson(200, response);
+  let form: PredictForm = 'columnar';
+  const response = await runInference(ctx.registry, {
+    model: route.model,
+    selector: route.selector,
+    // The row form spreads "instances" over the inputs the model declares, so decoding waits for the version.
+    inputs: (signature) => {
+      const request = decodePredictRequest(parseJson(body, { maxDepth: ctx.maxJsonDepth }), { inputs: signature.inputs as SignatureInput[] });
+      if (request.signatureName !== undefined && request.signatureName !== DEFAULT_SIGNATURE) {
+        fail('ERR_BAD_REQUEST', signatureNotFound('signature_name', request.signatureName));
+      }
+      form = request.form;
+      return request.inputs;
+    },
+    limits: ex.callLimits(ctx.restTimeoutMs),
+  }, TF_REST_NAMES);
+  ex.sendJson(200, encodePredictResponse(form, [...response.outputs].map(([name, tensor]) => ({ name, tensor }))));
 }
 
 /** Runs the handler for `route`; every failure becomes a `{"error": ...}` reply with the registry's status. */

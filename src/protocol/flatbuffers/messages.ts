@@ -144,7 +144,3 @@ export function decodeInferResponse(bytes: Uint8Array): InferResponseMessage {
   };
 }
 
-/** Whether `code` is one of ours (responses from newer servers may carry codes this client does not know). */
-export function isKnownErrorCode(code: string): code is ErrorCode {
-  return code in ERRORS;
-}

@@ -1,7 +1,7 @@
 // JSON values ↔ Tensors for the REST front ends: shape inference, per-element validation, and JSON text output.
 import { Buffer } from 'node:buffer';
 import { fail } from '../../errors.js';
-import { type DType, type Tensor, type NumericData, type StringData, elementCount } from '../../engine/tensor.js';
+import { type DType, type Tensor, type NumericData, type StringData, elementCount, shapeFits, shapeText } from '../../engine/tensor.js';
 import { type JsonValue, type JsonObject, isJsonObject } from './json-parser.js';
 import {
   formatFloat32, formatFloat64, formatFloat16, formatBfloat16, floatToHalf, floatToBfloat16,
@@ -47,15 +47,9 @@ export function describeJson(v: JsonValue | undefined): string {
   return String(v);
 }
 
-/** Formats a shape as `[2,5]`, as used in ERR_SHAPE messages. */
-export function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
-
 /** ERR_SHAPE unless `shape` has the model's rank and every fixed (>= 0) dim matches. */
 export function checkShape(field: string, shape: readonly number[], expected: readonly number[]): void {
-  const ok = shape.length === expected.length && expected.every((d, k) => d < 0 || d === shape[k]);
-  if (!ok) fail('ERR_SHAPE', `${field}: shape ${shapeText(shape)} does not match the model's ${shapeText(expected)}`);
+  if (!shapeFits(shape, expected)) fail('ERR_SHAPE', `${field}: shape ${shapeText(shape)} does not match the model's ${shapeText(expected)}`);
 }
 
 /** Converts a (nested) JSON value to a tensor of `dtype`; `field` (e.g. `inputs.x`) prefixes every error path. */

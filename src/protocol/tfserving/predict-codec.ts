@@ -1,8 +1,8 @@
 // TF Serving REST :predict codec: request JSON → named input tensors, output tensors → response JSON (row and columnar forms).
 import { fail } from '../../errors.js';
-import type { DType, Tensor } from '../../engine/tensor.js';
+import { shapeText, type DType, type Tensor } from '../../engine/tensor.js';
 import { type JsonValue, type JsonObject, isJsonObject } from '../json/json-parser.js';
-import { describeJson, isB64Object, jsonToTensor, rowsToTensor, shapeText, tensorJsonWriter } from '../json/tensor-json.js';
+import { describeJson, isB64Object, jsonToTensor, rowsToTensor, tensorJsonWriter } from '../json/tensor-json.js';
 
 export interface SignatureInput {
   name: string;

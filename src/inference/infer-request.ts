@@ -1,0 +1,86 @@
+// The one internal request/response model every front end decodes into and encodes from, and the checks that name a
+// request's fields in its own protocol's words.
+
+import { fail } from '../errors.js';
+import { shapeFits, shapeText, type DType, type Tensor } from '../engine/tensor.js';
+import type { ModelSignature } from '../engine/model-session.js';
+import type { VersionSelector } from '../registry/model-registry.js';
+
+/** A client's limits on one request: when it stops wanting the answer, and a signal for when it went away. */
+export interface CallLimits {
+  /** Absolute time (Date.now() ms, see deadline.ts) after which the request must not start; undefined = none. */
+  deadline?: number;
+  /** Aborts when the client cancels or disconnects: a request still queued is dropped. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The inputs of a request: decoded already, or a decoder that needs the version's signature first (TF Serving's
+ * row form spreads `instances` over the inputs the model declares). A decoder runs once the version is resolved.
+ */
+export type RequestInputs = ReadonlyMap<string, Tensor> | ((signature: ModelSignature) => ReadonlyMap<string, Tensor>);
+
+/** A decoded request, whatever protocol it came in. */
+export interface InferRequest {
+  model: string;
+  selector: VersionSelector;
+  /** The client's request id, echoed in the response. */
+  id?: string | undefined;
+  inputs: RequestInputs;
+  /** Requested outputs in the order wanted; undefined = every output in model order. */
+  outputNames?: readonly string[] | undefined;
+  limits: CallLimits;
+}
+
+export interface InferResponse {
+  model: string;
+  version: number;
+  id?: string;
+  outputs: Map<string, Tensor>;
+}
+
+/** How a protocol spells things in error messages, so a client reads its own vocabulary. */
+export interface ProtocolNames {
+  /** The protocol's name for a dtype (FP32, DT_FLOAT). */
+  dtype(d: DType | 'unsupported'): string;
+  /** The request field that holds input `name` (`inputs[0] (x)`, `inputs["x"]`). */
+  input(name: string): string;
+}
+
+/** Names inputs as a request listed them (`inputs[1] (b)`), for protocols that send a list of inputs. */
+export function listedInputNames(inputNames: Iterable<string>, dtype: ProtocolNames['dtype'], list = 'inputs'): ProtocolNames {
+  const index = new Map([...inputNames].map((name, i) => [name, i]));
+  return { dtype, input: (name) => `${list}${index.has(name) ? `[${index.get(name)}]` : ''} (${name})` };
+}
+
+/**
+ * Checks decoded inputs against the model before anything is queued: every input known and present, dtype equal,
+ * rank and fixed dims equal. Errors use the protocol's names (the engine checks again in its own words).
+ */
+export function checkInputs(inputs: ReadonlyMap<string, Tensor>, signature: ModelSignature, names: ProtocolNames): void {
+  const modelInputs = signature.inputs.map((s) => s.name).join(', ');
+  const known = new Set(signature.inputs.map((s) => s.name));
+  for (const name of inputs.keys()) {
+    if (!known.has(name)) fail('ERR_INVALID_INPUT', `${names.input(name)}: the model has no input '${name}' (model inputs: ${modelInputs})`);
+  }
+  for (const spec of signature.inputs) {
+    const tensor = inputs.get(spec.name);
+    if (tensor === undefined) fail('ERR_INVALID_INPUT', `missing input '${spec.name}' (model inputs: ${modelInputs})`);
+    const field = names.input(spec.name);
+    if (tensor.dtype !== spec.dtype) {
+      fail('ERR_DTYPE', `${field}: datatype ${names.dtype(tensor.dtype)} does not match the model's ${names.dtype(spec.dtype)}`);
+    }
+    if (!shapeFits(tensor.shape, spec.shape)) fail('ERR_SHAPE', `${field}: shape ${shapeText(tensor.shape)} does not match the model's ${shapeText(spec.shape)}`);
+  }
+}
+
+/** Names the second occurrence when a list of names repeats one (ERR_INVALID_INPUT for inputs, else ERR_BAD_REQUEST). */
+export function checkUniqueNames(names: readonly string[], field: (i: number) => string, what: 'input' | 'output'): void {
+  const first = new Map<string, number>();
+  const code = what === 'input' ? 'ERR_INVALID_INPUT' : 'ERR_BAD_REQUEST';
+  names.forEach((name, i) => {
+    const earlier = first.get(name);
+    if (earlier !== undefined) fail(code, `${field(i)}: duplicate ${what} '${name}' (also ${field(earlier)})`);
+    first.set(name, i);
+  });
+}
