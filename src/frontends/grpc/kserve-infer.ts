@@ -6,7 +6,9 @@ import {
 } from '../kserve/infer-request.js';
 import { versionSelector } from '../kserve/model-info.js';
 import type { GrpcContext } from './grpc-context.js';
-import { decodeModelInfer, encodeModelInfer, type ModelInferRequestMessage } from './kserve-grpc-codec.js';
+import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.js';
+import type { ModelInferResponse } from './generated/inference/ModelInferResponse.js';
+import { decodeModelInfer, encodeModelInfer } from './kserve-grpc-codec.js';
 
 /** The call's limits, tightened by Triton's "timeout" parameter when it sets an earlier deadline. */
 function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, start: number): CallLimits {
@@ -15,7 +17,7 @@ function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, star
 }
 
 /** One ModelInferRequest, decoded, run and encoded; shared by ModelInfer and ModelStreamInfer. */
-export async function inferMessage(ctx: GrpcContext, msg: ModelInferRequestMessage, limits: CallLimits): Promise<object> {
+export async function inferMessage(ctx: GrpcContext, msg: ModelInferRequest__Output, limits: CallLimits): Promise<ModelInferResponse> {
   const start = Date.now();
   expireIfPast(limits);
   if (msg.model_name !== '') checkServable(ctx.registry, msg.model_name, versionSelector(msg.model_name, msg.model_version));

@@ -3,9 +3,12 @@
 import { fail } from '../../errors.js';
 import { elementCount, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
 import { bytesToTensor, checkTensorFits, parseShape } from '../../protocol/tensor-bytes.js';
+import type { DataType__Output } from './generated/tensorflow/DataType.js';
+import type { TensorProto, TensorProto__Output } from './generated/tensorflow/TensorProto.js';
+import type { TensorShapeProto } from './generated/tensorflow/TensorShapeProto.js';
 
 /** TensorFlow's DataType names for the dtypes ONNX models here take. */
-export const TF_DTYPE: Record<DType, string> = {
+export const TF_DTYPE: Record<DType, DataType__Output> = {
   float32: 'DT_FLOAT', float64: 'DT_DOUBLE', float16: 'DT_HALF', bfloat16: 'DT_BFLOAT16',
   int8: 'DT_INT8', int16: 'DT_INT16', int32: 'DT_INT32', int64: 'DT_INT64',
   uint8: 'DT_UINT8', uint16: 'DT_UINT16', uint32: 'DT_UINT32', uint64: 'DT_UINT64',
@@ -13,7 +16,7 @@ export const TF_DTYPE: Record<DType, string> = {
 };
 const DTYPE_OF = new Map<string, DType>(Object.entries(TF_DTYPE).map(([d, tf]) => [tf, d as DType]));
 
-export function tfDtypeName(dtype: DType | 'unsupported'): string {
+export function tfDtypeName(dtype: DType | 'unsupported'): DataType__Output {
   return dtype === 'unsupported' ? 'DT_INVALID' : TF_DTYPE[dtype];
 }
 
@@ -30,13 +33,6 @@ const ALL_VAL_FIELDS: ValField[] = ['float_val', 'double_val', 'int_val', 'strin
 const INT_RANGE: Partial<Record<DType, [number, number]>> = {
   int8: [-128, 127], int16: [-32768, 32767], uint8: [0, 255], uint16: [0, 65535], float16: [0, 65535], bfloat16: [0, 65535],
 };
-
-/** A TensorProto as decoded (int64 values as decimal strings, enums as names, unknown enum values as numbers). */
-export interface TensorProtoMessage extends Record<ValField, unknown[]> {
-  dtype: string | number;
-  tensor_shape: { dim: Array<{ size: string; name: string }>; unknown_rank: boolean } | null;
-  tensor_content: Buffer;
-}
 
 function convert(values: unknown[], dtype: DType, count: number, field: string): Tensor['data'] {
   // TensorFlow's rule: one value and a larger shape means that value everywhere.
@@ -62,8 +58,11 @@ function convert(values: unknown[], dtype: DType, count: number, field: string):
   }
 }
 
-/** Decodes one TensorProto; `field` (e.g. `inputs["x"]`) prefixes every error. */
-export function tensorProtoToTensor(tp: TensorProtoMessage, field: string, maxBytes: number): Tensor {
+/**
+ * Decodes one TensorProto; `field` (e.g. `inputs["x"]`) prefixes every error. The generated type says `dtype` is a
+ * DataType name, but protobufjs gives an enum value the schema does not list as its number: hence String(tp.dtype).
+ */
+export function tensorProtoToTensor(tp: TensorProto__Output, field: string, maxBytes: number): Tensor {
   const dtype = DTYPE_OF.get(String(tp.dtype));
   if (dtype === undefined) {
     fail('ERR_DTYPE', `${field}.dtype: ${String(tp.dtype)} is not a dtype ortserve serves (one of ${[...DTYPE_OF.keys()].join(', ')})`);
@@ -88,7 +87,7 @@ export function tensorProtoToTensor(tp: TensorProtoMessage, field: string, maxBy
 }
 
 /** Encodes a tensor into its typed field, as TF Serving answers by default (clients read float_val etc. directly). */
-export function tensorToTensorProto(t: Tensor): object {
+export function tensorToTensorProto(t: Tensor): TensorProto {
   const valField = VAL_FIELD[t.dtype];
   let values: unknown[];
   if (t.dtype === 'string') values = t.data as StringData;
@@ -99,6 +98,6 @@ export function tensorToTensorProto(t: Tensor): object {
 }
 
 /** A TensorShapeProto for a signature (-1 for dynamic dims, with their symbolic names). */
-export function shapeProto(shape: readonly number[], names: readonly string[]): object {
+export function shapeProto(shape: readonly number[], names: readonly string[]): TensorShapeProto {
   return { dim: shape.map((size, i) => ({ size, name: names[i] ?? '' })), unknown_rank: false };
 }
