@@ -6,7 +6,8 @@ import type { ModelConfig } from '../config/model-config.js';
 import type { WarmupReport } from './warmup.js';
 
 /** TF Serving's servable states. */
-export type VersionState = 'START' | 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
+export type { VersionState } from '../protocol/tfserving/tf-vocabulary.js';
+import type { VersionState } from '../protocol/tfserving/tf-vocabulary.js';
 
 /** What front ends and the batcher read about a version. */
 export interface ModelVersion {

@@ -5,6 +5,8 @@ import { fail } from '../../errors.js';
 import { parseModelEntry, parseModelServerConfig } from '../../config/model-config.js';
 import type { ManagementContext } from '../management/management-routes.js';
 import { repositoryIndex, type IndexEntry } from '../management/model-report-json.js';
+import type { ModelConfig__Output } from './generated/tensorflow/serving/ModelConfig.js';
+import type { ModelServerConfig__Output } from './generated/tensorflow/serving/ModelServerConfig.js';
 
 /**
  * Throws unless the management API is on and `authorization` (the call's "authorization" metadata) carries its
@@ -33,27 +35,8 @@ export async function unloadModel(ctx: ManagementContext, name: string): Promise
   await ctx.registry.unloadModel(name);
 }
 
-/** ModelServerConfig as decoded (int64 as decimal strings; `config`/`policy_choice` name the oneof member set). */
-export interface ModelServerConfigMessage {
-  config?: 'model_config_list' | 'custom_model_config';
-  model_config_list?: { config: ModelConfigMessage[] } | null;
-}
-
-interface ModelConfigMessage {
-  name: string;
-  base_path: string;
-  model_type: string;
-  model_platform: string;
-  model_version_policy: {
-    policy_choice?: 'latest' | 'all' | 'specific';
-    latest?: { num_versions: number } | null;
-    specific?: { versions: string[] } | null;
-  } | null;
-  version_labels: Record<string, string>;
-}
-
 /** One model as the config file's JSON form spells it; proto3 defaults (unset) are left out as if not written. */
-function modelJson(c: ModelConfigMessage): Record<string, unknown> {
+function modelJson(c: ModelConfig__Output): Record<string, unknown> {
   const out: Record<string, unknown> = { name: c.name, base_path: c.base_path };
   if (c.model_platform !== '') out['model_platform'] = c.model_platform;
   if (c.model_type !== 'MODEL_TYPE_UNSPECIFIED') out['model_type'] = c.model_type; // the parser says why it is refused
@@ -71,7 +54,7 @@ function modelJson(c: ModelConfigMessage): Record<string, unknown> {
  * Replaces the served models (models absent from `config` are unloaded). The message's field names are the config
  * file's, so its JSON form goes through the config parser: the same checks and messages, naming the field.
  */
-export async function reloadConfig(ctx: ManagementContext, config: ModelServerConfigMessage | null): Promise<void> {
+export async function reloadConfig(ctx: ManagementContext, config: ModelServerConfig__Output | null): Promise<void> {
   if (config === null || config.config === undefined) fail('ERR_BAD_REQUEST', 'config: required (a model_config_list)');
   if (config.config === 'custom_model_config') fail('ERR_NOT_IMPLEMENTED', 'config.custom_model_config: ortserve reads only model_config_list');
   const json = { model_config_list: { config: (config.model_config_list?.config ?? []).map(modelJson) } };

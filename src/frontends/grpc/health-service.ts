@@ -1,11 +1,17 @@
 // grpc.health.v1.Health: the standard gRPC health check (Kubernetes gRPC probes), SERVING once every model is ready.
 
-import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServerWritableStream } from '@grpc/grpc-js';
 import { fail } from '../../errors.js';
 import { serverReady } from '../kserve/model-info.js';
 import { unary } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
+import type { HealthHandlers } from './generated/grpc/health/v1/Health.js';
+import type { HealthCheckRequest__Output } from './generated/grpc/health/v1/HealthCheckRequest.js';
+import type { HealthCheckResponse, HealthCheckResponse__Output } from './generated/grpc/health/v1/HealthCheckResponse.js';
 import { MalformedMessage } from './proto-schemas.js';
+
+type ServingStatus = HealthCheckResponse__Output['status'];
+type WatchCall = ServerWritableStream<HealthCheckRequest__Output | MalformedMessage, HealthCheckResponse>;
 
 /** The names Check answers for: "" (the whole server) and each service on the port. */
 export const HEALTH_SERVICES = new Set([
@@ -15,14 +21,14 @@ export const HEALTH_SERVICES = new Set([
 /** How often Watch looks for a change: readiness moves with model loads, which take far longer than this. */
 const WATCH_INTERVAL_MS = 1000;
 
-function status(ctx: GrpcContext, service: string): string {
+function status(ctx: GrpcContext, service: string): ServingStatus {
   if (!HEALTH_SERVICES.has(service)) return 'SERVICE_UNKNOWN';
   return serverReady(ctx.registry) ? 'SERVING' : 'NOT_SERVING';
 }
 
-function watch(ctx: GrpcContext, call: ServerWritableStream<{ service: string } | MalformedMessage, object>): void {
+function watch(ctx: GrpcContext, call: WatchCall): void {
   const service = call.request instanceof MalformedMessage ? undefined : call.request.service;
-  let last = '';
+  let last: ServingStatus | '' = '';
   const send = () => {
     const now = service === undefined ? 'SERVICE_UNKNOWN' : status(ctx, service);
     if (now !== last && !call.cancelled) call.write({ status: now });
@@ -34,13 +40,13 @@ function watch(ctx: GrpcContext, call: ServerWritableStream<{ service: string } 
   call.on('cancelled', () => clearInterval(timer));
 }
 
-export function healthService(ctx: GrpcContext): UntypedServiceImplementation {
+export function healthService(ctx: GrpcContext): HealthHandlers {
   return {
-    Check: unary('Check', (req: { service: string }) => {
+    Check: unary('Check', (req: HealthCheckRequest__Output) => {
       // The protocol's rule: a service the server does not have is NOT_FOUND (only Watch says SERVICE_UNKNOWN).
       if (!HEALTH_SERVICES.has(req.service)) fail('ERR_NOT_FOUND', `service '${req.service}' is not served here`);
       return { status: status(ctx, req.service) };
     }),
-    Watch: (call: ServerWritableStream<{ service: string } | MalformedMessage, object>) => watch(ctx, call),
+    Watch: (call: WatchCall) => watch(ctx, call),
   };
 }

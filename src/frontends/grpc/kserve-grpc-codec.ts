@@ -7,46 +7,15 @@ import { checkUniqueNames, type InferResponse } from '../../inference/infer-requ
 import { versionSelector } from '../kserve/model-info.js';
 import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes } from '../../protocol/tensor-bytes.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
+import type { InferParameter__Output } from './generated/inference/InferParameter.js';
+import type { InferTensorContents__Output } from './generated/inference/InferTensorContents.js';
+import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.js';
+import type { ModelInferResponse } from './generated/inference/ModelInferResponse.js';
+import type { ModelRepositoryParameter__Output } from './generated/inference/ModelRepositoryParameter.js';
 
-/** InferParameter as decoded (int64/uint64 as decimal strings; parameter_choice names the member set). */
-export interface InferParameterMessage {
-  parameter_choice?: string;
-  bool_param?: boolean;
-  int64_param?: string;
-  string_param?: string;
-  double_param?: number;
-  uint64_param?: string;
-}
-
-interface ContentsMessage {
-  bool_contents: boolean[];
-  int_contents: number[];
-  int64_contents: string[];
-  uint_contents: number[];
-  uint64_contents: string[];
-  fp32_contents: number[];
-  fp64_contents: number[];
-  bytes_contents: Buffer[];
-}
-type ContentsField = keyof ContentsMessage;
-
-interface InputMessage {
-  name: string;
-  datatype: string;
-  shape: string[];
-  parameters: Record<string, InferParameterMessage>;
-  contents: ContentsMessage | null;
-}
-
-export interface ModelInferRequestMessage {
-  model_name: string;
-  model_version: string;
-  id: string;
-  parameters: Record<string, InferParameterMessage>;
-  inputs: InputMessage[];
-  outputs: Array<{ name: string; parameters: Record<string, InferParameterMessage> }>;
-  raw_input_contents: Buffer[];
-}
+/** A decoded request's tensor (generated from schemas/; int64 as decimal strings, unset fields at their defaults). */
+type InputTensor = ModelInferRequest__Output['inputs'][number];
+type ContentsField = keyof InferTensorContents__Output;
 
 export interface DecodedGrpcInfer {
   model: string;
@@ -70,11 +39,11 @@ const ALL_FIELDS: ContentsField[] = [
 const INT_RANGE: Partial<Record<DType, [number, number]>> = { int8: [-128, 127], int16: [-32768, 32767], uint8: [0, 255], uint16: [0, 65535] };
 
 /** The parameter's value as a plain JS value (int64 kept as a decimal string, bytes as a Buffer). */
-export function parameterValue(p: InferParameterMessage & { bytes_param?: Buffer }): unknown {
+export function parameterValue(p: InferParameter__Output | ModelRepositoryParameter__Output): unknown {
   return p.parameter_choice === undefined ? undefined : (p as Record<string, unknown>)[p.parameter_choice];
 }
 
-function typedContents(input: InputMessage, dtype: DType, shape: number[], field: string): Tensor {
+function typedContents(input: InputTensor, dtype: DType, shape: number[], field: string): Tensor {
   const contents = input.contents;
   const count = elementCount(shape);
   const expected = CONTENTS_FIELD[dtype];
@@ -92,7 +61,7 @@ function typedContents(input: InputMessage, dtype: DType, shape: number[], field
   return { dtype, shape, data: convertValues(values, dtype, `${field}.contents.${expected}`, input.datatype) };
 }
 
-function convertValues(values: ContentsMessage[ContentsField], dtype: DType, field: string, datatype: string): Tensor['data'] {
+function convertValues(values: InferTensorContents__Output[ContentsField], dtype: DType, field: string, datatype: string): Tensor['data'] {
   switch (dtype) {
     case 'bool': return Uint8Array.from(values as boolean[], (b) => (b ? 1 : 0));
     case 'int64': return BigInt64Array.from(values as string[], (s) => BigInt(s));
@@ -112,7 +81,7 @@ function convertValues(values: ContentsMessage[ContentsField], dtype: DType, fie
   }
 }
 
-function decodeInput(input: InputMessage, i: number, raw: Buffer | undefined, maxBytes: number): Tensor {
+function decodeInput(input: InputTensor, i: number, raw: Buffer | undefined, maxBytes: number): Tensor {
   const field = `inputs[${i}]`;
   if (input.name === '') fail('ERR_BAD_REQUEST', `${field}.name: required`);
   const dtype = dtypeOfDatatype(input.datatype);
@@ -129,7 +98,7 @@ function decodeInput(input: InputMessage, i: number, raw: Buffer | undefined, ma
 }
 
 /** Decodes a ModelInferRequest. `maxBytes` bounds a declared tensor size before anything is allocated for it. */
-export function decodeModelInfer(msg: ModelInferRequestMessage, maxBytes: number): DecodedGrpcInfer {
+export function decodeModelInfer(msg: ModelInferRequest__Output, maxBytes: number): DecodedGrpcInfer {
   if (msg.model_name === '') fail('ERR_BAD_REQUEST', 'model_name: required');
   const raw = msg.raw_input_contents;
   if (raw.length > 0 && raw.length !== msg.inputs.length) {
@@ -158,8 +127,8 @@ export function decodeModelInfer(msg: ModelInferRequestMessage, maxBytes: number
 }
 
 /** The response: every output in raw_output_contents (Triton's choice too), in the order of `outputs`. */
-export function encodeModelInfer(response: InferResponse): object {
-  const outputs: object[] = [];
+export function encodeModelInfer(response: InferResponse): ModelInferResponse {
+  const outputs: NonNullable<ModelInferResponse['outputs']> = [];
   const raw: Uint8Array[] = [];
   for (const [name, tensor] of response.outputs) {
     outputs.push({ name, datatype: KSERVE_DATATYPE[tensor.dtype], shape: tensor.shape });

@@ -1,22 +1,24 @@
 // inference.GRPCInferenceService: KServe V2 health, metadata and inference, Triton's streaming and repository RPCs.
 
-import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from '../kserve/model-info.js';
 import { authorizationOf, callLimits, unary, type ServerSurfaceCall } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
 import { authorizeManagement, indexModels, loadModel, unloadModel } from './grpc-management.js';
-import { parameterValue, type InferParameterMessage, type ModelInferRequestMessage } from './kserve-grpc-codec.js';
+import type { GRPCInferenceServiceHandlers } from './generated/inference/GRPCInferenceService.js';
+import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.js';
+import type { ModelMetadataRequest__Output } from './generated/inference/ModelMetadataRequest.js';
+import type { ModelReadyRequest__Output } from './generated/inference/ModelReadyRequest.js';
+import type { ModelStreamInferResponse } from './generated/inference/ModelStreamInferResponse.js';
+import type { RepositoryIndexRequest__Output } from './generated/inference/RepositoryIndexRequest.js';
+import type { RepositoryModelLoadRequest__Output } from './generated/inference/RepositoryModelLoadRequest.js';
+import type { RepositoryModelUnloadRequest__Output } from './generated/inference/RepositoryModelUnloadRequest.js';
+import { parameterValue } from './kserve-grpc-codec.js';
 import { inferMessage } from './kserve-infer.js';
 import { handleStreamInfer } from './stream-infer.js';
 
-function repositoryParameters(parameters: Record<string, InferParameterMessage>): Record<string, unknown> {
+function repositoryParameters(parameters: RepositoryModelLoadRequest__Output['parameters']): Record<string, unknown> {
   return Object.fromEntries(Object.entries(parameters).map(([k, p]) => [k, parameterValue(p)]));
-}
-
-interface RepositoryRequest {
-  repository_name: string;
-  model_name: string;
-  parameters: Record<string, InferParameterMessage>;
 }
 
 /** The guard, then the management context: the caller must hold the management API's bearer token. */
@@ -25,24 +27,24 @@ function managed(ctx: GrpcContext, call: ServerSurfaceCall, method: string) {
   return ctx.management;
 }
 
-export function kserveService(ctx: GrpcContext): UntypedServiceImplementation {
+export function kserveService(ctx: GrpcContext): GRPCInferenceServiceHandlers {
   return {
     ServerLive: unary('ServerLive', () => ({ live: true })),
     ServerReady: unary('ServerReady', () => ({ ready: serverReady(ctx.registry) })),
-    ModelReady: unary('ModelReady', (req: { name: string; version: string }) =>
+    ModelReady: unary('ModelReady', (req: ModelReadyRequest__Output) =>
       ({ ready: modelReady(ctx.registry, req.name, versionSelector(req.name, req.version)) })),
     ServerMetadata: unary('ServerMetadata', () => serverMetadata(ctx.management.token !== undefined)),
-    ModelMetadata: unary('ModelMetadata', (req: { name: string; version: string }) =>
+    ModelMetadata: unary('ModelMetadata', (req: ModelMetadataRequest__Output) =>
       modelMetadata(ctx.registry, req.name, versionSelector(req.name, req.version))),
-    ModelInfer: unary('ModelInfer', (req: ModelInferRequestMessage, call) => inferMessage(ctx, req, callLimits(call))),
-    ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequestMessage, object>) => handleStreamInfer(call, ctx),
-    RepositoryIndex: unary('RepositoryIndex', (req: { ready: boolean }, call) =>
+    ModelInfer: unary('ModelInfer', (req: ModelInferRequest__Output, call) => inferMessage(ctx, req, callLimits(call))),
+    ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequest__Output, ModelStreamInferResponse>) => handleStreamInfer(call, ctx),
+    RepositoryIndex: unary('RepositoryIndex', (req: RepositoryIndexRequest__Output, call) =>
       ({ models: indexModels(managed(ctx, call, 'RepositoryIndex'), req.ready) })),
-    RepositoryModelLoad: unary('RepositoryModelLoad', async (req: RepositoryRequest, call) => {
+    RepositoryModelLoad: unary('RepositoryModelLoad', async (req: RepositoryModelLoadRequest__Output, call) => {
       await loadModel(managed(ctx, call, 'RepositoryModelLoad'), req.model_name, repositoryParameters(req.parameters));
       return {};
     }),
-    RepositoryModelUnload: unary('RepositoryModelUnload', async (req: RepositoryRequest, call) => {
+    RepositoryModelUnload: unary('RepositoryModelUnload', async (req: RepositoryModelUnloadRequest__Output, call) => {
       await unloadModel(managed(ctx, call, 'RepositoryModelUnload'), req.model_name);
       return {};
     }),

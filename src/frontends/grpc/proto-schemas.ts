@@ -14,7 +14,8 @@ export const SCHEMA_FILES = ['kserve_grpc_inference.proto', 'tensorflow_serving_
  * How decoded messages look in JS: snake_case field names as in the .proto; int64 as decimal strings (exact, where
  * numbers would round past 2^53); enums as their names; unset fields at their defaults (repeated = [], message =
  * null); `version_choice`-style properties naming the member of each oneof that is set; bytes as Buffers that view
- * the received message (no copy).
+ * the received message (no copy). scripts/gen-grpc-types.mjs reads this literal and SCHEMA_FILES to generate the
+ * types in generated/ with the same options, so keep each a one-line literal.
  */
 export const PROTO_OPTIONS: Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
 

@@ -5,14 +5,15 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { toOrtServeError } from '../../errors.js';
 import { callLimits } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
-import type { ModelInferRequestMessage } from './kserve-grpc-codec.js';
+import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.js';
+import type { ModelStreamInferResponse } from './generated/inference/ModelStreamInferResponse.js';
 import { inferMessage } from './kserve-infer.js';
 import { MalformedMessage, decoded } from './proto-schemas.js';
 
-type StreamCall = ServerDuplexStream<ModelInferRequestMessage | MalformedMessage, object>;
+type StreamCall = ServerDuplexStream<ModelInferRequest__Output | MalformedMessage, ModelStreamInferResponse>;
 
 /** A failed request's answer: the message, plus the model, version and id so the client can match it. */
-function errorResponse(err: unknown, msg: ModelInferRequestMessage | MalformedMessage): object {
+function errorResponse(err: unknown, msg: ModelInferRequest__Output | MalformedMessage): ModelStreamInferResponse {
   const error = toOrtServeError(err);
   const request = msg instanceof MalformedMessage ? undefined : msg;
   return {
@@ -58,7 +59,7 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
     else if (!stop && paused) call.resume();
     paused = stop;
   };
-  const write = (response: object) => {
+  const write = (response: ModelStreamInferResponse) => {
     if (call.cancelled || closed) return;
     if (!call.write(response) && !waitingDrain) {
       waitingDrain = true;
@@ -68,7 +69,7 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
       });
     }
   };
-  const answer = async (msg: ModelInferRequestMessage | MalformedMessage) => {
+  const answer = async (msg: ModelInferRequest__Output | MalformedMessage) => {
     try {
       write({ error_message: '', infer_response: await inferMessage(ctx, decoded(msg, 'ModelStreamInfer'), limits) });
     } catch (err) {
@@ -76,7 +77,7 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
     }
   };
 
-  call.on('data', (msg: ModelInferRequestMessage | MalformedMessage) => {
+  call.on('data', (msg: ModelInferRequest__Output | MalformedMessage) => {
     inFlight++;
     activity.streamTasksInFlight++;
     updateFlow();

@@ -1,6 +1,5 @@
 // tensorflow.serving.PredictionService (Predict, GetModelMetadata) and ModelService (GetModelStatus, HandleReloadConfigRequest).
 
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { fail } from '../../errors.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
 import { checkUniqueNames, type ProtocolNames } from '../../inference/infer-request.js';
@@ -10,23 +9,28 @@ import {
 } from '../../protocol/tfserving/tf-vocabulary.js';
 import { authorizationOf, callLimits, unary } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
-import { authorizeManagement, reloadConfig, type ModelServerConfigMessage } from './grpc-management.js';
+import type { TensorInfo } from './generated/tensorflow/TensorInfo.js';
+import type { GetModelMetadataRequest__Output } from './generated/tensorflow/serving/GetModelMetadataRequest.js';
+import type { GetModelMetadataResponse } from './generated/tensorflow/serving/GetModelMetadataResponse.js';
+import type { GetModelStatusRequest__Output } from './generated/tensorflow/serving/GetModelStatusRequest.js';
+import type { ModelServiceHandlers } from './generated/tensorflow/serving/ModelService.js';
+import type { ModelSpec, ModelSpec__Output } from './generated/tensorflow/serving/ModelSpec.js';
+import type { ModelVersionStatus } from './generated/tensorflow/serving/ModelVersionStatus.js';
+import type { PredictionServiceHandlers } from './generated/tensorflow/serving/PredictionService.js';
+import type { PredictRequest__Output } from './generated/tensorflow/serving/PredictRequest.js';
+import type { PredictResponse } from './generated/tensorflow/serving/PredictResponse.js';
+import type { ReloadConfigRequest__Output } from './generated/tensorflow/serving/ReloadConfigRequest.js';
+import type { SignatureDef } from './generated/tensorflow/SignatureDef.js';
+import type { SignatureDefMap } from './generated/tensorflow/serving/SignatureDefMap.js';
+import { authorizeManagement, reloadConfig } from './grpc-management.js';
 import { serializeMessage } from './proto-schemas.js';
-import { tensorProtoToTensor, tensorToTensorProto, type TensorProtoMessage } from './tf-tensor-proto.js';
+import { tensorProtoToTensor, tensorToTensorProto } from './tf-tensor-proto.js';
 const SIGNATURE_DEF_MAP = 'tensorflow.serving.SignatureDefMap';
-
-interface ModelSpecMessage {
-  name: string;
-  version_choice?: 'version' | 'version_label';
-  version?: { value: string } | null;
-  version_label?: string;
-  signature_name: string;
-}
 
 const TF_NAMES: ProtocolNames = { dtype: tfDtypeName, input: (name) => `inputs[${JSON.stringify(name)}]` };
 
 /** Model name and version selector from a ModelSpec; ERR_BAD_REQUEST naming the field when it is missing or bad. */
-function selectorOf(spec: ModelSpecMessage | null): { model: string; selector: VersionSelector } {
+function selectorOf(spec: ModelSpec__Output | null): { model: string; selector: VersionSelector } {
   if (spec === null) fail('ERR_BAD_REQUEST', 'model_spec: required');
   if (spec.name === '') fail('ERR_BAD_REQUEST', 'model_spec.name: required');
   if (spec.signature_name !== '' && spec.signature_name !== DEFAULT_SIGNATURE) {
@@ -41,17 +45,11 @@ function selectorOf(spec: ModelSpecMessage | null): { model: string; selector: V
   return { model: spec.name, selector: {} };
 }
 
-function answeredSpec(model: string, version: number, signatureName: string): object {
+function answeredSpec(model: string, version: number, signatureName: string): ModelSpec {
   return { name: model, version: { value: String(version) }, signature_name: signatureName };
 }
 
-interface PredictRequestMessage {
-  model_spec: ModelSpecMessage | null;
-  inputs: Record<string, TensorProtoMessage>;
-  output_filter: string[];
-}
-
-async function predict(ctx: GrpcContext, req: PredictRequestMessage, limits: ReturnType<typeof callLimits>): Promise<object> {
+async function predict(ctx: GrpcContext, req: PredictRequest__Output, limits: ReturnType<typeof callLimits>): Promise<PredictResponse> {
   const { model, selector } = selectorOf(req.model_spec);
   checkServable(ctx.registry, model, selector);
   const inputs = new Map(Object.entries(req.inputs).map(([name, tp]) =>
@@ -64,34 +62,34 @@ async function predict(ctx: GrpcContext, req: PredictRequestMessage, limits: Ret
   return { outputs, model_spec: answeredSpec(response.model, response.version, DEFAULT_SIGNATURE) };
 }
 
-function getModelMetadata(ctx: GrpcContext, req: { model_spec: ModelSpecMessage | null; metadata_field: string[] }): object {
+function getModelMetadata(ctx: GrpcContext, req: GetModelMetadataRequest__Output): GetModelMetadataResponse {
   const { model, selector } = selectorOf(req.model_spec);
   if (req.metadata_field.length === 0) fail('ERR_BAD_REQUEST', "metadata_field: list at least one field ('signature_def')");
   const unknown = req.metadata_field.find((f) => f !== 'signature_def');
   if (unknown !== undefined) fail('ERR_BAD_REQUEST', `metadata_field: '${unknown}' is not supported (known: signature_def)`);
   const v = ctx.registry.resolve(model, selector);
-  const packed = serializeMessage(SIGNATURE_DEF_MAP, { signature_def: { [DEFAULT_SIGNATURE]: signatureDef(v.session.signature) } });
+  const packed = serializeMessage(SIGNATURE_DEF_MAP, { signature_def: { [DEFAULT_SIGNATURE]: signatureDef(v.session.signature) } } satisfies SignatureDefMap);
   return {
     model_spec: answeredSpec(v.model, v.version, ''),
     metadata: { signature_def: { type_url: `type.googleapis.com/${SIGNATURE_DEF_MAP}`, value: packed } },
   };
 }
 
-export function predictionService(ctx: GrpcContext): UntypedServiceImplementation {
+export function predictionService(ctx: GrpcContext): PredictionServiceHandlers {
   return {
-    Predict: unary('Predict', (req: PredictRequestMessage, call) => predict(ctx, req, callLimits(call))),
-    GetModelMetadata: unary('GetModelMetadata', (req: { model_spec: ModelSpecMessage | null; metadata_field: string[] }) =>
+    Predict: unary('Predict', (req: PredictRequest__Output, call) => predict(ctx, req, callLimits(call))),
+    GetModelMetadata: unary('GetModelMetadata', (req: GetModelMetadataRequest__Output) =>
       getModelMetadata(ctx, req)),
   };
 }
 
-export function modelService(ctx: GrpcContext): UntypedServiceImplementation {
+export function modelService(ctx: GrpcContext): ModelServiceHandlers {
   return {
-    GetModelStatus: unary('GetModelStatus', (req: { model_spec: ModelSpecMessage | null }) => {
+    GetModelStatus: unary('GetModelStatus', (req: GetModelStatusRequest__Output) => {
       const { model, selector } = selectorOf(req.model_spec);
       return { model_version_status: ctx.registry.status(model, selector).map(versionStatus) };
     }),
-    HandleReloadConfigRequest: unary('HandleReloadConfigRequest', async (req: { config: ModelServerConfigMessage | null }, call) => {
+    HandleReloadConfigRequest: unary('HandleReloadConfigRequest', async (req: ReloadConfigRequest__Output, call) => {
       authorizeManagement(ctx.management, authorizationOf(call), 'HandleReloadConfigRequest');
       await reloadConfig(ctx.management, req.config);
       return { status: { error_code: 'OK', error_message: '' } };

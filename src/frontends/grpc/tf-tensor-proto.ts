@@ -4,6 +4,7 @@ import { fail } from '../../errors.js';
 import { elementCount, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
 import { bytesToTensor, checkTensorFits, parseShape } from '../../protocol/tensor-bytes.js';
 import { TF_DTYPE, dtypeOfTfName } from '../../protocol/tfserving/tf-vocabulary.js';
+import type { TensorProto, TensorProto__Output } from './generated/tensorflow/TensorProto.js';
 
 type ValField = 'float_val' | 'double_val' | 'int_val' | 'string_val' | 'int64_val' | 'bool_val' | 'half_val' | 'uint32_val' | 'uint64_val';
 
@@ -18,13 +19,6 @@ const ALL_VAL_FIELDS: ValField[] = ['float_val', 'double_val', 'int_val', 'strin
 const INT_RANGE: Partial<Record<DType, [number, number]>> = {
   int8: [-128, 127], int16: [-32768, 32767], uint8: [0, 255], uint16: [0, 65535], float16: [0, 65535], bfloat16: [0, 65535],
 };
-
-/** A TensorProto as decoded (int64 values as decimal strings, enums as names, unknown enum values as numbers). */
-export interface TensorProtoMessage extends Record<ValField, unknown[]> {
-  dtype: string | number;
-  tensor_shape: { dim: Array<{ size: string; name: string }>; unknown_rank: boolean } | null;
-  tensor_content: Buffer;
-}
 
 function convert(values: unknown[], dtype: DType, count: number, field: string): Tensor['data'] {
   // TensorFlow's rule: one value and a larger shape means that value everywhere.
@@ -50,8 +44,11 @@ function convert(values: unknown[], dtype: DType, count: number, field: string):
   }
 }
 
-/** Decodes one TensorProto; `field` (e.g. `inputs["x"]`) prefixes every error. */
-export function tensorProtoToTensor(tp: TensorProtoMessage, field: string, maxBytes: number): Tensor {
+/**
+ * Decodes one TensorProto; `field` (e.g. `inputs["x"]`) prefixes every error. The generated type says `dtype` is a
+ * DataType name, but protobufjs gives an enum value the schema does not list as its number: hence String(tp.dtype).
+ */
+export function tensorProtoToTensor(tp: TensorProto__Output, field: string, maxBytes: number): Tensor {
   const dtype = dtypeOfTfName(String(tp.dtype));
   if (dtype === undefined) {
     fail('ERR_DTYPE', `${field}.dtype: ${String(tp.dtype)} is not a dtype ortserve serves (one of ${Object.values(TF_DTYPE).join(', ')})`);
@@ -76,7 +73,7 @@ export function tensorProtoToTensor(tp: TensorProtoMessage, field: string, maxBy
 }
 
 /** Encodes a tensor into its typed field, as TF Serving answers by default (clients read float_val etc. directly). */
-export function tensorToTensorProto(t: Tensor): object {
+export function tensorToTensorProto(t: Tensor): TensorProto {
   const valField = VAL_FIELD[t.dtype];
   let values: unknown[];
   if (t.dtype === 'string') values = t.data as StringData;

@@ -1,7 +1,7 @@
 // TensorFlow Serving's vocabulary, defined once for its REST and gRPC front ends and for warmup: dtype names, the
 // default signature, version status and the signature_def of a model.
 
-import { ERRORS, type ErrorCode } from '../../errors.js';
+import { ERRORS, type ErrorCode, type GrpcStatusName } from '../../errors.js';
 import type { DType } from '../../engine/tensor.js';
 
 /** The only signature an ONNX model has; TF Serving's default name, so clients that send it keep working. */
@@ -10,18 +10,22 @@ export const DEFAULT_SIGNATURE = 'serving_default';
 /** The method_name of a predict signature in TF Serving's metadata. */
 export const PREDICT_METHOD_NAME = 'tensorflow/serving/predict';
 
-/** TensorFlow's DataType names for the dtypes ONNX models here take. */
-export const TF_DTYPE: Record<DType, string> = {
+/** TensorFlow's DataType names for the dtypes ONNX models here take (literal types, as the generated gRPC types want). */
+export const TF_DTYPE = {
   float32: 'DT_FLOAT', float64: 'DT_DOUBLE', float16: 'DT_HALF', bfloat16: 'DT_BFLOAT16',
   int8: 'DT_INT8', int16: 'DT_INT16', int32: 'DT_INT32', int64: 'DT_INT64',
   uint8: 'DT_UINT8', uint16: 'DT_UINT16', uint32: 'DT_UINT32', uint64: 'DT_UINT64',
   bool: 'DT_BOOL', string: 'DT_STRING',
-};
+} as const satisfies Record<DType, string>;
+export type TfDtypeName = (typeof TF_DTYPE)[DType] | 'DT_INVALID';
+
+/** The states of a version in TF Serving's model status (ortserve's registry uses the same ones). */
+export type VersionState = 'START' | 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
 
 const DTYPE_OF_TF = new Map<string, DType>(Object.entries(TF_DTYPE).map(([d, tf]) => [tf, d as DType]));
 
 /** The TF name of a dtype; DT_INVALID for what a model declares but ortserve does not serve. */
-export function tfDtypeName(dtype: DType | 'unsupported'): string {
+export function tfDtypeName(dtype: DType | 'unsupported'): TfDtypeName {
   return dtype === 'unsupported' ? 'DT_INVALID' : TF_DTYPE[dtype];
 }
 
@@ -38,13 +42,13 @@ export function signatureNotFound(field: string, name: string): string {
 /** What a version status entry needs of a registry version. */
 export interface VersionStatusSource {
   version: number;
-  state: string;
+  state: VersionState;
   error?: { code: ErrorCode; message: string } | undefined;
 }
 
-/** One entry of `model_version_status` (REST and gRPC alike). */
+/** One entry of `model_version_status` (REST and gRPC alike); error_code is a gRPC status name, as TF Serving's. */
 export function versionStatus(v: VersionStatusSource) {
-  const errorCode = v.error ? ERRORS[v.error.code].grpc : 'OK';
+  const errorCode: GrpcStatusName = v.error ? ERRORS[v.error.code].grpc : 'OK';
   return { version: String(v.version), state: v.state, status: { error_code: errorCode, error_message: v.error?.message ?? '' } };
 }
 

@@ -1,0 +1,10 @@
+// Generated from schemas/kserve_grpc_inference.proto by `node scripts/gen-grpc-types.mjs` (proto-loader-gen-types --keepCase --longs=String --enums=String --defaults --oneofs): do not edit.
+
+
+export interface ServerLiveResponse {
+  'live'?: (boolean);
+}
+
+export interface ServerLiveResponse__Output {
+  'live': (boolean);
+}

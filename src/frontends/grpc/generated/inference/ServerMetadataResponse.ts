@@ -1,0 +1,14 @@
+// Generated from schemas/kserve_grpc_inference.proto by `node scripts/gen-grpc-types.mjs` (proto-loader-gen-types --keepCase --longs=String --enums=String --defaults --oneofs): do not edit.
+
+
+export interface ServerMetadataResponse {
+  'name'?: (string);
+  'version'?: (string);
+  'extensions'?: (string)[];
+}
+
+export interface ServerMetadataResponse__Output {
+  'name': (string);
+  'version': (string);
+  'extensions': (string)[];
+}

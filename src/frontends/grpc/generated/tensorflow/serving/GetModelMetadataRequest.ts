@@ -1,0 +1,13 @@
+// Generated from schemas/tensorflow_serving_apis.proto by `node scripts/gen-grpc-types.mjs` (proto-loader-gen-types --keepCase --longs=String --enums=String --defaults --oneofs): do not edit.
+
+import type { ModelSpec as _tensorflow_serving_ModelSpec, ModelSpec__Output as _tensorflow_serving_ModelSpec__Output } from '../../tensorflow/serving/ModelSpec.js';
+
+export interface GetModelMetadataRequest {
+  'model_spec'?: (_tensorflow_serving_ModelSpec | null);
+  'metadata_field'?: (string)[];
+}
+
+export interface GetModelMetadataRequest__Output {
+  'model_spec': (_tensorflow_serving_ModelSpec__Output | null);
+  'metadata_field': (string)[];
+}
