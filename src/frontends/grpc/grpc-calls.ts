@@ -3,7 +3,7 @@
 import { Metadata, type handleUnaryCall, type ServerErrorResponse, type ServerUnaryCall } from '@grpc/grpc-js';
 import { toOrtServeError } from '../../errors.js';
 import type { CallLimits } from '../../inference/infer-request.js';
-import { decoded, type MalformedMessage } from './proto-schemas.js';
+import { wellFormed, type MalformedMessage } from './proto-schemas.js';
 
 /** What every kind of server call offers (grpc-js does not export its own name for this). */
 export type ServerSurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, 'cancelled' | 'metadata' | 'getDeadline'> & NodeJS.EventEmitter;
@@ -55,7 +55,7 @@ export function unary<Req, Res>(
   return (call, callback) => {
     let result: Promise<Res>;
     try {
-      result = Promise.resolve(handler(decoded(call.request, method), call));
+      result = Promise.resolve(handler(wellFormed(call.request, method), call));
     } catch (err) {
       callback(toServiceError(err));
       return;

@@ -42,7 +42,7 @@ export class MalformedMessage {
 }
 
 /** Throws ERR_PROTOBUF for a request that could not be decoded; returns the message otherwise. */
-export function decoded<T>(message: T | MalformedMessage, method: string): T {
+export function wellFormed<T>(message: T | MalformedMessage, method: string): T {
   if (message instanceof MalformedMessage) {
     fail('ERR_PROTOBUF', `${method}: the request is not a valid protobuf message: ${message.reason}`);
   }

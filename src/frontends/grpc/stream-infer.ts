@@ -8,7 +8,7 @@ import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.js';
 import type { ModelStreamInferResponse } from './generated/inference/ModelStreamInferResponse.js';
 import { inferMessage } from './kserve-infer.js';
-import { MalformedMessage, decoded } from './proto-schemas.js';
+import { MalformedMessage, wellFormed } from './proto-schemas.js';
 
 type StreamCall = ServerDuplexStream<ModelInferRequest__Output | MalformedMessage, ModelStreamInferResponse>;
 
@@ -71,7 +71,7 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
   };
   const answer = async (msg: ModelInferRequest__Output | MalformedMessage) => {
     try {
-      write({ error_message: '', infer_response: await inferMessage(ctx, decoded(msg, 'ModelStreamInfer'), limits) });
+      write({ error_message: '', infer_response: await inferMessage(ctx, wellFormed(msg, 'ModelStreamInfer'), limits) });
     } catch (err) {
       write(errorResponse(err, msg));
     }
