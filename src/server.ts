@@ -35,7 +35,7 @@ export interface CreateServerOptions extends Partial<ServerOptions> {
 export interface ServerStatus {
   restPort: number;
   grpcPort: number;
-  /** Open ModelStreamInfer streams and their unanswered requests. */
+  /** Open gRPC connections, ModelStreamInfer streams and their unanswered requests. */
   grpc: GrpcActivity;
   models: Array<{
     name: string;
@@ -156,8 +156,15 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       listenSocket = await listen(app, options.host, options.restApiPort);
       restPort = uws.us_socket_local_port(listenSocket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
       grpc = new GrpcFrontEnd(
-        { registry, management, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes, streamMaxInFlight: options.grpcStreamMaxInFlight, log },
-        { host: options.host, port: options.grpcPort, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes, maxSendMessageBytes: options.grpcMaxSendMessageBytes },
+        {
+          registry, management, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes, streamMaxInFlight: options.grpcStreamMaxInFlight,
+          maxInferStreams: options.grpcMaxInferStreams, log,
+        },
+        {
+          host: options.host, port: options.grpcPort, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes,
+          maxSendMessageBytes: options.grpcMaxSendMessageBytes, maxConcurrentStreams: options.grpcMaxConcurrentStreams,
+          maxConnections: options.grpcMaxConnections,
+        },
       );
       grpcPort = await grpc.start();
       log.info({ host: options.host, restPort, grpcPort, models: registry.modelNames() }, 'ortserve listening (REST and gRPC)');
@@ -180,7 +187,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       return {
         restPort,
         grpcPort,
-        grpc: { ...(grpc?.activity ?? { activeStreams: 0, streamTasksInFlight: 0 }) },
+        grpc: { ...(grpc?.activity ?? { connections: 0, activeStreams: 0, streamTasksInFlight: 0 }) },
         models: registry.modelNames().map((name) => ({
           name,
           versions: registry.status(name).map((v) => ({

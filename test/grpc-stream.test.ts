@@ -66,7 +66,7 @@ describe('ModelStreamInfer', () => {
       const expected = mlpReference([row(i)], 1)[0]!;
       scores.forEach((s, k) => expect(Math.abs(s - expected[k]!)).toBeLessThan(1e-4));
     }
-    expect(t.server.status().grpc).toEqual({ activeStreams: 0, streamTasksInFlight: 0 });
+    expect(t.server.status().grpc).toMatchObject({ activeStreams: 0, streamTasksInFlight: 0 });
   });
 
   it('keeps serving a stream after a message it cannot decode', async () => {
@@ -98,7 +98,7 @@ describe('ModelStreamInfer', () => {
     // Each run takes a fraction of a second: once all N are in flight, most are still queued behind the first few.
     await vi.waitFor(() => expect(t.server.status().grpc.streamTasksInFlight).toBe(N), { timeout: 30_000, interval: 5 });
     stream.cancel();
-    await vi.waitFor(() => expect(t.server.status().grpc).toEqual({ activeStreams: 0, streamTasksInFlight: 0 }), { timeout: 30_000, interval: 20 });
+    await vi.waitFor(() => expect(t.server.status().grpc).toMatchObject({ activeStreams: 0, streamTasksInFlight: 0 }), { timeout: 30_000, interval: 20 });
     await vi.waitFor(() => expect(session.stats().queued).toBe(0), { timeout: 30_000, interval: 20 });
     const after = session.stats();
     const enqueued = after.enqueued - before.enqueued;

@@ -18,6 +18,12 @@ export interface ServerOptions {
   grpcMaxSendMessageBytes: number;
   /** Requests one ModelStreamInfer stream may have unanswered before the server stops reading it. */
   grpcStreamMaxInFlight: number;
+  /** ModelStreamInfer streams open at once on the whole server. */
+  grpcMaxInferStreams: number;
+  /** Calls one gRPC connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  grpcMaxConcurrentStreams: number;
+  /** gRPC connections open at once. */
+  grpcMaxConnections: number;
   /** Name of the single model to serve from modelBasePath. */
   modelName: string;
   /** Directory holding numeric version subdirectories, each with model.onnx. */
@@ -96,6 +102,9 @@ export const KNOBS: readonly Knob[] = [
   { key: 'grpcMaxReceiveMessageBytes', flag: 'grpc_max_receive_message_bytes', kind: 'integer', default: 64 * MiB, min: 1, max: 2 ** 31 - 1, doc: 'Largest gRPC request message accepted; larger ones fail with RESOURCE_EXHAUSTED.' },
   { key: 'grpcMaxSendMessageBytes', flag: 'grpc_max_send_message_bytes', kind: 'integer', default: 64 * MiB, min: 1, max: 2 ** 31 - 1, doc: 'Largest gRPC response message sent; a larger answer fails with RESOURCE_EXHAUSTED.' },
   { key: 'grpcStreamMaxInFlight', flag: 'grpc_stream_max_in_flight', kind: 'integer', default: 1024, min: 1, max: 1_048_576, doc: 'Requests one ModelStreamInfer stream may have unanswered; past it the server stops reading that stream until answers go out (HTTP/2 flow control then holds the client back).' },
+  { key: 'grpcMaxInferStreams', flag: 'grpc_max_infer_streams', kind: 'integer', default: 4096, min: 1, max: 1_048_576, doc: 'ModelStreamInfer streams open at once on the whole server; past it a new stream fails at once with UNAVAILABLE (ERR_QUEUE_FULL) naming this flag. An idle stream holds about 10 KB.' },
+  { key: 'grpcMaxConcurrentStreams', flag: 'grpc_max_concurrent_streams', kind: 'integer', default: 256, min: 1, max: 2 ** 31 - 1, doc: 'Calls (HTTP/2 streams) one gRPC connection may have open at once, announced to the client in HTTP/2 SETTINGS: a client\'s further calls wait on its side until one ends; a client that ignores the setting has them refused (REFUSED_STREAM).' },
+  { key: 'grpcMaxConnections', flag: 'grpc_max_connections', kind: 'integer', default: 1024, min: 1, max: 1_048_576, doc: 'gRPC connections open at once; the calls of a connection past it fail with UNAVAILABLE (ERR_QUEUE_FULL) naming this flag, and that connection is closed after a second.' },
   { key: 'modelName', flag: 'model_name', kind: 'string', default: '', doc: 'Model name to serve from --model_base_path; default: the last path component of --model_base_path. When that directory holds model directories instead of version directories, every model under it is served and this is ignored.' },
   { key: 'modelBasePath', flag: 'model_base_path', kind: 'string', default: '', doc: 'Directory with numeric version subdirectories (<base>/<version>/model.onnx), or a repository of such model directories.' },
   { key: 'maxBodyBytes', flag: 'max_body_bytes', kind: 'integer', default: 64 * MiB, min: 1, max: 2 ** 31 - 1, doc: 'Largest request body accepted; larger bodies get 413.' },

@@ -6,6 +6,8 @@ import type { ManagementContext } from '../management/management-routes.js';
 
 /** Live gauges of the gRPC front end (tests use them to prove a vanished client leaves nothing behind). */
 export interface GrpcActivity {
+  /** Connections admitted and still open (refused ones are not counted). */
+  connections: number;
   /** ModelStreamInfer streams still open or still finishing requests. */
   activeStreams: number;
   /** Requests received on those streams whose answer has not been written or dropped yet. */
@@ -20,6 +22,8 @@ export interface GrpcContext {
   maxReceiveMessageBytes: number;
   /** Requests one ModelStreamInfer stream may have in flight before the server stops reading it. */
   streamMaxInFlight: number;
+  /** ModelStreamInfer streams the whole server keeps open at once; a new one past it is refused. */
+  maxInferStreams: number;
   activity: GrpcActivity;
   log: Logger;
 }

@@ -2,8 +2,8 @@
 
 import { setMaxListeners } from 'node:events';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { toOrtServeError } from '../../errors.js';
-import { callLimits } from './grpc-calls.js';
+import { OrtServeError, toOrtServeError } from '../../errors.js';
+import { callLimits, toServiceError } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.js';
 import type { ModelStreamInferResponse } from './generated/inference/ModelStreamInferResponse.js';
@@ -33,9 +33,16 @@ function errorResponse(err: unknown, msg: ModelInferRequest__Output | MalformedM
  * carrying its request's id. Bounded: with `streamMaxInFlight` requests unanswered, or while the client is not
  * reading answers (write() said to wait for 'drain'), the server stops reading the stream, so HTTP/2 flow control
  * pushes back on the client. When the client cancels or disconnects, every queued request of the stream is
- * dropped (one abort signal per stream) and answers still running are discarded.
+ * dropped (one abort signal per stream) and answers still running are discarded. With `maxInferStreams` streams
+ * open on the server, a new one fails at once with UNAVAILABLE (ERR_QUEUE_FULL), before it holds anything.
  */
 export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
+  if (ctx.activity.activeStreams >= ctx.maxInferStreams) {
+    // grpc-js ends a server stream that emits 'error' with that error's status.
+    call.emit('error', toServiceError(new OrtServeError('ERR_QUEUE_FULL',
+      `ModelStreamInfer: ${ctx.activity.activeStreams} streams are open, the server's limit (--grpc_max_infer_streams); retry later`)));
+    return;
+  }
   const limits = callLimits(call);
   // Every request in flight listens to the stream's one abort signal: as many listeners as the bound allows.
   setMaxListeners(ctx.streamMaxInFlight + 1, limits.signal!);
