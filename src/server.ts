@@ -70,6 +70,7 @@ function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementCo
     maxJsonDepth: server.options.maxJsonDepth,
     restTimeoutMs: server.options.restApiTimeoutInMs,
   };
+  const exchange = { holdPipelined: server.options.restHoldPipelined };
   const kserveCtx = { ...ctx, management };
   // Prometheus metrics: our path, and TF Serving's default monitoring path.
   for (const path of ['/metrics', '/monitoring/prometheus/metrics']) {
@@ -79,7 +80,7 @@ function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementCo
     });
   }
   app.any('/*', (res, req) => {
-    const ex = new HttpExchange(res, req);
+    const ex = new HttpExchange(res, req, exchange);
     if (isManagementPath(ex.url)) {
       // The header is read now: uWS frees `req` when this callback returns.
       void handleManagement(ex, req.getHeader('authorization'), management);
@@ -151,6 +152,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       flatBuffers = routeFlatBuffers(app, {
         registry, maxBodyBytes: options.maxBodyBytes, restTimeoutMs: options.restApiTimeoutInMs,
         wsMaxBackpressureBytes: options.wsMaxBackpressureBytes, wsMaxInFlight: options.wsMaxInFlight,
+        exchange: { holdPipelined: options.restHoldPipelined },
       });
       routeRest(app, server, management);
       listenSocket = await listen(app, options.host, options.restApiPort);

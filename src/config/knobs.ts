@@ -52,6 +52,8 @@ export interface ServerOptions {
   maxQueuedRequests: number;
   /** Deadline of a REST request, in milliseconds (0 = none). */
   restApiTimeoutInMs: number;
+  /** Stop reading a REST connection while its answer is pending, so requests pipelined later are answered in order. */
+  restHoldPipelined: boolean;
   /** A FlatBuffers WebSocket whose unsent replies exceed this many bytes is closed. */
   wsMaxBackpressureBytes: number;
   /** Requests one FlatBuffers WebSocket may have in flight. */
@@ -118,6 +120,7 @@ export const KNOBS: readonly Knob[] = [
   { key: 'numBatchThreads', flag: 'num_batch_threads', kind: 'integer', default: 0, min: 0, max: 1024, doc: 'Native worker threads shared by every model (they form batches and run ONNX Runtime); 0 = one per hardware thread.' },
   { key: 'maxQueuedRequests', flag: 'max_queued_requests', kind: 'integer', default: 1024, min: 1, max: 16_777_216, doc: 'Requests an unbatched model may have waiting; past it requests fail at once with 503 (batched models: max_enqueued_batches × max_batch_size).' },
   { key: 'restApiTimeoutInMs', flag: 'rest_api_timeout_in_ms', kind: 'integer', default: 30_000, min: 0, max: 86_400_000, doc: 'Deadline of a REST request: one not started by then fails with 504 (0 = none). A request may ask for less with the header x-request-timeout-ms.' },
+  { key: 'restHoldPipelined', flag: 'rest_hold_pipelined', kind: 'boolean', default: false, doc: 'HTTP/1.1 pipelining: stop reading a REST connection from the moment a request has fully arrived until its answer is written, so one request sent behind it waits in the socket and is answered in order (without this, it closes the connection with no answer; two or more waiting are read together when it resumes, and the connection closes after the answer in progress). Cost: a client that disconnects meanwhile is noticed only when its answer is written, so its queued request still runs. Requests in the same write as an inference request close the connection either way (README, Guarantees and limits).' },
   { key: 'modelConfigFile', flag: 'model_config_file', kind: 'string', default: '', doc: 'Model config file listing the models to serve (name, base_path, version policy, labels, batching, session options): TF Serving\'s text format (model_config_list { config { ... } }), or the same in YAML/JSON for .yaml, .yml and .json files. When set, --model_base_path and --model_name are ignored.' },
   { key: 'modelConfigFilePollWaitSeconds', flag: 'model_config_file_poll_wait_seconds', kind: 'integer', default: 0, min: 0, max: 86_400, doc: 'Seconds between reads of --model_config_file; a changed file (read the same twice in a row) replaces the config and models no longer listed are unloaded. 0 = read once at start.' },
   { key: 'fileSystemPollWaitSeconds', flag: 'file_system_poll_wait_seconds', kind: 'integer', default: 1, min: 0, max: 86_400, doc: 'Seconds between polls of each model\'s base path for new, deleted or repaired version directories. 0 = scan once at start.' },

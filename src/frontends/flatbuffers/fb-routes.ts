@@ -7,7 +7,7 @@ import { requestDeadline } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import { decodeInferRequest, encodeErrorResponse } from '../../protocol/flatbuffers/messages.js';
-import { HttpExchange } from '../http/http-exchange.js';
+import { HttpExchange, type HttpExchangeOptions } from '../http/http-exchange.js';
 import { runFlatBuffersInfer } from './fb-infer.js';
 
 export const FLATBUFFERS_HTTP_PATH = '/v1/flatbuffers/infer';
@@ -22,6 +22,8 @@ export interface FlatBuffersContext {
   wsMaxBackpressureBytes: number;
   /** Requests one connection may have in flight; more are answered at once with ERR_QUEUE_FULL. */
   wsMaxInFlight: number;
+  /** How POST /v1/flatbuffers/infer treats its connection while the answer is pending, as the other REST routes do. */
+  exchange?: HttpExchangeOptions;
 }
 
 interface Connection {
@@ -48,7 +50,7 @@ function replyTooBusy(ws: WebSocket<Connection>, bytes: Uint8Array, max: number)
 export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): FlatBuffersRoutes {
   const sockets = new Set<WebSocket<Connection>>();
   app.post(FLATBUFFERS_HTTP_PATH, (res, req) => {
-    const ex = new HttpExchange(res, req);
+    const ex = new HttpExchange(res, req, ctx.exchange);
     void (async () => {
       try {
         const body = await ex.readBody(ctx.maxBodyBytes);

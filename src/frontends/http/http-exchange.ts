@@ -15,9 +15,23 @@ export function statusLine(status: number): string {
   return STATUS_TEXT[status] ?? `${status} Status`;
 }
 
+/** How an exchange treats the connection while its answer is pending. */
+export interface HttpExchangeOptions {
+  /**
+   * Stop reading the connection from the moment the request has fully arrived until its answer is written
+   * (--rest_hold_pipelined). uWS closes a connection, dropping the pending answer, when it parses a request on it
+   * while an earlier answer is still pending (one not written before uWS's callback and its microtasks return);
+   * holding the connection makes a request the client pipelines later wait in the socket buffer, to be answered in
+   * order. The price: a client that disconnects meanwhile is noticed only when its answer is written, so its queued
+   * request still runs. Requests that arrived in the same read as the pending one are beyond reach either way.
+   */
+  holdPipelined?: boolean;
+}
+
 /**
  * Wraps a uWS response. uWS frees the request object when the handler returns and the response when the client
- * aborts, so everything needed later is copied here, and every write checks `aborted` first.
+ * aborts, so everything needed later is copied here, and every write checks `aborted` first. Every answer goes out
+ * through this class (sendJson, sendBytes, sendError): it is where a held connection is read again.
  */
 export class HttpExchange {
   readonly method: string;
@@ -33,8 +47,10 @@ export class HttpExchange {
   private responded = false;
   private onAbort: (() => void) | undefined;
   private abortController: AbortController | undefined;
+  /** The connection is paused (not read) until this exchange answers; see HttpExchangeOptions.holdPipelined. */
+  private held = false;
 
-  constructor(private readonly res: HttpResponse, req: HttpRequest) {
+  constructor(private readonly res: HttpResponse, req: HttpRequest, private readonly options: HttpExchangeOptions = {}) {
     this.method = req.getMethod();
     this.url = req.getUrl();
     this.query = req.getQuery() ?? '';
@@ -47,6 +63,26 @@ export class HttpExchange {
       this.aborted = true;
       this.onAbort?.();
       this.abortController?.abort();
+    });
+    // A request without a body has fully arrived now; one with a body is held once readBody has all of it (a chunked
+    // body, without Content-Length, must not be held before: pausing would stop it arriving).
+    if (options.holdPipelined === true && (this.contentLength ?? 0) === 0 && req.getHeader('transfer-encoding') === '') this.hold();
+  }
+
+  /** Stops reading the connection until the answer goes out (only with holdPipelined). */
+  private hold(): void {
+    if (this.options.holdPipelined !== true || this.held || this.responded || this.aborted) return;
+    this.held = true;
+    this.res.pause();
+  }
+
+  /** Writes one whole answer: reads a held connection again (uWS refuses any call on `res` after end). */
+  private respond(write: (res: HttpResponse) => void): void {
+    if (this.aborted || this.responded) return;
+    this.responded = true;
+    this.res.cork(() => {
+      if (this.held) this.res.resume();
+      write(this.res);
     });
   }
 
@@ -88,7 +124,10 @@ export class HttpExchange {
         }
         if (whole !== undefined) Buffer.from(chunk).copy(whole, received - chunk.byteLength);
         else chunks.push(Buffer.from(new Uint8Array(chunk))); // a copy: uWS neuters the chunk when this callback returns
-        if (isLast) settle(() => resolve(whole !== undefined ? whole.subarray(0, received) : Buffer.concat(chunks, received)));
+        if (isLast) {
+          this.hold();
+          settle(() => resolve(whole !== undefined ? whole.subarray(0, received) : Buffer.concat(chunks, received)));
+        }
       });
     });
   }
@@ -114,19 +153,18 @@ export class HttpExchange {
 
   /** Sends a JSON text with `status`. No-op if the client went away or a reply was already sent. */
   sendJson(status: number, body: string, closeConnection = false): void {
-    if (this.aborted || this.responded) return;
-    this.responded = true;
-    this.res.cork(() => {
-      this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json').end(body, closeConnection);
-    });
+    this.respond((res) => res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json').end(body, closeConnection));
   }
 
-  /** Sends a binary body with `status` and `contentType`. No-op if the client went away or a reply was already sent. */
-  sendBytes(status: number, contentType: string, body: Uint8Array): void {
-    if (this.aborted || this.responded) return;
-    this.responded = true;
-    this.res.cork(() => {
-      this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType).end(body);
+  /**
+   * Sends a binary body with `status`, `contentType` and any further `headers`. No-op if the client went away or a
+   * reply was already sent.
+   */
+  sendBytes(status: number, contentType: string, body: Uint8Array, headers: Record<string, string> = {}): void {
+    this.respond((res) => {
+      res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
+      for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+      res.end(body);
     });
   }
 

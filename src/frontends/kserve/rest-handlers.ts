@@ -3,7 +3,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { fail } from '../../errors.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
-import { statusLine, type HttpExchange } from '../http/http-exchange.js';
+import type { HttpExchange } from '../http/http-exchange.js';
 import { datatypeOf } from './datatypes.js';
 import { listedInputNames } from '../../inference/infer-request.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
@@ -38,16 +38,11 @@ function headerLength(value: string): number | undefined {
 }
 
 /** Writes a JSON header followed by binary tensor data (the binary extension's response form). */
-function sendBinary(ex: HttpExchange, res: HttpResponse, body: RestInferBody): void {
+function sendBinary(ex: HttpExchange, body: RestInferBody): void {
   if (ex.aborted) return;
   const json = Buffer.from(body.json, 'utf8');
   const whole = Buffer.concat([json, ...body.binary]);
-  res.cork(() => {
-    res.writeStatus(statusLine(200))
-      .writeHeader('Content-Type', 'application/octet-stream')
-      .writeHeader('Inference-Header-Content-Length', String(json.length))
-      .end(whole);
-  });
+  ex.sendBytes(200, 'application/octet-stream', whole, { 'Inference-Header-Content-Length': String(json.length) });
 }
 
 async function handleInfer(ex: HttpExchange, res: HttpResponse, ctx: KserveRestContext, route: KserveRoute, body: Buffer, headers: KserveHeaders): Promise<void> {
@@ -62,7 +57,7 @@ async function handleInfer(ex: HttpExchange, res: HttpResponse, ctx: KserveRestC
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   const encoded = encodeRestInfer(response, decoded.binaryOutput);
   if (encoded.binary.length === 0) ex.sendJson(200, encoded.json);
-  else sendBinary(ex, res, encoded);
+  else sendBinary(ex, encoded);
 }
 
 function handleGet(ex: HttpExchange, ctx: KserveRestContext, route: KserveRoute): void {
