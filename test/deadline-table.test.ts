@@ -1,7 +1,6 @@
 // One deadline rule for every protocol: the same client timeout, sent through each protocol in its own field, gives
 // the same outcome (src/inference/deadline.ts states the rule: units, origin, "0 = the server's default").
 
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { mlpModel } from '../scripts/make-example-models.mjs';
@@ -10,6 +9,7 @@ import { decodeInferResponse, encodeInferRequest } from '../src/protocol/flatbuf
 import { grpcClients, grpc, unaryCall, type GrpcClients } from './support/grpc-client.js';
 import { slowModel } from './support/models.mjs';
 import { mlpReference } from './support/reference.js';
+import { converse, type RawResponse } from './support/raw-http.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
 
 /** What a request ended as: its scores (rounded) when it ran, or the error code it got. */
@@ -45,30 +45,15 @@ afterAll(async () => {
   await t.close();
 });
 
-/** One HTTP/1.1 request on a raw socket, so the body can come later than the headers; resolves with status and body. */
-function rawHttp(path: string, headers: Record<string, string>, body: Uint8Array, bodyDelayMs = 0): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.on('error', reject);
-    socket.on('data', (chunk) => {
-      chunks.push(chunk);
-      const all = Buffer.concat(chunks);
-      const end = all.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const head = all.subarray(0, end).toString('latin1');
-      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
-      if (all.length < end + 4 + length) return;
-      socket.destroy();
-      resolve({ status: Number(head.split(' ')[1]), body: all.subarray(end + 4, end + 4 + length) });
-    });
-    const lines = Object.entries({ Host: '127.0.0.1', 'Content-Length': String(body.length), ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
-    socket.write(`POST ${path} HTTP/1.1\r\n${lines.join('')}\r\n`);
-    setTimeout(() => socket.write(body), bodyDelayMs);
-  });
+/** One HTTP/1.1 POST on a raw socket, the body written `bodyDelayMs` after the headers; resolves with the answer. */
+async function rawHttp(path: string, headers: Record<string, string>, body: Uint8Array, bodyDelayMs = 0): Promise<RawResponse> {
+  const lines = Object.entries({ Host: '127.0.0.1', 'Content-Length': String(body.length), ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
+  const reply = await converse(port, [{ bytes: `POST ${path} HTTP/1.1\r\n${lines.join('')}\r\n` }, { bytes: body, afterMs: bodyDelayMs }], 1);
+  expect(reply.responses).toHaveLength(1);
+  return reply.responses[0]!;
 }
 
-function jsonOutcome(reply: { status: number; body: Buffer }, scores: (json: any) => number[]): Outcome {
+function jsonOutcome(reply: RawResponse, scores: (json: any) => number[]): Outcome {
   const json = JSON.parse(reply.body.toString('utf8'));
   return reply.status === 200 ? { ok: scores(json).map(round) } : { error: json.code };
 }
