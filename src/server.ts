@@ -112,7 +112,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     executionProviders: parseExecutionProviders(options.executionProviders),
     batching: options.enableBatching
       ? {
-          ...(options.batchingParametersFile ? toBatchingOptions(readBatchingParametersFile(options.batchingParametersFile)) : {}),
+          ...(options.batchingParametersFile ? toBatchingOptions(readBatchingParametersFile(options.batchingParametersFile, options.maxConfigBytes)) : {}),
           ...batching,
           enabled: true,
         }
@@ -125,7 +125,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     maxLoadRetries: options.maxNumLoadRetries,
     loadRetryIntervalMs: options.loadRetryIntervalMicros / 1000,
   });
-  const management: ManagementContext = { registry, reloader: undefined, token: undefined };
+  const management: ManagementContext = { registry, reloader: undefined, token: undefined, maxConfigBytes: options.maxConfigBytes };
   let app: TemplatedApp | undefined;
   let flatBuffers: FlatBuffersRoutes | undefined;
   let listenSocket: us_listen_socket | undefined;

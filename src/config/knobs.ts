@@ -4,6 +4,7 @@ import {
   GRAPH_OPTIMIZATION_LEVELS, ORT_LOG_LEVELS, type GraphOptimizationLevel, type OrtLogLevel,
 } from '../engine/native-binding.js';
 import { SWAP_POLICIES, type SwapPolicy } from './model-config.js';
+import { DEFAULT_MAX_CONFIG_BYTES } from './config-limits.js';
 
 export interface ServerOptions {
   /** Address the REST and gRPC listeners bind. */
@@ -62,6 +63,8 @@ export interface ServerOptions {
   ortLogLevel: OrtLogLevel;
   /** Model config file (TF Serving text format, or YAML/JSON); replaces modelBasePath/modelName when set. */
   modelConfigFile: string;
+  /** Largest config accepted, in bytes: config files, management API bodies, configs in gRPC management calls. */
+  maxConfigBytes: number;
   /** Seconds between re-reads of modelConfigFile (0 = read once). Fractions are accepted through createServer. */
   modelConfigFilePollWaitSeconds: number;
   /** Seconds between polls of the base paths (0 = scan once). Fractions are accepted through createServer. */
@@ -123,6 +126,7 @@ export const KNOBS: readonly Knob[] = [
   { key: 'restHoldPipelined', flag: 'rest_hold_pipelined', kind: 'boolean', default: false, doc: 'HTTP/1.1 pipelining: stop reading a REST connection from the moment a request has fully arrived until its answer is written, so one request sent behind it waits in the socket and is answered in order (without this, it closes the connection with no answer; two or more waiting are read together when it resumes, and the connection closes after the answer in progress). Cost: a client that disconnects meanwhile is noticed only when its answer is written, so its queued request still runs. Requests in the same write as an inference request close the connection either way (README, Guarantees and limits).' },
   { key: 'modelConfigFile', flag: 'model_config_file', kind: 'string', default: '', doc: 'Model config file listing the models to serve (name, base_path, version policy, labels, batching, session options): TF Serving\'s text format (model_config_list { config { ... } }), or the same in YAML/JSON for .yaml, .yml and .json files. When set, --model_base_path and --model_name are ignored.' },
   { key: 'modelConfigFilePollWaitSeconds', flag: 'model_config_file_poll_wait_seconds', kind: 'integer', default: 0, min: 0, max: 86_400, doc: 'Seconds between reads of --model_config_file; a changed file (read the same twice in a row) replaces the config and models no longer listed are unloaded. 0 = read once at start.' },
+  { key: 'maxConfigBytes', flag: 'max_config_bytes', kind: 'integer', default: DEFAULT_MAX_CONFIG_BYTES, min: 1024, max: 256 * MiB, doc: 'Largest model config accepted, in bytes: --model_config_file and --batching_parameters_file (a larger file is a config error, read no further than this), and the body of a management API call or a config in a gRPC management call (larger gets 413 / RESOURCE_EXHAUSTED). Whatever the size, a config may nest 32 levels, hold 10,000 entries per list or message and 250,000 values in all, and expand YAML aliases 100 times.' },
   { key: 'fileSystemPollWaitSeconds', flag: 'file_system_poll_wait_seconds', kind: 'integer', default: 1, min: 0, max: 86_400, doc: 'Seconds between polls of each model\'s base path for new, deleted or repaired version directories. 0 = scan once at start.' },
   { key: 'versionSettleSeconds', flag: 'version_settle_seconds', kind: 'integer', default: 1, min: 0, max: 3_600, doc: 'A new version directory is loaded only after its files (names, sizes, modification times) have not changed for this long, so a half-copied model is never loaded. 0 = at once.' },
   { key: 'versionSwapPolicy', flag: 'version_swap_policy', kind: 'enum', default: 'availability_preserving', values: SWAP_POLICIES, doc: 'availability_preserving: a new version loads and warms up before the old one stops serving (two in memory for a while); resource_preserving: the old one unloads first (requests get 503 in between). A model\'s config may override it.' },

@@ -10,6 +10,7 @@
  */
 
 import { configError, type ConfigField, type ConfigNode, type ReaderContext, type SourcePos } from './model-config-reader.js';
+import { MAX_CONFIG_DEPTH, MAX_CONFIG_ENTRIES, MAX_CONFIG_VALUES, ValueBudget } from './config-limits.js';
 
 type TokenKind = 'ident' | 'number' | 'string' | 'punct' | 'eof';
 
@@ -118,6 +119,7 @@ const CLOSER: Record<string, string> = { '{': '}', '<': '>' };
 
 class Parser {
   private token: Token;
+  private readonly budget = new ValueBudget();
 
   constructor(private readonly lexer: Lexer, private readonly ctx: ReaderContext) {
     this.token = lexer.next();
@@ -141,31 +143,38 @@ class Parser {
     return this.token.kind === 'eof' ? 'the end of the file' : `'${this.token.text}'`;
   }
 
-  /** Fields until `closer` ('}', '>' or end of file for the top level). */
-  fields(path: string, closer: string, opened?: Token): ConfigField[] {
+  /** Counts one more value against MAX_CONFIG_VALUES (a config's parse tree is bounded, whatever its shape). */
+  private spend(path: string): void {
+    if (!this.budget.take()) this.fail(path, `the config holds more than ${MAX_CONFIG_VALUES} values`);
+  }
+
+  /** Fields until `closer` ('}', '>' or end of file for the top level), `depth` messages down. */
+  fields(path: string, closer: string, depth: number, opened?: Token): ConfigField[] {
     const fields: ConfigField[] = [];
     const counts = new Map<string, number>();
     while (!(closer === 'eof' ? this.token.kind === 'eof' : this.isPunct(closer))) {
       if (this.token.kind === 'eof') this.fail(path, `'${opened?.text}' at line ${opened?.line} is never closed with '${closer}'`, opened);
+      if (fields.length >= MAX_CONFIG_ENTRIES) this.fail(path, `more than ${MAX_CONFIG_ENTRIES} fields in one message`);
       if (this.isPunct('[')) this.fail(path, 'extension and Any fields ([...]) are not supported');
       if (this.token.kind !== 'ident') this.fail(path, `expected a field name, found ${this.found()}`);
       const nameToken = this.advance();
       const index = counts.get(nameToken.text) ?? 0;
       counts.set(nameToken.text, index + 1);
       const fieldPath = `${path === '' ? '' : `${path}.`}${nameToken.text}${index > 0 ? `[${index}]` : ''}`;
-      const value = this.fieldValue(fieldPath, nameToken.text);
+      const value = this.fieldValue(fieldPath, nameToken.text, depth);
       fields.push({ name: nameToken.text, value, line: nameToken.line, column: nameToken.column });
       if (this.isPunct(',') || this.isPunct(';')) this.advance();
     }
     return fields;
   }
 
-  private fieldValue(path: string, name: string): ConfigNode {
+  private fieldValue(path: string, name: string, depth: number): ConfigNode {
+    this.spend(path);
     const colon = this.isPunct(':');
     if (colon) this.advance();
-    if (this.isBlockStart()) return this.block(path);
+    if (this.isBlockStart()) return this.block(path, depth + 1);
     if (!colon) this.fail(path, `expected ':' or '{' after '${name}', found ${this.found()}`);
-    if (this.isPunct('[')) return this.list(path);
+    if (this.isPunct('[')) return this.list(path, depth + 1);
     return this.scalar(path);
   }
 
@@ -173,19 +182,24 @@ class Parser {
     return this.isPunct('{') || this.isPunct('<');
   }
 
-  private block(path: string): ConfigNode {
+  /** A message `depth` levels down; the parser recurses per level, so the depth is checked before going in. */
+  private block(path: string, depth: number): ConfigNode {
+    if (depth > MAX_CONFIG_DEPTH) this.fail(path, `messages nested deeper than ${MAX_CONFIG_DEPTH} levels`);
     const open = this.advance();
-    const fields = this.fields(path, CLOSER[open.text]!, open);
+    const fields = this.fields(path, CLOSER[open.text]!, depth, open);
     this.advance();
     return { kind: 'message', fields, line: open.line, column: open.column };
   }
 
-  private list(path: string): ConfigNode {
+  private list(path: string, depth: number): ConfigNode {
+    if (depth > MAX_CONFIG_DEPTH) this.fail(path, `messages nested deeper than ${MAX_CONFIG_DEPTH} levels`);
     const open = this.advance();
     const items: ConfigNode[] = [];
     while (!(this.isPunct(']'))) {
+      if (items.length >= MAX_CONFIG_ENTRIES) this.fail(path, `more than ${MAX_CONFIG_ENTRIES} entries in one list`);
       const itemPath = `${path}[${items.length}]`;
-      items.push(this.isBlockStart() ? this.block(itemPath) : this.scalar(itemPath));
+      this.spend(itemPath);
+      items.push(this.isBlockStart() ? this.block(itemPath, depth + 1) : this.scalar(itemPath));
       if (this.isPunct(',')) this.advance();
       else if (!(this.isPunct(']'))) this.fail(path, `expected ',' or ']' in the list, found ${this.found()}`);
     }
@@ -223,5 +237,5 @@ class Parser {
 /** Parses protobuf text format into the config tree. Throws ERR_CONFIG with the line, column and field path. */
 export function parsePbtxt(text: string, ctx: ReaderContext): ConfigNode {
   const parser = new Parser(new Lexer(text, ctx), ctx);
-  return { kind: 'message', fields: parser.fields('', 'eof'), line: 1, column: 1 };
+  return { kind: 'message', fields: parser.fields('', 'eof', 0), line: 1, column: 1 };
 }

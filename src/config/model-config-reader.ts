@@ -1,6 +1,7 @@
 // The format-neutral config tree (from TF Serving text format or YAML/JSON) and a reader that names line and field.
 
 import { OrtServeError } from '../errors.js';
+import { MAX_CONFIG_ENTRIES, shown } from './config-limits.js';
 
 /** Where a node starts in the source text (1-based). */
 export interface SourcePos {
@@ -49,7 +50,7 @@ function editDistance(a: string, b: string): number {
 function describeNode(node: ConfigNode): string {
   if (node.kind === 'message') return 'a message';
   if (node.kind === 'list') return 'a list';
-  return node.quoted || typeof node.value === 'string' ? `'${String(node.value)}'` : String(node.value);
+  return node.quoted || typeof node.value === 'string' ? `'${shown(String(node.value))}'` : String(node.value);
 }
 
 export interface IntRule {
@@ -81,9 +82,10 @@ export class MessageReader {
       const reason = unsupported[f.name];
       if (reason !== undefined) throw configError(ctx, f, this.sub(f.name), reason);
       if (!known.includes(f.name)) {
-        const near = known.filter((k) => editDistance(k, f.name) <= 2);
+        // The edit distance costs name length × field length: only names of a plausible length get a suggestion.
+        const near = f.name.length > 64 ? [] : known.filter((k) => editDistance(k, f.name) <= 2);
         const hint = near.length > 0 ? `did you mean ${near.join(' or ')}? ` : '';
-        throw configError(ctx, f, this.sub(f.name), `unknown field (${hint}known fields: ${known.join(', ')})`);
+        throw configError(ctx, f, this.sub(shown(f.name)), `unknown field (${hint}known fields: ${known.join(', ')})`);
       }
     }
   }
@@ -112,12 +114,18 @@ export class MessageReader {
     return field;
   }
 
-  /** Every value of a repeated field: repeated occurrences and list syntax both count, in order. */
+  /**
+   * Every value of a repeated field: repeated occurrences and list syntax both count, in order. More than
+   * MAX_CONFIG_ENTRIES values is an error naming the field and the first value past the limit.
+   */
   repeated(name: string): Array<{ node: ConfigNode; path: string }> {
     const out: Array<{ node: ConfigNode; path: string }> = [];
     for (const f of this.fields.filter((x) => x.name === name)) {
       const items = f.value.kind === 'list' ? f.value.items : [f.value];
-      for (const node of items) out.push({ node, path: this.sub(name, out.length) });
+      for (const node of items) {
+        if (out.length === MAX_CONFIG_ENTRIES) throw configError(this.ctx, node, this.sub(name), `more than ${MAX_CONFIG_ENTRIES} values`);
+        out.push({ node, path: this.sub(name, out.length) });
+      }
     }
     return out;
   }

@@ -1,10 +1,11 @@
 // The model config (--model_config_file): what each model's entry means, decoded from TF Serving text format or YAML/JSON.
 
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { OrtServeError } from '../errors.js';
 import { GRAPH_OPTIMIZATION_LEVELS, type GraphOptimizationLevel } from '../engine/native-binding.js';
 import { ProviderEntryError, parseExecutionProviderList, type ExecutionProviderRequest } from './execution-providers.js';
+import { DEFAULT_MAX_CONFIG_BYTES, checkConfigSize } from './config-limits.js';
 import { MessageReader, configError, type ConfigFormat, type ReaderContext } from './model-config-reader.js';
 import { parsePbtxt } from './model-config-pbtxt.js';
 import { parseYaml } from './model-config-yaml.js';
@@ -79,7 +80,6 @@ export const PLATFORMS = ['onnx', 'onnxruntime', 'onnxruntime_onnx'] as const;
 /** Model names and labels appear in URL paths, where '/' separates segments and ':' starts a verb. */
 const NAME = /^[^/:\s]{1,256}$/;
 const MAX_VERSION = 2 ** 53 - 1;
-const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 function decodePolicy(model: MessageReader): VersionPolicy {
   const policy = model.message('model_version_policy', ['latest', 'all', 'specific']);
@@ -94,7 +94,12 @@ function decodePolicy(model: MessageReader): VersionPolicy {
     const specific = policy.message('specific', ['versions'])!;
     const versions = specific.ints('versions', { min: 1, max: MAX_VERSION });
     if (versions.length === 0) specific.fail(undefined, 'versions: at least one version is required');
-    const duplicate = versions.find((v, i) => versions.indexOf(v) !== i);
+    const seen = new Set<number>();
+    const duplicate = versions.find((v) => {
+      if (seen.has(v)) return true;
+      seen.add(v);
+      return false;
+    });
     if (duplicate !== undefined) specific.fail('versions', `version ${duplicate} is listed twice`);
     return { kind: 'specific', versions: [...versions].sort((a, b) => b - a) };
   }
@@ -193,6 +198,14 @@ export interface ParseOptions {
   source: string;
   /** Relative base paths resolve against this directory. */
   baseDir: string;
+  /** Longest accepted text in UTF-8 bytes (--max_config_bytes); longer is ERR_TOO_LARGE. Default 4 MiB. */
+  maxBytes?: number;
+}
+
+/** The config tree of `text`, its size checked first. */
+function parseTree(text: string, options: ParseOptions, ctx: ReaderContext) {
+  checkConfigSize(text, options.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES, options.source);
+  return options.format === 'pbtxt' ? parsePbtxt(text, ctx) : parseYaml(text, ctx);
 }
 
 /**
@@ -201,7 +214,7 @@ export interface ParseOptions {
  */
 export function parseModelServerConfig(text: string, options: ParseOptions): ModelServerConfig {
   const ctx: ReaderContext = { source: options.source, format: options.format };
-  const tree = options.format === 'pbtxt' ? parsePbtxt(text, ctx) : parseYaml(text, ctx);
+  const tree = parseTree(text, options, ctx);
   const top = new MessageReader(tree, '', ctx, ['model_config_list'], {
     custom_model_config: 'custom model configs are not supported by ortserve; use model_config_list',
   });
@@ -227,7 +240,7 @@ export function parseModelServerConfig(text: string, options: ParseOptions): Mod
  */
 export function parseModelEntry(text: string, options: ParseOptions, defaultName: string): ModelConfig {
   const ctx: ReaderContext = { source: options.source, format: options.format };
-  const tree = options.format === 'pbtxt' ? parsePbtxt(text, ctx) : parseYaml(text, ctx);
+  const tree = parseTree(text, options, ctx);
   return decodeModel(new MessageReader(tree, 'config', ctx, MODEL_FIELDS, TF_SERVING_ONLY), options.baseDir, defaultName);
 }
 
@@ -235,10 +248,10 @@ export function parseModelEntry(text: string, options: ParseOptions, defaultName
  * TF Serving's --batching_parameters_file: the fields of one batching message at top level (text format, each value
  * optionally wrapped as `max_batch_size { value: 128 }`), or the same in YAML/JSON. Throws ERR_CONFIG naming line and field.
  */
-export function readBatchingParametersFile(file: string): BatchingConfig {
+export function readBatchingParametersFile(file: string, maxBytes = DEFAULT_MAX_CONFIG_BYTES): BatchingConfig {
   const ctx: ReaderContext = { source: path.basename(file), format: configFormatForFile(file) };
-  const text = readConfigText(file, '--batching_parameters_file');
-  const tree = ctx.format === 'pbtxt' ? parsePbtxt(text, ctx) : parseYaml(text, ctx);
+  const text = readConfigText(file, maxBytes, '--batching_parameters_file');
+  const tree = parseTree(text, { ...ctx, baseDir: '', maxBytes }, ctx);
   return decodeBatchingFields(new MessageReader(tree, '', ctx, BATCHING_FIELDS));
 }
 
@@ -253,22 +266,37 @@ export function configFormatForBody(contentType: string, text: string): ConfigFo
   return text.trimStart().startsWith('{') ? 'yaml' : 'pbtxt';
 }
 
-/** Reads the file's text, bounded; throws ERR_CONFIG naming the flag. */
-export function readConfigText(file: string, flag = '--model_config_file'): string {
-  let size: number;
+/**
+ * Reads the file's text, never more than `maxBytes` + 1 bytes (a file that grows while it is read cannot get past
+ * the limit); throws ERR_CONFIG naming the flag and --max_config_bytes.
+ */
+export function readConfigText(file: string, maxBytes = DEFAULT_MAX_CONFIG_BYTES, flag = '--model_config_file'): string {
+  const buffer = Buffer.allocUnsafe(Math.min(maxBytes + 1, 64 * 1024));
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let fd: number | undefined;
   try {
-    size = statSync(file).size;
+    fd = openSync(file, 'r');
+    for (;;) {
+      const n = readSync(fd, buffer, 0, Math.min(buffer.length, maxBytes + 1 - total), null);
+      if (n === 0) break;
+      chunks.push(Buffer.from(buffer.subarray(0, n)));
+      total += n;
+      if (total > maxBytes) throw new OrtServeError('ERR_CONFIG', `${flag}: '${file}' is larger than ${maxBytes} bytes (--max_config_bytes)`);
+    }
   } catch (err) {
+    if (err instanceof OrtServeError) throw err;
     throw new OrtServeError('ERR_CONFIG', `${flag}: cannot read '${file}': ${(err as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  if (size > MAX_CONFIG_BYTES) throw new OrtServeError('ERR_CONFIG', `${flag}: '${file}' is larger than ${MAX_CONFIG_BYTES} bytes`);
-  return readFileSync(file, 'utf8');
+  return Buffer.concat(chunks, total).toString('utf8');
 }
 
 /** Reads and parses a config file; relative base paths resolve against the file's directory. */
-export function readModelConfigFile(file: string, text = readConfigText(file)): ModelServerConfig {
-  return parseModelServerConfig(text, {
-    format: configFormatForFile(file), source: path.basename(file), baseDir: path.dirname(path.resolve(file)),
+export function readModelConfigFile(file: string, maxBytes = DEFAULT_MAX_CONFIG_BYTES): ModelServerConfig {
+  return parseModelServerConfig(readConfigText(file, maxBytes), {
+    format: configFormatForFile(file), source: path.basename(file), baseDir: path.dirname(path.resolve(file)), maxBytes,
   });
 }
 

@@ -10,6 +10,8 @@ export interface ModelSourceOptions {
   modelConfigFile: string;
   modelBasePath: string;
   modelName: string;
+  /** --max_config_bytes: the config file is read no further. */
+  maxConfigBytes: number;
 }
 
 /** The config a base path implies: latest{1}, no labels, the server's session flags. */
@@ -44,12 +46,13 @@ export class ModelSource {
 
   /** The config file's current text (config-file sources only). */
   readText(): string {
-    return readConfigText(this.options.modelConfigFile);
+    return readConfigText(this.options.modelConfigFile, this.options.maxConfigBytes);
   }
 
   parse(text: string): ModelServerConfig {
     return parseModelServerConfig(text, {
       format: configFormatForFile(this.root), source: path.basename(this.root), baseDir: path.dirname(this.root),
+      maxBytes: this.options.maxConfigBytes,
     });
   }
 

@@ -3,6 +3,7 @@
 
 import { fail } from '../../errors.js';
 import { parseModelEntry, parseModelServerConfig } from '../../config/model-config.js';
+import { MAX_CONFIG_ENTRIES } from '../../config/config-limits.js';
 import type { ManagementContext } from '../management/management-routes.js';
 import { repositoryIndex, type IndexEntry } from '../management/model-report-json.js';
 import type { ModelConfig__Output } from './generated/tensorflow/serving/ModelConfig.js';
@@ -26,7 +27,7 @@ export async function loadModel(ctx: ManagementContext, name: string, parameters
   if (name === '') fail('ERR_BAD_REQUEST', 'model_name: required');
   const config = parameters['config'];
   if (config !== undefined && typeof config !== 'string') fail('ERR_BAD_REQUEST', 'parameters["config"]: expected a string_param holding the model\'s config');
-  const entry = config === undefined ? undefined : parseModelEntry(config, { format: 'yaml', source: 'parameters["config"]', baseDir: process.cwd() }, name);
+  const entry = config === undefined ? undefined : parseModelEntry(config, { format: 'yaml', source: 'parameters["config"]', baseDir: process.cwd(), maxBytes: ctx.maxConfigBytes }, name);
   await ctx.registry.loadModel(name, entry);
 }
 
@@ -57,7 +58,12 @@ function modelJson(c: ModelConfig__Output): Record<string, unknown> {
 export async function reloadConfig(ctx: ManagementContext, config: ModelServerConfig__Output | null): Promise<void> {
   if (config === null || config.config === undefined) fail('ERR_BAD_REQUEST', 'config: required (a model_config_list)');
   if (config.config === 'custom_model_config') fail('ERR_NOT_IMPLEMENTED', 'config.custom_model_config: ortserve reads only model_config_list');
-  const json = { model_config_list: { config: (config.model_config_list?.config ?? []).map(modelJson) } };
-  const parsed = parseModelServerConfig(JSON.stringify(json), { format: 'yaml', source: 'ReloadConfigRequest.config', baseDir: process.cwd() });
+  const models = config.model_config_list?.config ?? [];
+  // Checked before each entry is turned into JSON; the JSON form's size is checked by the parser (--max_config_bytes).
+  if (models.length > MAX_CONFIG_ENTRIES) fail('ERR_CONFIG', `ReloadConfigRequest.config.model_config_list.config: more than ${MAX_CONFIG_ENTRIES} values`);
+  const json = { model_config_list: { config: models.map(modelJson) } };
+  const parsed = parseModelServerConfig(JSON.stringify(json), {
+    format: 'yaml', source: 'ReloadConfigRequest.config', baseDir: process.cwd(), maxBytes: ctx.maxConfigBytes,
+  });
   await ctx.registry.applyConfig(parsed, { source: 'gRPC HandleReloadConfigRequest' });
 }

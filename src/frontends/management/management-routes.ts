@@ -17,10 +17,12 @@ export interface ManagementContext {
   reloader: HotReloader | undefined;
   /** undefined: the management API is off. */
   token: ManagementToken | undefined;
+  /**
+   * --max_config_bytes: bounds every management body (they are configs, or small JSON objects that may carry one),
+   * which also bounds what an unauthenticated client can send, and every config given to a gRPC management call.
+   */
+  maxConfigBytes: number;
 }
-
-/** Management bodies are configs and small JSON objects; this also bounds what an unauthenticated client can send. */
-const MAX_MANAGEMENT_BODY = 4 * 1024 * 1024;
 const MODEL_ACTION = /^\/v2\/repository\/models\/([^/]+)\/(load|unload)$/;
 
 /** True for the paths this front end owns (whether or not the API is on). */
@@ -51,14 +53,16 @@ async function reloadConfig(ex: HttpExchange, ctx: ManagementContext, body: Buff
     await ctx.reloader.reloadConfigFile();
   } else {
     const text = body.toString('utf8');
-    const config = parseModelServerConfig(text, { format: configFormatForBody(ex.contentType, text), source: 'request body', baseDir: process.cwd() });
+    const config = parseModelServerConfig(text, {
+      format: configFormatForBody(ex.contentType, text), source: 'request body', baseDir: process.cwd(), maxBytes: ctx.maxConfigBytes,
+    });
     await ctx.registry.applyConfig(config, { source: 'management API' });
   }
   ex.sendJson(200, JSON.stringify({ status: { error_code: 'OK', error_message: '' }, models: reportsJson(ctx.registry) }));
 }
 
 /** The optional `parameters.config` of a load: one model's config entry as a JSON/YAML string or a JSON object. */
-function loadConfigParameter(body: Record<string, JsonValue>, name: string): ModelConfig | undefined {
+function loadConfigParameter(body: Record<string, JsonValue>, name: string, maxBytes: number): ModelConfig | undefined {
   for (const key of Object.keys(body)) if (key !== 'parameters') fail('ERR_BAD_REQUEST', `unknown field "${key}" (allowed: parameters)`);
   const parameters = body['parameters'];
   if (parameters === undefined) return undefined;
@@ -67,14 +71,14 @@ function loadConfigParameter(body: Record<string, JsonValue>, name: string): Mod
   if (config === undefined) return undefined;
   const text = typeof config === 'string' ? config : isJsonObject(config) ? JSON.stringify(config, (_, v) => (typeof v === 'bigint' ? Number(v) : v)) : undefined;
   if (text === undefined) fail('ERR_BAD_REQUEST', 'parameters.config: expected a string or an object holding the model\'s config');
-  return parseModelEntry(text, { format: 'yaml', source: 'parameters.config', baseDir: process.cwd() }, name);
+  return parseModelEntry(text, { format: 'yaml', source: 'parameters.config', baseDir: process.cwd(), maxBytes }, name);
 }
 
 async function modelAction(ex: HttpExchange, ctx: ManagementContext, body: Buffer, name: string, action: string): Promise<void> {
   requireMethod(ex, 'post');
   const request = jsonBody(body, 'request body');
   if (action === 'load') {
-    await ctx.registry.loadModel(name, loadConfigParameter(request, name));
+    await ctx.registry.loadModel(name, loadConfigParameter(request, name, ctx.maxConfigBytes));
     ex.sendJson(200, JSON.stringify({ models: reportsJson(ctx.registry, [name]) }));
     return;
   }
@@ -109,13 +113,25 @@ async function route(ex: HttpExchange, ctx: ManagementContext, body: Buffer): Pr
   fail('ERR_NOT_FOUND', `no route for ${ex.method.toUpperCase()} ${url}`);
 }
 
+/** The body, at most --max_config_bytes; past it 413 ERR_TOO_LARGE naming that flag (not --max_body_bytes). */
+async function readManagementBody(ex: HttpExchange, limit: number): Promise<Buffer> {
+  try {
+    return await ex.readBody(limit);
+  } catch (err) {
+    if (err instanceof OrtServeError && err.code === 'ERR_TOO_LARGE') {
+      throw new OrtServeError('ERR_TOO_LARGE', `${ex.url}: the request body exceeds the limit of ${limit} bytes (--max_config_bytes)`);
+    }
+    throw err;
+  }
+}
+
 /**
  * Answers a management request. The body is read (bounded) before anything else so that an early error reply never
  * leaves unread bytes on the connection; `authorization` is the request's Authorization header.
  */
 export async function handleManagement(ex: HttpExchange, authorization: string, ctx: ManagementContext): Promise<void> {
   try {
-    const body = ex.method === 'post' ? await ex.readBody(MAX_MANAGEMENT_BODY) : Buffer.alloc(0);
+    const body = ex.method === 'post' ? await readManagementBody(ex, ctx.maxConfigBytes) : Buffer.alloc(0);
     if (ctx.token === undefined) {
       throw new OrtServeError('ERR_NOT_FOUND', `${ex.url}: the management API is off (start ortserve with --management_token_file)`);
     }
