@@ -56,8 +56,7 @@ class LoadWorker final : public Napi::AsyncWorker {
     std::vector<std::string> outputs;
     for (const auto& output : session_->metadata().outputs) outputs.push_back(output.name);
     auto queue = std::make_shared<ModelQueue>(policy_, std::make_shared<SessionRunner>(session_), std::move(outputs));
-    AddonData& data = GetAddonData(env);
-    data.completions->Scheduler(data.scheduler_threads).AddQueue(queue);
+    GetAddonData(env).StartedScheduler().AddQueue(queue);
     deferred_.Resolve(SessionObject::NewInstance(env, std::move(session_), std::move(queue)));
   }
 
@@ -108,7 +107,7 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
   }
   AddonData& data = GetAddonData(env);
   const int wanted = threads.As<Napi::Number>().Int32Value();
-  BatchScheduler* running = data.completions->SchedulerIfStarted();
+  const BatchScheduler* running = data.scheduler.get();
   if (running != nullptr && wanted != data.scheduler_threads && !(wanted == 0 && data.scheduler_threads == 0)) {
     ThrowInvalidArgument(env, "numBatchThreads cannot change after the first model was loaded (the pool has " +
                                   std::to_string(running->num_threads()) + " threads)");
@@ -120,7 +119,7 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
 // [sync] schedulerInfo() → {started: boolean, threads: number}. Never throws.
 Napi::Value SchedulerInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  BatchScheduler* running = GetAddonData(env).completions->SchedulerIfStarted();
+  const BatchScheduler* running = GetAddonData(env).scheduler.get();
   Napi::Object result = Napi::Object::New(env);
   result.Set("started", running != nullptr);
   result.Set("threads", running != nullptr ? running->num_threads() : 0);
@@ -167,8 +166,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->session_constructor = Napi::Persistent(session_class);
   data->completions = std::make_unique<JsCompletions>(env);
   napi_env raw_env = env;
-  // At teardown: stop the workers (failing queued requests), then drop what is left on this, the JS, thread.
-  env.AddCleanupHook([data, raw_env] { data->completions->Shutdown(Napi::Env(raw_env)); });
+  // At teardown, on this, the JS, thread: stop the workers (failing queued requests), then drop what is left.
+  env.AddCleanupHook([data, raw_env] { data->Teardown(Napi::Env(raw_env)); });
   exports.Set("Session", session_class);
   exports.Set("loadSession", Napi::Function::New<LoadSession>(env, "loadSession"));
   exports.Set("configure", Napi::Function::New<Configure>(env, "configure"));

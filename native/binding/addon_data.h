@@ -1,5 +1,5 @@
 // AddonData: what the addon keeps per Node environment (main thread or worker): the Session class, the completion
-// hand-off and the batch scheduler it owns.
+// hand-off, and the batch scheduler that completes into it.
 #pragma once
 
 #include <napi.h>
@@ -7,13 +7,24 @@
 #include <memory>
 
 #include "binding/completions.h"
+#include "core/batch_scheduler.h"
 
 namespace ortserve {
 
 struct AddonData {
   Napi::FunctionReference session_constructor;
+  // Declared before `scheduler`, so it is destroyed after it: the scheduler's workers complete into it.
   std::unique_ptr<JsCompletions> completions;
+  // Started by the first loadSession (StartedScheduler), with `scheduler_threads` workers; null until then.
+  std::unique_ptr<BatchScheduler> scheduler;
   int scheduler_threads = 0;   // 0 = one per hardware thread; fixed once the first session is loaded
+
+  // JS thread. The scheduler, started now if this is the first use.
+  BatchScheduler& StartedScheduler();
+  // JS thread, at env teardown. The order matters: first the scheduler stops (joining its workers and completing
+  // every queued task with UNAVAILABLE), so that nothing calls Complete any more; only then are the completions
+  // torn down (left-over tasks deleted unsettled, the ThreadSafeFunction released).
+  void Teardown(Napi::Env env);
 };
 
 inline AddonData& GetAddonData(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

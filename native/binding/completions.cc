@@ -1,8 +1,6 @@
 // Coalesced completion delivery from native workers to JS promises.
 #include "binding/completions.h"
 
-#include <thread>
-
 #include "binding/js_errors.h"
 #include "binding/js_tensors.h"
 
@@ -75,17 +73,8 @@ void JsCompletions::Settle(Napi::Env env, JsTask* task) {
   task->deferred.Resolve(result);
 }
 
-BatchScheduler& JsCompletions::Scheduler(int threads_if_new) {
-  if (!scheduler_) {
-    const int threads = threads_if_new > 0 ? threads_if_new : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    scheduler_ = std::make_unique<BatchScheduler>(threads, this);
-  }
-  return *scheduler_;
-}
-
 void JsCompletions::Shutdown(Napi::Env env) {
   shut_down_ = true;
-  if (scheduler_) scheduler_->Stop();   // joins workers; queued tasks are completed into finished_
   std::vector<Task*> left;
   {
     std::lock_guard<std::mutex> lock(mutex_);

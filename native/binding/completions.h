@@ -1,5 +1,5 @@
 // JsCompletions: the hand-off of finished tasks from worker threads to the JS thread, coalesced so that one
-// ThreadSafeFunction call settles every task that finished since the last one. Also owns the per-env scheduler.
+// ThreadSafeFunction call settles every task that finished since the last one.
 #pragma once
 
 #include <napi.h>
@@ -8,7 +8,7 @@
 #include <mutex>
 #include <vector>
 
-#include "core/batch_scheduler.h"
+#include "core/batch_scheduler.h"   // CompletionSink, ModelQueue, Task
 
 namespace ortserve {
 
@@ -32,12 +32,9 @@ class JsCompletions final : public CompletionSink {
   void TaskStarted(Napi::Env env);
   // JS thread: settles every queued task (resolve with outputs or reject with the error) and deletes it.
   void Drain(Napi::Env env);
-  // JS thread, at env teardown after the scheduler stopped: deletes whatever is left without settling, and
-  // releases the ThreadSafeFunction.
+  // JS thread, at env teardown, after the scheduler stopped (AddonData::Teardown): deletes whatever is left
+  // without settling, and releases the ThreadSafeFunction.
   void Shutdown(Napi::Env env);
-
-  BatchScheduler& Scheduler(int threads_if_new);
-  BatchScheduler* SchedulerIfStarted() { return scheduler_.get(); }
 
  private:
   static void CallJs(Napi::Env env, Napi::Function, JsCompletions* self, void*);
@@ -51,7 +48,6 @@ class JsCompletions final : public CompletionSink {
   bool drain_pending_ = false;    // guarded by mutex_
   int64_t in_flight_ = 0;         // JS thread only
   bool shut_down_ = false;        // JS thread only
-  std::unique_ptr<BatchScheduler> scheduler_;
 };
 
 }  // namespace ortserve

@@ -93,7 +93,9 @@ Napi::Value SessionObject::Run(const Napi::CallbackInfo& info) {
     if (!known) ThrowInvalidArgument(env, "outputNames: '" + name + "' is not an output of this model");
   }
   Napi::Object options = info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
-  auto task = std::make_unique<JsTask>(env);
+  // Ours until Schedule accepts it; freed with `owned` if anything below throws or the scheduler refuses it.
+  JsTask* task = new JsTask(env);
+  std::unique_ptr<Task> owned(task);
   task->inputs = InModelOrder(env, std::move(pinned.tensors), input_order_);
   task->rows = queue_->policy().enabled ? BatchRows(env, task->inputs) : 1;
   task->output_names = std::move(output_names);
@@ -117,16 +119,16 @@ Napi::Value SessionObject::Run(const Napi::CallbackInfo& info) {
     promise.Set("cancel", Napi::Function::New(env, [flag](const Napi::CallbackInfo& call) {
                   flag->store(true);
                   // Wake a worker so the dropped request is failed and its buffers released now.
-                  if (BatchScheduler* scheduler = GetAddonData(call.Env()).completions->SchedulerIfStarted()) scheduler->Nudge();
+                  if (BatchScheduler* scheduler = GetAddonData(call.Env()).scheduler.get()) scheduler->Nudge();
                   return call.Env().Undefined();
                 }, "cancel"));
   }
-  Status status = data.completions->Scheduler(data.scheduler_threads).Schedule(*queue_, task.get());
+  // Accepted: the scheduler owns the task (`owned` is null) until JsCompletions settles and deletes it.
+  Status status = data.StartedScheduler().Schedule(*queue_, &owned);
   if (!status.ok()) {
-    task->deferred.Reject(MakeJsError(env, status).Value());   // refused: the task is still ours, freed below
+    task->deferred.Reject(MakeJsError(env, status).Value());   // refused: still in `owned`, freed on return
     return promise;
   }
-  task.release();   // the scheduler owns it until JsCompletions settles and deletes it
   data.completions->TaskStarted(env);
   return promise;
 }
@@ -153,7 +155,7 @@ Napi::Value SessionObject::Release(const Napi::CallbackInfo& info) {
     queue_.reset();   // the scheduler (and requests in flight) keep it until its last batch has run
     // Wake a worker: it forgets the closed queue once drained, which frees the ORT session now, not at the next
     // request or the next garbage collection.
-    if (BatchScheduler* scheduler = GetAddonData(info.Env()).completions->SchedulerIfStarted()) scheduler->Nudge();
+    if (BatchScheduler* scheduler = GetAddonData(info.Env()).scheduler.get()) scheduler->Nudge();
   }
   session_.reset();
   return info.Env().Undefined();

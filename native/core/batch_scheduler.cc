@@ -41,7 +41,8 @@ void BatchScheduler::AddQueue(std::shared_ptr<ModelQueue> queue) {
   queues_.push_back(std::move(queue));
 }
 
-Status BatchScheduler::Schedule(ModelQueue& queue, Task* task) {
+Status BatchScheduler::Schedule(ModelQueue& queue, std::unique_ptr<Task>* owned) {
+  Task* task = owned->get();
   if (stopping_.load(std::memory_order_acquire)) return Status(StatusCode::kUnavailable, "the server is shutting down");
   if (queue.closed()) return Status(StatusCode::kUnavailable, "the model version is unloading");
   if (queue.policy_.enabled && task->rows > queue.policy_.max_batch_size) {
@@ -55,6 +56,8 @@ Status BatchScheduler::Schedule(ModelQueue& queue, Task* task) {
     return Status(StatusCode::kUnavailable, "the request queue is full (" + std::to_string(queue.queue_.capacity()) +
                                                 " requests waiting); retry later");
   }
+  // Queued: the scheduler owns it now. A worker may already have completed it; release() does not touch it.
+  owned->release();
   queue.enqueued_.fetch_add(1, std::memory_order_relaxed);
   Wake();
   return Status::Ok();
@@ -75,13 +78,13 @@ void BatchScheduler::Fail(Task* task, StatusCode code, const std::string& messag
   sink_->Complete(task);
 }
 
-bool BatchScheduler::FindWork(Work* work, int64_t* wake_micros, bool* progressed, bool* more_work) {
+BatchScheduler::FoundWork BatchScheduler::FindWork() {
+  FoundWork found;
   std::vector<Task*> expired;
-  bool found = false;
   {
     std::lock_guard<std::mutex> lock(queues_mutex_);
     const std::size_t count = queues_.size();
-    for (std::size_t step = 0; step < count && !found; ++step) {
+    for (std::size_t step = 0; step < count && !found.work; ++step) {
       const std::size_t at = (next_queue_ + step) % count;
       const std::shared_ptr<ModelQueue>& queue = queues_[at];
       const int64_t limit = queue->policy_.num_batch_threads;
@@ -95,25 +98,25 @@ bool BatchScheduler::FindWork(Work* work, int64_t* wake_micros, bool* progressed
         queue->expired_.fetch_add(1, std::memory_order_relaxed);
         expired.push_back(late);
       }
-      if (queue->former_.TakeReadyBatch(now, &work->batch)) {
+      Batch batch;
+      if (queue->former_.TakeReadyBatch(now, &batch)) {
         queue->in_flight_.fetch_add(1, std::memory_order_acq_rel);
-        work->queue = queue;
+        found.work = Work{queue, std::move(batch)};
         next_queue_ = at + 1;   // round robin: the next search starts after the queue just served
-        found = true;
-        *more_work = !queue->queue_.empty() || !queue->former_.empty();   // forming lock held: former_ is ours
+        found.more_work = !queue->queue_.empty() || !queue->former_.empty();   // forming lock held: former_ is ours
       } else {
-        *wake_micros = std::min(*wake_micros, queue->former_.NextWakeMicros());
+        found.wake_micros = std::min(found.wake_micros, queue->former_.NextWakeMicros());
       }
     }
     // Requests waiting in other queues (approximate sizes: a miss only delays them until the next push or batch).
-    for (std::size_t i = 0; found && !*more_work && i < count; ++i) *more_work = !queues_[i]->queue_.empty();
+    for (std::size_t i = 0; found.work && !found.more_work && i < count; ++i) found.more_work = !queues_[i]->queue_.empty();
     // Forget closed queues with nothing left to run.
     queues_.erase(std::remove_if(queues_.begin(), queues_.end(), [](const std::shared_ptr<ModelQueue>& q) {
                     return q->closed() && q->queue_.empty() && q->in_flight_.load() == 0 && q->former_.empty();
                   }),
                   queues_.end());
   }
-  *progressed = !expired.empty();
+  found.progressed = !expired.empty();
   for (Task* task : expired) {
     Fail(task, StatusCode::kDeadlineExceeded,
          task->Cancelled() ? "the request was cancelled before it ran" : "the request deadline passed before it ran");
@@ -162,23 +165,20 @@ void BatchScheduler::WorkerLoop() {
   for (;;) {
     const uint64_t seen = epoch_.load();
     if (stopping_.load(std::memory_order_acquire)) return;
-    Work work;
-    int64_t wake_micros = BatchFormer::kNever;
-    bool progressed = false;
-    bool more_work = false;
-    if (FindWork(&work, &wake_micros, &progressed, &more_work)) {
-      if (more_work) Wake();   // requests are left over: let another worker take them while this one runs
-      Execute(work);
+    FoundWork found = FindWork();
+    if (found.work) {
+      if (found.more_work) Wake();   // requests are left over: let another worker take them while this one runs
+      Execute(*found.work);
       continue;
     }
-    if (progressed) continue;
+    if (found.progressed) continue;
     std::unique_lock<std::mutex> lock(wake_mutex_);
     sleepers_.fetch_add(1);
     auto changed = [&] { return stopping_.load() || epoch_.load() != seen; };
-    if (wake_micros == BatchFormer::kNever) {
+    if (found.wake_micros == BatchFormer::kNever) {
       wake_.wait(lock, changed);
     } else {
-      const int64_t wait = std::max<int64_t>(0, wake_micros - clock_.NowMicros());
+      const int64_t wait = std::max<int64_t>(0, found.wake_micros - clock_.NowMicros());
       wake_.wait_for(lock, std::chrono::microseconds(wait), changed);
     }
     sleepers_.fetch_sub(1);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -81,10 +82,13 @@ class BatchScheduler {
   BatchScheduler& operator=(const BatchScheduler&) = delete;
 
   void AddQueue(std::shared_ptr<ModelQueue> queue);
-  // Enqueues `task` (stamping its enqueue time). Ownership passes to the scheduler iff OK. Fails at once, leaving
-  // the task with the caller: UNAVAILABLE when the queue is full, closed or the scheduler stopped; INVALID_ARGUMENT
-  // when the task has more rows than max_batch_size.
-  Status Schedule(ModelQueue& queue, Task* task);
+  // Enqueues `*task` (stamping its enqueue time). Ownership is transferred iff the returned Status is OK: then
+  // `*task` is null; otherwise `*task` is left untouched, still the caller's (as TF Serving's Schedule). Fails at
+  // once: UNAVAILABLE when the queue is full, closed or the scheduler stopped; INVALID_ARGUMENT when the task has
+  // more rows than max_batch_size. A pointer to the caller's unique_ptr, not a unique_ptr by value, because a
+  // by-value parameter would be consumed (and the task deleted) on failure too, and `&task` at the call site shows
+  // the call may take it.
+  Status Schedule(ModelQueue& queue, std::unique_ptr<Task>* task);
   // Stops the workers after the batches they are running; every task still queued is completed with UNAVAILABLE
   // ("shutting down"). Idempotent.
   void Stop();
@@ -94,16 +98,21 @@ class BatchScheduler {
   int num_threads() const { return static_cast<int>(workers_.size()); }
 
  private:
+  // A batch taken from a queue, to run.
   struct Work {
     std::shared_ptr<ModelQueue> queue;
     Batch batch;
   };
+  // What one pass over the queues found.
+  struct FoundWork {
+    std::optional<Work> work;                   // a batch that is ready, if any
+    int64_t wake_micros = BatchFormer::kNever;  // without work: when to look again (a batch timeout or deadline)
+    bool progressed = false;   // expired tasks were failed: look again instead of sleeping (more may be behind them)
+    bool more_work = false;    // with work: requests are still waiting, so another worker can be woken for them
+  };
 
   void WorkerLoop();
-  // Returns true with `work` set when a batch is ready; sets `*progressed` when it failed expired tasks (the
-  // caller then looks again instead of sleeping, since more may be queued behind them); sets `*more_work` when
-  // requests are still waiting after the batch was taken, so the caller can wake another worker for them.
-  bool FindWork(Work* work, int64_t* wake_micros, bool* progressed, bool* more_work);
+  FoundWork FindWork();
   void Execute(Work& work);
   void Fail(Task* task, StatusCode code, const std::string& message);
   void Wake();

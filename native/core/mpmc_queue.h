@@ -1,11 +1,18 @@
-// MpmcQueue: a bounded, lock-free, multi-producer multi-consumer FIFO of our own (the request queue's storage).
+// MpmcQueue: a bounded, lock-free, multi-producer multi-consumer FIFO (the request queue's storage).
 //
-// Algorithm (ticketed ring, after Vyukov's bounded MPMC queue): `capacity` slots, each with a `turn` counter.
+// Credit: this is Dmitry Vyukov's bounded MPMC queue (1024cores.net, "Bounded MPMC queue") in the layout of Erik
+// Rigtorp's rigtorp/MPMCQueue (github.com/rigtorp/MPMCQueue, MIT): the turn scheme below in place of Vyukov's
+// per-cell sequence numbers, try_push/try_pop that fail rather than wait, cache-line-aligned slots and head/tail,
+// and one extra slot allocated past the last, so the last slot does not false-share with whatever the allocator
+// places after the array. Written for this tree (Task* items, our tests), not vendored.
+//
+// Algorithm (ticketed ring): `capacity` slots, each with a `turn` counter.
 // A producer takes ticket t = head++ and waits for slot t % capacity to reach turn 2*(t / capacity) (the slot is
 // empty for lap t / capacity), writes the element, then sets turn + 1 (full). A consumer takes ticket t = tail++,
 // waits for turn 2*(t / capacity) + 1, moves the element out, then sets turn + 2 (empty for the next lap).
 // try_push/try_pop first check, with a compare-exchange on head/tail, that the slot is ready, so they never wait.
-// head, tail and every slot sit on their own cache line so producers and consumers do not false-share.
+// head, tail and every slot sit on their own cache lines so producers and consumers do not false-share; `alignas`
+// gives that (the static_asserts in the constructor check it), so there is no hand-written padding.
 //
 // Guarantees: FIFO per ticket order; each pushed element is popped exactly once; no allocation after
 // construction. Not guaranteed: fairness between producers; size() is approximate under concurrency.
@@ -32,7 +39,13 @@ class MpmcQueue {
  public:
   explicit MpmcQueue(std::size_t capacity) : capacity_(capacity) {
     if (capacity_ < 1) throw std::invalid_argument("MpmcQueue capacity must be at least 1");
-    slots_ = std::make_unique<Slot[]>(capacity_ + 1);   // +1: the extra slot's padding keeps the last one apart
+    slots_ = std::make_unique<Slot[]>(capacity_ + 1);   // +1: the extra slot keeps the last one apart (never used)
+    static_assert(sizeof(Slot) % kCacheLine == 0, "each slot must fill whole cache lines");
+    static_assert(alignof(Slot) == kCacheLine, "slots must start on a cache line");
+    static_assert(offsetof(MpmcQueue, tail_) - offsetof(MpmcQueue, head_) == kCacheLine,
+                  "head and tail must be one cache line apart");
+    static_assert(sizeof(MpmcQueue) % kCacheLine == 0,
+                  "the queue must fill whole cache lines, so tail_ does not share its line with what follows");
   }
   ~MpmcQueue() {
     // Destroy what is still queued (each element exactly once).
@@ -130,16 +143,9 @@ class MpmcQueue {
 
   const std::size_t capacity_;
   std::unique_ptr<Slot[]> slots_;
+  // Their alignment also rounds the object's size up to whole cache lines: tail_ has its line to itself.
   alignas(kCacheLine) std::atomic<std::size_t> head_{0};
   alignas(kCacheLine) std::atomic<std::size_t> tail_{0};
-  // Keeps whatever the allocator places after this object off tail_'s cache line.
-  char padding_[kCacheLine - sizeof(std::atomic<std::size_t>)];
-
-  static_assert(sizeof(Slot) % kCacheLine == 0, "each slot must fill whole cache lines");
-  static_assert(alignof(Slot) == kCacheLine, "slots must start on a cache line");
 };
-
-// Layout rules checked once for a representative element type.
-static_assert(sizeof(std::atomic<std::size_t>) <= kCacheLine);
 
 }  // namespace ortserve

@@ -49,3 +49,10 @@ class Status {
 };
 
 }  // namespace ortserve
+
+// Returns the Status `expr` evaluates to from the enclosing function (which returns Status) when it is not OK.
+#define RETURN_IF_ERROR(expr)                                               \
+  do {                                                                      \
+    ::ortserve::Status return_if_error_status_ = (expr);                    \
+    if (!return_if_error_status_.ok()) return return_if_error_status_;      \
+  } while (0)

@@ -12,9 +12,9 @@
 
 namespace ortserve {
 
-// Ownership: the creator (the binding) owns a Task until BatchScheduler::Schedule returns OK; from then on the
-// scheduler owns it until it hands it to CompletionSink::Complete, which owns it afterwards. A Task is completed
-// exactly once. The binding derives from Task to carry its JS state (promise, pinned buffers).
+// Ownership: the creator (the binding) owns a Task, in a std::unique_ptr<Task>, until BatchScheduler::Schedule
+// returns OK and empties that unique_ptr (on failure it is left as it was); from then on the scheduler owns it
+// until it hands it to CompletionSink::Complete, which owns it afterwards. A Task is completed exactly once. The binding derives from Task to carry its JS state (promise, pinned buffers).
 struct Task {
   virtual ~Task() = default;
 

@@ -9,42 +9,26 @@ namespace ortserve {
 
 namespace {
 
-Status AppendCuda(OrtSessionOptions* options, int device_id) {
-  const OrtApi& api = Ort();
-  OrtCUDAProviderOptionsV2* cuda = nullptr;
-  Status status = FromOrt(api.CreateCUDAProviderOptions(&cuda), StatusCode::kModelLoad);
-  if (!status.ok()) return status;
+// Appends one provider through its V2 options struct (CUDA's and TensorRT's have the same shape): create the options,
+// set device_id, append them to the session options. The options struct is released on every path.
+template <typename ProviderOptions, typename Create, typename Update, typename Append>
+Status AppendOnDevice(OrtSessionOptions* options, int device_id, Create create, Update update, Append append,
+                      void(ORT_API_CALL* release)(ProviderOptions*)) {
+  ProviderOptions* created = nullptr;
+  RETURN_IF_ORT_ERROR(create(&created), StatusCode::kModelLoad);
+  const OrtOwned<ProviderOptions> provider(created, release);
   const std::string device = std::to_string(device_id);
   const char* keys[] = {"device_id"};
   const char* values[] = {device.c_str()};
-  status = FromOrt(api.UpdateCUDAProviderOptions(cuda, keys, values, 1), StatusCode::kModelLoad);
-  if (status.ok()) {
-    status = FromOrt(api.SessionOptionsAppendExecutionProvider_CUDA_V2(options, cuda), StatusCode::kModelLoad);
-  }
-  api.ReleaseCUDAProviderOptions(cuda);
-  return status;
-}
-
-Status AppendTensorRt(OrtSessionOptions* options, int device_id) {
-  const OrtApi& api = Ort();
-  OrtTensorRTProviderOptionsV2* trt = nullptr;
-  Status status = FromOrt(api.CreateTensorRTProviderOptions(&trt), StatusCode::kModelLoad);
-  if (!status.ok()) return status;
-  const std::string device = std::to_string(device_id);
-  const char* keys[] = {"device_id"};
-  const char* values[] = {device.c_str()};
-  status = FromOrt(api.UpdateTensorRTProviderOptions(trt, keys, values, 1), StatusCode::kModelLoad);
-  if (status.ok()) {
-    status = FromOrt(api.SessionOptionsAppendExecutionProvider_TensorRT_V2(options, trt), StatusCode::kModelLoad);
-  }
-  api.ReleaseTensorRTProviderOptions(trt);
-  return status;
+  RETURN_IF_ORT_ERROR(update(provider.get(), keys, values, 1), StatusCode::kModelLoad);
+  return FromOrt(append(options, provider.get()), StatusCode::kModelLoad);
 }
 
 }  // namespace
 
 std::vector<ProviderOutcome> AppendExecutionProviders(OrtSessionOptions* options,
                                                       const std::vector<ProviderRequest>& requests) {
+  const OrtApi& api = Ort();
   std::vector<ProviderOutcome> outcomes;
   for (const auto& request : requests) {
     // CPU is ORT's implicit last resort; it is reported once, at the end.
@@ -52,9 +36,12 @@ std::vector<ProviderOutcome> AppendExecutionProviders(OrtSessionOptions* options
     ProviderOutcome outcome{request.name, false, ""};
     Status status;
     if (request.name == "cuda") {
-      status = AppendCuda(options, request.device_id);
+      status = AppendOnDevice(options, request.device_id, api.CreateCUDAProviderOptions, api.UpdateCUDAProviderOptions,
+                              api.SessionOptionsAppendExecutionProvider_CUDA_V2, api.ReleaseCUDAProviderOptions);
     } else if (request.name == "tensorrt") {
-      status = AppendTensorRt(options, request.device_id);
+      status = AppendOnDevice(options, request.device_id, api.CreateTensorRTProviderOptions,
+                              api.UpdateTensorRTProviderOptions, api.SessionOptionsAppendExecutionProvider_TensorRT_V2,
+                              api.ReleaseTensorRTProviderOptions);
     } else {
       status = Status(StatusCode::kInvalidArgument, "unknown execution provider (expected tensorrt, cuda or cpu)");
     }

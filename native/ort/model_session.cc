@@ -53,18 +53,20 @@ std::string TakeAllocatedString(OrtAllocator* allocator, char* text) {
 
 Status ConfigureOptions(OrtSessionOptions* options, const SessionConfig& config) {
   const OrtApi& api = Ort();
-  Status status;
+  // A refused setting is the caller's mistake, and the message names it.
+  const auto setting = [](OrtStatus* ort_status, const char* field) {
+    Status status = FromOrt(ort_status, StatusCode::kInvalidArgument);
+    if (!status.ok()) status.Prefix(std::string(field) + ": ");
+    return status;
+  };
   if (config.intra_op_threads > 0) {
-    status = FromOrt(api.SetIntraOpNumThreads(options, config.intra_op_threads), StatusCode::kInvalidArgument);
-    if (!status.ok()) return status.Prefix("intra_op_threads: ");
+    RETURN_IF_ERROR(setting(api.SetIntraOpNumThreads(options, config.intra_op_threads), "intra_op_threads"));
   }
   if (config.inter_op_threads > 0) {
-    status = FromOrt(api.SetInterOpNumThreads(options, config.inter_op_threads), StatusCode::kInvalidArgument);
-    if (!status.ok()) return status.Prefix("inter_op_threads: ");
+    RETURN_IF_ERROR(setting(api.SetInterOpNumThreads(options, config.inter_op_threads), "inter_op_threads"));
   }
-  status = FromOrt(api.SetSessionGraphOptimizationLevel(options, ToOrtLevel(config.graph_optimization_level)),
-                   StatusCode::kInvalidArgument);
-  if (!status.ok()) return status.Prefix("graph_optimization_level: ");
+  RETURN_IF_ERROR(setting(api.SetSessionGraphOptimizationLevel(options, ToOrtLevel(config.graph_optimization_level)),
+                          "graph_optimization_level"));
   return FromOrt(api.SetSessionLogId(options, config.log_id.c_str()), StatusCode::kInvalidArgument);
 }
 
@@ -79,26 +81,34 @@ const char* OnnxTypeKind(ONNXType type) {
   }
 }
 
+// Reads a tensor type's element type and dims (-1 where unknown); `code` is the StatusCode for a failure.
+Status ReadTypeAndDims(const OrtTensorTypeAndShapeInfo* tensor_info, StatusCode code,
+                       ONNXTensorElementDataType* element_type, std::vector<int64_t>* dims) {
+  const OrtApi& api = Ort();
+  std::size_t rank = 0;
+  RETURN_IF_ORT_ERROR(api.GetTensorElementType(tensor_info, element_type), code);
+  RETURN_IF_ORT_ERROR(api.GetDimensionsCount(tensor_info, &rank), code);
+  dims->assign(rank, -1);
+  RETURN_IF_ORT_ERROR(api.GetDimensions(tensor_info, dims->data(), rank), code);
+  return Status::Ok();
+}
+
 // Reads one input's or output's declared type and shape.
-Status ReadTensorInfo(OrtTypeInfo* type_info, TensorInfo* info) {
+Status ReadTensorInfo(const OrtTypeInfo* type_info, TensorInfo* info) {
   const OrtApi& api = Ort();
   ONNXType onnx_type = ONNX_TYPE_UNKNOWN;
-  Status status = FromOrt(api.GetOnnxTypeFromTypeInfo(type_info, &onnx_type), StatusCode::kModelLoad);
-  if (!status.ok()) return status;
+  RETURN_IF_ORT_ERROR(api.GetOnnxTypeFromTypeInfo(type_info, &onnx_type), StatusCode::kModelLoad);
   info->kind = OnnxTypeKind(onnx_type);
   if (onnx_type != ONNX_TYPE_TENSOR) return Status::Ok();
   const OrtTensorTypeAndShapeInfo* tensor_info = nullptr;
-  status = FromOrt(api.CastTypeInfoToTensorInfo(type_info, &tensor_info), StatusCode::kModelLoad);
-  if (!status.ok() || tensor_info == nullptr) return status;
+  RETURN_IF_ORT_ERROR(api.CastTypeInfoToTensorInfo(type_info, &tensor_info), StatusCode::kModelLoad);
+  if (tensor_info == nullptr) return Status::Ok();
   ONNXTensorElementDataType element_type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
-  std::size_t rank = 0;
-  if (!(status = FromOrt(api.GetTensorElementType(tensor_info, &element_type), StatusCode::kModelLoad)).ok()) return status;
-  if (!(status = FromOrt(api.GetDimensionsCount(tensor_info, &rank), StatusCode::kModelLoad)).ok()) return status;
+  RETURN_IF_ERROR(ReadTypeAndDims(tensor_info, StatusCode::kModelLoad, &element_type, &info->shape));
   info->onnx_type = static_cast<int>(element_type);
-  info->shape.assign(rank, -1);
+  const std::size_t rank = info->shape.size();
   std::vector<const char*> symbolic(rank, nullptr);
-  if (!(status = FromOrt(api.GetDimensions(tensor_info, info->shape.data(), rank), StatusCode::kModelLoad)).ok()) return status;
-  if (!(status = FromOrt(api.GetSymbolicDimensions(tensor_info, symbolic.data(), rank), StatusCode::kModelLoad)).ok()) return status;
+  RETURN_IF_ORT_ERROR(api.GetSymbolicDimensions(tensor_info, symbolic.data(), rank), StatusCode::kModelLoad);
   info->symbolic_dims.clear();
   for (std::size_t i = 0; i < rank; ++i) {
     if (info->shape[i] < 0) info->shape[i] = -1;   // ORT reports unknown dims as -1 already; normalise anyway
@@ -113,19 +123,17 @@ Status MakeInputValue(const InputTensor& input, OrtValue** value) {
   const auto onnx_type = static_cast<ONNXTensorElementDataType>(input.type);
   if (input.type == ElementType::kString) {
     OrtAllocator* allocator = nullptr;
-    Status status = FromOrt(api.GetAllocatorWithDefaultOptions(&allocator), StatusCode::kInternal);
-    if (!status.ok()) return status;
-    status = FromOrt(api.CreateTensorAsOrtValue(allocator, input.shape.data(), input.shape.size(), onnx_type, value),
-                     StatusCode::kInvalidArgument);
-    for (std::size_t i = 0; status.ok() && i < input.strings.size(); ++i) {
+    RETURN_IF_ORT_ERROR(api.GetAllocatorWithDefaultOptions(&allocator), StatusCode::kInternal);
+    RETURN_IF_ORT_ERROR(api.CreateTensorAsOrtValue(allocator, input.shape.data(), input.shape.size(), onnx_type, value),
+                        StatusCode::kInvalidArgument);
+    for (std::size_t i = 0; i < input.strings.size(); ++i) {
       char* buffer = nullptr;
       const std::string& element = input.strings[i];
       // Length-aware fill: elements may contain NUL bytes (FillStringTensor would stop at the first one).
-      status = FromOrt(api.GetResizedStringTensorElementBuffer(*value, i, element.size(), &buffer),
-                       StatusCode::kInternal);
-      if (status.ok() && !element.empty()) std::memcpy(buffer, element.data(), element.size());
+      RETURN_IF_ORT_ERROR(api.GetResizedStringTensorElementBuffer(*value, i, element.size(), &buffer), StatusCode::kInternal);
+      if (!element.empty()) std::memcpy(buffer, element.data(), element.size());
     }
-    return status;
+    return Status::Ok();
   }
   static OrtMemoryInfo* cpu_memory = [] {
     OrtMemoryInfo* info = nullptr;
@@ -144,33 +152,27 @@ Status MakeInputValue(const InputTensor& input, OrtValue** value) {
 Status TakeOutputValue(OrtValue*& value, OutputTensor* output) {
   const OrtApi& api = Ort();
   int is_tensor = 0;
-  Status status = FromOrt(api.IsTensor(value, &is_tensor), StatusCode::kInference);
-  if (!status.ok()) return status;
+  RETURN_IF_ORT_ERROR(api.IsTensor(value, &is_tensor), StatusCode::kInference);
   if (!is_tensor) return Status(StatusCode::kInference, "is not a tensor (sequence and map outputs are not served)");
-  OrtTensorTypeAndShapeInfo* info = nullptr;
-  if (!(status = FromOrt(api.GetTensorTypeAndShape(value, &info), StatusCode::kInference)).ok()) return status;
   ONNXTensorElementDataType element_type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
-  std::size_t rank = 0, count = 0;
-  status = FromOrt(api.GetTensorElementType(info, &element_type), StatusCode::kInference);
-  if (status.ok()) status = FromOrt(api.GetDimensionsCount(info, &rank), StatusCode::kInference);
-  if (status.ok()) {
-    output->shape.assign(rank, 0);
-    status = FromOrt(api.GetDimensions(info, output->shape.data(), rank), StatusCode::kInference);
+  std::size_t count = 0;
+  {
+    OrtTensorTypeAndShapeInfo* created = nullptr;
+    RETURN_IF_ORT_ERROR(api.GetTensorTypeAndShape(value, &created), StatusCode::kInference);
+    const OrtOwned<OrtTensorTypeAndShapeInfo> info(created, api.ReleaseTensorTypeAndShapeInfo);
+    RETURN_IF_ERROR(ReadTypeAndDims(info.get(), StatusCode::kInference, &element_type, &output->shape));
+    RETURN_IF_ORT_ERROR(api.GetTensorShapeElementCount(info.get(), &count), StatusCode::kInference);
   }
-  if (status.ok()) status = FromOrt(api.GetTensorShapeElementCount(info, &count), StatusCode::kInference);
-  api.ReleaseTensorTypeAndShapeInfo(info);
-  if (!status.ok()) return status;
   if (!IsSupportedElementType(element_type)) {
     return Status(StatusCode::kInference, "has element type " + std::to_string(element_type) + ", which ortserve does not serve");
   }
   output->type = static_cast<ElementType>(element_type);
   if (output->type == ElementType::kString) {
     std::size_t total = 0;
-    if (!(status = FromOrt(api.GetStringTensorDataLength(value, &total), StatusCode::kInference)).ok()) return status;
+    RETURN_IF_ORT_ERROR(api.GetStringTensorDataLength(value, &total), StatusCode::kInference);
     std::string bytes(total, '\0');
     std::vector<std::size_t> offsets(count, 0);
-    status = FromOrt(api.GetStringTensorContent(value, bytes.data(), total, offsets.data(), count), StatusCode::kInference);
-    if (!status.ok()) return status;
+    RETURN_IF_ORT_ERROR(api.GetStringTensorContent(value, bytes.data(), total, offsets.data(), count), StatusCode::kInference);
     output->strings.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t end = i + 1 < count ? offsets[i + 1] : total;
@@ -181,32 +183,57 @@ Status TakeOutputValue(OrtValue*& value, OutputTensor* output) {
   output->byte_length = count * ElementSize(output->type);
   if (output->byte_length == 0) return Status::Ok();
   void* data = nullptr;
-  if (!(status = FromOrt(api.GetTensorMutableData(value, &data), StatusCode::kInference)).ok()) return status;
+  RETURN_IF_ORT_ERROR(api.GetTensorMutableData(value, &data), StatusCode::kInference);
   output->data = data;
   output->owner = std::make_shared<OrtValueOwner>(value);
   value = nullptr;   // ownership moved to `owner`
   return Status::Ok();
 }
 
+// Reads the name, type and shape of each of a session's inputs (or outputs); a failure names the one concerned.
+Status ReadSignature(const OrtSession* session, OrtAllocator* allocator, bool inputs, std::vector<TensorInfo>* infos) {
+  const OrtApi& api = Ort();
+  std::size_t count = 0;
+  RETURN_IF_ORT_ERROR(inputs ? api.SessionGetInputCount(session, &count) : api.SessionGetOutputCount(session, &count),
+                      StatusCode::kModelLoad);
+  for (std::size_t i = 0; i < count; ++i) {
+    TensorInfo info;
+    char* name = nullptr;
+    RETURN_IF_ORT_ERROR(inputs ? api.SessionGetInputName(session, i, allocator, &name)
+                               : api.SessionGetOutputName(session, i, allocator, &name),
+                        StatusCode::kModelLoad);
+    info.name = TakeAllocatedString(allocator, name);
+    OrtTypeInfo* created = nullptr;
+    Status status = FromOrt(inputs ? api.SessionGetInputTypeInfo(session, i, &created)
+                                   : api.SessionGetOutputTypeInfo(session, i, &created),
+                            StatusCode::kModelLoad);
+    const OrtOwned<OrtTypeInfo> type_info(created, api.ReleaseTypeInfo);
+    if (status.ok()) status = ReadTensorInfo(type_info.get(), &info);
+    if (!status.ok()) return status.Prefix(std::string(inputs ? "input '" : "output '") + info.name + "': ");
+    infos->push_back(std::move(info));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ModelSession::Load(const std::string& path, const SessionConfig& config, std::shared_ptr<ModelSession>* out) {
-  Status status = EnsureOrt();
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(EnsureOrt());
   const OrtApi& api = Ort();
-  OrtSessionOptions* options = nullptr;
-  if (!(status = FromOrt(api.CreateSessionOptions(&options), StatusCode::kInternal)).ok()) return status;
   std::shared_ptr<ModelSession> session(new ModelSession());
-  status = ConfigureOptions(options, config);
-  if (status.ok()) {
-    session->metadata_.providers = AppendExecutionProviders(options, config.providers);
-    status = FromOrt(api.CreateSession(OrtEnvironment(), path.c_str(), options, &session->session_), StatusCode::kModelLoad);
-    if (!status.ok()) status.Prefix("loading '" + path + "': ");
+  {
+    OrtSessionOptions* created = nullptr;
+    RETURN_IF_ORT_ERROR(api.CreateSessionOptions(&created), StatusCode::kInternal);
+    const OrtOwned<OrtSessionOptions> options(created, api.ReleaseSessionOptions);
+    RETURN_IF_ERROR(ConfigureOptions(options.get(), config));
+    session->metadata_.providers = AppendExecutionProviders(options.get(), config.providers);
+    Status status = FromOrt(api.CreateSession(OrtEnvironment(), path.c_str(), options.get(), &session->session_),
+                            StatusCode::kModelLoad);
+    if (!status.ok()) return status.Prefix("loading '" + path + "': ");
   }
-  api.ReleaseSessionOptions(options);
-  if (status.ok()) status = session->ReadMetadata();
-  if (status.ok()) *out = std::move(session);
-  return status;
+  RETURN_IF_ERROR(session->ReadMetadata());
+  *out = std::move(session);
+  return Status::Ok();
 }
 
 ModelSession::~ModelSession() {
@@ -221,56 +248,33 @@ ModelSession::~ModelSession() {
 Status ModelSession::ReadMetadata() {
   const OrtApi& api = Ort();
   OrtAllocator* allocator = nullptr;
-  Status status = FromOrt(api.GetAllocatorWithDefaultOptions(&allocator), StatusCode::kInternal);
-  if (!status.ok()) return status;
-  for (int pass = 0; pass < 2 && status.ok(); ++pass) {
-    const bool inputs = pass == 0;
-    std::size_t count = 0;
-    status = FromOrt(inputs ? api.SessionGetInputCount(session_, &count) : api.SessionGetOutputCount(session_, &count),
-                     StatusCode::kModelLoad);
-    for (std::size_t i = 0; status.ok() && i < count; ++i) {
-      TensorInfo info;
-      char* name = nullptr;
-      OrtTypeInfo* type_info = nullptr;
-      status = FromOrt(inputs ? api.SessionGetInputName(session_, i, allocator, &name)
-                              : api.SessionGetOutputName(session_, i, allocator, &name),
-                       StatusCode::kModelLoad);
-      if (!status.ok()) break;
-      info.name = TakeAllocatedString(allocator, name);
-      status = FromOrt(inputs ? api.SessionGetInputTypeInfo(session_, i, &type_info)
-                              : api.SessionGetOutputTypeInfo(session_, i, &type_info),
-                       StatusCode::kModelLoad);
-      if (status.ok()) status = ReadTensorInfo(type_info, &info);
-      if (type_info != nullptr) api.ReleaseTypeInfo(type_info);
-      if (!status.ok()) status.Prefix(std::string(inputs ? "input '" : "output '") + info.name + "': ");
-      (inputs ? metadata_.inputs : metadata_.outputs).push_back(std::move(info));
-    }
-  }
-  if (!status.ok()) return status;
-  OrtModelMetadata* model_metadata = nullptr;
-  if (!(status = FromOrt(api.SessionGetModelMetadata(session_, &model_metadata), StatusCode::kModelLoad)).ok()) return status;
+  RETURN_IF_ORT_ERROR(api.GetAllocatorWithDefaultOptions(&allocator), StatusCode::kInternal);
+  RETURN_IF_ERROR(ReadSignature(session_, allocator, true, &metadata_.inputs));
+  RETURN_IF_ERROR(ReadSignature(session_, allocator, false, &metadata_.outputs));
+  OrtModelMetadata* created = nullptr;
+  RETURN_IF_ORT_ERROR(api.SessionGetModelMetadata(session_, &created), StatusCode::kModelLoad);
+  const OrtOwned<OrtModelMetadata> model_metadata(created, api.ReleaseModelMetadata);
   char* text = nullptr;
-  if (FromOrt(api.ModelMetadataGetProducerName(model_metadata, allocator, &text), StatusCode::kModelLoad).ok())
+  if (FromOrt(api.ModelMetadataGetProducerName(model_metadata.get(), allocator, &text), StatusCode::kModelLoad).ok())
     metadata_.producer_name = TakeAllocatedString(allocator, text);
-  if (FromOrt(api.ModelMetadataGetGraphName(model_metadata, allocator, &text), StatusCode::kModelLoad).ok())
+  if (FromOrt(api.ModelMetadataGetGraphName(model_metadata.get(), allocator, &text), StatusCode::kModelLoad).ok())
     metadata_.graph_name = TakeAllocatedString(allocator, text);
-  if (FromOrt(api.ModelMetadataGetDomain(model_metadata, allocator, &text), StatusCode::kModelLoad).ok())
+  if (FromOrt(api.ModelMetadataGetDomain(model_metadata.get(), allocator, &text), StatusCode::kModelLoad).ok())
     metadata_.domain = TakeAllocatedString(allocator, text);
-  if (FromOrt(api.ModelMetadataGetDescription(model_metadata, allocator, &text), StatusCode::kModelLoad).ok())
+  if (FromOrt(api.ModelMetadataGetDescription(model_metadata.get(), allocator, &text), StatusCode::kModelLoad).ok())
     metadata_.description = TakeAllocatedString(allocator, text);
-  FromOrt(api.ModelMetadataGetVersion(model_metadata, &metadata_.model_version), StatusCode::kModelLoad);
+  FromOrt(api.ModelMetadataGetVersion(model_metadata.get(), &metadata_.model_version), StatusCode::kModelLoad);
   char** keys = nullptr;
   int64_t key_count = 0;
-  if (FromOrt(api.ModelMetadataGetCustomMetadataMapKeys(model_metadata, allocator, &keys, &key_count), StatusCode::kModelLoad).ok()) {
+  if (FromOrt(api.ModelMetadataGetCustomMetadataMapKeys(model_metadata.get(), allocator, &keys, &key_count), StatusCode::kModelLoad).ok()) {
     for (int64_t i = 0; i < key_count; ++i) {
       char* value = nullptr;
-      FromOrt(api.ModelMetadataLookupCustomMetadataMap(model_metadata, allocator, keys[i], &value), StatusCode::kModelLoad);
+      FromOrt(api.ModelMetadataLookupCustomMetadataMap(model_metadata.get(), allocator, keys[i], &value), StatusCode::kModelLoad);
       std::string key = TakeAllocatedString(allocator, keys[i]);
       metadata_.custom.emplace_back(std::move(key), TakeAllocatedString(allocator, value));
     }
     if (keys != nullptr) allocator->Free(allocator, keys);
   }
-  api.ReleaseModelMetadata(model_metadata);
   return Status::Ok();
 }
 

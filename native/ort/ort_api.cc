@@ -45,7 +45,6 @@ void InitOnce() {
 
 }  // namespace
 
-const OrtApi* OrtApiOrNull() { return g_api; }
 const OrtApi& Ort() { return *g_api; }
 OrtEnv* OrtEnvironment() { return g_env; }
 

@@ -1,6 +1,6 @@
 // BatchScheduler tests with a fake runner: every task completes exactly once with its own rows, batching merges
 // concurrent requests, a full queue refuses at once, failures stay inside their batch, deadlines, shutdown and
-// round-robin fairness between queues.
+// round-robin fairness between queues. A refused task stays with the caller, and no task leaks.
 #include <algorithm>
 #include <memory>
 #include <thread>
@@ -15,6 +15,8 @@ using ortserve_test::Batching;
 using ortserve_test::CollectingSink;
 using ortserve_test::DoublingRunner;
 using ortserve_test::FloatTask;
+using ortserve_test::NewFloatTask;
+using ortserve_test::ScheduleOrDrop;
 
 namespace {
 
@@ -51,9 +53,10 @@ TEST(scheduler_unbatched_many_producers_each_task_once) {
   for (int p = 0; p < kThreads; ++p) {
     producers.emplace_back([&, p] {
       for (int i = 0; i < kPerThread; ++i) {
-        auto* task = new FloatTask(p * kPerThread + i, {static_cast<float>(p), static_cast<float>(i)}, 2);
-        // Producers share the scheduler only through Schedule; retry when the queue is momentarily full.
-        while (!scheduler.Schedule(*queue, task).ok()) std::this_thread::yield();
+        auto task = NewFloatTask(p * kPerThread + i, {static_cast<float>(p), static_cast<float>(i)}, 2);
+        // Producers share the scheduler only through Schedule; retry (the task is still ours) when the queue is
+        // momentarily full.
+        while (!scheduler.Schedule(*queue, &task).ok()) std::this_thread::yield();
       }
     });
   }
@@ -76,7 +79,7 @@ TEST(scheduler_batches_concurrent_requests_and_splits_rows) {
   runner->Block();   // hold the worker so requests pile up into batches
   constexpr int kTasks = 40;
   for (int i = 0; i < kTasks; ++i) {
-    CHECK(scheduler.Schedule(*queue, new FloatTask(i, {static_cast<float>(i), static_cast<float>(i) + 0.5f}, 2)).ok());
+    CHECK(ScheduleOrDrop(scheduler, *queue, NewFloatTask(i, {static_cast<float>(i), static_cast<float>(i) + 0.5f}, 2)).ok());
   }
   runner->Release();
   auto& done = sink.WaitFor(kTasks);
@@ -100,16 +103,19 @@ TEST(scheduler_full_queue_refuses_at_once_and_keeps_ownership_with_caller) {
   auto queue = std::make_shared<ModelQueue>(policy, runner, std::vector<std::string>{"y"});
   scheduler.AddQueue(queue);
   runner->Block();
+  const int live_before = FloatTask::Live().load();
   int accepted = 0;
   Status refused;
   for (int i = 0; i < 20; ++i) {
-    auto* task = new FloatTask(i, {1, 2}, 2);
-    Status status = scheduler.Schedule(*queue, task);
+    auto task = NewFloatTask(i, {1, 2}, 2);
+    Task* const made = task.get();
+    Status status = scheduler.Schedule(*queue, &task);
     if (status.ok()) {
+      CHECK(task == nullptr);   // accepted: the scheduler's now
       ++accepted;
     } else {
+      CHECK(task.get() == made);   // refused: still ours, deleted at the end of this iteration
       refused = status;
-      delete task;   // refused: still ours
     }
   }
   CHECK(accepted >= 4);
@@ -117,6 +123,7 @@ TEST(scheduler_full_queue_refuses_at_once_and_keeps_ownership_with_caller) {
   CHECK(refused.code() == StatusCode::kUnavailable);
   CHECK(refused.message().find("queue is full") != std::string::npos);
   CHECK(queue->Stats().rejected_full > 0);
+  CHECK_EQ(FloatTask::Live().load() - live_before, accepted);   // the refused ones were freed by their owner, us
   runner->Release();
   CHECK_EQ(sink.WaitFor(static_cast<std::size_t>(accepted)).size(), static_cast<std::size_t>(accepted));
 }
@@ -127,9 +134,9 @@ TEST(scheduler_failed_batch_fails_only_its_requests) {
   BatchScheduler scheduler(1, &sink);
   auto queue = std::make_shared<ModelQueue>(BatchPolicy{}, runner, std::vector<std::string>{"y"});
   scheduler.AddQueue(queue);
-  CHECK(scheduler.Schedule(*queue, new FloatTask(0, {1, 2}, 2)).ok());
-  CHECK(scheduler.Schedule(*queue, new FloatTask(1, {-1, 2}, 2)).ok());
-  CHECK(scheduler.Schedule(*queue, new FloatTask(2, {3, 4}, 2)).ok());
+  CHECK(ScheduleOrDrop(scheduler, *queue, NewFloatTask(0, {1, 2}, 2)).ok());
+  CHECK(ScheduleOrDrop(scheduler, *queue, NewFloatTask(1, {-1, 2}, 2)).ok());
+  CHECK(ScheduleOrDrop(scheduler, *queue, NewFloatTask(2, {3, 4}, 2)).ok());
   auto& done = sink.WaitFor(3);
   for (auto& task : done) {
     auto* t = static_cast<FloatTask*>(task.get());
@@ -148,9 +155,9 @@ TEST(scheduler_expired_deadline_never_reaches_the_model) {
   BatchScheduler scheduler(1, &sink);
   auto queue = std::make_shared<ModelQueue>(BatchPolicy{}, runner, std::vector<std::string>{"y"});
   scheduler.AddQueue(queue);
-  auto* late = new FloatTask(0, {1, 2}, 2);
+  auto late = NewFloatTask(0, {1, 2}, 2);
   late->deadline_micros = 1;   // long past on the steady clock
-  CHECK(scheduler.Schedule(*queue, late).ok());
+  CHECK(scheduler.Schedule(*queue, &late).ok());
   auto& done = sink.WaitFor(1);
   CHECK(done[0]->status.code() == StatusCode::kDeadlineExceeded);
   CHECK_EQ(runner->runs.load(), 0);
@@ -163,13 +170,11 @@ TEST(scheduler_stop_fails_queued_tasks_and_refuses_new_ones) {
   auto scheduler = std::make_unique<BatchScheduler>(1, &sink);
   auto queue = std::make_shared<ModelQueue>(Batching(4, 60000000), runner, std::vector<std::string>{"y"});
   scheduler->AddQueue(queue);
-  for (int i = 0; i < 3; ++i) CHECK(scheduler->Schedule(*queue, new FloatTask(i, {1, 2}, 2)).ok());
+  for (int i = 0; i < 3; ++i) CHECK(ScheduleOrDrop(*scheduler, *queue, NewFloatTask(i, {1, 2}, 2)).ok());
   scheduler->Stop();   // the batch is still open (one-minute timeout): every task fails with UNAVAILABLE
   auto& done = sink.WaitFor(3);
   for (auto& task : done) CHECK(task->status.code() == StatusCode::kUnavailable);
-  auto* after = new FloatTask(9, {1, 2}, 2);
-  CHECK(scheduler->Schedule(*queue, after).code() == StatusCode::kUnavailable);
-  delete after;
+  CHECK(ScheduleOrDrop(*scheduler, *queue, NewFloatTask(9, {1, 2}, 2)).code() == StatusCode::kUnavailable);
 }
 
 TEST(scheduler_round_robin_keeps_a_cold_model_from_starving) {
@@ -184,8 +189,8 @@ TEST(scheduler_round_robin_keeps_a_cold_model_from_starving) {
   scheduler.AddQueue(hot);
   scheduler.AddQueue(cold);
   hot_runner->Block();
-  for (int i = 0; i < 500; ++i) CHECK(scheduler.Schedule(*hot, new FloatTask(i, {1, 2}, 2)).ok());
-  for (int i = 0; i < 10; ++i) CHECK(scheduler.Schedule(*cold, new FloatTask(1000 + i, {1, 2}, 2)).ok());
+  for (int i = 0; i < 500; ++i) CHECK(ScheduleOrDrop(scheduler, *hot, NewFloatTask(i, {1, 2}, 2)).ok());
+  for (int i = 0; i < 10; ++i) CHECK(ScheduleOrDrop(scheduler, *cold, NewFloatTask(1000 + i, {1, 2}, 2)).ok());
   hot_runner->Release();
   auto& done = sink.WaitFor(510);
   std::size_t last_cold = 0;
@@ -203,13 +208,13 @@ TEST(scheduler_cancelled_tasks_are_all_failed_after_a_nudge) {
   auto queue = std::make_shared<ModelQueue>(BatchPolicy{}, runner, std::vector<std::string>{"y"});
   scheduler.AddQueue(queue);
   runner->Block();
-  CHECK(scheduler.Schedule(*queue, new FloatTask(0, {1, 2}, 2)).ok());   // occupies the only worker
+  CHECK(ScheduleOrDrop(scheduler, *queue, NewFloatTask(0, {1, 2}, 2)).ok());   // occupies the only worker
   std::vector<std::shared_ptr<std::atomic<bool>>> flags;
   for (int i = 1; i <= 5; ++i) {
-    auto* task = new FloatTask(i, {1, 2}, 2);
+    auto task = NewFloatTask(i, {1, 2}, 2);
     task->cancel_flag = std::make_shared<std::atomic<bool>>(false);
     flags.push_back(task->cancel_flag);
-    CHECK(scheduler.Schedule(*queue, task).ok());
+    CHECK(scheduler.Schedule(*queue, &task).ok());
   }
   for (auto& flag : flags) flag->store(true);
   scheduler.Nudge();
@@ -219,4 +224,39 @@ TEST(scheduler_cancelled_tasks_are_all_failed_after_a_nudge) {
   for (auto& task : done) cancelled += task->status.code() == StatusCode::kDeadlineExceeded ? 1 : 0;
   CHECK_EQ(cancelled, 5);            // every queued one, not just the first behind the running task
   CHECK_EQ(runner->runs.load(), 1);  // none of them reached the model
+}
+
+TEST(scheduler_refused_task_stays_with_the_caller_and_nothing_leaks) {
+  const int live_before = FloatTask::Live().load();
+  {
+    CollectingSink sink;   // declared first, so it outlives the scheduler that completes into it
+    auto runner = std::make_shared<DoublingRunner>();
+    BatchScheduler scheduler(1, &sink);
+    auto batched = std::make_shared<ModelQueue>(Batching(1, 0), runner, std::vector<std::string>{"y"});
+    auto closed = std::make_shared<ModelQueue>(BatchPolicy{}, runner, std::vector<std::string>{"y"});
+    scheduler.AddQueue(batched);
+    scheduler.AddQueue(closed);
+    closed->Close();
+    // Each refusal must leave the very same task, alive and untouched, with the caller.
+    const auto expect_refused = [&](ModelQueue& queue, StatusCode code, const char* reason) {
+      auto task = NewFloatTask(7, {1, 2, 3, 4}, 2);   // 2 rows
+      Task* const made = task.get();
+      const Status status = scheduler.Schedule(queue, &task);
+      CHECK(status.code() == code);
+      CHECK(status.message().find(reason) != std::string::npos);
+      CHECK(task.get() == made);
+      CHECK_EQ(static_cast<FloatTask*>(task.get())->storage[3], 4.0f);   // a freed task here is an ASan error
+    };
+    expect_refused(*batched, StatusCode::kInvalidArgument, "more than max_batch_size");
+    expect_refused(*closed, StatusCode::kUnavailable, "unloading");
+    auto accepted = NewFloatTask(1, {1, 2}, 2);
+    CHECK(scheduler.Schedule(*closed, &accepted).code() == StatusCode::kUnavailable);
+    CHECK(scheduler.Schedule(*batched, &accepted).ok());
+    CHECK(accepted == nullptr);
+    CHECK_EQ(sink.WaitFor(1).size(), static_cast<std::size_t>(1));
+    scheduler.Stop();
+    expect_refused(*batched, StatusCode::kUnavailable, "shutting down");
+  }
+  // Every task made above was deleted exactly once: by the caller when refused, by the sink when completed.
+  CHECK_EQ(FloatTask::Live().load(), live_before);
 }

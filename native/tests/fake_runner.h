@@ -113,11 +113,20 @@ inline ortserve::BatchPolicy Batching(int64_t max, int64_t timeout) {
   return policy;
 }
 
-// A task with input x float32 [rows, width] holding `values` (owned by the task through `storage`).
+// A task with input x float32 [rows, width] holding `values` (owned by the task through `storage`). Counts the
+// ones alive, so a test can check that every task it made was deleted exactly once (nothing leaked).
 struct FloatTask : ortserve::Task {
   std::vector<float> storage;
   int id = 0;
+  static std::atomic<int>& Live() {
+    static std::atomic<int> live{0};
+    return live;
+  }
+  FloatTask(const FloatTask&) = delete;
+  FloatTask& operator=(const FloatTask&) = delete;
+  ~FloatTask() override { Live().fetch_sub(1); }
   FloatTask(int task_id, std::vector<float> values, int64_t width) : storage(std::move(values)), id(task_id) {
+    Live().fetch_add(1);
     ortserve::InputTensor x;
     x.name = "x";
     x.type = ortserve::ElementType::kFloat32;
@@ -128,5 +137,17 @@ struct FloatTask : ortserve::Task {
     inputs.push_back(x);
   }
 };
+
+// A FloatTask as Schedule takes it.
+inline std::unique_ptr<ortserve::Task> NewFloatTask(int task_id, std::vector<float> values, int64_t width) {
+  return std::make_unique<FloatTask>(task_id, std::move(values), width);
+}
+
+// Schedules `task` and returns the status; the task is consumed either way (a refused one is deleted here). For
+// tests that only need the status: the ownership rule itself is tested in batch_scheduler_test.cc.
+inline ortserve::Status ScheduleOrDrop(ortserve::BatchScheduler& scheduler, ortserve::ModelQueue& queue,
+                                       std::unique_ptr<ortserve::Task> task) {
+  return scheduler.Schedule(queue, &task);
+}
 
 }  // namespace ortserve_test

@@ -1,0 +1,22 @@
+// AddonData: starting the per-env batch scheduler, and tearing the env's native state down in order.
+#include "binding/addon_data.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace ortserve {
+
+BatchScheduler& AddonData::StartedScheduler() {
+  if (!scheduler) {
+    const int threads = scheduler_threads > 0 ? scheduler_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    scheduler = std::make_unique<BatchScheduler>(threads, completions.get());
+  }
+  return *scheduler;
+}
+
+void AddonData::Teardown(Napi::Env env) {
+  if (scheduler) scheduler->Stop();   // joins workers; queued tasks are completed into `completions`
+  completions->Shutdown(env);
+}
+
+}  // namespace ortserve
