@@ -1,6 +1,8 @@
 // Prometheus text exposition of per-model-version counters under the names Triton and TF Serving users already graph.
 
 import type { ModelRegistry } from '../../registry/model-registry.js';
+import type { RequestCounters } from '../../engine/model-session.js';
+import type { NativeQueueStats } from '../../engine/native-binding.js';
 
 interface Series {
   name: string;
@@ -55,19 +57,10 @@ export function prometheusText(registry: ModelRegistry): string {
   return render(series);
 }
 
-interface Counters {
+/** One version's request counters with the queue counters its metrics show. */
+interface Counters extends RequestCounters, Pick<NativeQueueStats, 'batches' | 'rejectedFull' | 'expired' | 'queued'> {
   model: string;
   version: number;
-  success: number;
-  failure: number;
-  inferences: number;
-  requestMicros: number;
-  queueMicros: number;
-  computeMicros: number;
-  batches: number;
-  rejectedFull: number;
-  expired: number;
-  queued: number;
 }
 
 function collect(registry: ModelRegistry): Counters[] {
