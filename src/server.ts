@@ -110,6 +110,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     interOpThreads: options.interOpThreads,
     graphOptimizationLevel: options.graphOptimizationLevel,
     executionProviders: parseExecutionProviders(options.executionProviders),
+    inlineBudgetMicros: options.inlineBudgetMicros,
     batching: options.enableBatching
       ? {
           ...(options.batchingParametersFile ? toBatchingOptions(readBatchingParametersFile(options.batchingParametersFile, options.maxConfigBytes)) : {}),

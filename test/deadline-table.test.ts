@@ -35,8 +35,9 @@ let port: number;
 let grpcs: GrpcClients;
 
 beforeAll(async () => {
-  // One native worker, so a request waits in the queue while a slow run holds it.
-  t = await startTestServer({ mlp: { 1: mlpModel(1) }, slow: { 1: slowModel({ steps: 24 }) } }, { numBatchThreads: 1 });
+  // One native worker, so a request waits in the queue while a slow run holds it; inline runs off, so the tiny
+  // model takes the queue too (test/execution-mode.test.ts covers inline runs).
+  t = await startTestServer({ mlp: { 1: mlpModel(1) }, slow: { 1: slowModel({ steps: 24 }) } }, { numBatchThreads: 1, inlineBudgetMicros: 0 });
   port = Number(new URL(t.baseUrl).port);
   grpcs = grpcClients(t.grpcAddress);
 });
@@ -149,6 +150,15 @@ describe('one deadline rule, every protocol', () => {
     await slow.done;
     expect(outcome).toEqual(EXPIRED);
   });
+
+  // The protocols whose field is in µs: 1 µs keeps its precision, so it has passed by the time the body is decoded
+  // (rounding it down to 0 would mean "none" under the 0 rule; rounding up to 1 ms would let it run).
+  it.each(Object.keys(PROTOCOLS).filter((n) => n.includes('µs') || n.includes('timeout_micros')))(
+    '%s: a 1 µs timeout has passed before the request runs: DEADLINE_EXCEEDED',
+    async (name) => {
+      expect(await PROTOCOLS[name]!({ timeoutMs: 0.001 })).toEqual(EXPIRED);
+    },
+  );
 
   it.each(Object.keys(PROTOCOLS).filter((n) => /REST|HTTP/.test(n)))(
     '%s: the deadline counts from the headers, so a body that arrives after it has passed is DEADLINE_EXCEEDED',

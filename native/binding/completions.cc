@@ -51,26 +51,13 @@ void JsCompletions::Settle(Napi::Env env, JsTask* task) {
     task->deferred.Reject(MakeJsError(env, task->status).Value());
     return;
   }
-  Napi::Array result = Napi::Array::New(env, task->outputs.size());
-  for (std::size_t i = 0; i < task->outputs.size(); ++i) {
-    const void* address = task->outputs[i].data;
-    Napi::Object output = OutputToJs(env, task->outputs[i], task->inputs);
-    if (task->report_addresses) output.Set("address", Napi::BigInt::New(env, reinterpret_cast<uint64_t>(address)));
-    result.Set(static_cast<uint32_t>(i), output);
-  }
-  if (task->report_addresses) {
-    Napi::Array addresses = Napi::Array::New(env, task->input_addresses.size());
-    for (std::size_t i = 0; i < task->input_addresses.size(); ++i)
-      addresses.Set(static_cast<uint32_t>(i), Napi::BigInt::New(env, reinterpret_cast<uint64_t>(task->input_addresses[i])));
-    result.Set("inputAddresses", addresses);
-  }
-  Napi::Object info = Napi::Object::New(env);
-  info.Set("batchRows", static_cast<double>(task->batch_rows));
-  info.Set("batchRequests", static_cast<double>(task->batch_tasks));
-  info.Set("queueMicros", static_cast<double>(task->queue_micros));
-  info.Set("computeMicros", static_cast<double>(task->compute_micros));
-  result.Set("info", info);
-  task->deferred.Resolve(result);
+  RunReport report;
+  report.batch_rows = task->batch_rows;
+  report.batch_tasks = task->batch_tasks;
+  report.queue_micros = task->queue_micros;
+  report.compute_micros = task->compute_micros;
+  if (task->report_addresses) report.input_addresses = &task->input_addresses;
+  task->deferred.Resolve(RunResultToJs(env, task->outputs, task->inputs, report));
 }
 
 void JsCompletions::Shutdown(Napi::Env env) {

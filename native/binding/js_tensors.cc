@@ -287,6 +287,31 @@ Napi::Array TensorInfosToJs(Napi::Env env, const std::vector<TensorInfo>& infos)
 
 }  // namespace
 
+Napi::Array RunResultToJs(Napi::Env env, std::vector<OutputTensor>& outputs, const std::vector<InputTensor>& inputs,
+                          const RunReport& report) {
+  Napi::Array result = Napi::Array::New(env, outputs.size());
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const void* address = outputs[i].data;
+    Napi::Object output = OutputToJs(env, outputs[i], inputs);
+    if (report.input_addresses != nullptr) output.Set("address", Napi::BigInt::New(env, reinterpret_cast<uint64_t>(address)));
+    result.Set(static_cast<uint32_t>(i), output);
+  }
+  if (report.input_addresses != nullptr) {
+    const std::vector<const void*>& seen = *report.input_addresses;
+    Napi::Array addresses = Napi::Array::New(env, seen.size());
+    for (std::size_t i = 0; i < seen.size(); ++i)
+      addresses.Set(static_cast<uint32_t>(i), Napi::BigInt::New(env, reinterpret_cast<uint64_t>(seen[i])));
+    result.Set("inputAddresses", addresses);
+  }
+  Napi::Object info = Napi::Object::New(env);
+  info.Set("batchRows", static_cast<double>(report.batch_rows));
+  info.Set("batchRequests", static_cast<double>(report.batch_tasks));
+  info.Set("queueMicros", static_cast<double>(report.queue_micros));
+  info.Set("computeMicros", static_cast<double>(report.compute_micros));
+  result.Set("info", info);
+  return result;
+}
+
 Napi::Object MetadataToJs(Napi::Env env, const ModelMetadata& metadata) {
   Napi::Object object = Napi::Object::New(env);
   object.Set("inputs", TensorInfosToJs(env, metadata.inputs));

@@ -39,6 +39,21 @@ BatchPolicy ParseBatchPolicy(const Napi::Value& options);
 
 Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs);
 
+// What a run reports beside its outputs, queued (run()) or inline (runInline()) alike.
+struct RunReport {
+  int64_t batch_rows = 0;
+  int64_t batch_tasks = 0;
+  int64_t queue_micros = 0;
+  int64_t compute_micros = 0;
+  // Non-null when the caller asked for addresses (zero-copy checks): the input data pointers ORT saw.
+  const std::vector<const void*>* input_addresses = nullptr;
+};
+
+// The array a run resolves with: one OutputToJs object per output (with its `address` when addresses were asked
+// for), `info` {batchRows, batchRequests, queueMicros, computeMicros} and, when asked, `inputAddresses`.
+Napi::Array RunResultToJs(Napi::Env env, std::vector<OutputTensor>& outputs, const std::vector<InputTensor>& inputs,
+                          const RunReport& report);
+
 Napi::Object MetadataToJs(Napi::Env env, const ModelMetadata& metadata);
 
 // Number of external output ArrayBuffers not yet finalized.

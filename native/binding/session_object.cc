@@ -45,12 +45,24 @@ int64_t BatchRows(Napi::Env env, const std::vector<InputTensor>& inputs) {
   return rows < 0 ? 1 : rows;
 }
 
+// outputNames parsed and checked against the model. Throws (ThrowInvalidArgument) naming an unknown output.
+std::vector<std::string> KnownOutputNames(Napi::Env env, const Napi::Value& value, const ModelMetadata& metadata) {
+  std::vector<std::string> output_names = ParseOutputNames(value);
+  for (const auto& name : output_names) {
+    bool known = false;
+    for (const auto& output : metadata.outputs) known = known || output.name == name;
+    if (!known) ThrowInvalidArgument(env, "outputNames: '" + name + "' is not an output of this model");
+  }
+  return output_names;
+}
+
 }  // namespace
 
 Napi::Function SessionObject::Define(Napi::Env env) {
   return DefineClass(env, "Session", {
       InstanceMethod<&SessionObject::Metadata>("metadata"),
       InstanceMethod<&SessionObject::Run>("run"),
+      InstanceMethod<&SessionObject::RunInline>("runInline"),
       InstanceMethod<&SessionObject::Stats>("stats"),
       InstanceMethod<&SessionObject::Release>("release"),
   });
@@ -86,12 +98,7 @@ Napi::Value SessionObject::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!session_) ThrowInvalidArgument(env, "session was released");
   PinnedInputs pinned = ParseInputs(info[0]);
-  std::vector<std::string> output_names = ParseOutputNames(info[1]);
-  for (const auto& name : output_names) {
-    bool known = false;
-    for (const auto& output : session_->metadata().outputs) known = known || output.name == name;
-    if (!known) ThrowInvalidArgument(env, "outputNames: '" + name + "' is not an output of this model");
-  }
+  std::vector<std::string> output_names = KnownOutputNames(env, info[1], session_->metadata());
   Napi::Object options = info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
   // Ours until Schedule accepts it; freed with `owned` if anything below throws or the scheduler refuses it.
   JsTask* task = new JsTask(env);
@@ -131,6 +138,31 @@ Napi::Value SessionObject::Run(const Napi::CallbackInfo& info) {
   }
   data.completions->TaskStarted(env);
   return promise;
+}
+
+Napi::Value SessionObject::RunInline(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!session_) ThrowInvalidArgument(env, "session was released");
+  // The queue first: a batched version, or one with requests accepted before this one, is served in order there.
+  if (queue_->policy().enabled || !queue_->Idle()) return env.Undefined();
+  PinnedInputs pinned = ParseInputs(info[0]);
+  std::vector<std::string> output_names = KnownOutputNames(env, info[1], session_->metadata());
+  const bool report_addresses = info[2].IsObject() && info[2].As<Napi::Object>().Get("reportAddresses").ToBoolean().Value();
+  std::vector<InputTensor> inputs = InModelOrder(env, std::move(pinned.tensors), input_order_);
+  std::vector<OutputTensor> outputs;
+  std::vector<const void*> addresses;
+  const int64_t start = SteadyClock::Instance().NowMicros();
+  // The JS values behind `inputs` stay alive for this call (they are its arguments), so `pinned.pins` need not
+  // outlive it; ORT reads them in place and copies nothing but strings.
+  Status status = session_->Run(inputs, output_names, &outputs, report_addresses ? &addresses : nullptr);
+  const int64_t end = SteadyClock::Instance().NowMicros();
+  if (!status.ok()) throw MakeJsError(env, status);
+  RunReport report;
+  report.batch_rows = 1;
+  report.batch_tasks = 1;
+  report.compute_micros = end - start;
+  if (report_addresses) report.input_addresses = &addresses;
+  return RunResultToJs(env, outputs, inputs, report);
 }
 
 Napi::Value SessionObject::Stats(const Napi::CallbackInfo& info) {

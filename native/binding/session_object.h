@@ -38,6 +38,17 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   with {code: 'UNAVAILABLE'} at once when the queue is full, {code: 'DEADLINE_EXCEEDED'} when the deadline
   //   passed (or it was cancelled) before it ran, or with ORT's {code, ortCode, message} when the run fails.
   Napi::Value Run(const Napi::CallbackInfo& info);
+  // [sync] runInline(inputs, outputNames?, options?) → the array run() resolves with, or undefined without running
+  //   when the request must take the queue instead: batching is on for this version, or a request accepted by
+  //   run() is still waiting or running (so requests keep their order and a queue never starves behind inline runs).
+  //   Runs ONNX Runtime on the calling (JS) thread, blocking it for the run: meant only for versions whose runs are
+  //   known to be short (the TS layer decides; see src/engine/execution-mode.ts). Arguments as run(); options takes
+  //   reportAddresses only (no deadline: the caller checks it first, and an inline run is not interrupted).
+  //   Inputs are read in place for the call's duration; outputs are ArrayBuffers over ORT's memory as with run().
+  //   `info` has batchRows 1 × batchRequests 1, queueMicros 0 and the run's computeMicros.
+  //   Throws (TypeError, code INVALID_ARGUMENT) as run() does for malformed arguments, and ORT's {code, ortCode,
+  //   message} (code INFERENCE) when the run fails.
+  Napi::Value RunInline(const Napi::CallbackInfo& info);
   // [sync] stats() → {enqueued, rejectedFull, expired, batches, tasksRun, rowsRun, paddedRows, queued} (after
   // release(): the counters as they were then). Never throws.
   Napi::Value Stats(const Napi::CallbackInfo& info);

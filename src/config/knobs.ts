@@ -47,6 +47,8 @@ export interface ServerOptions {
   enableBatching: boolean;
   /** TF Serving's batching parameters file: the batch policy of every model when enableBatching is on. */
   batchingParametersFile: string;
+  /** A version whose recent high-percentile compute is under this many µs runs on the JS thread (0 = never). */
+  inlineBudgetMicros: number;
   /** Native worker threads shared by all models (0 = one per hardware thread). */
   numBatchThreads: number;
   /** Queue bound of an unbatched model, in requests. */
@@ -120,6 +122,7 @@ export const KNOBS: readonly Knob[] = [
   { key: 'executionProviders', flag: 'execution_providers', kind: 'string', default: '', doc: 'Comma-separated providers to try before CPU, with an optional device id: e.g. "tensorrt:0,cuda:0". One that cannot load is skipped, with its reason in the log and in model metadata; CPU is always last.' },
   { key: 'enableBatching', flag: 'enable_batching', kind: 'boolean', default: false, doc: 'Merge concurrent requests to a model into one ONNX Runtime run (dynamic batching); only for models whose dim 0 is a batch axis and that keep no state. Batch knobs: --batching_parameters_file or the model config file.' },
   { key: 'batchingParametersFile', flag: 'batching_parameters_file', kind: 'string', default: '', doc: 'With --enable_batching: the batch policy for every model, TF Serving\'s text format (max_batch_size { value: 32 } batch_timeout_micros { value: 2000 } ...) or the same in YAML/JSON (.yaml, .yml, .json). A model\'s own batching section in the model config file overrides it. Default: the defaults in the README\'s batching table.' },
+  { key: 'inlineBudgetMicros', flag: 'inline_budget_micros', kind: 'integer', default: 200, min: 0, max: 100_000, doc: 'The JS thread never waits on inference longer than this: a version whose 95th-percentile compute over its last 64 runs is under it (after 16 runs, warmup included), with batching off and none of its requests queued, runs synchronously on the JS thread, skipping two thread hand-offs that cost more than a tiny model; an inline run over it sends the version back to the native workers for 5 s. 0 = every run on the workers.' },
   { key: 'numBatchThreads', flag: 'num_batch_threads', kind: 'integer', default: 0, min: 0, max: 1024, doc: 'Native worker threads shared by every model (they form batches and run ONNX Runtime); 0 = one per hardware thread.' },
   { key: 'maxQueuedRequests', flag: 'max_queued_requests', kind: 'integer', default: 1024, min: 1, max: 16_777_216, doc: 'Requests an unbatched model may have waiting; past it requests fail at once with 503 (batched models: max_enqueued_batches × max_batch_size).' },
   { key: 'restApiTimeoutInMs', flag: 'rest_api_timeout_in_ms', kind: 'integer', default: 30_000, min: 0, max: 86_400_000, doc: 'Deadline of a REST request: one not started by then fails with 504 (0 = none). A request may ask for less with the header x-request-timeout-ms.' },

@@ -5,6 +5,7 @@ import {
   DTYPE_SIZE, TYPED_ARRAY_FOR, elementCount, isDType, shapeFits, shapeText,
   type DType, type NumericDType, type StringData, type Tensor,
 } from './tensor.js';
+import { ExecutionMode } from './execution-mode.js';
 import {
   nativeAddon,
   type NativeBatchingOptions, type NativeMetadata, type NativeOutput, type NativeProviderOutcome, type NativeQueueStats,
@@ -28,12 +29,16 @@ export interface ModelSignature {
   outputs: TensorSpec[];
 }
 
-export type SessionOptions = NativeSessionOptions;
+/** How a version is loaded: ONNX Runtime's session options, and the inline budget of its execution mode. */
+export type SessionOptions = NativeSessionOptions & {
+  /** Runs whose recent high-percentile compute is under this many µs run on the JS thread (0 = never). Default 0. */
+  inlineBudgetMicros?: number;
+};
 export type BatchingOptions = NativeBatchingOptions;
 export type RunInfo = NativeRunInfo;
 
 export interface RunOptions {
-  /** Absolute deadline (Date.now() milliseconds): a request not started by then fails with ERR_DEADLINE_EXCEEDED. */
+  /** Deadline on the monotonic clock (performance.now() ms): a request not started by then fails with ERR_DEADLINE_EXCEEDED. */
   deadline?: number;
   /** Aborting drops the request if it has not started yet (it then fails with ERR_DEADLINE_EXCEEDED). */
   signal?: AbortSignal;
@@ -49,11 +54,16 @@ export interface RequestCounters {
   requestMicros: number;
   queueMicros: number;
   computeMicros: number;
+  /** Successful requests that ran inline on the JS thread, and those that went through the native queue. */
+  inlineRuns: number;
+  queuedRuns: number;
 }
 
 export interface RunResult {
   outputs: Map<string, Tensor>;
   info: RunInfo;
+  /** Whether it ran inline on the JS thread (see execution-mode.ts) rather than through the native queue. */
+  ranInline: boolean;
 }
 export type ProviderOutcome = NativeProviderOutcome;
 
@@ -95,11 +105,16 @@ export class ModelSession {
   private readonly inputsByName: Map<string, TensorSpec>;
   private readonly outputsByName: Map<string, TensorSpec>;
   private native: NativeSession | undefined;
-  readonly counters: RequestCounters = { success: 0, failure: 0, inferences: 0, requestMicros: 0, queueMicros: 0, computeMicros: 0 };
+  readonly counters: RequestCounters = {
+    success: 0, failure: 0, inferences: 0, requestMicros: 0, queueMicros: 0, computeMicros: 0, inlineRuns: 0, queuedRuns: 0,
+  };
+  /** Where this version's next request runs: inline on the JS thread or on the native workers. */
+  readonly executionMode: ExecutionMode;
   private lastStats: NativeQueueStats = { enqueued: 0, rejectedFull: 0, expired: 0, batches: 0, tasksRun: 0, rowsRun: 0, paddedRows: 0, queued: 0 };
 
-  private constructor(native: NativeSession) {
+  private constructor(native: NativeSession, inlineBudgetMicros: number, clock?: () => number) {
     this.native = native;
+    this.executionMode = new ExecutionMode(inlineBudgetMicros, clock);
     this.metadata = native.metadata();
     this.signature = { inputs: this.metadata.inputs.map(toSpec), outputs: this.metadata.outputs.map(toSpec) };
     // ORT's reasons end with a newline and carry its source path; keep them on one line.
@@ -109,17 +124,18 @@ export class ModelSession {
   }
 
   /** Loads `path` on a native thread. Rejects with ERR_MODEL_LOAD naming the path and ORT's reason. */
-  static async load(path: string, options: SessionOptions = {}): Promise<ModelSession> {
+  static async load(path: string, options: SessionOptions = {}, clock?: () => number): Promise<ModelSession> {
+    const { inlineBudgetMicros = 0, ...nativeOptions } = options;
     let native: NativeSession;
     try {
       // Malformed options throw synchronously inside loadSession; they are caught and mapped below like load errors.
-      native = await nativeAddon().loadSession(path, options);
+      native = await nativeAddon().loadSession(path, nativeOptions);
     } catch (err) {
       const invalidOptions = (err as { code?: string }).code === 'INVALID_ARGUMENT';
       if (invalidOptions) throw new OrtServeError('ERR_CONFIG', `loading model '${path}': ${(err as Error).message}`, { cause: err });
       throw fromNativeError(err, `loading model '${path}'`);
     }
-    const session = new ModelSession(native);
+    const session = new ModelSession(native, inlineBudgetMicros, clock);
     const unservable = [...session.signature.inputs].filter((s) => s.dtype === 'unsupported');
     if (unservable.length > 0) {
       session.release();
@@ -186,6 +202,8 @@ export class ModelSession {
       c.requestMicros += Math.round((performance.now() - started) * 1000);
       c.queueMicros += result.info.queueMicros;
       c.computeMicros += result.info.computeMicros;
+      if (result.ranInline) c.inlineRuns++;
+      else c.queuedRuns++;
       return result;
     } catch (err) {
       this.counters.failure++;
@@ -201,15 +219,28 @@ export class ModelSession {
     if (options.signal?.aborted) fail('ERR_DEADLINE_EXCEEDED', 'the request was cancelled before it ran');
     const nativeOptions: NativeRunOptions = {};
     if (options.deadline !== undefined) {
-      const remainingMs = options.deadline - Date.now();
+      const remainingMs = options.deadline - performance.now();
       if (remainingMs <= 0) fail('ERR_DEADLINE_EXCEEDED', 'the request deadline passed before it ran');
       nativeOptions.timeoutMicros = Math.floor(remainingMs * 1000);
     }
-    if (options.signal !== undefined) nativeOptions.cancellable = true;
     const nativeInputs = [...inputs].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
+    const names = outputNames === undefined ? undefined : [...outputNames];
+    if (this.executionMode.inline()) {
+      let inline: NativeRunResult | undefined;
+      try {
+        inline = native.runInline(nativeInputs, names);
+      } catch (err) {
+        throw fromNativeError(err, 'running the model');
+      }
+      if (inline !== undefined) {
+        this.executionMode.record(inline.info.computeMicros, true);
+        return { outputs: toTensors(inline), info: inline.info, ranInline: true };
+      }
+    }
+    if (options.signal !== undefined) nativeOptions.cancellable = true;
     let result: NativeRunResult;
     try {
-      const pending = native.run(nativeInputs, outputNames === undefined ? undefined : [...outputNames], nativeOptions);
+      const pending = native.run(nativeInputs, names, nativeOptions);
       const cancel = () => pending.cancel?.();
       options.signal?.addEventListener('abort', cancel, { once: true });
       try {
@@ -220,7 +251,8 @@ export class ModelSession {
     } catch (err) {
       throw fromNativeError(err, 'running the model');
     }
-    return { outputs: new Map(result.map((o) => [o.name, outputToTensor(o)])), info: result.info };
+    this.executionMode.record(result.info.computeMicros, false);
+    return { outputs: toTensors(result), info: result.info, ranInline: false };
   }
 
   /** Counters of this version's request queue (batches run, rows, rejections, ...). */
@@ -235,6 +267,11 @@ export class ModelSession {
     this.native.release();
     this.native = undefined;
   }
+}
+
+/** The outputs of an addon run, by name, as tensors over the addon's buffers. */
+function toTensors(result: NativeRunResult): Map<string, Tensor> {
+  return new Map(result.map((o) => [o.name, outputToTensor(o)]));
 }
 
 /** The batch size a request carries: dim 0 of its first input (1 for scalars). */

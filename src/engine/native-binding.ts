@@ -133,6 +133,12 @@ export interface NativeSession {
    * With {cancellable: true} the promise has a cancel() method.
    */
   run(inputs: NativeInput[], outputNames?: string[], options?: NativeRunOptions): Promise<NativeRunResult> & { cancel?: () => void };
+  /**
+   * [sync] Runs on the calling JS thread and returns what run() resolves with, or undefined without running when the
+   * request must take the queue (batching on, or requests of this version still queued or running). Throws as run()
+   * does for malformed arguments, and ORT's error when the run fails. Only for versions whose runs are short.
+   */
+  runInline(inputs: NativeInput[], outputNames?: string[], options?: { reportAddresses?: boolean }): NativeRunResult | undefined;
   /** [sync] Counters of the model's queue. */
   stats(): NativeQueueStats;
   /** [sync] No new requests; queued and running ones finish, then the session is freed. */

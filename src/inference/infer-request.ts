@@ -8,7 +8,7 @@ import type { VersionSelector } from '../registry/model-registry.js';
 
 /** A client's limits on one request: when it stops wanting the answer, and a signal for when it went away. */
 export interface CallLimits {
-  /** Absolute time (Date.now() ms, see deadline.ts) after which the request must not start; undefined = none. */
+  /** The point (deadlineClock() ms, see deadline.ts) after which the request must not start; undefined = none. */
   deadline?: number;
   /** Aborts when the client cancels or disconnects: a request still queued is dropped. */
   signal?: AbortSignal;

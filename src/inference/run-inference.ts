@@ -4,6 +4,7 @@
 import { fail } from '../errors.js';
 import type { RunOptions } from '../engine/model-session.js';
 import type { ModelRegistry, VersionSelector } from '../registry/model-registry.js';
+import { deadlineClock } from './deadline.js';
 import { checkInputs, type CallLimits, type InferRequest, type InferResponse, type ProtocolNames } from './infer-request.js';
 
 /** ERR_MODEL_NOT_FOUND before anything is decoded when the request names a model or version never seen. */
@@ -13,7 +14,7 @@ export function checkServable(registry: ModelRegistry, model: string, selector: 
 
 /** ERR_DEADLINE_EXCEEDED if the client's deadline has already passed or it went away: such a request is not worth decoding. */
 export function expireIfPast(limits: CallLimits): void {
-  if (limits.deadline !== undefined && limits.deadline <= Date.now()) {
+  if (limits.deadline !== undefined && limits.deadline <= deadlineClock()) {
     fail('ERR_DEADLINE_EXCEEDED', 'the request deadline passed before it ran');
   }
   if (limits.signal?.aborted) fail('ERR_DEADLINE_EXCEEDED', 'the request was cancelled before it ran');

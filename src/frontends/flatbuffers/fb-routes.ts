@@ -3,7 +3,7 @@
 
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { OrtServeError } from '../../errors.js';
-import { requestDeadline } from '../../inference/deadline.js';
+import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import { decodeInferRequest, encodeErrorResponse } from '../../protocol/flatbuffers/messages.js';
@@ -92,7 +92,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
       }
       const controller = new AbortController();
       connection.inFlight.add(controller);
-      const receivedAt = Date.now();
+      const receivedAt = deadlineClock();
       const limitsFor = (timeoutMicros: number): CallLimits => {
         const deadline = requestDeadline({ receivedAt, serverTimeoutMs: ctx.restTimeoutMs, timeoutMicros });
         return deadline === undefined ? { signal: controller.signal } : { signal: controller.signal, deadline };

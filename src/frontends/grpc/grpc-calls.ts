@@ -2,6 +2,7 @@
 
 import { Metadata, type handleUnaryCall, type ServerErrorResponse, type ServerUnaryCall } from '@grpc/grpc-js';
 import { toOrtServeError } from '../../errors.js';
+import { fromWallClock } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
 import { wellFormed, type MalformedMessage } from './proto-schemas.js';
 
@@ -19,11 +20,11 @@ export function toServiceError(err: unknown): ServerErrorResponse {
   return Object.assign(new Error(error.message), { code: error.grpcStatus, details: error.message, metadata });
 }
 
-/** The client's deadline (grpc-timeout), as an absolute Date.now() time; undefined when the client set none. */
+/** The client's deadline (grpc-timeout) on the deadline clock (src/inference/deadline.ts); undefined when it set none. */
 export function callDeadline(call: ServerSurfaceCall): number | undefined {
   const deadline = call.getDeadline();
   const ms = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(ms) ? ms : undefined;
+  return Number.isFinite(ms) ? fromWallClock(ms) : undefined;
 }
 
 /** The call's limits: its deadline, and a signal that aborts when the client cancels or the deadline passes. */

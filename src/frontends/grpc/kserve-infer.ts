@@ -1,7 +1,7 @@
 // One KServe ModelInferRequest end to end (decode, run under the call's limits, encode), for ModelInfer and ModelStreamInfer.
 
 import { datatypeOf } from '../kserve/datatypes.js';
-import { requestDeadline } from '../../inference/deadline.js';
+import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import { listedInputNames, type CallLimits } from '../../inference/infer-request.js';
 import { checkServable, expireIfPast, runInference } from '../../inference/run-inference.js';
 import { versionSelector } from '../kserve/model-info.js';
@@ -20,7 +20,7 @@ function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, rece
  * One ModelInferRequest, decoded, run and encoded; shared by ModelInfer and ModelStreamInfer. `receivedAt` is when
  * the call started or the stream message arrived (the origin of Triton's timeout parameter).
  */
-export async function inferMessage(ctx: GrpcContext, msg: ModelInferRequest__Output, limits: CallLimits, receivedAt = Date.now()): Promise<ModelInferResponse> {
+export async function inferMessage(ctx: GrpcContext, msg: ModelInferRequest__Output, limits: CallLimits, receivedAt = deadlineClock()): Promise<ModelInferResponse> {
   expireIfPast(limits);
   if (msg.model_name !== '') checkServable(ctx.registry, msg.model_name, versionSelector(msg.model_name, msg.model_version));
   const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes);

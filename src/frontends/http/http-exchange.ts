@@ -2,7 +2,7 @@
 
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { OrtServeError, toOrtServeError } from '../../errors.js';
-import { requestDeadline } from '../../inference/deadline.js';
+import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
 
 const STATUS_TEXT: Record<number, string> = {
@@ -41,8 +41,8 @@ export class HttpExchange {
   readonly contentType: string;
   /** The client's own timeout for this request in ms (header x-request-timeout-ms; 0 = none), if it sent a valid one. */
   readonly requestTimeoutMs: number | undefined;
-  /** When the request's headers arrived (Date.now()), the origin of its deadline. */
-  readonly receivedAt = Date.now();
+  /** When the request's headers arrived (deadlineClock()), the origin of its deadline. */
+  readonly receivedAt = deadlineClock();
   aborted = false;
   private responded = false;
   private onAbort: (() => void) | undefined;

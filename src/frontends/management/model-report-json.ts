@@ -1,18 +1,23 @@
 // JSON shapes of the management API: detailed model reports and the KServe/Triton repository index.
 
-import { ERRORS } from '../../errors.js';
 import { modelConfigToJson } from '../../config/model-config.js';
+import { versionStatus } from '../../protocol/tfserving/tf-vocabulary.js';
 import type { ModelReport, ModelVersion } from '../../registry/model-registry.js';
 
 function versionJson(v: ModelVersion, now: number) {
   return {
-    version: String(v.version),
-    state: v.state,
-    status: { error_code: v.error ? ERRORS[v.error.code].grpc : 'OK', error_message: v.error?.message ?? '' },
+    ...versionStatus(v),
     load_failures: v.loadFailures,
     ...(v.nextRetryAt !== undefined ? { next_retry_in_ms: Math.max(0, v.nextRetryAt - now) } : {}),
     in_flight: v.inFlight,
     ...(v.warmup !== undefined ? { warmup: v.warmup } : {}),
+    // Where the version's next request runs (inline on the JS thread, or queued for the native workers) and how
+    // many successful requests took each path so far.
+    ...(v.session !== undefined ? {
+      execution_mode: v.session.executionMode.name,
+      inline_runs: v.session.counters.inlineRuns,
+      queued_runs: v.session.counters.queuedRuns,
+    } : {}),
   };
 }
 

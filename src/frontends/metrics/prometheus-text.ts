@@ -33,13 +33,16 @@ export function prometheusText(registry: ModelRegistry): string {
     ['nv_inference_request_success', 'Successful inference requests', 'counter', (c) => c.success],
     ['nv_inference_request_failure', 'Failed inference requests', 'counter', (c) => c.failure],
     ['nv_inference_count', 'Inferences performed (a request of batch size n counts n)', 'counter', (c) => c.inferences],
-    ['nv_inference_exec_count', 'Model executions (ONNX Runtime runs; fewer than requests when batching merges them)', 'counter', (c) => c.batches],
+    ['nv_inference_exec_count', 'Model executions (ONNX Runtime runs; fewer than requests when batching merges them)', 'counter', (c) => c.batches + c.inlineRuns],
     ['nv_inference_request_duration_us', 'Cumulative request duration, in microseconds', 'counter', (c) => c.requestMicros],
     ['nv_inference_queue_duration_us', 'Cumulative time requests waited in the queue, in microseconds', 'counter', (c) => c.queueMicros],
     ['nv_inference_compute_infer_duration_us', 'Cumulative compute time of the batches requests ran in, in microseconds', 'counter', (c) => c.computeMicros],
     ['ortserve_queue_rejected_total', 'Requests refused because the queue was full (HTTP 503)', 'counter', (c) => c.rejectedFull],
     ['ortserve_queue_expired_total', 'Requests failed for their deadline (or cancelled) before running', 'counter', (c) => c.expired],
     ['ortserve_queue_pending', 'Requests waiting in the queue now', 'gauge', (c) => c.queued],
+    ['ortserve_inline_runs_total', 'Successful requests run inline on the JS thread (a version proven cheap)', 'counter', (c) => c.inlineRuns],
+    ['ortserve_queued_runs_total', 'Successful requests run by the native workers through the queue', 'counter', (c) => c.queuedRuns],
+    ['ortserve_execution_inline', '1 while the version\'s requests run inline on the JS thread, 0 while they are queued', 'gauge', (c) => c.inline],
   ];
   const rows = collect(registry);
   const series: Series[] = defs.map(([name, help, type, pick]) => ({
@@ -61,6 +64,8 @@ export function prometheusText(registry: ModelRegistry): string {
 interface Counters extends RequestCounters, Pick<NativeQueueStats, 'batches' | 'rejectedFull' | 'expired' | 'queued'> {
   model: string;
   version: number;
+  /** 1 while the version runs inline, else 0. */
+  inline: number;
 }
 
 function collect(registry: ModelRegistry): Counters[] {
@@ -69,7 +74,10 @@ function collect(registry: ModelRegistry): Counters[] {
     for (const v of registry.status(model)) {
       if (v.session === undefined) continue;
       const stats = v.session.stats();
-      rows.push({ model, version: v.version, ...v.session.counters, batches: stats.batches, rejectedFull: stats.rejectedFull, expired: stats.expired, queued: stats.queued });
+      rows.push({
+        model, version: v.version, ...v.session.counters, batches: stats.batches, rejectedFull: stats.rejectedFull,
+        expired: stats.expired, queued: stats.queued, inline: v.session.executionMode.name === 'inline' ? 1 : 0,
+      });
     }
   }
   return rows;

@@ -1,0 +1,59 @@
+// ExecutionMode: decides, per request, whether a model version runs inline on the JS thread or on the native workers,
+// from a recent high percentile of its measured compute time.
+
+/*
+ * The rule (README, Architecture): the JS thread never waits on inference longer than the inline budget. For a model
+ * of a few µs, the two thread hand-offs of a queued run (JS → worker → JS) cost several times the run itself, so a
+ * version that has proven cheap runs synchronously in the calling JS thread. "Proven cheap":
+ *   - at least MIN_SAMPLES runs measured (warmup runs count), queued or inline alike;
+ *   - of the last WINDOW runs, no more than OVER_BUDGET_ALLOWED took longer than the budget (a high percentile, not
+ *     the mean: a model that is slow most of the time never qualifies because a few of its runs were fast);
+ *   - no inline run went over the budget in the last COOLDOWN_MS: one that does sends the version back to the
+ *     workers for that long (and its measurement counts against the window, so a model that got slower stays there).
+ * Batching, and requests of the version still queued, keep a request on the workers too; the addon checks those
+ * (SessionObject::RunInline). A budget of 0 turns inline runs off.
+ */
+
+/** Runs remembered for the percentile. */
+export const WINDOW = 64;
+/** Runs over budget the window may hold while the version stays inline: the 95th percentile is under budget. */
+export const OVER_BUDGET_ALLOWED = 3;
+/** Runs measured before a version may go inline. */
+export const MIN_SAMPLES = 16;
+/** How long a version stays on the workers after an inline run over budget. */
+export const COOLDOWN_MS = 5_000;
+
+export type ExecutionModeName = 'inline' | 'queued';
+
+export class ExecutionMode {
+  /** A ring of the last WINDOW runs: whether each went over budget. */
+  private readonly overBudget = new Uint8Array(WINDOW);
+  private next = 0;
+  private samples = 0;
+  private overCount = 0;
+  private queuedUntil = 0;
+
+  /** `now` (ms) is injectable so tests can step through the cooldown. */
+  constructor(readonly budgetMicros: number, private readonly now: () => number = Date.now) {}
+
+  /** Whether the next request should try to run inline (the addon may still send it to the queue). */
+  inline(): boolean {
+    return this.budgetMicros > 0 && this.samples >= MIN_SAMPLES && this.overCount <= OVER_BUDGET_ALLOWED &&
+      this.now() >= this.queuedUntil;
+  }
+
+  /** The mode a request would take now, for status and metrics. */
+  get name(): ExecutionModeName {
+    return this.inline() ? 'inline' : 'queued';
+  }
+
+  /** Records one finished run's compute time; an inline run over budget sends the version to the workers a while. */
+  record(computeMicros: number, ranInline: boolean): void {
+    const over = computeMicros > this.budgetMicros ? 1 : 0;
+    this.overCount += over - this.overBudget[this.next]!;
+    this.overBudget[this.next] = over;
+    this.next = (this.next + 1) % WINDOW;
+    this.samples = Math.min(this.samples + 1, WINDOW);
+    if (ranInline && over === 1) this.queuedUntil = this.now() + COOLDOWN_MS;
+  }
+}
