@@ -2,25 +2,16 @@
 // suffixes NodeNext ESM needs (flatc 2.0.8 omits them). `--check` fails if the committed code differs from a fresh
 // generation; where flatc is not installed, the check is skipped with a message (apt-get install flatbuffers-compiler).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkOrWrite, listFiles } from './generated-code.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const schema = path.join(root, 'schemas', 'ortserve_infer.fbs');
 const target = path.join(root, 'src', 'protocol', 'flatbuffers', 'generated');
 const check = process.argv.includes('--check');
-
-function listFiles(dir, prefix = '') {
-  let files = [];
-  for (const entry of readdirSync(dir)) {
-    const full = path.join(dir, entry);
-    if (statSync(full).isDirectory()) files = files.concat(listFiles(full, path.join(prefix, entry)));
-    else files.push(path.join(prefix, entry));
-  }
-  return files.sort();
-}
 
 /** flatc's output with relative imports given a .js suffix and a header that says where it came from. */
 function generate() {
@@ -43,19 +34,7 @@ if (spawnSync('flatc', ['--version']).error) {
   process.exit(0);
 }
 const fresh = generate();
-if (check) {
-  const committed = listFiles(target);
-  const differs = committed.length !== fresh.size || committed.some((f) => fresh.get(f) !== readFileSync(path.join(target, f), 'utf8'));
-  if (differs) {
-    console.error('flatbuffers: src/protocol/flatbuffers/generated/ differs from schemas/ortserve_infer.fbs; run `node scripts/gen-flatbuffers.mjs`');
-    process.exit(1);
-  }
-  console.log('flatbuffers: generated code matches the schema');
-} else {
-  rmSync(target, { recursive: true, force: true });
-  for (const [file, text] of fresh) {
-    mkdirSync(path.dirname(path.join(target, file)), { recursive: true });
-    writeFileSync(path.join(target, file), text);
-  }
-  console.log(`flatbuffers: wrote ${fresh.size} files to ${path.relative(root, target)}`);
-}
+checkOrWrite({
+  target, targetName: path.relative(root, target), fresh, check, label: 'flatbuffers', source: 'schemas/ortserve_infer.fbs',
+  regenerate: 'node scripts/gen-flatbuffers.mjs',
+});

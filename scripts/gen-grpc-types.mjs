@@ -3,10 +3,11 @@
 // types cannot describe a decoding the server does not do. `--check` fails, naming each stale file, if the committed
 // code differs from a fresh generation.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkOrWrite, listFiles } from './generated-code.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const loaderSource = path.join('src', 'frontends', 'grpc', 'proto-schemas.ts');
@@ -40,16 +41,6 @@ function loaderArguments() {
   return { schemaFiles, flags };
 }
 
-function listFiles(dir, prefix = '') {
-  let files = [];
-  for (const entry of readdirSync(dir)) {
-    const full = path.join(dir, entry);
-    if (statSync(full).isDirectory()) files = files.concat(listFiles(full, path.join(prefix, entry)));
-    else files.push(path.join(prefix, entry));
-  }
-  return files.sort();
-}
-
 /** The generator's output, each file opening with a line that says it is generated, from what and how. */
 function generate() {
   const { schemaFiles, flags } = loaderArguments();
@@ -75,22 +66,4 @@ function generate() {
 
 if (!existsSync(generator)) die(`${path.relative(root, generator)} not found; run \`npm ci\` (it ships with @grpc/proto-loader)`);
 const fresh = generate();
-if (check) {
-  const committed = existsSync(target) ? listFiles(target) : [];
-  const stale = [
-    ...committed.filter((f) => !fresh.has(f)).map((f) => `${f} (no longer generated)`),
-    ...[...fresh.keys()].filter((f) => !committed.includes(f)).map((f) => `${f} (missing)`),
-    ...committed.filter((f) => fresh.has(f) && fresh.get(f) !== readFileSync(path.join(target, f), 'utf8')).map((f) => `${f} (differs)`),
-  ];
-  if (stale.length > 0) {
-    die(`${targetRel}/ differs from schemas/*.proto: ${stale.join(', ')}; run \`npm run gen:grpc-types\``);
-  }
-  console.log(`grpc-types: generated code matches the schemas (${fresh.size} files)`);
-} else {
-  rmSync(target, { recursive: true, force: true });
-  for (const [file, text] of fresh) {
-    mkdirSync(path.dirname(path.join(target, file)), { recursive: true });
-    writeFileSync(path.join(target, file), text);
-  }
-  console.log(`grpc-types: wrote ${fresh.size} files to ${targetRel}`);
-}
+checkOrWrite({ target, targetName: targetRel, fresh, check, label: 'grpc-types', source: 'schemas/*.proto', regenerate: 'npm run gen:grpc-types' });
