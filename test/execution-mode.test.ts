@@ -73,6 +73,23 @@ describe('ExecutionMode (the rule, with an injected clock)', () => {
     mode.record(900, false);
     expect(mode.name).toBe('inline');
   });
+
+  it('waits for an empty queue only to switch: once a run went inline, queued requests finishing do not hold it back', () => {
+    const clock = manualClock();
+    const mode = new ExecutionMode(100, clock.now);
+    for (let i = 0; i < MIN_SAMPLES; i++) mode.record(10, false);
+    expect(mode.inline()).toBe(true);
+    expect(mode.switching).toBe(true);
+    mode.record(10, true);
+    expect(mode.switching).toBe(false);
+    mode.record(10, false);   // a request queued before the switch finishes on a worker
+    expect(mode.switching).toBe(false);
+    mode.record(500, true);   // over budget: back to the workers, and the next switch waits for an empty queue again
+    expect(mode.inline()).toBe(false);
+    clock.advance(COOLDOWN_MS);
+    expect(mode.inline()).toBe(true);
+    expect(mode.switching).toBe(true);
+  });
 });
 
 describe('ModelSession: inline and queued runs', () => {
@@ -125,16 +142,17 @@ describe('ModelSession: inline and queued runs', () => {
     }
   });
 
-  it('the addon sends a request to the queue while requests of the version are queued or running, or with batching', async () => {
+  it('the addon sends a switching request to the queue while requests of the version wait for a worker, and any with batching', async () => {
     const addon = nativeAddon();
     const slow = await addon.loadSession(writeModel('slow', slowModel()), {});
     const batched = await addon.loadSession(writeModel('mlp-batched', mlpModel(1)), { batching: { enabled: true, maxBatchSize: 4, batchTimeoutMicros: 100 } });
     const x = [{ name: 'x', dtype: 'float32', shape: [1, 1], data: new Float32Array([1]) }];
     try {
-      const running = slow.run(x);
-      expect(slow.runInline(x)).toBeUndefined();
-      const queuedResult = await running;
-      const inline = slow.runInline(x);
+      // One more slow run than there are workers: the last one waits in the queue for a fraction of a second.
+      const runs = Array.from({ length: addon.schedulerInfo().threads + 1 }, () => slow.run(x));
+      expect(slow.runInline(x, undefined, { requireEmptyQueue: true })).toBeUndefined();
+      const queuedResult = (await Promise.all(runs))[0]!;
+      const inline = slow.runInline(x, undefined, { requireEmptyQueue: true });
       expect(inline).toBeDefined();
       // y = x^(steps+1) / n for x = 1: 1/1024, computed the same both ways.
       expect(Array.from(new Float32Array(inline![0]!.data as ArrayBuffer))).toEqual([1 / 1024]);

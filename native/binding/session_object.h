@@ -39,13 +39,15 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   passed (or it was cancelled) before it ran, or with ORT's {code, ortCode, message} when the run fails.
   Napi::Value Run(const Napi::CallbackInfo& info);
   // [sync] runInline(inputs, outputNames?, options?) → the array run() resolves with, or undefined without running
-  //   when the request must take the queue instead: batching is on for this version, or a request accepted by
-  //   run() is still waiting or running (so requests keep their order and a queue never starves behind inline runs).
+  //   when the request must take the queue instead: batching is on for this version, or options.requireEmptyQueue
+  //   is set and a request accepted by run() is still waiting for a worker (the switch to inline overtakes nobody).
   //   Runs ONNX Runtime on the calling (JS) thread, blocking it for the run: meant only for versions whose runs are
   //   known to be short (the TS layer decides; see src/engine/execution-mode.ts). Arguments as run(); options takes
-  //   reportAddresses only (no deadline: the caller checks it first, and an inline run is not interrupted).
+  //   reportAddresses and requireEmptyQueue (no deadline: the caller checks it first; an inline run is not
+  //   interrupted).
   //   Inputs are read in place for the call's duration; outputs are ArrayBuffers over ORT's memory as with run().
-  //   `info` has batchRows 1 × batchRequests 1, queueMicros 0 and the run's computeMicros.
+  //   `info` has batchRows 1 × batchRequests 1, queueMicros 0, the run's computeMicros (wall clock) and
+  //   threadCpuMicros (the JS thread's CPU time over the run: the run's cost without time the thread was preempted).
   //   Throws (TypeError, code INVALID_ARGUMENT) as run() does for malformed arguments, and ORT's {code, ortCode,
   //   message} (code INFERENCE) when the run fails.
   Napi::Value RunInline(const Napi::CallbackInfo& info);

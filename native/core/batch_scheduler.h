@@ -55,13 +55,9 @@ class ModelQueue {
 
   const BatchPolicy& policy() const { return policy_; }
   QueueStats Stats() const;
-  // Whether no request accepted by Schedule is still waiting or running. Exact for the thread that schedules (the
-  // JS thread) between its own calls, except that a task just run may still read as pending for a moment (never the
-  // reverse): callers use it to decide a request may skip the queue, so erring towards "busy" only costs speed.
-  bool Idle() const {
-    return enqueued_.load(std::memory_order_acquire) -
-               tasks_run_.load(std::memory_order_acquire) - expired_.load(std::memory_order_acquire) <= 0;
-  }
+  // Whether no request accepted by Schedule is waiting for a worker (running ones do not count). Approximate under
+  // concurrency (MpmcQueue::size); callers use it to let a request skip the queue only when none waits there.
+  bool NoneWaiting() const { return queue_.empty(); }
   // No new tasks after this; queued ones still run. The scheduler forgets the queue once it is empty.
   void Close() { closed_.store(true, std::memory_order_release); }
   bool closed() const { return closed_.load(std::memory_order_acquire); }

@@ -86,7 +86,10 @@ export interface NativeRunInfo {
   batchRows: number;
   batchRequests: number;
   queueMicros: number;
+  /** Wall-clock time of the ORT run (of the batch the request ran in). */
   computeMicros: number;
+  /** Inline runs only: the JS thread's CPU time over the run, which leaves out time the thread was preempted. */
+  threadCpuMicros?: number;
 }
 
 export interface NativeQueueStats {
@@ -135,10 +138,11 @@ export interface NativeSession {
   run(inputs: NativeInput[], outputNames?: string[], options?: NativeRunOptions): Promise<NativeRunResult> & { cancel?: () => void };
   /**
    * [sync] Runs on the calling JS thread and returns what run() resolves with, or undefined without running when the
-   * request must take the queue (batching on, or requests of this version still queued or running). Throws as run()
-   * does for malformed arguments, and ORT's error when the run fails. Only for versions whose runs are short.
+   * request must take the queue (batching on, or with requireEmptyQueue while a request of this version waits for a
+   * worker). Throws as run() does for malformed arguments, and ORT's error when the run fails. Only for versions
+   * whose runs are short.
    */
-  runInline(inputs: NativeInput[], outputNames?: string[], options?: { reportAddresses?: boolean }): NativeRunResult | undefined;
+  runInline(inputs: NativeInput[], outputNames?: string[], options?: { reportAddresses?: boolean; requireEmptyQueue?: boolean }): NativeRunResult | undefined;
   /** [sync] Counters of the model's queue. */
   stats(): NativeQueueStats;
   /** [sync] No new requests; queued and running ones finish, then the session is freed. */
