@@ -1,4 +1,5 @@
 // JSON shapes of the management API: detailed model reports and the KServe/Triton repository index.
+// Only token holders read these, so errors show their full detail (absolute paths, ORT's source locations).
 
 import { ERRORS } from '../../errors.js';
 import { modelConfigToJson } from '../../config/model-config.js';
@@ -8,7 +9,7 @@ function versionJson(v: ModelVersion, now: number) {
   return {
     version: String(v.version),
     state: v.state,
-    status: { error_code: v.error ? ERRORS[v.error.code].grpc : 'OK', error_message: v.error?.message ?? '' },
+    status: { error_code: v.error ? ERRORS[v.error.code].grpc : 'OK', error_message: v.error?.detail ?? '' },
     load_failures: v.loadFailures,
     ...(v.nextRetryAt !== undefined ? { next_retry_in_ms: Math.max(0, v.nextRetryAt - now) } : {}),
     in_flight: v.inFlight,
@@ -52,7 +53,7 @@ export function repositoryIndex(reports: readonly ModelReport[], readyOnly: bool
       entries.push({ name: r.name, state: 'UNAVAILABLE', reason });
     }
     for (const v of r.versions) {
-      const reason = v.error?.message ?? (v.state === 'END' ? (r.unloadedByRequest ? 'unloaded through the management API' : 'unloaded') : '');
+      const reason = v.error?.detail ?? (v.state === 'END' ? (r.unloadedByRequest ? 'unloaded through the management API' : 'unloaded') : '');
       entries.push({ name: r.name, version: String(v.version), state: INDEX_STATE[v.state], reason });
     }
   }
