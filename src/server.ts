@@ -46,7 +46,10 @@ export interface ServerStatus {
 export interface OrtServe {
   /** Loads the models, then listens. Resolves once the REST and gRPC ports accept connections. */
   start(): Promise<{ restPort: number; grpcPort: number }>;
-  /** Closes listeners and connections, then unloads models. Safe to call twice. */
+  /**
+   * Closes listeners and connections, then unloads models. Safe to call twice. No drain yet: requests in flight get
+   * no answer (their connections close), queued ones are dropped, running batches finish (README, Shutdown).
+   */
   stop(): Promise<void>;
   status(): ServerStatus;
   readonly registry: ModelRegistry;
