@@ -1,4 +1,5 @@
-// The ortserve command: TF Serving-style flags over createServer(); stops cleanly on SIGINT/SIGTERM.
+// The ortserve command: TF Serving-style flags over createServer(); stops on SIGINT/SIGTERM (abruptly, no drain yet:
+// README, Guarantees and limits, Shutdown).
 
 import { OrtServeError } from './errors.js';
 import { helpText, parseCliArgs } from './config/cli-args.js';

@@ -59,14 +59,43 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/** Longest message an error carries; past it the message is cut (a backstop behind clientText and shapeText). */
+export const MAX_MESSAGE_CHARS = 4096;
+/** Longest piece of client data (a name, a header, a URL) a message echoes before eliding the rest. */
+export const MAX_ECHO_CHARS = 128;
+
+/** `text` cut to `max` characters (never inside a surrogate pair), saying how many were left off. */
+function elide(text: string, max: number, unit: string): string {
+  if (text.length <= max) return text;
+  let end = max;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}…(${text.length - end} more ${unit})`;
+}
+
+/**
+ * Client data as a message echoes it: a name, label, header or URL past MAX_ECHO_CHARS is elided, so a 10 MB input
+ * name costs the reply 150 bytes, not 10 MB. Every message that quotes what a client sent goes through this.
+ */
+export function clientText(value: string): string {
+  return elide(value, MAX_ECHO_CHARS, 'characters');
+}
+
 /** An error a client may see. `message` names the offending field; `code` is stable. */
 export class OrtServeError extends Error {
   readonly code: ErrorCode;
+  /**
+   * The full text for the log and the management API (which needs the token). `message` is what any client is told:
+   * no absolute server paths, no native source locations. The same text when there is nothing to hide.
+   */
+  readonly detail: string;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: string }) {
+    const shown = elide(message, MAX_MESSAGE_CHARS, 'characters');
+    super(shown, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'OrtServeError';
     this.code = code;
+    this.detail = options?.detail ?? shown;
   }
 
   get httpStatus(): number {
@@ -88,4 +117,83 @@ export function toOrtServeError(err: unknown): OrtServeError {
   if (err instanceof OrtServeError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new OrtServeError('ERR_INTERNAL', message, { cause: err });
+}
+
+/** `err` with text around it: `wrap` is applied to the client's message and to the detail alike. */
+export function wrapError(code: ErrorCode, err: OrtServeError, wrap: (text: string) => string): OrtServeError {
+  return new OrtServeError(code, wrap(err.message), { cause: err, detail: wrap(err.detail) });
+}
+
+// A native source location as ONNX Runtime writes it: "/onnxruntime_src/onnxruntime/core/graph/model.cc:187 ".
+const SOURCE_LOCATION = /(?:\b[A-Za-z]:(?=[\\/]))?[\w./\\-]*\.(?:cc|cpp|cxx|c|h|hh|hpp|cu|cuh|inc):\d+ ?/g;
+// What may precede the argument list of a C++ signature ("void onnxruntime::BroadcastIterator::Append").
+const SIGNATURE_HEAD = /^[\w:<>,*&~ ]{1,300}?\(/;
+
+/** The length of a balanced (...) or [...] group starting at `text[at]`, or 0 when it does not close. */
+function groupLength(text: string, at: number): number {
+  const open = text[at];
+  const close = open === '(' ? ')' : open === '[' ? ']' : undefined;
+  if (close === undefined) return 0;
+  let depth = 0;
+  for (let i = at; i < text.length && i - at < 4000; i++) {
+    if (text[i] === open) depth++;
+    else if (text[i] === close && --depth === 0) return i - at + 1;
+  }
+  return 0;
+}
+
+/** The length of the C++ signature ORT prints after a source location ("ns::Fn(args) const [with T = float] "), or 0. */
+function signatureLength(text: string, at: number): number {
+  const head = SIGNATURE_HEAD.exec(text.slice(at, at + 301));
+  if (head === null || !head[0].includes('::')) return 0;
+  const args = groupLength(text, at + head[0].length - 1);
+  if (args === 0) return 0;
+  let end = at + head[0].length - 1 + args;
+  for (;;) {
+    const qualifier = /^ (?:const|noexcept|override|volatile)\b/.exec(text.slice(end, end + 12));
+    if (qualifier !== null) {
+      end += qualifier[0].length;
+      continue;
+    }
+    const templateArgs = text.startsWith(' [with ', end) ? groupLength(text, end + 1) : 0;
+    if (templateArgs === 0) break;
+    end += 1 + templateArgs;
+  }
+  return end - at + (text[end] === ' ' ? 1 : 0);
+}
+
+/**
+ * Native text as a client may read it: every source location ("…/model.cc:187") and the C++ signature after it
+ * ("onnxruntime::Model::Model(...)") removed, surrounding whitespace trimmed. The reason ORT gives stays.
+ */
+export function withoutSourceLocations(text: string): string {
+  let out = '';
+  let from = 0;
+  for (const match of text.matchAll(SOURCE_LOCATION)) {
+    const at = match.index;
+    if (at < from) continue;
+    out += text.slice(from, at);
+    from = at + match[0].length;
+    from += signatureLength(text, from);
+  }
+  return (out + text.slice(from)).trim();
+}
+
+/**
+ * A message about files under a model's base path, as a client may read it: paths under `basePath` relative to it
+ * ("1/model.onnx"), the base path itself as "<base path>", native source locations removed.
+ */
+export function withoutServerPaths(text: string, basePath: string): string {
+  let out = text;
+  const bases = new Set([basePath, basePath.replace(/[\\/]+$/, '')].filter((b) => b.length > 1));
+  for (const base of bases) {
+    out = out.split(`${base}/`).join('').split(`${base}\\`).join('').split(base).join('<base path>');
+  }
+  return withoutSourceLocations(out);
+}
+
+/** `err` as a client may read it (see withoutServerPaths); the detail keeps the full text. */
+export function hideServerPaths(err: OrtServeError, basePath: string): OrtServeError {
+  const shown = withoutServerPaths(err.message, basePath);
+  return shown === err.message ? err : new OrtServeError(err.code, shown, { cause: err.cause, detail: err.detail });
 }

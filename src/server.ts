@@ -2,7 +2,7 @@
 
 import { pino, type Logger } from 'pino';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { OrtServeError } from './errors.js';
+import { OrtServeError, clientText } from './errors.js';
 import { defaultOptions, type ServerOptions } from './config/knobs.js';
 import { parseExecutionProviders } from './config/execution-providers.js';
 import { ModelRegistry } from './registry/model-registry.js';
@@ -46,7 +46,10 @@ export interface ServerStatus {
 export interface OrtServe {
   /** Loads the models, then listens. Resolves once the REST and gRPC ports accept connections. */
   start(): Promise<{ restPort: number; grpcPort: number }>;
-  /** Closes listeners and connections, then unloads models. Safe to call twice. */
+  /**
+   * Closes listeners and connections, then unloads models. Safe to call twice. No drain yet: requests in flight get
+   * no answer (their connections close), queued ones are dropped, running batches finish (README, Shutdown).
+   */
   stop(): Promise<void>;
   status(): ServerStatus;
   readonly registry: ModelRegistry;
@@ -93,7 +96,7 @@ function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementCo
         return;
       }
       const route = parseTfServingPath(ex.url);
-      if (route === undefined) throw new OrtServeError('ERR_NOT_FOUND', `no route for ${ex.method.toUpperCase()} ${ex.url}`);
+      if (route === undefined) throw new OrtServeError('ERR_NOT_FOUND', `no route for ${ex.method.toUpperCase()} ${clientText(ex.url)}`);
       void handleTfServingRest(ex, ctx, route);
     } catch (err) {
       ex.sendError(err);
@@ -196,7 +199,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
           versions: registry.status(name).map((v) => ({
             version: v.version,
             state: v.state,
-            ...(v.error ? { error: v.error.message } : {}),
+            ...(v.error ? { error: v.error.detail } : {}),
             ...(v.session ? { providers: v.session.providers } : {}),
           })),
         })),

@@ -132,7 +132,7 @@ describe('hot reload under continuous load', () => {
     await waitUntil(() => states(t.server.registry, 'mlp').includes('2:END'), 'version 2 failed');
     const { json } = await getJson(`${t.baseUrl}/v1/models/mlp`);
     expect(json.model_version_status.map((s: any) => [s.version, s.state, s.status.error_code])).toEqual([['2', 'END', 'INTERNAL'], ['1', 'AVAILABLE', 'OK']]);
-    expect(json.model_version_status[0].status.error_message).toMatch(/mlp\/2\/model\.onnx.*load attempt 1 of 6 failed; next attempt in 60 s/);
+    expect(json.model_version_status[0].status.error_message).toMatch(/'2\/model\.onnx'.*load attempt 1 of 6 failed; next attempt in 60 s/);
     const before = load.outcomes.length;
     await waitUntil(() => load.outcomes.length > before + 20, 'more requests served');
     writeVersion(base, 2, mlpModel(2));   // repaired: new files, so it is tried again at once

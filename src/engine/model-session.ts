@@ -1,6 +1,6 @@
 // ModelSession: one loaded model version — its signature, input validation that names fields, and run().
 
-import { OrtServeError, fail, type ErrorCode } from '../errors.js';
+import { OrtServeError, clientText, fail, withoutSourceLocations, type ErrorCode } from '../errors.js';
 import {
   DTYPE_SIZE, TYPED_ARRAY_FOR, elementCount, isDType, shapeFits, shapeText,
   type DType, type NumericDType, type StringData, type Tensor,
@@ -83,14 +83,20 @@ const NATIVE_TO_ERROR: Record<NativeStatusCode, ErrorCode> = {
   INTERNAL: 'ERR_INTERNAL',
 };
 
-/** Maps an addon error ({code, ortCode, message}) into the error registry, keeping ORT's code in the message. */
-export function fromNativeError(err: unknown, context: string): OrtServeError {
+/**
+ * Maps an addon error ({code, ortCode, message}) into the error registry, keeping ORT's code in the message. ORT's
+ * source locations and C++ signatures are for the log: the message leaves them out, the error's detail keeps them.
+ * `dropPrefix`: a prefix of the addon's message that `context` already says.
+ */
+export function fromNativeError(err: unknown, context: string, dropPrefix = ''): OrtServeError {
   if (err instanceof OrtServeError) return err;
   const e = err as { code?: string; ortCode?: number; message?: string };
   let code = NATIVE_TO_ERROR[e.code as NativeStatusCode] ?? 'ERR_INTERNAL';
   if (code === 'ERR_QUEUE_FULL' && /shutting down|unloading/.test(e.message ?? '')) code = 'ERR_SHUTTING_DOWN';
   const ort = e.ortCode !== undefined ? ` [ORT_${ORT_ERROR_NAMES[e.ortCode] ?? e.ortCode}]` : '';
-  return new OrtServeError(code, `${context}${ort}: ${e.message ?? String(err)}`, { cause: err });
+  const full = e.message ?? String(err);
+  const text = dropPrefix !== '' && full.startsWith(dropPrefix) ? full.slice(dropPrefix.length) : full;
+  return new OrtServeError(code, `${context}${ort}: ${withoutSourceLocations(text)}`, { cause: err, detail: `${context}${ort}: ${text.trim()}` });
 }
 
 function toSpec(info: NativeMetadata['inputs'][number]): TensorSpec {
@@ -133,7 +139,8 @@ export class ModelSession {
     } catch (err) {
       const invalidOptions = (err as { code?: string }).code === 'INVALID_ARGUMENT';
       if (invalidOptions) throw new OrtServeError('ERR_CONFIG', `loading model '${path}': ${(err as Error).message}`, { cause: err });
-      throw fromNativeError(err, `loading model '${path}'`);
+      // The addon's message starts with the path again ("loading '<path>': ..."): said once is enough.
+      throw fromNativeError(err, `loading model '${path}'`, `loading '${path}': `);
     }
     const session = new ModelSession(native, inlineBudgetMicros, clock);
     const unservable = [...session.signature.inputs].filter((s) => s.dtype === 'unsupported');
@@ -155,7 +162,7 @@ export class ModelSession {
   validateInputs(inputs: ReadonlyMap<string, Tensor>): void {
     for (const name of inputs.keys()) {
       if (!this.inputsByName.has(name)) {
-        fail('ERR_INVALID_INPUT', `inputs.${name}: unknown input (model inputs: ${[...this.inputsByName.keys()].join(', ')})`);
+        fail('ERR_INVALID_INPUT', `inputs.${clientText(name)}: unknown input (model inputs: ${[...this.inputsByName.keys()].join(', ')})`);
       }
     }
     for (const spec of this.signature.inputs) {
@@ -177,7 +184,7 @@ export class ModelSession {
   validateOutputNames(names: readonly string[]): void {
     for (const name of names) {
       if (!this.outputsByName.has(name)) {
-        fail('ERR_UNKNOWN_OUTPUT', `outputs: unknown output '${name}' (model outputs: ${[...this.outputsByName.keys()].join(', ')})`);
+        fail('ERR_UNKNOWN_OUTPUT', `outputs: unknown output '${clientText(name)}' (model outputs: ${[...this.outputsByName.keys()].join(', ')})`);
       }
     }
   }

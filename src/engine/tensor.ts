@@ -78,9 +78,21 @@ export function viewAs(dtype: NumericDType, bytes: ArrayBufferView): NumericData
   return new TYPED_ARRAY_FOR[dtype](bytes.buffer, bytes.byteOffset, bytes.byteLength / size);
 }
 
-/** A shape as error messages write it: `[2,5]` (wire dims may still be strings or bigints there). */
+/** Dims a message shows of a shape; a longer one shows the first SHAPE_DIMS_SHOWN_WHEN_LONG and counts the rest. */
+const MAX_SHAPE_DIMS_SHOWN = 16;
+const SHAPE_DIMS_SHOWN_WHEN_LONG = 8;
+
+/**
+ * A shape as error messages write it: `[2,5]` (wire dims may still be strings or bigints there). A client's shape can
+ * have a million dims, so a long one is elided (`[1,1,1,1,1,1,1,1,…(999992 more)]`) and each dim is at most 24 characters.
+ */
 export function shapeText(shape: readonly (number | bigint | string)[]): string {
-  return `[${shape.join(',')}]`;
+  const long = shape.length > MAX_SHAPE_DIMS_SHOWN;
+  const shown = (long ? shape.slice(0, SHAPE_DIMS_SHOWN_WHEN_LONG) : shape).map((d) => {
+    const text = String(d);
+    return text.length > 24 ? `${text.slice(0, 24)}…` : text;
+  });
+  return `[${shown.join(',')}${long ? `,…(${shape.length - SHAPE_DIMS_SHOWN_WHEN_LONG} more)` : ''}]`;
 }
 
 /** Whether a request shape fits a model's declared one: the same rank, and every fixed (>= 0) dim equal. */

@@ -1,7 +1,7 @@
 // The one internal request/response model every front end decodes into and encodes from, and the checks that name a
 // request's fields in its own protocol's words.
 
-import { fail } from '../errors.js';
+import { clientText, fail } from '../errors.js';
 import { shapeFits, shapeText, type DType, type Tensor } from '../engine/tensor.js';
 import type { ModelSignature } from '../engine/model-session.js';
 import type { VersionSelector } from '../registry/model-registry.js';
@@ -39,7 +39,7 @@ export interface InferResponse {
   outputs: Map<string, Tensor>;
 }
 
-/** How a protocol spells things in error messages, so a client reads its own vocabulary. */
+/** How a protocol spells things in error messages, so a client reads its own vocabulary (client names through clientText). */
 export interface ProtocolNames {
   /** The protocol's name for a dtype (FP32, DT_FLOAT). */
   dtype(d: DType | 'unsupported'): string;
@@ -50,7 +50,7 @@ export interface ProtocolNames {
 /** Names inputs as a request listed them (`inputs[1] (b)`), for protocols that send a list of inputs. */
 export function listedInputNames(inputNames: Iterable<string>, dtype: ProtocolNames['dtype'], list = 'inputs'): ProtocolNames {
   const index = new Map([...inputNames].map((name, i) => [name, i]));
-  return { dtype, input: (name) => `${list}${index.has(name) ? `[${index.get(name)}]` : ''} (${name})` };
+  return { dtype, input: (name) => `${list}${index.has(name) ? `[${index.get(name)}]` : ''} (${clientText(name)})` };
 }
 
 /**
@@ -61,7 +61,7 @@ export function checkInputs(inputs: ReadonlyMap<string, Tensor>, signature: Mode
   const modelInputs = signature.inputs.map((s) => s.name).join(', ');
   const known = new Set(signature.inputs.map((s) => s.name));
   for (const name of inputs.keys()) {
-    if (!known.has(name)) fail('ERR_INVALID_INPUT', `${names.input(name)}: the model has no input '${name}' (model inputs: ${modelInputs})`);
+    if (!known.has(name)) fail('ERR_INVALID_INPUT', `${names.input(name)}: the model has no input '${clientText(name)}' (model inputs: ${modelInputs})`);
   }
   for (const spec of signature.inputs) {
     const tensor = inputs.get(spec.name);
@@ -80,7 +80,7 @@ export function checkUniqueNames(names: readonly string[], field: (i: number) =>
   const code = what === 'input' ? 'ERR_INVALID_INPUT' : 'ERR_BAD_REQUEST';
   names.forEach((name, i) => {
     const earlier = first.get(name);
-    if (earlier !== undefined) fail(code, `${field(i)}: duplicate ${what} '${name}' (also ${field(earlier)})`);
+    if (earlier !== undefined) fail(code, `${field(i)}: duplicate ${what} '${clientText(name)}' (also ${field(earlier)})`);
     first.set(name, i);
   });
 }

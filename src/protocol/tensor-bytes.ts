@@ -1,6 +1,6 @@
 // Raw tensor bytes ⇄ Tensors for every binary wire form (KServe binary extension, gRPC raw contents, TF tensor_content, FlatBuffers).
 
-import { fail } from '../errors.js';
+import { clientText, fail } from '../errors.js';
 import {
   DTYPE_SIZE, elementCount, shapeText, viewAs,
   type DType, type NumericDType, type StringData, type Tensor,
@@ -18,9 +18,9 @@ export function parseShape(dims: readonly WireDim[], field: string): number[] {
   for (let i = 0; i < dims.length; i++) {
     const raw = dims[i]!;
     const d = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : typeof raw === 'bigint' ? Number(raw) : raw;
-    if (typeof d !== 'number' || !Number.isInteger(d)) fail('ERR_SHAPE', `${field}[${i}]: ${String(raw)} is not an integer`);
-    if (d < 0) fail('ERR_SHAPE', `${field}[${i}]: ${String(raw)} is negative; dims must be >= 0 in a request (-1 appears only in metadata)`);
-    if (!Number.isSafeInteger(d)) fail('ERR_TOO_LARGE', `${field}[${i}]: ${String(raw)} is larger than any tensor ortserve accepts`);
+    if (typeof d !== 'number' || !Number.isInteger(d)) fail('ERR_SHAPE', `${field}[${i}]: ${clientText(String(raw))} is not an integer`);
+    if (d < 0) fail('ERR_SHAPE', `${field}[${i}]: ${clientText(String(raw))} is negative; dims must be >= 0 in a request (-1 appears only in metadata)`);
+    if (!Number.isSafeInteger(d)) fail('ERR_TOO_LARGE', `${field}[${i}]: ${clientText(String(raw))} is larger than any tensor ortserve accepts`);
     shape[i] = d;
   }
   return shape;

@@ -12,7 +12,7 @@
  */
 
 import type { Logger } from 'pino';
-import { OrtServeError, toOrtServeError } from '../errors.js';
+import { OrtServeError, hideServerPaths, toOrtServeError, withoutServerPaths } from '../errors.js';
 import type { SessionOptions } from '../engine/model-session.js';
 import type { ModelConfig, SwapPolicy } from '../config/model-config.js';
 import { scanVersionDirs, type VersionDirState } from './repository.js';
@@ -216,7 +216,9 @@ export class ManagedModel {
       }
       this.runtime.log.info({ model: this.name, version: entry.version, providers: active, warmup: loaded.warmup }, 'model version AVAILABLE');
     } catch (err) {
-      this.loadFailed(entry, toOrtServeError(err));
+      // Clients read the version's error: paths relative to the base path, no native source locations (the detail,
+      // for the log and the management API, keeps the full text).
+      this.loadFailed(entry, hideServerPaths(toOrtServeError(err), this.config.basePath));
     }
     this.reconcile();
   }
@@ -237,7 +239,7 @@ export class ManagedModel {
       entry.retryTimer.unref();
     }
     entry.setState('END', failureError(cause, entry.loadFailures, this.runtime.maxLoadRetries, delay));
-    this.runtime.log.error({ model: this.name, version: entry.version, err: entry.error!.message }, 'model version failed to load');
+    this.runtime.log.error({ model: this.name, version: entry.version, err: entry.error!.detail }, 'model version failed to load');
   }
 
   private retireUnaspired(aspired: Set<number>, keep: Set<number>): void {
@@ -299,11 +301,11 @@ export class ManagedModel {
     return [...this.entries.values()].sort((a, b) => b.version - a.version);
   }
 
-  /** Why the model has no version: the scan error, directories still being written, or none found. */
+  /** Why the model has no version, as a client may read it: the scan error, directories still being written, or none found. */
   emptyReason(): string {
-    if (this.scanError !== undefined) return this.scanError;
+    if (this.scanError !== undefined) return withoutServerPaths(this.scanError, this.config.basePath);
     if (this.settling.length > 0) return `version ${this.settling.join(', ')} is still being written`;
-    return `no version found under ${this.config.basePath}`;
+    return 'no version found in the model\'s base path';
   }
 
   /** The AVAILABLE version a request should run on. Throws ERR_MODEL_NOT_FOUND / ERR_MODEL_UNAVAILABLE. */

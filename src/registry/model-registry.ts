@@ -211,6 +211,12 @@ export class ModelRegistry {
     const handle = this.acquire(model, selector);
     try {
       return await fn(handle.version);
+    } catch (err) {
+      // The client was told less than ORT said (no source locations): the log gets the full text.
+      if (err instanceof OrtServeError && err.detail !== err.message) {
+        this.runtime.log.warn({ model, version: handle.version.version, code: err.code, err: err.detail }, 'request failed');
+      }
+      throw err;
     } finally {
       handle.release();
     }
@@ -257,7 +263,7 @@ export class ModelRegistry {
     await model!.waitFor(() => model!.isSettled(), timeoutMs);
     const versions = [...model!.entries.values()];
     if (!versions.some((v) => v.state === 'AVAILABLE')) {
-      const failure = versions.find((v) => v.error !== undefined)?.error?.message ?? model!.scanError ?? `no version found under ${model!.config.basePath}`;
+      const failure = versions.find((v) => v.error !== undefined)?.error?.detail ?? model!.scanError ?? `no version found under ${model!.config.basePath}`;
       throw new OrtServeError('ERR_MODEL_LOAD', `model '${name}' has no AVAILABLE version: ${failure}`);
     }
   }

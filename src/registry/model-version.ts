@@ -1,6 +1,6 @@
 // One version of a model: its TF Serving state, its session, and the ref-counted handles that keep it alive.
 
-import type { OrtServeError } from '../errors.js';
+import { clientText, type OrtServeError } from '../errors.js';
 import type { ModelSession } from '../engine/model-session.js';
 import type { ModelConfig } from '../config/model-config.js';
 import type { WarmupReport } from './warmup.js';
@@ -120,9 +120,10 @@ export interface VersionSelector {
   label?: string;
 }
 
-/** TF Serving's wording for a request, used in every not-found message. */
+/** TF Serving's wording for a request, used in every not-found message (long names elided: clients send them). */
 export function describeRequest(model: string, selector: VersionSelector): string {
-  if (selector.version !== undefined) return `Specific(${model}, ${selector.version})`;
-  if (selector.label !== undefined) return `Label(${model}, ${selector.label})`;
-  return `Latest(${model})`;
+  const name = clientText(model);
+  if (selector.version !== undefined) return `Specific(${name}, ${selector.version})`;
+  if (selector.label !== undefined) return `Label(${name}, ${clientText(selector.label)})`;
+  return `Latest(${name})`;
 }

@@ -1,6 +1,6 @@
 // Loads one version: the ORT session with the model's options (batching included), then warmup — all or nothing.
 
-import { OrtServeError } from '../errors.js';
+import { wrapError, type OrtServeError } from '../errors.js';
 import { ModelSession, type BatchingOptions, type SessionOptions } from '../engine/model-session.js';
 import type { BatchingConfig, ModelConfig } from '../config/model-config.js';
 import { runWarmup, type WarmupReport } from './warmup.js';
@@ -58,5 +58,5 @@ export function failureError(cause: OrtServeError, failures: number, maxRetries:
   const note = nextDelayMs !== undefined
     ? `load attempt ${failures} of ${maxRetries + 1} failed; next attempt in ${seconds(nextDelayMs)}`
     : `gave up after ${failures} attempt${failures === 1 ? '' : 's'}; replace the version's files or load the model again`;
-  return new OrtServeError(cause.code, `${cause.message} (${note})`, { cause });
+  return wrapError(cause.code, cause, (text) => `${text} (${note})`);
 }

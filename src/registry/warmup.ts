@@ -10,7 +10,7 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { OrtServeError, toOrtServeError } from '../errors.js';
+import { OrtServeError, toOrtServeError, wrapError } from '../errors.js';
 import type { ModelSession } from '../engine/model-session.js';
 import type { Tensor } from '../engine/tensor.js';
 import { isJsonObject, parseJson, type JsonValue } from '../protocol/json/json-parser.js';
@@ -37,8 +37,7 @@ interface WarmupRequest {
 }
 
 function warmupError(where: string, err: unknown): OrtServeError {
-  const cause = toOrtServeError(err);
-  return new OrtServeError('ERR_MODEL_LOAD', `${WARMUP_FILE}: ${where}: ${cause.message}`, { cause: err });
+  return wrapError('ERR_MODEL_LOAD', toOrtServeError(err), (text) => `${WARMUP_FILE}: ${where}: ${text}`);
 }
 
 function expectKeys(value: JsonValue, where: string, allowed: readonly string[]): Record<string, JsonValue> {

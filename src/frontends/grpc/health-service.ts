@@ -1,7 +1,7 @@
 // grpc.health.v1.Health: the standard gRPC health check (Kubernetes gRPC probes), SERVING once every model is ready.
 
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { fail } from '../../errors.js';
+import { clientText, fail } from '../../errors.js';
 import { serverReady } from '../kserve/model-info.js';
 import { unary } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
@@ -44,7 +44,7 @@ export function healthService(ctx: GrpcContext): HealthHandlers {
   return {
     Check: unary('Check', (req: HealthCheckRequest__Output) => {
       // The protocol's rule: a service the server does not have is NOT_FOUND (only Watch says SERVICE_UNKNOWN).
-      if (!HEALTH_SERVICES.has(req.service)) fail('ERR_NOT_FOUND', `service '${req.service}' is not served here`);
+      if (!HEALTH_SERVICES.has(req.service)) fail('ERR_NOT_FOUND', `service '${clientText(req.service)}' is not served here`);
       return { status: status(ctx, req.service) };
     }),
     Watch: (call: WatchCall) => watch(ctx, call),

@@ -1,7 +1,7 @@
 // KServe V2 gRPC infer codec: ModelInferRequest (typed contents or raw_input_contents) → tensors → ModelInferResponse.
 
-import { fail } from '../../errors.js';
-import { elementCount, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
+import { clientText, fail } from '../../errors.js';
+import { elementCount, shapeText, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from '../kserve/datatypes.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
 import { versionSelector } from '../kserve/model-info.js';
@@ -56,7 +56,7 @@ function typedContents(input: InputTensor, dtype: DType, shape: number[], field:
   if (expected === undefined) return { dtype, shape, data: new Uint16Array(0) }; // FP16/BF16 with no elements
   const values = contents === null ? [] : contents[expected];
   if (values.length !== count) {
-    fail('ERR_SHAPE', `${field}.contents.${expected}: ${values.length} values, but shape [${shape.join(',')}] needs ${count}`);
+    fail('ERR_SHAPE', `${field}.contents.${expected}: ${values.length} values, but shape ${shapeText(shape)} needs ${count}`);
   }
   return { dtype, shape, data: convertValues(values, dtype, `${field}.contents.${expected}`, input.datatype) };
 }
@@ -86,15 +86,15 @@ function decodeInput(input: InputTensor, i: number, raw: Buffer | undefined, max
   if (input.name === '') fail('ERR_BAD_REQUEST', `${field}.name: required`);
   const dtype = dtypeOfDatatype(input.datatype);
   if (dtype === undefined) {
-    fail('ERR_DTYPE', `${field}.datatype: ${input.datatype === '' ? 'required' : `'${input.datatype}' is not a datatype`} (one of ${KSERVE_DATATYPE_NAMES.join(', ')})`);
+    fail('ERR_DTYPE', `${field}.datatype: ${input.datatype === '' ? 'required' : `'${clientText(input.datatype)}' is not a datatype`} (one of ${KSERVE_DATATYPE_NAMES.join(', ')})`);
   }
   const shape = parseShape(input.shape, `${field}.shape`);
   checkTensorFits(dtype, shape, `${field}.shape`, maxBytes, '--grpc_max_receive_message_bytes');
-  if (raw === undefined) return typedContents(input, dtype, shape, `${field} (${input.name})`);
+  if (raw === undefined) return typedContents(input, dtype, shape, `${field} (${clientText(input.name)})`);
   if (input.contents !== null && ALL_FIELDS.some((f) => input.contents![f].length > 0)) {
     fail('ERR_BAD_REQUEST', `${field}.contents: must be empty when the request uses raw_input_contents`);
   }
-  return bytesToTensor(dtype, shape, raw, `raw_input_contents[${i}] (${input.name})`, input.datatype);
+  return bytesToTensor(dtype, shape, raw, `raw_input_contents[${i}] (${clientText(input.name)})`, input.datatype);
 }
 
 /** Decodes a ModelInferRequest. `maxBytes` bounds a declared tensor size before anything is allocated for it. */

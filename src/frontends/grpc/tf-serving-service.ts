@@ -1,6 +1,6 @@
 // tensorflow.serving.PredictionService (Predict, GetModelMetadata) and ModelService (GetModelStatus, HandleReloadConfigRequest).
 
-import { fail } from '../../errors.js';
+import { clientText, fail } from '../../errors.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
 import { checkUniqueNames, type ProtocolNames } from '../../inference/infer-request.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
@@ -27,7 +27,7 @@ import { serializeMessage } from './proto-schemas.js';
 import { tensorProtoToTensor, tensorToTensorProto } from './tf-tensor-proto.js';
 const SIGNATURE_DEF_MAP = 'tensorflow.serving.SignatureDefMap';
 
-const TF_NAMES: ProtocolNames = { dtype: tfDtypeName, input: (name) => `inputs[${JSON.stringify(name)}]` };
+const TF_NAMES: ProtocolNames = { dtype: tfDtypeName, input: (name) => `inputs[${JSON.stringify(clientText(name))}]` };
 
 /** Model name and version selector from a ModelSpec; ERR_BAD_REQUEST naming the field when it is missing or bad. */
 function selectorOf(spec: ModelSpec__Output | null): { model: string; selector: VersionSelector } {
@@ -53,7 +53,7 @@ async function predict(ctx: GrpcContext, req: PredictRequest__Output, limits: Re
   const { model, selector } = selectorOf(req.model_spec);
   checkServable(ctx.registry, model, selector);
   const inputs = new Map(Object.entries(req.inputs).map(([name, tp]) =>
-    [name, tensorProtoToTensor(tp, `inputs[${JSON.stringify(name)}]`, ctx.maxReceiveMessageBytes)]));
+    [name, tensorProtoToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes)]));
   checkUniqueNames(req.output_filter, (i) => `output_filter[${i}]`, 'output');
   const response = await runInference(ctx.registry, {
     model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits,
@@ -66,7 +66,7 @@ function getModelMetadata(ctx: GrpcContext, req: GetModelMetadataRequest__Output
   const { model, selector } = selectorOf(req.model_spec);
   if (req.metadata_field.length === 0) fail('ERR_BAD_REQUEST', "metadata_field: list at least one field ('signature_def')");
   const unknown = req.metadata_field.find((f) => f !== 'signature_def');
-  if (unknown !== undefined) fail('ERR_BAD_REQUEST', `metadata_field: '${unknown}' is not supported (known: signature_def)`);
+  if (unknown !== undefined) fail('ERR_BAD_REQUEST', `metadata_field: '${clientText(unknown)}' is not supported (known: signature_def)`);
   const v = ctx.registry.resolve(model, selector);
   const packed = serializeMessage(SIGNATURE_DEF_MAP, { signature_def: { [DEFAULT_SIGNATURE]: signatureDef(v.session.signature) } } satisfies SignatureDefMap);
   return {
@@ -87,7 +87,7 @@ export function modelService(ctx: GrpcContext): ModelServiceHandlers {
   return {
     GetModelStatus: unary('GetModelStatus', (req: GetModelStatusRequest__Output) => {
       const { model, selector } = selectorOf(req.model_spec);
-      return { model_version_status: ctx.registry.status(model, selector).map(versionStatus) };
+      return { model_version_status: ctx.registry.status(model, selector).map((v) => versionStatus(v)) };
     }),
     HandleReloadConfigRequest: unary('HandleReloadConfigRequest', async (req: ReloadConfigRequest__Output, call) => {
       authorizeManagement(ctx.management, authorizationOf(call), 'HandleReloadConfigRequest');

@@ -1,7 +1,7 @@
 // tensorflow.TensorProto ⇄ Tensor: typed *_val fields (with TensorFlow's fill-from-one-value rule) and tensor_content.
 
-import { fail } from '../../errors.js';
-import { elementCount, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
+import { clientText, fail } from '../../errors.js';
+import { elementCount, shapeText, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
 import { bytesToTensor, checkTensorFits, parseShape } from '../../protocol/tensor-bytes.js';
 import { TF_DTYPE, dtypeOfTfName } from '../../protocol/tfserving/tf-vocabulary.js';
 import type { TensorProto, TensorProto__Output } from './generated/tensorflow/TensorProto.js';
@@ -67,7 +67,7 @@ export function tensorProtoToTensor(tp: TensorProto__Output, field: string, maxB
   if (stray !== undefined) fail('ERR_DTYPE', `${field}: ${TF_DTYPE[dtype]} values belong in ${valField} (or tensor_content), not ${stray}`);
   const fills = values.length === count || (values.length === 1 && count > 1);
   if (!fills) {
-    fail('ERR_SHAPE', `${field}.${valField}: ${values.length} values, but tensor_shape [${shape.join(',')}] needs ${count} (or exactly 1, which fills it)`);
+    fail('ERR_SHAPE', `${field}.${valField}: ${values.length} values, but tensor_shape ${shapeText(shape)} needs ${count} (or exactly 1, which fills it)`);
   }
   return { dtype, shape, data: convert(values, dtype, count, `${field}.${valField}`) };
 }

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fail } from '../../errors.js';
+import { clientText, fail } from '../../errors.js';
 import type { TensorSpec } from '../../engine/model-session.js';
 import type { ModelRegistry, VersionSelector } from '../../registry/model-registry.js';
 import { datatypeOf } from './datatypes.js';
@@ -15,7 +15,7 @@ export const PLATFORM = 'onnxruntime_onnx';
 export function versionSelector(model: string, version: string): VersionSelector {
   if (version === '') return {};
   if (/^\d{1,15}$/.test(version)) return { version: Number(version) };
-  fail('ERR_MODEL_NOT_FOUND', `Servable not found for request: Specific(${model}, ${version}) (versions are positive integers)`);
+  fail('ERR_MODEL_NOT_FOUND', `Servable not found for request: Specific(${clientText(model)}, ${clientText(version)}) (versions are positive integers)`);
 }
 
 export interface TensorMetadata {

@@ -1,7 +1,7 @@
 // KServe V2 REST infer codec: JSON (+ Triton binary tensor data) request → tensors; tensors → JSON (+ binary) response.
 
-import { fail } from '../../errors.js';
-import { elementCount, type DType, type Tensor } from '../../engine/tensor.js';
+import { clientText, fail } from '../../errors.js';
+import { elementCount, shapeText, type DType, type Tensor } from '../../engine/tensor.js';
 import { isJsonObject, parseJson, type JsonObject, type JsonValue } from '../../protocol/json/json-parser.js';
 import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/tensor-json.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
@@ -102,14 +102,14 @@ function decodeInput(v: JsonValue, i: number, cursor: BinaryCursor, limits: Rest
   const datatype = stringField(v['datatype'], `${field}.datatype`);
   const dtype = datatype === undefined ? undefined : dtypeOfDatatype(datatype);
   if (datatype === undefined || dtype === undefined) {
-    fail('ERR_DTYPE', `${field}.datatype: ${datatype === undefined ? 'required' : `'${datatype}' is not a datatype`} (one of ${KSERVE_DATATYPE_NAMES.join(', ')})`);
+    fail('ERR_DTYPE', `${field}.datatype: ${datatype === undefined ? 'required' : `'${clientText(datatype)}' is not a datatype`} (one of ${KSERVE_DATATYPE_NAMES.join(', ')})`);
   }
   const shapeJson = v['shape'];
   if (!Array.isArray(shapeJson)) fail('ERR_SHAPE', `${field}.shape: expected a list of dims, got ${describeJson(shapeJson)}`);
   const shape = parseShape(shapeJson as WireDim[], `${field}.shape`);
   checkTensorFits(dtype, shape, `${field}.shape`, limits.maxBodyBytes, '--max_body_bytes');
   const size = countParam(objectField(v['parameters'], `${field}.parameters`)?.['binary_data_size'], `${field}.parameters.binary_data_size`);
-  const label = `${field} (${name})`;
+  const label = `${field} (${clientText(name)})`;
   if (size === undefined) {
     if (v['data'] === undefined) fail('ERR_BAD_REQUEST', `${field}.data: required (or send the tensor as binary data with parameters.binary_data_size)`);
     return { name, tensor: jsonDataToTensor(v['data'] as JsonValue, dtype, shape, `${field}.data`) };
@@ -130,7 +130,7 @@ function jsonDataToTensor(data: JsonValue, dtype: DType, shape: number[], field:
   const same = tensor.shape.length === shape.length && tensor.shape.every((d, k) => d === shape[k]);
   const flat = tensor.shape.length <= 1 && tensor.data.length === elementCount(shape);
   if (!same && !flat) {
-    fail('ERR_SHAPE', `${field}: holds ${tensor.data.length} elements as [${tensor.shape.join(',')}], but the shape [${shape.join(',')}] needs ${elementCount(shape)}`);
+    fail('ERR_SHAPE', `${field}: holds ${tensor.data.length} elements as ${shapeText(tensor.shape)}, but the shape ${shapeText(shape)} needs ${elementCount(shape)}`);
   }
   return { dtype, shape, data: tensor.data };
 }

@@ -1,7 +1,7 @@
 // KServe V2 REST handlers: health, server and model metadata, readiness, and infer (JSON and Triton's binary tensor data).
 
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { fail } from '../../errors.js';
+import { clientText, fail } from '../../errors.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import type { HttpExchange } from '../http/http-exchange.js';
 import { datatypeOf } from './datatypes.js';
@@ -33,7 +33,7 @@ export function readKserveHeaders(req: HttpRequest): KserveHeaders {
 
 function headerLength(value: string): number | undefined {
   if (value === '') return undefined;
-  if (!/^\d{1,15}$/.test(value)) fail('ERR_BAD_REQUEST', `Inference-Header-Content-Length: '${value}' is not a byte count`);
+  if (!/^\d{1,15}$/.test(value)) fail('ERR_BAD_REQUEST', `Inference-Header-Content-Length: '${clientText(value)}' is not a byte count`);
   return Number(value);
 }
 

@@ -1,7 +1,7 @@
 // Parses KServe V2 REST paths: /v2, /v2/health/*, /v2/models/{m}[/versions/{v}][/ready|/infer].
 // (/v2/repository/* is the management API's: src/frontends/management/.)
 
-import { fail } from '../../errors.js';
+import { clientText, fail } from '../../errors.js';
 
 export type KserveAction =
   | 'server_metadata' | 'live' | 'ready'
@@ -17,7 +17,7 @@ export interface KserveRoute {
 }
 
 function segment(raw: string | undefined, field: string, url: string): string {
-  if (raw === undefined || raw === '') fail('ERR_NOT_FOUND', `no route for ${url}: ${field} is missing`);
+  if (raw === undefined || raw === '') fail('ERR_NOT_FOUND', `no route for ${clientText(url)}: ${field} is missing`);
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -37,7 +37,7 @@ function modelRoute(parts: string[], url: string): KserveRoute {
   if (rest.length === 0) return { action: 'model_metadata', method: 'get', model, version };
   if (rest.length === 1 && rest[0] === 'ready') return { action: 'model_ready', method: 'get', model, version };
   if (rest.length === 1 && rest[0] === 'infer') return { action: 'infer', method: 'post', model, version };
-  fail('ERR_NOT_FOUND', `no route for ${url}`);
+  fail('ERR_NOT_FOUND', `no route for ${clientText(url)}`);
 }
 
 /** Returns undefined for paths outside /v2; throws ERR_NOT_FOUND for unknown paths inside it. */
@@ -51,5 +51,5 @@ export function parseKservePath(url: string): KserveRoute | undefined {
     return { action: rest[0], method: 'get' };
   }
   if (head === 'models') return modelRoute(rest, url);
-  fail('ERR_NOT_FOUND', `no route for ${url}`);
+  fail('ERR_NOT_FOUND', `no route for ${clientText(url)}`);
 }

@@ -1,4 +1,5 @@
 // JSON shapes of the management API: detailed model reports and the KServe/Triton repository index.
+// Only token holders read these, so errors show their full detail (absolute paths, ORT's source locations).
 
 import { modelConfigToJson } from '../../config/model-config.js';
 import { versionStatus } from '../../protocol/tfserving/tf-vocabulary.js';
@@ -6,7 +7,7 @@ import type { ModelReport, ModelVersion } from '../../registry/model-registry.js
 
 function versionJson(v: ModelVersion, now: number) {
   return {
-    ...versionStatus(v),
+    ...versionStatus(v, { fullDetail: true }),
     load_failures: v.loadFailures,
     ...(v.nextRetryAt !== undefined ? { next_retry_in_ms: Math.max(0, v.nextRetryAt - now) } : {}),
     in_flight: v.inFlight,
@@ -57,7 +58,7 @@ export function repositoryIndex(reports: readonly ModelReport[], readyOnly: bool
       entries.push({ name: r.name, state: 'UNAVAILABLE', reason });
     }
     for (const v of r.versions) {
-      const reason = v.error?.message ?? (v.state === 'END' ? (r.unloadedByRequest ? 'unloaded through the management API' : 'unloaded') : '');
+      const reason = v.error?.detail ?? (v.state === 'END' ? (r.unloadedByRequest ? 'unloaded through the management API' : 'unloaded') : '');
       entries.push({ name: r.name, version: String(v.version), state: INDEX_STATE[v.state], reason });
     }
   }

@@ -1,6 +1,6 @@
 // TF Serving REST API handlers: model status, model metadata and :predict, answering with TF Serving's JSON shapes.
 
-import { OrtServeError, fail } from '../../errors.js';
+import { OrtServeError, clientText, fail } from '../../errors.js';
 import { runInference } from '../../inference/run-inference.js';
 import type { ProtocolNames } from '../../inference/infer-request.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
@@ -21,13 +21,13 @@ export interface TfServingRestContext {
 }
 
 /** TF Serving's REST names inputs by key (`inputs["x"]`), whichever form the body used. */
-const TF_REST_NAMES: ProtocolNames = { dtype: tfDtypeName, input: (name) => `inputs[${JSON.stringify(name)}]` };
+const TF_REST_NAMES: ProtocolNames = { dtype: tfDtypeName, input: (name) => `inputs[${JSON.stringify(clientText(name))}]` };
 
 function handleStatus(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute): void {
   const versions = ctx.registry.status(route.model, route.selector);
   // TF Serving answers NOT_FOUND for a configured model with no version yet; resolve() throws that, saying why.
   if (versions.length === 0) ctx.registry.resolve(route.model, route.selector);
-  ex.sendJson(200, JSON.stringify({ model_version_status: versions.map(versionStatus) }));
+  ex.sendJson(200, JSON.stringify({ model_version_status: versions.map((v) => versionStatus(v)) }));
 }
 
 function handleMetadata(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute): void {

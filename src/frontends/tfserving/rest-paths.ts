@@ -1,6 +1,6 @@
 // Parses TF Serving REST paths: /v1/models/{m}[/versions/{v}|/labels/{l}][/metadata|:predict|:classify|:regress].
 
-import { fail } from '../../errors.js';
+import { clientText, fail } from '../../errors.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
 
 export type TfServingAction = 'status' | 'metadata' | 'predict' | 'classify' | 'regress';
@@ -46,7 +46,7 @@ export function parseTfServingPath(url: string): TfServingRoute | undefined {
     const value = parts[i + 1];
     if (value === undefined || value === '') fail('ERR_NOT_FOUND', `${kind} needs a value in the URL`);
     if (kind === 'versions') {
-      if (!/^\d{1,15}$/.test(value)) fail('ERR_BAD_REQUEST', `version: '${decodeSegment(value, 'version')}' is not a non-negative integer`);
+      if (!/^\d{1,15}$/.test(value)) fail('ERR_BAD_REQUEST', `version: '${clientText(decodeSegment(value, 'version'))}' is not a non-negative integer`);
       selector.version = Number(value);
     } else {
       selector.label = decodeSegment(value, 'label');
@@ -55,10 +55,10 @@ export function parseTfServingPath(url: string): TfServingRoute | undefined {
   }
   const tail = parts.slice(i);
   if (verb !== undefined) {
-    if (tail.length > 0) fail('ERR_NOT_FOUND', `no route for ${url}`);
+    if (tail.length > 0) fail('ERR_NOT_FOUND', `no route for ${clientText(url)}`);
     return { model, selector, action: verb as TfServingAction };
   }
   if (tail.length === 0) return { model, selector, action: 'status' };
   if (tail.length === 1 && tail[0] === 'metadata') return { model, selector, action: 'metadata' };
-  fail('ERR_NOT_FOUND', `no route for ${url}`);
+  fail('ERR_NOT_FOUND', `no route for ${clientText(url)}`);
 }

@@ -1,7 +1,7 @@
 // Encoding and decoding whole InferRequest / InferResponse messages of ortserve's FlatBuffers protocol.
 
 import * as flatbuffers from 'flatbuffers';
-import { ERRORS, OrtServeError, fail, type ErrorCode } from '../../errors.js';
+import { ERRORS, OrtServeError, clientText, fail, type ErrorCode } from '../../errors.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { Error as FbError } from './generated/ortserve/fb/error.js';
 import { InferRequest as FbInferRequest } from './generated/ortserve/fb/infer-request.js';
@@ -45,7 +45,7 @@ export function decodeInferRequest(bytes: Uint8Array): InferRequestMessage {
   const inputs = new Map<string, Tensor>();
   for (let i = 0; i < r.inputsLength(); i++) {
     const { name, tensor } = readTensor(r.inputs(i)!, `request.inputs[${i}]`);
-    if (inputs.has(name)) fail('ERR_INVALID_INPUT', `request.inputs[${i}]: input '${name}' is given twice`);
+    if (inputs.has(name)) fail('ERR_INVALID_INPUT', `request.inputs[${i}]: input '${clientText(name)}' is given twice`);
     inputs.set(name, tensor);
   }
   const outputs: string[] = [];

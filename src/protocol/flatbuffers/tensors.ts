@@ -2,7 +2,7 @@
 // message (no copy when aligned), and writing tensor bytes into a message in one bulk copy.
 
 import * as flatbuffers from 'flatbuffers';
-import { fail } from '../../errors.js';
+import { clientText, fail } from '../../errors.js';
 import type { DType, Tensor } from '../../engine/tensor.js';
 import { bytesToTensor, parseShape, tensorToBytes } from '../tensor-bytes.js';
 import { DataType } from './generated/ortserve/fb/data-type.js';
@@ -26,14 +26,14 @@ export function readTensor(t: FbTensor, field: string): { name: string; tensor: 
   const name = t.name();
   if (name === null || name === '') fail('ERR_INVALID_INPUT', `${field}.name is missing`);
   const dtype = TO_DTYPE[t.datatype()];
-  if (dtype === undefined) fail('ERR_DTYPE', `${field} (${name}): unknown datatype ${t.datatype()}`);
+  if (dtype === undefined) fail('ERR_DTYPE', `${field} (${clientText(name)}): unknown datatype ${t.datatype()}`);
   const rank = t.shapeLength();
-  if (rank > MAX_RANK) fail('ERR_SHAPE', `${field} (${name}): rank ${rank} exceeds ${MAX_RANK}`);
+  if (rank > MAX_RANK) fail('ERR_SHAPE', `${field} (${clientText(name)}): rank ${rank} exceeds ${MAX_RANK}`);
   const dims: bigint[] = [];
   for (let i = 0; i < rank; i++) dims.push(t.shape(i)!);
-  const shape = parseShape(dims, `${field} (${name}).shape`);
+  const shape = parseShape(dims, `${field} (${clientText(name)}).shape`);
   // Writers align data to 16 bytes, so bytesToTensor's aligned view is the rule and its copy the exception.
-  return { name, tensor: bytesToTensor(dtype, shape, t.dataArray() ?? new Uint8Array(0), `${field} (${name})`, dtype) };
+  return { name, tensor: bytesToTensor(dtype, shape, t.dataArray() ?? new Uint8Array(0), `${field} (${clientText(name)})`, dtype) };
 }
 
 // The builder grows downward from `space`; the pinned flatbuffers version keeps it a plain field.

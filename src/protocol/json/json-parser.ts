@@ -1,6 +1,6 @@
 // Request-body JSON parser: exact int64 (bigint), NaN/Infinity tokens, depth limit, byte-offset errors, no prototype pollution.
 import { Buffer } from 'node:buffer';
-import { fail } from '../../errors.js';
+import { clientText, fail } from '../../errors.js';
 
 /**
  * A parsed JSON value. Integer literals outside ±(2^53−1) are `bigint` (exact); every other number is a JS number.
@@ -167,7 +167,7 @@ class Parser {
       const v = this.value(depth);
       // Duplicates are valid JSON grammar but ambiguous (which one wins differs between parsers): refuse them.
       if (out[key] !== undefined) {
-        fail('ERR_BAD_REQUEST', `duplicate key ${JSON.stringify(key)} in a JSON object at byte ${this.byteOffset(keyAt)}`);
+        fail('ERR_BAD_REQUEST', `duplicate key ${JSON.stringify(clientText(key))} in a JSON object at byte ${this.byteOffset(keyAt)}`);
       }
       out[key] = v;
       this.skipWs();

@@ -1,5 +1,5 @@
 // TF Serving REST :predict codec: request JSON → named input tensors, output tensors → response JSON (row and columnar forms).
-import { fail } from '../../errors.js';
+import { clientText, fail } from '../../errors.js';
 import { shapeText, type DType, type Tensor } from '../../engine/tensor.js';
 import { type JsonValue, type JsonObject, isJsonObject } from '../json/json-parser.js';
 import { describeJson, isB64Object, jsonToTensor, rowsToTensor, tensorJsonWriter } from '../json/tensor-json.js';
@@ -39,7 +39,7 @@ export function decodePredictRequest(body: JsonValue, signature: PredictSignatur
   if (!isJsonObject(body)) fail('ERR_BAD_REQUEST', `request body: expected a JSON object, got ${describeJson(body)}`);
   for (const key of Object.keys(body)) {
     if (!TOP_LEVEL_KEYS.has(key)) {
-      fail('ERR_BAD_REQUEST', `unknown field ${JSON.stringify(key)} in the request body (allowed: signature_name, instances, inputs)`);
+      fail('ERR_BAD_REQUEST', `unknown field ${JSON.stringify(clientText(key))} in the request body (allowed: signature_name, instances, inputs)`);
     }
   }
   const signatureName = body['signature_name'];
@@ -97,7 +97,7 @@ function decodeNamedRows(instances: JsonValue[], specs: ReadonlyArray<SignatureI
     for (const key of keys) {
       const column = columns.get(key);
       if (column === undefined) {
-        fail('ERR_INVALID_INPUT', `instances[${i}]: unknown input ${JSON.stringify(key)} (model inputs: ${inputNames(specs)})`);
+        fail('ERR_INVALID_INPUT', `instances[${i}]: unknown input ${JSON.stringify(clientText(key))} (model inputs: ${inputNames(specs)})`);
       }
       column[i] = row[key] as JsonValue;
     }
@@ -124,7 +124,7 @@ function decodeColumns(inputs: JsonValue, specs: ReadonlyArray<SignatureInput>):
   }
   const known = new Set(specs.map((s) => s.name));
   for (const key of Object.keys(inputs)) {
-    if (!known.has(key)) fail('ERR_INVALID_INPUT', `inputs: unknown input ${JSON.stringify(key)} (model inputs: ${inputNames(specs)})`);
+    if (!known.has(key)) fail('ERR_INVALID_INPUT', `inputs: unknown input ${JSON.stringify(clientText(key))} (model inputs: ${inputNames(specs)})`);
   }
   const tensors = new Map<string, Tensor>();
   for (const spec of specs) {

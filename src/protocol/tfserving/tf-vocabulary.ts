@@ -43,13 +43,18 @@ export function signatureNotFound(field: string, name: string): string {
 export interface VersionStatusSource {
   version: number;
   state: VersionState;
-  error?: { code: ErrorCode; message: string } | undefined;
+  error?: { code: ErrorCode; message: string; detail?: string } | undefined;
 }
 
-/** One entry of `model_version_status` (REST and gRPC alike); error_code is a gRPC status name, as TF Serving's. */
-export function versionStatus(v: VersionStatusSource) {
+/**
+ * One entry of `model_version_status` (REST and gRPC alike); error_code is a gRPC status name, as TF Serving's.
+ * The error message is the one any client may see; `fullDetail` (the management API, behind its token) gives the
+ * error's full detail instead (absolute paths, ONNX Runtime's source locations).
+ */
+export function versionStatus(v: VersionStatusSource, { fullDetail = false } = {}) {
   const errorCode: GrpcStatusName = v.error ? ERRORS[v.error.code].grpc : 'OK';
-  return { version: String(v.version), state: v.state, status: { error_code: errorCode, error_message: v.error?.message ?? '' } };
+  const message = (fullDetail ? v.error?.detail : undefined) ?? v.error?.message ?? '';
+  return { version: String(v.version), state: v.state, status: { error_code: errorCode, error_message: message } };
 }
 
 /** What a signature_def needs of a model input or output. */
