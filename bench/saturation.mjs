@@ -56,7 +56,7 @@ function parseOptions(argv) {
   for (const p of protocols) if (!(p in SATURATION_PROTOCOLS)) fail(`--protocols: no protocol '${p}' (have ${Object.keys(SATURATION_PROTOCOLS).join(', ')})`);
   const fault = flags.get('fault');
   if (fault !== undefined && !protocols.includes(fault)) fail(`--fault=${fault}: not among the protocols run`);
-  const [tinyRate, cnnRate] = String(flags.get('loop-rates') ?? '1000,100').split(',').map(Number);
+  const [tinyRate, cnnRate] = String(flags.get('loop-rates') ?? '500,50').split(',').map(Number);
   if (!(tinyRate > 0 && cnnRate > 0)) fail(`--loop-rates wants TINY,CNN requests/s, got '${flags.get('loop-rates')}'`);
   return {
     mode: smoke ? 'smoke' : 'quick', smoke, protocols, fault,
