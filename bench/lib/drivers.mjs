@@ -61,6 +61,41 @@ const floatsOf = (bytes) => {
 /** The WebSocket URL of `path` on an http:// origin. */
 const wsUrl = (origin, path) => `${origin.replace(/^http/, 'ws')}${path}`;
 
+const bytesOf = (data) => Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+
+/**
+ * The exact HTTP request a protocol sends for `payload`: {path, headers, body}. The drivers send it; bench/saturation.mjs
+ * hands the same bytes to wrk. 'fb-http' is also what the echo baseline is sent ('echo-http').
+ */
+export function httpRequest(protocol, payload) {
+  const { model, input, output } = payload;
+  switch (protocol) {
+    case 'tf-json':
+      return { path: `/v1/models/${model}:predict`, headers: { 'content-type': 'application/json' }, body: tfJsonBody(payload) };
+    case 'kserve-json':
+      return { path: `/v2/models/${model}/infer`, headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify({ inputs: [{ name: input.name, shape: input.shape, datatype: 'FP32', data: Array.from(input.data) }] })) };
+    case 'kserve-binary': {
+      const inputBytes = bytesOf(input.data);
+      const header = Buffer.from(JSON.stringify({
+        inputs: [{ name: input.name, shape: input.shape, datatype: 'FP32', parameters: { binary_data_size: inputBytes.length } }],
+        outputs: [{ name: output, parameters: { binary_data: true } }],
+      }));
+      return { path: `/v2/models/${model}/infer`, body: Buffer.concat([header, inputBytes]),
+        headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) } };
+    }
+    case 'fb-http':
+      return { path: '/v1/flatbuffers/infer', headers: { 'content-type': 'application/x-flatbuffers' }, body: flatBuffersRequest(payload) };
+    default:
+      throw new Error(`httpRequest: no HTTP request for protocol '${protocol}'`);
+  }
+}
+
+/** The KServe gRPC ModelInferRequest (proto-loader object form) for `payload`, raw_input_contents carrying the tensor. */
+export function grpcRequest({ model, input }) {
+  return { model_name: model, inputs: [{ name: input.name, datatype: 'FP32', shape: input.shape }], raw_input_contents: [bytesOf(input.data)] };
+}
+
 /** The payload's input in ortserve's client form, and the FlatBuffers request that carries it. */
 const clientInputs = ({ input }) => ({ [input.name]: { dtype: 'float32', shape: input.shape, data: input.data } });
 const flatBuffersRequest = (payload) => Buffer.from(requestBytes('1', payload.model, clientInputs(payload), {}));
@@ -94,10 +129,15 @@ function nest(flat, dims) {
 }
 
 let protoDefinition;
-function kserveGrpcClient(address) {
+/** The grpc-js client class of KServe's GRPCInferenceService (its `service.ModelInfer` serializes and deserializes). */
+export function kserveGrpcService() {
   protoDefinition ??= loadSync(['kserve_grpc_inference.proto'], { includeDirs: [path.join(root, 'schemas')], keepCase: true, longs: String, defaults: true });
-  const pkg = grpc.loadPackageDefinition(protoDefinition);
-  return new pkg.inference.GRPCInferenceService(address, grpc.credentials.createInsecure(), {
+  return grpc.loadPackageDefinition(protoDefinition).inference.GRPCInferenceService;
+}
+
+function kserveGrpcClient(address) {
+  const Service = kserveGrpcService();
+  return new Service(address, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024,
   });
 }
@@ -121,33 +161,29 @@ function flatBuffersDriver(client, payload, protocol) {
  * @returns {Promise<Driver>}
  */
 export async function createDriver(protocol, target, payload) {
-  const { model, input, output } = payload;
-  const inputBytes = Buffer.from(input.data.buffer, input.data.byteOffset, input.data.byteLength);
+  const { output } = payload;
+  const inputBytes = bytesOf(payload.input.data);
   switch (protocol) {
     case 'tf-json': {
       const check = sampledChecker(payload, (bytes) => Float32Array.from(JSON.parse(bytes.toString()).predictions.flat(Infinity)), protocol);
-      return httpDriver(target, `/v1/models/${model}:predict`, tfJsonBody(payload), { 'content-type': 'application/json' }, check);
+      const { path: requestPath, body, headers } = httpRequest(protocol, payload);
+      return httpDriver(target, requestPath, body, headers, check);
     }
     case 'kserve-json': {
-      const body = Buffer.from(JSON.stringify({ inputs: [{ name: input.name, shape: input.shape, datatype: 'FP32', data: Array.from(input.data) }] }));
       const check = sampledChecker(payload, (bytes) => Float32Array.from(JSON.parse(bytes.toString()).outputs.find((o) => o.name === output).data), protocol);
-      return httpDriver(target, `/v2/models/${model}/infer`, body, { 'content-type': 'application/json' }, check);
+      const { path: requestPath, body, headers } = httpRequest(protocol, payload);
+      return httpDriver(target, requestPath, body, headers, check);
     }
     case 'kserve-binary': {
-      const header = Buffer.from(JSON.stringify({
-        inputs: [{ name: input.name, shape: input.shape, datatype: 'FP32', parameters: { binary_data_size: inputBytes.length } }],
-        outputs: [{ name: output, parameters: { binary_data: true } }],
-      }));
       // With one binary output, the binary section is everything after the JSON header.
       const check = sampledChecker(payload, (bytes, headers) => floatsOf(bytes.subarray(Number(headers['inference-header-content-length']))), protocol);
-      return httpDriver(target, `/v2/models/${model}/infer`, Buffer.concat([header, inputBytes]), {
-        'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length),
-      }, check);
+      const { path: requestPath, body, headers } = httpRequest(protocol, payload);
+      return httpDriver(target, requestPath, body, headers, check);
     }
     case 'grpc': {
       const client = kserveGrpcClient(target.grpcAddress);
       await new Promise((resolve, reject) => client.waitForReady(Date.now() + 10_000, (err) => (err ? reject(err) : resolve())));
-      const request = { model_name: model, inputs: [{ name: input.name, datatype: 'FP32', shape: input.shape }], raw_input_contents: [inputBytes] };
+      const request = grpcRequest(payload);
       const check = sampledChecker(payload, (response) => floatsOf(response.raw_output_contents[response.outputs.findIndex((o) => o.name === output)]), protocol);
       return {
         requestBytes: inputBytes.length,

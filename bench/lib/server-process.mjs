@@ -1,5 +1,7 @@
 // Starts the systems under test as child processes (so the load generator never shares their event loop): ortserve
-// itself, and the baselines in bench/baselines/, each of which prints one JSON line with its port.
+// itself, and the baselines in bench/baselines/, each of which prints one JSON line with its port. Opt-in
+// (`loopProbe`, or ORTSERVE_BENCH_LOOP_PROBE=1 in the bench's environment): the child also loads lib/loop-probe.mjs,
+// which reports the child's event-loop delay over an IPC channel; the product itself is unchanged.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,17 +9,25 @@ import { fileURLToPath } from 'node:url';
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
- * @typedef {{origin: string, grpcAddress?: string, pid: number, stop: () => Promise<void>}} RunningSystem
+ * @typedef {{origin: string, grpcAddress?: string, pid: number, stop: () => Promise<void>,
+ *            ask?: (message: object) => Promise<object>}} RunningSystem
+ * `ask` (children started with an IPC channel) sends `message` with an id and resolves with the child's reply to it.
  */
+
+const LOOP_PROBE = path.join(root, 'bench', 'lib', 'loop-probe.mjs');
+const probeByDefault = () => process.env.ORTSERVE_BENCH_LOOP_PROBE === '1';
 
 // Children still running when the bench exits (an error, Ctrl-C, a kill) are killed with it, never left serving.
 const live = new Set();
 process.on('exit', () => { for (const child of live) child.kill('SIGKILL'); });
 for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
 
-/** Spawns `args` under node and resolves with the child once a stdout line satisfies `ready` (returning a value). */
-function spawnUntil(args, ready, label) {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Spawns `args` under node and resolves with the child once a stdout line satisfies `ready` (returning a value).
+ * `ipc` opens an IPC channel (for `ask`); `env` adds to the child's environment.
+ */
+function spawnUntil(args, ready, label, { ipc = false, env } = {}) {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit', ...(ipc ? ['ipc'] : [])], env: { ...process.env, ...env } });
   live.add(child);
   child.once('exit', () => live.delete(child));
   return new Promise((resolve, reject) => {
@@ -37,6 +47,7 @@ function spawnUntil(args, ready, label) {
         resolve({
           ...value,
           pid: child.pid,
+          ask: ipc ? asker(child, label) : undefined,
           stop: () => new Promise((done) => {
             if (child.exitCode !== null || child.signalCode !== null) return done();
             child.once('exit', () => done());
@@ -49,27 +60,52 @@ function spawnUntil(args, ready, label) {
   });
 }
 
+/** `ask` for a child with an IPC channel: one pending promise per message id, rejected if the child exits first. */
+function asker(child, label) {
+  let next = 0;
+  const pending = new Map();
+  child.on('message', (reply) => {
+    pending.get(reply?.id)?.resolve(reply);
+    pending.delete(reply?.id);
+  });
+  child.once('exit', () => {
+    for (const p of pending.values()) p.reject(new Error(`${label} exited before answering over IPC`));
+    pending.clear();
+  });
+  return (message) => new Promise((resolve, reject) => {
+    const id = ++next;
+    pending.set(id, { resolve, reject });
+    child.send({ ...message, id });
+  });
+}
+
+/** Node arguments that load the loop probe before the child's own script. */
+const probeArgs = (loopProbe) => (loopProbe ? ['--import', LOOP_PROBE] : []);
+
 /**
  * Starts ortserve with `flags` (its command-line flags) on free REST and gRPC ports of 127.0.0.1. The log level is
  * forced to info (last flag wins) because the "listening" log line is how the ports are learned.
  * @returns {Promise<RunningSystem>}
  */
-export function startOrtserve(flags) {
-  const args = [path.join(root, 'bin', 'ortserve.js'), '--host=127.0.0.1', '--rest_api_port=0', '--port=0', ...flags, '--log_level=info'];
+export function startOrtserve(flags, { loopProbe = probeByDefault() } = {}) {
+  const args = [...probeArgs(loopProbe), path.join(root, 'bin', 'ortserve.js'), '--host=127.0.0.1', '--rest_api_port=0', '--port=0', ...flags, '--log_level=info'];
   return spawnUntil(args, (line) => {
     if (!line.includes('ortserve listening')) return undefined;
     const { restPort, grpcPort } = JSON.parse(line);
     return { origin: `http://127.0.0.1:${restPort}`, grpcAddress: `127.0.0.1:${grpcPort}` };
-  }, 'ortserve');
+  }, 'ortserve', { ipc: loopProbe });
 }
 
-/** Starts bench/baselines/<script> with `args`; it prints {"port": N} when listening on 127.0.0.1. */
-export function startBaseline(script, args = []) {
-  return spawnUntil([path.join(root, 'bench', 'baselines', script), ...args], (line) => {
+/**
+ * Starts bench/baselines/<script> with `args`; it prints {"port": N} when listening on 127.0.0.1. `ipc` opens the
+ * channel a baseline may answer on (grpc-echo reports its calls); `loopProbe` as for ortserve.
+ */
+export function startBaseline(script, args = [], { ipc = false, loopProbe = probeByDefault() } = {}) {
+  return spawnUntil([...probeArgs(loopProbe), path.join(root, 'bench', 'baselines', script), ...args], (line) => {
     if (!line.startsWith('{')) return undefined;
     const { port } = JSON.parse(line);
-    return port ? { origin: `http://127.0.0.1:${port}` } : undefined;
-  }, script);
+    return port ? { origin: `http://127.0.0.1:${port}`, grpcAddress: `127.0.0.1:${port}` } : undefined;
+  }, script, { ipc: ipc || loopProbe });
 }
 
 /** Reads one Prometheus sample value for a model from /metrics. */
