@@ -33,7 +33,10 @@ export type BatchingOptions = NativeBatchingOptions;
 export type RunInfo = NativeRunInfo;
 
 export interface RunOptions {
-  /** Absolute deadline (Date.now() milliseconds): a request not started by then fails with ERR_DEADLINE_EXCEEDED. */
+  /**
+   * Absolute deadline (Date.now() milliseconds): a request not started by then fails with ERR_DEADLINE_EXCEEDED at
+   * that time; a run past the deadline of every request in it is stopped, with the same error (--terminate_runs_past_deadline).
+   */
   deadline?: number;
   /** Aborting drops the request if it has not started yet (it then fails with ERR_DEADLINE_EXCEEDED). */
   signal?: AbortSignal;
@@ -96,7 +99,9 @@ export class ModelSession {
   private readonly outputsByName: Map<string, TensorSpec>;
   private native: NativeSession | undefined;
   readonly counters: RequestCounters = { success: 0, failure: 0, inferences: 0, requestMicros: 0, queueMicros: 0, computeMicros: 0 };
-  private lastStats: NativeQueueStats = { enqueued: 0, rejectedFull: 0, expired: 0, batches: 0, tasksRun: 0, rowsRun: 0, paddedRows: 0, queued: 0 };
+  private lastStats: NativeQueueStats = {
+    enqueued: 0, rejectedFull: 0, expired: 0, terminated: 0, batches: 0, tasksRun: 0, rowsRun: 0, paddedRows: 0, queued: 0, running: 0,
+  };
 
   private constructor(native: NativeSession) {
     this.native = native;

@@ -38,6 +38,8 @@ export function prometheusText(registry: ModelRegistry): string {
     ['ortserve_queue_rejected_total', 'Requests refused because the queue was full (HTTP 503)', 'counter', (c) => c.rejectedFull],
     ['ortserve_queue_expired_total', 'Requests failed for their deadline (or cancelled) before running', 'counter', (c) => c.expired],
     ['ortserve_queue_pending', 'Requests waiting in the queue now', 'gauge', (c) => c.queued],
+    ['ortserve_runs_terminated_total', 'Runs stopped because every request in them was past its deadline (--terminate_runs_past_deadline)', 'counter', (c) => c.terminated],
+    ['ortserve_runs_in_progress', 'Batches (or unbatched requests) of this version running now', 'gauge', (c) => c.running],
   ];
   const rows = collect(registry);
   const series: Series[] = defs.map(([name, help, type, pick]) => ({
@@ -68,6 +70,8 @@ interface Counters {
   rejectedFull: number;
   expired: number;
   queued: number;
+  terminated: number;
+  running: number;
 }
 
 function collect(registry: ModelRegistry): Counters[] {
@@ -76,7 +80,8 @@ function collect(registry: ModelRegistry): Counters[] {
     for (const v of registry.status(model)) {
       if (v.session === undefined) continue;
       const stats = v.session.stats();
-      rows.push({ model, version: v.version, ...v.session.counters, batches: stats.batches, rejectedFull: stats.rejectedFull, expired: stats.expired, queued: stats.queued });
+      rows.push({ model, version: v.version, ...v.session.counters, batches: stats.batches, rejectedFull: stats.rejectedFull, expired: stats.expired, queued: stats.queued,
+        terminated: stats.terminated, running: stats.running });
     }
   }
   return rows;
