@@ -47,7 +47,7 @@ export const ERRORS = {
   ERR_MODEL_UNAVAILABLE: { http: 503, grpc: 'UNAVAILABLE', summary: 'The model version exists but is not AVAILABLE (loading, unloading).' },
   ERR_QUEUE_FULL: { http: 503, grpc: 'UNAVAILABLE', summary: 'The request queue is full; retry later.' },
   ERR_SHUTTING_DOWN: { http: 503, grpc: 'UNAVAILABLE', summary: 'The server is shutting down.' },
-  ERR_DEADLINE_EXCEEDED: { http: 504, grpc: 'DEADLINE_EXCEEDED', summary: 'The request deadline passed before it ran.' },
+  ERR_DEADLINE_EXCEEDED: { http: 504, grpc: 'DEADLINE_EXCEEDED', summary: 'The request deadline passed before it ran, or while it ran and its run was stopped (--terminate_runs_past_deadline).' },
   ERR_MODEL_LOAD: { http: 500, grpc: 'INTERNAL', summary: 'A model file could not be loaded (ONNX Runtime says why).' },
   ERR_INFERENCE: { http: 500, grpc: 'INTERNAL', summary: 'ONNX Runtime failed while running the model.' },
   ERR_CONFIG: { http: 400, grpc: 'INVALID_ARGUMENT', summary: 'A flag or configuration value is invalid (names it).' },

@@ -143,7 +143,10 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     log,
     async start() {
       const uws = loadUws();
-      nativeAddon().configure({ numBatchThreads: options.numBatchThreads, ortLogLevel: ORT_LOG_LEVELS.indexOf(options.ortLogLevel) });
+      nativeAddon().configure({
+        numBatchThreads: options.numBatchThreads, ortLogLevel: ORT_LOG_LEVELS.indexOf(options.ortLogLevel),
+        maxConcurrentRunsPerModel: options.maxConcurrentRunsPerModel, terminateRunsPastDeadline: options.terminateRunsPastDeadline,
+      });
       management.token = options.managementTokenFile !== '' ? ManagementToken.fromFile(options.managementTokenFile) : undefined;
       const reloader = new HotReloader(registry, new ModelSource(options), {
         fileSystemPollMs: options.fileSystemPollWaitSeconds * 1000,

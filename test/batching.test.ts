@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mlpModel } from '../scripts/make-example-models.mjs';
 import { failingModel, fixedBatchModel, slowModel } from './support/models.mjs';
 import { mlpReference } from './support/reference.js';
@@ -166,9 +166,17 @@ describe('queue bounds and deadlines', () => {
   });
 
   it('a request still queued at its deadline gets 504 and never runs', async () => {
+    const session = t.server.registry.resolve('slow').session;
+    const start = session.stats();
     const busy = Array.from({ length: workers }, () => slow());
-    await new Promise((r) => setTimeout(r, 30));   // let them occupy every worker
-    const before = t.server.registry.resolve('slow').session.stats();
+    // Let them occupy every worker the slow model may use (with two models loaded it leaves one to the other, so
+    // one of them may still wait in the queue of 2, leaving a place for the late request).
+    await vi.waitFor(() => {
+      const now = session.stats();
+      expect(now.enqueued - start.enqueued).toBe(workers);
+      expect(now.running).toBeGreaterThan(0);
+    }, { timeout: 5000, interval: 2 });
+    const before = session.stats();
     const late = await slow({ 'x-request-timeout-ms': '20' });
     expect(late.status).toBe(504);
     expect(late.json.code).toBe('ERR_DEADLINE_EXCEEDED');

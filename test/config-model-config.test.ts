@@ -10,6 +10,7 @@ import {
   configFormatForBody, configFormatForFile, modelConfigToJson, parseModelEntry, parseModelServerConfig, readModelConfigFile,
   type ConfigFormat, type ModelServerConfig,
 } from '../src/config/model-config.js';
+import { sessionOptionsFor } from '../src/registry/version-loader.js';
 
 const parse = (text: string, format: ConfigFormat = 'pbtxt', source = 'models.config'): ModelServerConfig =>
   parseModelServerConfig(text, { format, source, baseDir: '/etc/ortserve' });
@@ -41,6 +42,7 @@ model_config_list {
     graph_optimization_level: EXTENDED
     version_swap_policy: RESOURCE_PRESERVING
     warmup_iterations: 3
+    max_concurrent_runs: 3
   },
   config: < name: "b" base_path: "rel/b" model_version_policy: { latest: { num_versions: 2 } } >;
   config { name: "c" base_path: "/c" model_version_policy { all {} } }
@@ -69,6 +71,7 @@ model_config_list:
       graph_optimization_level: extended
       version_swap_policy: resource_preserving
       warmup_iterations: 3
+      max_concurrent_runs: 3
     - name: b
       base_path: rel/b
       model_version_policy:
@@ -85,7 +88,7 @@ describe('valid configs', () => {
     expect(mlp).toMatchObject({
       basePath: '/models/mlp', platform: 'onnx', versionPolicy: { kind: 'specific', versions: [2, 1] },
       batching: { maxBatchSize: 8, batchTimeoutMicros: 500, maxEnqueuedBatches: 4, numBatchThreads: 2, allowedBatchSizes: [2, 4, 8], preferredBatchSizes: [4], padVariableLengthInputs: true },
-      session: { intraOpThreads: 2, interOpThreads: 1, graphOptimizationLevel: 'extended', executionProviders: [{ name: 'cuda', deviceId: 0 }, { name: 'cpu', deviceId: 0 }] },
+      session: { intraOpThreads: 2, interOpThreads: 1, graphOptimizationLevel: 'extended', executionProviders: [{ name: 'cuda', deviceId: 0 }, { name: 'cpu', deviceId: 0 }], maxConcurrentRuns: 3 },
       swapPolicy: 'resource_preserving', warmupIterations: 3,
     });
     expect(Object.fromEntries(mlp!.versionLabels)).toEqual({ stable: 1, canary: 2 });
@@ -98,6 +101,18 @@ describe('valid configs', () => {
     expect(asJson(parse(FULL_YAML, 'yaml'))).toEqual(fromText);
     const json = JSON.stringify({ model_config_list: { config: fromText } });
     expect(asJson(parse(json, 'yaml', 'models.json'))).toEqual(fromText);
+  });
+
+  it('max_concurrent_runs is the engine\'s per-version limit, batched or not, and wins over batching.num_batch_threads', () => {
+    const defaults = { batching: { enabled: false, maxQueuedRequests: 7 } };
+    const [limited, both, neither] = parse(`model_config_list {
+      config { name: "a" base_path: "/a" max_concurrent_runs: 1 }
+      config { name: "b" base_path: "/b" max_concurrent_runs: 2 batching { num_batch_threads: 5 } }
+      config { name: "c" base_path: "/c" }
+    }`).models;
+    expect(sessionOptionsFor(limited!, defaults, 'a:1').batching).toEqual({ enabled: false, maxQueuedRequests: 7, numBatchThreads: 1 });
+    expect(sessionOptionsFor(both!, defaults, 'b:1').batching).toMatchObject({ enabled: true, numBatchThreads: 2 });
+    expect(sessionOptionsFor(neither!, defaults, 'c:1').batching).toEqual({ enabled: false, maxQueuedRequests: 7 });
   });
 
   it('defaults: latest{1}, platform onnx, no labels; an empty list is allowed when written out', () => {
@@ -172,6 +187,7 @@ describe('text format errors name the line, column and field', () => {
     [cfg('version_swap_policy: FASTEST'), /version_swap_policy: 'FASTEST' is not one of availability_preserving, resource_preserving/],
     [cfg('graph_optimization_level: 3'), /graph_optimization_level: expected a string, got 3/],
     [cfg('intra_op_threads: 5000'), /intra_op_threads: 5000 is outside 0\.\.1024/],
+    [cfg('max_concurrent_runs: 0'), /max_concurrent_runs: 0 is outside 1\.\.1024/],
     [cfg('execution_providers: "rocm:0"'), /execution_providers\[0\]: 'rocm' is not one of tensorrt, cuda, cpu/],
     [cfg('execution_providers: "cuda:x"'), /execution_providers\[0\]: 'cuda:x': the device id must be a non-negative integer/],
     [cfg('batching { allowed_batch_sizes: [4, 2] }'), /batching\.allowed_batch_sizes: must increase strictly \(4 is followed by 2\)/],

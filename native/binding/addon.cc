@@ -87,25 +87,45 @@ Napi::Value LoadSession(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-// [sync] configure({numBatchThreads?, ortLogLevel?}) → undefined. numBatchThreads sets the shared worker pool
-// size (0 = one per hardware thread); ortLogLevel the severity ONNX Runtime logs at on stderr (0 verbose .. 4
-// fatal; process-wide). Throws (INVALID_ARGUMENT) for a bad value, or for a different pool size once the pool has
-// started (it starts with the first loadSession).
+// [sync] configure({numBatchThreads?, ortLogLevel?, maxConcurrentRunsPerModel?, terminateRunsPastDeadline?}) →
+// undefined. numBatchThreads sets the shared worker pool size (0 = one per hardware thread); ortLogLevel the
+// severity ONNX Runtime logs at on stderr (0 verbose .. 4 fatal; process-wide); maxConcurrentRunsPerModel the most
+// batches one model version runs at once when its batching options set no numBatchThreads (0 = automatic: no limit
+// while one version is loaded, else max(1, threads - 1)); terminateRunsPastDeadline whether a run is stopped once
+// every request in it is past its deadline (default true). The last two may change at any time. Throws
+// (INVALID_ARGUMENT) for a bad value, or for a different pool size once the pool has started (it starts with the
+// first loadSession).
 Napi::Value Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) ThrowInvalidArgument(env, "configure expects an object");
-  Napi::Value level = info[0].As<Napi::Object>().Get("ortLogLevel");
+  Napi::Object options = info[0].As<Napi::Object>();
+  AddonData& data = GetAddonData(env);
+  Napi::Value level = options.Get("ortLogLevel");
   if (!level.IsUndefined()) {
     if (!level.IsNumber()) ThrowInvalidArgument(env, "ortLogLevel must be a number from 0 to 4");
     Status status = SetOrtLogLevel(level.As<Napi::Number>().Int32Value());
     if (!status.ok()) throw MakeJsError(env, status);
   }
-  Napi::Value threads = info[0].As<Napi::Object>().Get("numBatchThreads");
+  Napi::Value per_model = options.Get("maxConcurrentRunsPerModel");
+  if (!per_model.IsUndefined()) {
+    const double value = per_model.IsNumber() ? per_model.As<Napi::Number>().DoubleValue() : -1;
+    if (!(value >= 0 && value <= 1024 && value == static_cast<double>(static_cast<int64_t>(value)))) {
+      ThrowInvalidArgument(env, "maxConcurrentRunsPerModel must be an integer from 0 to 1024");
+    }
+    data.max_concurrent_runs_per_model = static_cast<int64_t>(value);
+    if (data.scheduler) data.scheduler->SetMaxConcurrentRunsPerQueue(data.max_concurrent_runs_per_model);
+  }
+  Napi::Value terminate = options.Get("terminateRunsPastDeadline");
+  if (!terminate.IsUndefined()) {
+    if (!terminate.IsBoolean()) ThrowInvalidArgument(env, "terminateRunsPastDeadline must be a boolean");
+    data.terminate_runs_past_deadline = terminate.As<Napi::Boolean>().Value();
+    if (data.scheduler) data.scheduler->SetTerminateRunsPastDeadline(data.terminate_runs_past_deadline);
+  }
+  Napi::Value threads = options.Get("numBatchThreads");
   if (threads.IsUndefined()) return env.Undefined();
   if (!threads.IsNumber() || threads.As<Napi::Number>().Int32Value() < 0 || threads.As<Napi::Number>().Int32Value() > 1024) {
     ThrowInvalidArgument(env, "numBatchThreads must be an integer from 0 to 1024");
   }
-  AddonData& data = GetAddonData(env);
   const int wanted = threads.As<Napi::Number>().Int32Value();
   const BatchScheduler* running = data.scheduler.get();
   if (running != nullptr && wanted != data.scheduler_threads && !(wanted == 0 && data.scheduler_threads == 0)) {

@@ -10,6 +10,8 @@ BatchScheduler& AddonData::StartedScheduler() {
   if (!scheduler) {
     const int threads = scheduler_threads > 0 ? scheduler_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     scheduler = std::make_unique<BatchScheduler>(threads, completions.get());
+    scheduler->SetMaxConcurrentRunsPerQueue(max_concurrent_runs_per_model);
+    scheduler->SetTerminateRunsPastDeadline(terminate_runs_past_deadline);
   }
   return *scheduler;
 }

@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include <cstdint>
 #include <memory>
 
 #include "binding/completions.h"
@@ -18,6 +19,9 @@ struct AddonData {
   // Started by the first loadSession (StartedScheduler), with `scheduler_threads` workers; null until then.
   std::unique_ptr<BatchScheduler> scheduler;
   int scheduler_threads = 0;   // 0 = one per hardware thread; fixed once the first session is loaded
+  // Scheduler settings configure() may change at any time (applied at start, and at once when running).
+  int64_t max_concurrent_runs_per_model = 0;   // 0 = automatic (BatchScheduler::SetMaxConcurrentRunsPerQueue)
+  bool terminate_runs_past_deadline = true;
 
   // JS thread. The scheduler, started now if this is the first use.
   BatchScheduler& StartedScheduler();

@@ -188,11 +188,13 @@ Napi::Value SessionObject::Stats(const Napi::CallbackInfo& info) {
   stats.Set("enqueued", static_cast<double>(s.enqueued));
   stats.Set("rejectedFull", static_cast<double>(s.rejected_full));
   stats.Set("expired", static_cast<double>(s.expired));
+  stats.Set("terminated", static_cast<double>(s.terminated));
   stats.Set("batches", static_cast<double>(s.batches));
   stats.Set("tasksRun", static_cast<double>(s.tasks_run));
   stats.Set("rowsRun", static_cast<double>(s.rows_run));
   stats.Set("paddedRows", static_cast<double>(s.padded_rows));
   stats.Set("queued", static_cast<double>(s.queued));
+  stats.Set("running", static_cast<double>(s.running));
   return stats;
 }
 

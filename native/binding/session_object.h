@@ -26,7 +26,9 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   inputs: Array<{name, dtype, shape, data: TypedArray | Uint8Array[]}> naming every model input once, in any
   //   order; numeric data is used in place (pinned, not copied; do not write to it until the promise settles).
   //   outputNames: string[] (default: all outputs, in model order).
-  //   options: {timeoutMicros?: number (fail with DEADLINE_EXCEEDED if not started by then), cancellable?: boolean
+  //   options: {timeoutMicros?: number (fail with DEADLINE_EXCEEDED if not started by then: the scheduler's
+  //   deadline thread fails it at that time even while every worker is busy; and, with terminateRunsPastDeadline
+  //   on, stop its run once it and every other request in its batch are past their deadlines), cancellable?: boolean
   //   (the promise gets a cancel() method that drops the request if it has not started), reportAddresses?: boolean
   //   (adds `inputAddresses` and per-output `address`, for zero-copy checks)}.
   //   The request joins the model's native queue; a worker runs it (merged with others when batching is on) and
@@ -36,7 +38,8 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   Throws synchronously (TypeError, code INVALID_ARGUMENT) for malformed arguments, unknown/missing/duplicate
   //   inputs, unknown outputs, unequal dim 0 across inputs of a batched model, or a released session. Rejects
   //   with {code: 'UNAVAILABLE'} at once when the queue is full, {code: 'DEADLINE_EXCEEDED'} when the deadline
-  //   passed (or it was cancelled) before it ran, or with ORT's {code, ortCode, message} when the run fails.
+  //   passed (or it was cancelled) before it ran or its run was stopped past the deadline, or with ORT's
+  //   {code, ortCode, message} when the run fails.
   Napi::Value Run(const Napi::CallbackInfo& info);
   // [sync] runInline(inputs, outputNames?, options?) → the array run() resolves with, or undefined without running
   //   when the request must take the queue instead: batching is on for this version, or options.requireEmptyQueue
@@ -51,7 +54,8 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   Throws (TypeError, code INVALID_ARGUMENT) as run() does for malformed arguments, and ORT's {code, ortCode,
   //   message} (code INFERENCE) when the run fails.
   Napi::Value RunInline(const Napi::CallbackInfo& info);
-  // [sync] stats() → {enqueued, rejectedFull, expired, batches, tasksRun, rowsRun, paddedRows, queued} (after
+  // [sync] stats() → {enqueued, rejectedFull, expired, terminated, batches, tasksRun, rowsRun, paddedRows, queued,
+  // running} (terminated: runs stopped past their deadline; queued: requests waiting; running: batches now) (after
   // release(): the counters as they were then). Never throws.
   Napi::Value Stats(const Napi::CallbackInfo& info);
   // [sync] release() → undefined. The queue takes no new requests; queued and running ones finish first, then the

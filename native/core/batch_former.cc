@@ -108,12 +108,16 @@ bool BatchFormer::TakeReadyBatch(int64_t now_micros, Batch* batch) {
 
 int64_t BatchFormer::NextWakeMicros() const {
   if (pending_.empty()) return kNever;
-  int64_t wake = pending_.front()->enqueue_micros + policy_.batch_timeout_micros;
-  // A pending deadline may come sooner: wake then to fail that request instead of letting it wait longer.
+  // A pending deadline may come sooner than the batch timeout: wake then to fail that request instead of letting it wait longer.
+  return std::min(pending_.front()->enqueue_micros + policy_.batch_timeout_micros, EarliestDeadlineMicros());
+}
+
+int64_t BatchFormer::EarliestDeadlineMicros() const {
+  int64_t earliest = kNever;
   for (const Task* task : pending_) {
-    if (task->deadline_micros > 0) wake = std::min(wake, task->deadline_micros);
+    if (task->deadline_micros > 0) earliest = std::min(earliest, task->deadline_micros);
   }
-  return wake;
+  return earliest;
 }
 
 std::vector<Task*> BatchFormer::TakeAll() {

@@ -27,8 +27,8 @@ class BatchFormer {
 
   // Appends a task in arrival order.
   void Add(Task* task);
-  // True while the open batch could still take another task (the scheduler pulls from the queue only then, so
-  // requests waiting in the bounded queue are not moved out of its bound early).
+  // True while the open batch could still take another task (workers pull from the queue only then; the
+  // scheduler's deadline pass pulls everything, to see every deadline).
   bool WantsMore() const;
   // Removes tasks whose deadline has passed or that were cancelled, in order, and returns them.
   std::vector<Task*> TakeExpired(int64_t now_micros);
@@ -36,6 +36,8 @@ class BatchFormer {
   bool TakeReadyBatch(int64_t now_micros, Batch* batch);
   // When the open batch becomes ready by timeout alone, or a pending deadline passes; kNever when nothing is pending.
   int64_t NextWakeMicros() const;
+  // The earliest deadline among pending tasks; kNever when none has one.
+  int64_t EarliestDeadlineMicros() const;
   // Removes every pending task (shutdown).
   std::vector<Task*> TakeAll();
   bool empty() const { return pending_.empty(); }

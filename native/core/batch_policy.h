@@ -28,8 +28,10 @@ struct BatchPolicy {
   // Queue bound for an unbatched model, in requests. Default 1024.
   int64_t max_queued_requests = 1024;
 
-  // Most batches of this model running at once on the shared worker pool. 0 (default) = no limit but the pool's
-  // size. Set it to keep one model from occupying every worker.
+  // Most batches of this model version running at once on the shared worker pool (TF Serving's name; the model
+  // config's max_concurrent_runs sets it too). 0 (default) = the scheduler's shared default
+  // (--max_concurrent_runs_per_model; automatic: no limit while it is the only version loaded, else one worker
+  // less than the pool). Past the limit its requests wait for its own runs to end, not in front of other models.
   int64_t num_batch_threads = 0;
 
   // If not empty: batches are padded up to the next size in this ascending list and the padded rows discarded.

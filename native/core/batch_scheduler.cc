@@ -1,4 +1,5 @@
-// BatchScheduler: worker threads that pull tasks from model queues, form batches, run them and complete the tasks.
+// BatchScheduler: worker threads that pull tasks from model queues, form batches, run them and complete the tasks;
+// a deadline thread that fails queued tasks at their deadline and stops runs past it.
 #include "core/batch_scheduler.h"
 
 #include <algorithm>
@@ -20,11 +21,13 @@ QueueStats ModelQueue::Stats() const {
   s.enqueued = enqueued_.load(std::memory_order_relaxed);
   s.rejected_full = rejected_full_.load(std::memory_order_relaxed);
   s.expired = expired_.load(std::memory_order_relaxed);
+  s.terminated = terminated_.load(std::memory_order_relaxed);
   s.batches = batches_.load(std::memory_order_relaxed);
   s.tasks_run = tasks_run_.load(std::memory_order_relaxed);
   s.rows_run = rows_run_.load(std::memory_order_relaxed);
   s.padded_rows = padded_rows_.load(std::memory_order_relaxed);
-  s.queued = static_cast<int64_t>(queue_.size());
+  s.queued = waiting_.load(std::memory_order_relaxed);
+  s.running = in_flight_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -32,6 +35,7 @@ BatchScheduler::BatchScheduler(int num_threads, CompletionSink* sink, const Cloc
   const int count = std::max(1, num_threads);
   workers_.reserve(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  deadline_thread_ = std::thread([this] { DeadlineLoop(); });
 }
 
 BatchScheduler::~BatchScheduler() { Stop(); }
@@ -50,15 +54,24 @@ Status BatchScheduler::Schedule(ModelQueue& queue, std::unique_ptr<Task>* owned)
                                                     " rows (dim 0), more than max_batch_size " +
                                                     std::to_string(queue.policy_.max_batch_size));
   }
-  task->enqueue_micros = clock_.NowMicros();
-  if (!queue.queue_.try_push(std::move(task))) {
+  const auto capacity = static_cast<int64_t>(queue.queue_.capacity());
+  const auto refuse_full = [&] {
+    queue.waiting_.fetch_sub(1, std::memory_order_acq_rel);
     queue.rejected_full_.fetch_add(1, std::memory_order_relaxed);
-    return Status(StatusCode::kUnavailable, "the request queue is full (" + std::to_string(queue.queue_.capacity()) +
+    return Status(StatusCode::kUnavailable, "the request queue is full (" + std::to_string(capacity) +
                                                 " requests waiting); retry later");
-  }
+  };
+  // Reserve a place first: queue_ and former_ together never hold more than the capacity.
+  if (queue.waiting_.fetch_add(1, std::memory_order_acq_rel) >= capacity) return refuse_full();
+  task->enqueue_micros = clock_.NowMicros();
+  // Read before the push: from then on another thread may complete and delete the task at any moment.
+  const int64_t deadline = task->deadline_micros;
+  // Cannot fail with a place reserved (queue_ holds at most waiting_ tasks); refused, not trusted, all the same.
+  if (!queue.queue_.try_push(std::move(task))) return refuse_full();
   // Queued: the scheduler owns it now. A worker may already have completed it; release() does not touch it.
   owned->release();
   queue.enqueued_.fetch_add(1, std::memory_order_relaxed);
+  if (deadline > 0) LowerNextDeadline(deadline, true);
   Wake();
   return Status::Ok();
 }
@@ -73,9 +86,27 @@ void BatchScheduler::Wake() {
   }
 }
 
+void BatchScheduler::Nudge() {
+  {
+    std::lock_guard<std::mutex> lock(deadline_mutex_);
+    deadline_nudged_ = true;
+  }
+  deadline_wake_.notify_one();
+  Wake();
+}
+
 void BatchScheduler::Fail(Task* task, StatusCode code, const std::string& message) {
   task->status = Status(code, message);
   sink_->Complete(task);
+}
+
+int64_t BatchScheduler::SharedLimit(std::size_t open_queues) const {
+  const int64_t configured = max_runs_per_queue_.load(std::memory_order_relaxed);
+  if (configured > 0) return configured;
+  // Automatic: alone, a model may use every worker; among others, it leaves one worker for them (with a single
+  // worker there is nothing to leave: every model waits for the one running batch).
+  if (open_queues <= 1) return 0;
+  return std::max<int64_t>(1, num_threads() - 1);
 }
 
 BatchScheduler::FoundWork BatchScheduler::FindWork() {
@@ -84,35 +115,47 @@ BatchScheduler::FoundWork BatchScheduler::FindWork() {
   {
     std::lock_guard<std::mutex> lock(queues_mutex_);
     const std::size_t count = queues_.size();
+    std::size_t open = 0;
+    for (const auto& queue : queues_) open += queue->closed() ? 0 : 1;
+    const int64_t shared_limit = SharedLimit(open);
+    const auto at_limit = [&](const ModelQueue& queue) {
+      const int64_t limit = queue.policy_.num_batch_threads > 0 ? queue.policy_.num_batch_threads : shared_limit;
+      return limit > 0 && queue.in_flight_.load(std::memory_order_acquire) >= limit;
+    };
     for (std::size_t step = 0; step < count && !found.work; ++step) {
       const std::size_t at = (next_queue_ + step) % count;
       const std::shared_ptr<ModelQueue>& queue = queues_[at];
-      const int64_t limit = queue->policy_.num_batch_threads;
-      if (limit > 0 && queue->in_flight_.load(std::memory_order_acquire) >= limit) continue;
+      // At its limit of running batches: its requests wait for one of its own runs to end, not for other models'
+      // (the worker that ends that run looks again at once; the deadline thread still expires them meanwhile).
+      if (at_limit(*queue)) continue;
       std::unique_lock<std::mutex> forming(queue->forming_, std::try_to_lock);
-      if (!forming.owns_lock()) continue;   // another worker is forming this queue's batch
+      if (!forming.owns_lock()) continue;   // another worker (or the deadline thread) is at this queue
       Task* task = nullptr;
       while (queue->former_.WantsMore() && queue->queue_.try_pop(task)) queue->former_.Add(task);
       const int64_t now = clock_.NowMicros();
       for (Task* late : queue->former_.TakeExpired(now)) {
         queue->expired_.fetch_add(1, std::memory_order_relaxed);
+        queue->waiting_.fetch_sub(1, std::memory_order_acq_rel);
         expired.push_back(late);
       }
       Batch batch;
       if (queue->former_.TakeReadyBatch(now, &batch)) {
-        queue->in_flight_.fetch_add(1, std::memory_order_acq_rel);
+        queue->in_flight_.fetch_add(1, std::memory_order_acq_rel);   // before waiting_ drops: never both 0 meanwhile
+        queue->waiting_.fetch_sub(static_cast<int64_t>(batch.tasks.size()), std::memory_order_acq_rel);
         found.work = Work{queue, std::move(batch)};
         next_queue_ = at + 1;   // round robin: the next search starts after the queue just served
-        found.more_work = !queue->queue_.empty() || !queue->former_.empty();   // forming lock held: former_ is ours
+        found.more_work = queue->waiting_.load(std::memory_order_acquire) > 0 && !at_limit(*queue);
       } else {
         found.wake_micros = std::min(found.wake_micros, queue->former_.NextWakeMicros());
       }
     }
-    // Requests waiting in other queues (approximate sizes: a miss only delays them until the next push or batch).
-    for (std::size_t i = 0; found.work && !found.more_work && i < count; ++i) found.more_work = !queues_[i]->queue_.empty();
+    // Requests waiting in other queues that may run now (a miss only delays them until the next push or batch).
+    for (std::size_t i = 0; found.work && !found.more_work && i < count; ++i) {
+      found.more_work = queues_[i]->waiting_.load(std::memory_order_acquire) > 0 && !at_limit(*queues_[i]);
+    }
     // Forget closed queues with nothing left to run.
     queues_.erase(std::remove_if(queues_.begin(), queues_.end(), [](const std::shared_ptr<ModelQueue>& q) {
-                    return q->closed() && q->queue_.empty() && q->in_flight_.load() == 0 && q->former_.empty();
+                    return q->closed() && q->waiting_.load() == 0 && q->in_flight_.load() == 0;
                   }),
                   queues_.end());
   }
@@ -134,8 +177,41 @@ void BatchScheduler::Execute(Work& work) {
   std::vector<const void*> addresses;
   const std::vector<std::string> output_names = BatchOutputNames(batch, queue.model_outputs_);
   const bool want_addresses = batch.tasks.size() == 1 && batch.tasks.front()->report_addresses;
+  // A run may be stopped only when every request in it has a deadline, once the latest of them has passed: a
+  // batch never loses a request that still has time (or none) for the sake of another's deadline.
+  StoppableRun stoppable{0, {}};
+  if (terminate_runs_.load(std::memory_order_relaxed)) {
+    for (const Task* task : batch.tasks) {
+      if (task->deadline_micros <= 0) {
+        stoppable.stop_at_micros = 0;
+        break;
+      }
+      stoppable.stop_at_micros = std::max(stoppable.stop_at_micros, task->deadline_micros);
+    }
+  }
+  const bool stoppable_run = stoppable.stop_at_micros > 0;
+  if (stoppable_run) {
+    {
+      std::lock_guard<std::mutex> lock(running_mutex_);
+      running_.push_back(&stoppable);
+    }
+    LowerNextDeadline(stoppable.stop_at_micros, true);
+  }
   Status status = AssembleBatchInputs(batch, queue.policy_.pad_variable_length_inputs, &inputs, &storage);
-  if (status.ok()) status = queue.runner_->Run(inputs, output_names, &outputs, want_addresses ? &addresses : nullptr);
+  if (status.ok()) {
+    status = queue.runner_->Run(inputs, output_names, &outputs, want_addresses ? &addresses : nullptr,
+                                stoppable_run ? &stoppable.terminator : nullptr);
+  }
+  if (stoppable_run) {
+    std::lock_guard<std::mutex> lock(running_mutex_);   // after this the deadline thread cannot reach `stoppable`
+    running_.erase(std::find(running_.begin(), running_.end(), &stoppable));
+  }
+  if (!status.ok() && stoppable.terminator.terminated()) {
+    // Stopped on purpose: say why, not ORT's "terminate flag" message. (A run that finished anyway keeps its result.)
+    queue.terminated_.fetch_add(1, std::memory_order_relaxed);
+    status = Status(StatusCode::kDeadlineExceeded,
+                    "the request deadline passed while it ran, and the run was stopped (terminate_runs_past_deadline)");
+  }
   if (status.ok()) status = SplitBatchOutputs(batch, output_names, &outputs);
   const int64_t end = clock_.NowMicros();
   queue.batches_.fetch_add(1, std::memory_order_relaxed);
@@ -156,8 +232,8 @@ void BatchScheduler::Execute(Work& work) {
   outputs.clear();   // tasks hold their own references now
   for (Task* task : batch.tasks) sink_->Complete(task);
   queue.in_flight_.fetch_sub(1, std::memory_order_acq_rel);
-  // No Wake() here: this worker rescans at once (WorkerLoop), so a queue held back by num_batch_threads or a batch
-  // formed meanwhile is picked up without waking a second thread, which on a busy 2-core machine cost a futex
+  // No Wake() here: this worker rescans at once (WorkerLoop), so a queue held back by its concurrency limit or a
+  // batch formed meanwhile is picked up without waking a second thread, which on a busy 2-core machine cost a futex
   // round trip and a context switch per request.
 }
 
@@ -178,11 +254,90 @@ void BatchScheduler::WorkerLoop() {
     if (found.wake_micros == BatchFormer::kNever) {
       wake_.wait(lock, changed);
     } else {
-      const int64_t wait = std::max<int64_t>(0, found.wake_micros - clock_.NowMicros());
-      wake_.wait_for(lock, std::chrono::microseconds(wait), changed);
+      wake_.wait_for(lock, std::chrono::microseconds(clock_.SleepMicrosUntil(found.wake_micros)), changed);
     }
     sleepers_.fetch_sub(1);
   }
+}
+
+void BatchScheduler::LowerNextDeadline(int64_t at, bool notify) {
+  int64_t current = next_deadline_.load(std::memory_order_acquire);
+  while (at < current) {
+    if (next_deadline_.compare_exchange_weak(current, at, std::memory_order_acq_rel)) {
+      // Under the mutex: the deadline thread reads next_deadline_ under it before it sleeps, so it either sees the
+      // new value or is already waiting and gets this notification.
+      if (notify) {
+        std::lock_guard<std::mutex> lock(deadline_mutex_);
+        deadline_wake_.notify_one();
+      }
+      return;
+    }
+  }
+}
+
+void BatchScheduler::DeadlineLoop() {
+  std::unique_lock<std::mutex> lock(deadline_mutex_);
+  for (;;) {
+    if (stopping_.load(std::memory_order_acquire)) return;
+    const int64_t next = next_deadline_.load(std::memory_order_acquire);
+    const int64_t sleep = next == BatchFormer::kNever ? -1 : clock_.SleepMicrosUntil(next);
+    if (!deadline_nudged_ && sleep != 0) {
+      if (sleep < 0) {
+        deadline_wake_.wait(lock);
+      } else {
+        deadline_wake_.wait_for(lock, std::chrono::microseconds(sleep));
+      }
+      continue;   // woken, timed out or spurious: look again
+    }
+    deadline_nudged_ = false;
+    lock.unlock();
+    ExpirePass();
+    lock.lock();
+  }
+}
+
+void BatchScheduler::ExpirePass() {
+  // Reset first: a deadline published from here on lowers it again, so none is lost while this pass looks.
+  next_deadline_.store(BatchFormer::kNever, std::memory_order_release);
+  std::vector<std::shared_ptr<ModelQueue>> queues;
+  {
+    std::lock_guard<std::mutex> lock(queues_mutex_);
+    queues = queues_;
+  }
+  std::vector<Task*> expired;
+  bool waiting = false;
+  for (const auto& queue : queues) {
+    // Blocking: workers hold forming_ only while forming a batch, never while running one.
+    std::lock_guard<std::mutex> forming(queue->forming_);
+    // Every queued task into the former, to see its deadline (waiting_ still counts them: the bound holds).
+    Task* task = nullptr;
+    while (queue->queue_.try_pop(task)) queue->former_.Add(task);
+    for (Task* late : queue->former_.TakeExpired(clock_.NowMicros())) {
+      queue->expired_.fetch_add(1, std::memory_order_relaxed);
+      queue->waiting_.fetch_sub(1, std::memory_order_acq_rel);
+      expired.push_back(late);
+    }
+    LowerNextDeadline(queue->former_.EarliestDeadlineMicros(), false);
+    waiting = waiting || !queue->former_.empty();
+  }
+  {
+    std::lock_guard<std::mutex> lock(running_mutex_);
+    const int64_t now = clock_.NowMicros();
+    for (StoppableRun* run : running_) {
+      if (run->terminator.terminated()) continue;   // asked already; its worker will unlist it
+      if (run->stop_at_micros <= now) {
+        run->terminator.Terminate();
+      } else {
+        LowerNextDeadline(run->stop_at_micros, false);
+      }
+    }
+  }
+  for (Task* task : expired) {
+    Fail(task, StatusCode::kDeadlineExceeded,
+         task->Cancelled() ? "the request was cancelled before it ran" : "the request deadline passed before it ran");
+  }
+  // A worker that found a queue's forming lock taken by this pass skipped it: have one look again.
+  if (waiting) Wake();
 }
 
 void BatchScheduler::Stop() {
@@ -191,9 +346,14 @@ void BatchScheduler::Stop() {
     std::lock_guard<std::mutex> lock(wake_mutex_);
     wake_.notify_all();
   }
+  {
+    std::lock_guard<std::mutex> lock(deadline_mutex_);
+    deadline_wake_.notify_all();
+  }
   for (auto& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
+  if (deadline_thread_.joinable()) deadline_thread_.join();
   std::vector<std::shared_ptr<ModelQueue>> queues;
   {
     std::lock_guard<std::mutex> lock(queues_mutex_);
@@ -201,9 +361,11 @@ void BatchScheduler::Stop() {
   }
   for (auto& queue : queues) {
     std::lock_guard<std::mutex> forming(queue->forming_);
-    for (Task* task : queue->former_.TakeAll()) Fail(task, StatusCode::kUnavailable, "the server is shutting down");
+    std::vector<Task*> left = queue->former_.TakeAll();
     Task* task = nullptr;
-    while (queue->queue_.try_pop(task)) Fail(task, StatusCode::kUnavailable, "the server is shutting down");
+    while (queue->queue_.try_pop(task)) left.push_back(task);
+    queue->waiting_.fetch_sub(static_cast<int64_t>(left.size()), std::memory_order_acq_rel);
+    for (Task* t : left) Fail(t, StatusCode::kUnavailable, "the server is shutting down");
   }
 }
 

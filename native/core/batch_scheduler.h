@@ -1,5 +1,7 @@
 // BatchScheduler: one request queue per model version and a shared worker pool that forms batches and runs them,
-// serving the queues round robin so one hot model cannot starve another (after TF Serving's SharedBatchScheduler).
+// serving the queues round robin so one hot model cannot starve another (after TF Serving's SharedBatchScheduler),
+// with a per-queue limit on running batches so one slow model cannot hold every worker, and a deadline thread that
+// fails queued requests at their deadline (and stops runs past it) whatever the workers are doing.
 #pragma once
 
 #include <atomic>
@@ -16,6 +18,7 @@
 #include "core/batch_policy.h"
 #include "core/clock.h"
 #include "core/mpmc_queue.h"
+#include "core/run_terminator.h"
 #include "core/status.h"
 #include "core/task.h"
 
@@ -26,8 +29,11 @@ class BatchRunner {
  public:
   virtual ~BatchRunner() = default;
   // `input_addresses`, when not null, receives the address of each input's data as the model saw it.
+  // `terminator`, when not null, may be triggered from another thread while the run goes on: the runner installs a
+  // stop function on it for the run's duration (RunTerminator), and a stopped run returns an error.
   virtual Status Run(const std::vector<InputTensor>& inputs, const std::vector<std::string>& output_names,
-                     std::vector<OutputTensor>* outputs, std::vector<const void*>* input_addresses) = 0;
+                     std::vector<OutputTensor>* outputs, std::vector<const void*>* input_addresses,
+                     RunTerminator* terminator) = 0;
 };
 
 // Receives finished tasks (with status and outputs set), on worker threads. Takes ownership of each task.
@@ -41,11 +47,13 @@ struct QueueStats {
   int64_t enqueued = 0;        // tasks accepted
   int64_t rejected_full = 0;   // tasks refused because the queue was full
   int64_t expired = 0;         // tasks failed for their deadline (or cancelled) before running
+  int64_t terminated = 0;      // runs stopped because every request in them was past its deadline
   int64_t batches = 0;         // ORT runs
   int64_t tasks_run = 0;       // tasks in those runs
   int64_t rows_run = 0;        // real rows in those runs
   int64_t padded_rows = 0;     // rows added by allowed_batch_sizes padding
-  int64_t queued = 0;          // tasks waiting now (approximate)
+  int64_t queued = 0;          // tasks waiting now (accepted, not yet running or failed)
+  int64_t running = 0;         // batches running now
 };
 
 // The queue of one model version.
@@ -55,9 +63,9 @@ class ModelQueue {
 
   const BatchPolicy& policy() const { return policy_; }
   QueueStats Stats() const;
-  // Whether no request accepted by Schedule is waiting for a worker (running ones do not count). Approximate under
-  // concurrency (MpmcQueue::size); callers use it to let a request skip the queue only when none waits there.
-  bool NoneWaiting() const { return queue_.empty(); }
+  // Whether no request accepted by Schedule is waiting for a worker (running ones do not count), wherever it waits
+  // (the lock-free queue or the batch former). Callers use it to let a request skip the queue only when none waits.
+  bool NoneWaiting() const { return waiting_.load(std::memory_order_acquire) == 0; }
   // No new tasks after this; queued ones still run. The scheduler forgets the queue once it is empty.
   void Close() { closed_.store(true, std::memory_order_release); }
   bool closed() const { return closed_.load(std::memory_order_acquire); }
@@ -68,17 +76,25 @@ class ModelQueue {
   const BatchPolicy policy_;
   const std::shared_ptr<BatchRunner> runner_;
   const std::vector<std::string> model_outputs_;
+  // A task is in exactly one place until it is completed: queue_, former_, a running Batch, or a list of expired
+  // tasks being failed. Every move out of queue_ or former_ happens under forming_, so no two threads can take
+  // the same task (a worker forming a batch and the deadline thread expiring it cannot both have it).
   MpmcQueue<Task*> queue_;
-  std::mutex forming_;          // guards former_; workers try_lock it and move on when another holds it
+  std::mutex forming_;          // guards former_ and every pop from queue_; workers try_lock it, the deadline thread locks
   BatchFormer former_;
-  std::atomic<int64_t> in_flight_{0};
+  // Tasks accepted and not yet running or failed (in queue_ or former_). Schedule reserves a place here before it
+  // pushes, so queue_ + former_ never hold more than the queue's capacity (the deadline thread moves everything
+  // from queue_ into former_).
+  std::atomic<int64_t> waiting_{0};
+  std::atomic<int64_t> in_flight_{0};   // batches running; raised before waiting_ is lowered, so both are never 0 in between
   std::atomic<bool> closed_{false};
-  std::atomic<int64_t> enqueued_{0}, rejected_full_{0}, expired_{0}, batches_{0}, tasks_run_{0}, rows_run_{0}, padded_rows_{0};
+  std::atomic<int64_t> enqueued_{0}, rejected_full_{0}, expired_{0}, terminated_{0}, batches_{0}, tasks_run_{0},
+      rows_run_{0}, padded_rows_{0};
 };
 
 class BatchScheduler {
  public:
-  // Starts `num_threads` workers (at least 1). `sink` and `clock` must outlive the scheduler.
+  // Starts `num_threads` workers (at least 1) and the deadline thread. `sink` and `clock` must outlive the scheduler.
   BatchScheduler(int num_threads, CompletionSink* sink, const Clock& clock = SteadyClock::Instance());
   ~BatchScheduler();
   BatchScheduler(const BatchScheduler&) = delete;
@@ -95,10 +111,18 @@ class BatchScheduler {
   // Stops the workers after the batches they are running; every task still queued is completed with UNAVAILABLE
   // ("shutting down"). Idempotent.
   void Stop();
-  // Wakes a sleeping worker to look at the queues again (e.g. after a caller cancelled a queued task, so it is
-  // failed and released now rather than at the next request). Any thread.
-  void Nudge() { Wake(); }
+  // Looks at the queues again now (e.g. after a caller cancelled a queued task, so it is failed and released now
+  // rather than at the next request or when a worker frees up). Any thread.
+  void Nudge();
   int num_threads() const { return static_cast<int>(workers_.size()); }
+
+  // The most batches one queue may run at once when its policy sets no num_batch_threads. 0 (the default) = automatic:
+  // no limit while one queue is open; with several, max(1, num_threads - 1), so one worker is always left for the
+  // other models. Any thread, any time; applies to batches started afterwards.
+  void SetMaxConcurrentRunsPerQueue(int64_t limit) { max_runs_per_queue_.store(limit, std::memory_order_relaxed); }
+  // Whether a run is stopped (RunTerminator) once every request in it is past its deadline; each such request then
+  // fails with DEADLINE_EXCEEDED. Default on. Any thread, any time; applies to runs started afterwards.
+  void SetTerminateRunsPastDeadline(bool on) { terminate_runs_.store(on, std::memory_order_relaxed); }
 
  private:
   // A batch taken from a queue, to run.
@@ -113,17 +137,32 @@ class BatchScheduler {
     bool progressed = false;   // expired tasks were failed: look again instead of sleeping (more may be behind them)
     bool more_work = false;    // with work: requests are still waiting, so another worker can be woken for them
   };
+  // A run the deadline thread may stop: it lives on the running worker's stack, listed in running_ meanwhile.
+  struct StoppableRun {
+    int64_t stop_at_micros;   // the latest deadline of its requests
+    RunTerminator terminator;
+  };
 
   void WorkerLoop();
   FoundWork FindWork();
   void Execute(Work& work);
   void Fail(Task* task, StatusCode code, const std::string& message);
   void Wake();
+  // The limit for a queue whose policy sets none, given how many queues are open. Under queues_mutex_.
+  int64_t SharedLimit(std::size_t open_queues) const;
+
+  // The deadline thread: sleeps until the earliest known deadline (or a Nudge), then runs ExpirePass.
+  void DeadlineLoop();
+  // Fails every queued task past its deadline or cancelled, in every queue, and stops runs past their deadline;
+  // then sets next_deadline_ to the earliest deadline still pending.
+  void ExpirePass();
+  // Lowers next_deadline_ to `at` if that is sooner; `notify`: wake the deadline thread when it was lowered.
+  void LowerNextDeadline(int64_t at, bool notify);
 
   CompletionSink* const sink_;
   const Clock& clock_;
   std::mutex queues_mutex_;
-  std::vector<std::shared_ptr<ModelQueue>> queues_;
+  std::vector<std::shared_ptr<ModelQueue>> queues_;   // guarded by queues_mutex_
   std::size_t next_queue_ = 0;   // round-robin cursor, under queues_mutex_
 
   std::mutex wake_mutex_;
@@ -131,7 +170,21 @@ class BatchScheduler {
   std::atomic<uint64_t> epoch_{0};   // bumped by every Schedule; a sleeping worker wakes when it changes
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> max_runs_per_queue_{0};
+  std::atomic<bool> terminate_runs_{true};
+
+  // Never later than the earliest deadline of a queued task or a stoppable run (it may be earlier: a task that has
+  // run since is not taken out, which costs one needless pass). ExpirePass resets it before it looks; Schedule and
+  // Execute lower it after they publish a task or run, so a deadline published during a pass is never lost.
+  std::atomic<int64_t> next_deadline_{BatchFormer::kNever};
+  std::mutex deadline_mutex_;
+  std::condition_variable deadline_wake_;
+  bool deadline_nudged_ = false;   // guarded by deadline_mutex_
+  std::mutex running_mutex_;
+  std::vector<StoppableRun*> running_;   // guarded by running_mutex_
+
   std::vector<std::thread> workers_;
+  std::thread deadline_thread_;
 };
 
 }  // namespace ortserve

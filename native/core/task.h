@@ -24,7 +24,9 @@ struct Task {
   std::vector<std::string> output_names;
   // Rows this request contributes to a batch (dim 0 of every input; 1 for an unbatched model).
   int64_t rows = 1;
-  // Steady-clock microseconds: when it was enqueued, and after when it must not start (0 = no deadline).
+  // Steady-clock microseconds: when it was enqueued, and after when it must not start (0 = no deadline). A task
+  // still queued then is failed at that time (the scheduler's deadline thread); a run of tasks all past their
+  // deadlines may be stopped (BatchScheduler::SetTerminateRunsPastDeadline).
   int64_t enqueue_micros = 0;
   int64_t deadline_micros = 0;
   // When set (by the caller, from any thread) before the task runs, the task is dropped and completed with

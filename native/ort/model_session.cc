@@ -279,7 +279,8 @@ Status ModelSession::ReadMetadata() {
 }
 
 Status ModelSession::Run(const std::vector<InputTensor>& inputs, const std::vector<std::string>& output_names,
-                         std::vector<OutputTensor>* outputs, std::vector<const void*>* input_addresses) const {
+                         std::vector<OutputTensor>* outputs, std::vector<const void*>* input_addresses,
+                         RunTerminator* terminator) const {
   const OrtApi& api = Ort();
   OrtValueList input_values(inputs.size());
   std::vector<const char*> input_name_ptrs;
@@ -302,9 +303,19 @@ Status ModelSession::Run(const std::vector<InputTensor>& inputs, const std::vect
     for (const auto& name : output_names) output_name_ptrs.push_back(name.c_str());
   }
   OrtValueList output_values(output_name_ptrs.size());
-  Status status = FromOrt(api.Run(session_, nullptr, input_name_ptrs.data(), input_values.values.data(), inputs.size(),
+  // A stoppable run gets RunOptions of its own, so setting its terminate flag stops this run and no other.
+  OrtOwned<OrtRunOptions> run_options(nullptr, api.ReleaseRunOptions);
+  if (terminator != nullptr) {
+    OrtRunOptions* created = nullptr;
+    RETURN_IF_ORT_ERROR(api.CreateRunOptions(&created), StatusCode::kInternal);
+    run_options.reset(created);
+    // Installed for exactly the duration of Run: after Uninstall() the options may be released (RunTerminator).
+    terminator->Install([options = created] { FromOrt(Ort().RunOptionsSetTerminate(options), StatusCode::kInternal); });
+  }
+  Status status = FromOrt(api.Run(session_, run_options.get(), input_name_ptrs.data(), input_values.values.data(), inputs.size(),
                                   output_name_ptrs.data(), output_name_ptrs.size(), output_values.values.data()),
                           StatusCode::kInference);
+  if (terminator != nullptr) terminator->Uninstall();
   if (!status.ok()) {
     // ORT's INVALID_ARGUMENT during Run is the caller's input (shape, type, index out of range): a client error.
     if (status.ort_code() == ORT_INVALID_ARGUMENT) status = Status(StatusCode::kInvalidArgument, status.message()).WithOrtCode(ORT_INVALID_ARGUMENT);

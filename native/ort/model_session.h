@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/session_config.h"
+#include "core/run_terminator.h"
 #include "core/status.h"
 #include "core/tensor_data.h"
 
@@ -29,8 +30,13 @@ class ModelSession {
   // `inputs` must stay valid until it returns. `output_names` empty = all outputs in model order.
   // On success `outputs` holds one entry per requested output, in the requested order.
   // `input_addresses` (optional) receives the data pointer ORT saw for each numeric input (zero-copy check).
+  // `terminator` (optional): the run gets its own OrtRunOptions, and terminator->Terminate() from another thread
+  // sets its terminate flag (OrtApi::RunOptionsSetTerminate); ORT checks the flag between graph nodes, so a run
+  // stops after the node in progress (one long kernel, or a whole TensorRT engine, finishes first) and returns an
+  // error. The session stays usable.
   Status Run(const std::vector<InputTensor>& inputs, const std::vector<std::string>& output_names,
-             std::vector<OutputTensor>* outputs, std::vector<const void*>* input_addresses = nullptr) const;
+             std::vector<OutputTensor>* outputs, std::vector<const void*>* input_addresses = nullptr,
+             RunTerminator* terminator = nullptr) const;
 
  private:
   ModelSession() = default;

@@ -13,8 +13,9 @@ class SessionRunner final : public BatchRunner {
   explicit SessionRunner(std::shared_ptr<ModelSession> session) : session_(std::move(session)) {}
 
   Status Run(const std::vector<InputTensor>& inputs, const std::vector<std::string>& output_names,
-             std::vector<OutputTensor>* outputs, std::vector<const void*>* input_addresses) override {
-    return session_->Run(inputs, output_names, outputs, input_addresses);
+             std::vector<OutputTensor>* outputs, std::vector<const void*>* input_addresses,
+             RunTerminator* terminator) override {
+    return session_->Run(inputs, output_names, outputs, input_addresses, terminator);
   }
 
  private:

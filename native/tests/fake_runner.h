@@ -1,5 +1,5 @@
 // Test doubles for the batching tests: a policy helper, a runner that doubles float32 input "x" (failing on negative values, optionally
-// blocking until released), and a sink that collects completed tasks.
+// blocking until released or terminated), and a sink that collects completed tasks.
 #pragma once
 
 #include <atomic>
@@ -25,8 +25,27 @@ class VectorOwner final : public ortserve::BufferOwner {
 class DoublingRunner final : public ortserve::BatchRunner {
  public:
   ortserve::Status Run(const std::vector<ortserve::InputTensor>& inputs, const std::vector<std::string>& names,
-                       std::vector<ortserve::OutputTensor>* outputs, std::vector<const void*>* addresses) override {
-    {
+                       std::vector<ortserve::OutputTensor>* outputs, std::vector<const void*>* addresses,
+                       ortserve::RunTerminator* terminator) override {
+    started++;
+    if (terminator != nullptr) {
+      terminable_runs++;
+      // As ORT's RunOptions terminate flag: a stop request ends a blocked run early, with an error.
+      auto stopped = std::make_shared<bool>(false);   // guarded by mutex_
+      terminator->Install([this, stopped] {
+        std::lock_guard<std::mutex> lock(mutex_);
+        *stopped = true;
+        released_.notify_all();
+      });
+      bool was_stopped = false;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        released_.wait(lock, [&] { return !blocked_ || *stopped; });
+        was_stopped = *stopped;
+      }
+      terminator->Uninstall();
+      if (was_stopped) return ortserve::Status(ortserve::StatusCode::kInference, "Exiting due to terminate flag being set to true.");
+    } else {
       std::unique_lock<std::mutex> lock(mutex_);
       released_.wait(lock, [&] { return !blocked_; });
     }
@@ -63,7 +82,9 @@ class DoublingRunner final : public ortserve::BatchRunner {
     released_.notify_all();
   }
 
-  std::atomic<int> runs{0};
+  std::atomic<int> runs{0};             // runs that got past the block and computed
+  std::atomic<int> started{0};          // runs entered (blocked or not)
+  std::atomic<int> terminable_runs{0};  // runs given a RunTerminator
   // Batch sizes seen (rows), recorded lock-free enough for tests: a mutex-guarded vector.
   struct Rows {
     std::mutex mutex;

@@ -42,6 +42,11 @@ export interface ModelSessionConfig {
   interOpThreads?: number;
   graphOptimizationLevel?: GraphOptimizationLevel;
   executionProviders?: ExecutionProviderRequest[];
+  /**
+   * Most batches (or single requests) of this model running at once on the shared native workers (`max_concurrent_runs`);
+   * undefined: batching.num_batch_threads, else the server's --max_concurrent_runs_per_model.
+   */
+  maxConcurrentRuns?: number;
 }
 
 export interface ModelConfig {
@@ -67,6 +72,7 @@ export interface ModelServerConfig {
 const MODEL_FIELDS = [
   'name', 'base_path', 'model_platform', 'model_version_policy', 'version_labels', 'batching', 'execution_providers',
   'intra_op_threads', 'inter_op_threads', 'graph_optimization_level', 'version_swap_policy', 'warmup_iterations',
+  'max_concurrent_runs',
 ] as const;
 const TF_SERVING_ONLY: Record<string, string> = {
   logging_config: "TF Serving's request logging is not supported by ortserve",
@@ -178,6 +184,7 @@ function decodeModel(model: MessageReader, baseDir: string, defaultName?: string
     interOpThreads: model.int('inter_op_threads', { min: 0, max: 1024 }),
     graphOptimizationLevel: model.enumOf('graph_optimization_level', GRAPH_OPTIMIZATION_LEVELS),
     executionProviders: decodeProviders(model),
+    maxConcurrentRuns: model.int('max_concurrent_runs', { min: 1, max: 1024 }),
   };
   return {
     name,
@@ -322,6 +329,7 @@ export function modelConfigToJson(model: ModelConfig): Record<string, unknown> {
     intra_op_threads: model.session.intraOpThreads,
     inter_op_threads: model.session.interOpThreads,
     graph_optimization_level: model.session.graphOptimizationLevel,
+    max_concurrent_runs: model.session.maxConcurrentRuns,
     version_swap_policy: model.swapPolicy,
     warmup_iterations: model.warmupIterations,
   };

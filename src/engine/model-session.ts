@@ -38,7 +38,11 @@ export type BatchingOptions = NativeBatchingOptions;
 export type RunInfo = NativeRunInfo;
 
 export interface RunOptions {
-  /** Deadline on the monotonic clock (performance.now() ms): a request not started by then fails with ERR_DEADLINE_EXCEEDED. */
+  /**
+   * Deadline on the monotonic clock (performance.now() ms): a request not started by then fails with
+   * ERR_DEADLINE_EXCEEDED at that time; a run past the deadline of every request in it is stopped, with the same
+   * error (--terminate_runs_past_deadline).
+   */
   deadline?: number;
   /** Aborting drops the request if it has not started yet (it then fails with ERR_DEADLINE_EXCEEDED). */
   signal?: AbortSignal;
@@ -116,7 +120,9 @@ export class ModelSession {
   };
   /** Where this version's next request runs: inline on the JS thread or on the native workers. */
   readonly executionMode: ExecutionMode;
-  private lastStats: NativeQueueStats = { enqueued: 0, rejectedFull: 0, expired: 0, batches: 0, tasksRun: 0, rowsRun: 0, paddedRows: 0, queued: 0 };
+  private lastStats: NativeQueueStats = {
+    enqueued: 0, rejectedFull: 0, expired: 0, terminated: 0, batches: 0, tasksRun: 0, rowsRun: 0, paddedRows: 0, queued: 0, running: 0,
+  };
 
   private constructor(native: NativeSession, inlineBudgetMicros: number, clock?: () => number) {
     this.native = native;

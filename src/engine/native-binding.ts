@@ -66,6 +66,7 @@ export interface NativeBatchingOptions {
   maxEnqueuedBatches?: number;
   /** Queue bound for an unbatched model. */
   maxQueuedRequests?: number;
+  /** Most batches of this version running at once (0 = the scheduler's shared default, maxConcurrentRunsPerModel). */
   numBatchThreads?: number;
   allowedBatchSizes?: number[];
   preferredBatchSizes?: number[];
@@ -73,7 +74,11 @@ export interface NativeBatchingOptions {
 }
 
 export interface NativeRunOptions {
-  /** Fail with DEADLINE_EXCEEDED if the request has not started within this many microseconds. */
+  /**
+   * Fail with DEADLINE_EXCEEDED if the request has not started within this many microseconds (at that time, even
+   * while every worker is busy); with terminateRunsPastDeadline, its run is also stopped once it and every other
+   * request in its batch are past their deadlines.
+   */
   timeoutMicros?: number;
   /** Give the returned promise a cancel() that drops the request if it has not started. */
   cancellable?: boolean;
@@ -96,11 +101,16 @@ export interface NativeQueueStats {
   enqueued: number;
   rejectedFull: number;
   expired: number;
+  /** Runs stopped because every request in them was past its deadline. */
+  terminated: number;
   batches: number;
   tasksRun: number;
   rowsRun: number;
   paddedRows: number;
+  /** Requests waiting now. */
   queued: number;
+  /** Batches running now. */
+  running: number;
 }
 
 export type NativeRunResult = NativeOutput[] & { inputAddresses?: bigint[]; info: NativeRunInfo };
@@ -154,10 +164,18 @@ export interface NativeAddon {
   /** [async] Loads a model file on a worker thread. Rejects {code: 'MODEL_LOAD', ortCode, message}. */
   loadSession(path: string, options?: NativeSessionOptions): Promise<NativeSession>;
   /**
-   * [sync] Sets the shared worker pool size before the first model loads (0 = one per hardware thread), and the
-   * severity ONNX Runtime logs at (0 verbose .. 4 fatal).
+   * [sync] Sets the shared worker pool size before the first model loads (0 = one per hardware thread), the
+   * severity ONNX Runtime logs at (0 verbose .. 4 fatal), and, at any time, the per-model limit on running batches
+   * (0 = automatic: none while one version is loaded, else threads - 1) and whether runs past every deadline in
+   * them are stopped (default true).
    */
-  configure(options: { numBatchThreads?: number; /** An index into ORT_LOG_LEVELS. */ ortLogLevel?: number }): void;
+  configure(options: {
+    numBatchThreads?: number;
+    /** An index into ORT_LOG_LEVELS. */
+    ortLogLevel?: number;
+    maxConcurrentRunsPerModel?: number;
+    terminateRunsPastDeadline?: boolean;
+  }): void;
   schedulerInfo(): { started: boolean; threads: number };
   ortVersion(): string;
   apiVersion(): number;

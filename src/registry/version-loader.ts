@@ -10,11 +10,17 @@ export function toBatchingOptions(b: BatchingConfig): BatchingOptions {
   return Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)));
 }
 
-/** The batching section as the engine takes it: on top of the server's batch options, and turning batching on. */
+/**
+ * The batching section as the engine takes it: on top of the server's batch options, and turning batching on. The
+ * model's max_concurrent_runs is the engine's per-version limit (numBatchThreads), batched or not, and wins over
+ * the batching section's num_batch_threads.
+ */
 function batchingFor(config: ModelConfig, defaults: SessionOptions): SessionOptions['batching'] {
   const b = config.batching;
-  if (b === undefined) return defaults.batching;
-  return { ...defaults.batching, ...toBatchingOptions(b), enabled: true };
+  const batching = b === undefined ? defaults.batching : { ...defaults.batching, ...toBatchingOptions(b), enabled: true };
+  const limit = config.session.maxConcurrentRuns;
+  if (limit === undefined) return batching;
+  return { ...(batching ?? { enabled: false }), numBatchThreads: limit };
 }
 
 /** The server's session flags with the model's own settings (threads, providers, batching) on top. */

@@ -43,6 +43,8 @@ export function prometheusText(registry: ModelRegistry): string {
     ['ortserve_inline_runs_total', 'Successful requests run inline on the JS thread (a version proven cheap)', 'counter', (c) => c.inlineRuns],
     ['ortserve_queued_runs_total', 'Successful requests run by the native workers through the queue', 'counter', (c) => c.queuedRuns],
     ['ortserve_execution_inline', '1 while the version\'s requests run inline on the JS thread, 0 while they are queued', 'gauge', (c) => c.inline],
+    ['ortserve_runs_terminated_total', 'Runs stopped because every request in them was past its deadline (--terminate_runs_past_deadline)', 'counter', (c) => c.terminated],
+    ['ortserve_runs_in_progress', 'Batches (or unbatched requests) of this version running now', 'gauge', (c) => c.running],
   ];
   const rows = collect(registry);
   const series: Series[] = defs.map(([name, help, type, pick]) => ({
@@ -61,7 +63,8 @@ export function prometheusText(registry: ModelRegistry): string {
 }
 
 /** One version's request counters with the queue counters its metrics show. */
-interface Counters extends RequestCounters, Pick<NativeQueueStats, 'batches' | 'rejectedFull' | 'expired' | 'queued'> {
+interface Counters extends RequestCounters,
+  Pick<NativeQueueStats, 'batches' | 'rejectedFull' | 'expired' | 'queued' | 'terminated' | 'running'> {
   model: string;
   version: number;
   /** 1 while the version runs inline, else 0. */
@@ -76,7 +79,8 @@ function collect(registry: ModelRegistry): Counters[] {
       const stats = v.session.stats();
       rows.push({
         model, version: v.version, ...v.session.counters, batches: stats.batches, rejectedFull: stats.rejectedFull,
-        expired: stats.expired, queued: stats.queued, inline: v.session.executionMode.name === 'inline' ? 1 : 0,
+        expired: stats.expired, queued: stats.queued, terminated: stats.terminated, running: stats.running,
+        inline: v.session.executionMode.name === 'inline' ? 1 : 0,
       });
     }
   }
