@@ -45,10 +45,45 @@ void JsCompletions::Drain(Napi::Env env) {
   }
 }
 
+namespace {
+
+// Why the task's outputs are over its bounds, or "" when they are not. Counting is a loop over sizes, so a task with
+// millions of strings is refused before millions of JS buffers are made for it.
+std::string OutputsOverBounds(const JsTask& task) {
+  int64_t strings = 0;
+  int64_t bytes = 0;
+  for (const auto& output : task.outputs) {
+    if (output.type != ElementType::kString) {
+      bytes += static_cast<int64_t>(output.byte_length);
+      continue;
+    }
+    strings += static_cast<int64_t>(output.strings.size());
+    for (const auto& s : output.strings) bytes += 4 + static_cast<int64_t>(s.size());
+  }
+  if (task.max_output_strings >= 0 && strings > task.max_output_strings) {
+    return "the outputs hold " + std::to_string(strings) + " BYTES elements, more than the limit of " +
+           std::to_string(task.max_output_strings) + " (--max_string_elements)";
+  }
+  if (task.max_output_bytes >= 0 && bytes > task.max_output_bytes) {
+    return "the outputs hold " + std::to_string(bytes) + " bytes, more than the limit of " +
+           std::to_string(task.max_output_bytes) + " (--max_response_bytes)";
+  }
+  return "";
+}
+
+}  // namespace
+
 void JsCompletions::Settle(Napi::Env env, JsTask* task) {
   std::unique_ptr<JsTask> owned(task);   // deleted here, on the JS thread, releasing the input pins
   if (!task->status.ok()) {
     task->deferred.Reject(MakeJsError(env, task->status).Value());
+    return;
+  }
+  const std::string over = OutputsOverBounds(*task);
+  if (!over.empty()) {
+    Napi::Error error = Napi::Error::New(env, over);
+    error.Value().Set("code", Napi::String::New(env, "RESOURCE_EXHAUSTED"));
+    task->deferred.Reject(error.Value());
     return;
   }
   Napi::Array result = Napi::Array::New(env, task->outputs.size());

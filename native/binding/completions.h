@@ -18,6 +18,10 @@ struct JsTask final : Task {
   Napi::Promise::Deferred deferred;
   std::vector<Napi::Reference<Napi::Value>> pins;   // input buffers, held until the task is settled
   std::shared_ptr<ModelQueue> queue;                // keeps the model version's queue alive while in flight
+  // Bounds on the outputs, checked before any JS value is made for them (-1 = none): string elements, and bytes
+  // (numeric data, string bytes plus 4 each). Over either, the task is rejected RESOURCE_EXHAUSTED instead.
+  int64_t max_output_strings = -1;
+  int64_t max_output_bytes = -1;
 };
 
 class JsCompletions final : public CompletionSink {

@@ -222,9 +222,19 @@ Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<I
   for (std::size_t i = 0; i < output.shape.size(); ++i) shape.Set(static_cast<uint32_t>(i), static_cast<double>(output.shape[i]));
   object.Set("shape", shape);
   if (output.type == ElementType::kString) {
+    // One backing store for all the elements and a Uint8Array view per element: a Buffer per element would cost a
+    // backing store (and its bookkeeping) each, which for millions of strings is most of the time and memory.
+    std::size_t total = 0;
+    for (const auto& s : output.strings) total += s.size();
+    Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, total);
+    auto* base = static_cast<uint8_t*>(bytes.Data());
     Napi::Array strings = Napi::Array::New(env, output.strings.size());
+    std::size_t offset = 0;
     for (std::size_t i = 0; i < output.strings.size(); ++i) {
-      strings.Set(static_cast<uint32_t>(i), Napi::Buffer<char>::Copy(env, output.strings[i].data(), output.strings[i].size()));
+      const std::string& s = output.strings[i];
+      if (!s.empty()) std::memcpy(base + offset, s.data(), s.size());
+      strings.Set(static_cast<uint32_t>(i), Napi::Uint8Array::New(env, s.size(), bytes, offset));
+      offset += s.size();
     }
     object.Set("data", strings);
     return object;

@@ -109,6 +109,14 @@ Napi::Value SessionObject::Run(const Napi::CallbackInfo& info) {
     }
     task->deadline_micros = SteadyClock::Instance().NowMicros() + static_cast<int64_t>(timeout.As<Napi::Number>().DoubleValue()) + 1;
   }
+  for (auto [key, bound] : {std::pair{"maxOutputStrings", &task->max_output_strings}, std::pair{"maxOutputBytes", &task->max_output_bytes}}) {
+    Napi::Value value = options.Get(key);
+    if (value.IsUndefined()) continue;
+    if (!value.IsNumber() || !(value.As<Napi::Number>().DoubleValue() >= 0)) {
+      ThrowInvalidArgument(env, std::string("options.") + key + " must be a non-negative number");
+    }
+    *bound = static_cast<int64_t>(value.As<Napi::Number>().DoubleValue());
+  }
   const bool cancellable = options.Get("cancellable").ToBoolean().Value();
   if (cancellable) task->cancel_flag = std::make_shared<std::atomic<bool>>(false);
 
