@@ -37,6 +37,10 @@ export interface RunOptions {
   deadline?: number;
   /** Aborting drops the request if it has not started yet (it then fails with ERR_DEADLINE_EXCEEDED). */
   signal?: AbortSignal;
+  /** ERR_TOO_LARGE instead of outputs holding more string elements (checked before any is converted). */
+  maxOutputStrings?: number;
+  /** ERR_TOO_LARGE instead of outputs holding more bytes (checked before any is converted). */
+  maxOutputBytes?: number;
 }
 
 /** Cumulative per-version request counters, for metrics (Triton's nv_inference_* meanings). */
@@ -71,6 +75,7 @@ const NATIVE_TO_ERROR: Record<NativeStatusCode, ErrorCode> = {
   MODEL_LOAD: 'ERR_MODEL_LOAD',
   INFERENCE: 'ERR_INFERENCE',
   INTERNAL: 'ERR_INTERNAL',
+  RESOURCE_EXHAUSTED: 'ERR_TOO_LARGE',
 };
 
 /** Maps an addon error ({code, ortCode, message}) into the error registry, keeping ORT's code in the message. */
@@ -206,6 +211,8 @@ export class ModelSession {
       nativeOptions.timeoutMicros = Math.floor(remainingMs * 1000);
     }
     if (options.signal !== undefined) nativeOptions.cancellable = true;
+    if (options.maxOutputStrings !== undefined) nativeOptions.maxOutputStrings = options.maxOutputStrings;
+    if (options.maxOutputBytes !== undefined) nativeOptions.maxOutputBytes = options.maxOutputBytes;
     const nativeInputs = [...inputs].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
     let result: NativeRunResult;
     try {
