@@ -24,6 +24,7 @@ import { parseKservePath } from './frontends/kserve/rest-paths.js';
 import { handleKserveRest, readKserveHeaders } from './frontends/kserve/rest-handlers.js';
 import { GrpcFrontEnd } from './frontends/grpc/grpc-server.js';
 import type { GrpcActivity } from './frontends/grpc/grpc-context.js';
+import { requestSizes, type RequestSizes } from './inference/request-size.js';
 
 export interface CreateServerOptions extends Partial<ServerOptions> {
   /** A pino logger to use instead of one built from logLevel. */
@@ -66,11 +67,12 @@ function listen(app: TemplatedApp, host: string, port: number): Promise<us_liste
   });
 }
 
-function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementContext): void {
+function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementContext, sizes: RequestSizes): void {
   const ctx = {
     registry: server.registry,
     maxBodyBytes: server.options.maxBodyBytes,
     maxJsonDepth: server.options.maxJsonDepth,
+    sizes,
     restTimeoutMs: server.options.restApiTimeoutInMs,
   };
   const exchange = { holdPipelined: server.options.restHoldPipelined };
@@ -129,6 +131,11 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     maxLoadRetries: options.maxNumLoadRetries,
     loadRetryIntervalMs: options.loadRetryIntervalMicros / 1000,
   });
+  // One count of bytes in flight for every front end.
+  const sizes = requestSizes({
+    maxRequestElements: options.maxRequestElements, maxStringElements: options.maxStringElements,
+    maxResponseBytes: options.maxResponseBytes, maxInFlightBytes: options.maxInFlightBytes, maxJsonValues: options.maxJsonValues,
+  });
   const management: ManagementContext = { registry, reloader: undefined, token: undefined, maxConfigBytes: options.maxConfigBytes };
   let app: TemplatedApp | undefined;
   let flatBuffers: FlatBuffersRoutes | undefined;
@@ -157,16 +164,16 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       app = uws.App();
       // Before routeRest: its catch-all route must come last.
       flatBuffers = routeFlatBuffers(app, {
-        registry, maxBodyBytes: options.maxBodyBytes, restTimeoutMs: options.restApiTimeoutInMs,
+        registry, maxBodyBytes: options.maxBodyBytes, restTimeoutMs: options.restApiTimeoutInMs, sizes,
         wsMaxBackpressureBytes: options.wsMaxBackpressureBytes, wsMaxInFlight: options.wsMaxInFlight,
         exchange: { holdPipelined: options.restHoldPipelined },
       });
-      routeRest(app, server, management);
+      routeRest(app, server, management, sizes);
       listenSocket = await listen(app, options.host, options.restApiPort);
       restPort = uws.us_socket_local_port(listenSocket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
       grpc = new GrpcFrontEnd(
         {
-          registry, management, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes, streamMaxInFlight: options.grpcStreamMaxInFlight,
+          registry, management, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes, sizes, streamMaxInFlight: options.grpcStreamMaxInFlight,
           maxInferStreams: options.grpcMaxInferStreams, log,
         },
         {

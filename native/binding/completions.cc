@@ -51,6 +51,11 @@ void JsCompletions::Settle(Napi::Env env, JsTask* task) {
     task->deferred.Reject(MakeJsError(env, task->status).Value());
     return;
   }
+  const std::string over = OutputsOverBounds(task->outputs, task->output_bounds);
+  if (!over.empty()) {
+    task->deferred.Reject(OutputsTooLargeError(env, over).Value());
+    return;
+  }
   RunReport report;
   report.batch_rows = task->batch_rows;
   report.batch_tasks = task->batch_tasks;

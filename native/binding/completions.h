@@ -8,6 +8,7 @@
 #include <mutex>
 #include <vector>
 
+#include "binding/js_tensors.h"          // OutputBounds
 #include "core/batch_scheduler.h"   // CompletionSink, ModelQueue, Task
 
 namespace ortserve {
@@ -18,6 +19,9 @@ struct JsTask final : Task {
   Napi::Promise::Deferred deferred;
   std::vector<Napi::Reference<Napi::Value>> pins;   // input buffers, held until the task is settled
   std::shared_ptr<ModelQueue> queue;                // keeps the model version's queue alive while in flight
+  // Bounds on the outputs, checked before any JS value is made for them; over either, the task is rejected
+  // RESOURCE_EXHAUSTED instead.
+  OutputBounds output_bounds;
 };
 
 class JsCompletions final : public CompletionSink {

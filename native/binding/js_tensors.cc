@@ -222,9 +222,19 @@ Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<I
   for (std::size_t i = 0; i < output.shape.size(); ++i) shape.Set(static_cast<uint32_t>(i), static_cast<double>(output.shape[i]));
   object.Set("shape", shape);
   if (output.type == ElementType::kString) {
+    // One backing store for all the elements and a Uint8Array view per element: a Buffer per element would cost a
+    // backing store (and its bookkeeping) each, which for millions of strings is most of the time and memory.
+    std::size_t total = 0;
+    for (const auto& s : output.strings) total += s.size();
+    Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, total);
+    auto* base = static_cast<uint8_t*>(bytes.Data());
     Napi::Array strings = Napi::Array::New(env, output.strings.size());
+    std::size_t offset = 0;
     for (std::size_t i = 0; i < output.strings.size(); ++i) {
-      strings.Set(static_cast<uint32_t>(i), Napi::Buffer<char>::Copy(env, output.strings[i].data(), output.strings[i].size()));
+      const std::string& s = output.strings[i];
+      if (!s.empty()) std::memcpy(base + offset, s.data(), s.size());
+      strings.Set(static_cast<uint32_t>(i), Napi::Uint8Array::New(env, s.size(), bytes, offset));
+      offset += s.size();
     }
     object.Set("data", strings);
     return object;
@@ -286,6 +296,47 @@ Napi::Array TensorInfosToJs(Napi::Env env, const std::vector<TensorInfo>& infos)
 }
 
 }  // namespace
+
+OutputBounds ParseOutputBounds(Napi::Env env, const Napi::Object& options) {
+  OutputBounds bounds;
+  for (auto [key, bound] : {std::pair{"maxOutputStrings", &bounds.max_strings}, std::pair{"maxOutputBytes", &bounds.max_bytes}}) {
+    Napi::Value value = options.Get(key);
+    if (value.IsUndefined()) continue;
+    if (!value.IsNumber() || !(value.As<Napi::Number>().DoubleValue() >= 0)) {
+      ThrowInvalidArgument(env, std::string("options.") + key + " must be a non-negative number");
+    }
+    *bound = static_cast<int64_t>(value.As<Napi::Number>().DoubleValue());
+  }
+  return bounds;
+}
+
+std::string OutputsOverBounds(const std::vector<OutputTensor>& outputs, const OutputBounds& bounds) {
+  int64_t strings = 0;
+  int64_t bytes = 0;
+  for (const auto& output : outputs) {
+    if (output.type != ElementType::kString) {
+      bytes += static_cast<int64_t>(output.byte_length);
+      continue;
+    }
+    strings += static_cast<int64_t>(output.strings.size());
+    for (const auto& s : output.strings) bytes += 4 + static_cast<int64_t>(s.size());
+  }
+  if (bounds.max_strings >= 0 && strings > bounds.max_strings) {
+    return "the outputs hold " + std::to_string(strings) + " BYTES elements, more than the limit of " +
+           std::to_string(bounds.max_strings) + " (--max_string_elements)";
+  }
+  if (bounds.max_bytes >= 0 && bytes > bounds.max_bytes) {
+    return "the outputs hold " + std::to_string(bytes) + " bytes, more than the limit of " +
+           std::to_string(bounds.max_bytes) + " (--max_response_bytes)";
+  }
+  return "";
+}
+
+Napi::Error OutputsTooLargeError(Napi::Env env, const std::string& why) {
+  Napi::Error error = Napi::Error::New(env, why);
+  error.Value().Set("code", Napi::String::New(env, "RESOURCE_EXHAUSTED"));
+  return error;
+}
 
 Napi::Array RunResultToJs(Napi::Env env, std::vector<OutputTensor>& outputs, const std::vector<InputTensor>& inputs,
                           const RunReport& report) {

@@ -3,6 +3,7 @@
 
 #include <napi.h>
 
+#include <string>
 #include <vector>
 
 #include "core/batch_policy.h"
@@ -38,6 +39,22 @@ SessionConfig ParseSessionConfig(const Napi::Value& value);
 BatchPolicy ParseBatchPolicy(const Napi::Value& options);
 
 Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs);
+
+// Bounds on a run's outputs (-1 = none): string elements, and bytes (numeric data, string bytes plus 4 each).
+struct OutputBounds {
+  int64_t max_strings = -1;
+  int64_t max_bytes = -1;
+};
+
+// options.maxOutputStrings / options.maxOutputBytes (absent = none). Throws (ThrowInvalidArgument) naming the option.
+OutputBounds ParseOutputBounds(Napi::Env env, const Napi::Object& options);
+
+// Why `outputs` are over `bounds` (naming the flag that set them), or "" when they are not. Counting is a loop over
+// sizes, so a run with millions of strings is refused before millions of JS buffers are made for it.
+std::string OutputsOverBounds(const std::vector<OutputTensor>& outputs, const OutputBounds& bounds);
+
+// The error a run over its output bounds is rejected (or thrown) with: code RESOURCE_EXHAUSTED.
+Napi::Error OutputsTooLargeError(Napi::Env env, const std::string& why);
 
 // What a run reports beside its outputs, queued (run()) or inline (runInline()) alike.
 struct RunReport {

@@ -125,6 +125,7 @@ Napi::Value SessionObject::Run(const Napi::CallbackInfo& info) {
     }
     task->deadline_micros = SteadyClock::Instance().NowMicros() + static_cast<int64_t>(timeout.As<Napi::Number>().DoubleValue()) + 1;
   }
+  task->output_bounds = ParseOutputBounds(env, options);
   const bool cancellable = options.Get("cancellable").ToBoolean().Value();
   if (cancellable) task->cancel_flag = std::make_shared<std::atomic<bool>>(false);
 
@@ -160,6 +161,7 @@ Napi::Value SessionObject::RunInline(const Napi::CallbackInfo& info) {
   PinnedInputs pinned = ParseInputs(info[0]);
   std::vector<std::string> output_names = KnownOutputNames(env, info[1], session_->metadata());
   const bool report_addresses = options.Get("reportAddresses").ToBoolean().Value();
+  const OutputBounds bounds = ParseOutputBounds(env, options);
   std::vector<InputTensor> inputs = InModelOrder(env, std::move(pinned.tensors), input_order_);
   std::vector<OutputTensor> outputs;
   std::vector<const void*> addresses;
@@ -171,6 +173,8 @@ Napi::Value SessionObject::RunInline(const Napi::CallbackInfo& info) {
   const int64_t cpu_end = ThreadCpuMicros();
   const int64_t end = SteadyClock::Instance().NowMicros();
   if (!status.ok()) throw MakeJsError(env, status);
+  const std::string over = OutputsOverBounds(outputs, bounds);
+  if (!over.empty()) throw OutputsTooLargeError(env, over);
   RunReport report;
   report.batch_rows = 1;
   report.batch_tasks = 1;

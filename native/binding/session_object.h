@@ -46,13 +46,13 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   is set and a request accepted by run() is still waiting for a worker (the switch to inline overtakes nobody).
   //   Runs ONNX Runtime on the calling (JS) thread, blocking it for the run: meant only for versions whose runs are
   //   known to be short (the TS layer decides; see src/engine/execution-mode.ts). Arguments as run(); options takes
-  //   reportAddresses and requireEmptyQueue (no deadline: the caller checks it first; an inline run is not
-  //   interrupted).
+  //   reportAddresses, maxOutputStrings, maxOutputBytes and requireEmptyQueue (no deadline: the caller checks it
+  //   first; an inline run is not interrupted).
   //   Inputs are read in place for the call's duration; outputs are ArrayBuffers over ORT's memory as with run().
   //   `info` has batchRows 1 × batchRequests 1, queueMicros 0, the run's computeMicros (wall clock) and
   //   threadCpuMicros (the JS thread's CPU time over the run: the run's cost without time the thread was preempted).
-  //   Throws (TypeError, code INVALID_ARGUMENT) as run() does for malformed arguments, and ORT's {code, ortCode,
-  //   message} (code INFERENCE) when the run fails.
+  //   Throws (TypeError, code INVALID_ARGUMENT) as run() does for malformed arguments, {code: 'RESOURCE_EXHAUSTED'}
+  //   for outputs over the bounds, and ORT's {code, ortCode, message} (code INFERENCE) when the run fails.
   Napi::Value RunInline(const Napi::CallbackInfo& info);
   // [sync] stats() → {enqueued, rejectedFull, expired, terminated, batches, tasksRun, rowsRun, paddedRows, queued,
   // running} (terminated: runs stopped past their deadline; queued: requests waiting; running: batches now) (after

@@ -5,6 +5,7 @@ import {
 } from '../engine/native-binding.js';
 import { SWAP_POLICIES, type SwapPolicy } from './model-config.js';
 import { DEFAULT_MAX_CONFIG_BYTES } from './config-limits.js';
+import { DEFAULT_SIZE_LIMITS } from '../engine/tensor-limits.js';
 
 export interface ServerOptions {
   /** Address the REST and gRPC listeners bind. */
@@ -33,6 +34,16 @@ export interface ServerOptions {
   maxBodyBytes: number;
   /** Deepest accepted JSON nesting. */
   maxJsonDepth: number;
+  /** Elements in all input tensors of one request, after expansion (TF's fill rule); JSON bodies stop parsing there. */
+  maxRequestElements: number;
+  /** BYTES (string) elements in one request's inputs, and in its outputs. */
+  maxStringElements: number;
+  /** Bytes of one request's output tensors, checked before they are converted or encoded. */
+  maxResponseBytes: number;
+  /** Bytes of request tensors and answers held by all requests in flight. */
+  maxInFlightBytes: number;
+  /** Values the lists of one JSON request body may hold; parsing stops at the first past it. */
+  maxJsonValues: number;
   /** ORT intra-op threads per session (0 = ORT default: one per physical core). */
   intraOpThreads: number;
   /** ORT inter-op threads per session (0 = ORT default). */
@@ -120,6 +131,11 @@ export const KNOBS: readonly Knob[] = [
   { key: 'modelBasePath', flag: 'model_base_path', kind: 'string', default: '', doc: 'Directory with numeric version subdirectories (<base>/<version>/model.onnx), or a repository of such model directories.' },
   { key: 'maxBodyBytes', flag: 'max_body_bytes', kind: 'integer', default: 64 * MiB, min: 1, max: 2 ** 31 - 1, doc: 'Largest request body accepted; larger bodies get 413.' },
   { key: 'maxJsonDepth', flag: 'max_json_depth', kind: 'integer', default: 64, min: 1, max: 10_000, doc: 'Deepest JSON nesting accepted in a request body; deeper gets 400.' },
+  { key: 'maxRequestElements', flag: 'max_request_elements', kind: 'integer', default: DEFAULT_SIZE_LIMITS.maxRequestElements, min: 1, max: 2 ** 31 - 1, doc: 'Tensor elements one request may carry in all its inputs, counted after expansion (a TF Serving tensor whose one value fills its shape counts the whole shape); more get 413 / RESOURCE_EXHAUSTED (ERR_TOO_LARGE) before anything is allocated for them. A JSON body declaring such a shape before its data is refused before the data is parsed.' },
+  { key: 'maxJsonValues', flag: 'max_json_values', kind: 'integer', default: DEFAULT_SIZE_LIMITS.maxJsonValues, min: 1, max: 2 ** 31 - 1, doc: 'Values the lists of one JSON request body may hold in all (JSON costs the event-loop thread per value, binary tensor data does not); parsing stops at the first value past it, with 413 (ERR_TOO_LARGE). Send larger tensors as binary data (KServe binary extension, gRPC, FlatBuffers).' },
+  { key: 'maxStringElements', flag: 'max_string_elements', kind: 'integer', default: DEFAULT_SIZE_LIMITS.maxStringElements, min: 1, max: 2 ** 31 - 1, doc: 'BYTES (string) elements one request may carry in its inputs, and its outputs may hold; more get 413 / RESOURCE_EXHAUSTED (ERR_TOO_LARGE), outputs before any is converted. Each element costs a JS object on the event-loop thread: at the default, converting one request\'s strings holds it a few ms.' },
+  { key: 'maxResponseBytes', flag: 'max_response_bytes', kind: 'integer', default: DEFAULT_SIZE_LIMITS.maxResponseBytes, min: 1, max: 2 ** 31 - 1, doc: 'Bytes one answer\'s output tensors may hold (numeric data; strings: their bytes plus 4 each), checked after the run and before they are converted or encoded; more get 413 / RESOURCE_EXHAUSTED (ERR_TOO_LARGE).' },
+  { key: 'maxInFlightBytes', flag: 'max_in_flight_bytes', kind: 'integer', default: DEFAULT_SIZE_LIMITS.maxInFlightBytes, min: 1, max: 2 ** 50, doc: 'Bytes of decoded request tensors and answers that all requests in flight may hold together; a request that would go over it fails at once with a retryable 503 / UNAVAILABLE (ERR_QUEUE_FULL) naming this flag.' },
   { key: 'intraOpThreads', flag: 'intra_op_threads', kind: 'integer', default: 0, min: 0, max: 1024, aliases: ['tensorflow_intra_op_parallelism'], doc: 'ONNX Runtime intra-op threads per session; 0 = ORT default (one per physical core). Use 1 when benchmarking on a small machine.' },
   { key: 'interOpThreads', flag: 'inter_op_threads', kind: 'integer', default: 0, min: 0, max: 1024, aliases: ['tensorflow_inter_op_parallelism'], doc: 'ONNX Runtime inter-op threads per session; 0 = ORT default.' },
   { key: 'graphOptimizationLevel', flag: 'graph_optimization_level', kind: 'enum', default: 'all', values: GRAPH_OPTIMIZATION_LEVELS, doc: 'ONNX Runtime graph optimizations applied when a model loads.' },

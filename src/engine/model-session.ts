@@ -46,6 +46,10 @@ export interface RunOptions {
   deadline?: number;
   /** Aborting drops the request if it has not started yet (it then fails with ERR_DEADLINE_EXCEEDED). */
   signal?: AbortSignal;
+  /** ERR_TOO_LARGE instead of outputs holding more string elements (checked before any is converted). */
+  maxOutputStrings?: number;
+  /** ERR_TOO_LARGE instead of outputs holding more bytes (checked before any is converted). */
+  maxOutputBytes?: number;
 }
 
 /** Cumulative per-version request counters, for metrics (Triton's nv_inference_* meanings). */
@@ -85,6 +89,7 @@ const NATIVE_TO_ERROR: Record<NativeStatusCode, ErrorCode> = {
   MODEL_LOAD: 'ERR_MODEL_LOAD',
   INFERENCE: 'ERR_INFERENCE',
   INTERNAL: 'ERR_INTERNAL',
+  RESOURCE_EXHAUSTED: 'ERR_TOO_LARGE',
 };
 
 /**
@@ -236,12 +241,14 @@ export class ModelSession {
       if (remainingMs <= 0) fail('ERR_DEADLINE_EXCEEDED', 'the request deadline passed before it ran');
       nativeOptions.timeoutMicros = Math.floor(remainingMs * 1000);
     }
+    if (options.maxOutputStrings !== undefined) nativeOptions.maxOutputStrings = options.maxOutputStrings;
+    if (options.maxOutputBytes !== undefined) nativeOptions.maxOutputBytes = options.maxOutputBytes;
     const nativeInputs = [...inputs].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
     const names = outputNames === undefined ? undefined : [...outputNames];
     if (this.executionMode.inline()) {
       let inline: NativeRunResult | undefined;
       try {
-        inline = native.runInline(nativeInputs, names, { requireEmptyQueue: this.executionMode.switching });
+        inline = native.runInline(nativeInputs, names, { ...nativeOptions, requireEmptyQueue: this.executionMode.switching });
       } catch (err) {
         throw fromNativeError(err, 'running the model');
       }

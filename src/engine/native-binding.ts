@@ -18,7 +18,8 @@ export interface NativeOutput {
   name: string;
   dtype: string;
   shape: number[];
-  data: ArrayBuffer | Buffer[];
+  /** Strings: a Uint8Array view per element, all over one ArrayBuffer. */
+  data: ArrayBuffer | Uint8Array[];
   /** Only with {reportAddresses: true}: the address ORT wrote the output at. */
   address?: bigint;
 }
@@ -84,6 +85,10 @@ export interface NativeRunOptions {
   cancellable?: boolean;
   /** Add input and output addresses to the result (zero-copy checks). */
   reportAddresses?: boolean;
+  /** Reject RESOURCE_EXHAUSTED, before any output is converted, when the outputs hold more string elements. */
+  maxOutputStrings?: number;
+  /** Reject RESOURCE_EXHAUSTED, before any output is converted, when the outputs hold more bytes (strings: +4 each). */
+  maxOutputBytes?: number;
 }
 
 /** How one request ran: the batch it joined and where its time went. */
@@ -142,7 +147,8 @@ export interface NativeSession {
   metadata(): NativeMetadata;
   /**
    * [async] Queues the request on the model's native queue; a worker runs it (batched when enabled). Throws TypeError
-   * synchronously for malformed arguments; rejects UNAVAILABLE (queue full), DEADLINE_EXCEEDED, or ORT's error.
+   * synchronously for malformed arguments; rejects UNAVAILABLE (queue full), DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED
+   * (outputs over maxOutputStrings / maxOutputBytes), or ORT's error.
    * With {cancellable: true} the promise has a cancel() method.
    */
   run(inputs: NativeInput[], outputNames?: string[], options?: NativeRunOptions): Promise<NativeRunResult> & { cancel?: () => void };
@@ -152,7 +158,7 @@ export interface NativeSession {
    * worker). Throws as run() does for malformed arguments, and ORT's error when the run fails. Only for versions
    * whose runs are short.
    */
-  runInline(inputs: NativeInput[], outputNames?: string[], options?: { reportAddresses?: boolean; requireEmptyQueue?: boolean }): NativeRunResult | undefined;
+  runInline(inputs: NativeInput[], outputNames?: string[], options?: { reportAddresses?: boolean; requireEmptyQueue?: boolean; maxOutputStrings?: number; maxOutputBytes?: number }): NativeRunResult | undefined;
   /** [sync] Counters of the model's queue. */
   stats(): NativeQueueStats;
   /** [sync] No new requests; queued and running ones finish, then the session is freed. */
@@ -186,7 +192,9 @@ export interface NativeAddon {
 /** Native status codes (native/core/status.h). */
 export type NativeStatusCode =
   | 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'UNAVAILABLE' | 'DEADLINE_EXCEEDED'
-  | 'MODEL_LOAD' | 'INFERENCE' | 'INTERNAL';
+  | 'MODEL_LOAD' | 'INFERENCE' | 'INTERNAL'
+  /** Set by the binding, not native/core: outputs over the run's maxOutputStrings / maxOutputBytes. */
+  | 'RESOURCE_EXHAUSTED';
 
 export class AddonLoadError extends Error {
   override readonly name = 'AddonLoadError';

@@ -5,6 +5,7 @@ import { clientText, fail } from '../errors.js';
 import { shapeFits, shapeText, type DType, type Tensor } from '../engine/tensor.js';
 import type { ModelSignature } from '../engine/model-session.js';
 import type { VersionSelector } from '../registry/model-registry.js';
+import type { RequestSizes } from './request-size.js';
 
 /** A client's limits on one request: when it stops wanting the answer, and a signal for when it went away. */
 export interface CallLimits {
@@ -30,6 +31,8 @@ export interface InferRequest {
   /** Requested outputs in the order wanted; undefined = every output in model order. */
   outputNames?: readonly string[] | undefined;
   limits: CallLimits;
+  /** The server's size limits and its count of bytes in flight. */
+  sizes: RequestSizes;
 }
 
 export interface InferResponse {

@@ -6,6 +6,7 @@ import { OrtServeError } from '../../errors.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
+import type { RequestSizes } from '../../inference/request-size.js';
 import { decodeInferRequest, encodeErrorResponse } from '../../protocol/flatbuffers/messages.js';
 import { HttpExchange, type HttpExchangeOptions } from '../http/http-exchange.js';
 import { runFlatBuffersInfer } from './fb-infer.js';
@@ -18,6 +19,8 @@ export interface FlatBuffersContext {
   registry: ModelRegistry;
   maxBodyBytes: number;
   restTimeoutMs: number;
+  /** The server's size limits and bytes in flight. */
+  sizes: RequestSizes;
   /** A connection whose unsent replies exceed this many bytes is closed (the client is not reading). */
   wsMaxBackpressureBytes: number;
   /** Requests one connection may have in flight; more are answered at once with ERR_QUEUE_FULL. */
@@ -56,7 +59,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         const body = await ex.readBody(ctx.maxBodyBytes);
         // The body buffer is the request buffer: tensor data reach the engine as views into it. A client that
         // disconnects aborts the signal, which drops the request if it is still queued.
-        const result = await runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros));
+        const result = await runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes);
         ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
       } catch (err) {
         // Only body-reading failures land here (size limit, client gone); reply in the protocol's own form.
@@ -97,7 +100,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         const deadline = requestDeadline({ receivedAt, serverTimeoutMs: ctx.restTimeoutMs, timeoutMicros });
         return deadline === undefined ? { signal: controller.signal } : { signal: controller.signal, deadline };
       };
-      void runFlatBuffersInfer(ctx.registry, bytes, limitsFor).then((result) => {
+      void runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes).then((result) => {
         connection.inFlight.delete(controller);
         // A closed connection's results are dropped; send() on a backed-up one closes it (closeOnBackpressureLimit).
         // Corked: outside uWS's own callbacks an uncorked send is held until the loop next polls the socket.

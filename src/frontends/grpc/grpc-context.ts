@@ -2,6 +2,7 @@
 
 import type { Logger } from 'pino';
 import type { ModelRegistry } from '../../registry/model-registry.js';
+import type { RequestSizes } from '../../inference/request-size.js';
 import type { ManagementContext } from '../management/management-routes.js';
 
 /** Live gauges of the gRPC front end (tests use them to prove a vanished client leaves nothing behind). */
@@ -20,6 +21,8 @@ export interface GrpcContext {
   management: ManagementContext;
   /** The largest message the server accepts (bounds declared tensor sizes too). */
   maxReceiveMessageBytes: number;
+  /** The server's size limits and bytes in flight (shared by every front end). */
+  sizes: RequestSizes;
   /** Requests one ModelStreamInfer stream may have in flight before the server stops reading it. */
   streamMaxInFlight: number;
   /** ModelStreamInfer streams the whole server keeps open at once; a new one past it is refused. */

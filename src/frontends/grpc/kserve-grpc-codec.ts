@@ -6,6 +6,7 @@ import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from '../kser
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
 import { versionSelector } from '../kserve/model-info.js';
 import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes } from '../../protocol/tensor-bytes.js';
+import { DEFAULT_SIZE_LIMITS, RequestTally, type SizeLimits } from '../../engine/tensor-limits.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
 import type { InferParameter__Output } from './generated/inference/InferParameter.js';
 import type { InferTensorContents__Output } from './generated/inference/InferTensorContents.js';
@@ -81,7 +82,7 @@ function convertValues(values: InferTensorContents__Output[ContentsField], dtype
   }
 }
 
-function decodeInput(input: InputTensor, i: number, raw: Buffer | undefined, maxBytes: number): Tensor {
+function decodeInput(input: InputTensor, i: number, raw: Buffer | undefined, maxBytes: number, tally: RequestTally): Tensor {
   const field = `inputs[${i}]`;
   if (input.name === '') fail('ERR_BAD_REQUEST', `${field}.name: required`);
   const dtype = dtypeOfDatatype(input.datatype);
@@ -90,6 +91,7 @@ function decodeInput(input: InputTensor, i: number, raw: Buffer | undefined, max
   }
   const shape = parseShape(input.shape, `${field}.shape`);
   checkTensorFits(dtype, shape, `${field}.shape`, maxBytes, '--grpc_max_receive_message_bytes');
+  tally.add(dtype, shape, `${field}.shape`);
   if (raw === undefined) return typedContents(input, dtype, shape, `${field} (${clientText(input.name)})`);
   if (input.contents !== null && ALL_FIELDS.some((f) => input.contents![f].length > 0)) {
     fail('ERR_BAD_REQUEST', `${field}.contents: must be empty when the request uses raw_input_contents`);
@@ -97,14 +99,18 @@ function decodeInput(input: InputTensor, i: number, raw: Buffer | undefined, max
   return bytesToTensor(dtype, shape, raw, `raw_input_contents[${i}] (${clientText(input.name)})`, input.datatype);
 }
 
-/** Decodes a ModelInferRequest. `maxBytes` bounds a declared tensor size before anything is allocated for it. */
-export function decodeModelInfer(msg: ModelInferRequest__Output, maxBytes: number): DecodedGrpcInfer {
+/**
+ * Decodes a ModelInferRequest. `maxBytes` bounds the declared tensor sizes, and `limits` their elements (BYTES
+ * elements apart), before anything is allocated for them.
+ */
+export function decodeModelInfer(msg: ModelInferRequest__Output, maxBytes: number, limits: SizeLimits = DEFAULT_SIZE_LIMITS): DecodedGrpcInfer {
   if (msg.model_name === '') fail('ERR_BAD_REQUEST', 'model_name: required');
   const raw = msg.raw_input_contents;
   if (raw.length > 0 && raw.length !== msg.inputs.length) {
     fail('ERR_BAD_REQUEST', `raw_input_contents: ${raw.length} entries for ${msg.inputs.length} inputs; send one per input, in the order of inputs`);
   }
-  const tensors = msg.inputs.map((input, i) => decodeInput(input, i, raw.length > 0 ? raw[i] : undefined, maxBytes));
+  const tally = new RequestTally(limits, maxBytes, '--grpc_max_receive_message_bytes');
+  const tensors = msg.inputs.map((input, i) => decodeInput(input, i, raw.length > 0 ? raw[i] : undefined, maxBytes, tally));
   checkUniqueNames(msg.inputs.map((x) => x.name), (i) => `inputs[${i}].name`, 'input');
   const result: DecodedGrpcInfer = {
     model: msg.model_name,

@@ -23,10 +23,10 @@ function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, rece
 export async function inferMessage(ctx: GrpcContext, msg: ModelInferRequest__Output, limits: CallLimits, receivedAt = deadlineClock()): Promise<ModelInferResponse> {
   expireIfPast(limits);
   if (msg.model_name !== '') checkServable(ctx.registry, msg.model_name, versionSelector(msg.model_name, msg.model_version));
-  const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes);
+  const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits);
   const response = await runInference(ctx.registry, {
     model: decoded.model, selector: decoded.selector, id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
-    limits: withTimeout(limits, decoded.timeoutMicros, receivedAt),
+    limits: withTimeout(limits, decoded.timeoutMicros, receivedAt), sizes: ctx.sizes,
   }, listedInputNames(msg.inputs.map((x) => x.name), datatypeOf));
   return encodeModelInfer(response);
 }

@@ -4,6 +4,7 @@ import { clientText, fail } from '../../errors.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
 import { checkUniqueNames, type ProtocolNames } from '../../inference/infer-request.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
+import { RequestTally } from '../../inference/request-size.js';
 import {
   DEFAULT_SIGNATURE, signatureDef, signatureNotFound, tfDtypeName, versionStatus,
 } from '../../protocol/tfserving/tf-vocabulary.js';
@@ -52,11 +53,14 @@ function answeredSpec(model: string, version: number, signatureName: string): Mo
 async function predict(ctx: GrpcContext, req: PredictRequest__Output, limits: ReturnType<typeof callLimits>): Promise<PredictResponse> {
   const { model, selector } = selectorOf(req.model_spec);
   checkServable(ctx.registry, model, selector);
+  // One tally for the request: TensorFlow's fill rule makes a few bytes stand for a whole shape, so the expanded
+  // sizes are counted against the limits before any tensor is allocated.
+  const tally = new RequestTally(ctx.sizes.limits, ctx.maxReceiveMessageBytes, '--grpc_max_receive_message_bytes');
   const inputs = new Map(Object.entries(req.inputs).map(([name, tp]) =>
-    [name, tensorProtoToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes)]));
+    [name, tensorProtoToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes, tally)]));
   checkUniqueNames(req.output_filter, (i) => `output_filter[${i}]`, 'output');
   const response = await runInference(ctx.registry, {
-    model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits,
+    model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits, sizes: ctx.sizes,
   }, TF_NAMES);
   const outputs = Object.fromEntries([...response.outputs].map(([name, t]) => [name, tensorToTensorProto(t)]));
   return { outputs, model_spec: answeredSpec(response.model, response.version, DEFAULT_SIGNATURE) };

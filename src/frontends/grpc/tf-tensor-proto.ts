@@ -2,6 +2,7 @@
 
 import { clientText, fail } from '../../errors.js';
 import { elementCount, shapeText, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
+import type { RequestTally } from '../../engine/tensor-limits.js';
 import { bytesToTensor, checkTensorFits, parseShape } from '../../protocol/tensor-bytes.js';
 import { TF_DTYPE, dtypeOfTfName } from '../../protocol/tfserving/tf-vocabulary.js';
 import type { TensorProto, TensorProto__Output } from './generated/tensorflow/TensorProto.js';
@@ -21,13 +22,15 @@ const INT_RANGE: Partial<Record<DType, [number, number]>> = {
 };
 
 function convert(values: unknown[], dtype: DType, count: number, field: string): Tensor['data'] {
-  // TensorFlow's rule: one value and a larger shape means that value everywhere.
-  const at = values.length === 1 && count > 1 ? () => values[0] : (i: number) => values[i];
   const range = INT_RANGE[dtype];
   if (range !== undefined) {
     const bad = values.findIndex((v) => (v as number) < range[0] || (v as number) > range[1]);
     if (bad >= 0) fail('ERR_DTYPE', `${field}[${bad}]: ${String(values[bad])} is out of range for ${TF_DTYPE[dtype]}`);
   }
+  // TensorFlow's rule: one value and a larger shape means that value everywhere. The count was tallied against the
+  // request's limits already; a typed array is filled at memset speed, not element by element through a callback.
+  if (values.length === 1 && count > 1) return filled(values[0], dtype, count);
+  const at = (i: number) => values[i];
   switch (dtype) {
     case 'bool': return Uint8Array.from({ length: count }, (_, i) => (at(i) ? 1 : 0));
     case 'int64': return BigInt64Array.from({ length: count }, (_, i) => BigInt(at(i) as string));
@@ -44,11 +47,35 @@ function convert(values: unknown[], dtype: DType, count: number, field: string):
   }
 }
 
+/** `count` copies of one value (TensorFlow's fill rule). */
+function filled(value: unknown, dtype: DType, count: number): Tensor['data'] {
+  switch (dtype) {
+    case 'string': return new Array<Uint8Array>(count).fill(value as Uint8Array) as StringData;
+    case 'bool': return new Uint8Array(count).fill(value ? 1 : 0);
+    case 'int64': return new BigInt64Array(count).fill(BigInt(value as string));
+    case 'uint64': return new BigUint64Array(count).fill(BigInt(value as string));
+    default: return fillNumeric(value as number, dtype, count);
+  }
+}
+
+function fillNumeric(value: number, dtype: DType, count: number): Tensor['data'] {
+  switch (dtype) {
+    case 'float32': return new Float32Array(count).fill(value);
+    case 'float64': return new Float64Array(count).fill(value);
+    case 'int8': return new Int8Array(count).fill(value);
+    case 'int16': return new Int16Array(count).fill(value);
+    case 'int32': return new Int32Array(count).fill(value);
+    case 'uint8': return new Uint8Array(count).fill(value);
+    case 'uint32': return new Uint32Array(count).fill(value);
+    default: return new Uint16Array(count).fill(value); // uint16, float16, bfloat16 bits
+  }
+}
+
 /**
  * Decodes one TensorProto; `field` (e.g. `inputs["x"]`) prefixes every error. The generated type says `dtype` is a
  * DataType name, but protobufjs gives an enum value the schema does not list as its number: hence String(tp.dtype).
  */
-export function tensorProtoToTensor(tp: TensorProto__Output, field: string, maxBytes: number): Tensor {
+export function tensorProtoToTensor(tp: TensorProto__Output, field: string, maxBytes: number, tally?: RequestTally): Tensor {
   const dtype = dtypeOfTfName(String(tp.dtype));
   if (dtype === undefined) {
     fail('ERR_DTYPE', `${field}.dtype: ${String(tp.dtype)} is not a dtype ortserve serves (one of ${Object.values(TF_DTYPE).join(', ')})`);
@@ -56,6 +83,7 @@ export function tensorProtoToTensor(tp: TensorProto__Output, field: string, maxB
   if (tp.tensor_shape?.unknown_rank) fail('ERR_SHAPE', `${field}.tensor_shape: unknown_rank is not allowed in a request tensor`);
   const shape = parseShape((tp.tensor_shape?.dim ?? []).map((d) => d.size), `${field}.tensor_shape.dim`);
   checkTensorFits(dtype, shape, `${field}.tensor_shape`, maxBytes, '--grpc_max_receive_message_bytes');
+  tally?.add(dtype, shape, `${field}.tensor_shape`);
   const count = elementCount(shape);
   if (tp.tensor_content.length > 0) {
     if (dtype === 'string') fail('ERR_INVALID_INPUT', `${field}.tensor_content: DT_STRING values go in string_val`);

@@ -7,10 +7,13 @@ import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/te
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
 import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes, type WireDim } from '../../protocol/tensor-bytes.js';
+import { DEFAULT_SIZE_LIMITS, JSON_NAME_STRINGS, RequestTally, type SizeLimits } from '../../engine/tensor-limits.js';
 
 export interface RestCodecLimits {
   maxJsonDepth: number;
   maxBodyBytes: number;
+  /** Elements and BYTES elements of the request's tensors (default: the knobs' defaults). */
+  sizeLimits?: SizeLimits;
 }
 
 /** A decoded /infer body: everything but the model, version and deadline, which come from the URL and headers. */
@@ -67,7 +70,21 @@ function splitBody(body: Uint8Array, headerLength: number | undefined): { json: 
 /** Decodes a POST /infer body. Throws 400/413-class errors naming the field (`inputs[1].shape[0]`, ...). */
 export function decodeRestInfer(body: Uint8Array, headerLength: number | undefined, limits: RestCodecLimits): RestInferRequest {
   const { json, binary } = splitBody(body, headerLength);
-  const root = parseJson(json, { maxDepth: limits.maxJsonDepth });
+  const sizes = limits.sizeLimits ?? DEFAULT_SIZE_LIMITS;
+  const inputObjects = new Set<JsonObject>();
+  const root = parseJson(json, {
+    maxDepth: limits.maxJsonDepth,
+    maxElements: sizes.maxJsonValues,
+    maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS,
+    // Clients write an input's name, datatype and shape before its data: a tensor declared over a limit is refused
+    // before its data is parsed, with the message decodeInput would give it after (inputs[i] counts the input
+    // objects met so far).
+    onKey: (key, depth, object) => {
+      if (depth !== 3) return;
+      inputObjects.add(object);
+      if (key === 'data') checkDeclaredInput(object, inputObjects.size - 1, limits.maxBodyBytes, sizes);
+    },
+  });
   if (!isJsonObject(root)) fail('ERR_BAD_REQUEST', `request body: expected a JSON object, got ${describeJson(root)}`);
   const parameters = objectField(root['parameters'], 'parameters');
   const binaryDefault = boolParam(parameters?.['binary_data_output'], 'parameters.binary_data_output') ?? false;
@@ -75,7 +92,8 @@ export function decodeRestInfer(body: Uint8Array, headerLength: number | undefin
   const inputsJson = root['inputs'];
   if (!Array.isArray(inputsJson)) fail('ERR_BAD_REQUEST', `inputs: expected a list of input tensors, got ${describeJson(inputsJson)}`);
   const cursor: BinaryCursor = { bytes: binary, offset: 0 };
-  const decoded = inputsJson.map((v, i) => decodeInput(v, i, cursor, limits));
+  const tally = new RequestTally(sizes, limits.maxBodyBytes, '--max_body_bytes');
+  const decoded = inputsJson.map((v, i) => decodeInput(v, i, cursor, limits, tally));
   if (cursor.offset !== binary.length) {
     fail('ERR_BAD_REQUEST',
       `${binary.length - cursor.offset} bytes after the JSON header are not claimed by any input's parameters.binary_data_size`);
@@ -94,7 +112,21 @@ export function decodeRestInfer(body: Uint8Array, headerLength: number | undefin
   return request;
 }
 
-function decodeInput(v: JsonValue, i: number, cursor: BinaryCursor, limits: RestCodecLimits): { name: string; tensor: Tensor } {
+/**
+ * The size checks of decodeInput on an input object whose data has not been parsed yet, when its name, datatype and
+ * shape are there and valid (anything else is left for decodeInput to report in its order).
+ */
+function checkDeclaredInput(v: JsonObject, i: number, maxBodyBytes: number, sizes: SizeLimits): void {
+  const dtype = typeof v['datatype'] === 'string' ? dtypeOfDatatype(v['datatype']) : undefined;
+  const shapeJson = v['shape'];
+  if (typeof v['name'] !== 'string' || v['name'] === '' || dtype === undefined || !Array.isArray(shapeJson)) return;
+  const field = `inputs[${i}]`;
+  const shape = parseShape(shapeJson as WireDim[], `${field}.shape`);
+  checkTensorFits(dtype, shape, `${field}.shape`, maxBodyBytes, '--max_body_bytes');
+  new RequestTally(sizes, maxBodyBytes, '--max_body_bytes').add(dtype, shape, `${field}.shape`);
+}
+
+function decodeInput(v: JsonValue, i: number, cursor: BinaryCursor, limits: RestCodecLimits, tally: RequestTally): { name: string; tensor: Tensor } {
   const field = `inputs[${i}]`;
   if (!isJsonObject(v)) fail('ERR_BAD_REQUEST', `${field}: expected an input tensor object, got ${describeJson(v)}`);
   const name = stringField(v['name'], `${field}.name`);
@@ -108,6 +140,7 @@ function decodeInput(v: JsonValue, i: number, cursor: BinaryCursor, limits: Rest
   if (!Array.isArray(shapeJson)) fail('ERR_SHAPE', `${field}.shape: expected a list of dims, got ${describeJson(shapeJson)}`);
   const shape = parseShape(shapeJson as WireDim[], `${field}.shape`);
   checkTensorFits(dtype, shape, `${field}.shape`, limits.maxBodyBytes, '--max_body_bytes');
+  tally.add(dtype, shape, `${field}.shape`);
   const size = countParam(objectField(v['parameters'], `${field}.parameters`)?.['binary_data_size'], `${field}.parameters.binary_data_size`);
   const label = `${field} (${clientText(name)})`;
   if (size === undefined) {

@@ -7,6 +7,7 @@ import type { HttpExchange } from '../http/http-exchange.js';
 import { datatypeOf } from './datatypes.js';
 import { listedInputNames } from '../../inference/infer-request.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
+import type { RequestSizes } from '../../inference/request-size.js';
 import type { ManagementContext } from '../management/management-routes.js';
 import { modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from './model-info.js';
 import { decodeRestInfer, encodeRestInfer, type RestInferBody } from './rest-codec.js';
@@ -16,6 +17,8 @@ export interface KserveRestContext {
   registry: ModelRegistry;
   maxBodyBytes: number;
   maxJsonDepth: number;
+  /** The server's size limits and bytes in flight. */
+  sizes: RequestSizes;
   /** Server-side deadline of a request in ms (0 = none); see src/inference/deadline.ts. */
   restTimeoutMs: number;
   /** The management API: when it is on, server metadata lists the model_repository extension it serves. */
@@ -49,11 +52,13 @@ async function handleInfer(ex: HttpExchange, res: HttpResponse, ctx: KserveRestC
   const model = route.model!;
   const selector = versionSelector(model, route.version ?? '');
   checkServable(ctx.registry, model, selector);
-  const decoded = decodeRestInfer(body, headerLength(headers.inferenceHeaderLength), ctx);
+  const decoded = decodeRestInfer(body, headerLength(headers.inferenceHeaderLength), {
+    maxJsonDepth: ctx.maxJsonDepth, maxBodyBytes: ctx.maxBodyBytes, sizeLimits: ctx.sizes.limits,
+  });
   // A client that disconnects drops its request from the queue if it has not started.
   const response = await runInference(ctx.registry, {
     model, selector, inputs: decoded.inputs, outputNames: decoded.outputNames, id: decoded.id,
-    limits: ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros),
+    limits: ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), sizes: ctx.sizes,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   const encoded = encodeRestInfer(response, decoded.binaryOutput);
   if (encoded.binary.length === 0) ex.sendJson(200, encoded.json);

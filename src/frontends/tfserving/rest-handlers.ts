@@ -2,6 +2,7 @@
 
 import { OrtServeError, clientText, fail } from '../../errors.js';
 import { runInference } from '../../inference/run-inference.js';
+import { JSON_NAME_STRINGS, RequestTally, type RequestSizes } from '../../inference/request-size.js';
 import type { ProtocolNames } from '../../inference/infer-request.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import type { HttpExchange } from '../http/http-exchange.js';
@@ -16,6 +17,8 @@ export interface TfServingRestContext {
   registry: ModelRegistry;
   maxBodyBytes: number;
   maxJsonDepth: number;
+  /** The server's size limits and bytes in flight. */
+  sizes: RequestSizes;
   /** Server-side deadline of a request in ms (0 = none); see src/inference/deadline.ts. */
   restTimeoutMs: number;
 }
@@ -46,7 +49,13 @@ async function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route:
     selector: route.selector,
     // The row form spreads "instances" over the inputs the model declares, so decoding waits for the version.
     inputs: (signature) => {
-      const request = decodePredictRequest(parseJson(body, { maxDepth: ctx.maxJsonDepth }), { inputs: signature.inputs as SignatureInput[] });
+      // Parsing stops once the lists hold more values (or strings) than a request may have.
+      const sizes = ctx.sizes.limits;
+      const json = parseJson(body, {
+        maxDepth: ctx.maxJsonDepth, maxElements: sizes.maxJsonValues, maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS,
+      });
+      const tally = new RequestTally(sizes, ctx.maxBodyBytes, '--max_body_bytes');
+      const request = decodePredictRequest(json, { inputs: signature.inputs as SignatureInput[] }, tally);
       if (request.signatureName !== undefined && request.signatureName !== DEFAULT_SIGNATURE) {
         fail('ERR_BAD_REQUEST', signatureNotFound('signature_name', request.signatureName));
       }
@@ -54,6 +63,7 @@ async function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route:
       return request.inputs;
     },
     limits: ex.callLimits(ctx.restTimeoutMs),
+    sizes: ctx.sizes,
   }, TF_REST_NAMES);
   ex.sendJson(200, encodePredictResponse(form, [...response.outputs].map(([name, tensor]) => ({ name, tensor }))));
 }

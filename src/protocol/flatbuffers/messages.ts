@@ -3,6 +3,7 @@
 import * as flatbuffers from 'flatbuffers';
 import { ERRORS, OrtServeError, clientText, fail, type ErrorCode } from '../../errors.js';
 import type { Tensor } from '../../engine/tensor.js';
+import { DEFAULT_SIZE_LIMITS, RequestTally, type SizeLimits } from '../../engine/tensor-limits.js';
 import { Error as FbError } from './generated/ortserve/fb/error.js';
 import { InferRequest as FbInferRequest } from './generated/ortserve/fb/infer-request.js';
 import { InferResponse as FbInferResponse } from './generated/ortserve/fb/infer-response.js';
@@ -32,8 +33,11 @@ export interface InferResponseMessage {
   error?: { code: string; message: string; httpStatus: number };
 }
 
-/** Decodes a request after verifying every offset in it; tensor data stay views into `bytes`. Throws ERR_*. */
-export function decodeInferRequest(bytes: Uint8Array): InferRequestMessage {
+/**
+ * Decodes a request after verifying every offset in it; tensor data stay views into `bytes`. Throws ERR_*, and
+ * ERR_TOO_LARGE when the tensors' elements are over `limits` (checked as each shape is read, before its data is).
+ */
+export function decodeInferRequest(bytes: Uint8Array, limits: SizeLimits = DEFAULT_SIZE_LIMITS): InferRequestMessage {
   verifyInferRequest(bytes);
   const r = FbInferRequest.getRootAsInferRequest(new flatbuffers.ByteBuffer(bytes));
   const model = r.modelName();
@@ -43,8 +47,9 @@ export function decodeInferRequest(bytes: Uint8Array): InferRequestMessage {
   if (version < 0n) fail('ERR_BAD_REQUEST', `request.model_version must be positive, got ${version}`);
   if (version > 0n && label !== undefined && label !== '') fail('ERR_BAD_REQUEST', 'request: give model_version or version_label, not both');
   const inputs = new Map<string, Tensor>();
+  const tally = new RequestTally(limits);
   for (let i = 0; i < r.inputsLength(); i++) {
-    const { name, tensor } = readTensor(r.inputs(i)!, `request.inputs[${i}]`);
+    const { name, tensor } = readTensor(r.inputs(i)!, `request.inputs[${i}]`, tally);
     if (inputs.has(name)) fail('ERR_INVALID_INPUT', `request.inputs[${i}]: input '${clientText(name)}' is given twice`);
     inputs.set(name, tensor);
   }

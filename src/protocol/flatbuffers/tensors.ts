@@ -4,6 +4,7 @@
 import * as flatbuffers from 'flatbuffers';
 import { clientText, fail } from '../../errors.js';
 import type { DType, Tensor } from '../../engine/tensor.js';
+import type { RequestTally } from '../../engine/tensor-limits.js';
 import { bytesToTensor, parseShape, tensorToBytes } from '../tensor-bytes.js';
 import { DataType } from './generated/ortserve/fb/data-type.js';
 import { Tensor as FbTensor } from './generated/ortserve/fb/tensor.js';
@@ -22,7 +23,7 @@ export const DATA_ALIGNMENT = 16;
 export const MAX_RANK = 32;
 
 /** Reads one tensor of a verified message. Numeric data is a view into the message when aligned (else one copy). */
-export function readTensor(t: FbTensor, field: string): { name: string; tensor: Tensor } {
+export function readTensor(t: FbTensor, field: string, tally?: RequestTally): { name: string; tensor: Tensor } {
   const name = t.name();
   if (name === null || name === '') fail('ERR_INVALID_INPUT', `${field}.name is missing`);
   const dtype = TO_DTYPE[t.datatype()];
@@ -32,6 +33,7 @@ export function readTensor(t: FbTensor, field: string): { name: string; tensor: 
   const dims: bigint[] = [];
   for (let i = 0; i < rank; i++) dims.push(t.shape(i)!);
   const shape = parseShape(dims, `${field} (${clientText(name)}).shape`);
+  tally?.add(dtype, shape, `${field} (${clientText(name)}).shape`);
   // Writers align data to 16 bytes, so bytesToTensor's aligned view is the rule and its copy the exception.
   return { name, tensor: bytesToTensor(dtype, shape, t.dataArray() ?? new Uint8Array(0), `${field} (${clientText(name)})`, dtype) };
 }

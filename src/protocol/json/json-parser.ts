@@ -1,4 +1,5 @@
-// Request-body JSON parser: exact int64 (bigint), NaN/Infinity tokens, depth limit, byte-offset errors, no prototype pollution.
+// Request-body JSON parser: exact int64 (bigint), NaN/Infinity tokens, depth and element limits, byte-offset errors, no
+// prototype pollution.
 import { Buffer } from 'node:buffer';
 import { clientText, fail } from '../../errors.js';
 
@@ -15,6 +16,25 @@ export interface JsonObject {
 export interface JsonParseLimits {
   /** Deepest allowed nesting of arrays/objects; a top-level `[...]` is depth 1, a bare scalar depth 0. */
   maxDepth: number;
+  /**
+   * Most values all the lists of the document may hold together: parsing stops with ERR_TOO_LARGE at the first value
+   * past it, so a body far over a tensor limit is not parsed whole first. Default: no limit.
+   */
+  maxElements?: number;
+  /** The flag that sets maxElements, for the message (default --max_json_values). */
+  elementsFlag?: string;
+  /**
+   * Most string values (not keys) the document may hold: each becomes a JS string, then a tensor element, so a body
+   * of millions of short strings stops early. Default: no limit.
+   */
+  maxStrings?: number;
+  /** The flag that sets maxStrings, for the message (default --max_string_elements). */
+  stringsFlag?: string;
+  /**
+   * Called when an object's key has been read, before its value is parsed, with the nesting depth of the object (the
+   * root object is 1) and its members so far: lets a decoder refuse a declared shape before the data behind it is parsed.
+   */
+  onKey?: (key: string, depth: number, object: JsonObject) => void;
 }
 
 /** True for a JSON object (not an array, not null). */
@@ -46,7 +66,9 @@ export function parseJson(input: Uint8Array | string, limits: JsonParseLimits): 
       fail('ERR_JSON_SYNTAX', `JSON syntax error at byte ${firstInvalidUtf8(input)}: invalid UTF-8`);
     }
   }
-  const parser = new Parser(text, limits.maxDepth, bomBytes);
+  const parser = new Parser(text, limits.maxDepth, bomBytes, limits.maxElements ?? Number.POSITIVE_INFINITY,
+    limits.elementsFlag ?? '--max_json_values', limits.onKey, limits.maxStrings ?? Number.POSITIVE_INFINITY,
+    limits.stringsFlag ?? '--max_string_elements');
   try {
     parser.skipWs();
     const value = parser.value(0);
@@ -64,10 +86,19 @@ export function parseJson(input: Uint8Array | string, limits: JsonParseLimits): 
 
 class Parser {
   i = 0;
+  /** Values met so far in lists, anywhere in the document. */
+  elements = 0;
+  /** String values met so far (keys are not counted). */
+  strings = 0;
   constructor(
     readonly s: string,
     readonly maxDepth: number,
     readonly bomBytes: number,
+    readonly maxElements: number,
+    readonly elementsFlag: string,
+    readonly onKey: JsonParseLimits['onKey'],
+    readonly maxStrings: number,
+    readonly stringsFlag: string,
   ) {}
 
   /** The UTF-8 byte offset of character index `at`; only computed on the error path. */
@@ -100,7 +131,7 @@ class Parser {
     switch (c) {
       case 0x5b: return this.array(depth + 1); // [
       case 0x7b: return this.object(depth + 1); // {
-      case 0x22: return this.string(); // "
+      case 0x22: return this.stringValue(); // "
       case 0x74: return this.literal('true', true);
       case 0x66: return this.literal('false', false);
       case 0x6e: return this.literal('null', null);
@@ -134,6 +165,10 @@ class Parser {
       return out;
     }
     for (;;) {
+      if (++this.elements > this.maxElements) {
+        fail('ERR_TOO_LARGE',
+          `JSON body: its lists hold more values than the limit of ${this.maxElements} (${this.elementsFlag}); parsing stopped at byte ${this.byteOffset(this.i)}`);
+      }
       out.push(this.value(depth));
       this.skipWs();
       const c = this.s.charCodeAt(this.i);
@@ -164,6 +199,7 @@ class Parser {
       if (this.s.charCodeAt(this.i) !== 0x3a) this.syntax("':'");
       this.i++;
       this.skipWs();
+      this.onKey?.(key, depth, out);
       const v = this.value(depth);
       // Duplicates are valid JSON grammar but ambiguous (which one wins differs between parsers): refuse them.
       if (out[key] !== undefined) {
@@ -182,6 +218,14 @@ class Parser {
         this.syntax("',' or '}'");
       }
     }
+  }
+
+  stringValue(): string {
+    if (++this.strings > this.maxStrings) {
+      fail('ERR_TOO_LARGE',
+        `JSON body: it holds more strings than the limit of ${this.maxStrings} (${this.stringsFlag}); parsing stopped at byte ${this.byteOffset(this.i)}`);
+    }
+    return this.string();
   }
 
   /** Strings without escapes or surrogates (the common case) are one slice. */

@@ -2,6 +2,7 @@
 import { Buffer } from 'node:buffer';
 import { fail } from '../../errors.js';
 import { type DType, type Tensor, type NumericData, type StringData, elementCount, shapeFits, shapeText } from '../../engine/tensor.js';
+import type { RequestTally } from '../../engine/tensor-limits.js';
 import { type JsonValue, type JsonObject, isJsonObject } from './json-parser.js';
 import {
   formatFloat32, formatFloat64, formatFloat16, formatBfloat16, floatToHalf, floatToBfloat16,
@@ -13,6 +14,8 @@ export interface JsonToTensorOptions {
    * it also supplies the dims an empty list cannot show (`[]` for a [-1,4] input becomes shape [0,4]).
    */
   expectedShape?: readonly number[];
+  /** The request's tally: the tensor is counted against the size limits once its shape is known, before allocation. */
+  tally?: RequestTally;
 }
 
 export interface TensorJsonOptions {
@@ -55,7 +58,7 @@ export function checkShape(field: string, shape: readonly number[], expected: re
 /** Converts a (nested) JSON value to a tensor of `dtype`; `field` (e.g. `inputs.x`) prefixes every error path. */
 export function jsonToTensor(value: JsonValue, dtype: DType, field: string, opts?: JsonToTensorOptions): Tensor {
   const pathOf: PathOf = (idx, depth) => field + indexText(idx, 0, depth);
-  return convert(value, dtype, field, pathOf, opts?.expectedShape);
+  return convert(value, dtype, field, pathOf, opts);
 }
 
 /**
@@ -65,7 +68,7 @@ export function jsonToTensor(value: JsonValue, dtype: DType, field: string, opts
 export function rowsToTensor(values: JsonValue[], dtype: DType, name: string, opts?: JsonToTensorOptions): Tensor {
   const pathOf: PathOf = (idx, depth) =>
     depth === 0 ? `instances[*].${name}` : `instances[${idx[0]}].${name}${indexText(idx, 1, depth)}`;
-  return convert(values, dtype, `instances[*].${name}`, pathOf, opts?.expectedShape);
+  return convert(values, dtype, `instances[*].${name}`, pathOf, opts);
 }
 
 function indexText(idx: readonly number[], from: number, to: number): string {
@@ -74,12 +77,14 @@ function indexText(idx: readonly number[], from: number, to: number): string {
   return s;
 }
 
-function convert(value: JsonValue, dtype: DType, field: string, pathOf: PathOf, expected?: readonly number[]): Tensor {
+function convert(value: JsonValue, dtype: DType, field: string, pathOf: PathOf, opts?: JsonToTensorOptions): Tensor {
+  const expected = opts?.expectedShape;
   const shape = inferShape(value, expected);
   const idx: number[] = [];
   // Check every list length before allocating, so a body cannot claim a huge shape with its first elements alone.
   if (shape.length > 0) checkLengths(value, shape, 0, idx, pathOf);
   if (expected) checkShape(field, shape, expected);
+  opts?.tally?.add(dtype, shape, field);
   const { data, set } = makeSetter(dtype, elementCount(shape));
   fill(value, shape, 0, idx, { k: 0 }, set, dtype, pathOf);
   return { dtype, shape, data };

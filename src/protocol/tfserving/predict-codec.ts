@@ -1,6 +1,7 @@
 // TF Serving REST :predict codec: request JSON → named input tensors, output tensors → response JSON (row and columnar forms).
 import { clientText, fail } from '../../errors.js';
 import { shapeText, type DType, type Tensor } from '../../engine/tensor.js';
+import type { RequestTally } from '../../engine/tensor-limits.js';
 import { type JsonValue, type JsonObject, isJsonObject } from '../json/json-parser.js';
 import { describeJson, isB64Object, jsonToTensor, rowsToTensor, tensorJsonWriter } from '../json/tensor-json.js';
 
@@ -35,7 +36,7 @@ const TOP_LEVEL_KEYS = new Set(['signature_name', 'instances', 'inputs']);
  * Validates a parsed :predict body against the model's inputs and converts it to tensors.
  * Unlike TF Serving (which ignores them) unknown top-level keys are refused, so a typo like "instance" is reported.
  */
-export function decodePredictRequest(body: JsonValue, signature: PredictSignature): DecodedPredictRequest {
+export function decodePredictRequest(body: JsonValue, signature: PredictSignature, tally?: RequestTally): DecodedPredictRequest {
   if (!isJsonObject(body)) fail('ERR_BAD_REQUEST', `request body: expected a JSON object, got ${describeJson(body)}`);
   for (const key of Object.keys(body)) {
     if (!TOP_LEVEL_KEYS.has(key)) {
@@ -52,8 +53,8 @@ export function decodePredictRequest(body: JsonValue, signature: PredictSignatur
     fail('ERR_BAD_REQUEST', `the request has both "instances" (row form) and "inputs" (columnar form); send exactly one`);
   }
   let result: DecodedPredictRequest;
-  if (instances !== undefined) result = { form: 'row', inputs: decodeRows(instances, signature.inputs) };
-  else if (inputs !== undefined) result = { form: 'columnar', inputs: decodeColumns(inputs, signature.inputs) };
+  if (instances !== undefined) result = { form: 'row', inputs: decodeRows(instances, signature.inputs, tally) };
+  else if (inputs !== undefined) result = { form: 'columnar', inputs: decodeColumns(inputs, signature.inputs, tally) };
   else fail('ERR_BAD_REQUEST', `the request has neither "instances" (row form) nor "inputs" (columnar form)`);
   if (signatureName !== undefined) result.signatureName = signatureName;
   return result;
@@ -68,10 +69,10 @@ function isNamedInputs(v: JsonValue | undefined): v is JsonObject {
   return isJsonObject(v) && !isB64Object(v);
 }
 
-function decodeRows(instances: JsonValue, specs: ReadonlyArray<SignatureInput>): Map<string, Tensor> {
+function decodeRows(instances: JsonValue, specs: ReadonlyArray<SignatureInput>, tally?: RequestTally): Map<string, Tensor> {
   if (!Array.isArray(instances)) fail('ERR_BAD_REQUEST', `instances: expected a list of instances, got ${describeJson(instances)}`);
   if (instances.length === 0) fail('ERR_BAD_REQUEST', 'instances: the list is empty; send at least one instance');
-  if (isNamedInputs(instances[0])) return decodeNamedRows(instances, specs);
+  if (isNamedInputs(instances[0])) return decodeNamedRows(instances, specs, tally);
   const spec = specs[0];
   if (spec === undefined || specs.length > 1) {
     fail('ERR_BAD_REQUEST',
@@ -83,10 +84,10 @@ function decodeRows(instances: JsonValue, specs: ReadonlyArray<SignatureInput>):
     }
   }
   // Bare rows: the instances list itself is the batched tensor, so conversion checks that every row has one shape.
-  return new Map([[spec.name, jsonToTensor(instances, spec.dtype, 'instances', { expectedShape: spec.shape })]]);
+  return new Map([[spec.name, jsonToTensor(instances, spec.dtype, 'instances', { expectedShape: spec.shape, ...(tally ? { tally } : {}) })]]);
 }
 
-function decodeNamedRows(instances: JsonValue[], specs: ReadonlyArray<SignatureInput>): Map<string, Tensor> {
+function decodeNamedRows(instances: JsonValue[], specs: ReadonlyArray<SignatureInput>, tally?: RequestTally): Map<string, Tensor> {
   const columns = new Map<string, JsonValue[]>(specs.map((s) => [s.name, new Array<JsonValue>(instances.length)]));
   for (let i = 0; i < instances.length; i++) {
     const row = instances[i];
@@ -108,19 +109,19 @@ function decodeNamedRows(instances: JsonValue[], specs: ReadonlyArray<SignatureI
   }
   const tensors = new Map<string, Tensor>();
   for (const spec of specs) {
-    tensors.set(spec.name, rowsToTensor(columns.get(spec.name)!, spec.dtype, spec.name, { expectedShape: spec.shape }));
+    tensors.set(spec.name, rowsToTensor(columns.get(spec.name)!, spec.dtype, spec.name, { expectedShape: spec.shape, ...(tally ? { tally } : {}) }));
   }
   return tensors;
 }
 
-function decodeColumns(inputs: JsonValue, specs: ReadonlyArray<SignatureInput>): Map<string, Tensor> {
+function decodeColumns(inputs: JsonValue, specs: ReadonlyArray<SignatureInput>, tally?: RequestTally): Map<string, Tensor> {
   if (!isNamedInputs(inputs)) {
     const spec = specs[0];
     if (spec === undefined || specs.length > 1) {
       fail('ERR_BAD_REQUEST',
         `inputs: the model has ${specs.length} inputs (${inputNames(specs)}), so "inputs" must be an object of named inputs`);
     }
-    return new Map([[spec.name, jsonToTensor(inputs, spec.dtype, 'inputs', { expectedShape: spec.shape })]]);
+    return new Map([[spec.name, jsonToTensor(inputs, spec.dtype, 'inputs', { expectedShape: spec.shape, ...(tally ? { tally } : {}) })]]);
   }
   const known = new Set(specs.map((s) => s.name));
   for (const key of Object.keys(inputs)) {
@@ -130,7 +131,7 @@ function decodeColumns(inputs: JsonValue, specs: ReadonlyArray<SignatureInput>):
   for (const spec of specs) {
     const value = inputs[spec.name];
     if (value === undefined) fail('ERR_INVALID_INPUT', `inputs: missing input '${spec.name}' (model inputs: ${inputNames(specs)})`);
-    tensors.set(spec.name, jsonToTensor(value, spec.dtype, `inputs.${spec.name}`, { expectedShape: spec.shape }));
+    tensors.set(spec.name, jsonToTensor(value, spec.dtype, `inputs.${spec.name}`, { expectedShape: spec.shape, ...(tally ? { tally } : {}) }));
   }
   return tensors;
 }
