@@ -76,11 +76,17 @@ function readParameter(r: WireReader): InferParameterWire {
   return p;
 }
 
+/** A map object without a prototype, so any key (even "__proto__") is an ordinary entry. */
+const newMap = (): ParameterMap => Object.create(null) as ParameterMap;
+/** The map of a message that has no entries (most of them): shared, never written. */
+const NO_PARAMETERS: ParameterMap = Object.freeze(newMap());
+
 /**
- * One map<string, InferParameter> entry into `map` (a later entry with the same key replaces it). An entry without a
- * value is refused, as the generic decoder refuses it.
+ * One map<string, InferParameter> entry into `map` (a later entry with the same key replaces it); returns the map,
+ * made on the first entry. An entry without a value is refused, as the generic decoder refuses it.
  */
-function readParameterEntry(r: WireReader, map: ParameterMap, where: string): void {
+function readParameterEntry(r: WireReader, found: ParameterMap, where: string): ParameterMap {
+  const map = found === NO_PARAMETERS ? newMap() : found;
   const end = r.bytesEnd();
   const entry = r.nested(r.pos, end, where);
   r.pos = end;
@@ -99,10 +105,8 @@ function readParameterEntry(r: WireReader, map: ParameterMap, where: string): vo
     } else entry.skip();
   }
   map[key] = value ?? entry.fail(`the entry for key ${JSON.stringify(key)} has no value`);
+  return map;
 }
-
-/** A map object without a prototype, so any key (even "__proto__") is an ordinary entry. */
-const newMap = (): ParameterMap => Object.create(null) as ParameterMap;
 
 /** A repeated int64 field (packed or not) into `out`: numbers, or bigints where a number would not be exact. */
 function readInt64s(r: WireReader, out: Array<number | bigint>, name: string): void {
@@ -122,49 +126,49 @@ function readInt64s(r: WireReader, out: Array<number | bigint>, name: string): v
 }
 
 function readContents(r: WireReader): InferTensorContentsWire {
-  const bool = new ScalarRuns('bool');
-  const int = new ScalarRuns('int32');
-  const int64 = new ScalarRuns('int64');
-  const uint = new ScalarRuns('uint32');
-  const uint64 = new ScalarRuns('uint64');
-  const fp32 = new ScalarRuns('float');
-  const fp64 = new ScalarRuns('double');
+  let bool: ScalarRuns<'bool'> | undefined;
+  let int: ScalarRuns<'int32'> | undefined;
+  let int64: ScalarRuns<'int64'> | undefined;
+  let uint: ScalarRuns<'uint32'> | undefined;
+  let uint64: ScalarRuns<'uint64'> | undefined;
+  let fp32: ScalarRuns<'float'> | undefined;
+  let fp64: ScalarRuns<'double'> | undefined;
   const bytes: Buffer[] = [];
   while (r.more()) {
     r.key();
     switch (r.field) {
-      case 1: r.scalarRun(bool, 'bool_contents'); break;
-      case 2: r.scalarRun(int, 'int_contents'); break;
-      case 3: r.scalarRun(int64, 'int64_contents'); break;
-      case 4: r.scalarRun(uint, 'uint_contents'); break;
-      case 5: r.scalarRun(uint64, 'uint64_contents'); break;
-      case 6: r.scalarRun(fp32, 'fp32_contents'); break;
-      case 7: r.scalarRun(fp64, 'fp64_contents'); break;
+      case 1: bool = r.scalarRun(bool, 'bool', 'bool_contents'); break;
+      case 2: int = r.scalarRun(int, 'int32', 'int_contents'); break;
+      case 3: int64 = r.scalarRun(int64, 'int64', 'int64_contents'); break;
+      case 4: uint = r.scalarRun(uint, 'uint32', 'uint_contents'); break;
+      case 5: uint64 = r.scalarRun(uint64, 'uint64', 'uint64_contents'); break;
+      case 6: fp32 = r.scalarRun(fp32, 'float', 'fp32_contents'); break;
+      case 7: fp64 = r.scalarRun(fp64, 'double', 'fp64_contents'); break;
       case 8: r.expect(WIRE_BYTES, 'bytes_contents'); bytes.push(r.bytes()); break;
       default: r.skip();
     }
   }
   return {
-    bool_contents: r.scalars(bool),
-    int_contents: r.scalars(int),
-    int64_contents: r.scalars(int64),
-    uint_contents: r.scalars(uint),
-    uint64_contents: r.scalars(uint64),
-    fp32_contents: r.scalars(fp32),
-    fp64_contents: r.scalars(fp64),
+    bool_contents: r.scalars('bool', bool),
+    int_contents: r.scalars('int32', int),
+    int64_contents: r.scalars('int64', int64),
+    uint_contents: r.scalars('uint32', uint),
+    uint64_contents: r.scalars('uint64', uint64),
+    fp32_contents: r.scalars('float', fp32),
+    fp64_contents: r.scalars('double', fp64),
     bytes_contents: bytes,
   };
 }
 
 function readInput(r: WireReader): InferInputTensorWire {
-  const input: InferInputTensorWire = { name: '', datatype: '', shape: [], parameters: newMap(), contents: null };
+  const input: InferInputTensorWire = { name: '', datatype: '', shape: [], parameters: NO_PARAMETERS, contents: null };
   while (r.more()) {
     r.key();
     switch (r.field) {
       case 1: r.expect(WIRE_BYTES, 'name'); input.name = r.string(); break;
       case 2: r.expect(WIRE_BYTES, 'datatype'); input.datatype = r.string(); break;
       case 3: readInt64s(r, input.shape, 'shape'); break;
-      case 4: r.expect(WIRE_BYTES, 'parameters'); readParameterEntry(r, input.parameters, `${r.where}.parameters`); break;
+      case 4: r.expect(WIRE_BYTES, 'parameters'); input.parameters = readParameterEntry(r, input.parameters, `${r.where}.parameters`); break;
       case 5: {
         r.expect(WIRE_BYTES, 'contents');
         const end = r.bytesEnd();
@@ -180,7 +184,7 @@ function readInput(r: WireReader): InferInputTensorWire {
 }
 
 function readOutput(r: WireReader): { name: string; parameters: ParameterMap } {
-  const output = { name: '', parameters: newMap() };
+  const output = { name: '', parameters: NO_PARAMETERS };
   while (r.more()) {
     r.key();
     if (r.field === 1) {
@@ -188,7 +192,7 @@ function readOutput(r: WireReader): { name: string; parameters: ParameterMap } {
       output.name = r.string();
     } else if (r.field === 2) {
       r.expect(WIRE_BYTES, 'parameters');
-      readParameterEntry(r, output.parameters, `${r.where}.parameters`);
+      output.parameters = readParameterEntry(r, output.parameters, `${r.where}.parameters`);
     } else r.skip();
   }
   return output;
@@ -198,7 +202,7 @@ function readOutput(r: WireReader): { name: string; parameters: ParameterMap } {
 export function decodeModelInferRequest(bytes: Buffer): ModelInferRequestWire {
   const r = new WireReader(bytes, 0, bytes.length, '');
   const msg: ModelInferRequestWire = {
-    model_name: '', model_version: '', id: '', parameters: newMap(), inputs: [], outputs: [], raw_input_contents: [],
+    model_name: '', model_version: '', id: '', parameters: NO_PARAMETERS, inputs: [], outputs: [], raw_input_contents: [],
   };
   while (r.more()) {
     r.key();
@@ -206,7 +210,7 @@ export function decodeModelInferRequest(bytes: Buffer): ModelInferRequestWire {
       case 1: r.expect(WIRE_BYTES, 'model_name'); msg.model_name = r.string(); break;
       case 2: r.expect(WIRE_BYTES, 'model_version'); msg.model_version = r.string(); break;
       case 3: r.expect(WIRE_BYTES, 'id'); msg.id = r.string(); break;
-      case 4: r.expect(WIRE_BYTES, 'parameters'); readParameterEntry(r, msg.parameters, 'parameters'); break;
+      case 4: r.expect(WIRE_BYTES, 'parameters'); msg.parameters = readParameterEntry(r, msg.parameters, 'parameters'); break;
       case 5: {
         r.expect(WIRE_BYTES, 'inputs');
         const end = r.bytesEnd();

@@ -142,11 +142,17 @@ function readTensor(r: WireReader): TensorProtoWire {
   let version = 0;
   let content: Buffer = EMPTY_BYTES;
   const strings: Buffer[] = [];
-  const runs = {
-    float: new ScalarRuns('float'), double: new ScalarRuns('double'), int: new ScalarRuns('int32'), scomplex: new ScalarRuns('float'),
-    int64: new ScalarRuns('int64'), bool: new ScalarRuns('bool'), dcomplex: new ScalarRuns('double'), half: new ScalarRuns('int32'),
-    uint32: new ScalarRuns('uint32'), uint64: new ScalarRuns('uint64'),
-  };
+  // Made on each field's first run: most tensors use one field of the ten.
+  let float: ScalarRuns<'float'> | undefined;
+  let double: ScalarRuns<'double'> | undefined;
+  let int: ScalarRuns<'int32'> | undefined;
+  let scomplex: ScalarRuns<'float'> | undefined;
+  let int64: ScalarRuns<'int64'> | undefined;
+  let bool: ScalarRuns<'bool'> | undefined;
+  let dcomplex: ScalarRuns<'double'> | undefined;
+  let half: ScalarRuns<'int32'> | undefined;
+  let uint32: ScalarRuns<'uint32'> | undefined;
+  let uint64: ScalarRuns<'uint64'> | undefined;
   while (r.more()) {
     r.key();
     switch (r.field) {
@@ -165,25 +171,25 @@ function readTensor(r: WireReader): TensorProtoWire {
       }
       case 3: r.expect(WIRE_VARINT, 'version_number'); version = r.int32(); break;
       case 4: r.expect(WIRE_BYTES, 'tensor_content'); content = r.bytes(); break;
-      case 5: r.scalarRun(runs.float, 'float_val'); break;
-      case 6: r.scalarRun(runs.double, 'double_val'); break;
-      case 7: r.scalarRun(runs.int, 'int_val'); break;
+      case 5: float = r.scalarRun(float, 'float', 'float_val'); break;
+      case 6: double = r.scalarRun(double, 'double', 'double_val'); break;
+      case 7: int = r.scalarRun(int, 'int32', 'int_val'); break;
       case 8: r.expect(WIRE_BYTES, 'string_val'); strings.push(r.bytes()); break;
-      case 9: r.scalarRun(runs.scomplex, 'scomplex_val'); break;
-      case 10: r.scalarRun(runs.int64, 'int64_val'); break;
-      case 11: r.scalarRun(runs.bool, 'bool_val'); break;
-      case 12: r.scalarRun(runs.dcomplex, 'dcomplex_val'); break;
-      case 13: r.scalarRun(runs.half, 'half_val'); break;
-      case 16: r.scalarRun(runs.uint32, 'uint32_val'); break;
-      case 17: r.scalarRun(runs.uint64, 'uint64_val'); break;
+      case 9: scomplex = r.scalarRun(scomplex, 'float', 'scomplex_val'); break;
+      case 10: int64 = r.scalarRun(int64, 'int64', 'int64_val'); break;
+      case 11: bool = r.scalarRun(bool, 'bool', 'bool_val'); break;
+      case 12: dcomplex = r.scalarRun(dcomplex, 'double', 'dcomplex_val'); break;
+      case 13: half = r.scalarRun(half, 'int32', 'half_val'); break;
+      case 16: uint32 = r.scalarRun(uint32, 'uint32', 'uint32_val'); break;
+      case 17: uint64 = r.scalarRun(uint64, 'uint64', 'uint64_val'); break;
       default: r.skip();
     }
   }
   return {
     dtype, tensor_shape: shape, version_number: version, tensor_content: content,
-    float_val: r.scalars(runs.float), double_val: r.scalars(runs.double), int_val: r.scalars(runs.int), string_val: strings,
-    scomplex_val: r.scalars(runs.scomplex), int64_val: r.scalars(runs.int64), bool_val: r.scalars(runs.bool),
-    dcomplex_val: r.scalars(runs.dcomplex), half_val: r.scalars(runs.half), uint32_val: r.scalars(runs.uint32), uint64_val: r.scalars(runs.uint64),
+    float_val: r.scalars('float', float), double_val: r.scalars('double', double), int_val: r.scalars('int32', int), string_val: strings,
+    scomplex_val: r.scalars('float', scomplex), int64_val: r.scalars('int64', int64), bool_val: r.scalars('bool', bool),
+    dcomplex_val: r.scalars('double', dcomplex), half_val: r.scalars('int32', half), uint32_val: r.scalars('uint32', uint32), uint64_val: r.scalars('uint64', uint64),
   };
 }
 

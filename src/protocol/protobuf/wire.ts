@@ -248,12 +248,13 @@ export class WireReader {
   }
 
   /**
-   * Adds the value(s) of the repeated scalar field just keyed to `runs`: a packed run (wire type 2) or one value in
-   * its own wire type; anything else is refused. Counts the values exactly, checking that a packed run holds whole
-   * values, so the array can be allocated once at its final size.
+   * Adds the value(s) of the repeated scalar field just keyed to `runs` (made on the field's first run): a packed run
+   * (wire type 2) or one value in its own wire type; anything else is refused. Counts the values exactly, checking
+   * that a packed run holds whole values, so the array can be allocated once at its final size.
    */
-  scalarRun(runs: ScalarRuns, name: string): void {
-    const single = SCALAR_WIRE[runs.kind];
+  scalarRun<K extends ScalarKind>(found: ScalarRuns<K> | undefined, kind: K, name: string): ScalarRuns<K> {
+    const runs = found ?? new ScalarRuns(kind);
+    const single = SCALAR_WIRE[kind];
     const at = this.pos;
     if (this.wire === WIRE_BYTES) {
       const end = this.bytesEnd();
@@ -275,7 +276,7 @@ export class WireReader {
       runs.ends.push(end);
       runs.count += count;
       this.pos = end;
-      return;
+      return runs;
     }
     this.expect(single, name);
     if (single === WIRE_VARINT) this.varint64();
@@ -283,13 +284,17 @@ export class WireReader {
     runs.starts.push(at);
     runs.ends.push(this.pos);
     runs.count++;
+    return runs;
   }
 
-  /** The values of `runs` in one typed array of their natural type (float → Float32Array, int64 → BigInt64Array...). */
-  scalars<K extends ScalarKind>(runs: ScalarRuns<K>): ScalarArrays[K] {
-    const kind: ScalarKind = runs.kind;
+  /**
+   * The values of `runs` in one typed array of their natural type (float → Float32Array, int64 → BigInt64Array...);
+   * a shared empty array when the field never appeared.
+   */
+  scalars<K extends ScalarKind>(kindOfField: K, runs: ScalarRuns<K> | undefined): ScalarArrays[K] {
+    const kind: ScalarKind = kindOfField;
+    if (runs === undefined || runs.count === 0) return EMPTY[kind] as ScalarArrays[K];
     const n = runs.count;
-    if (n === 0) return EMPTY[kind] as ScalarArrays[K];
     const buf = this.buf;
     const size = FIXED_SIZE[kind];
     if (size !== undefined) {
@@ -416,9 +421,14 @@ export class WireWriter {
     this.pos += bytes.byteLength;
   }
 
-  /** A string whose UTF-8 length the caller measured. */
+  /** A string whose UTF-8 length the caller measured (utf8Length). */
   utf8(s: string, length: number): void {
-    if (length > 0) this.buf.write(s, this.pos, length, 'utf8');
+    if (length === s.length && length < 64) {
+      // ASCII (its UTF-8 length is its length): a loop beats Buffer.write's call for names this short.
+      const buf = this.buf;
+      const p = this.pos;
+      for (let i = 0; i < length; i++) buf[p + i] = s.charCodeAt(i);
+    } else if (length > 0) this.buf.write(s, this.pos, length, 'utf8');
     this.pos += length;
   }
 }
