@@ -61,7 +61,8 @@ function typedContents(input: InputTensor, dtype: DType, shape: number[], field:
     fail('ERR_DTYPE', `${field}: ${input.datatype} data belongs in ${where}${stray ? `, not contents.${stray}` : ''}`);
   }
   if (expected === undefined) return { dtype, shape, data: new Uint16Array(0) }; // FP16/BF16 with no elements
-  const values = contents === null ? [] : contents[expected];
+  // No values: a fresh empty array (the wire decoder shares one between absent fields; a tensor owns its data).
+  const values = contents === null || contents[expected].length === 0 ? [] : contents[expected];
   if (values.length !== count) {
     fail('ERR_SHAPE', `${field}.contents.${expected}: ${values.length} values, but shape [${shape.join(',')}] needs ${count}`);
   }
