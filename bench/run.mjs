@@ -212,6 +212,7 @@ async function microBenchmarks(outDir) {
   const modules = [
     ['JSON tensor codec', './frontends/json-codec.bench.mjs'],
     ['FlatBuffers codec', './protocol/flatbuffers-codec.bench.mjs'],
+    ['gRPC protobuf codec', './protocol/grpc-codec.bench.mjs'],
     ['addon run vs onnxruntime-node', './engine/addon-run.bench.mjs'],
   ];
   for (const [group, file] of modules) {

@@ -7,6 +7,7 @@ import { ConnectionGate } from './grpc-connections.js';
 import type { GrpcActivity, GrpcContext } from './grpc-context.js';
 import { healthService } from './health-service.js';
 import { kserveService } from './kserve-service.js';
+import { KSERVE_WIRE_CODECS, PREDICTION_WIRE_CODECS } from './grpc-wire-codecs.js';
 import { guardedService } from './proto-schemas.js';
 import { modelService, predictionService } from './tf-serving-service.js';
 
@@ -46,8 +47,8 @@ export class GrpcFrontEnd {
       interceptors: [gate.interceptor],
     });
     const ctx: GrpcContext = { ...this.ctx, activity: this.activity };
-    server.addService(guardedService('inference.GRPCInferenceService'), kserveService(ctx));
-    server.addService(guardedService('tensorflow.serving.PredictionService'), predictionService(ctx));
+    server.addService(guardedService('inference.GRPCInferenceService', KSERVE_WIRE_CODECS), kserveService(ctx));
+    server.addService(guardedService('tensorflow.serving.PredictionService', PREDICTION_WIRE_CODECS), predictionService(ctx));
     server.addService(guardedService('tensorflow.serving.ModelService'), modelService(ctx));
     server.addService(guardedService('grpc.health.v1.Health'), healthService(ctx));
     this.server = server;

@@ -5,6 +5,7 @@ import { elementCount, shapeText, type DType, type StringData, type Tensor } fro
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from '../kserve/datatypes.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
 import { versionSelector } from '../kserve/model-info.js';
+import type { InferTensorContentsWire, ModelInferReply, ModelInferRequestWire } from '../../protocol/protobuf/kserve-infer-wire.js';
 import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes } from '../../protocol/tensor-bytes.js';
 import { DEFAULT_SIZE_LIMITS, RequestTally, type SizeLimits } from '../../engine/tensor-limits.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
@@ -14,9 +15,15 @@ import type { ModelInferRequest__Output } from './generated/inference/ModelInfer
 import type { ModelInferResponse } from './generated/inference/ModelInferResponse.js';
 import type { ModelRepositoryParameter__Output } from './generated/inference/ModelRepositoryParameter.js';
 
-/** A decoded request's tensor (generated from schemas/; int64 as decimal strings, unset fields at their defaults). */
-type InputTensor = ModelInferRequest__Output['inputs'][number];
+/**
+ * A decoded ModelInferRequest: the generic decoder's (protobufjs, generated type: int64 as decimal strings, typed
+ * contents as arrays) or the wire decoder's (src/protocol/protobuf/: typed contents as typed arrays of each field's
+ * type, dims as numbers), which the server uses. Both decode to the same tensors (test/grpc-wire-codec.test.ts).
+ */
+export type ModelInferMessage = ModelInferRequest__Output | ModelInferRequestWire;
+type InputTensor = ModelInferMessage['inputs'][number];
 type ContentsField = keyof InferTensorContents__Output;
+type ContentsValues = InferTensorContents__Output[ContentsField] | InferTensorContentsWire[ContentsField];
 
 export interface DecodedGrpcInfer {
   model: string;
@@ -55,28 +62,31 @@ function typedContents(input: InputTensor, dtype: DType, shape: number[], field:
     fail('ERR_DTYPE', `${field}: ${input.datatype} data belongs in ${where}${stray ? `, not contents.${stray}` : ''}`);
   }
   if (expected === undefined) return { dtype, shape, data: new Uint16Array(0) }; // FP16/BF16 with no elements
-  const values = contents === null ? [] : contents[expected];
+  // No values: a fresh empty array (the wire decoder shares one between absent fields; a tensor owns its data).
+  const values = contents === null || contents[expected].length === 0 ? [] : contents[expected];
   if (values.length !== count) {
     fail('ERR_SHAPE', `${field}.contents.${expected}: ${values.length} values, but shape ${shapeText(shape)} needs ${count}`);
   }
   return { dtype, shape, data: convertValues(values, dtype, `${field}.contents.${expected}`, input.datatype) };
 }
 
-function convertValues(values: InferTensorContents__Output[ContentsField], dtype: DType, field: string, datatype: string): Tensor['data'] {
+/** The tensor data from a contents field; the wire decoder's typed arrays of the tensor's own type are used as they are. */
+function convertValues(values: ContentsValues, dtype: DType, field: string, datatype: string): Tensor['data'] {
   switch (dtype) {
-    case 'bool': return Uint8Array.from(values as boolean[], (b) => (b ? 1 : 0));
-    case 'int64': return BigInt64Array.from(values as string[], (s) => BigInt(s));
-    case 'uint64': return BigUint64Array.from(values as string[], (s) => BigInt(s));
-    case 'float32': return Float32Array.from(values as number[]);
-    case 'float64': return Float64Array.from(values as number[]);
-    case 'int32': return Int32Array.from(values as number[]);
-    case 'uint32': return Uint32Array.from(values as number[]);
+    case 'bool': return values instanceof Uint8Array ? values : Uint8Array.from(values as boolean[], (b) => (b ? 1 : 0));
+    case 'int64': return values instanceof BigInt64Array ? values : BigInt64Array.from(values as string[], (s) => BigInt(s));
+    case 'uint64': return values instanceof BigUint64Array ? values : BigUint64Array.from(values as string[], (s) => BigInt(s));
+    case 'float32': return values instanceof Float32Array ? values : Float32Array.from(values as number[]);
+    case 'float64': return values instanceof Float64Array ? values : Float64Array.from(values as number[]);
+    case 'int32': return values instanceof Int32Array ? values : Int32Array.from(values as number[]);
+    case 'uint32': return values instanceof Uint32Array ? values : Uint32Array.from(values as number[]);
     case 'string': return values as StringData;
     default: {
       const [min, max] = INT_RANGE[dtype]!;
-      const ints = values as number[];
-      const bad = ints.findIndex((x) => x < min || x > max);
-      if (bad >= 0) fail('ERR_DTYPE', `${field}[${bad}]: ${ints[bad]} is out of range for ${datatype}`);
+      const ints = values as ArrayLike<number>;
+      for (let i = 0; i < ints.length; i++) {
+        if (ints[i]! < min || ints[i]! > max) fail('ERR_DTYPE', `${field}[${i}]: ${ints[i]} is out of range for ${datatype}`);
+      }
       return dtype === 'int8' ? Int8Array.from(ints) : dtype === 'int16' ? Int16Array.from(ints) : dtype === 'uint8' ? Uint8Array.from(ints) : Uint16Array.from(ints);
     }
   }
@@ -93,7 +103,8 @@ function decodeInput(input: InputTensor, i: number, raw: Buffer | undefined, max
   checkTensorFits(dtype, shape, `${field}.shape`, maxBytes, '--grpc_max_receive_message_bytes');
   tally.add(dtype, shape, `${field}.shape`);
   if (raw === undefined) return typedContents(input, dtype, shape, `${field} (${clientText(input.name)})`);
-  if (input.contents !== null && ALL_FIELDS.some((f) => input.contents![f].length > 0)) {
+  const contents = input.contents;
+  if (contents !== null && ALL_FIELDS.some((f) => contents[f].length > 0)) {
     fail('ERR_BAD_REQUEST', `${field}.contents: must be empty when the request uses raw_input_contents`);
   }
   return bytesToTensor(dtype, shape, raw, `raw_input_contents[${i}] (${clientText(input.name)})`, input.datatype);
@@ -103,24 +114,26 @@ function decodeInput(input: InputTensor, i: number, raw: Buffer | undefined, max
  * Decodes a ModelInferRequest. `maxBytes` bounds the declared tensor sizes, and `limits` their elements (BYTES
  * elements apart), before anything is allocated for them.
  */
-export function decodeModelInfer(msg: ModelInferRequest__Output, maxBytes: number, limits: SizeLimits = DEFAULT_SIZE_LIMITS): DecodedGrpcInfer {
+export function decodeModelInfer(msg: ModelInferMessage, maxBytes: number, limits: SizeLimits = DEFAULT_SIZE_LIMITS): DecodedGrpcInfer {
   if (msg.model_name === '') fail('ERR_BAD_REQUEST', 'model_name: required');
   const raw = msg.raw_input_contents;
   if (raw.length > 0 && raw.length !== msg.inputs.length) {
     fail('ERR_BAD_REQUEST', `raw_input_contents: ${raw.length} entries for ${msg.inputs.length} inputs; send one per input, in the order of inputs`);
   }
   const tally = new RequestTally(limits, maxBytes, '--grpc_max_receive_message_bytes');
-  const tensors = msg.inputs.map((input, i) => decodeInput(input, i, raw.length > 0 ? raw[i] : undefined, maxBytes, tally));
-  checkUniqueNames(msg.inputs.map((x) => x.name), (i) => `inputs[${i}].name`, 'input');
+  const inputs: InputTensor[] = msg.inputs;
+  const tensors = inputs.map((input, i) => decodeInput(input, i, raw.length > 0 ? raw[i] : undefined, maxBytes, tally));
+  checkUniqueNames(inputs.map((x) => x.name), (i) => `inputs[${i}].name`, 'input');
   const result: DecodedGrpcInfer = {
     model: msg.model_name,
     selector: versionSelector(msg.model_name, msg.model_version),
     id: msg.id,
-    inputs: new Map(msg.inputs.map((x, i) => [x.name, tensors[i]!])),
+    inputs: new Map(inputs.map((x, i) => [x.name, tensors[i]!])),
   };
-  if (msg.outputs.length > 0) {
-    msg.outputs.forEach((o, i) => { if (o.name === '') fail('ERR_BAD_REQUEST', `outputs[${i}].name: required`); });
-    result.outputNames = msg.outputs.map((o) => o.name);
+  const outputs: ModelInferMessage['outputs'] = msg.outputs;
+  if (outputs.length > 0) {
+    outputs.forEach((o, i) => { if (o.name === '') fail('ERR_BAD_REQUEST', `outputs[${i}].name: required`); });
+    result.outputNames = outputs.map((o) => o.name);
     checkUniqueNames(result.outputNames, (i) => `outputs[${i}].name`, 'output');
   }
   const timeout = msg.parameters['timeout'];
@@ -132,7 +145,16 @@ export function decodeModelInfer(msg: ModelInferRequest__Output, maxBytes: numbe
   return result;
 }
 
-/** The response: every output in raw_output_contents (Triton's choice too), in the order of `outputs`. */
+/** The reply the server sends: every output in raw_output_contents (Triton's choice too), in the order of `outputs`. */
+export function modelInferReply(response: InferResponse): ModelInferReply {
+  const outputs: ModelInferReply['outputs'] = [];
+  for (const [name, tensor] of response.outputs) {
+    outputs.push({ name, datatype: KSERVE_DATATYPE[tensor.dtype], shape: tensor.shape, contents: tensorToBytes(tensor) });
+  }
+  return { model_name: response.model, model_version: String(response.version), id: response.id ?? '', outputs };
+}
+
+/** The same response as a protobufjs object (the generic path), kept as the reference test/grpc-wire-codec.test.ts compares with. */
 export function encodeModelInfer(response: InferResponse): ModelInferResponse {
   const outputs: NonNullable<ModelInferResponse['outputs']> = [];
   const raw: Uint8Array[] = [];

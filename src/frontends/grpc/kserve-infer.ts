@@ -6,9 +6,8 @@ import { listedInputNames, type CallLimits } from '../../inference/infer-request
 import { checkServable, expireIfPast, runInference } from '../../inference/run-inference.js';
 import { versionSelector } from '../kserve/model-info.js';
 import type { GrpcContext } from './grpc-context.js';
-import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.js';
-import type { ModelInferResponse } from './generated/inference/ModelInferResponse.js';
-import { decodeModelInfer, encodeModelInfer } from './kserve-grpc-codec.js';
+import type { ModelInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
+import { decodeModelInfer, modelInferReply, type ModelInferMessage } from './kserve-grpc-codec.js';
 
 /** The call's limits, tightened by Triton's "timeout" parameter (µs from `receivedAt`) when it sets an earlier deadline. */
 function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, receivedAt: number): CallLimits {
@@ -20,13 +19,13 @@ function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, rece
  * One ModelInferRequest, decoded, run and encoded; shared by ModelInfer and ModelStreamInfer. `receivedAt` is when
  * the call started or the stream message arrived (the origin of Triton's timeout parameter).
  */
-export async function inferMessage(ctx: GrpcContext, msg: ModelInferRequest__Output, limits: CallLimits, receivedAt = deadlineClock()): Promise<ModelInferResponse> {
+export async function inferMessage(ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, receivedAt = deadlineClock()): Promise<ModelInferReply> {
   expireIfPast(limits);
   if (msg.model_name !== '') checkServable(ctx.registry, msg.model_name, versionSelector(msg.model_name, msg.model_version));
   const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits);
   const response = await runInference(ctx.registry, {
     model: decoded.model, selector: decoded.selector, id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
     limits: withTimeout(limits, decoded.timeoutMicros, receivedAt), sizes: ctx.sizes,
-  }, listedInputNames(msg.inputs.map((x) => x.name), datatypeOf));
-  return encodeModelInfer(response);
+  }, listedInputNames(decoded.inputs.keys(), datatypeOf));
+  return modelInferReply(response);
 }

@@ -1,20 +1,20 @@
 // inference.GRPCInferenceService: KServe V2 health, metadata and inference, Triton's streaming and repository RPCs.
 
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { handleBidiStreamingCall, handleUnaryCall, ServerDuplexStream } from '@grpc/grpc-js';
+import type { ModelInferReply, ModelInferRequestWire, ModelStreamInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
 import { modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from '../kserve/model-info.js';
 import { authorizationOf, callLimits, unary, type ServerSurfaceCall } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
 import { authorizeManagement, indexModels, loadModel, unloadModel } from './grpc-management.js';
 import type { GRPCInferenceServiceHandlers } from './generated/inference/GRPCInferenceService.js';
-import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.js';
 import type { ModelMetadataRequest__Output } from './generated/inference/ModelMetadataRequest.js';
 import type { ModelReadyRequest__Output } from './generated/inference/ModelReadyRequest.js';
-import type { ModelStreamInferResponse } from './generated/inference/ModelStreamInferResponse.js';
 import type { RepositoryIndexRequest__Output } from './generated/inference/RepositoryIndexRequest.js';
 import type { RepositoryModelLoadRequest__Output } from './generated/inference/RepositoryModelLoadRequest.js';
 import type { RepositoryModelUnloadRequest__Output } from './generated/inference/RepositoryModelUnloadRequest.js';
 import { parameterValue } from './kserve-grpc-codec.js';
 import { inferMessage } from './kserve-infer.js';
+import type { MalformedMessage } from './proto-schemas.js';
 import { handleStreamInfer } from './stream-infer.js';
 
 function repositoryParameters(parameters: RepositoryModelLoadRequest__Output['parameters']): Record<string, unknown> {
@@ -27,7 +27,13 @@ function managed(ctx: GrpcContext, call: ServerSurfaceCall, method: string) {
   return ctx.management;
 }
 
-export function kserveService(ctx: GrpcContext): GRPCInferenceServiceHandlers {
+/** The generated handlers, except that ModelInfer and ModelStreamInfer take and give the wire codec's messages (grpc-wire-codecs.ts). */
+export type KServeHandlers = Omit<GRPCInferenceServiceHandlers, 'ModelInfer' | 'ModelStreamInfer'> & {
+  ModelInfer: handleUnaryCall<ModelInferRequestWire | MalformedMessage, ModelInferReply>;
+  ModelStreamInfer: handleBidiStreamingCall<ModelInferRequestWire | MalformedMessage, ModelStreamInferReply>;
+};
+
+export function kserveService(ctx: GrpcContext): KServeHandlers {
   return {
     ServerLive: unary('ServerLive', () => ({ live: true })),
     ServerReady: unary('ServerReady', () => ({ ready: serverReady(ctx.registry) })),
@@ -36,8 +42,8 @@ export function kserveService(ctx: GrpcContext): GRPCInferenceServiceHandlers {
     ServerMetadata: unary('ServerMetadata', () => serverMetadata(ctx.management.token !== undefined)),
     ModelMetadata: unary('ModelMetadata', (req: ModelMetadataRequest__Output) =>
       modelMetadata(ctx.registry, req.name, versionSelector(req.name, req.version))),
-    ModelInfer: unary('ModelInfer', (req: ModelInferRequest__Output, call) => inferMessage(ctx, req, callLimits(call))),
-    ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequest__Output, ModelStreamInferResponse>) => handleStreamInfer(call, ctx),
+    ModelInfer: unary('ModelInfer', (req: ModelInferRequestWire, call) => inferMessage(ctx, req, callLimits(call))),
+    ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequestWire | MalformedMessage, ModelStreamInferReply>) => handleStreamInfer(call, ctx),
     RepositoryIndex: unary('RepositoryIndex', (req: RepositoryIndexRequest__Output, call) =>
       ({ models: indexModels(managed(ctx, call, 'RepositoryIndex'), req.ready) })),
     RepositoryModelLoad: unary('RepositoryModelLoad', async (req: RepositoryModelLoadRequest__Output, call) => {

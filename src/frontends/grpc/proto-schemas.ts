@@ -85,19 +85,32 @@ export function wireStructureError(bytes: Uint8Array): string | undefined {
 }
 
 /**
+ * A method's own codec, in place of protobufjs objects: the request decoded straight from the message bytes (tensor
+ * data as views), the reply written straight into bytes. `decode` throws on a message that is not well formed.
+ */
+export interface WireCodec<Req = unknown, Res = never> {
+  decode(bytes: Buffer): Req;
+  encode(reply: Res): Buffer;
+}
+
+/**
  * A service definition whose request decoders return a MalformedMessage instead of throwing, so a bad message gets
  * INVALID_ARGUMENT with the decoder's reason. (A message that decodes is not otherwise checked here: handlers do that.)
+ * Methods named in `codecs` decode and encode with their own codec; the others with protobufjs, whose decoder is
+ * first given wireStructureError's check.
  */
-export function guardedService(name: string): ServiceDefinition {
+export function guardedService(name: string, codecs: Readonly<Record<string, WireCodec<unknown, never>>> = {}): ServiceDefinition {
   const service = loadSchemas()[name] as ServiceDefinition | undefined;
   if (service === undefined) fail('ERR_INTERNAL', `service ${name} is not defined in schemas/`);
   const guarded: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const [method, definition] of Object.entries(service)) {
-    const decode = definition.requestDeserialize;
+    const codec = codecs[method];
+    const decode = codec?.decode ?? definition.requestDeserialize;
+    const check = codec === undefined ? wireStructureError : () => undefined;
     guarded[method] = {
       ...definition,
       requestDeserialize: (bytes: Buffer) => {
-        const malformed = wireStructureError(bytes);
+        const malformed = check(bytes);
         if (malformed !== undefined) return new MalformedMessage(malformed);
         try {
           return decode(bytes);
@@ -105,7 +118,11 @@ export function guardedService(name: string): ServiceDefinition {
           return new MalformedMessage(err instanceof Error ? err.message : String(err));
         }
       },
+      ...(codec === undefined ? {} : { responseSerialize: codec.encode as (reply: unknown) => Buffer }),
     };
+  }
+  for (const method of Object.keys(codecs)) {
+    if (!(method in service)) fail('ERR_INTERNAL', `service ${name} has no method ${method} to give a codec`);
   }
   return guarded;
 }

@@ -5,15 +5,14 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { OrtServeError, toOrtServeError } from '../../errors.js';
 import { callLimits, toServiceError } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
-import type { ModelInferRequest__Output } from './generated/inference/ModelInferRequest.js';
-import type { ModelStreamInferResponse } from './generated/inference/ModelStreamInferResponse.js';
+import type { ModelInferRequestWire, ModelStreamInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
 import { inferMessage } from './kserve-infer.js';
 import { MalformedMessage, wellFormed } from './proto-schemas.js';
 
-type StreamCall = ServerDuplexStream<ModelInferRequest__Output | MalformedMessage, ModelStreamInferResponse>;
+type StreamCall = ServerDuplexStream<ModelInferRequestWire | MalformedMessage, ModelStreamInferReply>;
 
 /** A failed request's answer: the message, plus the model, version and id so the client can match it. */
-function errorResponse(err: unknown, msg: ModelInferRequest__Output | MalformedMessage): ModelStreamInferResponse {
+function errorResponse(err: unknown, msg: ModelInferRequestWire | MalformedMessage): ModelStreamInferReply {
   const error = toOrtServeError(err);
   const request = msg instanceof MalformedMessage ? undefined : msg;
   return {
@@ -22,8 +21,9 @@ function errorResponse(err: unknown, msg: ModelInferRequest__Output | MalformedM
       model_name: request?.model_name ?? '',
       model_version: request?.model_version ?? '',
       id: request?.id ?? '',
+      outputs: [],
       // Not in the protocol, but harmless to clients that ignore it: the stable code, for clients that switch on it.
-      parameters: { error_code: { string_param: error.code } },
+      parameters: { error_code: { parameter_choice: 'string_param', string_param: error.code } },
     },
   };
 }
@@ -66,7 +66,7 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
     else if (!stop && paused) call.resume();
     paused = stop;
   };
-  const write = (response: ModelStreamInferResponse) => {
+  const write = (response: ModelStreamInferReply) => {
     if (call.cancelled || closed) return;
     if (!call.write(response) && !waitingDrain) {
       waitingDrain = true;
@@ -76,7 +76,7 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
       });
     }
   };
-  const answer = async (msg: ModelInferRequest__Output | MalformedMessage) => {
+  const answer = async (msg: ModelInferRequestWire | MalformedMessage) => {
     try {
       write({ error_message: '', infer_response: await inferMessage(ctx, wellFormed(msg, 'ModelStreamInfer'), limits) });
     } catch (err) {
@@ -84,7 +84,7 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
     }
   };
 
-  call.on('data', (msg: ModelInferRequest__Output | MalformedMessage) => {
+  call.on('data', (msg: ModelInferRequestWire | MalformedMessage) => {
     inFlight++;
     activity.streamTasksInFlight++;
     updateFlow();

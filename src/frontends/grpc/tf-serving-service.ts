@@ -1,5 +1,6 @@
 // tensorflow.serving.PredictionService (Predict, GetModelMetadata) and ModelService (GetModelStatus, HandleReloadConfigRequest).
 
+import type { handleUnaryCall } from '@grpc/grpc-js';
 import { clientText, fail } from '../../errors.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
 import { checkUniqueNames, type ProtocolNames } from '../../inference/infer-request.js';
@@ -18,14 +19,13 @@ import type { ModelServiceHandlers } from './generated/tensorflow/serving/ModelS
 import type { ModelSpec, ModelSpec__Output } from './generated/tensorflow/serving/ModelSpec.js';
 import type { ModelVersionStatus } from './generated/tensorflow/serving/ModelVersionStatus.js';
 import type { PredictionServiceHandlers } from './generated/tensorflow/serving/PredictionService.js';
-import type { PredictRequest__Output } from './generated/tensorflow/serving/PredictRequest.js';
-import type { PredictResponse } from './generated/tensorflow/serving/PredictResponse.js';
 import type { ReloadConfigRequest__Output } from './generated/tensorflow/serving/ReloadConfigRequest.js';
 import type { SignatureDef } from './generated/tensorflow/SignatureDef.js';
 import type { SignatureDefMap } from './generated/tensorflow/serving/SignatureDefMap.js';
 import { authorizeManagement, reloadConfig } from './grpc-management.js';
-import { serializeMessage } from './proto-schemas.js';
-import { tensorProtoToTensor, tensorToTensorProto } from './tf-tensor-proto.js';
+import type { PredictReply, PredictRequestWire } from '../../protocol/protobuf/tf-predict-wire.js';
+import { serializeMessage, type MalformedMessage } from './proto-schemas.js';
+import { tensorProtoWireToTensor } from './tf-tensor-wire.js';
 const SIGNATURE_DEF_MAP = 'tensorflow.serving.SignatureDefMap';
 
 const TF_NAMES: ProtocolNames = { dtype: tfDtypeName, input: (name) => `inputs[${JSON.stringify(clientText(name))}]` };
@@ -50,20 +50,20 @@ function answeredSpec(model: string, version: number, signatureName: string): Mo
   return { name: model, version: { value: String(version) }, signature_name: signatureName };
 }
 
-async function predict(ctx: GrpcContext, req: PredictRequest__Output, limits: ReturnType<typeof callLimits>): Promise<PredictResponse> {
+/** One Predict: decoded by the wire codec (grpc-wire-codecs.ts), run, and answered in the typed *_val fields. */
+async function predict(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<typeof callLimits>): Promise<PredictReply> {
   const { model, selector } = selectorOf(req.model_spec);
   checkServable(ctx.registry, model, selector);
   // One tally for the request: TensorFlow's fill rule makes a few bytes stand for a whole shape, so the expanded
   // sizes are counted against the limits before any tensor is allocated.
   const tally = new RequestTally(ctx.sizes.limits, ctx.maxReceiveMessageBytes, '--grpc_max_receive_message_bytes');
   const inputs = new Map(Object.entries(req.inputs).map(([name, tp]) =>
-    [name, tensorProtoToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes, tally)]));
+    [name, tensorProtoWireToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes, tally)]));
   checkUniqueNames(req.output_filter, (i) => `output_filter[${i}]`, 'output');
   const response = await runInference(ctx.registry, {
     model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits, sizes: ctx.sizes,
   }, TF_NAMES);
-  const outputs = Object.fromEntries([...response.outputs].map(([name, t]) => [name, tensorToTensorProto(t)]));
-  return { outputs, model_spec: answeredSpec(response.model, response.version, DEFAULT_SIGNATURE) };
+  return { outputs: response.outputs, model_spec: { name: response.model, version: response.version, signature_name: DEFAULT_SIGNATURE } };
 }
 
 function getModelMetadata(ctx: GrpcContext, req: GetModelMetadataRequest__Output): GetModelMetadataResponse {
@@ -79,9 +79,14 @@ function getModelMetadata(ctx: GrpcContext, req: GetModelMetadataRequest__Output
   };
 }
 
-export function predictionService(ctx: GrpcContext): PredictionServiceHandlers {
+/** The generated handlers, except that Predict takes and gives the wire codec's messages (grpc-wire-codecs.ts). */
+export type PredictionHandlers = Omit<PredictionServiceHandlers, 'Predict'> & {
+  Predict: handleUnaryCall<PredictRequestWire | MalformedMessage, PredictReply>;
+};
+
+export function predictionService(ctx: GrpcContext): PredictionHandlers {
   return {
-    Predict: unary('Predict', (req: PredictRequest__Output, call) => predict(ctx, req, callLimits(call))),
+    Predict: unary('Predict', (req: PredictRequestWire, call) => predict(ctx, req, callLimits(call))),
     GetModelMetadata: unary('GetModelMetadata', (req: GetModelMetadataRequest__Output) =>
       getModelMetadata(ctx, req)),
   };

@@ -1,0 +1,412 @@
+// KServe V2 gRPC inference messages on the wire, by hand: ModelInferRequest → fields with tensor bytes as views and
+// typed contents as typed arrays; ModelInferResponse / ModelStreamInferResponse written into one Buffer.
+//
+// Field numbers from schemas/kserve_grpc_inference.proto. The decoded request has the shape the generic decoder
+// (protobufjs with PROTO_OPTIONS) gives, field for field, except where that would cost: typed contents are typed
+// arrays of each field's own type (fp32_contents a Float32Array...) and shape dims are numbers, or bigints past 2^53.
+// Where protobuf's rules and protobufjs differ, this follows protobuf: in a oneof, the member last on the wire wins.
+
+import {
+  ScalarRuns, WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT, WireReader, WireWriter,
+  delimitedSize, utf8Length, varint64Size, varintSize,
+} from './wire.js';
+
+export interface InferParameterWire {
+  parameter_choice?: 'bool_param' | 'int64_param' | 'string_param' | 'double_param' | 'uint64_param';
+  bool_param?: boolean;
+  /** int64 and uint64 values as decimal strings, exact. */
+  int64_param?: string;
+  string_param?: string;
+  double_param?: number;
+  uint64_param?: string;
+}
+
+export type ParameterMap = Record<string, InferParameterWire>;
+
+export interface InferTensorContentsWire {
+  /** One byte per value, 0 or 1. */
+  bool_contents: Uint8Array;
+  int_contents: Int32Array;
+  int64_contents: BigInt64Array;
+  uint_contents: Uint32Array;
+  uint64_contents: BigUint64Array;
+  fp32_contents: Float32Array;
+  fp64_contents: Float64Array;
+  /** Views over the message. */
+  bytes_contents: Buffer[];
+}
+
+export interface InferInputTensorWire {
+  name: string;
+  datatype: string;
+  shape: Array<number | bigint>;
+  parameters: ParameterMap;
+  contents: InferTensorContentsWire | null;
+}
+
+export interface ModelInferRequestWire {
+  model_name: string;
+  model_version: string;
+  id: string;
+  parameters: ParameterMap;
+  inputs: InferInputTensorWire[];
+  outputs: Array<{ name: string; parameters: ParameterMap }>;
+  /** Views over the message: tensor bytes are not copied. */
+  raw_input_contents: Buffer[];
+}
+
+function readParameter(r: WireReader): InferParameterWire {
+  const p: InferParameterWire = {};
+  const set = (choice: NonNullable<InferParameterWire['parameter_choice']>, value: boolean | string | number) => {
+    if (p.parameter_choice !== undefined) delete p[p.parameter_choice];
+    p.parameter_choice = choice;
+    (p as Record<string, unknown>)[choice] = value;
+  };
+  while (r.more()) {
+    r.key();
+    switch (r.field) {
+      case 1: r.expect(WIRE_VARINT, 'bool_param'); set('bool_param', r.bool()); break;
+      case 2: r.expect(WIRE_VARINT, 'int64_param'); set('int64_param', r.int64String()); break;
+      case 3: r.expect(WIRE_BYTES, 'string_param'); set('string_param', r.string()); break;
+      case 4: r.expect(WIRE_FIXED64, 'double_param'); set('double_param', r.double()); break;
+      case 5: r.expect(WIRE_VARINT, 'uint64_param'); set('uint64_param', r.uint64String()); break;
+      default: r.skip();
+    }
+  }
+  return p;
+}
+
+/** A map object without a prototype, so any key (even "__proto__") is an ordinary entry. */
+const newMap = (): ParameterMap => Object.create(null) as ParameterMap;
+/** The map of a message that has no entries (most of them): shared, never written. */
+const NO_PARAMETERS: ParameterMap = Object.freeze(newMap());
+
+/**
+ * One map<string, InferParameter> entry into `map` (a later entry with the same key replaces it); returns the map,
+ * made on the first entry. An entry without a value is refused, as the generic decoder refuses it.
+ */
+function readParameterEntry(r: WireReader, found: ParameterMap, where: string): ParameterMap {
+  const map = found === NO_PARAMETERS ? newMap() : found;
+  const end = r.bytesEnd();
+  const entry = r.nested(r.pos, end, where);
+  r.pos = end;
+  let key = '';
+  let value: InferParameterWire | undefined;
+  while (entry.more()) {
+    entry.key();
+    if (entry.field === 1) {
+      entry.expect(WIRE_BYTES, 'key');
+      key = entry.string();
+    } else if (entry.field === 2) {
+      entry.expect(WIRE_BYTES, 'value');
+      const valueEnd = entry.bytesEnd();
+      value = readParameter(entry.nested(entry.pos, valueEnd, `${where}.value`));
+      entry.pos = valueEnd;
+    } else entry.skip();
+  }
+  map[key] = value ?? entry.fail(`the entry for key ${JSON.stringify(key)} has no value`);
+  return map;
+}
+
+/** A repeated int64 field (packed or not) into `out`: numbers, or bigints where a number would not be exact. */
+function readInt64s(r: WireReader, out: Array<number | bigint>, name: string): void {
+  if (r.wire !== WIRE_BYTES) {
+    r.expect(WIRE_VARINT, name);
+    out.push(r.int64());
+    return;
+  }
+  const end = r.bytesEnd();
+  const run = r.nested(r.pos, end, `${r.where === '' ? '' : `${r.where}.`}${name}`);
+  r.pos = end;
+  run.field = r.field;
+  while (run.more()) {
+    run.fieldAt = run.pos;
+    out.push(run.int64());
+  }
+}
+
+function readContents(r: WireReader): InferTensorContentsWire {
+  let bool: ScalarRuns<'bool'> | undefined;
+  let int: ScalarRuns<'int32'> | undefined;
+  let int64: ScalarRuns<'int64'> | undefined;
+  let uint: ScalarRuns<'uint32'> | undefined;
+  let uint64: ScalarRuns<'uint64'> | undefined;
+  let fp32: ScalarRuns<'float'> | undefined;
+  let fp64: ScalarRuns<'double'> | undefined;
+  const bytes: Buffer[] = [];
+  while (r.more()) {
+    r.key();
+    switch (r.field) {
+      case 1: bool = r.scalarRun(bool, 'bool', 'bool_contents'); break;
+      case 2: int = r.scalarRun(int, 'int32', 'int_contents'); break;
+      case 3: int64 = r.scalarRun(int64, 'int64', 'int64_contents'); break;
+      case 4: uint = r.scalarRun(uint, 'uint32', 'uint_contents'); break;
+      case 5: uint64 = r.scalarRun(uint64, 'uint64', 'uint64_contents'); break;
+      case 6: fp32 = r.scalarRun(fp32, 'float', 'fp32_contents'); break;
+      case 7: fp64 = r.scalarRun(fp64, 'double', 'fp64_contents'); break;
+      case 8: r.expect(WIRE_BYTES, 'bytes_contents'); bytes.push(r.bytes()); break;
+      default: r.skip();
+    }
+  }
+  return {
+    bool_contents: r.scalars('bool', bool),
+    int_contents: r.scalars('int32', int),
+    int64_contents: r.scalars('int64', int64),
+    uint_contents: r.scalars('uint32', uint),
+    uint64_contents: r.scalars('uint64', uint64),
+    fp32_contents: r.scalars('float', fp32),
+    fp64_contents: r.scalars('double', fp64),
+    bytes_contents: bytes,
+  };
+}
+
+function readInput(r: WireReader): InferInputTensorWire {
+  const input: InferInputTensorWire = { name: '', datatype: '', shape: [], parameters: NO_PARAMETERS, contents: null };
+  while (r.more()) {
+    r.key();
+    switch (r.field) {
+      case 1: r.expect(WIRE_BYTES, 'name'); input.name = r.string(); break;
+      case 2: r.expect(WIRE_BYTES, 'datatype'); input.datatype = r.string(); break;
+      case 3: readInt64s(r, input.shape, 'shape'); break;
+      case 4: r.expect(WIRE_BYTES, 'parameters'); input.parameters = readParameterEntry(r, input.parameters, `${r.where}.parameters`); break;
+      case 5: {
+        r.expect(WIRE_BYTES, 'contents');
+        const end = r.bytesEnd();
+        // A message field sent twice: the later one replaces the earlier, as the generic decoder does.
+        input.contents = readContents(r.nested(r.pos, end, `${r.where}.contents`));
+        r.pos = end;
+        break;
+      }
+      default: r.skip();
+    }
+  }
+  return input;
+}
+
+function readOutput(r: WireReader): { name: string; parameters: ParameterMap } {
+  const output = { name: '', parameters: NO_PARAMETERS };
+  while (r.more()) {
+    r.key();
+    if (r.field === 1) {
+      r.expect(WIRE_BYTES, 'name');
+      output.name = r.string();
+    } else if (r.field === 2) {
+      r.expect(WIRE_BYTES, 'parameters');
+      output.parameters = readParameterEntry(r, output.parameters, `${r.where}.parameters`);
+    } else r.skip();
+  }
+  return output;
+}
+
+/** Decodes a ModelInferRequest; throws WireError naming the field and byte for a message that is not well formed. */
+export function decodeModelInferRequest(bytes: Buffer): ModelInferRequestWire {
+  const r = new WireReader(bytes, 0, bytes.length, '');
+  const msg: ModelInferRequestWire = {
+    model_name: '', model_version: '', id: '', parameters: NO_PARAMETERS, inputs: [], outputs: [], raw_input_contents: [],
+  };
+  while (r.more()) {
+    r.key();
+    switch (r.field) {
+      case 1: r.expect(WIRE_BYTES, 'model_name'); msg.model_name = r.string(); break;
+      case 2: r.expect(WIRE_BYTES, 'model_version'); msg.model_version = r.string(); break;
+      case 3: r.expect(WIRE_BYTES, 'id'); msg.id = r.string(); break;
+      case 4: r.expect(WIRE_BYTES, 'parameters'); msg.parameters = readParameterEntry(r, msg.parameters, 'parameters'); break;
+      case 5: {
+        r.expect(WIRE_BYTES, 'inputs');
+        const end = r.bytesEnd();
+        msg.inputs.push(readInput(r.nested(r.pos, end, `inputs[${msg.inputs.length}]`)));
+        r.pos = end;
+        break;
+      }
+      case 6: {
+        r.expect(WIRE_BYTES, 'outputs');
+        const end = r.bytesEnd();
+        msg.outputs.push(readOutput(r.nested(r.pos, end, `outputs[${msg.outputs.length}]`)));
+        r.pos = end;
+        break;
+      }
+      case 7: r.expect(WIRE_BYTES, 'raw_input_contents'); msg.raw_input_contents.push(r.bytes()); break;
+      default: r.skip();
+    }
+  }
+  return msg;
+}
+
+// ---- Responses ----
+
+export interface InferOutputReply {
+  name: string;
+  datatype: string;
+  shape: readonly number[];
+  /** The tensor's wire bytes (little-endian, row-major; BYTES length-prefixed), copied once into the reply. */
+  contents: Uint8Array;
+}
+
+export interface ModelInferReply {
+  model_name: string;
+  model_version: string;
+  id: string;
+  parameters?: ParameterMap;
+  outputs: InferOutputReply[];
+}
+
+export interface ModelStreamInferReply {
+  error_message: string;
+  infer_response: ModelInferReply | null;
+}
+
+const TWO_32 = 4294967296;
+
+/** An int64 as two unsigned 32-bit halves (two's complement for negatives). */
+function halves(n: number): [number, number] {
+  const hi = Math.floor(n / TWO_32);
+  return [(n - hi * TWO_32) >>> 0, hi >>> 0];
+}
+
+function int64Size(n: number): number {
+  if (n >= 0) return varintSize(n);
+  const [lo, hi] = halves(n);
+  return varint64Size(lo, hi);
+}
+
+function writeInt64(w: WireWriter, n: number): void {
+  if (n >= 0) w.varint(n);
+  else w.varint64(...halves(n));
+}
+
+/** Bytes of a string field with a one-byte key; 0 for the empty string, which proto3 leaves out. */
+function stringFieldSize(s: string): number {
+  return s === '' ? 0 : delimitedSize(1, utf8Length(s));
+}
+
+function writeStringField(w: WireWriter, field: number, s: string): void {
+  if (s === '') return;
+  const n = utf8Length(s);
+  w.key(field, WIRE_BYTES);
+  w.varint(n);
+  w.utf8(s, n);
+}
+
+/** The halves of an int64 or uint64 parameter given as a decimal string. */
+function decimalHalves(s: string): [number, number] {
+  const v = BigInt.asUintN(64, BigInt(s));
+  return [Number(v & 0xffffffffn), Number(v >> 32n)];
+}
+
+function parameterSize(p: InferParameterWire): number {
+  switch (p.parameter_choice) {
+    case 'bool_param': return 2;
+    case 'int64_param': return 1 + varint64Size(...decimalHalves(p.int64_param!));
+    case 'uint64_param': return 1 + varint64Size(...decimalHalves(p.uint64_param!));
+    case 'double_param': return 9;
+    case 'string_param': { const n = utf8Length(p.string_param!); return 1 + varintSize(n) + n; }
+    default: return 0;
+  }
+}
+
+function writeParameter(w: WireWriter, p: InferParameterWire): void {
+  switch (p.parameter_choice) {
+    case 'bool_param': w.key(1, WIRE_VARINT); w.varint(p.bool_param ? 1 : 0); return;
+    case 'int64_param': w.key(2, WIRE_VARINT); w.varint64(...decimalHalves(p.int64_param!)); return;
+    case 'uint64_param': w.key(5, WIRE_VARINT); w.varint64(...decimalHalves(p.uint64_param!)); return;
+    case 'double_param': w.key(4, WIRE_FIXED64); w.buf.writeDoubleLE(p.double_param!, w.pos); w.pos += 8; return;
+    case 'string_param': { const n = utf8Length(p.string_param!); w.key(3, WIRE_BYTES); w.varint(n); w.utf8(p.string_param!, n); return; }
+    default:
+  }
+}
+
+function entrySize(key: string, p: InferParameterWire): number {
+  return stringFieldSize(key) + delimitedSize(1, parameterSize(p));
+}
+
+function parametersSize(map: ParameterMap | undefined, field: number): number {
+  if (map === undefined) return 0;
+  let size = 0;
+  for (const key in map) size += delimitedSize(varintSize(field * 8 + 2), entrySize(key, map[key]!));
+  return size;
+}
+
+function writeParameters(w: WireWriter, map: ParameterMap | undefined, field: number): void {
+  if (map === undefined) return;
+  for (const key in map) {
+    const p = map[key]!;
+    w.key(field, WIRE_BYTES);
+    w.varint(entrySize(key, p));
+    writeStringField(w, 1, key);
+    w.key(2, WIRE_BYTES);
+    w.varint(parameterSize(p));
+    writeParameter(w, p);
+  }
+}
+
+function shapeSize(shape: readonly number[]): number {
+  let n = 0;
+  for (const d of shape) n += int64Size(d);
+  return n;
+}
+
+function outputSize(o: InferOutputReply, shapeBytes: number): number {
+  return stringFieldSize(o.name) + stringFieldSize(o.datatype) + (shapeBytes === 0 ? 0 : delimitedSize(1, shapeBytes));
+}
+
+/** The ModelInferResponse's size; `sizes` receives each output's shape and message sizes, for the writer. */
+function responseSize(reply: ModelInferReply, sizes: number[]): number {
+  let size = stringFieldSize(reply.model_name) + stringFieldSize(reply.model_version) + stringFieldSize(reply.id);
+  size += parametersSize(reply.parameters, 4);
+  for (const o of reply.outputs) {
+    const shapeBytes = shapeSize(o.shape);
+    const outputBytes = outputSize(o, shapeBytes);
+    sizes.push(shapeBytes, outputBytes);
+    size += delimitedSize(1, outputBytes) + delimitedSize(1, o.contents.byteLength);
+  }
+  return size;
+}
+
+function writeResponse(w: WireWriter, reply: ModelInferReply, sizes: number[]): void {
+  writeStringField(w, 1, reply.model_name);
+  writeStringField(w, 2, reply.model_version);
+  writeStringField(w, 3, reply.id);
+  writeParameters(w, reply.parameters, 4);
+  let i = 0;
+  for (const o of reply.outputs) {
+    const shapeBytes = sizes[i++]!;
+    w.key(5, WIRE_BYTES);
+    w.varint(sizes[i++]!);
+    writeStringField(w, 1, o.name);
+    writeStringField(w, 2, o.datatype);
+    if (shapeBytes > 0) {
+      w.key(3, WIRE_BYTES);
+      w.varint(shapeBytes);
+      for (const d of o.shape) writeInt64(w, d);
+    }
+  }
+  // raw_output_contents after every output (field order, as protobuf writers do): one copy of each tensor's bytes.
+  for (const o of reply.outputs) {
+    w.key(6, WIRE_BYTES);
+    w.varint(o.contents.byteLength);
+    w.raw(o.contents);
+  }
+}
+
+/** Encodes a ModelInferResponse into one Buffer of its exact size. */
+export function encodeModelInferResponse(reply: ModelInferReply): Buffer {
+  const sizes: number[] = [];
+  const w = new WireWriter(responseSize(reply, sizes));
+  writeResponse(w, reply, sizes);
+  return w.buf;
+}
+
+/** Encodes a ModelStreamInferResponse (an error message, or the answer) into one Buffer. */
+export function encodeModelStreamInferResponse(reply: ModelStreamInferReply): Buffer {
+  const sizes: number[] = [];
+  const inner = reply.infer_response === null ? -1 : responseSize(reply.infer_response, sizes);
+  const w = new WireWriter(stringFieldSize(reply.error_message) + (inner < 0 ? 0 : delimitedSize(1, inner)));
+  writeStringField(w, 1, reply.error_message);
+  if (reply.infer_response !== null) {
+    w.key(2, WIRE_BYTES);
+    w.varint(inner);
+    writeResponse(w, reply.infer_response, sizes);
+  }
+  return w.buf;
+}
+
