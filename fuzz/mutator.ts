@@ -33,7 +33,7 @@ export class Rng {
 /** Integers at the edges where decoders overflow, truncate or wrap (as bigints, written at every width). */
 const INTERESTING: readonly bigint[] = [
   0n, 1n, 2n, 3n, 4n, 7n, 8n, 16n, 0x7fn, 0x80n, 0xffn, 0x100n, 0x7fffn, 0x8000n, 0xffffn, 0x10000n,
-  0x7fffffffn, 0x80000000n, 0xffffffffn, 0x100000000n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n,
+  0xffffffn, 0x1000000n, 0x3ffffffn, 0x4000000n, 0x7fffffffn, 0x80000000n, 0xffffffffn, 0x100000000n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n,
   2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, -1n, -2n, -128n, -32768n, -(2n ** 31n), -(2n ** 63n),
 ];
 
@@ -97,11 +97,13 @@ export function varintBytes(value: bigint): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** A length-delimited protobuf field: where its length varint starts and ends, and the value it gives. */
+/** A protobuf varint: a length-delimited field's length (`length` set), or a varint field's value. */
 interface LengthPrefix {
   at: number;
   end: number;
   length: number;
+  /** False for the value of a varint field (wire type 0). */
+  prefix: boolean;
 }
 
 /**
@@ -125,19 +127,40 @@ export function lengthPrefixes(bytes: Uint8Array, from = 0, to = bytes.length, d
     if (key === undefined || key < 8) return out;
     const wire = key % 8;
     if (wire === 0) {
-      if (varint() === undefined) return out;
+      const at = pos;
+      const value = varint();
+      if (value === undefined) return out;
+      out.push({ at, end: pos, length: value, prefix: false });
     } else if (wire === 1 || wire === 5) {
       pos += wire === 1 ? 8 : 4;
     } else if (wire === 2) {
       const at = pos;
       const length = varint();
       if (length === undefined || length > to - pos) return out;
-      out.push({ at, end: pos, length });
+      out.push({ at, end: pos, length, prefix: true });
       if (depth < 8 && length > 0) lengthPrefixes(bytes, pos, pos + length, depth + 1, out);
       pos += length;
     } else {
       return out;
     }
+  }
+  return out;
+}
+
+/**
+ * Replaces bytes [from, to) with `replacement` and, when the size changes, rewrites the length of every message
+ * around the edit (innermost first, since rewriting a length can change its own size), so the result still parses
+ * and the edit reaches the decoder instead of being refused by the framing.
+ */
+function protobufEdit(b: Uint8Array, from: number, to: number, replacement: Uint8Array): Uint8Array {
+  const around = lengthPrefixes(b).filter((p) => p.prefix && p.end <= from && to <= p.end + p.length).sort((x, y) => y.at - x.at);
+  let out = concat(b.subarray(0, from), replacement, b.subarray(to));
+  let delta = replacement.length - (to - from);
+  for (const p of around) {
+    if (delta === 0) break;
+    const length = varintBytes(BigInt(p.length + delta));
+    out = concat(out.subarray(0, p.at), length, out.subarray(p.end));
+    delta += length.length - (p.end - p.at);
   }
   return out;
 }
@@ -251,8 +274,16 @@ const MUTATIONS: ReadonlyArray<{ name: string; weight: number; apply: Mutation }
     const at = rng.below(b.length + 1);
     return concat(b.subarray(0, at), encoder.encode(rng.pick(TOKENS)), b.subarray(at));
   } },
+  { name: 'protobuf varint at a boundary', weight: 2, apply: (b, rng) => {
+    // Varint fields: dims, enum values, int64 contents, bools; sizes TF's fill rule and shape checks multiply.
+    const values = lengthPrefixes(b).filter((p) => !p.prefix);
+    if (values.length === 0) return b;
+    const p = rng.pick(values);
+    const value = rng.chance(0.7) ? rng.pick(INTERESTING) : BigInt(p.length) * BigInt(1 + rng.below(1 << 20));
+    return rng.chance(0.8) ? protobufEdit(b, p.at, p.end, varintBytes(value)) : concat(b.subarray(0, p.at), varintBytes(value), b.subarray(p.end));
+  } },
   { name: 'protobuf length prefix', weight: 3, apply: (b, rng) => {
-    const prefixes = lengthPrefixes(b);
+    const prefixes = lengthPrefixes(b).filter((p) => p.prefix);
     if (prefixes.length === 0) return b;
     const p = rng.pick(prefixes);
     const length = rng.pick([
@@ -263,15 +294,14 @@ const MUTATIONS: ReadonlyArray<{ name: string; weight: number; apply: Mutation }
   } },
   { name: 'protobuf field moved', weight: 2, apply: (b, rng) => {
     // Duplicate or delete one whole length-delimited field (repeated fields, last-one-wins scalars, missing parts).
-    const prefixes = lengthPrefixes(b);
+    const prefixes = lengthPrefixes(b).filter((p) => p.prefix);
     if (prefixes.length === 0) return b;
     const p = rng.pick(prefixes);
     let keyStart = p.at - 1;
     while (keyStart > 0 && (b[keyStart - 1]! & 0x80) !== 0) keyStart--;
-    const field = b.subarray(keyStart, p.end + p.length);
-    return rng.chance(0.5)
-      ? concat(b.subarray(0, keyStart), b.subarray(p.end + p.length))
-      : concat(b.subarray(0, p.end + p.length), field, b.subarray(p.end + p.length));
+    const fieldEnd = p.end + p.length;
+    const field = b.subarray(keyStart, fieldEnd);
+    return rng.chance(0.5) ? protobufEdit(b, keyStart, fieldEnd, new Uint8Array(0)) : protobufEdit(b, keyStart, fieldEnd, concat(field, field));
   } },
 ];
 
