@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { decodeRestInfer } from '../src/frontends/kserve/rest-codec.js';
-import { bytesToTensor, parseLengthPrefixed, parseShape, tensorToBytes } from '../src/protocol/tensor-bytes.js';
+import { bytesToTensor, parseLengthPrefixed, parseShape, tensorToBytes, type WireDim } from '../src/protocol/tensor-bytes.js';
+import type { OrtServeError } from '../src/errors.js';
 import { decodeModelInfer } from '../src/frontends/grpc/kserve-grpc-codec.js';
 import { tensorProtoToTensor } from '../src/frontends/grpc/tf-tensor-proto.js';
 import { wireStructureError } from '../src/frontends/grpc/proto-schemas.js';
@@ -99,6 +100,24 @@ describe('shapes', () => {
     expect(() => parseShape([2, -3], 'inputs[0].shape')).toThrow(/inputs\[0\]\.shape\[1\]: -3 is negative/);
     expect(() => parseShape([1.5], 'shape')).toThrow(/shape\[0\]: 1.5 is not an integer/);
     expect(() => parseShape(['18446744073709551615'], 'shape')).toThrow(/larger than any tensor/);
+  });
+
+  // Found by `npm run fuzz` (kserve-json): String() of the JSON parser's null-prototype object threw a TypeError, a 500.
+  it('refuse an object, a list, null or text as a dim with ERR_SHAPE, not a TypeError', () => {
+    const shapeError = (dims: unknown[]) => {
+      try {
+        parseShape(dims as WireDim[], 'inputs[0].shape');
+      } catch (err) {
+        return `${(err as OrtServeError).code} ${(err as Error).message}`;
+      }
+      return 'accepted';
+    };
+    expect(shapeError([1, Object.create(null)])).toBe('ERR_SHAPE inputs[0].shape[1]: an object is not an integer');
+    expect(shapeError([[2]])).toBe('ERR_SHAPE inputs[0].shape[0]: a list is not an integer');
+    expect(shapeError([null])).toBe('ERR_SHAPE inputs[0].shape[0]: null is not an integer');
+    expect(shapeError(['two'])).toBe('ERR_SHAPE inputs[0].shape[0]: "two" is not an integer');
+    const body = Buffer.from('{"inputs": [{"name": "u", "shape": [{}], "datatype": "UINT8", "data": [0, 255]}]}');
+    expect(() => decodeRestInfer(body, undefined, limits)).toThrow(/inputs\[0\]\.shape\[0\]: an object is not an integer/);
   });
 });
 

@@ -256,9 +256,14 @@ export function parseModelEntry(text: string, options: ParseOptions, defaultName
  * optionally wrapped as `max_batch_size { value: 128 }`), or the same in YAML/JSON. Throws ERR_CONFIG naming line and field.
  */
 export function readBatchingParametersFile(file: string, maxBytes = DEFAULT_MAX_CONFIG_BYTES): BatchingConfig {
-  const ctx: ReaderContext = { source: path.basename(file), format: configFormatForFile(file) };
   const text = readConfigText(file, maxBytes, '--batching_parameters_file');
-  const tree = parseTree(text, { ...ctx, baseDir: '', maxBytes }, ctx);
+  return parseBatchingParameters(text, { format: configFormatForFile(file), source: path.basename(file), maxBytes });
+}
+
+/** The text of a --batching_parameters_file (see readBatchingParametersFile). Throws ERR_CONFIG naming line and field. */
+export function parseBatchingParameters(text: string, options: Omit<ParseOptions, 'baseDir'>): BatchingConfig {
+  const ctx: ReaderContext = { source: options.source, format: options.format };
+  const tree = parseTree(text, { ...options, baseDir: '' }, ctx);
   return decodeBatchingFields(new MessageReader(tree, '', ctx, BATCHING_FIELDS));
 }
 

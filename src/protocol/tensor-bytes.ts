@@ -18,12 +18,24 @@ export function parseShape(dims: readonly WireDim[], field: string): number[] {
   for (let i = 0; i < dims.length; i++) {
     const raw = dims[i]!;
     const d = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : typeof raw === 'bigint' ? Number(raw) : raw;
-    if (typeof d !== 'number' || !Number.isInteger(d)) fail('ERR_SHAPE', `${field}[${i}]: ${clientText(String(raw))} is not an integer`);
+    if (typeof d !== 'number' || !Number.isInteger(d)) fail('ERR_SHAPE', `${field}[${i}]: ${dimText(raw)} is not an integer`);
     if (d < 0) fail('ERR_SHAPE', `${field}[${i}]: ${clientText(String(raw))} is negative; dims must be >= 0 in a request (-1 appears only in metadata)`);
     if (!Number.isSafeInteger(d)) fail('ERR_TOO_LARGE', `${field}[${i}]: ${clientText(String(raw))} is larger than any tensor ortserve accepts`);
     shape[i] = d;
   }
   return shape;
+}
+
+/**
+ * A wire dim for a message. JSON shapes can hold anything, and String() throws on the parser's null-prototype objects
+ * (found by fuzzing: `"shape": [{}]` was a TypeError, so a 500, instead of a 400).
+ */
+function dimText(raw: unknown): string {
+  if (raw === null) return 'null';
+  if (Array.isArray(raw)) return 'a list';
+  if (typeof raw === 'object') return 'an object';
+  const text = String(raw);
+  return typeof raw === 'string' ? JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text) : text;
 }
 
 /**

@@ -58,6 +58,16 @@ function countParam(v: JsonValue | undefined, field: string): number | undefined
   return n;
 }
 
+/** The Inference-Header-Content-Length header as a byte count; undefined when absent (the whole body is JSON). */
+export function headerLength(value: string): number | undefined {
+  if (value === '') return undefined;
+  if (!/^\d{1,15}$/.test(value)) {
+    const shown = value.length > 40 ? `${value.slice(0, 40)}...` : value;
+    fail('ERR_BAD_REQUEST', `Inference-Header-Content-Length: '${shown}' is not a byte count`);
+  }
+  return Number(value);
+}
+
 /** Splits the body at Inference-Header-Content-Length (when sent) into the JSON header and the binary section. */
 function splitBody(body: Uint8Array, headerLength: number | undefined): { json: Uint8Array; binary: Uint8Array } {
   if (headerLength === undefined) return { json: body, binary: body.subarray(body.length) };

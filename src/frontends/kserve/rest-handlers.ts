@@ -10,7 +10,7 @@ import { checkServable, runInference } from '../../inference/run-inference.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ManagementContext } from '../management/management-routes.js';
 import { modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from './model-info.js';
-import { decodeRestInfer, encodeRestInfer, type RestInferBody } from './rest-codec.js';
+import { decodeRestInfer, encodeRestInfer, headerLength, type RestInferBody } from './rest-codec.js';
 import type { KserveRoute } from './rest-paths.js';
 
 export interface KserveRestContext {
@@ -32,12 +32,6 @@ export interface KserveHeaders {
 
 export function readKserveHeaders(req: HttpRequest): KserveHeaders {
   return { inferenceHeaderLength: req.getHeader('inference-header-content-length') };
-}
-
-function headerLength(value: string): number | undefined {
-  if (value === '') return undefined;
-  if (!/^\d{1,15}$/.test(value)) fail('ERR_BAD_REQUEST', `Inference-Header-Content-Length: '${clientText(value)}' is not a byte count`);
-  return Number(value);
 }
 
 /** Writes a JSON header followed by binary tensor data (the binary extension's response form). */

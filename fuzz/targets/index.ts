@@ -1,0 +1,15 @@
+// Every fuzz target, by name: one per decoder that reads bytes a client or an operator controls.
+
+import type { FuzzTarget } from '../target.js';
+import { batchingParameters, configPbtxt, configYaml } from './config-targets.js';
+import { flatbuffers } from './flatbuffers-target.js';
+import { kserveGrpc, tfGrpc } from './grpc-targets.js';
+import { kserveBinary, kserveJson, tfJson } from './rest-targets.js';
+
+export const TARGETS: readonly FuzzTarget[] = [
+  tfJson, kserveJson, kserveBinary, kserveGrpc, tfGrpc, flatbuffers, configPbtxt, configYaml, batchingParameters,
+];
+
+export function targetNamed(name: string): FuzzTarget | undefined {
+  return TARGETS.find((t) => t.name === name);
+}
