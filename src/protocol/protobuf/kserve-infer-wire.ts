@@ -87,24 +87,8 @@ const NO_PARAMETERS: ParameterMap = Object.freeze(newMap());
  */
 function readParameterEntry(r: WireReader, found: ParameterMap, where: string): ParameterMap {
   const map = found === NO_PARAMETERS ? newMap() : found;
-  const end = r.bytesEnd();
-  const entry = r.nested(r.pos, end, where);
-  r.pos = end;
-  let key = '';
-  let value: InferParameterWire | undefined;
-  while (entry.more()) {
-    entry.key();
-    if (entry.field === 1) {
-      entry.expect(WIRE_BYTES, 'key');
-      key = entry.string();
-    } else if (entry.field === 2) {
-      entry.expect(WIRE_BYTES, 'value');
-      const valueEnd = entry.bytesEnd();
-      value = readParameter(entry.nested(entry.pos, valueEnd, `${where}.value`));
-      entry.pos = valueEnd;
-    } else entry.skip();
-  }
-  map[key] = value ?? entry.fail(`the entry for key ${JSON.stringify(key)} has no value`);
+  const { key, value } = r.mapEntry(where, () => `${where}.value`, readParameter);
+  map[key] = value;
   return map;
 }
 

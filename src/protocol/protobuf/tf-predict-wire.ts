@@ -195,24 +195,8 @@ function readTensor(r: WireReader): TensorProtoWire {
 
 /** One map<string, TensorProto> entry into `inputs`; an entry without a value is refused, as the generic decoder does. */
 function readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>): void {
-  const end = r.bytesEnd();
-  const entry = r.nested(r.pos, end, 'inputs');
-  r.pos = end;
-  let key = '';
-  let value: TensorProtoWire | undefined;
-  while (entry.more()) {
-    entry.key();
-    if (entry.field === 1) {
-      entry.expect(WIRE_BYTES, 'key');
-      key = entry.string();
-    } else if (entry.field === 2) {
-      entry.expect(WIRE_BYTES, 'value');
-      const valueEnd = entry.bytesEnd();
-      value = readTensor(entry.nested(entry.pos, valueEnd, `inputs[${JSON.stringify(key)}]`));
-      entry.pos = valueEnd;
-    } else entry.skip();
-  }
-  inputs[key] = value ?? entry.fail(`the entry for key ${JSON.stringify(key)} has no value`);
+  const { key, value } = r.mapEntry('inputs', (k) => `inputs[${JSON.stringify(k)}]`, readTensor);
+  inputs[key] = value;
 }
 
 /** Decodes a PredictRequest; throws WireError naming the field and byte for a message that is not well formed. */

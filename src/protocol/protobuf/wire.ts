@@ -242,6 +242,31 @@ export class WireReader {
     }
   }
 
+  /**
+   * Reads the map<string, V> entry just keyed (a message: the key in field 1, the value message in field 2, read
+   * by `readValue` from a reader named `valueWhere(key)`). An entry without a value is refused, as protobufjs does.
+   */
+  mapEntry<V>(where: string, valueWhere: (key: string) => string, readValue: (value: WireReader) => V): { key: string; value: V } {
+    const end = this.bytesEnd();
+    const entry = this.nested(this.pos, end, where);
+    this.pos = end;
+    let key = '';
+    let value: V | undefined;
+    while (entry.more()) {
+      entry.key();
+      if (entry.field === 1) {
+        entry.expect(WIRE_BYTES, 'key');
+        key = entry.string();
+      } else if (entry.field === 2) {
+        entry.expect(WIRE_BYTES, 'value');
+        const valueEnd = entry.bytesEnd();
+        value = readValue(entry.nested(entry.pos, valueEnd, valueWhere(key)));
+        entry.pos = valueEnd;
+      } else entry.skip();
+    }
+    return { key, value: value ?? entry.fail(`the entry for key ${JSON.stringify(key)} has no value`) };
+  }
+
   private skipBytes(n: number): void {
     if (this.end - this.pos < n) this.pastEnd();
     this.pos += n;
