@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { ModelSession } from '../dist/src/engine/model-session.js';
+import { defaultOptions } from '../dist/src/config/knobs.js';
 import { compare } from './lib/compare.mjs';
 import { grpcRequest, httpRequest, kserveGrpcService } from './lib/drivers.mjs';
 import { ensureLoadTools, grpcFrame, runH2load, runWrk } from './lib/load-tools.mjs';
@@ -185,10 +186,15 @@ async function saturationRuns(models, options) {
   return runs;
 }
 
-/** The in-process floor: one async run of the tiny MLP through our addon and through onnxruntime-node, alternating. */
+/**
+ * The in-process floor: one async run of the tiny MLP through our addon and through onnxruntime-node, alternating.
+ * Ours runs with the server's default inline budget, as a served version does (inline once it has proven cheap; the
+ * comparison's warm-up gives it its first measured runs).
+ */
 async function floorRuns(models, options) {
   const { modelFile, payload } = models.tiny;
-  const ours = await ModelSession.load(modelFile, { intraOpThreads: 1, interOpThreads: 1 });
+  const { inlineBudgetMicros } = defaultOptions();
+  const ours = await ModelSession.load(modelFile, { intraOpThreads: 1, interOpThreads: 1, inlineBudgetMicros });
   const theirs = await ort.InferenceSession.create(modelFile, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   try {
     const { input } = payload;
