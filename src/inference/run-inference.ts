@@ -29,6 +29,20 @@ function engineRunOptions(limits: CallLimits, sizes: SizeLimits): RunOptions {
   return options;
 }
 
+/** Releases waiting for the next turn of the event loop: one setImmediate serves every request of a turn. */
+let pendingReleases: Array<() => void> = [];
+
+function releaseNextTurn(releases: ReadonlyArray<() => void>): void {
+  if (pendingReleases.length === 0) {
+    setImmediate(() => {
+      const due = pendingReleases;
+      pendingReleases = [];
+      for (const release of due) release();
+    });
+  }
+  pendingReleases.push(...releases);
+}
+
 /**
  * Runs a request on the version it names, inside registry.use (which keeps that version alive until the run
  * settles); the session counts it (success, failure, rows, queue and compute time) for metrics. Throws
@@ -53,7 +67,7 @@ export async function runInference(registry: ModelRegistry, request: InferReques
     } finally {
       // Held one more turn of the event loop: front ends encode the answer in the continuation of this promise, so
       // the bytes stay counted until the reply has been built.
-      setImmediate(() => { for (const release of releases) release(); });
+      releaseNextTurn(releases);
     }
   });
 }
