@@ -4,6 +4,7 @@ import { parseJson } from '../../src/protocol/json/json-parser.js';
 import { decodePredictRequest, type PredictSignature } from '../../src/protocol/tfserving/predict-codec.js';
 import { decodeRestInfer, headerLength } from '../../src/frontends/kserve/rest-codec.js';
 import { defaultOptions } from '../../src/config/knobs.js';
+import { tensorToBytes } from '../../src/protocol/tensor-bytes.js';
 import { refused, type FuzzTarget } from '../target.js';
 
 const defaults = defaultOptions();
@@ -85,18 +86,9 @@ function binarySeed(header: object, ...sections: Uint8Array[]): Uint8Array {
 }
 
 const bytesOf = (view: ArrayBufferView) => new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-/** BYTES elements as the binary extension writes them: a 4-byte little-endian length, then the bytes. */
+/** BYTES elements as the binary extension writes them (a 4-byte little-endian length, then the bytes): the server's own encoder. */
 function lengthPrefixed(...items: string[]): Uint8Array {
-  const parts = items.map((s) => text(s));
-  const out = new Uint8Array(parts.reduce((n, p) => n + 4 + p.length, 0));
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const p of parts) {
-    view.setUint32(at, p.length, true);
-    out.set(p, at + 4);
-    at += 4 + p.length;
-  }
-  return out;
+  return tensorToBytes({ dtype: 'string', shape: [items.length], data: items.map((s) => text(s)) });
 }
 
 // uWS hands header values over as the bytes received; latin1 keeps each byte one character, as they arrive.
