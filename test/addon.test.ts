@@ -598,4 +598,111 @@ describe('addon', () => {
     // If run() blocked the event loop, the interval could not fire at all before the promise settled.
     expect(ticks).toBeGreaterThanOrEqual(5);
   });
+
+  // -------------------------------------------------------------------------------------------------------------
+  // 12. runDirect: the lean inline entry point
+  // -------------------------------------------------------------------------------------------------------------
+
+  /** The TypedArray each dtype travels in, as the addon's contract states it (written out here, not imported). */
+  const TYPED_ARRAYS: Partial<Record<DType, unknown>> = {
+    float32: Float32Array, float64: Float64Array, float16: Uint16Array, int8: Int8Array, int16: Int16Array,
+    int32: Int32Array, int64: BigInt64Array, uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array,
+  };
+
+  /** io for runDirect: bounds, then each input's rank and dims. */
+  function directIo(shapes: number[][], bounds: [number, number] = [-1, -1]): Float64Array {
+    const io = new Float64Array(2 + 65 * 8);
+    io[0] = bounds[0];
+    io[1] = bounds[1];
+    let at = 2;
+    for (const shape of shapes) {
+      io[at++] = shape.length;
+      for (const d of shape) io[at++] = d;
+    }
+    return io;
+  }
+
+  /** The dims runDirect wrote for each output, after the two timing slots. */
+  function outputShapes(io: Float64Array, count: number): number[][] {
+    const shapes: number[][] = [];
+    let at = 2;
+    for (let i = 0; i < count; i++) {
+      const rank = io[at++]!;
+      shapes.push(Array.from(io.subarray(at, at + rank)));
+      at += rank;
+    }
+    return shapes;
+  }
+
+  it('runDirect answers as the mlp forward pass does, writing output dims and timings into io', () => {
+    const rows = [[1, 2, 3, 4], [-0.5, 0.25, 2, -3], [0, 0, 0, 1]];
+    const io = directIo([[3, 4]]);
+    const out = rawMlp.runDirect([Float32Array.from(rows.flat())], io, undefined, false, true)!;
+    expect(out).toHaveLength(1);
+    expectClose(new Float32Array(out[0] as ArrayBuffer), mlpForward(rows).flat());
+    expect(outputShapes(io, 1)).toEqual([[3, 3]]);
+    expect(io[0]).toBeGreaterThanOrEqual(0);   // computeMicros
+    expect(io[1]).toBeGreaterThanOrEqual(0);   // threadCpuMicros, asked for
+    const unmeasured = directIo([[1, 4]]);
+    rawMlp.runDirect([Float32Array.from(rows[0]!)], unmeasured, undefined, false, false);
+    expect(unmeasured[1]).toBe(-1);
+  });
+
+  it('runDirect carries every numeric dtype through its own TypedArray, and copies an output that aliases its input', async () => {
+    for (const dtype of ADD_DTYPES) {
+      const session = await addon.loadSession(writeModel(`direct_add_${dtype}`, addModel(dtype)));
+      toRelease.push(session);
+      const values = dtype.endsWith('64') && dtype.startsWith('int') ? [1n, -2n, 3n, 2n ** 40n]
+        : dtype === 'uint64' ? [1n, 2n, 3n, 2n ** 40n]
+        : dtype === 'float16' ? [0x3c00, 0x4000, 0x4200, 0x4400]   // 1, 2, 3, 4
+        : dtype.startsWith('uint') ? [1, 2, 3, 4] : [1, -2, 3, 4];
+      const Ctor = TYPED_ARRAYS[dtype as DType] as unknown as new (v: unknown[]) => ArrayLike<number | bigint>;
+      const input = new Ctor(values);
+      const out = session.runDirect([input as unknown as ArrayBufferView], directIo([[2, 2]]), undefined, false, false)!;
+      const result = Array.from(new (TYPED_ARRAYS[dtype as DType] as unknown as new (b: ArrayBuffer) => ArrayLike<number | bigint>)(out[0] as ArrayBuffer));
+      const doubled = dtype === 'float16' ? [0x4000, 0x4400, 0x4600, 0x4800]   // 2, 4, 6, 8
+        : values.map((v) => (typeof v === 'bigint' ? v * 2n : v * 2));
+      expect(result, dtype).toEqual(doubled);
+    }
+    // Identity may hand back the input's own memory: what JS gets must be a copy that outlives the input's change.
+    const identity = await addon.loadSession(writeModel('direct_identity', identityModel('float32')));
+    toRelease.push(identity);
+    const x = Float32Array.from([1, 2, 3, 4]);
+    const out = identity.runDirect([x], directIo([[2, 2]]), undefined, false, false)!;
+    x.fill(0);
+    expect(Array.from(new Float32Array(out[0] as ArrayBuffer))).toEqual([1, 2, 3, 4]);
+  });
+
+  it('runDirect picks outputs by index in the order asked, and bounds them before converting', () => {
+    // multi_io has a string input, so its lean path is not used by ModelSession; the mlp's single output is picked.
+    const io = directIo([[1, 4]]);
+    const picked = rawMlp.runDirect([Float32Array.from([1, 2, 3, 4])], io, Uint32Array.from([0, 0]), false, false)!;
+    expect(picked).toHaveLength(2);
+    expectClose(new Float32Array(picked[1] as ArrayBuffer), mlpForward([[1, 2, 3, 4]]).flat());
+    expect(outputShapes(io, 2)).toEqual([[1, 3], [1, 3]]);
+    const tooSmall = thrownBy(() => rawMlp.runDirect([Float32Array.from([1, 2, 3, 4])], directIo([[1, 4]], [-1, 8]), undefined, false, false));
+    expect(tooSmall.code).toBe('RESOURCE_EXHAUSTED');
+    expect(tooSmall.message).toContain('--max_response_bytes');
+  });
+
+  it('runDirect throws TypeError INVALID_ARGUMENT for malformed arguments and keeps working', async () => {
+    const x = Float32Array.from([1, 2, 3, 4]);
+    const cases: Array<[string, () => unknown, string]> = [
+      ['wrong count', () => rawMlp.runDirect([x, x], directIo([[1, 4], [1, 4]]), undefined, false, false), 'datas has 2 entries'],
+      ['wrong typed array', () => rawMlp.runDirect([Float64Array.from([1, 2, 3, 4])], directIo([[1, 4]]), undefined, false, false), 'datas[0] (input \'x\') must be'],
+      ['byte length', () => rawMlp.runDirect([x], directIo([[2, 4]]), undefined, false, false), 'datas[0] (input \'x\') has 16 bytes'],
+      ['fractional dim', () => rawMlp.runDirect([x], directIo([[1.5, 4]]), undefined, false, false), 'io: dim 0 of input'],
+      ['rank out of io', () => rawMlp.runDirect([x], Float64Array.from([-1, -1, 2, 1]), undefined, false, false), 'io: the rank of input'],
+      ['io not Float64Array', () => rawMlp.runDirect([x], new Float32Array(8) as unknown as Float64Array, undefined, false, false), 'io must be'],
+      ['output index', () => rawMlp.runDirect([x], directIo([[1, 4]]), Uint32Array.from([1]), false, false), 'outputIndices[0]'],
+      ['string input', () => rawMultiIo.runDirect([Float32Array.from([1, 2, 3]), BigInt64Array.from([1n, 2n]), x], directIo([[1, 3], [1, 2], [1]]), undefined, false, false), 'datas[2] (input \'text\')'],
+    ];
+    for (const [what, call, start] of cases) {
+      const err = thrownBy(call);
+      expect(err, what).toBeInstanceOf(TypeError);
+      expect(err.code, what).toBe('INVALID_ARGUMENT');
+      expect(err.message.startsWith(start), `${what}: ${err.message}`).toBe(true);
+    }
+    await expectMlpStillWorks();
+  });
 });

@@ -50,6 +50,9 @@ describe('deadlines fire on time, whatever the workers are doing', () => {
     // The slow model alone: it may use both workers (the automatic per-model limit applies only among several).
     t = await startTestServer({ slow: { 1: SLOW } }, { numBatchThreads: WORKERS });
     grpcs = grpcClients(t.grpcAddress);
+    // Connected before any test: on a loaded machine a first call's connection set-up can outlast a 300 ms deadline.
+    await Promise.all([grpcs.kserve, grpcs.prediction].map((client) =>
+      new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 10_000, (err?: Error) => (err ? reject(err) : resolve())))));
   });
   afterAll(async () => {
     grpcs.close();

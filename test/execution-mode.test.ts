@@ -58,6 +58,44 @@ describe('ExecutionMode (the rule, with an injected clock)', () => {
     expect(mode.name).toBe('inline');
   });
 
+  it('reads the CPU clock only for a run that may be slow: inputs larger than any proven fast, or after a wall-clock overrun', () => {
+    const clock = manualClock();
+    const mode = new ExecutionMode(100, clock.now);
+    expect(mode.measureCpuFor(1)).toBe(true);   // nothing proven yet
+    for (let i = 0; i < MIN_SAMPLES; i++) mode.record(10, false, 64);
+    expect(mode.name).toBe('inline');
+    expect(mode.measureCpuFor(64)).toBe(false);
+    expect(mode.measureCpuFor(65)).toBe(true);
+    // Under budget by the wall clock: judged without the CPU clock.
+    mode.recordInline(50, undefined, 64);
+    expect(mode.name).toBe('inline');
+    // Over budget by the wall clock alone (maybe preempted): no cooldown, but the next run is measured...
+    mode.recordInline(5_000, undefined, 64);
+    expect(mode.name).toBe('inline');
+    expect(mode.measureCpuFor(64)).toBe(true);
+    // ...and its CPU time decides: within budget, nothing changes and the clock is left alone again.
+    mode.recordInline(5_000, 20, 64);
+    expect(mode.name).toBe('inline');
+    expect(mode.measureCpuFor(64)).toBe(false);
+    // A larger input is measured and, over budget by CPU time, sends the version to the workers at once.
+    expect(mode.measureCpuFor(1_000_000)).toBe(true);
+    mode.recordInline(9_000, 8_500, 1_000_000);
+    expect(mode.name).toBe('queued');
+    clock.advance(COOLDOWN_MS);
+    // The slow input did not become "proven fast": the next one that large is measured again.
+    expect(mode.measureCpuFor(1_000_000)).toBe(true);
+  });
+
+  it('counts wall-clock overruns against the percentile: a model often over budget leaves the JS thread without a CPU reading', () => {
+    const mode = new ExecutionMode(100);
+    for (let i = 0; i < MIN_SAMPLES; i++) mode.record(10, false, 64);
+    for (let i = 0; i <= OVER_BUDGET_ALLOWED; i++) {
+      mode.recordInline(5_000, undefined, 64);
+      mode.recordInline(50, undefined, 64);
+    }
+    expect(mode.name).toBe('queued');
+  });
+
   it('an inline run over budget sends the version to the workers for COOLDOWN_MS, then it comes back', () => {
     const clock = manualClock();
     const mode = new ExecutionMode(100, clock.now);
@@ -111,6 +149,31 @@ describe('ModelSession: inline and queued runs', () => {
       expect(session.counters.inlineRuns).toBe(6);
       // Inline runs do not touch the native queue.
       expect(session.stats().tasksRun).toBe(MIN_SAMPLES);
+    } finally {
+      session.release();
+    }
+  });
+
+  it('an inline run answers directly (no promise); a queued one through a promise; both count', async () => {
+    const session = await ModelSession.load(writeModel('direct', mlpModel(1)), { inlineBudgetMicros: 1_000_000 });
+    try {
+      const row = [0.5, -1, 2, 0.25];
+      const expected = mlpReference([row], 1)[0]!.map((v) => Math.round(v * 1e4) / 1e4);
+      const first = session.start(mlpInput(row), undefined, {});
+      expect(first).toBeInstanceOf(Promise);   // no measurements yet: the workers
+      expect(scores((await first).outputs).map((v) => Math.round(v * 1e4) / 1e4)).toEqual(expected);
+      for (let i = 1; i < MIN_SAMPLES; i++) await session.run(mlpInput(row));
+      const direct = session.start(mlpInput(row), ['scores'], {});
+      expect(direct).not.toBeInstanceOf(Promise);
+      const result = direct as Exclude<typeof direct, Promise<unknown>>;
+      expect(result.ranInline).toBe(true);
+      expect(result.outputs.get('scores')!.shape).toEqual([1, 3]);
+      expect(scores(result.outputs).map((v) => Math.round(v * 1e4) / 1e4)).toEqual(expected);
+      expect(session.counters.inlineRuns).toBe(1);
+      expect(session.counters.success).toBe(MIN_SAMPLES + 1);
+      // A bad input throws at once, on either path, and counts as a failure.
+      expect(() => session.start(new Map([['x', { dtype: 'float32', shape: [1, 5], data: new Float32Array(5) }]]), undefined, {})).toThrow(/shape/);
+      expect(session.counters.failure).toBe(1);
     } finally {
       session.release();
     }

@@ -3,6 +3,9 @@
 
 #include <time.h>
 
+#include <cmath>
+#include <cstring>
+
 #include <unordered_map>
 
 #include "binding/addon_data.h"
@@ -65,6 +68,37 @@ std::vector<std::string> KnownOutputNames(Napi::Env env, const Napi::Value& valu
   return output_names;
 }
 
+// The TypedArray type that carries `type` in JS (src/engine/tensor.ts TYPED_ARRAY_FOR); false for strings.
+bool TypedArrayCarries(napi_typedarray_type array, ElementType type) {
+  switch (type) {
+    case ElementType::kFloat32: return array == napi_float32_array;
+    case ElementType::kFloat64: return array == napi_float64_array;
+    case ElementType::kInt8: return array == napi_int8_array;
+    case ElementType::kInt16: return array == napi_int16_array;
+    case ElementType::kInt32: return array == napi_int32_array;
+    case ElementType::kInt64: return array == napi_bigint64_array;
+    case ElementType::kUint8:
+    case ElementType::kBool: return array == napi_uint8_array;
+    case ElementType::kUint16:
+    case ElementType::kFloat16:
+    case ElementType::kBfloat16: return array == napi_uint16_array;
+    case ElementType::kUint32: return array == napi_uint32_array;
+    case ElementType::kUint64: return array == napi_biguint64_array;
+    default: return false;
+  }
+}
+
+// Reads a dim or count the caller wrote into io: a non-negative integer no larger than `max`.
+bool ReadCount(double value, double max, int64_t* out) {
+  if (!(value >= 0) || value > max || std::floor(value) != value) return false;
+  *out = static_cast<int64_t>(value);
+  return true;
+}
+
+// Outputs up to this size are copied into a fresh ArrayBuffer and ORT's value freed at once: for small tensors a
+// copy costs less than an external buffer's finalizer, its bookkeeping and the GC work it adds.
+constexpr std::size_t kCopyOutputsUpToBytes = 16 * 1024;
+
 }  // namespace
 
 Napi::Function SessionObject::Define(Napi::Env env) {
@@ -72,6 +106,7 @@ Napi::Function SessionObject::Define(Napi::Env env) {
       InstanceMethod<&SessionObject::Metadata>("metadata"),
       InstanceMethod<&SessionObject::Run>("run"),
       InstanceMethod<&SessionObject::RunInline>("runInline"),
+      InstanceMethod<&SessionObject::RunDirect>("runDirect"),
       InstanceMethod<&SessionObject::Stats>("stats"),
       InstanceMethod<&SessionObject::Release>("release"),
   });
@@ -80,7 +115,13 @@ Napi::Function SessionObject::Define(Napi::Env env) {
 Napi::Object SessionObject::NewInstance(Napi::Env env, std::shared_ptr<ModelSession> session, std::shared_ptr<ModelQueue> queue) {
   Napi::Object object = GetAddonData(env).session_constructor.New({});
   SessionObject* self = SessionObject::Unwrap(object);
-  for (const auto& input : session->metadata().inputs) self->input_order_.push_back(input.name);
+  for (const auto& input : session->metadata().inputs) {
+    self->input_order_.push_back(input.name);
+    InputTensor direct;
+    direct.name = input.name;
+    direct.type = static_cast<ElementType>(input.onnx_type);
+    self->direct_inputs_.push_back(std::move(direct));
+  }
   self->session_ = std::move(session);
   self->queue_ = std::move(queue);
   return object;
@@ -182,6 +223,112 @@ Napi::Value SessionObject::RunInline(const Napi::CallbackInfo& info) {
   if (report_addresses) report.input_addresses = &addresses;
   Napi::Array result = RunResultToJs(env, outputs, inputs, report);
   result.Get("info").As<Napi::Object>().Set("threadCpuMicros", static_cast<double>(cpu_end - cpu_start));
+  return result;
+}
+
+Napi::Value SessionObject::RunDirect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!session_) ThrowInvalidArgument(env, "session was released");
+  if (queue_->policy().enabled || (info[3].ToBoolean().Value() && !queue_->NoneWaiting())) return env.Undefined();
+  if (!info[0].IsArray()) ThrowInvalidArgument(env, "datas must be an array of TypedArrays");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    ThrowInvalidArgument(env, "io must be a Float64Array");
+  }
+  Napi::Array datas = info[0].As<Napi::Array>();
+  Napi::Float64Array io_array = info[1].As<Napi::Float64Array>();
+  double* io = io_array.Data();
+  const std::size_t io_length = io_array.ElementLength();
+  const std::size_t input_count = direct_inputs_.size();
+  if (datas.Length() != input_count) {
+    ThrowInvalidArgument(env, "datas has " + std::to_string(datas.Length()) + " entries but the model has " +
+                                  std::to_string(input_count) + " inputs");
+  }
+  // Bounds and shapes, read from io before anything is written back to it.
+  constexpr double kMaxDim = 9007199254740991.0 / 16;
+  if (io_length < 2) ThrowInvalidArgument(env, "io is too short");
+  OutputBounds bounds;
+  bounds.max_strings = io[0] < 0 ? -1 : static_cast<int64_t>(io[0]);
+  bounds.max_bytes = io[1] < 0 ? -1 : static_cast<int64_t>(io[1]);
+  std::size_t at = 2;
+  for (std::size_t i = 0; i < input_count; ++i) {
+    InputTensor& input = direct_inputs_[i];
+    int64_t rank = 0;
+    if (at >= io_length || !ReadCount(io[at], 64, &rank) || at + 1 + static_cast<std::size_t>(rank) > io_length) {
+      ThrowInvalidArgument(env, "io: the rank of input '" + input.name + "' is missing or not an integer from 0 to 64");
+    }
+    ++at;
+    input.shape.resize(static_cast<std::size_t>(rank));
+    double elements = 1;
+    for (int64_t d = 0; d < rank; ++d, ++at) {
+      if (!ReadCount(io[at], kMaxDim, &input.shape[static_cast<std::size_t>(d)])) {
+        ThrowInvalidArgument(env, "io: dim " + std::to_string(d) + " of input '" + input.name + "' is not a non-negative integer");
+      }
+      elements *= io[at];
+    }
+    if (elements > kMaxDim) ThrowInvalidArgument(env, "input '" + input.name + "' has too many elements");
+    Napi::Value data = datas[static_cast<uint32_t>(i)];
+    if (!data.IsTypedArray() || !TypedArrayCarries(data.As<Napi::TypedArray>().TypedArrayType(), input.type)) {
+      ThrowInvalidArgument(env, "datas[" + std::to_string(i) + "] (input '" + input.name + "') must be the TypedArray of dtype " +
+                                    ElementTypeName(input.type));
+    }
+    Napi::TypedArray typed = data.As<Napi::TypedArray>();
+    const std::size_t expected = static_cast<std::size_t>(elements) * ElementSize(input.type);
+    if (typed.ByteLength() != expected) {
+      ThrowInvalidArgument(env, "datas[" + std::to_string(i) + "] (input '" + input.name + "') has " +
+                                    std::to_string(typed.ByteLength()) + " bytes but its dims need " + std::to_string(expected));
+    }
+    input.data = static_cast<uint8_t*>(typed.ArrayBuffer().Data()) + typed.ByteOffset();
+    input.byte_length = expected;
+  }
+  const auto& model_outputs = session_->metadata().outputs;
+  direct_output_names_.clear();
+  if (!info[2].IsUndefined()) {
+    if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+      ThrowInvalidArgument(env, "outputIndices must be a Uint32Array or undefined");
+    }
+    Napi::Uint32Array indices = info[2].As<Napi::Uint32Array>();
+    for (std::size_t i = 0; i < indices.ElementLength(); ++i) {
+      if (indices[i] >= model_outputs.size()) ThrowInvalidArgument(env, "outputIndices[" + std::to_string(i) + "] is not an output of this model");
+      direct_output_names_.push_back(model_outputs[indices[i]].name);
+    }
+  }
+  const bool measure_cpu = info[4].ToBoolean().Value();
+  const int64_t start = SteadyClock::Instance().NowMicros();
+  const int64_t cpu_start = measure_cpu ? ThreadCpuMicros() : 0;
+  Status status = session_->Run(direct_inputs_, direct_output_names_, &direct_outputs_, nullptr);
+  const int64_t cpu_end = measure_cpu ? ThreadCpuMicros() : 0;
+  const int64_t end = SteadyClock::Instance().NowMicros();
+  if (!status.ok()) throw MakeJsError(env, status);
+  const std::string over = OutputsOverBounds(direct_outputs_, bounds);
+  if (!over.empty()) {
+    direct_outputs_.clear();
+    throw OutputsTooLargeError(env, over);
+  }
+  std::size_t needed = 2;
+  for (const auto& output : direct_outputs_) needed += 1 + output.shape.size();
+  if (needed > io_length) {
+    direct_outputs_.clear();
+    ThrowInvalidArgument(env, "io is too short for the outputs' dims (" + std::to_string(needed) + " needed)");
+  }
+  io[0] = static_cast<double>(end - start);
+  io[1] = measure_cpu ? static_cast<double>(cpu_end - cpu_start) : -1;
+  at = 2;
+  Napi::Array result = Napi::Array::New(env, direct_outputs_.size());
+  for (std::size_t i = 0; i < direct_outputs_.size(); ++i) {
+    OutputTensor& output = direct_outputs_[i];
+    io[at++] = static_cast<double>(output.shape.size());
+    for (int64_t dim : output.shape) io[at++] = static_cast<double>(dim);
+    if (output.type == ElementType::kString || output.byte_length > kCopyOutputsUpToBytes || !output.owner) {
+      result[static_cast<uint32_t>(i)] = OutputToJs(env, output, direct_inputs_).Get("data");
+      continue;
+    }
+    Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, output.byte_length);
+    std::memcpy(copy.Data(), output.data, output.byte_length);
+    result[static_cast<uint32_t>(i)] = copy;
+  }
+  direct_outputs_.clear();   // frees ORT's values of the copied outputs now
+  // Stale pointers into the caller's buffers are not kept (the next call sets them again).
+  for (auto& input : direct_inputs_) input.data = nullptr;
   return result;
 }
 

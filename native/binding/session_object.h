@@ -54,6 +54,24 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   Throws (TypeError, code INVALID_ARGUMENT) as run() does for malformed arguments, {code: 'RESOURCE_EXHAUSTED'}
   //   for outputs over the bounds, and ORT's {code, ortCode, message} (code INFERENCE) when the run fails.
   Napi::Value RunInline(const Napi::CallbackInfo& info);
+  // [sync] runDirect(datas, io, outputIndices, requireEmptyQueue, measureCpu) → Array of output data, or undefined
+  //   without running when the request must take the queue (as runInline). The lean form of runInline for the hot
+  //   path of numeric models: no objects in, few out, no property lookups by name.
+  //   datas: Array<TypedArray>, one per model input in model order, each of the type the input's dtype uses
+  //   (float32 → Float32Array, int64 → BigInt64Array, bool → Uint8Array, float16/bfloat16 → Uint16Array, ...);
+  //   read in place for the call's duration. String inputs are not accepted (use runInline).
+  //   io: Float64Array, in and out. In: [maxOutputStrings (-1 none), maxOutputBytes (-1 none), then per input its
+  //   rank followed by its dims]. Out: [computeMicros (wall clock), threadCpuMicros (-1 when measureCpu is false),
+  //   then per output its rank followed by its dims]; it must be long enough for the outputs' dims.
+  //   outputIndices: Uint32Array of model output indices in the order wanted, or undefined for every output in
+  //   model order. requireEmptyQueue as runInline's option; measureCpu: read the thread CPU clock around the run (a
+  //   system call each side, so the caller asks only when it needs the figure).
+  //   Returns per output: an ArrayBuffer for numeric data (a copy when small, else over ORT's memory, freed by its
+  //   finalizer), or Array<Uint8Array> for strings.
+  //   Throws (TypeError, code INVALID_ARGUMENT) for malformed arguments (wrong count or type of data, a byte length
+  //   the dims do not give, io too short), {code: 'RESOURCE_EXHAUSTED'} for outputs over the bounds, and ORT's
+  //   {code, ortCode, message} when the run fails.
+  Napi::Value RunDirect(const Napi::CallbackInfo& info);
   // [sync] stats() → {enqueued, rejectedFull, expired, terminated, batches, tasksRun, rowsRun, paddedRows, queued,
   // running} (terminated: runs stopped past their deadline; queued: requests waiting; running: batches now) (after
   // release(): the counters as they were then). Never throws.
@@ -66,6 +84,10 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   std::shared_ptr<ModelQueue> queue_;
   QueueStats final_stats_;   // the queue's counters when it was released
   std::vector<std::string> input_order_;
+  // runDirect's scratch, reused call after call on the JS thread so a run allocates no vectors of its own.
+  std::vector<InputTensor> direct_inputs_;
+  std::vector<OutputTensor> direct_outputs_;
+  std::vector<std::string> direct_output_names_;
 };
 
 }  // namespace ortserve

@@ -37,6 +37,10 @@ export class ExecutionMode {
   private queuedUntil = 0;
   /** Whether the version is inline already (its switch happened); cleared whenever it stops qualifying. */
   private entered = false;
+  /** The last inline run passed the budget by the wall clock alone: the next one reads the thread CPU clock. */
+  private confirmNext = false;
+  /** The most input elements of a run measured within budget: larger inputs get their CPU time read. */
+  private largestFastInput = 0;
 
   /** `now` (ms) is injectable so tests can step through the cooldown. */
   constructor(readonly budgetMicros: number, private readonly now: () => number = Date.now) {}
@@ -59,17 +63,53 @@ export class ExecutionMode {
     return this.inline() ? 'inline' : 'queued';
   }
 
+  /**
+   * Whether an inline run of `inputElements` elements should read the thread CPU clock (a system call each side of
+   * the run, several µs on a busy VM: as much as a tiny model's run). The wall clock alone judges a run well when it
+   * is under budget (the CPU time is then under budget too), so the CPU clock is read only when a run may be slow:
+   * its inputs are larger than any run proven within budget so far, or the previous inline run passed the budget by
+   * the wall clock (which may be the thread being preempted on a busy machine: that must not flap the mode).
+   */
+  measureCpuFor(inputElements: number): boolean {
+    return this.confirmNext || inputElements > this.largestFastInput;
+  }
+
+  /**
+   * Records an inline run from its wall time and, when it was read, its thread CPU time (see measureCpuFor). With
+   * the CPU time, the rule applies in full (a run over budget sends the version to the workers for COOLDOWN_MS). A
+   * run over budget by the wall clock alone counts against the percentile, and the next run reads the CPU clock.
+   */
+  recordInline(wallMicros: number, cpuMicros: number | undefined, inputElements: number): void {
+    if (cpuMicros !== undefined && cpuMicros >= 0) {
+      this.confirmNext = false;
+      this.record(cpuMicros, true, inputElements);
+      return;
+    }
+    if (wallMicros <= this.budgetMicros) {
+      this.record(wallMicros, true, inputElements);
+      return;
+    }
+    this.confirmNext = true;
+    this.remember(1);
+  }
+
   /** Records one finished run's compute time; an inline run over budget sends the version to the workers a while. */
-  record(computeMicros: number, ranInline: boolean): void {
+  record(computeMicros: number, ranInline: boolean, inputElements = 0): void {
     const over = computeMicros > this.budgetMicros ? 1 : 0;
-    this.overCount += over - this.overBudget[this.next]!;
-    this.overBudget[this.next] = over;
-    this.next = (this.next + 1) % WINDOW;
-    this.samples = Math.min(this.samples + 1, WINDOW);
+    this.remember(over);
+    if (over === 0 && inputElements > this.largestFastInput) this.largestFastInput = inputElements;
     if (ranInline) this.entered = true;
     if (ranInline && over === 1) {
       this.queuedUntil = this.now() + COOLDOWN_MS;
       this.entered = false;
     }
+  }
+
+  /** Adds one run to the window: over budget (1) or not (0). */
+  private remember(over: number): void {
+    this.overCount += over - this.overBudget[this.next]!;
+    this.overBudget[this.next] = over;
+    this.next = (this.next + 1) % WINDOW;
+    this.samples = Math.min(this.samples + 1, WINDOW);
   }
 }

@@ -8,7 +8,7 @@ import {
 import { ExecutionMode } from './execution-mode.js';
 import {
   nativeAddon,
-  type NativeBatchingOptions, type NativeMetadata, type NativeOutput, type NativeProviderOutcome, type NativeQueueStats,
+  type NativeBatchingOptions, type NativeInput, type NativeMetadata, type NativeOutput, type NativeProviderOutcome, type NativeQueueStats,
   type NativeRunInfo, type NativeRunOptions, type NativeRunResult, type NativeSession, type NativeSessionOptions,
   type NativeStatusCode,
 } from './native-binding.js';
@@ -44,8 +44,13 @@ export interface RunOptions {
    * error (--terminate_runs_past_deadline).
    */
   deadline?: number;
-  /** Aborting drops the request if it has not started yet (it then fails with ERR_DEADLINE_EXCEEDED). */
-  signal?: AbortSignal;
+  /**
+   * Aborting drops the request if it has not started yet (it then fails with ERR_DEADLINE_EXCEEDED). Read only when
+   * the request goes to the queue: an object may make it on demand (a getter), so an inline run never pays for one.
+   */
+  readonly signal?: AbortSignal | undefined;
+  /** Whether the client is gone already, when the caller can say so without making `signal`. */
+  readonly aborted?: boolean | undefined;
   /** ERR_TOO_LARGE instead of outputs holding more string elements (checked before any is converted). */
   maxOutputStrings?: number;
   /** ERR_TOO_LARGE instead of outputs holding more bytes (checked before any is converted). */
@@ -119,6 +124,12 @@ export class ModelSession {
   readonly metadata: NativeMetadata;
   private readonly inputsByName: Map<string, TensorSpec>;
   private readonly outputsByName: Map<string, TensorSpec>;
+  private readonly outputIndex: Map<string, number>;
+  /**
+   * runDirect's in/out scratch (input dims in; compute time and output dims out), or undefined when an input is a
+   * string tensor (those take runInline). Room for rank 64 on every input and output.
+   */
+  private readonly directIo: Float64Array | undefined;
   private native: NativeSession | undefined;
   readonly counters: RequestCounters = {
     success: 0, failure: 0, inferences: 0, requestMicros: 0, queueMicros: 0, computeMicros: 0, inlineRuns: 0, queuedRuns: 0,
@@ -138,6 +149,10 @@ export class ModelSession {
     this.providers = this.metadata.providers.map((p) => ({ ...p, reason: p.reason.trim().replace(/\s+/g, ' ') }));
     this.inputsByName = new Map(this.signature.inputs.map((s) => [s.name, s]));
     this.outputsByName = new Map(this.signature.outputs.map((s) => [s.name, s]));
+    this.outputIndex = new Map(this.signature.outputs.map((s, i) => [s.name, i]));
+    const numericInputs = this.signature.inputs.every((s) => s.dtype !== 'string' && s.dtype !== 'unsupported');
+    const slots = this.signature.inputs.length + this.signature.outputs.length;
+    this.directIo = numericInputs ? new Float64Array(2 + 65 * slots) : undefined;
   }
 
   /** Loads `path` on a native thread. Rejects with ERR_MODEL_LOAD naming the path and ORT's reason. */
@@ -211,30 +226,56 @@ export class ModelSession {
 
   /** As run(), also saying which batch the request joined and how long it queued and computed. */
   async runWithInfo(inputs: ReadonlyMap<string, Tensor>, outputNames?: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    return this.start(inputs, outputNames, options);
+  }
+
+  /**
+   * As runWithInfo(), but a run that goes inline on the JS thread (see execution-mode.ts) returns its result
+   * directly, with no promise and no microtask between the run and the caller; a queued run returns a promise.
+   * Counts the request either way. Throws synchronously for invalid inputs and failed inline runs; the promise
+   * rejects for failed queued runs.
+   */
+  start(inputs: ReadonlyMap<string, Tensor>, outputNames: readonly string[] | undefined, options: RunOptions = {}): RunResult | Promise<RunResult> {
     const started = performance.now();
+    let result: RunResult | undefined;
     try {
-      const result = await this.runOnce(inputs, outputNames, options);
-      const c = this.counters;
-      c.success++;
-      c.inferences += firstDim(inputs);
-      c.requestMicros += Math.round((performance.now() - started) * 1000);
-      c.queueMicros += result.info.queueMicros;
-      c.computeMicros += result.info.computeMicros;
-      if (result.ranInline) c.inlineRuns++;
-      else c.queuedRuns++;
-      return result;
+      const native = this.native;
+      if (native === undefined) fail('ERR_MODEL_UNAVAILABLE', 'the model version was unloaded');
+      this.validateInputs(inputs);
+      if (outputNames !== undefined) this.validateOutputNames(outputNames);
+      if (options.aborted ?? options.signal?.aborted) fail('ERR_DEADLINE_EXCEEDED', 'the request was cancelled before it ran');
+      const nativeOptions = this.nativeRunOptions(options);
+      if (this.executionMode.inline()) result = this.runInlineNow(native, inputs, outputNames, nativeOptions);
+      if (result === undefined) {
+        return this.runQueued(native, inputs, outputNames, options, nativeOptions).then(
+          (queued) => this.counted(queued, inputs, started),
+          (err: unknown) => {
+            this.counters.failure++;
+            throw err;
+          });
+      }
     } catch (err) {
       this.counters.failure++;
       throw err;
     }
+    return this.counted(result, inputs, started);
   }
 
-  private async runOnce(inputs: ReadonlyMap<string, Tensor>, outputNames: readonly string[] | undefined, options: RunOptions): Promise<RunResult> {
-    const native = this.native;
-    if (native === undefined) fail('ERR_MODEL_UNAVAILABLE', 'the model version was unloaded');
-    this.validateInputs(inputs);
-    if (outputNames !== undefined) this.validateOutputNames(outputNames);
-    if (options.signal?.aborted) fail('ERR_DEADLINE_EXCEEDED', 'the request was cancelled before it ran');
+  /** Adds a successful request to the counters. */
+  private counted(result: RunResult, inputs: ReadonlyMap<string, Tensor>, started: number): RunResult {
+    const c = this.counters;
+    c.success++;
+    c.inferences += firstDim(inputs);
+    c.requestMicros += Math.round((performance.now() - started) * 1000);
+    c.queueMicros += result.info.queueMicros;
+    c.computeMicros += result.info.computeMicros;
+    if (result.ranInline) c.inlineRuns++;
+    else c.queuedRuns++;
+    return result;
+  }
+
+  /** The deadline (as time left) and output bounds as the addon takes them. Throws ERR_DEADLINE_EXCEEDED if past. */
+  private nativeRunOptions(options: RunOptions): NativeRunOptions {
     const nativeOptions: NativeRunOptions = {};
     if (options.deadline !== undefined) {
       const remainingMs = options.deadline - performance.now();
@@ -243,36 +284,100 @@ export class ModelSession {
     }
     if (options.maxOutputStrings !== undefined) nativeOptions.maxOutputStrings = options.maxOutputStrings;
     if (options.maxOutputBytes !== undefined) nativeOptions.maxOutputBytes = options.maxOutputBytes;
-    const nativeInputs = [...inputs].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
+    return nativeOptions;
+  }
+
+  /**
+   * Runs on the JS thread now, or returns undefined when the addon sends the request to the queue (batching, or a
+   * request of this version still waiting for a worker while the version switches to inline).
+   */
+  private runInlineNow(native: NativeSession, inputs: ReadonlyMap<string, Tensor>, outputNames: readonly string[] | undefined,
+                       nativeOptions: NativeRunOptions): RunResult | undefined {
+    const requireEmptyQueue = this.executionMode.switching;
+    if (this.directIo !== undefined) return this.runDirect(native, this.directIo, inputs, outputNames, nativeOptions, requireEmptyQueue);
     const names = outputNames === undefined ? undefined : [...outputNames];
-    if (this.executionMode.inline()) {
-      let inline: NativeRunResult | undefined;
-      try {
-        inline = native.runInline(nativeInputs, names, { ...nativeOptions, requireEmptyQueue: this.executionMode.switching });
-      } catch (err) {
-        throw fromNativeError(err, 'running the model');
-      }
-      if (inline !== undefined) {
-        // Judged on CPU time: on a busy machine a preempted run would otherwise look slow and flap the mode.
-        this.executionMode.record(inline.info.threadCpuMicros ?? inline.info.computeMicros, true);
-        return { outputs: toTensors(inline), info: inline.info, ranInline: true };
+    let inline: NativeRunResult | undefined;
+    try {
+      inline = native.runInline(toNativeInputs(inputs), names, { ...nativeOptions, requireEmptyQueue });
+    } catch (err) {
+      throw fromNativeError(err, 'running the model');
+    }
+    if (inline === undefined) return undefined;
+    this.executionMode.recordInline(inline.info.computeMicros, inline.info.threadCpuMicros, totalElements(inputs));
+    return { outputs: toTensors(inline), info: inline.info, ranInline: true };
+  }
+
+  /** runInlineNow for a model whose inputs are all numeric: the addon's lean entry point (runDirect). */
+  private runDirect(native: NativeSession, io: Float64Array, inputs: ReadonlyMap<string, Tensor>, outputNames: readonly string[] | undefined,
+                    nativeOptions: NativeRunOptions, requireEmptyQueue: boolean): RunResult | undefined {
+    const specs = this.signature.inputs;
+    const datas = new Array<ArrayBufferView>(specs.length);
+    io[0] = nativeOptions.maxOutputStrings ?? -1;
+    io[1] = nativeOptions.maxOutputBytes ?? -1;
+    let at = 2;
+    let elements = 0;
+    for (let i = 0; i < specs.length; i++) {
+      const tensor = inputs.get(specs[i]!.name)!;   // validateInputs: every model input is present
+      datas[i] = tensor.data as ArrayBufferView;
+      elements += tensor.data.length;
+      const shape = tensor.shape;
+      io[at++] = shape.length;
+      for (let d = 0; d < shape.length; d++) io[at++] = shape[d]!;
+    }
+    let outputSpecs = this.signature.outputs;
+    let indices: Uint32Array | undefined;
+    if (outputNames !== undefined) {
+      indices = new Uint32Array(outputNames.length);
+      outputSpecs = new Array<TensorSpec>(outputNames.length);
+      for (let i = 0; i < outputNames.length; i++) {
+        const index = this.outputIndex.get(outputNames[i]!)!;   // validateOutputNames: every name is known
+        indices[i] = index;
+        outputSpecs[i] = this.signature.outputs[index]!;
       }
     }
-    if (options.signal !== undefined) nativeOptions.cancellable = true;
+    let datasOut: Array<ArrayBuffer | Uint8Array[]> | undefined;
+    try {
+      datasOut = native.runDirect(datas, io, indices, requireEmptyQueue, this.executionMode.measureCpuFor(elements));
+    } catch (err) {
+      throw fromNativeError(err, 'running the model');
+    }
+    if (datasOut === undefined) return undefined;
+    const computeMicros = io[0]!;
+    const threadCpuMicros = io[1]! >= 0 ? io[1]! : undefined;
+    this.executionMode.recordInline(computeMicros, threadCpuMicros, elements);
+    const outputs = new Map<string, Tensor>();
+    at = 2;
+    for (let i = 0; i < datasOut.length; i++) {
+      const rank = io[at++]!;
+      const shape = new Array<number>(rank);
+      for (let d = 0; d < rank; d++) shape[d] = io[at++]!;
+      const spec = outputSpecs[i]!;
+      outputs.set(spec.name, outputToTensor({ name: spec.name, dtype: spec.dtype, shape, data: datasOut[i]! }));
+    }
+    const info: RunInfo = { batchRows: 1, batchRequests: 1, queueMicros: 0, computeMicros };
+    if (threadCpuMicros !== undefined) info.threadCpuMicros = threadCpuMicros;
+    return { outputs, info, ranInline: true };
+  }
+
+  /** Queues the request on the model's native queue; an aborted signal drops it if it has not started. */
+  private async runQueued(native: NativeSession, inputs: ReadonlyMap<string, Tensor>, outputNames: readonly string[] | undefined,
+                          options: RunOptions, nativeOptions: NativeRunOptions): Promise<RunResult> {
+    const signal = options.signal;
+    if (signal !== undefined) nativeOptions.cancellable = true;
     let result: NativeRunResult;
     try {
-      const pending = native.run(nativeInputs, names, nativeOptions);
+      const pending = native.run(toNativeInputs(inputs), outputNames === undefined ? undefined : [...outputNames], nativeOptions);
       const cancel = () => pending.cancel?.();
-      options.signal?.addEventListener('abort', cancel, { once: true });
+      signal?.addEventListener('abort', cancel, { once: true });
       try {
         result = await pending;
       } finally {
-        options.signal?.removeEventListener('abort', cancel);
+        signal?.removeEventListener('abort', cancel);
       }
     } catch (err) {
       throw fromNativeError(err, 'running the model');
     }
-    this.executionMode.record(result.info.computeMicros, false);
+    this.executionMode.record(result.info.computeMicros, false, totalElements(inputs));
     return { outputs: toTensors(result), info: result.info, ranInline: false };
   }
 
@@ -288,6 +393,18 @@ export class ModelSession {
     this.native.release();
     this.native = undefined;
   }
+}
+
+/** Elements of all inputs together (a string tensor counts its strings). */
+function totalElements(inputs: ReadonlyMap<string, Tensor>): number {
+  let n = 0;
+  for (const t of inputs.values()) n += t.data.length;
+  return n;
+}
+
+/** Inputs as the addon's run() and runInline() take them. */
+function toNativeInputs(inputs: ReadonlyMap<string, Tensor>): NativeInput[] {
+  return [...inputs].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
 }
 
 /** The outputs of an addon run, by name, as tensors over the addon's buffers. */

@@ -159,6 +159,14 @@ export interface NativeSession {
    * whose runs are short.
    */
   runInline(inputs: NativeInput[], outputNames?: string[], options?: { reportAddresses?: boolean; requireEmptyQueue?: boolean; maxOutputStrings?: number; maxOutputBytes?: number }): NativeRunResult | undefined;
+  /**
+   * [sync] The lean runInline for numeric inputs (SessionObject::RunDirect has the full contract): `datas` one
+   * TypedArray per model input in model order; `io` in: [maxOutputStrings (-1 none), maxOutputBytes (-1 none), per
+   * input rank then dims], out: [computeMicros, threadCpuMicros (-1 unless measureCpu), per output rank then dims];
+   * `outputIndices` model output indices in the order wanted (undefined = all in model order). Returns per output an
+   * ArrayBuffer (numeric) or Uint8Array[] (string), or undefined without running when the request must take the queue.
+   */
+  runDirect(datas: ArrayBufferView[], io: Float64Array, outputIndices: Uint32Array | undefined, requireEmptyQueue: boolean, measureCpu: boolean): Array<ArrayBuffer | Uint8Array[]> | undefined;
   /** [sync] Counters of the model's queue. */
   stats(): NativeQueueStats;
   /** [sync] No new requests; queued and running ones finish, then the session is freed. */

@@ -11,8 +11,13 @@ import type { RequestSizes } from './request-size.js';
 export interface CallLimits {
   /** The point (deadlineClock() ms, see deadline.ts) after which the request must not start; undefined = none. */
   deadline?: number;
-  /** Aborts when the client cancels or disconnects: a request still queued is dropped. */
-  signal?: AbortSignal;
+  /**
+   * Aborts when the client cancels or disconnects: a request still queued is dropped. Read only when a request must
+   * wait (a front end may make it on first read, with a getter, so that an inline run never pays for one).
+   */
+  readonly signal?: AbortSignal | undefined;
+  /** Whether the client has cancelled or gone already, when the front end can tell without making `signal`. */
+  readonly aborted?: boolean | undefined;
 }
 
 /**

@@ -2,7 +2,7 @@
 // WebSocket) resolves the model, applies the deadline and abort signal, runs, and counts through runInference.
 
 import { fail } from '../errors.js';
-import type { RunOptions } from '../engine/model-session.js';
+import type { RunOptions, RunResult } from '../engine/model-session.js';
 import type { ModelRegistry, VersionSelector } from '../registry/model-registry.js';
 import { deadlineClock } from './deadline.js';
 import { checkInputs, type CallLimits, type InferRequest, type InferResponse, type ProtocolNames } from './infer-request.js';
@@ -18,15 +18,31 @@ export function expireIfPast(limits: CallLimits): void {
   if (limits.deadline !== undefined && limits.deadline <= deadlineClock()) {
     fail('ERR_DEADLINE_EXCEEDED', 'the request deadline passed before it ran');
   }
-  if (limits.signal?.aborted) fail('ERR_DEADLINE_EXCEEDED', 'the request was cancelled before it ran');
+  if (limits.aborted ?? limits.signal?.aborted) fail('ERR_DEADLINE_EXCEEDED', 'the request was cancelled before it ran');
 }
 
-/** The client's limits and the server's bounds on the outputs, as the engine takes them. */
-function engineRunOptions(limits: CallLimits, sizes: SizeLimits): RunOptions {
-  const options: RunOptions = { maxOutputStrings: sizes.maxStringElements, maxOutputBytes: sizes.maxResponseBytes };
-  if (limits.deadline !== undefined) options.deadline = limits.deadline;
-  if (limits.signal !== undefined) options.signal = limits.signal;
-  return options;
+/**
+ * The client's limits and the server's bounds on the outputs, as the engine takes them. `signal` is passed through a
+ * getter: a front end may make it on demand, and only a request that goes to the queue reads it.
+ */
+class EngineRunOptions implements RunOptions {
+  readonly deadline: number | undefined;
+  readonly maxOutputStrings: number;
+  readonly maxOutputBytes: number;
+
+  constructor(private readonly limits: CallLimits, sizes: SizeLimits) {
+    this.deadline = limits.deadline;
+    this.maxOutputStrings = sizes.maxStringElements;
+    this.maxOutputBytes = sizes.maxResponseBytes;
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.limits.signal;
+  }
+
+  get aborted(): boolean {
+    return this.limits.aborted ?? this.limits.signal?.aborted ?? false;
+  }
 }
 
 /** Releases waiting for the next turn of the event loop: one setImmediate serves every request of a turn. */
@@ -44,30 +60,49 @@ function releaseNextTurn(releases: ReadonlyArray<() => void>): void {
 }
 
 /**
- * Runs a request on the version it names, inside registry.use (which keeps that version alive until the run
- * settles); the session counts it (success, failure, rows, queue and compute time) for metrics. Throws
+ * Runs a request on the version it names, holding that version (registry.acquire) until the run settles so a newer
+ * version replacing it meanwhile does not unload it; the session counts it (success, failure, rows, queue and compute
+ * time) for metrics. A run that goes inline on the JS thread returns the answer directly (no promise, no microtask:
+ * the front end can reply in the same turn); a queued one returns a promise. Throws (or rejects with)
  * ERR_MODEL_NOT_FOUND/UNAVAILABLE, ERR_DEADLINE_EXCEEDED, the decoder's and checkInputs' errors, and the engine's;
  * ERR_TOO_LARGE for inputs or outputs over the size limits (the engine checks outputs before converting them), and
  * ERR_QUEUE_FULL when the server's bytes in flight would pass --max_in_flight_bytes.
  */
-export async function runInference(registry: ModelRegistry, request: InferRequest, names: ProtocolNames): Promise<InferResponse> {
+export function runInference(registry: ModelRegistry, request: InferRequest, names: ProtocolNames): InferResponse | Promise<InferResponse> {
   expireIfPast(request.limits);
   const { limits, inFlight } = request.sizes;
-  return registry.use(request.model, request.selector, async (v) => {
+  const handle = registry.acquire(request.model, request.selector);
+  const v = handle.version;
+  const releases: Array<() => void> = [];
+  // Held one more turn of the event loop: front ends encode the answer right after this returns (or in the
+  // continuation of its promise), so the bytes stay counted until the reply has been built.
+  const settle = () => {
+    handle.release();
+    releaseNextTurn(releases);
+  };
+  const answer = (result: RunResult): InferResponse => {
+    releases.push(inFlight.reserve(checkResponseTensors(result.outputs, limits), 'the answer'));
+    const response: InferResponse = { model: v.model, version: v.version, outputs: result.outputs };
+    if (request.id !== undefined) response.id = request.id;
+    return response;
+  };
+  const failed = (err: unknown): never => {
+    registry.logRequestFailure(v.model, v.version, err);
+    throw err;
+  };
+  let pending: Promise<RunResult> | undefined;
+  try {
     const signature = v.session.signature;
     const inputs = typeof request.inputs === 'function' ? request.inputs(signature) : request.inputs;
     checkInputs(inputs, signature, names);
-    const releases = [inFlight.reserve(checkRequestTensors(inputs, limits), 'the request')];
-    try {
-      const outputs = await v.session.run(inputs, request.outputNames, engineRunOptions(request.limits, limits));
-      releases.push(inFlight.reserve(checkResponseTensors(outputs, limits), 'the answer'));
-      const response: InferResponse = { model: v.model, version: v.version, outputs };
-      if (request.id !== undefined) response.id = request.id;
-      return response;
-    } finally {
-      // Held one more turn of the event loop: front ends encode the answer in the continuation of this promise, so
-      // the bytes stay counted until the reply has been built.
-      releaseNextTurn(releases);
-    }
-  });
+    releases.push(inFlight.reserve(checkRequestTensors(inputs, limits), 'the request'));
+    const started = v.session.start(inputs, request.outputNames, new EngineRunOptions(request.limits, limits));
+    if (!(started instanceof Promise)) return answer(started);
+    pending = started;
+  } catch (err) {
+    return failed(err);
+  } finally {
+    if (pending === undefined) settle();
+  }
+  return pending.then(answer, failed).finally(settle);
 }

@@ -212,13 +212,17 @@ export class ModelRegistry {
     try {
       return await fn(handle.version);
     } catch (err) {
-      // The client was told less than ORT said (no source locations): the log gets the full text.
-      if (err instanceof OrtServeError && err.detail !== err.message) {
-        this.runtime.log.warn({ model, version: handle.version.version, code: err.code, err: err.detail }, 'request failed');
-      }
+      this.logRequestFailure(model, handle.version.version, err);
       throw err;
     } finally {
       handle.release();
+    }
+  }
+
+  /** Logs a failed request's full error text when the client was told less (ORT's source locations are left out). */
+  logRequestFailure(model: string, version: number, err: unknown): void {
+    if (err instanceof OrtServeError && err.detail !== err.message) {
+      this.runtime.log.warn({ model, version, code: err.code, err: err.detail }, 'request failed');
     }
   }
 

@@ -2,11 +2,11 @@
 
 import { toOrtServeError } from '../../errors.js';
 import type { DType } from '../../engine/tensor.js';
-import type { CallLimits } from '../../inference/infer-request.js';
+import type { CallLimits, InferResponse } from '../../inference/infer-request.js';
 import { listedInputNames } from '../../inference/infer-request.js';
 import { runInference } from '../../inference/run-inference.js';
 import type { RequestSizes } from '../../inference/request-size.js';
-import type { ModelRegistry } from '../../registry/model-registry.js';
+import type { ModelRegistry, VersionSelector } from '../../registry/model-registry.js';
 import { decodeInferRequest, encodeErrorResponse, encodeInferResponse } from '../../protocol/flatbuffers/messages.js';
 
 export interface FbInferResult {
@@ -21,31 +21,40 @@ export interface FbInferResult {
 const fbDtypeName = (d: DType | 'unsupported'): string => d;
 
 /**
- * Decodes, runs and encodes. Never throws: every failure becomes an error response with the registry's code.
+ * Decodes, runs and encodes. Never throws and never rejects: every failure becomes an error response with the
+ * registry's code. A request that ran inline is answered directly, one that queued through a promise.
  * `limitsFor` turns the request's own timeout_micros (0 = none) into its limits under the one deadline rule, counted
  * from when the request arrived; its signal drops the request if it has not started.
  */
-export async function runFlatBuffersInfer(
+export function runFlatBuffersInfer(
   registry: ModelRegistry,
   bytes: Uint8Array,
   limitsFor: (timeoutMicros: number) => CallLimits,
   sizes: RequestSizes,
-): Promise<FbInferResult> {
+): FbInferResult | Promise<FbInferResult> {
   let id = '';
   let model = '';
+  const failed = (err: unknown): FbInferResult => {
+    const error = toOrtServeError(err);
+    return { bytes: encodeErrorResponse(id, model, error), status: error.httpStatus, id };
+  };
+  const encoded = (response: InferResponse): FbInferResult =>
+    ({ bytes: encodeInferResponse(id, response.model, response.version, response.outputs), status: 200, id });
   try {
     const request = decodeInferRequest(bytes, sizes.limits);
     id = request.id;
     model = request.model;
-    const selector = { ...(request.version !== undefined ? { version: request.version } : {}), ...(request.label ? { label: request.label } : {}) };
-    const response = await runInference(registry, {
+    const selector: VersionSelector = {};
+    if (request.version !== undefined) selector.version = request.version;
+    if (request.label) selector.label = request.label;
+    const response = runInference(registry, {
       model: request.model, selector, inputs: request.inputs,
       outputNames: request.outputs.length > 0 ? request.outputs : undefined,
       limits: limitsFor(request.timeoutMicros), sizes,
     }, listedInputNames(request.inputs.keys(), fbDtypeName, 'request.inputs'));
-    return { bytes: encodeInferResponse(id, response.model, response.version, response.outputs), status: 200, id };
+    if (response instanceof Promise) return response.then(encoded, failed);
+    return encoded(response);
   } catch (err) {
-    const error = toOrtServeError(err);
-    return { bytes: encodeErrorResponse(id, model, error), status: error.httpStatus, id };
+    return failed(err);
   }
 }

@@ -9,7 +9,7 @@ import type { ModelRegistry } from '../../registry/model-registry.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import { decodeInferRequest, encodeErrorResponse } from '../../protocol/flatbuffers/messages.js';
 import { HttpExchange, type HttpExchangeOptions } from '../http/http-exchange.js';
-import { runFlatBuffersInfer } from './fb-infer.js';
+import { runFlatBuffersInfer, type FbInferResult } from './fb-infer.js';
 
 export const FLATBUFFERS_HTTP_PATH = '/v1/flatbuffers/infer';
 export const FLATBUFFERS_WS_PATH = '/v1/flatbuffers/ws';
@@ -54,19 +54,18 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
   const sockets = new Set<WebSocket<Connection>>();
   app.post(FLATBUFFERS_HTTP_PATH, (res, req) => {
     const ex = new HttpExchange(res, req, ctx.exchange);
-    void (async () => {
-      try {
-        const body = await ex.readBody(ctx.maxBodyBytes);
-        // The body buffer is the request buffer: tensor data reach the engine as views into it. A client that
-        // disconnects aborts the signal, which drops the request if it is still queued.
-        const result = await runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes);
-        ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
-      } catch (err) {
-        // Only body-reading failures land here (size limit, client gone); reply in the protocol's own form.
-        const error = err instanceof OrtServeError ? err : new OrtServeError('ERR_INTERNAL', String(err));
-        ex.sendBytes(error.httpStatus, FLATBUFFERS_CONTENT_TYPE, encodeErrorResponse('', '', error));
-      }
-    })();
+    const send = (result: FbInferResult) => ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
+    // The body buffer is the request buffer: tensor data reach the engine as views into it. A client that disconnects
+    // aborts the signal, which drops the request if it is still queued. A request run inline is answered in the same
+    // turn its last byte arrived.
+    ex.readBodyThen(ctx.maxBodyBytes, (body) => {
+      const result = runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes);
+      if (result instanceof Promise) void result.then(send);
+      else send(result);
+    }, (error) => {
+      // Only body-reading failures land here (size limit, client gone); reply in the protocol's own form.
+      ex.sendBytes(error.httpStatus, FLATBUFFERS_CONTENT_TYPE, encodeErrorResponse('', '', error));
+    });
   });
   app.ws<Connection>(FLATBUFFERS_WS_PATH, {
     maxPayloadLength: ctx.maxBodyBytes,
@@ -100,12 +99,15 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         const deadline = requestDeadline({ receivedAt, serverTimeoutMs: ctx.restTimeoutMs, timeoutMicros });
         return deadline === undefined ? { signal: controller.signal } : { signal: controller.signal, deadline };
       };
-      void runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes).then((result) => {
+      const reply = (result: FbInferResult) => {
         connection.inFlight.delete(controller);
         // A closed connection's results are dropped; send() on a backed-up one closes it (closeOnBackpressureLimit).
         // Corked: outside uWS's own callbacks an uncorked send is held until the loop next polls the socket.
         if (connection.open) ws.cork(() => ws.send(result.bytes, true));
-      });
+      };
+      const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes);
+      if (result instanceof Promise) void result.then(reply);
+      else reply(result);
     },
     close: (ws) => {
       const connection = ws.getUserData();

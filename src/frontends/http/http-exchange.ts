@@ -91,7 +91,16 @@ export class HttpExchange {
    * passes `limit` (the connection is then closed, since the rest of the body will not be read).
    */
   readBody(limit: number): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
+    return new Promise((resolve, reject) => this.readBodyThen(limit, resolve, reject));
+  }
+
+  /**
+   * readBody with callbacks: `onBody` runs inside uWS's data callback, in the same turn as the last chunk arrives, so
+   * a request answered at once (an inline run) is answered without a promise or a microtask in between. Exactly one
+   * of the callbacks runs, once.
+   */
+  readBodyThen(limit: number, resolve: (body: Buffer) => void, reject: (err: OrtServeError) => void): void {
+    {
       const tooLarge = () =>
         new OrtServeError('ERR_TOO_LARGE', `request body exceeds the limit of ${limit} bytes (--max_body_bytes)`);
       // Past the limit the rest of the body is read and dropped, up to another `limit` bytes, before the 413 goes out:
@@ -129,7 +138,7 @@ export class HttpExchange {
           settle(() => resolve(whole !== undefined ? whole.subarray(0, received) : Buffer.concat(chunks, received)));
         }
       });
-    });
+    }
   }
 
   /** Aborted when the client disconnects: pass it to the engine so a request nobody waits for is dropped. */
@@ -145,10 +154,8 @@ export class HttpExchange {
    * when the headers arrived; and a signal that aborts when the client disconnects.
    */
   callLimits(serverTimeoutMs: number, timeoutMicros?: number): CallLimits {
-    const limits: CallLimits = { signal: this.signal };
     const deadline = requestDeadline({ receivedAt: this.receivedAt, serverTimeoutMs, timeoutMs: this.requestTimeoutMs, timeoutMicros });
-    if (deadline !== undefined) limits.deadline = deadline;
-    return limits;
+    return new ExchangeLimits(this, deadline);
   }
 
   /** Sends a JSON text with `status`. No-op if the client went away or a reply was already sent. */
@@ -173,5 +180,21 @@ export class HttpExchange {
     const error = toOrtServeError(err);
     const closeConnection = error.code === 'ERR_TOO_LARGE';   // the unread body would otherwise follow
     this.sendJson(error.httpStatus, JSON.stringify({ error: error.message, code: error.code }), closeConnection);
+  }
+}
+
+/**
+ * An exchange's limits: the deadline, and the client's disconnect as a signal made on first read (an AbortController
+ * per request costs more than a tiny model's run, and only a request that waits in the queue needs one).
+ */
+class ExchangeLimits implements CallLimits {
+  constructor(private readonly exchange: HttpExchange, readonly deadline: number | undefined) {}
+
+  get signal(): AbortSignal {
+    return this.exchange.signal;
+  }
+
+  get aborted(): boolean {
+    return this.exchange.aborted;
   }
 }
