@@ -94,12 +94,12 @@ function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementCo
     try {
       const kserve = parseKservePath(ex.url);
       if (kserve !== undefined) {
-        void handleKserveRest(ex, res, kserveCtx, kserve, readKserveHeaders(req));
+        handleKserveRest(ex, kserveCtx, kserve, readKserveHeaders(req));
         return;
       }
       const route = parseTfServingPath(ex.url);
       if (route === undefined) throw new OrtServeError('ERR_NOT_FOUND', `no route for ${ex.method.toUpperCase()} ${clientText(ex.url)}`);
-      void handleTfServingRest(ex, ctx, route);
+      handleTfServingRest(ex, ctx, route);
     } catch (err) {
       ex.sendError(err);
     }

@@ -9,23 +9,37 @@ import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
 import { decodeModelInfer, modelInferReply, type ModelInferMessage } from './kserve-grpc-codec.js';
 
-/** The call's limits, tightened by Triton's "timeout" parameter (µs from `receivedAt`) when it sets an earlier deadline. */
+/** Tightens a call's limits with Triton's "timeout" parameter (µs from `receivedAt`) when it sets an earlier deadline. */
+class TimeoutLimits implements CallLimits {
+  constructor(private readonly call: CallLimits, readonly deadline: number | undefined) {}
+
+  get signal(): AbortSignal | undefined {
+    return this.call.signal;
+  }
+
+  get aborted(): boolean | undefined {
+    return this.call.aborted;
+  }
+}
+
 function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, receivedAt: number): CallLimits {
   const deadline = requestDeadline({ receivedAt, absoluteDeadline: limits.deadline, timeoutMicros });
-  return deadline === undefined ? limits : { ...limits, deadline };
+  // The call's own signal is kept as a getter: copying it would make it now (see grpc-calls.ts callLimits).
+  return deadline === limits.deadline ? limits : new TimeoutLimits(limits, deadline);
 }
 
 /**
  * One ModelInferRequest, decoded, run and encoded; shared by ModelInfer and ModelStreamInfer. `receivedAt` is when
- * the call started or the stream message arrived (the origin of Triton's timeout parameter).
+ * the call started or the stream message arrived (the origin of Triton's timeout parameter). An inline run is
+ * answered directly, a queued one through a promise; failures throw (or reject).
  */
-export async function inferMessage(ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, receivedAt = deadlineClock()): Promise<ModelInferReply> {
+export function inferMessage(ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, receivedAt = deadlineClock()): ModelInferReply | Promise<ModelInferReply> {
   expireIfPast(limits);
   if (msg.model_name !== '') checkServable(ctx.registry, msg.model_name, versionSelector(msg.model_name, msg.model_version));
   const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits);
-  const response = await runInference(ctx.registry, {
+  const response = runInference(ctx.registry, {
     model: decoded.model, selector: decoded.selector, id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
     limits: withTimeout(limits, decoded.timeoutMicros, receivedAt), sizes: ctx.sizes,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
-  return modelInferReply(response);
+  return response instanceof Promise ? response.then(modelInferReply) : modelInferReply(response);
 }

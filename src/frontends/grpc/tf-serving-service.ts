@@ -3,7 +3,7 @@
 import type { handleUnaryCall } from '@grpc/grpc-js';
 import { clientText, fail } from '../../errors.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
-import { checkUniqueNames, type ProtocolNames } from '../../inference/infer-request.js';
+import { checkUniqueNames, type InferResponse, type ProtocolNames } from '../../inference/infer-request.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
 import { RequestTally } from '../../inference/request-size.js';
 import {
@@ -51,7 +51,7 @@ function answeredSpec(model: string, version: number, signatureName: string): Mo
 }
 
 /** One Predict: decoded by the wire codec (grpc-wire-codecs.ts), run, and answered in the typed *_val fields. */
-async function predict(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<typeof callLimits>): Promise<PredictReply> {
+function predict(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<typeof callLimits>): PredictReply | Promise<PredictReply> {
   const { model, selector } = selectorOf(req.model_spec);
   checkServable(ctx.registry, model, selector);
   // One tally for the request: TensorFlow's fill rule makes a few bytes stand for a whole shape, so the expanded
@@ -60,10 +60,13 @@ async function predict(ctx: GrpcContext, req: PredictRequestWire, limits: Return
   const inputs = new Map(Object.entries(req.inputs).map(([name, tp]) =>
     [name, tensorProtoWireToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes, tally)]));
   checkUniqueNames(req.output_filter, (i) => `output_filter[${i}]`, 'output');
-  const response = await runInference(ctx.registry, {
+  const response = runInference(ctx.registry, {
     model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits, sizes: ctx.sizes,
   }, TF_NAMES);
-  return { outputs: response.outputs, model_spec: { name: response.model, version: response.version, signature_name: DEFAULT_SIGNATURE } };
+  const reply = (answer: InferResponse): PredictReply =>
+    ({ outputs: answer.outputs, model_spec: { name: answer.model, version: answer.version, signature_name: DEFAULT_SIGNATURE } });
+  // An inline run is answered directly: unary() sends it without a microtask in between.
+  return response instanceof Promise ? response.then(reply) : reply(response);
 }
 
 function getModelMetadata(ctx: GrpcContext, req: GetModelMetadataRequest__Output): GetModelMetadataResponse {

@@ -1,11 +1,11 @@
 // KServe V2 REST handlers: health, server and model metadata, readiness, and infer (JSON and Triton's binary tensor data).
 
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { HttpRequest } from 'uWebSockets.js';
 import { clientText, fail } from '../../errors.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import type { HttpExchange } from '../http/http-exchange.js';
 import { datatypeOf } from './datatypes.js';
-import { listedInputNames } from '../../inference/infer-request.js';
+import { listedInputNames, type InferResponse } from '../../inference/infer-request.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ManagementContext } from '../management/management-routes.js';
@@ -42,7 +42,8 @@ function sendBinary(ex: HttpExchange, body: RestInferBody): void {
   ex.sendBytes(200, 'application/octet-stream', whole, { 'Inference-Header-Content-Length': String(json.length) });
 }
 
-async function handleInfer(ex: HttpExchange, res: HttpResponse, ctx: KserveRestContext, route: KserveRoute, body: Buffer, headers: KserveHeaders): Promise<void> {
+/** Answers an infer request; directly when the run went inline, else when its promise settles (never rejecting). */
+function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRoute, body: Buffer, headers: KserveHeaders): void | Promise<void> {
   const model = route.model!;
   const selector = versionSelector(model, route.version ?? '');
   checkServable(ctx.registry, model, selector);
@@ -50,13 +51,17 @@ async function handleInfer(ex: HttpExchange, res: HttpResponse, ctx: KserveRestC
     maxJsonDepth: ctx.maxJsonDepth, maxBodyBytes: ctx.maxBodyBytes, sizeLimits: ctx.sizes.limits,
   });
   // A client that disconnects drops its request from the queue if it has not started.
-  const response = await runInference(ctx.registry, {
+  const response = runInference(ctx.registry, {
     model, selector, inputs: decoded.inputs, outputNames: decoded.outputNames, id: decoded.id,
     limits: ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), sizes: ctx.sizes,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
-  const encoded = encodeRestInfer(response, decoded.binaryOutput);
-  if (encoded.binary.length === 0) ex.sendJson(200, encoded.json);
-  else sendBinary(ex, encoded);
+  const reply = (answer: InferResponse) => {
+    const encoded = encodeRestInfer(answer, decoded.binaryOutput);
+    if (encoded.binary.length === 0) ex.sendJson(200, encoded.json);
+    else sendBinary(ex, encoded);
+  };
+  if (response instanceof Promise) return response.then(reply).catch((err: unknown) => ex.sendError(err));
+  reply(response);
 }
 
 function handleGet(ex: HttpExchange, ctx: KserveRestContext, route: KserveRoute): void {
@@ -77,17 +82,26 @@ function handleGet(ex: HttpExchange, ctx: KserveRestContext, route: KserveRoute)
   }
 }
 
-/** Runs the handler for `route`; every failure becomes `{"error", "code"}` with the registry's HTTP status. */
-export async function handleKserveRest(
-  ex: HttpExchange, res: HttpResponse, ctx: KserveRestContext, route: KserveRoute, headers: KserveHeaders,
-): Promise<void> {
+/** The handler once the body (empty for a GET) has arrived. Never throws: failures become error replies. */
+function handleWithBody(ex: HttpExchange, ctx: KserveRestContext, route: KserveRoute, headers: KserveHeaders, body: Buffer): void {
   try {
-    // A POST body is read first (bounded), so an early error reply never leaves unread bytes on the connection.
-    const body = ex.method === 'post' ? await ex.readBody(ctx.maxBodyBytes) : Buffer.alloc(0);
     if (ex.method !== route.method) fail('ERR_METHOD_NOT_ALLOWED', `${ex.method.toUpperCase()} ${ex.url}: use ${route.method.toUpperCase()}`);
-    if (route.action === 'infer') await handleInfer(ex, res, ctx, route, body, headers);
+    if (route.action === 'infer') void handleInfer(ex, ctx, route, body, headers);
     else handleGet(ex, ctx, route);
   } catch (err) {
     ex.sendError(err);
   }
+}
+
+/**
+ * Runs the handler for `route`; every failure becomes `{"error", "code"}` with the registry's HTTP status. A POST
+ * body is read first (bounded), so an early error reply never leaves unread bytes on the connection; a request run
+ * inline is answered in the same turn as its body arrived.
+ */
+export function handleKserveRest(ex: HttpExchange, ctx: KserveRestContext, route: KserveRoute, headers: KserveHeaders): void {
+  if (ex.method !== 'post') {
+    handleWithBody(ex, ctx, route, headers, Buffer.alloc(0));
+    return;
+  }
+  ex.readBodyThen(ctx.maxBodyBytes, (body) => handleWithBody(ex, ctx, route, headers, body), (err) => ex.sendError(err));
 }

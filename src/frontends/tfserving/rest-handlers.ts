@@ -3,7 +3,7 @@
 import { OrtServeError, clientText, fail } from '../../errors.js';
 import { runInference } from '../../inference/run-inference.js';
 import { JSON_NAME_STRINGS, RequestTally, type RequestSizes } from '../../inference/request-size.js';
-import type { ProtocolNames } from '../../inference/infer-request.js';
+import type { InferResponse, ProtocolNames } from '../../inference/infer-request.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import type { HttpExchange } from '../http/http-exchange.js';
 import { parseJson } from '../../protocol/json/json-parser.js';
@@ -42,9 +42,10 @@ function handleMetadata(ex: HttpExchange, ctx: TfServingRestContext, route: TfSe
   ex.sendJson(200, JSON.stringify(body));
 }
 
-async function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute, body: Buffer): Promise<void> {
+/** Answers :predict; directly when the run went inline, else when its promise settles (which never rejects here). */
+function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute, body: Buffer): void | Promise<void> {
   let form: PredictForm = 'columnar';
-  const response = await runInference(ctx.registry, {
+  const response = runInference(ctx.registry, {
     model: route.model,
     selector: route.selector,
     // The row form spreads "instances" over the inputs the model declares, so decoding waits for the version.
@@ -65,14 +66,15 @@ async function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route:
     limits: ex.callLimits(ctx.restTimeoutMs),
     sizes: ctx.sizes,
   }, TF_REST_NAMES);
-  ex.sendJson(200, encodePredictResponse(form, [...response.outputs].map(([name, tensor]) => ({ name, tensor }))));
+  const reply = (answer: InferResponse) =>
+    ex.sendJson(200, encodePredictResponse(form, [...answer.outputs].map(([name, tensor]) => ({ name, tensor }))));
+  if (response instanceof Promise) return response.then(reply).catch((err: unknown) => ex.sendError(err));
+  reply(response);
 }
 
-/** Runs the handler for `route`; every failure becomes a `{"error": ...}` reply with the registry's status. */
-export async function handleTfServingRest(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute): Promise<void> {
+/** The handler once the body (empty for a GET) has arrived. Never throws: failures become error replies. */
+function handleWithBody(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute, body: Buffer): void {
   try {
-    // A POST body is always read first (bounded), so an early error reply never leaves unread bytes on the connection.
-    const body = ex.method === 'post' ? await ex.readBody(ctx.maxBodyBytes) : Buffer.alloc(0);
     const isGet = route.action === 'status' || route.action === 'metadata';
     const expected = isGet ? 'get' : 'post';
     if (ex.method !== expected) {
@@ -81,7 +83,10 @@ export async function handleTfServingRest(ex: HttpExchange, ctx: TfServingRestCo
     switch (route.action) {
       case 'status': return handleStatus(ex, ctx, route);
       case 'metadata': return handleMetadata(ex, ctx, route);
-      case 'predict': return await handlePredict(ex, ctx, route, body);
+      case 'predict': {
+        void handlePredict(ex, ctx, route, body);
+        return;
+      }
       case 'classify':
       case 'regress':
         throw new OrtServeError('ERR_BAD_REQUEST',
@@ -90,4 +95,17 @@ export async function handleTfServingRest(ex: HttpExchange, ctx: TfServingRestCo
   } catch (err) {
     ex.sendError(err);
   }
+}
+
+/**
+ * Runs the handler for `route`; every failure becomes a `{"error": ...}` reply with the registry's status. A POST
+ * body is always read first (bounded), so an early error reply never leaves unread bytes on the connection; a
+ * request run inline is answered in the same turn as its body arrived.
+ */
+export function handleTfServingRest(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute): void {
+  if (ex.method !== 'post') {
+    handleWithBody(ex, ctx, route, Buffer.alloc(0));
+    return;
+  }
+  ex.readBodyThen(ctx.maxBodyBytes, (body) => handleWithBody(ex, ctx, route, body), (err) => ex.sendError(err));
 }
