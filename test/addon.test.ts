@@ -333,13 +333,19 @@ describe('addon', () => {
   // 5. zero-copy
   // -------------------------------------------------------------------------------------------------------------
 
-  it('is zero-copy both ways: ORT reads the JS input memory and JS reads ORT output memory', async () => {
-    const x = Float32Array.from([1, 2, 3, 4, -1, -2, -3, -4]);
-    const out = await rawMlp.run([{ name: 'x', dtype: 'float32', shape: [2, 4], data: x }], undefined, { reportAddresses: true });
+  it('is zero-copy both ways: ORT reads the JS input memory and JS reads ORT output memory (past 4 KiB)', async () => {
+    // 512 rows: a 6 KiB output, over the size up to which outputs are copied (cheaper than an external buffer).
+    const rows = Array.from({ length: 512 }, (_, r) => [r % 7, -1, 0.5, r % 3]);
+    const x = Float32Array.from(rows.flat());
+    const out = await rawMlp.run([{ name: 'x', dtype: 'float32', shape: [512, 4], data: x }], undefined, { reportAddresses: true });
     expect(out.inputAddresses?.[0]).toBe(addon.addressOf(x));
     expect(out[0]?.address).toBe(addon.addressOf(out[0]!.data as ArrayBuffer));
     expect(out[0]?.address).not.toBe(addon.addressOf(x));
-    expectClose(new Float32Array(out[0]!.data as ArrayBuffer), mlpForward([[1, 2, 3, 4], [-1, -2, -3, -4]]).flat());
+    expectClose(new Float32Array(out[0]!.data as ArrayBuffer), mlpForward(rows).flat());
+    // A small output is a copy: JS gets its own ArrayBuffer, ORT's memory is freed at once.
+    const small = await rawMlp.run([{ name: 'x', dtype: 'float32', shape: [2, 4], data: x.subarray(0, 8) }], undefined, { reportAddresses: true });
+    expect(small[0]?.address).not.toBe(addon.addressOf(small[0]!.data as ArrayBuffer));
+    expectClose(new Float32Array(small[0]!.data as ArrayBuffer), mlpForward(rows.slice(0, 2)).flat());
 
     // Several inputs, one of them a view at a non-zero byte offset: the pointer must include the offset.
     const backing = new Float32Array(16);
@@ -358,7 +364,7 @@ describe('addon', () => {
     const byName = new Map(outputs.map((o) => [o.name, o]));
     for (const o of outputs) {
       if (o.dtype === 'string') continue;
-      expect(o.address, o.name).toBe(addon.addressOf(o.data as ArrayBuffer));
+      expect(o.address, o.name).not.toBe(addon.addressOf(o.data as ArrayBuffer));   // a few bytes each: copies
     }
     expect(Array.from(new Float32Array(byName.get('a_doubled')!.data as ArrayBuffer))).toEqual([3, -4, 6, 0.5, 8, -16]);
     expect(Array.from(new BigInt64Array(byName.get('b_plus_one')!.data as ArrayBuffer))).toEqual([2n ** 62n + 1n, -4n, 1n, 2n ** 53n + 2n]);

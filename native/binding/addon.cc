@@ -180,7 +180,7 @@ Napi::Value AddressOf(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Status status = EnsureOrt();
   if (!status.ok()) throw MakeJsError(env, status);
-  auto* data = new AddonData();
+  auto* data = new AddonData(env);
   env.SetInstanceData<AddonData>(data);
   Napi::Function session_class = SessionObject::Define(env);
   data->session_constructor = Napi::Persistent(session_class);

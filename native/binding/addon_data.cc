@@ -6,6 +6,15 @@
 
 namespace ortserve {
 
+JsKeys::JsKeys(Napi::Env env) {
+  static constexpr const char* kNames[kCount] = {
+      "name", "dtype", "shape", "data", "info", "batchRows", "batchRequests", "queueMicros", "computeMicros"};
+  Napi::Object holder = Napi::Object::New(env);
+  for (const char* key : kNames) holder.Set(key, true);
+  // In insertion order (none is an array index), and internalized: the very strings V8 keys properties with.
+  names_ = Napi::Persistent(holder.GetPropertyNames());
+}
+
 BatchScheduler& AddonData::StartedScheduler() {
   if (!scheduler) {
     const int threads = scheduler_threads > 0 ? scheduler_threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

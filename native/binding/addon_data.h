@@ -12,7 +12,22 @@
 
 namespace ortserve {
 
+// Property names the addon sets on every result, made once: a key from a C string is looked up in V8's string table
+// on every use, which for a tiny model cost more than its run. N-API (version 8) keeps references to objects only,
+// so the names live in an array, as the internalized keys an object's property names are.
+class JsKeys {
+ public:
+  enum Key : uint32_t { kName, kDtype, kShape, kData, kInfo, kBatchRows, kBatchRequests, kQueueMicros, kComputeMicros, kCount };
+  explicit JsKeys(Napi::Env env);
+  Napi::Value Get(Key key) const { return names_.Value().Get(static_cast<uint32_t>(key)); }
+
+ private:
+  Napi::Reference<Napi::Array> names_;
+};
+
 struct AddonData {
+  explicit AddonData(Napi::Env env) : keys(env) {}
+  JsKeys keys;
   Napi::FunctionReference session_constructor;
   // Declared before `scheduler`, so it is destroyed after it: the scheduler's workers complete into it.
   std::unique_ptr<JsCompletions> completions;

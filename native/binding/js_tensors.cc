@@ -7,6 +7,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "binding/addon_data.h"
 #include "binding/js_errors.h"
 
 namespace ortserve {
@@ -214,13 +215,7 @@ BatchPolicy ParseBatchPolicy(const Napi::Value& options) {
   return policy;
 }
 
-Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs) {
-  Napi::Object object = Napi::Object::New(env);
-  object.Set("name", output.name);
-  object.Set("dtype", ElementTypeName(output.type));
-  Napi::Array shape = Napi::Array::New(env, output.shape.size());
-  for (std::size_t i = 0; i < output.shape.size(); ++i) shape.Set(static_cast<uint32_t>(i), static_cast<double>(output.shape[i]));
-  object.Set("shape", shape);
+Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs) {
   if (output.type == ElementType::kString) {
     // One backing store for all the elements and a Uint8Array view per element: a Buffer per element would cost a
     // backing store (and its bookkeeping) each, which for millions of strings is most of the time and memory.
@@ -236,13 +231,9 @@ Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<I
       strings.Set(static_cast<uint32_t>(i), Napi::Uint8Array::New(env, s.size(), bytes, offset));
       offset += s.size();
     }
-    object.Set("data", strings);
-    return object;
+    return strings;
   }
-  if (output.byte_length == 0 || !output.owner) {
-    object.Set("data", Napi::ArrayBuffer::New(env, 0));
-    return object;
-  }
+  if (output.byte_length == 0 || !output.owner) return Napi::ArrayBuffer::New(env, 0);
   bool aliased = false;
   for (const auto& input : pinned_inputs) {
     const auto* begin = static_cast<const uint8_t*>(input.data);
@@ -250,16 +241,16 @@ Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<I
     if (input.byte_length > 0 && data >= begin && data < begin + input.byte_length) aliased = true;
   }
   std::unique_lock<std::mutex> lock(g_external_mutex);
-  if (aliased || !g_external_data.insert(output.data).second) {
+  if (aliased || output.byte_length <= kCopyOutputsUpToBytes || !g_external_data.insert(output.data).second) {
     lock.unlock();
     Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, output.byte_length);
     std::memcpy(copy.Data(), output.data, output.byte_length);
-    object.Set("data", copy);
-    return object;
+    output.owner.reset();   // ORT's value is not needed any more
+    return copy;
   }
   lock.unlock();
   auto* hint = new std::shared_ptr<BufferOwner>(output.owner);
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+  return Napi::ArrayBuffer::New(
       env, output.data, output.byte_length,
       [](Napi::Env, void* data, std::shared_ptr<BufferOwner>* owner) {
         {
@@ -269,7 +260,17 @@ Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<I
         delete owner;   // releases the ORT value when this was the last reference
       },
       hint);
-  object.Set("data", buffer);
+}
+
+Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs) {
+  const JsKeys& keys = GetAddonData(env).keys;
+  Napi::Object object = Napi::Object::New(env);
+  object.Set(keys.Get(JsKeys::kName), Napi::String::New(env, output.name));
+  object.Set(keys.Get(JsKeys::kDtype), Napi::String::New(env, ElementTypeName(output.type)));
+  Napi::Array shape = Napi::Array::New(env, output.shape.size());
+  for (std::size_t i = 0; i < output.shape.size(); ++i) shape.Set(static_cast<uint32_t>(i), static_cast<double>(output.shape[i]));
+  object.Set(keys.Get(JsKeys::kShape), shape);
+  object.Set(keys.Get(JsKeys::kData), OutputDataToJs(env, output, pinned_inputs));
   return object;
 }
 
@@ -354,12 +355,13 @@ Napi::Array RunResultToJs(Napi::Env env, std::vector<OutputTensor>& outputs, con
       addresses.Set(static_cast<uint32_t>(i), Napi::BigInt::New(env, reinterpret_cast<uint64_t>(seen[i])));
     result.Set("inputAddresses", addresses);
   }
+  const JsKeys& keys = GetAddonData(env).keys;
   Napi::Object info = Napi::Object::New(env);
-  info.Set("batchRows", static_cast<double>(report.batch_rows));
-  info.Set("batchRequests", static_cast<double>(report.batch_tasks));
-  info.Set("queueMicros", static_cast<double>(report.queue_micros));
-  info.Set("computeMicros", static_cast<double>(report.compute_micros));
-  result.Set("info", info);
+  info.Set(keys.Get(JsKeys::kBatchRows), Napi::Number::New(env, static_cast<double>(report.batch_rows)));
+  info.Set(keys.Get(JsKeys::kBatchRequests), Napi::Number::New(env, static_cast<double>(report.batch_tasks)));
+  info.Set(keys.Get(JsKeys::kQueueMicros), Napi::Number::New(env, static_cast<double>(report.queue_micros)));
+  info.Set(keys.Get(JsKeys::kComputeMicros), Napi::Number::New(env, static_cast<double>(report.compute_micros)));
+  result.Set(keys.Get(JsKeys::kInfo), info);
   return result;
 }
 

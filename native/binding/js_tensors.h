@@ -29,16 +29,25 @@ std::vector<std::string> ParseOutputNames(const Napi::Value& value);
 // options: {intraOpThreads?, interOpThreads?, graphOptimizationLevel?, executionProviders?, logId?}. Throws (ThrowInvalidArgument).
 SessionConfig ParseSessionConfig(const Napi::Value& value);
 
-// {name, dtype, shape, data: ArrayBuffer | Buffer[]}. Numeric data becomes an external ArrayBuffer over the
-// output's own memory (its owner is released by the ArrayBuffer's finalizer), unless `inputs` or another live
-// external buffer already covers that memory (V8 must never see two ArrayBuffers over one backing store); then it
-// is copied. `pinned_inputs` are the run's inputs, for that check.
 // options.batching: {enabled?, maxBatchSize?, batchTimeoutMicros?, maxEnqueuedBatches?, maxQueuedRequests?,
 // numBatchThreads?, allowedBatchSizes?, preferredBatchSizes?, padVariableLengthInputs?}; absent = unbatched with
 // defaults. Throws (ThrowInvalidArgument) naming the field, including BatchPolicy::Validate()'s complaints.
 BatchPolicy ParseBatchPolicy(const Napi::Value& options);
 
+// {name, dtype, shape, data: ArrayBuffer | Uint8Array[]}. Numeric data above kCopyOutputsUpToBytes becomes an
+// external ArrayBuffer over the output's own memory (its owner is released by the ArrayBuffer's finalizer), unless
+// `pinned_inputs` (the run's inputs) or another live external buffer already covers that memory (V8 must never see
+// two ArrayBuffers over one backing store); then, and for small outputs, it is copied.
 Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs);
+
+// Numeric outputs up to this size are copied into a fresh ArrayBuffer and ORT's value released at once: for a small
+// tensor a copy costs less than an external buffer, its finalizer and the GC work they add. Larger ones are wrapped.
+constexpr std::size_t kCopyOutputsUpToBytes = 4 * 1024;
+
+// OutputToJs's `data` alone: Array<Uint8Array> for strings; for numeric data a copy (small, see
+// kCopyOutputsUpToBytes, or memory an input or a live buffer already covers) or an external ArrayBuffer over the
+// output's memory.
+Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs);
 
 // Bounds on a run's outputs (-1 = none): string elements, and bytes (numeric data, string bytes plus 4 each).
 struct OutputBounds {

@@ -95,10 +95,6 @@ bool ReadCount(double value, double max, int64_t* out) {
   return true;
 }
 
-// Outputs up to this size are copied into a fresh ArrayBuffer and ORT's value freed at once: for small tensors a
-// copy costs less than an external buffer's finalizer, its bookkeeping and the GC work it adds.
-constexpr std::size_t kCopyOutputsUpToBytes = 16 * 1024;
-
 }  // namespace
 
 Napi::Function SessionObject::Define(Napi::Env env) {
@@ -318,13 +314,7 @@ Napi::Value SessionObject::RunDirect(const Napi::CallbackInfo& info) {
     OutputTensor& output = direct_outputs_[i];
     io[at++] = static_cast<double>(output.shape.size());
     for (int64_t dim : output.shape) io[at++] = static_cast<double>(dim);
-    if (output.type == ElementType::kString || output.byte_length > kCopyOutputsUpToBytes || !output.owner) {
-      result[static_cast<uint32_t>(i)] = OutputToJs(env, output, direct_inputs_).Get("data");
-      continue;
-    }
-    Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, output.byte_length);
-    std::memcpy(copy.Data(), output.data, output.byte_length);
-    result[static_cast<uint32_t>(i)] = copy;
+    result[static_cast<uint32_t>(i)] = OutputDataToJs(env, output, direct_inputs_);
   }
   direct_outputs_.clear();   // frees ORT's values of the copied outputs now
   // Stale pointers into the caller's buffers are not kept (the next call sets them again).

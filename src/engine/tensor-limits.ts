@@ -56,7 +56,13 @@ export class RequestTally {
     this.elements += count;
     this.bytes += count * (dtype === 'string' ? STRING_OVERHEAD : DTYPE_SIZE[dtype]);
     if (dtype === 'string') this.strings += count;
-    this.check(`${field}: shape ${shapeText(shape)}`);
+    // The message is built only when it is needed: this runs for every tensor of every request.
+    if (this.over()) this.check(`${field}: shape ${shapeText(shape)}`);
+  }
+
+  /** Whether the tally is over any limit. */
+  private over(): boolean {
+    return this.bytes > this.maxBytes || this.elements > this.limits.maxRequestElements || this.strings > this.limits.maxStringElements;
   }
 
   check(what: string): void {

@@ -7,7 +7,7 @@ import { DEFAULT_SIZE_LIMITS, RequestTally, type SizeLimits } from '../../engine
 import { Error as FbError } from './generated/ortserve/fb/error.js';
 import { InferRequest as FbInferRequest } from './generated/ortserve/fb/infer-request.js';
 import { InferResponse as FbInferResponse } from './generated/ortserve/fb/infer-response.js';
-import { readTensor, writeTensor } from './tensors.js';
+import { createCachedString, readTensor, writeTensor } from './tensors.js';
 import { verifyInferRequest, verifyInferResponse } from './verify.js';
 
 /** The protocol revision this code writes (schemas/ortserve_infer.fbs). */
@@ -96,13 +96,26 @@ function estimateBytes(tensors: Map<string, Tensor>): number {
   return n;
 }
 
-/** Encodes a successful response: each output's bytes are copied once, from ORT's buffer into the message. */
+/**
+ * One builder for every response: a fresh one per response would allocate (and zero) its buffer each time. Its
+ * buffer keeps the largest size a response needed, up to this many bytes; a larger one gets a builder of its own.
+ */
+const responseBuilder = new flatbuffers.Builder(4096);
+const REUSED_BUILDER_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Encodes a successful response: each output's bytes are copied once from ORT's buffer into the message, and the
+ * message once more out of the shared builder (small answers; large ones are built in a builder of their own).
+ */
 export function encodeInferResponse(id: string, model: string, version: number, outputs: Map<string, Tensor>): Uint8Array {
-  const builder = new flatbuffers.Builder(1024 + estimateBytes(outputs));
+  const estimate = 1024 + estimateBytes(outputs);
+  const shared = estimate <= REUSED_BUILDER_MAX_BYTES;
+  const builder = shared ? responseBuilder : new flatbuffers.Builder(estimate);
+  if (shared) builder.clear();
   const tensors = [...outputs].map(([name, t]) => writeTensor(builder, name, t));
   const vector = FbInferResponse.createOutputsVector(builder, tensors);
   const idOffset = builder.createString(id);
-  const modelOffset = builder.createString(model);
+  const modelOffset = createCachedString(builder, model);
   FbInferResponse.startInferResponse(builder);
   FbInferResponse.addProtocolVersion(builder, PROTOCOL_VERSION);
   FbInferResponse.addId(builder, idOffset);
@@ -110,7 +123,8 @@ export function encodeInferResponse(id: string, model: string, version: number, 
   FbInferResponse.addModelVersion(builder, BigInt(version));
   FbInferResponse.addOutputs(builder, vector);
   builder.finish(FbInferResponse.endInferResponse(builder), 'OSV1');
-  return builder.asUint8Array();
+  // The shared builder's bytes are overwritten by the next response: the caller gets its own copy.
+  return shared ? builder.asUint8Array().slice() : builder.asUint8Array();
 }
 
 /** Encodes an error response carrying the registry's code, message and HTTP status. */

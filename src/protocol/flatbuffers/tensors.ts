@@ -32,10 +32,11 @@ export function readTensor(t: FbTensor, field: string, tally?: RequestTally): { 
   if (rank > MAX_RANK) fail('ERR_SHAPE', `${field} (${clientText(name)}): rank ${rank} exceeds ${MAX_RANK}`);
   const dims: bigint[] = [];
   for (let i = 0; i < rank; i++) dims.push(t.shape(i)!);
-  const shape = parseShape(dims, `${field} (${clientText(name)}).shape`);
-  tally?.add(dtype, shape, `${field} (${clientText(name)}).shape`);
+  const where = `${field} (${clientText(name)})`;
+  const shape = parseShape(dims, `${where}.shape`);
+  tally?.add(dtype, shape, `${where}.shape`);
   // Writers align data to 16 bytes, so bytesToTensor's aligned view is the rule and its copy the exception.
-  return { name, tensor: bytesToTensor(dtype, shape, t.dataArray() ?? new Uint8Array(0), `${field} (${clientText(name)})`, dtype) };
+  return { name, tensor: bytesToTensor(dtype, shape, t.dataArray() ?? new Uint8Array(0), where, dtype) };
 }
 
 // The builder grows downward from `space`; the pinned flatbuffers version keeps it a plain field.
@@ -50,11 +51,27 @@ export function writeByteVector(builder: flatbuffers.Builder, bytes: Uint8Array)
   return builder.endVector();
 }
 
+/** UTF-8 of strings a server writes again and again (model and output names), so each is encoded once. */
+const utf8Cache = new Map<string, Uint8Array>();
+const UTF8_CACHE_ENTRIES = 1024;
+const utf8 = new TextEncoder();
+
+/** `text` as a FlatBuffers string; names the server repeats come from a small cache. */
+export function createCachedString(builder: flatbuffers.Builder, text: string): flatbuffers.Offset {
+  let bytes = utf8Cache.get(text);
+  if (bytes === undefined) {
+    bytes = utf8.encode(text);
+    if (utf8Cache.size >= UTF8_CACHE_ENTRIES) utf8Cache.clear();   // names come from configs: a full cache is unusual
+    utf8Cache.set(text, bytes);
+  }
+  return builder.createString(bytes);
+}
+
 /** Writes one Tensor table; its data is copied once, straight from `tensor`'s memory into the message. */
 export function writeTensor(builder: flatbuffers.Builder, name: string, tensor: Tensor): flatbuffers.Offset {
   const data = writeByteVector(builder, tensorToBytes(tensor));
   const shape = FbTensor.createShapeVector(builder, tensor.shape.map((d) => BigInt(d)));
-  const nameOffset = builder.createString(name);
+  const nameOffset = createCachedString(builder, name);
   FbTensor.startTensor(builder);
   FbTensor.addName(builder, nameOffset);
   FbTensor.addDatatype(builder, FROM_DTYPE[tensor.dtype]);
