@@ -17,7 +17,10 @@ namespace ortserve {
 // so the names live in an array, as the internalized keys an object's property names are.
 class JsKeys {
  public:
-  enum Key : uint32_t { kName, kDtype, kShape, kData, kInfo, kBatchRows, kBatchRequests, kQueueMicros, kComputeMicros, kCount };
+  enum Key : uint32_t {
+    kName, kDtype, kShape, kData, kInfo, kBatchRows, kBatchRequests, kQueueMicros, kComputeMicros,
+    kReportAddresses, kTimeoutMicros, kCancellable, kMaxOutputStrings, kMaxOutputBytes, kRequireEmptyQueue, kCount
+  };
   explicit JsKeys(Napi::Env env);
   Napi::Value Get(Key key) const { return names_.Value().Get(static_cast<uint32_t>(key)); }
 

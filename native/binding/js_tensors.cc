@@ -23,9 +23,9 @@ std::unordered_set<const void*> g_external_data;   // data pointers of live exte
 std::string Field(const std::string& base, const char* name) { return base + "." + name; }
 std::string Index(const std::string& base, std::size_t i) { return base + "[" + std::to_string(i) + "]"; }
 
-std::string RequireString(Napi::Env env, const Napi::Object& object, const char* key, const std::string& field) {
-  Napi::Value value = object.Get(key);
-  if (!value.IsString()) ThrowInvalidArgument(env, Field(field, key) + " must be a string");
+std::string RequireString(Napi::Env env, const Napi::Object& object, JsKeys::Key key, const char* key_name, const std::string& field) {
+  Napi::Value value = object.Get(GetAddonData(env).keys.Get(key));
+  if (!value.IsString()) ThrowInvalidArgument(env, Field(field, key_name) + " must be a string");
   return value.As<Napi::String>().Utf8Value();
 }
 
@@ -102,16 +102,17 @@ PinnedInputs ParseInputs(const Napi::Value& value) {
     if (!item.IsObject()) ThrowInvalidArgument(env, field + " must be an object");
     Napi::Object object = item.As<Napi::Object>();
     InputTensor& tensor = pinned.tensors[i];
-    tensor.name = RequireString(env, object, "name", field);
-    const std::string dtype = RequireString(env, object, "dtype", field);
+    const JsKeys& keys = GetAddonData(env).keys;
+    tensor.name = RequireString(env, object, JsKeys::kName, "name", field);
+    const std::string dtype = RequireString(env, object, JsKeys::kDtype, "dtype", field);
     tensor.type = ElementTypeFromName(dtype);
     if (tensor.type == ElementType::kUndefined) ThrowInvalidArgument(env, Field(field, "dtype") + " is unknown: " + dtype);
     double elements = 0;
-    tensor.shape = ParseShape(env, object.Get("shape"), Field(field, "shape"), &elements);
+    tensor.shape = ParseShape(env, object.Get(keys.Get(JsKeys::kShape)), Field(field, "shape"), &elements);
     if (tensor.type == ElementType::kString) {
-      ParseStringData(env, object.Get("data"), field, elements, &tensor);
+      ParseStringData(env, object.Get(keys.Get(JsKeys::kData)), field, elements, &tensor);
     } else {
-      ParseNumericData(env, object.Get("data"), field, elements, &tensor, &pinned);
+      ParseNumericData(env, object.Get(keys.Get(JsKeys::kData)), field, elements, &tensor, &pinned);
     }
   }
   return pinned;
@@ -161,7 +162,7 @@ SessionConfig ParseSessionConfig(const Napi::Value& value) {
       if (!item.IsObject()) ThrowInvalidArgument(env, field + " must be an object {name, deviceId?}");
       Napi::Object provider = item.As<Napi::Object>();
       ProviderRequest request;
-      request.name = RequireString(env, provider, "name", field);
+      request.name = RequireString(env, provider, JsKeys::kName, "name", field);
       if (request.name != "cpu" && request.name != "cuda" && request.name != "tensorrt")
         ThrowInvalidArgument(env, Field(field, "name") + " must be tensorrt, cuda or cpu, got " + request.name);
       if (!provider.Get("deviceId").IsUndefined())
@@ -300,8 +301,17 @@ Napi::Array TensorInfosToJs(Napi::Env env, const std::vector<TensorInfo>& infos)
 
 OutputBounds ParseOutputBounds(Napi::Env env, const Napi::Object& options) {
   OutputBounds bounds;
-  for (auto [key, bound] : {std::pair{"maxOutputStrings", &bounds.max_strings}, std::pair{"maxOutputBytes", &bounds.max_bytes}}) {
-    Napi::Value value = options.Get(key);
+  struct Option {
+    JsKeys::Key key;
+    const char* name;
+    int64_t* bound;
+  };
+  const JsKeys& keys = GetAddonData(env).keys;
+  for (const Option& option : {Option{JsKeys::kMaxOutputStrings, "maxOutputStrings", &bounds.max_strings},
+                               Option{JsKeys::kMaxOutputBytes, "maxOutputBytes", &bounds.max_bytes}}) {
+    const char* key = option.name;
+    int64_t* bound = option.bound;
+    Napi::Value value = options.Get(keys.Get(option.key));
     if (value.IsUndefined()) continue;
     if (!value.IsNumber() || !(value.As<Napi::Number>().DoubleValue() >= 0)) {
       ThrowInvalidArgument(env, std::string("options.") + key + " must be a non-negative number");

@@ -154,8 +154,9 @@ Napi::Value SessionObject::Run(const Napi::CallbackInfo& info) {
   task->output_names = std::move(output_names);
   task->pins = std::move(pinned.pins);
   task->queue = queue_;
-  task->report_addresses = options.Get("reportAddresses").ToBoolean().Value();
-  Napi::Value timeout = options.Get("timeoutMicros");
+  const JsKeys& keys = GetAddonData(env).keys;
+  task->report_addresses = options.Get(keys.Get(JsKeys::kReportAddresses)).ToBoolean().Value();
+  Napi::Value timeout = options.Get(keys.Get(JsKeys::kTimeoutMicros));
   if (!timeout.IsUndefined()) {
     if (!timeout.IsNumber() || !(timeout.As<Napi::Number>().DoubleValue() >= 0)) {
       ThrowInvalidArgument(env, "options.timeoutMicros must be a non-negative number");
@@ -163,7 +164,7 @@ Napi::Value SessionObject::Run(const Napi::CallbackInfo& info) {
     task->deadline_micros = SteadyClock::Instance().NowMicros() + static_cast<int64_t>(timeout.As<Napi::Number>().DoubleValue()) + 1;
   }
   task->output_bounds = ParseOutputBounds(env, options);
-  const bool cancellable = options.Get("cancellable").ToBoolean().Value();
+  const bool cancellable = options.Get(keys.Get(JsKeys::kCancellable)).ToBoolean().Value();
   if (cancellable) task->cancel_flag = std::make_shared<std::atomic<bool>>(false);
 
   AddonData& data = GetAddonData(env);
@@ -193,11 +194,12 @@ Napi::Value SessionObject::RunInline(const Napi::CallbackInfo& info) {
   Napi::Object options = info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
   // A batched version is served by the batcher; a version switching to inline waits for a moment when none of its
   // requests waits for a worker, so the switch overtakes nobody.
-  const bool require_empty_queue = options.Get("requireEmptyQueue").ToBoolean().Value();
+  const JsKeys& keys = GetAddonData(env).keys;
+  const bool require_empty_queue = options.Get(keys.Get(JsKeys::kRequireEmptyQueue)).ToBoolean().Value();
   if (queue_->policy().enabled || (require_empty_queue && !queue_->NoneWaiting())) return env.Undefined();
   PinnedInputs pinned = ParseInputs(info[0]);
   std::vector<std::string> output_names = KnownOutputNames(env, info[1], session_->metadata());
-  const bool report_addresses = options.Get("reportAddresses").ToBoolean().Value();
+  const bool report_addresses = options.Get(keys.Get(JsKeys::kReportAddresses)).ToBoolean().Value();
   const OutputBounds bounds = ParseOutputBounds(env, options);
   std::vector<InputTensor> inputs = InModelOrder(env, std::move(pinned.tensors), input_order_);
   std::vector<OutputTensor> outputs;
