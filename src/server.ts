@@ -25,6 +25,7 @@ import { handleKserveRest, readKserveHeaders } from './frontends/kserve/rest-han
 import { GrpcFrontEnd } from './frontends/grpc/grpc-server.js';
 import type { GrpcActivity } from './frontends/grpc/grpc-context.js';
 import { requestSizes, type RequestSizes } from './inference/request-size.js';
+import { DrainGate, shuttingDown } from './frontends/drain-gate.js';
 
 export interface CreateServerOptions extends Partial<ServerOptions> {
   /** A pino logger to use instead of one built from logLevel. */
@@ -44,6 +45,29 @@ export interface ServerStatus {
   }>;
 }
 
+/** How long each step of a drain may take; defaults: --drain_seconds and --exit_timeout_seconds. */
+export interface DrainOptions {
+  /** Seconds between readiness turning false and the listeners closing, while everything that arrives is served. */
+  drainSeconds?: number;
+  /** Seconds the requests in flight then have to finish; those still unanswered get 503 / UNAVAILABLE. */
+  exitTimeoutSeconds?: number;
+}
+
+/** What a drain did. */
+export interface DrainReport {
+  /** Requests still in flight at the exit deadline, answered ERR_SHUTTING_DOWN (503 / UNAVAILABLE) instead. */
+  abandoned: number;
+  /** Requests in flight when the listeners closed (they were given until the exit deadline). */
+  inFlightAtClose: number;
+}
+
+/** The longest a drain waits, once every request is answered, for gRPC connections to close after GOAWAY. */
+const GRPC_CLOSE_GRACE_MS = 1000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 export interface OrtServe {
   /** Loads the models, then listens. Resolves once the REST and gRPC ports accept connections. */
   start(): Promise<{ restPort: number; grpcPort: number }>;
@@ -52,6 +76,13 @@ export interface OrtServe {
    * no answer (their connections close), queued ones are dropped, running batches finish (README, Shutdown).
    */
   stop(): Promise<void>;
+  /**
+   * Graceful shutdown (the CLI's SIGTERM/SIGINT): readiness turns false at once on every readiness signal, live
+   * traffic is served for `drainSeconds`, then the listeners close (new requests on open connections get 503 /
+   * UNAVAILABLE), the requests in flight and queued get `exitTimeoutSeconds` to finish, those still unanswered are
+   * answered 503 / UNAVAILABLE, and then stop() runs. A second call returns the first call's promise.
+   */
+  drain(options?: DrainOptions): Promise<DrainReport>;
   status(): ServerStatus;
   readonly registry: ModelRegistry;
   readonly options: ServerOptions;
@@ -67,7 +98,7 @@ function listen(app: TemplatedApp, host: string, port: number): Promise<us_liste
   });
 }
 
-function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementContext, sizes: RequestSizes): void {
+function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementContext, sizes: RequestSizes, gate: DrainGate): void {
   const ctx = {
     registry: server.registry,
     maxBodyBytes: server.options.maxBodyBytes,
@@ -75,7 +106,7 @@ function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementCo
     sizes,
     restTimeoutMs: server.options.restApiTimeoutInMs,
   };
-  const exchange = { holdPipelined: server.options.restHoldPipelined };
+  const exchange = { holdPipelined: server.options.restHoldPipelined, gate };
   const kserveCtx = { ...ctx, management };
   // Prometheus metrics: our path, and TF Serving's default monitoring path.
   for (const path of ['/metrics', '/monitoring/prometheus/metrics']) {
@@ -86,6 +117,7 @@ function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementCo
   }
   app.any('/*', (res, req) => {
     const ex = new HttpExchange(res, req, exchange);
+    if (gate.closing) return ex.refuse(shuttingDown(), server.options.maxBodyBytes);
     if (isManagementPath(ex.url)) {
       // The header is read now: uWS frees `req` when this callback returns.
       void handleManagement(ex, req.getHeader('authorization'), management);
@@ -143,6 +175,8 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
   let restPort = 0;
   let grpc: GrpcFrontEnd | undefined;
   let grpcPort = 0;
+  const gate = new DrainGate();
+  let draining: Promise<DrainReport> | undefined;
 
   const server: OrtServe = {
     registry,
@@ -166,15 +200,16 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       flatBuffers = routeFlatBuffers(app, {
         registry, maxBodyBytes: options.maxBodyBytes, restTimeoutMs: options.restApiTimeoutInMs, sizes,
         wsMaxBackpressureBytes: options.wsMaxBackpressureBytes, wsMaxInFlight: options.wsMaxInFlight,
-        exchange: { holdPipelined: options.restHoldPipelined },
+        exchange: { holdPipelined: options.restHoldPipelined }, gate,
       });
-      routeRest(app, server, management, sizes);
+      gate.addSource(flatBuffers);
+      routeRest(app, server, management, sizes, gate);
       listenSocket = await listen(app, options.host, options.restApiPort);
       restPort = uws.us_socket_local_port(listenSocket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
       grpc = new GrpcFrontEnd(
         {
           registry, management, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes, sizes, streamMaxInFlight: options.grpcStreamMaxInFlight,
-          maxInferStreams: options.grpcMaxInferStreams, log,
+          maxInferStreams: options.grpcMaxInferStreams, gate, log,
         },
         {
           host: options.host, port: options.grpcPort, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes,
@@ -183,10 +218,12 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         },
       );
       grpcPort = await grpc.start();
+      gate.addSource(grpc);
       log.info({ host: options.host, restPort, grpcPort, models: registry.modelNames() }, 'ortserve listening (REST and gRPC)');
       return { restPort, grpcPort };
     },
     async stop() {
+      gate.closing = true;
       management.reloader?.stop();
       if (app !== undefined) {
         flatBuffers?.closeAll();   // a clean WebSocket close (1001) before the forced one below
@@ -198,6 +235,33 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       grpc?.stop();
       grpc = undefined;
       registry.close();
+    },
+    drain(drainOptions = {}) {
+      draining ??= (async () => {
+        const drainSeconds = drainOptions.drainSeconds ?? options.drainSeconds;
+        const exitTimeoutSeconds = drainOptions.exitTimeoutSeconds ?? options.exitTimeoutSeconds;
+        registry.shuttingDown = true;
+        gate.draining = true;
+        // No new version loads while the server winds down.
+        management.reloader?.stop();
+        log.info({ drainSeconds, exitTimeoutSeconds }, 'draining: readiness is false, still serving');
+        await sleep(drainSeconds * 1000);
+        gate.closing = true;
+        if (listenSocket !== undefined) loadUws().us_listen_socket_close(listenSocket);
+        listenSocket = undefined;
+        const grpcClosed = grpc?.closeListeners() ?? Promise.resolve();
+        const inFlightAtClose = gate.inFlight();
+        log.info({ inFlight: inFlightAtClose }, 'listeners closed: waiting for the requests in flight');
+        const idle = await gate.waitIdle(exitTimeoutSeconds * 1000);
+        const abandoned = idle ? 0 : gate.abandonAll();
+        if (abandoned > 0) log.warn({ abandoned }, 'exit deadline passed: requests still in flight were answered 503 / UNAVAILABLE');
+        // Every answer is written; gRPC connections close once their last call has gone out (GOAWAY was sent).
+        await Promise.race([grpcClosed, sleep(GRPC_CLOSE_GRACE_MS)]);
+        await server.stop();
+        log.info({ abandoned, inFlightAtClose }, 'drained: listeners closed, models unloaded');
+        return { abandoned, inFlightAtClose };
+      })();
+      return draining;
     },
     status() {
       return {

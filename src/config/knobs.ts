@@ -98,6 +98,10 @@ export interface ServerOptions {
   numRequestIterationsForWarmup: number;
   /** File holding the bearer token of the management API; empty = management API off. */
   managementTokenFile: string;
+  /** Seconds a shutdown keeps serving with readiness false before the listeners close. Fractions through createServer. */
+  drainSeconds: number;
+  /** Seconds requests in flight get to finish once the listeners closed. Fractions through createServer. */
+  exitTimeoutSeconds: number;
 }
 
 type Kind = 'string' | 'integer' | 'enum' | 'boolean';
@@ -159,6 +163,8 @@ export const KNOBS: readonly Knob[] = [
   { key: 'loadRetryIntervalMicros', flag: 'load_retry_interval_micros', kind: 'integer', default: 60_000_000, min: 0, max: 86_400_000_000, doc: 'Wait before the first load retry, in microseconds; it doubles after each failure (at most 32 times this).' },
   { key: 'numRequestIterationsForWarmup', flag: 'num_request_iterations_for_warmup', kind: 'integer', default: 1, min: 0, max: 1_000, doc: 'Times each request in a version\'s warmup.json is replayed before the version becomes AVAILABLE; 0 = no warmup.' },
   { key: 'managementTokenFile', flag: 'management_token_file', kind: 'string', default: '', doc: 'File holding the bearer token (16+ characters) that turns on the management API (config reload, KServe repository index/load/unload); empty = off.' },
+  { key: 'drainSeconds', flag: 'drain_seconds', kind: 'integer', default: 5, min: 0, max: 3_600, doc: 'On SIGTERM or SIGINT (or server.drain()): readiness turns false at once (/v2/health/ready, model readiness, gRPC ServerReady and grpc.health.v1), and everything that still arrives is served for this many seconds, the time a load balancer needs to stop sending; then the listeners close.' },
+  { key: 'exitTimeoutSeconds', flag: 'exit_timeout_seconds', kind: 'integer', default: 30, min: 0, max: 86_400, doc: 'Once the listeners have closed, the requests in flight and queued get this many seconds to finish (new requests on open connections get 503 / UNAVAILABLE, ERR_SHUTTING_DOWN); those still unanswered then get the same retryable answer, models unload and the CLI exits (0; 1 when requests had to be cut). Triton\'s --exit-timeout-secs.' },
   { key: 'wsMaxBackpressureBytes', flag: 'ws_max_backpressure_bytes', kind: 'integer', default: 16 * MiB, min: 1024, max: 2 ** 31 - 1, doc: 'A FlatBuffers WebSocket client that stops reading is disconnected once this many bytes of replies wait unsent (no unbounded buffering).' },
   { key: 'wsMaxInFlight', flag: 'ws_max_in_flight', kind: 'integer', default: 1024, min: 1, max: 1_048_576, doc: 'Requests one FlatBuffers WebSocket may have in flight; more are answered at once with ERR_QUEUE_FULL.' },
   { key: 'ortLogLevel', flag: 'ort_log_level', kind: 'enum', default: 'fatal', values: ORT_LOG_LEVELS, doc: 'Severity ONNX Runtime\'s own log on stderr starts at (process-wide). Default fatal: ORT\'s run errors are already returned to the caller, and logging each one would let bad requests flood stderr; use warning when debugging a model.' },
