@@ -1,8 +1,9 @@
 // createServer: composes registry, engine and front ends into one server with start/stop/status — the library API.
 
 import { pino, type Logger } from 'pino';
-import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { OrtServeError, clientText } from './errors.js';
+import { ServerCredentials } from '@grpc/grpc-js';
+import type { HttpRequest, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { OrtServeError, clientText, toOrtServeError } from './errors.js';
 import { defaultOptions, type ServerOptions } from './config/knobs.js';
 import { parseExecutionProviders } from './config/execution-providers.js';
 import { ModelRegistry } from './registry/model-registry.js';
@@ -12,16 +13,18 @@ import { toBatchingOptions } from './registry/version-loader.js';
 import { ORT_LOG_LEVELS, nativeAddon } from './engine/native-binding.js';
 import { ModelSource } from './registry/model-source.js';
 import { HotReloader } from './registry/hot-reload.js';
-import { ManagementToken } from './frontends/management/management-auth.js';
+import { BearerToken, ManagementToken } from './frontends/management/management-auth.js';
 import { handleManagement, isManagementPath, type ManagementContext } from './frontends/management/management-routes.js';
-import { loadUws } from './frontends/uws-loader.js';
-import { HttpExchange } from './frontends/http/http-exchange.js';
+import { HttpExchange, type HttpExchangeOptions } from './frontends/http/http-exchange.js';
 import { parseTfServingPath } from './frontends/tfserving/rest-paths.js';
 import { handleTfServingRest } from './frontends/tfserving/rest-handlers.js';
 import { prometheusText } from './frontends/metrics/prometheus-text.js';
-import { routeFlatBuffers, type FlatBuffersRoutes } from './frontends/flatbuffers/fb-routes.js';
 import { parseKservePath } from './frontends/kserve/rest-paths.js';
 import { handleKserveRest, readKserveHeaders } from './frontends/kserve/rest-handlers.js';
+import { CorsPolicy } from './frontends/http/cors.js';
+import { readTls } from './config/tls-config.js';
+import { loadUws } from './frontends/uws-loader.js';
+import { routeFlatBuffers, type FlatBuffersRoutes } from './frontends/flatbuffers/fb-routes.js';
 import { GrpcFrontEnd } from './frontends/grpc/grpc-server.js';
 import type { GrpcActivity } from './frontends/grpc/grpc-context.js';
 import { requestSizes, type RequestSizes } from './inference/request-size.js';
@@ -98,26 +101,49 @@ function listen(app: TemplatedApp, host: string, port: number): Promise<us_liste
   });
 }
 
-function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementContext, sizes: RequestSizes, gate: DrainGate): void {
+interface RestRoutesContext {
+  registry: ModelRegistry;
+  options: ServerOptions;
+  management: ManagementContext;
+  sizes: RequestSizes;
+  gate: DrainGate;
+  /** CORS policy (--rest_api_enable_cors_support); undefined = off. */
+  cors: CorsPolicy | undefined;
+  /** Bearer token the inference routes need (--inference_token_file); undefined = off. */
+  inferenceToken: BearerToken | undefined;
+}
+
+/** Throws ERR_UNAUTHENTICATED unless the request carries the inference token. Read now: uWS frees `req` on return. */
+function authorize(token: BearerToken, req: HttpRequest): void {
+  token.check(req.getHeader('authorization'));
+}
+
+function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
+  const { registry, options, management, sizes, gate, cors, inferenceToken } = c;
   const ctx = {
-    registry: server.registry,
-    maxBodyBytes: server.options.maxBodyBytes,
-    maxJsonDepth: server.options.maxJsonDepth,
+    registry,
+    maxBodyBytes: options.maxBodyBytes,
+    maxJsonDepth: options.maxJsonDepth,
     sizes,
-    restTimeoutMs: server.options.restApiTimeoutInMs,
+    restTimeoutMs: options.restApiTimeoutInMs,
   };
-  const exchange = { holdPipelined: server.options.restHoldPipelined, gate };
+  const exchange: HttpExchangeOptions = { holdPipelined: options.restHoldPipelined, gate, ...(cors === undefined ? {} : { cors }) };
   const kserveCtx = { ...ctx, management };
   // Prometheus metrics: our path, and TF Serving's default monitoring path.
   for (const path of ['/metrics', '/monitoring/prometheus/metrics']) {
     app.get(path, (res) => {
-      const body = prometheusText(server.registry);
+      const body = prometheusText(registry);
       res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(body));
     });
   }
+  cors?.routePreflight(app);
   app.any('/*', (res, req) => {
     const ex = new HttpExchange(res, req, exchange);
-    if (gate.closing) return ex.refuse(shuttingDown(), server.options.maxBodyBytes);
+    if (gate.closing) return ex.refuse(shuttingDown(), options.maxBodyBytes);
+    if (cors !== undefined) {
+      const refusal = cors.refusal(ex.origin);
+      if (refusal !== undefined) return ex.refuse(refusal, options.maxBodyBytes);
+    }
     if (isManagementPath(ex.url)) {
       // The header is read now: uWS frees `req` when this callback returns.
       void handleManagement(ex, req.getHeader('authorization'), management);
@@ -126,14 +152,20 @@ function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementCo
     try {
       const kserve = parseKservePath(ex.url);
       if (kserve !== undefined) {
+        if (inferenceToken !== undefined && kserve.action === 'infer') authorize(inferenceToken, req);
         void handleKserveRest(ex, res, kserveCtx, kserve, readKserveHeaders(req));
         return;
       }
       const route = parseTfServingPath(ex.url);
       if (route === undefined) throw new OrtServeError('ERR_NOT_FOUND', `no route for ${ex.method.toUpperCase()} ${clientText(ex.url)}`);
+      // :predict, :classify and :regress run models; status and metadata stay open.
+      if (inferenceToken !== undefined && route.action !== 'status' && route.action !== 'metadata') authorize(inferenceToken, req);
       void handleTfServingRest(ex, ctx, route);
     } catch (err) {
-      ex.sendError(err);
+      const error = toOrtServeError(err);
+      // The body of a refused request is read first, so that the answer is not lost to a reset.
+      if (error.code === 'ERR_UNAUTHENTICATED') ex.refuse(error, options.maxBodyBytes);
+      else ex.sendError(error);
     }
   });
 }
@@ -188,22 +220,34 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         numBatchThreads: options.numBatchThreads, ortLogLevel: ORT_LOG_LEVELS.indexOf(options.ortLogLevel),
         maxConcurrentRunsPerModel: options.maxConcurrentRunsPerModel, terminateRunsPastDeadline: options.terminateRunsPastDeadline,
       });
+      // Files named by flags are read before any model loads, so a bad one fails the start at once, naming its flag.
       management.token = options.managementTokenFile !== '' ? ManagementToken.fromFile(options.managementTokenFile) : undefined;
+      const inferenceToken = options.inferenceTokenFile !== ''
+        ? BearerToken.fromFile(options.inferenceTokenFile, 'inference_token_file', 'inference')
+        : undefined;
+      const cors = options.restApiEnableCorsSupport ? new CorsPolicy(options.restApiCorsAllowedOrigins) : undefined;
+      const tls = readTls(options);
       const reloader = new HotReloader(registry, new ModelSource(options), {
         fileSystemPollMs: options.fileSystemPollWaitSeconds * 1000,
         configPollMs: options.modelConfigFilePollWaitSeconds * 1000,
       }, log);
       management.reloader = reloader;
       await reloader.start();
-      app = uws.App();
+      const restTls = tls.rest?.files;
+      app = restTls === undefined ? uws.App() : uws.SSLApp({
+        cert_file_name: restTls.cert,
+        key_file_name: restTls.key,
+        // uWS verifies client certificates exactly when it is given a CA: only with --ssl_client_verify.
+        ...(tls.rest!.clientVerify ? { ca_file_name: restTls.ca! } : {}),
+      });
       // Before routeRest: its catch-all route must come last.
       flatBuffers = routeFlatBuffers(app, {
         registry, maxBodyBytes: options.maxBodyBytes, restTimeoutMs: options.restApiTimeoutInMs, sizes,
         wsMaxBackpressureBytes: options.wsMaxBackpressureBytes, wsMaxInFlight: options.wsMaxInFlight,
-        exchange: { holdPipelined: options.restHoldPipelined }, gate,
+        exchange: { holdPipelined: options.restHoldPipelined, ...(cors === undefined ? {} : { cors }) }, gate, inferenceToken,
       });
       gate.addSource(flatBuffers);
-      routeRest(app, server, management, sizes, gate);
+      routeRest(app, { registry, options, management, sizes, gate, cors, inferenceToken });
       listenSocket = await listen(app, options.host, options.restApiPort);
       restPort = uws.us_socket_local_port(listenSocket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
       grpc = new GrpcFrontEnd(
@@ -215,11 +259,19 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
           host: options.host, port: options.grpcPort, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes,
           maxSendMessageBytes: options.grpcMaxSendMessageBytes, maxConcurrentStreams: options.grpcMaxConcurrentStreams,
           maxConnections: options.grpcMaxConnections,
+          ...(tls.grpc === undefined ? {} : {
+            credentials: ServerCredentials.createSsl(tls.grpc.ca ?? null, [{ private_key: tls.grpc.key, cert_chain: tls.grpc.cert }], tls.grpc.clientVerify),
+          }),
+          inferenceToken,
         },
       );
       grpcPort = await grpc.start();
       gate.addSource(grpc);
-      log.info({ host: options.host, restPort, grpcPort, models: registry.modelNames() }, 'ortserve listening (REST and gRPC)');
+      log.info({
+        host: options.host, restPort, grpcPort, models: registry.modelNames(),
+        tls: { rest: tls.rest === undefined ? 'off' : tls.rest.clientVerify ? 'mtls' : 'on', grpc: tls.grpc === undefined ? 'off' : tls.grpc.clientVerify ? 'mtls' : 'on' },
+        inferenceAuth: inferenceToken !== undefined, cors: cors !== undefined,
+      }, 'ortserve listening (REST and gRPC)');
       return { restPort, grpcPort };
     },
     async stop() {

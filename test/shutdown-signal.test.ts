@@ -173,7 +173,7 @@ describe('SIGTERM drains', () => {
   it('requests still in flight at the exit deadline get 503 / UNAVAILABLE (ERR_SHUTTING_DOWN); exit code 1', async () => {
     const exitTimeoutSeconds = 1;
     // A run of several seconds on the one worker: one request runs, the others wait in the queue past the deadline.
-    const cli = await startCli({ steps: 400 }, ['--drain_seconds=0', `--exit_timeout_seconds=${exitTimeoutSeconds}`]);
+    const cli = await startCli({ steps: 100 }, ['--drain_seconds=0', `--exit_timeout_seconds=${exitTimeoutSeconds}`]);
     const c = grpcClients(`127.0.0.1:${cli.grpcPort}`);
     const ws = await FlatBuffersWsClient.connect(`ws://127.0.0.1:${cli.restPort}/v1/flatbuffers/ws`);
     try {

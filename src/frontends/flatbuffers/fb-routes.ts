@@ -1,7 +1,7 @@
 // The FlatBuffers front end on the REST port: POST /v1/flatbuffers/infer (one request per body) and the WebSocket
 // /v1/flatbuffers/ws (many requests in flight per connection, answered in completion order, matched by id).
 
-import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type { HttpRequest, TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { OrtServeError } from '../../errors.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
@@ -10,6 +10,7 @@ import type { RequestSizes } from '../../inference/request-size.js';
 import { decodeInferRequest, encodeErrorResponse } from '../../protocol/flatbuffers/messages.js';
 import { HttpExchange, statusLine, type HttpExchangeOptions } from '../http/http-exchange.js';
 import { shuttingDown, type DrainGate, type DrainSource } from '../drain-gate.js';
+import type { BearerToken } from '../management/management-auth.js';
 import { runFlatBuffersInfer } from './fb-infer.js';
 
 export const FLATBUFFERS_HTTP_PATH = '/v1/flatbuffers/infer';
@@ -30,6 +31,8 @@ export interface FlatBuffersContext {
   exchange?: HttpExchangeOptions;
   /** The server's shutdown state (its `closing` flag refuses new requests and connections). */
   gate: DrainGate;
+  /** Bearer token a request or WebSocket upgrade must carry (--inference_token_file); undefined = none. */
+  inferenceToken?: BearerToken | undefined;
 }
 
 interface Connection {
@@ -54,6 +57,19 @@ function replyError(ws: WebSocket<Connection>, bytes: Uint8Array, error: OrtServ
   ws.send(encodeErrorResponse(id, '', error), true);
 }
 
+/** Why a request or upgrade may not come in (an Origin CORS does not allow, no inference token), or undefined. */
+function admission(ctx: FlatBuffersContext, req: HttpRequest, origin: string): OrtServeError | undefined {
+  const refused = ctx.exchange?.cors?.refusal(origin);
+  if (refused !== undefined) return refused;
+  if (ctx.inferenceToken === undefined) return undefined;
+  try {
+    ctx.inferenceToken.check(req.getHeader('authorization'));
+    return undefined;
+  } catch (err) {
+    return err as OrtServeError;
+  }
+}
+
 function replyTooBusy(ws: WebSocket<Connection>, bytes: Uint8Array, max: number): void {
   replyError(ws, bytes, new OrtServeError('ERR_QUEUE_FULL', `this connection already has ${max} requests in flight (--ws_max_in_flight); wait for replies`));
 }
@@ -64,6 +80,8 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
   app.post(FLATBUFFERS_HTTP_PATH, (res, req) => {
     const ex = new HttpExchange(res, req, exchangeOptions);
     if (ctx.gate.closing) return ex.refuse(shuttingDown(), ctx.maxBodyBytes);
+    const refusal = admission(ctx, req, ex.origin);
+    if (refusal !== undefined) return ex.refuse(refusal, ctx.maxBodyBytes);
     void (async () => {
       try {
         const body = await ex.readBody(ctx.maxBodyBytes);
@@ -85,9 +103,12 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
-      if (ctx.gate.closing) {
-        res.writeStatus(statusLine(503)).writeHeader('Content-Type', 'application/json')
-          .end(JSON.stringify({ error: shuttingDown().message, code: 'ERR_SHUTTING_DOWN' }), true);
+      const refusal = ctx.gate.closing ? shuttingDown()
+        : admission(ctx, req, ctx.exchange?.cors === undefined ? '' : req.getHeader('origin'));
+      if (refusal !== undefined) {
+        // Refused before the upgrade: an HTTP answer the client's WebSocket library reports with its status.
+        res.cork(() => res.writeStatus(statusLine(refusal.httpStatus)).writeHeader('Content-Type', 'application/json')
+          .end(JSON.stringify({ error: refusal.message, code: refusal.code }), true));
         return;
       }
       res.upgrade<Connection>({ open: true, inFlight: new Map() }, req.getHeader('sec-websocket-key'),

@@ -6,6 +6,8 @@ import { OrtServeError } from '../../errors.js';
 import { shuttingDown, type DrainGate, type DrainSource } from '../drain-gate.js';
 import { toServiceError } from './grpc-calls.js';
 import { OpenStreams } from './open-streams.js';
+import type { BearerToken } from '../management/management-auth.js';
+import { requireToken } from '../inference-auth.js';
 import { ConnectionGate } from './grpc-connections.js';
 import type { GrpcActivity, GrpcContext } from './grpc-context.js';
 import { healthService } from './health-service.js';
@@ -26,6 +28,8 @@ export interface GrpcServerOptions {
   maxConnections: number;
   /** TLS (ServerCredentials.createSsl); insecure when absent. */
   credentials?: ServerCredentials;
+  /** Bearer token the inference methods need in their `authorization` metadata (--inference_token_file). */
+  inferenceToken?: BearerToken | undefined;
 }
 
 type UnaryHandler = (call: unknown, callback: (error: unknown, value?: unknown) => void) => void;
@@ -105,7 +109,11 @@ export class GrpcFrontEnd implements DrainSource {
       interceptors: [gate.interceptor],
     });
     const ctx: GrpcContext = { ...this.ctx, activity: this.activity, streams: this.streams };
-    const add = (definition: ServiceDefinition, handlers: object) => server.addService(definition, drained(definition, handlers, ctx.gate));
+    const token = this.options.inferenceToken;
+    const add = (definition: ServiceDefinition, handlers: object) => {
+      const counted = drained(definition, handlers, ctx.gate);
+      server.addService(definition, token === undefined ? counted : requireToken(definition, counted, token));
+    };
     add(guardedService('inference.GRPCInferenceService', KSERVE_WIRE_CODECS), kserveService(ctx));
     add(guardedService('tensorflow.serving.PredictionService', PREDICTION_WIRE_CODECS), predictionService(ctx));
     add(guardedService('tensorflow.serving.ModelService'), modelService(ctx));

@@ -5,9 +5,10 @@ import { OrtServeError, toOrtServeError } from '../../errors.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
 import type { DrainGate, PendingAnswer } from '../drain-gate.js';
+import type { CorsPolicy } from './cors.js';
 
 const STATUS_TEXT: Record<number, string> = {
-  200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 404: '404 Not Found',
+  200: '200 OK', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
   405: '405 Method Not Allowed', 413: '413 Payload Too Large', 500: '500 Internal Server Error',
   501: '501 Not Implemented', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
 };
@@ -29,6 +30,8 @@ export interface HttpExchangeOptions {
   holdPipelined?: boolean;
   /** The server's shutdown state: the exchange is counted in flight there until it answers or its client leaves. */
   gate?: DrainGate;
+  /** CORS (--rest_api_enable_cors_support): answers to an allowed Origin carry its headers. Absent: no CORS work at all. */
+  cors?: CorsPolicy;
 }
 
 /**
@@ -44,6 +47,8 @@ export class HttpExchange implements PendingAnswer {
   readonly contentType: string;
   /** The client's own timeout for this request in ms (header x-request-timeout-ms; 0 = none), if it sent a valid one. */
   readonly requestTimeoutMs: number | undefined;
+  /** The request's Origin header; read only with CORS on ('' otherwise). */
+  readonly origin: string = '';
   /** When the request's headers arrived (deadlineClock()), the origin of its deadline. */
   readonly receivedAt = deadlineClock();
   aborted = false;
@@ -62,6 +67,7 @@ export class HttpExchange implements PendingAnswer {
     this.contentType = req.getHeader('content-type');
     const timeout = req.getHeader('x-request-timeout-ms');
     this.requestTimeoutMs = /^\d{1,9}$/.test(timeout) ? Number(timeout) : undefined;
+    if (options.cors !== undefined) this.origin = req.getHeader('origin');
     options.gate?.pending.add(this);
     res.onAborted(() => {
       this.aborted = true;
@@ -157,10 +163,17 @@ export class HttpExchange implements PendingAnswer {
     return limits;
   }
 
-  /** Sends a JSON text with `status`. No-op if the client went away or a reply was already sent. */
+  /**
+   * Sends a JSON text with `status`, closing the connection after it when asked or while the server drains. No-op if
+   * the client went away or a reply was already sent.
+   */
   sendJson(status: number, body: string, closeConnection = false): void {
     const close = closeConnection || this.options.gate?.draining === true;
-    this.respond((res) => res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json').end(body, close));
+    this.respond((res) => {
+      res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
+      if (this.options.cors !== undefined) this.options.cors.writeHeaders(res, this.origin);
+      res.end(body, close);
+    });
   }
 
   /**
@@ -170,6 +183,7 @@ export class HttpExchange implements PendingAnswer {
   sendBytes(status: number, contentType: string, body: Uint8Array, headers: Record<string, string> = {}): void {
     this.respond((res) => {
       res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
+      if (this.options.cors !== undefined) this.options.cors.writeHeaders(res, this.origin);
       for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
       res.end(body, this.options.gate?.draining === true);
     });
