@@ -22,6 +22,7 @@ import { prometheusText } from './frontends/metrics/prometheus-text.js';
 import { parseKservePath } from './frontends/kserve/rest-paths.js';
 import { handleKserveRest, readKserveHeaders } from './frontends/kserve/rest-handlers.js';
 import { CorsPolicy } from './frontends/http/cors.js';
+import { MtlsFront } from './frontends/http/mtls-front.js';
 import { readTls } from './config/tls-config.js';
 import { loadUws } from './frontends/uws-loader.js';
 import { routeFlatBuffers, type FlatBuffersRoutes } from './frontends/flatbuffers/fb-routes.js';
@@ -90,6 +91,15 @@ export interface OrtServe {
   readonly registry: ModelRegistry;
   readonly options: ServerOptions;
   readonly log: Logger;
+}
+
+function listenUnix(app: TemplatedApp, socketPath: string): Promise<us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    app.listen_unix((socket) => {
+      if (socket) resolve(socket);
+      else reject(new OrtServeError('ERR_CONFIG', `--ssl_client_verify: cannot listen on the private unix socket ${socketPath}`));
+    }, socketPath);
+  });
 }
 
 function listen(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
@@ -204,6 +214,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
   let app: TemplatedApp | undefined;
   let flatBuffers: FlatBuffersRoutes | undefined;
   let listenSocket: us_listen_socket | undefined;
+  let mtlsFront: MtlsFront | undefined;
   let restPort = 0;
   let grpc: GrpcFrontEnd | undefined;
   let grpcPort = 0;
@@ -233,13 +244,9 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       }, log);
       management.reloader = reloader;
       await reloader.start();
-      const restTls = tls.rest?.files;
-      app = restTls === undefined ? uws.App() : uws.SSLApp({
-        cert_file_name: restTls.cert,
-        key_file_name: restTls.key,
-        // uWS verifies client certificates exactly when it is given a CA: only with --ssl_client_verify.
-        ...(tls.rest!.clientVerify ? { ca_file_name: restTls.ca! } : {}),
-      });
+      // TLS in uWS itself (SSLApp), except for mTLS, which uWS does not enforce: node:tls in front (mtls-front.ts).
+      const restFiles = tls.rest?.clientVerify === false ? tls.rest.files : undefined;
+      app = restFiles === undefined ? uws.App() : uws.SSLApp({ cert_file_name: restFiles.cert, key_file_name: restFiles.key });
       // Before routeRest: its catch-all route must come last.
       flatBuffers = routeFlatBuffers(app, {
         registry, maxBodyBytes: options.maxBodyBytes, restTimeoutMs: options.restApiTimeoutInMs, sizes,
@@ -248,8 +255,16 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       });
       gate.addSource(flatBuffers);
       routeRest(app, { registry, options, management, sizes, gate, cors, inferenceToken });
-      listenSocket = await listen(app, options.host, options.restApiPort);
-      restPort = uws.us_socket_local_port(listenSocket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
+      if (tls.rest?.clientVerify === true) {
+        mtlsFront = MtlsFront.prepare();
+        listenSocket = await listenUnix(app, mtlsFront.socketPath);
+        restPort = await mtlsFront.listen(options.host, options.restApiPort, tls.rest).catch((err: Error) => {
+          throw new OrtServeError('ERR_CONFIG', `--rest_api_port: cannot listen on ${options.host}:${options.restApiPort} (${err.message})`);
+        });
+      } else {
+        listenSocket = await listen(app, options.host, options.restApiPort);
+        restPort = uws.us_socket_local_port(listenSocket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
+      }
       grpc = new GrpcFrontEnd(
         {
           registry, management, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes, sizes, streamMaxInFlight: options.grpcStreamMaxInFlight,
@@ -281,6 +296,8 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         flatBuffers?.closeAll();   // a clean WebSocket close (1001) before the forced one below
         if (listenSocket !== undefined) loadUws().us_listen_socket_close(listenSocket);
         app.close();
+        mtlsFront?.close();
+        mtlsFront = undefined;
         app = undefined;
         listenSocket = undefined;
       }
@@ -301,6 +318,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         gate.closing = true;
         if (listenSocket !== undefined) loadUws().us_listen_socket_close(listenSocket);
         listenSocket = undefined;
+        mtlsFront?.stopListening();
         const grpcClosed = grpc?.closeListeners() ?? Promise.resolve();
         const inFlightAtClose = gate.inFlight();
         log.info({ inFlight: inFlightAtClose }, 'listeners closed: waiting for the requests in flight');
