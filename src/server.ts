@@ -76,8 +76,8 @@ export interface OrtServe {
   /** Loads the models, then listens. Resolves once the REST and gRPC ports accept connections. */
   start(): Promise<{ restPort: number; grpcPort: number }>;
   /**
-   * Closes listeners and connections, then unloads models. Safe to call twice. No drain yet: requests in flight get
-   * no answer (their connections close), queued ones are dropped, running batches finish (README, Shutdown).
+   * Closes listeners and connections at once, then unloads models. Safe to call twice. Abrupt: requests in flight get
+   * no answer (their connections close), queued ones are dropped, running batches finish. drain() is the graceful one.
    */
   stop(): Promise<void>;
   /**
