@@ -316,9 +316,13 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         log.info({ drainSeconds, exitTimeoutSeconds }, 'draining: readiness is false, still serving');
         await sleep(drainSeconds * 1000);
         gate.closing = true;
-        if (listenSocket !== undefined) loadUws().us_listen_socket_close(listenSocket);
-        listenSocket = undefined;
-        mtlsFront?.stopListening();
+        // With mTLS the public listener is the front's; its unix socket to uWS stays open for connections it passes on.
+        if (mtlsFront !== undefined) {
+          mtlsFront.stopListening();
+        } else if (listenSocket !== undefined) {
+          loadUws().us_listen_socket_close(listenSocket);
+          listenSocket = undefined;
+        }
         const grpcClosed = grpc?.closeListeners() ?? Promise.resolve();
         const inFlightAtClose = gate.inFlight();
         log.info({ inFlight: inFlightAtClose }, 'listeners closed: waiting for the requests in flight');

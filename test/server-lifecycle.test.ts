@@ -81,7 +81,8 @@ describe('server.drain() (the library API of a graceful shutdown)', () => {
       while (t.server.registry.status('slow')[0]!.session!.stats().enqueued < 1) {
         await new Promise((r) => setTimeout(r, 10));
       }
-      const drained = t.server.drain({ drainSeconds: 0.3, exitTimeoutSeconds: 60 });
+      // Long enough for the checks below to run before the listeners close, even on a loaded machine.
+      const drained = t.server.drain({ drainSeconds: 3, exitTimeoutSeconds: 60 });
       expect(await getJson(`${t.baseUrl}/v2/health/ready`)).toEqual({ status: 400, json: { ready: false } });
       expect(await getJson(`${t.baseUrl}/v2/models/mlp/ready`)).toEqual({ status: 400, json: { name: 'mlp', ready: false } });
       // Still serving while draining.

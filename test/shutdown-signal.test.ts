@@ -119,7 +119,7 @@ async function loop(send: () => Promise<Outcome>, log: Sent[]): Promise<void> {
 
 describe('SIGTERM drains', () => {
   it('32 clients: readiness turns false at once, nothing sent before fails, the rest is served or refused retryably; exit 0', async () => {
-    const drainSeconds = 2;
+    const drainSeconds = 3;
     const cli = await startCli({ n: 128, steps: 4 }, [`--drain_seconds=${drainSeconds}`, '--exit_timeout_seconds=60']);
     const c = grpcClients(`127.0.0.1:${cli.grpcPort}`);
     const sockets = await Promise.all(Array.from({ length: 4 }, () => FlatBuffersWsClient.connect(`ws://127.0.0.1:${cli.restPort}/v1/flatbuffers/ws`)));

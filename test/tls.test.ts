@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlatBuffersWsClient } from '../src/client/flatbuffers-ws-client.js';
+import { FlatBuffersHttpClient } from '../src/client/flatbuffers-http-client.js';
 import { createServer } from '../src/server.js';
 import { loadUws } from '../src/frontends/uws-loader.js';
 import type uWS from 'uWebSockets.js';
@@ -139,6 +140,16 @@ describe('mutual TLS (--ssl_client_verify)', () => {
       const outcome = await httpsPost(url, PREDICT_BODY, tls);
       expect(outcome).toHaveProperty('error');
       expect(outcome).not.toHaveProperty('status');
+    }
+  });
+
+  it('the FlatBuffers HTTP client over HTTPS with its certificate', async () => {
+    const client = new FlatBuffersHttpClient(`https://127.0.0.1:${portOf(t)}`, { tls: good() });
+    try {
+      const result = await client.infer('mlp', { x: { dtype: 'float32', shape: [1, 4], data: new Float32Array([1, 2, 3, 4]) } });
+      expect([...(Object.values(result.outputs)[0]!.data as Float32Array)]).toEqual([2.75, -4.25, 0]);
+    } finally {
+      await client.close();
     }
   });
 

@@ -24,9 +24,10 @@ export function shuttingDown(reason = 'it takes no new requests'): OrtServeError
 const IDLE_POLL_MS = 10;
 
 /**
- * Until the listeners close, a gate costs each request one Set insert and one delete (HttpExchange and gRPC unary
- * calls register themselves in `pending`). `draining` and `closing` are the flags the request paths read: once it is set, a new
- * request on a connection that is still open is refused with ERR_SHUTTING_DOWN (and its HTTP connection closed).
+ * A gate costs each request one Set insert and one delete (HttpExchange and gRPC unary calls register themselves in
+ * `pending`, so that the exit deadline can answer them); WebSocket and stream requests are counted where they already
+ * were. `draining` and `closing` are the flags the request paths read; once `closing` is set, a new request on a
+ * connection that is still open is refused with ERR_SHUTTING_DOWN (and its HTTP connection closed).
  */
 export class DrainGate {
   /**
