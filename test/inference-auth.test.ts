@@ -46,7 +46,7 @@ function runs(): number {
 
 async function post(url: string, body: BodyInit, headers: Record<string, string>) {
   const res = await fetch(t.baseUrl + url, { method: 'POST', body, headers });
-  return { status: res.status, text: await res.text() };
+  return { status: res.status, text: await res.text(), wwwAuthenticate: res.headers.get('www-authenticate') };
 }
 
 describe('REST', () => {
@@ -58,6 +58,7 @@ describe('REST', () => {
       for (const headers of WRONG) {
         const res = await post(url, body, headers);
         expect(res.status).toBe(401);
+        expect(res.wwwAuthenticate).toBe('Bearer');
         expect(JSON.parse(res.text).code).toBe('ERR_UNAUTHENTICATED');
         expect(JSON.parse(res.text).error).toMatch(/inference/);
       }

@@ -208,6 +208,11 @@ export class HttpExchange implements PendingAnswer {
     const error = toOrtServeError(err);
     // ERR_TOO_LARGE: the unread body would otherwise follow. ERR_SHUTTING_DOWN: the client should reconnect elsewhere.
     const closeConnection = error.code === 'ERR_TOO_LARGE' || error.code === 'ERR_SHUTTING_DOWN';
+    if (error.code === 'ERR_UNAUTHENTICATED') {
+      // RFC 6750: a 401 names the scheme it wants.
+      const body = Buffer.from(JSON.stringify({ error: error.message, code: error.code }), 'utf8');
+      return this.sendBytes(error.httpStatus, 'application/json', body, { 'WWW-Authenticate': 'Bearer' });
+    }
     this.sendJson(error.httpStatus, JSON.stringify({ error: error.message, code: error.code }), closeConnection);
   }
 }
