@@ -171,6 +171,28 @@ function sslConfigText(fields: Record<string, string | boolean>): string {
   return Object.entries(fields).map(([k, v]) => (typeof v === 'boolean' ? `${k}: ${v}` : `${k}: ${JSON.stringify(v)}`)).join('\n');
 }
 
+describe('drain with TLS', () => {
+  it('mTLS: answers in flight, then the front stops listening; TLS: the same on SSLApp', async () => {
+    for (const mtls of [true, false]) {
+      const t = await startTestServer({ mlp: { 1: mlpModel(1) } }, {
+        sslCertFile: certs.files.serverCert, sslKeyFile: certs.files.serverKey,
+        ...(mtls ? { sslCaFile: certs.files.caCert, sslClientVerify: true } : {}),
+      });
+      const tls = { ca: certs.pem('caCert'), cert: certs.pem('clientCert'), key: certs.pem('clientKey') };
+      const url = `https://127.0.0.1:${portOf(t)}/v1/models/mlp:predict`;
+      try {
+        const drained = t.server.drain({ drainSeconds: 2, exitTimeoutSeconds: 30 });
+        // Served while draining.
+        expect(await httpsPost(url, PREDICT_BODY, tls)).toEqual({ status: 200, json: PREDICTIONS });
+        expect(await drained).toEqual({ abandoned: 0, inFlightAtClose: 0 });
+        expect(await httpsPost(url, PREDICT_BODY, tls)).toEqual({ error: 'ECONNREFUSED' });
+      } finally {
+        await t.close();
+      }
+    }
+  });
+});
+
 describe('why REST mTLS is not uWS\'s SSLApp (src/frontends/http/mtls-front.ts)', () => {
   it('given a CA, SSLApp still answers a client without a certificate (if this fails, uWS enforces it now)', async () => {
     const uws = loadUws();
