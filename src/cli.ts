@@ -1,5 +1,5 @@
-// The ortserve command: TF Serving-style flags over createServer(); stops on SIGINT/SIGTERM (abruptly, no drain yet:
-// README, Guarantees and limits, Shutdown).
+// The ortserve command: TF Serving-style flags over createServer(); drains on SIGTERM/SIGINT (README, Operating
+// ortserve, Signals and drain).
 
 import { OrtServeError } from './errors.js';
 import { helpText, parseCliArgs } from './config/cli-args.js';
@@ -28,13 +28,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const running = server;
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: NodeJS.Signals) => {
+      // A second signal of either kind ends the process at once: with both handlers gone, its default action kills it.
+      process.off('SIGINT', shutdown);
+      process.off('SIGTERM', shutdown);
       running.log.info({ signal }, 'shutting down');
-      void running.stop().then(resolve);
+      running.drain().then(
+        // 1 tells the supervisor that the exit deadline cut requests short (they were answered 503 / UNAVAILABLE).
+        (report) => resolve(report.abandoned > 0 ? 1 : 0),
+        (err: unknown) => {
+          running.log.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
     };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
+    process.on('SIGTERM', shutdown);
   });
-  return 0;
 }

@@ -54,7 +54,8 @@ export const ERRORS = {
   ERR_INTERNAL: { http: 500, grpc: 'INTERNAL', summary: 'A bug in ortserve; the message says where.' },
   ERR_PROTOBUF: { http: 400, grpc: 'INVALID_ARGUMENT', summary: 'A gRPC message is not valid protobuf for its method (gives the decoder\'s reason).' },
   ERR_NOT_IMPLEMENTED: { http: 501, grpc: 'UNIMPLEMENTED', summary: 'The server does not offer this operation (the message says what is missing).' },
-  ERR_UNAUTHENTICATED: { http: 401, grpc: 'UNAUTHENTICATED', summary: 'The management API needs its bearer token (Authorization: Bearer <token>).' },
+  ERR_UNAUTHENTICATED: { http: 401, grpc: 'UNAUTHENTICATED', summary: 'The bearer token (Authorization: Bearer <token>) is missing or wrong: the management API\'s, or the inference token when --inference_token_file is set.' },
+  ERR_ORIGIN_NOT_ALLOWED: { http: 403, grpc: 'PERMISSION_DENIED', summary: 'CORS is on and the request\'s Origin is not in --rest_api_cors_allowed_origins.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

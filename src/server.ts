@@ -1,8 +1,9 @@
 // createServer: composes registry, engine and front ends into one server with start/stop/status — the library API.
 
 import { pino, type Logger } from 'pino';
-import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { OrtServeError, clientText } from './errors.js';
+import { ServerCredentials } from '@grpc/grpc-js';
+import type { HttpRequest, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { OrtServeError, clientText, toOrtServeError } from './errors.js';
 import { defaultOptions, type ServerOptions } from './config/knobs.js';
 import { parseExecutionProviders } from './config/execution-providers.js';
 import { ModelRegistry } from './registry/model-registry.js';
@@ -12,19 +13,23 @@ import { toBatchingOptions } from './registry/version-loader.js';
 import { ORT_LOG_LEVELS, nativeAddon } from './engine/native-binding.js';
 import { ModelSource } from './registry/model-source.js';
 import { HotReloader } from './registry/hot-reload.js';
-import { ManagementToken } from './frontends/management/management-auth.js';
+import { BearerToken, ManagementToken } from './frontends/management/management-auth.js';
 import { handleManagement, isManagementPath, type ManagementContext } from './frontends/management/management-routes.js';
-import { loadUws } from './frontends/uws-loader.js';
-import { HttpExchange } from './frontends/http/http-exchange.js';
+import { HttpExchange, type HttpExchangeOptions } from './frontends/http/http-exchange.js';
 import { parseTfServingPath } from './frontends/tfserving/rest-paths.js';
 import { handleTfServingRest } from './frontends/tfserving/rest-handlers.js';
 import { prometheusText } from './frontends/metrics/prometheus-text.js';
-import { routeFlatBuffers, type FlatBuffersRoutes } from './frontends/flatbuffers/fb-routes.js';
 import { parseKservePath } from './frontends/kserve/rest-paths.js';
 import { handleKserveRest, readKserveHeaders } from './frontends/kserve/rest-handlers.js';
+import { CorsPolicy } from './frontends/http/cors.js';
+import { MtlsFront } from './frontends/http/mtls-front.js';
+import { readTls } from './config/tls-config.js';
+import { loadUws } from './frontends/uws-loader.js';
+import { routeFlatBuffers, type FlatBuffersRoutes } from './frontends/flatbuffers/fb-routes.js';
 import { GrpcFrontEnd } from './frontends/grpc/grpc-server.js';
 import type { GrpcActivity } from './frontends/grpc/grpc-context.js';
 import { requestSizes, type RequestSizes } from './inference/request-size.js';
+import { DrainGate, shuttingDown } from './frontends/drain-gate.js';
 
 export interface CreateServerOptions extends Partial<ServerOptions> {
   /** A pino logger to use instead of one built from logLevel. */
@@ -44,18 +49,57 @@ export interface ServerStatus {
   }>;
 }
 
+/** How long each step of a drain may take; defaults: --drain_seconds and --exit_timeout_seconds. */
+export interface DrainOptions {
+  /** Seconds between readiness turning false and the listeners closing, while everything that arrives is served. */
+  drainSeconds?: number;
+  /** Seconds the requests in flight then have to finish; those still unanswered get 503 / UNAVAILABLE. */
+  exitTimeoutSeconds?: number;
+}
+
+/** What a drain did. */
+export interface DrainReport {
+  /** Requests still in flight at the exit deadline, answered ERR_SHUTTING_DOWN (503 / UNAVAILABLE) instead. */
+  abandoned: number;
+  /** Requests in flight when the listeners closed (they were given until the exit deadline). */
+  inFlightAtClose: number;
+}
+
+/** The longest a drain waits, once every request is answered, for gRPC connections to close after GOAWAY. */
+const GRPC_CLOSE_GRACE_MS = 1000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 export interface OrtServe {
   /** Loads the models, then listens. Resolves once the REST and gRPC ports accept connections. */
   start(): Promise<{ restPort: number; grpcPort: number }>;
   /**
-   * Closes listeners and connections, then unloads models. Safe to call twice. No drain yet: requests in flight get
-   * no answer (their connections close), queued ones are dropped, running batches finish (README, Shutdown).
+   * Closes listeners and connections at once, then unloads models. Safe to call twice. Abrupt: requests in flight get
+   * no answer (their connections close), queued ones are dropped, running batches finish. drain() is the graceful one.
    */
   stop(): Promise<void>;
+  /**
+   * Graceful shutdown (the CLI's SIGTERM/SIGINT): readiness turns false at once on every readiness signal, live
+   * traffic is served for `drainSeconds`, then the listeners close (new requests on open connections get 503 /
+   * UNAVAILABLE), the requests in flight and queued get `exitTimeoutSeconds` to finish, those still unanswered are
+   * answered 503 / UNAVAILABLE, and then stop() runs. A second call returns the first call's promise.
+   */
+  drain(options?: DrainOptions): Promise<DrainReport>;
   status(): ServerStatus;
   readonly registry: ModelRegistry;
   readonly options: ServerOptions;
   readonly log: Logger;
+}
+
+function listenUnix(app: TemplatedApp, socketPath: string): Promise<us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    app.listen_unix((socket) => {
+      if (socket) resolve(socket);
+      else reject(new OrtServeError('ERR_CONFIG', `--ssl_client_verify: cannot listen on the private unix socket ${socketPath}`));
+    }, socketPath);
+  });
 }
 
 function listen(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
@@ -67,25 +111,49 @@ function listen(app: TemplatedApp, host: string, port: number): Promise<us_liste
   });
 }
 
-function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementContext, sizes: RequestSizes): void {
+interface RestRoutesContext {
+  registry: ModelRegistry;
+  options: ServerOptions;
+  management: ManagementContext;
+  sizes: RequestSizes;
+  gate: DrainGate;
+  /** CORS policy (--rest_api_enable_cors_support); undefined = off. */
+  cors: CorsPolicy | undefined;
+  /** Bearer token the inference routes need (--inference_token_file); undefined = off. */
+  inferenceToken: BearerToken | undefined;
+}
+
+/** Throws ERR_UNAUTHENTICATED unless the request carries the inference token. Read now: uWS frees `req` on return. */
+function authorize(token: BearerToken, req: HttpRequest): void {
+  token.check(req.getHeader('authorization'));
+}
+
+function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
+  const { registry, options, management, sizes, gate, cors, inferenceToken } = c;
   const ctx = {
-    registry: server.registry,
-    maxBodyBytes: server.options.maxBodyBytes,
-    maxJsonDepth: server.options.maxJsonDepth,
+    registry,
+    maxBodyBytes: options.maxBodyBytes,
+    maxJsonDepth: options.maxJsonDepth,
     sizes,
-    restTimeoutMs: server.options.restApiTimeoutInMs,
+    restTimeoutMs: options.restApiTimeoutInMs,
   };
-  const exchange = { holdPipelined: server.options.restHoldPipelined };
+  const exchange: HttpExchangeOptions = { holdPipelined: options.restHoldPipelined, gate, ...(cors === undefined ? {} : { cors }) };
   const kserveCtx = { ...ctx, management };
   // Prometheus metrics: our path, and TF Serving's default monitoring path.
   for (const path of ['/metrics', '/monitoring/prometheus/metrics']) {
     app.get(path, (res) => {
-      const body = prometheusText(server.registry);
+      const body = prometheusText(registry);
       res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(body));
     });
   }
+  cors?.routePreflight(app);
   app.any('/*', (res, req) => {
     const ex = new HttpExchange(res, req, exchange);
+    if (gate.closing) return ex.refuse(shuttingDown(), options.maxBodyBytes);
+    if (cors !== undefined) {
+      const refusal = cors.refusal(ex.origin);
+      if (refusal !== undefined) return ex.refuse(refusal, options.maxBodyBytes);
+    }
     if (isManagementPath(ex.url)) {
       // The header is read now: uWS frees `req` when this callback returns.
       void handleManagement(ex, req.getHeader('authorization'), management);
@@ -94,14 +162,20 @@ function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementCo
     try {
       const kserve = parseKservePath(ex.url);
       if (kserve !== undefined) {
+        if (inferenceToken !== undefined && kserve.action === 'infer') authorize(inferenceToken, req);
         handleKserveRest(ex, kserveCtx, kserve, readKserveHeaders(req));
         return;
       }
       const route = parseTfServingPath(ex.url);
       if (route === undefined) throw new OrtServeError('ERR_NOT_FOUND', `no route for ${ex.method.toUpperCase()} ${clientText(ex.url)}`);
+      // :predict, :classify and :regress run models; status and metadata stay open.
+      if (inferenceToken !== undefined && route.action !== 'status' && route.action !== 'metadata') authorize(inferenceToken, req);
       handleTfServingRest(ex, ctx, route);
     } catch (err) {
-      ex.sendError(err);
+      const error = toOrtServeError(err);
+      // The body of a refused request is read first, so that the answer is not lost to a reset.
+      if (error.code === 'ERR_UNAUTHENTICATED') ex.refuse(error, options.maxBodyBytes);
+      else ex.sendError(error);
     }
   });
 }
@@ -140,9 +214,12 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
   let app: TemplatedApp | undefined;
   let flatBuffers: FlatBuffersRoutes | undefined;
   let listenSocket: us_listen_socket | undefined;
+  let mtlsFront: MtlsFront | undefined;
   let restPort = 0;
   let grpc: GrpcFrontEnd | undefined;
   let grpcPort = 0;
+  const gate = new DrainGate();
+  let draining: Promise<DrainReport> | undefined;
 
   const server: OrtServe = {
     registry,
@@ -154,50 +231,111 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         numBatchThreads: options.numBatchThreads, ortLogLevel: ORT_LOG_LEVELS.indexOf(options.ortLogLevel),
         maxConcurrentRunsPerModel: options.maxConcurrentRunsPerModel, terminateRunsPastDeadline: options.terminateRunsPastDeadline,
       });
+      // Files named by flags are read before any model loads, so a bad one fails the start at once, naming its flag.
       management.token = options.managementTokenFile !== '' ? ManagementToken.fromFile(options.managementTokenFile) : undefined;
+      const inferenceToken = options.inferenceTokenFile !== ''
+        ? BearerToken.fromFile(options.inferenceTokenFile, 'inference_token_file', 'inference')
+        : undefined;
+      const cors = options.restApiEnableCorsSupport ? new CorsPolicy(options.restApiCorsAllowedOrigins) : undefined;
+      const tls = readTls(options);
       const reloader = new HotReloader(registry, new ModelSource(options), {
         fileSystemPollMs: options.fileSystemPollWaitSeconds * 1000,
         configPollMs: options.modelConfigFilePollWaitSeconds * 1000,
       }, log);
       management.reloader = reloader;
       await reloader.start();
-      app = uws.App();
+      // TLS in uWS itself (SSLApp), except for mTLS, which uWS does not enforce: node:tls in front (mtls-front.ts).
+      const restFiles = tls.rest?.clientVerify === false ? tls.rest.files : undefined;
+      app = restFiles === undefined ? uws.App() : uws.SSLApp({ cert_file_name: restFiles.cert, key_file_name: restFiles.key });
       // Before routeRest: its catch-all route must come last.
       flatBuffers = routeFlatBuffers(app, {
         registry, maxBodyBytes: options.maxBodyBytes, restTimeoutMs: options.restApiTimeoutInMs, sizes,
         wsMaxBackpressureBytes: options.wsMaxBackpressureBytes, wsMaxInFlight: options.wsMaxInFlight,
-        exchange: { holdPipelined: options.restHoldPipelined },
+        exchange: { holdPipelined: options.restHoldPipelined, ...(cors === undefined ? {} : { cors }) }, gate, inferenceToken,
       });
-      routeRest(app, server, management, sizes);
-      listenSocket = await listen(app, options.host, options.restApiPort);
-      restPort = uws.us_socket_local_port(listenSocket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
+      gate.addSource(flatBuffers);
+      routeRest(app, { registry, options, management, sizes, gate, cors, inferenceToken });
+      if (tls.rest?.clientVerify === true) {
+        mtlsFront = MtlsFront.prepare();
+        listenSocket = await listenUnix(app, mtlsFront.socketPath);
+        restPort = await mtlsFront.listen(options.host, options.restApiPort, tls.rest).catch((err: Error) => {
+          throw new OrtServeError('ERR_CONFIG', `--rest_api_port: cannot listen on ${options.host}:${options.restApiPort} (${err.message})`);
+        });
+      } else {
+        listenSocket = await listen(app, options.host, options.restApiPort);
+        restPort = uws.us_socket_local_port(listenSocket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
+      }
       grpc = new GrpcFrontEnd(
         {
           registry, management, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes, sizes, streamMaxInFlight: options.grpcStreamMaxInFlight,
-          maxInferStreams: options.grpcMaxInferStreams, log,
+          maxInferStreams: options.grpcMaxInferStreams, gate, log,
         },
         {
           host: options.host, port: options.grpcPort, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes,
           maxSendMessageBytes: options.grpcMaxSendMessageBytes, maxConcurrentStreams: options.grpcMaxConcurrentStreams,
           maxConnections: options.grpcMaxConnections,
+          ...(tls.grpc === undefined ? {} : {
+            credentials: ServerCredentials.createSsl(tls.grpc.ca ?? null, [{ private_key: tls.grpc.key, cert_chain: tls.grpc.cert }], tls.grpc.clientVerify),
+          }),
+          inferenceToken,
         },
       );
       grpcPort = await grpc.start();
-      log.info({ host: options.host, restPort, grpcPort, models: registry.modelNames() }, 'ortserve listening (REST and gRPC)');
+      gate.addSource(grpc);
+      log.info({
+        host: options.host, restPort, grpcPort, models: registry.modelNames(),
+        tls: { rest: tls.rest === undefined ? 'off' : tls.rest.clientVerify ? 'mtls' : 'on', grpc: tls.grpc === undefined ? 'off' : tls.grpc.clientVerify ? 'mtls' : 'on' },
+        inferenceAuth: inferenceToken !== undefined, cors: cors !== undefined,
+      }, 'ortserve listening (REST and gRPC)');
       return { restPort, grpcPort };
     },
     async stop() {
+      gate.closing = true;
       management.reloader?.stop();
       if (app !== undefined) {
         flatBuffers?.closeAll();   // a clean WebSocket close (1001) before the forced one below
         if (listenSocket !== undefined) loadUws().us_listen_socket_close(listenSocket);
         app.close();
+        mtlsFront?.close();
+        mtlsFront = undefined;
         app = undefined;
         listenSocket = undefined;
       }
       grpc?.stop();
       grpc = undefined;
       registry.close();
+    },
+    drain(drainOptions = {}) {
+      draining ??= (async () => {
+        const drainSeconds = drainOptions.drainSeconds ?? options.drainSeconds;
+        const exitTimeoutSeconds = drainOptions.exitTimeoutSeconds ?? options.exitTimeoutSeconds;
+        registry.shuttingDown = true;
+        gate.draining = true;
+        // No new version loads while the server winds down.
+        management.reloader?.stop();
+        log.info({ drainSeconds, exitTimeoutSeconds }, 'draining: readiness is false, still serving');
+        await sleep(drainSeconds * 1000);
+        gate.closing = true;
+        // With mTLS the public listener is the front's; its unix socket to uWS stays open for connections it passes on.
+        if (mtlsFront !== undefined) {
+          mtlsFront.stopListening();
+        } else if (listenSocket !== undefined) {
+          loadUws().us_listen_socket_close(listenSocket);
+          listenSocket = undefined;
+        }
+        const grpcClosed = grpc?.closeListeners() ?? Promise.resolve();
+        const inFlightAtClose = gate.inFlight();
+        log.info({ inFlight: inFlightAtClose }, 'listeners closed: waiting for the requests in flight');
+        const idle = await gate.waitIdle(exitTimeoutSeconds * 1000);
+        const abandoned = idle ? 0 : gate.abandonAll();
+        if (abandoned > 0) log.warn({ abandoned }, 'exit deadline passed: requests still in flight were answered 503 / UNAVAILABLE');
+        // Every answer is written; gRPC connections close once their last call has gone out (GOAWAY was sent).
+        await Promise.race([grpcClosed, sleep(GRPC_CLOSE_GRACE_MS)]);
+        await server.stop();
+        log.info({ abandoned, inFlightAtClose }, 'drained: listeners closed, models unloaded');
+        return { abandoned, inFlightAtClose };
+      })();
+      return draining;
     },
     status() {
       return {

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { mlpModel } from '../scripts/make-example-models.mjs';
-import { corruptModelBytes } from './support/models.mjs';
+import { corruptModelBytes, slowModel } from './support/models.mjs';
 import { getJson, postText, startTestServer } from './support/test-server.js';
 
 describe('execution providers', () => {
@@ -65,6 +65,36 @@ describe('clients that go away', () => {
       }
       const res = await postText(`${t.baseUrl}/v1/models/mlp:predict`, '{"instances":[[1,2,3,4]]}');
       expect(res.json).toEqual({ predictions: [[2.75, -4.25, 0]] });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('server.drain() (the library API of a graceful shutdown)', () => {
+  it('readiness turns false at once, a request in flight is answered, then the listeners close and models unload', async () => {
+    const t = await startTestServer({ slow: { 1: slowModel({ steps: 12 }) }, mlp: { 1: mlpModel(1) } });
+    try {
+      expect((await getJson(`${t.baseUrl}/v2/health/ready`)).json).toEqual({ ready: true });
+      const inFlight = postText(`${t.baseUrl}/v1/models/slow:predict`, '{"instances":[[1]]}');
+      // The request is on the server (its queue or its worker) before the drain starts.
+      while (t.server.registry.status('slow')[0]!.session!.stats().enqueued < 1) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Long enough for the checks below to run before the listeners close, even on a loaded machine.
+      const drained = t.server.drain({ drainSeconds: 3, exitTimeoutSeconds: 60 });
+      expect(await getJson(`${t.baseUrl}/v2/health/ready`)).toEqual({ status: 400, json: { ready: false } });
+      expect(await getJson(`${t.baseUrl}/v2/models/mlp/ready`)).toEqual({ status: 400, json: { name: 'mlp', ready: false } });
+      // Still serving while draining.
+      expect((await postText(`${t.baseUrl}/v1/models/mlp:predict`, '{"instances":[[1,2,3,4]]}')).json).toEqual({ predictions: [[2.75, -4.25, 0]] });
+      expect(t.server.drain()).toBe(drained);   // a second call is the same drain
+      const report = await drained;
+      const answer = await inFlight;
+      expect(answer.status).toBe(200);
+      expect(answer.json.predictions).toHaveLength(1);
+      expect(report).toEqual({ abandoned: 0, inFlightAtClose: expect.any(Number) });
+      await expect(fetch(`${t.baseUrl}/v2/health/live`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
+      expect(t.server.status().models).toEqual([]);
     } finally {
       await t.close();
     }

@@ -57,9 +57,20 @@ export function newRequestId(): string {
 export class FlatBuffersHttpClient {
   private readonly pool: Pool;
 
-  /** `baseUrl`: the server's REST address, e.g. http://127.0.0.1:8501. */
-  constructor(baseUrl: string, options: { connections?: number } = {}) {
-    this.pool = new Pool(baseUrl, { connections: options.connections ?? 16 });
+  private readonly headers: Record<string, string>;
+
+  /**
+   * `baseUrl`: the server's REST address, e.g. http://127.0.0.1:8501 or https://host:8501. `headers` go with every
+   * request (e.g. authorization for --inference_token_file); `tls`: the CA of the server's certificate, and this
+   * client's certificate and key for a server that verifies clients (PEM).
+   */
+  constructor(baseUrl: string, options: {
+    connections?: number;
+    headers?: Record<string, string>;
+    tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
+  } = {}) {
+    this.pool = new Pool(baseUrl, { connections: options.connections ?? 16, ...(options.tls ? { connect: options.tls } : {}) });
+    this.headers = { ...options.headers, 'content-type': 'application/x-flatbuffers' };
   }
 
   /** Runs `model` on `inputs`. Rejects with OrtServeClientError (the server's code and message) on failure. */
@@ -69,7 +80,7 @@ export class FlatBuffersHttpClient {
       path: '/v1/flatbuffers/infer',
       method: 'POST',
       body,
-      headers: { 'content-type': 'application/x-flatbuffers' },
+      headers: this.headers,
     });
     const bytes = new Uint8Array(await res.body.arrayBuffer());
     return resultOf(decodeInferResponse(bytes));

@@ -17,6 +17,13 @@ export interface WsClientOptions {
    * the server's --ws_max_in_flight (default 1024), which answers any excess with ERR_QUEUE_FULL. Default 512.
    */
   maxInFlight?: number;
+  /** Headers of the upgrade request, e.g. { authorization: 'Bearer <token>' } for a server with --inference_token_file. */
+  headers?: Record<string, string>;
+  /**
+   * For wss:// URLs: the CA that signed the server's certificate (when it is not a public one), and this client's
+   * own certificate and key for a server that verifies clients (--ssl_client_verify). PEM.
+   */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
 }
 
 export class FlatBuffersWsClient {
@@ -34,10 +41,10 @@ export class FlatBuffersWsClient {
     socket.on('error', (err) => this.failAll(err));
   }
 
-  /** Connects to `url`, e.g. ws://127.0.0.1:8501/v1/flatbuffers/ws. */
+  /** Connects to `url`, e.g. ws://127.0.0.1:8501/v1/flatbuffers/ws or wss://host:8501/v1/flatbuffers/ws. */
   static connect(url: string, options: WsClientOptions = {}): Promise<FlatBuffersWsClient> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url);
+      const socket = new WebSocket(url, { ...(options.headers ? { headers: options.headers } : {}), ...options.tls });
       socket.once('open', () => resolve(new FlatBuffersWsClient(socket, options)));
       socket.once('error', reject);
     });

@@ -98,6 +98,26 @@ export interface ServerOptions {
   numRequestIterationsForWarmup: number;
   /** File holding the bearer token of the management API; empty = management API off. */
   managementTokenFile: string;
+  /** Seconds a shutdown keeps serving with readiness false before the listeners close. Fractions through createServer. */
+  drainSeconds: number;
+  /** Seconds requests in flight get to finish once the listeners closed. Fractions through createServer. */
+  exitTimeoutSeconds: number;
+  /** PEM certificate chain of the server: TLS on the REST and gRPC ports (with sslKeyFile). */
+  sslCertFile: string;
+  /** PEM private key of sslCertFile. */
+  sslKeyFile: string;
+  /** PEM CA bundle that client certificates must chain to. */
+  sslCaFile: string;
+  /** Require a client certificate signed by sslCaFile (mTLS) on both ports. */
+  sslClientVerify: boolean;
+  /** TF Serving's SSLConfig (text format, PEM contents) for the gRPC port; overrides the ssl* files there. */
+  sslConfigFile: string;
+  /** File holding the bearer token the inference endpoints need; empty = no token needed. */
+  inferenceTokenFile: string;
+  /** Answer CORS preflights and add CORS headers on the REST port (TF Serving's flag). */
+  restApiEnableCorsSupport: boolean;
+  /** Origins CORS lets in: "*" or a comma-separated list. */
+  restApiCorsAllowedOrigins: string;
 }
 
 type Kind = 'string' | 'integer' | 'enum' | 'boolean';
@@ -159,6 +179,16 @@ export const KNOBS: readonly Knob[] = [
   { key: 'loadRetryIntervalMicros', flag: 'load_retry_interval_micros', kind: 'integer', default: 60_000_000, min: 0, max: 86_400_000_000, doc: 'Wait before the first load retry, in microseconds; it doubles after each failure (at most 32 times this).' },
   { key: 'numRequestIterationsForWarmup', flag: 'num_request_iterations_for_warmup', kind: 'integer', default: 1, min: 0, max: 1_000, doc: 'Times each request in a version\'s warmup.json is replayed before the version becomes AVAILABLE; 0 = no warmup.' },
   { key: 'managementTokenFile', flag: 'management_token_file', kind: 'string', default: '', doc: 'File holding the bearer token (16+ characters) that turns on the management API (config reload, KServe repository index/load/unload); empty = off.' },
+  { key: 'drainSeconds', flag: 'drain_seconds', kind: 'integer', default: 5, min: 0, max: 3_600, doc: 'On SIGTERM or SIGINT (or server.drain()): readiness turns false at once (/v2/health/ready, model readiness, gRPC ServerReady and grpc.health.v1), and everything that still arrives is served for this many seconds, the time a load balancer needs to stop sending; then the listeners close.' },
+  { key: 'exitTimeoutSeconds', flag: 'exit_timeout_seconds', kind: 'integer', default: 30, min: 0, max: 86_400, doc: 'Once the listeners have closed, the requests in flight and queued get this many seconds to finish (new requests on open connections get 503 / UNAVAILABLE, ERR_SHUTTING_DOWN); those still unanswered then get the same retryable answer, models unload and the CLI exits (0; 1 when requests had to be cut). Triton\'s --exit-timeout-secs.' },
+  { key: 'sslCertFile', flag: 'ssl_cert_file', kind: 'string', default: '', doc: 'PEM certificate (chain) of the server; with --ssl_key_file it turns on TLS on both ports: HTTPS and wss:// on the REST port, TLS on the gRPC port. A file that is missing, unreadable or not a certificate stops the start with an error naming this flag.' },
+  { key: 'sslKeyFile', flag: 'ssl_key_file', kind: 'string', default: '', doc: 'PEM private key of --ssl_cert_file (it must match it). Never logged.' },
+  { key: 'sslCaFile', flag: 'ssl_ca_file', kind: 'string', default: '', doc: 'PEM CA bundle that client certificates must chain to (with --ssl_client_verify).' },
+  { key: 'sslClientVerify', flag: 'ssl_client_verify', kind: 'boolean', default: false, doc: 'Mutual TLS: both ports refuse a client without a certificate signed by --ssl_ca_file (the handshake fails).' },
+  { key: 'sslConfigFile', flag: 'ssl_config_file', kind: 'string', default: '', doc: 'TF Serving\'s SSLConfig in text format for the gRPC port: server_key, server_cert and custom_ca hold PEM contents (not paths), client_verify turns on mTLS. Overrides the --ssl_* files for gRPC; the REST port keeps those.' },
+  { key: 'inferenceTokenFile', flag: 'inference_token_file', kind: 'string', default: '', doc: 'File holding a bearer token (16+ characters) that every inference call must carry (Authorization: Bearer <token>; gRPC metadata authorization): REST :predict/:classify/:regress and /infer, FlatBuffers HTTP and the WebSocket upgrade, gRPC ModelInfer, ModelStreamInfer, Predict, Classify, Regress, MultiInference; others get 401 / UNAUTHENTICATED. Health, readiness, metadata, model status and metrics stay open; the management API keeps --management_token_file. Empty = off.' },
+  { key: 'restApiEnableCorsSupport', flag: 'rest_api_enable_cors_support', kind: 'boolean', default: false, doc: 'CORS on the REST port (TF Serving\'s flag): OPTIONS preflights are answered (204, or 403 for an origin not allowed), answers to an allowed Origin carry Access-Control-Allow-Origin, and a request whose Origin is not allowed gets 403 (ERR_ORIGIN_NOT_ALLOWED) without running.' },
+  { key: 'restApiCorsAllowedOrigins', flag: 'rest_api_cors_allowed_origins', kind: 'string', default: '*', doc: 'With --rest_api_enable_cors_support: "*" (any origin) or a comma-separated list of origins (scheme://host[:port]) allowed to call.' },
   { key: 'wsMaxBackpressureBytes', flag: 'ws_max_backpressure_bytes', kind: 'integer', default: 16 * MiB, min: 1024, max: 2 ** 31 - 1, doc: 'A FlatBuffers WebSocket client that stops reading is disconnected once this many bytes of replies wait unsent (no unbounded buffering).' },
   { key: 'wsMaxInFlight', flag: 'ws_max_in_flight', kind: 'integer', default: 1024, min: 1, max: 1_048_576, doc: 'Requests one FlatBuffers WebSocket may have in flight; more are answered at once with ERR_QUEUE_FULL.' },
   { key: 'ortLogLevel', flag: 'ort_log_level', kind: 'enum', default: 'fatal', values: ORT_LOG_LEVELS, doc: 'Severity ONNX Runtime\'s own log on stderr starts at (process-wide). Default fatal: ORT\'s run errors are already returned to the caller, and logging each one would let bad requests flood stderr; use warning when debugging a model.' },

@@ -58,6 +58,11 @@ export class ModelRegistry {
   /** Config changes apply one at a time, in the order they came. */
   private applying: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /**
+   * Set when the server starts to shut down (its drain): every readiness answer (server and model) turns false so
+   * load balancers stop sending, while the versions keep serving what still arrives.
+   */
+  shuttingDown = false;
   /** Finds a model that is not configured by name (a repository's new directory); set by the server. */
   discoverModel?: (name: string) => ModelConfig | undefined;
 

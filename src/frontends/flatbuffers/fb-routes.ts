@@ -1,14 +1,16 @@
 // The FlatBuffers front end on the REST port: POST /v1/flatbuffers/infer (one request per body) and the WebSocket
 // /v1/flatbuffers/ws (many requests in flight per connection, answered in completion order, matched by id).
 
-import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type { HttpRequest, TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { OrtServeError } from '../../errors.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import { decodeInferRequest, encodeErrorResponse } from '../../protocol/flatbuffers/messages.js';
-import { HttpExchange, type HttpExchangeOptions } from '../http/http-exchange.js';
+import { HttpExchange, statusLine, type HttpExchangeOptions } from '../http/http-exchange.js';
+import { shuttingDown, type DrainGate, type DrainSource } from '../drain-gate.js';
+import type { BearerToken } from '../management/management-auth.js';
 import { runFlatBuffersInfer, type FbInferResult } from './fb-infer.js';
 
 export const FLATBUFFERS_HTTP_PATH = '/v1/flatbuffers/infer';
@@ -27,33 +29,59 @@ export interface FlatBuffersContext {
   wsMaxInFlight: number;
   /** How POST /v1/flatbuffers/infer treats its connection while the answer is pending, as the other REST routes do. */
   exchange?: HttpExchangeOptions;
+  /** The server's shutdown state (its `closing` flag refuses new requests and connections). */
+  gate: DrainGate;
+  /** Bearer token a request or WebSocket upgrade must carry (--inference_token_file); undefined = none. */
+  inferenceToken?: BearerToken | undefined;
 }
 
 interface Connection {
   open: boolean;
-  inFlight: Set<AbortController>;
+  /** Each request in flight: its abort controller and its bytes (to find its id if shutdown must answer it). */
+  inFlight: Map<AbortController, Uint8Array>;
 }
 
-/** Closes every open FlatBuffers WebSocket (server shutdown). */
-export interface FlatBuffersRoutes {
+/** Shutdown of the FlatBuffers WebSockets: their requests in flight (a DrainSource), and closing them all. */
+export interface FlatBuffersRoutes extends DrainSource {
   closeAll(): void;
 }
 
-function replyTooBusy(ws: WebSocket<Connection>, bytes: Uint8Array, max: number): void {
-  const error = new OrtServeError('ERR_QUEUE_FULL', `this connection already has ${max} requests in flight (--ws_max_in_flight); wait for replies`);
+/** Answers one request with `error`, carrying the request's id when it decodes, so the client can match it. */
+function replyError(ws: WebSocket<Connection>, bytes: Uint8Array, error: OrtServeError): void {
   let id = '';
   try {
-    id = decodeInferRequest(bytes).id;   // so the client can match the refusal to its request
+    id = decodeInferRequest(bytes).id;
   } catch {
     // undecodable: the refusal goes out without an id
   }
   ws.send(encodeErrorResponse(id, '', error), true);
 }
 
+/** Why a request or upgrade may not come in (an Origin CORS does not allow, no inference token), or undefined. */
+function admission(ctx: FlatBuffersContext, req: HttpRequest, origin: string): OrtServeError | undefined {
+  const refused = ctx.exchange?.cors?.refusal(origin);
+  if (refused !== undefined) return refused;
+  if (ctx.inferenceToken === undefined) return undefined;
+  try {
+    ctx.inferenceToken.check(req.getHeader('authorization'));
+    return undefined;
+  } catch (err) {
+    return err as OrtServeError;
+  }
+}
+
+function replyTooBusy(ws: WebSocket<Connection>, bytes: Uint8Array, max: number): void {
+  replyError(ws, bytes, new OrtServeError('ERR_QUEUE_FULL', `this connection already has ${max} requests in flight (--ws_max_in_flight); wait for replies`));
+}
+
 export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): FlatBuffersRoutes {
   const sockets = new Set<WebSocket<Connection>>();
+  const exchangeOptions: HttpExchangeOptions = { ...ctx.exchange, gate: ctx.gate };
   app.post(FLATBUFFERS_HTTP_PATH, (res, req) => {
-    const ex = new HttpExchange(res, req, ctx.exchange);
+    const ex = new HttpExchange(res, req, exchangeOptions);
+    if (ctx.gate.closing) return ex.refuse(shuttingDown(), ctx.maxBodyBytes);
+    const refusal = admission(ctx, req, ex.origin);
+    if (refusal !== undefined) return ex.refuse(refusal, ctx.maxBodyBytes);
     const send = (result: FbInferResult) => ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
     // The body buffer is the request buffer: tensor data reach the engine as views into it. A client that disconnects
     // aborts the signal, which drops the request if it is still queued. A request run inline is answered in the same
@@ -74,7 +102,15 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
-      res.upgrade<Connection>({ open: true, inFlight: new Set() }, req.getHeader('sec-websocket-key'),
+      const refusal = ctx.gate.closing ? shuttingDown()
+        : admission(ctx, req, ctx.exchange?.cors === undefined ? '' : req.getHeader('origin'));
+      if (refusal !== undefined) {
+        // Refused before the upgrade: an HTTP answer the client's WebSocket library reports with its status.
+        res.cork(() => res.writeStatus(statusLine(refusal.httpStatus)).writeHeader('Content-Type', 'application/json')
+          .end(JSON.stringify({ error: refusal.message, code: refusal.code }), true));
+        return;
+      }
+      res.upgrade<Connection>({ open: true, inFlight: new Map() }, req.getHeader('sec-websocket-key'),
         req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
     },
     open: (ws) => {
@@ -88,19 +124,24 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
       }
       // uWS reuses `message` after this callback returns, so the request keeps its own copy (the one copy on this path).
       const bytes = new Uint8Array(message.slice(0));
+      if (ctx.gate.closing) {
+        replyError(ws, bytes, shuttingDown());
+        return;
+      }
       if (connection.inFlight.size >= ctx.wsMaxInFlight) {
         replyTooBusy(ws, bytes, ctx.wsMaxInFlight);
         return;
       }
       const controller = new AbortController();
-      connection.inFlight.add(controller);
+      connection.inFlight.set(controller, bytes);
       const receivedAt = deadlineClock();
       const limitsFor = (timeoutMicros: number): CallLimits => {
         const deadline = requestDeadline({ receivedAt, serverTimeoutMs: ctx.restTimeoutMs, timeoutMicros });
         return deadline === undefined ? { signal: controller.signal } : { signal: controller.signal, deadline };
       };
       const reply = (result: FbInferResult) => {
-        connection.inFlight.delete(controller);
+        // Not there any more: shutdown has answered it already (abandon below).
+        if (!connection.inFlight.delete(controller)) return;
         // A closed connection's results are dropped; send() on a backed-up one closes it (closeOnBackpressureLimit).
         // Corked: outside uWS's own callbacks an uncorked send is held until the loop next polls the socket.
         if (connection.open) ws.cork(() => ws.send(result.bytes, true));
@@ -114,12 +155,34 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
       connection.open = false;
       sockets.delete(ws);
       // Requests not yet started are dropped from the native queue; running ones finish and are discarded.
-      for (const controller of connection.inFlight) controller.abort();
+      for (const controller of connection.inFlight.keys()) controller.abort();
+      connection.inFlight.clear();
     },
   });
   return {
     closeAll() {
       for (const ws of [...sockets]) ws.end(1001, 'server shutting down');
+    },
+    inFlight() {
+      let n = 0;
+      for (const ws of sockets) n += ws.getUserData().inFlight.size;
+      return n;
+    },
+    abandon(error) {
+      let n = 0;
+      for (const ws of sockets) {
+        const connection = ws.getUserData();
+        if (connection.inFlight.size === 0) continue;
+        ws.cork(() => {
+          for (const [controller, bytes] of connection.inFlight) {
+            replyError(ws, bytes, error);
+            controller.abort();
+            n++;
+          }
+        });
+        connection.inFlight.clear();
+      }
+      return n;
     },
   };
 }

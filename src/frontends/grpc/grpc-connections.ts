@@ -58,10 +58,15 @@ export class ConnectionGate {
     });
   }
 
-  /** Stops listening and destroys every connection still open (the caller has already cancelled their calls). */
-  close(): void {
+  /** Stops accepting connections; those open stay open (shutdown's first step). */
+  stopListening(): void {
     this.listener?.close();
     this.listener = undefined;
+  }
+
+  /** Stops listening and destroys every connection still open (the caller has already cancelled their calls). */
+  close(): void {
+    this.stopListening();
     for (const socket of this.sockets) socket.destroy();
   }
 

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ManagementContext } from '../management/management-routes.js';
+import type { DrainGate } from '../drain-gate.js';
+import type { OpenStreams } from './open-streams.js';
 
 /** Live gauges of the gRPC front end (tests use them to prove a vanished client leaves nothing behind). */
 export interface GrpcActivity {
@@ -28,5 +30,9 @@ export interface GrpcContext {
   /** ModelStreamInfer streams the whole server keeps open at once; a new one past it is refused. */
   maxInferStreams: number;
   activity: GrpcActivity;
+  /** The server's shutdown state: unary calls count in flight there; ModelStreamInfer requests are counted in `activity`. */
+  gate: DrainGate;
+  /** ModelStreamInfer streams open, for shutdown to end at its exit deadline. */
+  streams: OpenStreams;
   log: Logger;
 }

@@ -8,6 +8,7 @@ import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferRequestWire, ModelStreamInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
 import { inferMessage } from './kserve-infer.js';
 import { MalformedMessage, wellFormed } from './proto-schemas.js';
+import { shuttingDown } from '../drain-gate.js';
 
 type StreamCall = ServerDuplexStream<ModelInferRequestWire | MalformedMessage, ModelStreamInferReply>;
 
@@ -37,6 +38,7 @@ function errorResponse(err: unknown, msg: ModelInferRequestWire | MalformedMessa
  * open on the server, a new one fails at once with UNAVAILABLE (ERR_QUEUE_FULL), before it holds anything.
  */
 export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
+  const streams = ctx.streams;
   if (ctx.activity.activeStreams >= ctx.maxInferStreams) {
     // grpc-js ends a server stream that emits 'error' with that error's status.
     call.emit('error', toServiceError(new OrtServeError('ERR_QUEUE_FULL',
@@ -54,9 +56,20 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
   let closed = false;
   activity.activeStreams++;
 
+  // At shutdown's exit deadline: the stream ends with UNAVAILABLE; its requests' late answers are dropped.
+  const endNow = (error: OrtServeError) => {
+    if (closed) return;
+    closed = true;
+    activity.activeStreams--;
+    activity.streamTasksInFlight -= inFlight;
+    inFlight = 0;
+    if (!call.cancelled) call.emit('error', toServiceError(error));
+  };
+  streams.add(endNow);
   const close = () => {
     if (closed || inFlight > 0 || !(clientDone || call.cancelled)) return;
     closed = true;
+    streams.delete(endNow);
     activity.activeStreams--;
     if (!call.cancelled) call.end();
   };
@@ -85,10 +98,15 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
   };
 
   call.on('data', (msg: ModelInferRequestWire | MalformedMessage) => {
+    if (ctx.gate.closing) {
+      write(errorResponse(shuttingDown(), msg));
+      return;
+    }
     inFlight++;
     activity.streamTasksInFlight++;
     updateFlow();
     void answer(msg).finally(() => {
+      if (closed) return;   // ended by shutdown (endNow), which has taken its count back
       inFlight--;
       activity.streamTasksInFlight--;
       updateFlow();

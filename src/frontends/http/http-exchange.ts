@@ -4,9 +4,11 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { OrtServeError, toOrtServeError } from '../../errors.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
+import type { DrainGate, PendingAnswer } from '../drain-gate.js';
+import type { CorsPolicy } from './cors.js';
 
 const STATUS_TEXT: Record<number, string> = {
-  200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 404: '404 Not Found',
+  200: '200 OK', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
   405: '405 Method Not Allowed', 413: '413 Payload Too Large', 500: '500 Internal Server Error',
   501: '501 Not Implemented', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
 };
@@ -26,6 +28,10 @@ export interface HttpExchangeOptions {
    * request still runs. Requests that arrived in the same read as the pending one are beyond reach either way.
    */
   holdPipelined?: boolean;
+  /** The server's shutdown state: the exchange is counted in flight there until it answers or its client leaves. */
+  gate?: DrainGate;
+  /** CORS (--rest_api_enable_cors_support): answers to an allowed Origin carry its headers. Absent: no CORS work at all. */
+  cors?: CorsPolicy;
 }
 
 /**
@@ -33,7 +39,7 @@ export interface HttpExchangeOptions {
  * aborts, so everything needed later is copied here, and every write checks `aborted` first. Every answer goes out
  * through this class (sendJson, sendBytes, sendError): it is where a held connection is read again.
  */
-export class HttpExchange {
+export class HttpExchange implements PendingAnswer {
   readonly method: string;
   readonly url: string;
   readonly query: string;
@@ -41,6 +47,8 @@ export class HttpExchange {
   readonly contentType: string;
   /** The client's own timeout for this request in ms (header x-request-timeout-ms; 0 = none), if it sent a valid one. */
   readonly requestTimeoutMs: number | undefined;
+  /** The request's Origin header; read only with CORS on ('' otherwise). */
+  readonly origin: string = '';
   /** When the request's headers arrived (deadlineClock()), the origin of its deadline. */
   readonly receivedAt = deadlineClock();
   aborted = false;
@@ -59,8 +67,11 @@ export class HttpExchange {
     this.contentType = req.getHeader('content-type');
     const timeout = req.getHeader('x-request-timeout-ms');
     this.requestTimeoutMs = /^\d{1,9}$/.test(timeout) ? Number(timeout) : undefined;
+    if (options.cors !== undefined) this.origin = req.getHeader('origin');
+    options.gate?.pending.add(this);
     res.onAborted(() => {
       this.aborted = true;
+      options.gate?.pending.delete(this);
       this.onAbort?.();
       this.abortController?.abort();
     });
@@ -80,6 +91,7 @@ export class HttpExchange {
   private respond(write: (res: HttpResponse) => void): void {
     if (this.aborted || this.responded) return;
     this.responded = true;
+    this.options.gate?.pending.delete(this);
     this.res.cork(() => {
       if (this.held) this.res.resume();
       write(this.res);
@@ -158,27 +170,56 @@ export class HttpExchange {
     return new ExchangeLimits(this, deadline);
   }
 
-  /** Sends a JSON text with `status`. No-op if the client went away or a reply was already sent. */
+  /**
+   * Sends a JSON text with `status`, closing the connection after it when asked or while the server drains. No-op if
+   * the client went away or a reply was already sent.
+   */
   sendJson(status: number, body: string, closeConnection = false): void {
-    this.respond((res) => res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json').end(body, closeConnection));
+    const close = closeConnection || this.options.gate?.draining === true;
+    this.respond((res) => {
+      res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
+      if (this.options.cors !== undefined) this.options.cors.writeHeaders(res, this.origin);
+      res.end(body, close);
+    });
   }
 
   /**
    * Sends a binary body with `status`, `contentType` and any further `headers`. No-op if the client went away or a
    * reply was already sent.
    */
-  sendBytes(status: number, contentType: string, body: Uint8Array, headers: Record<string, string> = {}): void {
+  sendBytes(status: number, contentType: string, body: Uint8Array, headers?: Record<string, string>): void {
     this.respond((res) => {
       res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
-      for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
-      res.end(body);
+      if (this.options.cors !== undefined) this.options.cors.writeHeaders(res, this.origin);
+      if (headers !== undefined) for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+      res.end(body, this.options.gate?.draining === true);
     });
+  }
+
+  /** Answers now with `error` (shutdown): the answer the request was waiting for is dropped when it comes. */
+  abandon(error: OrtServeError): void {
+    this.sendError(error);
+  }
+
+  /**
+   * Refuses the request with `error` and closes the connection, reading a POST body first (bounded): a client still
+   * writing its body when the server closes would get a TCP reset that can destroy the answer.
+   */
+  refuse(error: OrtServeError, maxBodyBytes: number): void {
+    if (this.method !== 'post') return this.sendError(error);
+    this.readBody(maxBodyBytes).then(() => this.sendError(error), () => this.sendError(error));
   }
 
   /** Sends `{"error": message}` with the status the registry gives the error's code. */
   sendError(err: unknown): void {
     const error = toOrtServeError(err);
-    const closeConnection = error.code === 'ERR_TOO_LARGE';   // the unread body would otherwise follow
+    // ERR_TOO_LARGE: the unread body would otherwise follow. ERR_SHUTTING_DOWN: the client should reconnect elsewhere.
+    const closeConnection = error.code === 'ERR_TOO_LARGE' || error.code === 'ERR_SHUTTING_DOWN';
+    if (error.code === 'ERR_UNAUTHENTICATED') {
+      // RFC 6750: a 401 names the scheme it wants.
+      const body = Buffer.from(JSON.stringify({ error: error.message, code: error.code }), 'utf8');
+      return this.sendBytes(error.httpStatus, 'application/json', body, { 'WWW-Authenticate': 'Bearer' });
+    }
     this.sendJson(error.httpStatus, JSON.stringify({ error: error.message, code: error.code }), closeConnection);
   }
 }

@@ -49,13 +49,21 @@ export function modelMetadata(registry: ModelRegistry, model: string, selector: 
   };
 }
 
-/** True when the selected version is AVAILABLE. Throws ERR_MODEL_NOT_FOUND for a model or version never seen. */
+/**
+ * True when the selected version is AVAILABLE and the server is not shutting down. Throws ERR_MODEL_NOT_FOUND for a
+ * model or version never seen.
+ */
 export function modelReady(registry: ModelRegistry, model: string, selector: VersionSelector): boolean {
-  return registry.status(model, selector).some((v) => v.state === 'AVAILABLE');
+  const available = registry.status(model, selector).some((v) => v.state === 'AVAILABLE');
+  return available && !registry.shuttingDown;
 }
 
-/** Ready = every model ortserve was asked to serve has an AVAILABLE version (Triton's strict readiness). */
+/**
+ * Ready = every model ortserve was asked to serve has an AVAILABLE version (Triton's strict readiness), and the
+ * server is not shutting down (from the signal on, so load balancers stop sending while it drains).
+ */
 export function serverReady(registry: ModelRegistry): boolean {
+  if (registry.shuttingDown) return false;
   return registry.modelNames().every((name) => registry.status(name).some((v) => v.state === 'AVAILABLE'));
 }
 
