@@ -127,6 +127,7 @@ export class ModelSession {
   readonly executionMode: ExecutionMode;
   private lastStats: NativeQueueStats = {
     enqueued: 0, rejectedFull: 0, expired: 0, terminated: 0, batches: 0, tasksRun: 0, rowsRun: 0, paddedRows: 0, queued: 0, running: 0,
+    batchSizes: [], executedRequests: 0, requestInputMicros: 0, requestInferMicros: 0, requestOutputMicros: 0,
   };
 
   private constructor(native: NativeSession, inlineBudgetMicros: number, clock?: () => number) {
