@@ -19,12 +19,14 @@ import { HttpExchange } from './frontends/http/http-exchange.js';
 import { parseTfServingPath } from './frontends/tfserving/rest-paths.js';
 import { handleTfServingRest } from './frontends/tfserving/rest-handlers.js';
 import { prometheusText } from './frontends/metrics/prometheus-text.js';
+import { processMetricsText, startProcessMetrics } from './frontends/metrics/process-metrics.js';
 import { routeFlatBuffers, type FlatBuffersRoutes } from './frontends/flatbuffers/fb-routes.js';
 import { parseKservePath } from './frontends/kserve/rest-paths.js';
 import { handleKserveRest, readKserveHeaders } from './frontends/kserve/rest-handlers.js';
 import { GrpcFrontEnd } from './frontends/grpc/grpc-server.js';
 import type { GrpcActivity } from './frontends/grpc/grpc-context.js';
 import { requestSizes, type RequestSizes } from './inference/request-size.js';
+import { setAccessLog } from './inference/request-stats.js';
 
 export interface CreateServerOptions extends Partial<ServerOptions> {
   /** A pino logger to use instead of one built from logLevel. */
@@ -80,8 +82,16 @@ function routeRest(app: TemplatedApp, server: OrtServe, management: ManagementCo
   // Prometheus metrics: our path, and TF Serving's default monitoring path.
   for (const path of ['/metrics', '/monitoring/prometheus/metrics']) {
     app.get(path, (res) => {
-      const body = prometheusText(server.registry);
-      res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(body));
+      let aborted = false;
+      res.onAborted(() => { aborted = true; });
+      const models = prometheusText(server.registry);
+      // prom-client's registry answers asynchronously; the client may have gone by then.
+      void processMetricsText().then((process) => {
+        if (!aborted) res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(models + process));
+      }, (err: unknown) => {
+        server.log.error({ err }, 'process metrics failed');
+        if (!aborted) res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(models));
+      });
     });
   }
   app.any('/*', (res, req) => {
@@ -131,6 +141,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     maxLoadRetries: options.maxNumLoadRetries,
     loadRetryIntervalMs: options.loadRetryIntervalMicros / 1000,
   });
+  if (options.accessLog) setAccessLog(registry, { log: log.child({ log: 'access' }), sampleRate: options.accessLogSampleRate });
   // One count of bytes in flight for every front end.
   const sizes = requestSizes({
     maxRequestElements: options.maxRequestElements, maxStringElements: options.maxStringElements,
@@ -150,6 +161,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     log,
     async start() {
       const uws = loadUws();
+      startProcessMetrics();
       nativeAddon().configure({
         numBatchThreads: options.numBatchThreads, ortLogLevel: ORT_LOG_LEVELS.indexOf(options.ortLogLevel),
         maxConcurrentRunsPerModel: options.maxConcurrentRunsPerModel, terminateRunsPastDeadline: options.terminateRunsPastDeadline,

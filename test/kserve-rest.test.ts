@@ -55,7 +55,7 @@ describe('health, server and model metadata', () => {
   it('describes the server and advertises the binary tensor data extension', async () => {
     const { status, json } = await send('/v2');
     expect(status).toBe(200);
-    expect(json).toEqual({ name: 'ortserve', version: expect.stringMatching(/^\d+\.\d+\.\d+/), extensions: ['binary_tensor_data'] });
+    expect(json).toEqual({ name: 'ortserve', version: expect.stringMatching(/^\d+\.\d+\.\d+/), extensions: ['binary_tensor_data', 'statistics'] });
     expect((await send('/v2/')).json).toEqual(json);
   });
 
@@ -236,7 +236,7 @@ describe('server metadata with the management API on', () => {
     writeFileSync(tokenFile, 'a-long-enough-management-token');
     const m = await startTestServer({ mlp: { 1: mlpModel(1) } }, { managementTokenFile: tokenFile });
     try {
-      expect((await (await fetch(`${m.baseUrl}/v2`)).json()).extensions).toEqual(['binary_tensor_data', 'model_repository']);
+      expect((await (await fetch(`${m.baseUrl}/v2`)).json()).extensions).toEqual(['binary_tensor_data', 'statistics', 'model_repository']);
     } finally {
       await m.close();
       await s.close();

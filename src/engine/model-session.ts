@@ -72,6 +72,8 @@ export interface RunResult {
   info: RunInfo;
   /** Whether it ran inline on the JS thread (see execution-mode.ts) rather than through the native queue. */
   ranInline: boolean;
+  /** The request's batch size: dim 0 of its first input (1 for scalars); Triton's inference_count adds it up. */
+  rows: number;
 }
 export type ProviderOutcome = NativeProviderOutcome;
 
@@ -217,7 +219,8 @@ export class ModelSession {
       const result = await this.runOnce(inputs, outputNames, options);
       const c = this.counters;
       c.success++;
-      c.inferences += firstDim(inputs);
+      result.rows = firstDim(inputs);
+      c.inferences += result.rows;
       c.requestMicros += Math.round((performance.now() - started) * 1000);
       c.queueMicros += result.info.queueMicros;
       c.computeMicros += result.info.computeMicros;
@@ -256,7 +259,7 @@ export class ModelSession {
       if (inline !== undefined) {
         // Judged on CPU time: on a busy machine a preempted run would otherwise look slow and flap the mode.
         this.executionMode.record(inline.info.threadCpuMicros ?? inline.info.computeMicros, true);
-        return { outputs: toTensors(inline), info: inline.info, ranInline: true };
+        return { outputs: toTensors(inline), info: inline.info, ranInline: true, rows: 0 };
       }
     }
     if (options.signal !== undefined) nativeOptions.cancellable = true;
@@ -274,7 +277,7 @@ export class ModelSession {
       throw fromNativeError(err, 'running the model');
     }
     this.executionMode.record(result.info.computeMicros, false);
-    return { outputs: toTensors(result), info: result.info, ranInline: false };
+    return { outputs: toTensors(result), info: result.info, ranInline: false, rows: 0 };
   }
 
   /** Counters of this version's request queue (batches run, rows, rejections, ...). */

@@ -7,6 +7,7 @@ import type { ModelRegistry, VersionSelector } from '../registry/model-registry.
 import { deadlineClock } from './deadline.js';
 import { checkInputs, type CallLimits, type InferRequest, type InferResponse, type ProtocolNames } from './infer-request.js';
 import { checkRequestTensors, checkResponseTensors, type SizeLimits } from './request-size.js';
+import { requestStats } from './request-stats.js';
 
 /** ERR_MODEL_NOT_FOUND before anything is decoded when the request names a model or version never seen. */
 export function checkServable(registry: ModelRegistry, model: string, selector: VersionSelector): void {
@@ -53,21 +54,30 @@ function releaseNextTurn(releases: ReadonlyArray<() => void>): void {
 export async function runInference(registry: ModelRegistry, request: InferRequest, names: ProtocolNames): Promise<InferResponse> {
   expireIfPast(request.limits);
   const { limits, inFlight } = request.sizes;
+  const received = performance.now();
   return registry.use(request.model, request.selector, async (v) => {
-    const signature = v.session.signature;
-    const inputs = typeof request.inputs === 'function' ? request.inputs(signature) : request.inputs;
-    checkInputs(inputs, signature, names);
-    const releases = [inFlight.reserve(checkRequestTensors(inputs, limits), 'the request')];
+    // Statistics: the one recorder of this version (request-stats.ts), told of the outcome below and in the catch.
+    const stats = requestStats(registry, v.session, v.model, v.version);
     try {
-      const outputs = await v.session.run(inputs, request.outputNames, engineRunOptions(request.limits, limits));
-      releases.push(inFlight.reserve(checkResponseTensors(outputs, limits), 'the answer'));
-      const response: InferResponse = { model: v.model, version: v.version, outputs };
-      if (request.id !== undefined) response.id = request.id;
-      return response;
-    } finally {
-      // Held one more turn of the event loop: front ends encode the answer in the continuation of this promise, so
-      // the bytes stay counted until the reply has been built.
-      releaseNextTurn(releases);
+      const signature = v.session.signature;
+      const inputs = typeof request.inputs === 'function' ? request.inputs(signature) : request.inputs;
+      checkInputs(inputs, signature, names);
+      const releases = [inFlight.reserve(checkRequestTensors(inputs, limits), 'the request')];
+      try {
+        const { outputs, info, rows } = await v.session.runWithInfo(inputs, request.outputNames, engineRunOptions(request.limits, limits));
+        releases.push(inFlight.reserve(checkResponseTensors(outputs, limits), 'the answer'));
+        const response: InferResponse = { model: v.model, version: v.version, outputs };
+        if (request.id !== undefined) response.id = request.id;
+        stats.succeeded(request.protocol, received, info, rows);
+        return response;
+      } finally {
+        // Held one more turn of the event loop: front ends encode the answer in the continuation of this promise, so
+        // the bytes stay counted until the reply has been built.
+        releaseNextTurn(releases);
+      }
+    } catch (err) {
+      stats.failed(request.protocol, received, err);
+      throw err;
     }
   });
 }

@@ -5,6 +5,7 @@ import type { DType } from '../../engine/tensor.js';
 import type { CallLimits } from '../../inference/infer-request.js';
 import { listedInputNames } from '../../inference/infer-request.js';
 import { runInference } from '../../inference/run-inference.js';
+import type { ProtocolId } from '../../inference/request-stats.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import { decodeInferRequest, encodeErrorResponse, encodeInferResponse } from '../../protocol/flatbuffers/messages.js';
@@ -23,13 +24,14 @@ const fbDtypeName = (d: DType | 'unsupported'): string => d;
 /**
  * Decodes, runs and encodes. Never throws: every failure becomes an error response with the registry's code.
  * `limitsFor` turns the request's own timeout_micros (0 = none) into its limits under the one deadline rule, counted
- * from when the request arrived; its signal drops the request if it has not started.
+ * from when the request arrived; its signal drops the request if it has not started. `protocol`: HTTP or WebSocket.
  */
 export async function runFlatBuffersInfer(
   registry: ModelRegistry,
   bytes: Uint8Array,
   limitsFor: (timeoutMicros: number) => CallLimits,
   sizes: RequestSizes,
+  protocol: ProtocolId,
 ): Promise<FbInferResult> {
   let id = '';
   let model = '';
@@ -41,7 +43,7 @@ export async function runFlatBuffersInfer(
     const response = await runInference(registry, {
       model: request.model, selector, inputs: request.inputs,
       outputNames: request.outputs.length > 0 ? request.outputs : undefined,
-      limits: limitsFor(request.timeoutMicros), sizes,
+      limits: limitsFor(request.timeoutMicros), sizes, protocol,
     }, listedInputNames(request.inputs.keys(), fbDtypeName, 'request.inputs'));
     return { bytes: encodeInferResponse(id, response.model, response.version, response.outputs), status: 200, id };
   } catch (err) {

@@ -10,6 +10,7 @@ import type { RequestSizes } from '../../inference/request-size.js';
 import { decodeInferRequest, encodeErrorResponse } from '../../protocol/flatbuffers/messages.js';
 import { HttpExchange, type HttpExchangeOptions } from '../http/http-exchange.js';
 import { runFlatBuffersInfer } from './fb-infer.js';
+import { Protocol } from '../../inference/request-stats.js';
 
 export const FLATBUFFERS_HTTP_PATH = '/v1/flatbuffers/infer';
 export const FLATBUFFERS_WS_PATH = '/v1/flatbuffers/ws';
@@ -59,7 +60,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         const body = await ex.readBody(ctx.maxBodyBytes);
         // The body buffer is the request buffer: tensor data reach the engine as views into it. A client that
         // disconnects aborts the signal, which drops the request if it is still queued.
-        const result = await runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes);
+        const result = await runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes, Protocol.flatbuffersHttp);
         ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
       } catch (err) {
         // Only body-reading failures land here (size limit, client gone); reply in the protocol's own form.
@@ -100,7 +101,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         const deadline = requestDeadline({ receivedAt, serverTimeoutMs: ctx.restTimeoutMs, timeoutMicros });
         return deadline === undefined ? { signal: controller.signal } : { signal: controller.signal, deadline };
       };
-      void runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes).then((result) => {
+      void runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs).then((result) => {
         connection.inFlight.delete(controller);
         // A closed connection's results are dropped; send() on a backed-up one closes it (closeOnBackpressureLimit).
         // Corked: outside uWS's own callbacks an uncorked send is held until the loop next polls the socket.

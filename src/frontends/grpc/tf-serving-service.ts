@@ -5,6 +5,7 @@ import { clientText, fail } from '../../errors.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
 import { checkUniqueNames, type ProtocolNames } from '../../inference/infer-request.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
+import { Protocol } from '../../inference/request-stats.js';
 import { RequestTally } from '../../inference/request-size.js';
 import {
   DEFAULT_SIGNATURE, signatureDef, signatureNotFound, tfDtypeName, versionStatus,
@@ -61,7 +62,7 @@ async function predict(ctx: GrpcContext, req: PredictRequestWire, limits: Return
     [name, tensorProtoWireToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes, tally)]));
   checkUniqueNames(req.output_filter, (i) => `output_filter[${i}]`, 'output');
   const response = await runInference(ctx.registry, {
-    model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits, sizes: ctx.sizes,
+    model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits, sizes: ctx.sizes, protocol: Protocol.tfservingGrpc,
   }, TF_NAMES);
   return { outputs: response.outputs, model_spec: { name: response.model, version: response.version, signature_name: DEFAULT_SIGNATURE } };
 }
