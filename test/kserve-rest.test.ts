@@ -85,7 +85,7 @@ describe('health, server and model metadata', () => {
   });
 
   it('answers 404 for unknown /v2 paths and 405 for the wrong method', async () => {
-    expect(await send('/v2/models/mlp/stats')).toMatchObject({ status: 404, json: { code: 'ERR_NOT_FOUND' } });
+    expect(await send('/v2/models/mlp/trace/setting')).toMatchObject({ status: 404, json: { code: 'ERR_NOT_FOUND' } });
     expect(await send('/v2/health/alive')).toMatchObject({ status: 404 });
     expect(await send('/v2/models/mlp/infer')).toMatchObject({ status: 405, json: { code: 'ERR_METHOD_NOT_ALLOWED', error: expect.stringContaining('use POST') } });
     expect(await send('/v2/models/mlp', { method: 'POST', body: '{}' })).toMatchObject({ status: 405 });
