@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace ortserve {
@@ -33,9 +35,11 @@ struct ExecutionTotals {
 
 class ExecutionStats {
  public:
-  // Batch sizes 1..max_batch_size get a slot each, allocated here; Record never allocates or locks (relaxed atomic
-  // adds), so a worker or the JS thread pays a few ns per execution. Sizes outside the range (none, given that
-  // Schedule refuses tasks over max_batch_size) are counted in the last slot.
+  // Batch sizes 1..min(max_batch_size, kSlots) get a slot each, allocated here (32 bytes a size): Record on them
+  // never allocates or locks (relaxed atomic adds), so a worker or the JS thread pays a few ns per execution. Larger
+  // sizes (a policy allowing batches over kSlots rows, where a run costs far more than a lock) go to a map under a
+  // mutex. A size under 1 counts as 1.
+  static constexpr int64_t kSlots = 1024;
   explicit ExecutionStats(int64_t max_batch_size);
   // A successful execution of `rows` rows serving `requests` requests. Any thread.
   void Record(int64_t rows, int64_t requests, const ExecutionPhases& phases);
@@ -46,8 +50,10 @@ class ExecutionStats {
   struct Slot {
     std::atomic<int64_t> executions{0}, input{0}, infer{0}, output{0};
   };
-  const int64_t max_batch_size_;
+  const int64_t slot_count_;
   std::unique_ptr<Slot[]> slots_;   // index = batch size - 1
+  mutable std::mutex large_mutex_;
+  std::map<int64_t, BatchSizeStats> large_;   // sizes over slot_count_, guarded by large_mutex_
   std::atomic<int64_t> requests_{0}, request_input_{0}, request_infer_{0}, request_output_{0};
 };
 

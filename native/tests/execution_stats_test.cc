@@ -29,14 +29,30 @@ TEST(ExecutionStatsCountsByBatchSizeAndPerRequest) {
   CHECK_EQ(t.request_phases.output_micros, 17);
 }
 
-TEST(ExecutionStatsClampsSizesOutsideItsSlots) {
+TEST(ExecutionStatsKeepsSizesPastItsSlotsApart) {
   ExecutionStats stats(4);
   stats.Record(9, 1, ExecutionPhases{0, 1, 0});
-  stats.Record(0, 1, ExecutionPhases{0, 1, 0});
+  stats.Record(9, 2, ExecutionPhases{0, 2, 0});
+  stats.Record(0, 1, ExecutionPhases{0, 1, 0});   // no rows counts as size 1
+  stats.Record(4, 1, ExecutionPhases{0, 1, 0});
   const ExecutionTotals t = stats.Read();
-  CHECK_EQ(t.batch_sizes.size(), 2u);
+  CHECK_EQ(t.batch_sizes.size(), 3u);
   CHECK_EQ(t.batch_sizes[0].batch_size, 1);
   CHECK_EQ(t.batch_sizes[1].batch_size, 4);
+  CHECK_EQ(t.batch_sizes[2].batch_size, 9);
+  CHECK_EQ(t.batch_sizes[2].executions, 2);
+  CHECK_EQ(t.batch_sizes[2].phases.infer_micros, 3);
+  CHECK_EQ(t.requests, 5);
+}
+
+TEST(ExecutionStatsCapsItsSlots) {
+  ExecutionStats stats(1 << 24);   // the largest max_batch_size the addon accepts: slots stay at kSlots
+  stats.Record(ExecutionStats::kSlots + 1, 1, ExecutionPhases{0, 1, 0});
+  stats.Record(ExecutionStats::kSlots, 1, ExecutionPhases{0, 1, 0});
+  const ExecutionTotals t = stats.Read();
+  CHECK_EQ(t.batch_sizes.size(), 2u);
+  CHECK_EQ(t.batch_sizes[0].batch_size, ExecutionStats::kSlots);
+  CHECK_EQ(t.batch_sizes[1].batch_size, ExecutionStats::kSlots + 1);
 }
 
 TEST(ExecutionStatsConcurrentRecordsAddUp) {
