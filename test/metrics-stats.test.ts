@@ -264,11 +264,19 @@ describe('access log', () => {
       expect((await postText(`${server.baseUrl}/v2/models/mlp/infer`, body([1, 4]))).status).toBe(200);
       expect((await postText(`${server.baseUrl}/v2/models/mlp/infer`, body([4, 1]))).status).toBe(400);
       expect((await postText(`${server.baseUrl}/v1/models/mlp:predict`, JSON.stringify({ instances: [[1, 2, 3, 4]] }))).status).toBe(200);
+      const clients = grpcClients(server.grpcAddress);
+      const bad = await unaryCall(clients.kserve, 'ModelInfer', {
+        model_name: 'mlp', inputs: [{ name: 'x', datatype: 'FP32', shape: [4, 1] }], raw_input_contents: [f32([1, 2, 3, 4])],
+      });
+      clients.close();
+      expect(bad.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
       const access = lines.filter((l) => l.msg === 'access');
-      expect(access).toHaveLength(3);
+      expect(access).toHaveLength(4);
       expect(access[0]).toMatchObject({ model: 'mlp', version: 1, protocol: 'kserve_rest', status: 200 });
       expect(access[1]).toMatchObject({ model: 'mlp', version: 1, protocol: 'kserve_rest', status: 400, code: 'ERR_SHAPE' });
       expect(access[2]).toMatchObject({ protocol: 'tfserving_rest', status: 200 });
+      // gRPC: the status name the client sees.
+      expect(access[3]).toMatchObject({ protocol: 'kserve_grpc', status: 'INVALID_ARGUMENT', code: 'ERR_SHAPE' });
       for (const line of access) expect(line.micros).toBeGreaterThan(0);
     } finally {
       await server.close();
