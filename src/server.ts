@@ -19,6 +19,7 @@ import { HttpExchange, type HttpExchangeOptions } from './frontends/http/http-ex
 import { parseTfServingPath } from './frontends/tfserving/rest-paths.js';
 import { handleTfServingRest } from './frontends/tfserving/rest-handlers.js';
 import { prometheusText } from './frontends/metrics/prometheus-text.js';
+import { processMetricsText, startProcessMetrics } from './frontends/metrics/process-metrics.js';
 import { parseKservePath } from './frontends/kserve/rest-paths.js';
 import { handleKserveRest, readKserveHeaders } from './frontends/kserve/rest-handlers.js';
 import { CorsPolicy } from './frontends/http/cors.js';
@@ -30,6 +31,7 @@ import { GrpcFrontEnd } from './frontends/grpc/grpc-server.js';
 import type { GrpcActivity } from './frontends/grpc/grpc-context.js';
 import { requestSizes, type RequestSizes } from './inference/request-size.js';
 import { DrainGate, shuttingDown } from './frontends/drain-gate.js';
+import { setAccessLog } from './inference/request-stats.js';
 
 export interface CreateServerOptions extends Partial<ServerOptions> {
   /** A pino logger to use instead of one built from logLevel. */
@@ -121,6 +123,7 @@ interface RestRoutesContext {
   cors: CorsPolicy | undefined;
   /** Bearer token the inference routes need (--inference_token_file); undefined = off. */
   inferenceToken: BearerToken | undefined;
+  log: Logger;
 }
 
 /** Throws ERR_UNAUTHENTICATED unless the request carries the inference token. Read now: uWS frees `req` on return. */
@@ -129,7 +132,7 @@ function authorize(token: BearerToken, req: HttpRequest): void {
 }
 
 function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
-  const { registry, options, management, sizes, gate, cors, inferenceToken } = c;
+  const { registry, options, management, sizes, gate, cors, inferenceToken, log } = c;
   const ctx = {
     registry,
     maxBodyBytes: options.maxBodyBytes,
@@ -142,8 +145,16 @@ function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
   // Prometheus metrics: our path, and TF Serving's default monitoring path.
   for (const path of ['/metrics', '/monitoring/prometheus/metrics']) {
     app.get(path, (res) => {
-      const body = prometheusText(registry);
-      res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(body));
+      let aborted = false;
+      res.onAborted(() => { aborted = true; });
+      const models = prometheusText(registry);
+      // prom-client's registry answers asynchronously; the client may have gone by then.
+      void processMetricsText().then((process) => {
+        if (!aborted) res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(models + process));
+      }, (err: unknown) => {
+        log.error({ err }, 'process metrics failed');
+        if (!aborted) res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(models));
+      });
     });
   }
   cors?.routePreflight(app);
@@ -205,6 +216,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     maxLoadRetries: options.maxNumLoadRetries,
     loadRetryIntervalMs: options.loadRetryIntervalMicros / 1000,
   });
+  if (options.accessLog) setAccessLog(registry, { log: log.child({ log: 'access' }), sampleRate: options.accessLogSampleRate });
   // One count of bytes in flight for every front end.
   const sizes = requestSizes({
     maxRequestElements: options.maxRequestElements, maxStringElements: options.maxStringElements,
@@ -227,6 +239,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     log,
     async start() {
       const uws = loadUws();
+      startProcessMetrics();
       nativeAddon().configure({
         numBatchThreads: options.numBatchThreads, ortLogLevel: ORT_LOG_LEVELS.indexOf(options.ortLogLevel),
         maxConcurrentRunsPerModel: options.maxConcurrentRunsPerModel, terminateRunsPastDeadline: options.terminateRunsPastDeadline,
@@ -254,7 +267,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         exchange: { holdPipelined: options.restHoldPipelined, ...(cors === undefined ? {} : { cors }) }, gate, inferenceToken,
       });
       gate.addSource(flatBuffers);
-      routeRest(app, { registry, options, management, sizes, gate, cors, inferenceToken });
+      routeRest(app, { registry, options, management, sizes, gate, cors, inferenceToken, log });
       if (tls.rest?.clientVerify === true) {
         mtlsFront = MtlsFront.prepare();
         listenSocket = await listenUnix(app, mtlsFront.socketPath);

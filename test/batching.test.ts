@@ -62,6 +62,24 @@ describe('dynamic batching', () => {
     expect(text).toContain(':tensorflow:serving:request_count{model_name="mlp",status="OK"} 48');
   });
 
+  it('reports the runs by batch size in Triton\'s statistics, each phase counted once per request in the run', async () => {
+    const { json } = await getJson(`${batched.baseUrl}/v2/models/mlp/versions/1/stats`);
+    const s = json.model_stats[0];
+    const stats = batched.server.registry.resolve('mlp').session.stats();
+    const sizes = s.batch_stats as Array<{ batch_size: number; compute_infer: { count: number; ns: number }; compute_input: { count: number } }>;
+    // Every run is in exactly one batch size, and the sizes add up to the rows run.
+    expect(sizes.reduce((n, b) => n + b.compute_infer.count, 0)).toBe(stats.batches);
+    expect(sizes.reduce((n, b) => n + b.batch_size * b.compute_infer.count, 0)).toBe(stats.rowsRun);
+    expect(sizes.every((b) => b.compute_input.count === b.compute_infer.count)).toBe(true);
+    // Fewer runs than requests (the first test), so some run merged two requests or more: at least 2 rows.
+    expect(Math.max(...sizes.map((b) => b.batch_size))).toBeGreaterThan(1);
+    expect(s.execution_count).toBe(stats.batches);
+    expect(s.inference_stats.success.count).toBe(48);
+    expect(s.inference_stats.compute_infer.count).toBe(stats.tasksRun);
+    const i = s.inference_stats;
+    expect(i.queue.ns + i.compute_input.ns + i.compute_infer.ns + i.compute_output.ns).toBeLessThanOrEqual(i.success.ns);
+  });
+
   it('answers exactly what the unbatched server answers', async () => {
     const bodies = Array.from({ length: 24 }, (_, c) => JSON.stringify({ instances: rowsFor(c + 100, 2) }));
     const [a, b] = await Promise.all([batched, plain].map((t) =>

@@ -33,7 +33,7 @@ describe('health and metadata', () => {
     expect((await unaryCall(c.kserve, 'ServerReady', {})).response).toEqual({ ready: true });
     expect((await unaryCall(c.kserve, 'ModelReady', { name: 'mlp', version: '2' })).response).toEqual({ ready: true });
     const meta = (await unaryCall(c.kserve, 'ServerMetadata', {})).response;
-    expect(meta).toEqual({ name: 'ortserve', version: expect.stringMatching(/^\d/), extensions: ['binary_tensor_data'] });
+    expect(meta).toEqual({ name: 'ortserve', version: expect.stringMatching(/^\d/), extensions: ['binary_tensor_data', 'statistics'] });
   });
 
   it('answers ModelMetadata with -1 for dynamic dims', async () => {

@@ -55,7 +55,7 @@ describe('health, server and model metadata', () => {
   it('describes the server and advertises the binary tensor data extension', async () => {
     const { status, json } = await send('/v2');
     expect(status).toBe(200);
-    expect(json).toEqual({ name: 'ortserve', version: expect.stringMatching(/^\d+\.\d+\.\d+/), extensions: ['binary_tensor_data'] });
+    expect(json).toEqual({ name: 'ortserve', version: expect.stringMatching(/^\d+\.\d+\.\d+/), extensions: ['binary_tensor_data', 'statistics'] });
     expect((await send('/v2/')).json).toEqual(json);
   });
 
@@ -85,7 +85,7 @@ describe('health, server and model metadata', () => {
   });
 
   it('answers 404 for unknown /v2 paths and 405 for the wrong method', async () => {
-    expect(await send('/v2/models/mlp/stats')).toMatchObject({ status: 404, json: { code: 'ERR_NOT_FOUND' } });
+    expect(await send('/v2/models/mlp/trace/setting')).toMatchObject({ status: 404, json: { code: 'ERR_NOT_FOUND' } });
     expect(await send('/v2/health/alive')).toMatchObject({ status: 404 });
     expect(await send('/v2/models/mlp/infer')).toMatchObject({ status: 405, json: { code: 'ERR_METHOD_NOT_ALLOWED', error: expect.stringContaining('use POST') } });
     expect(await send('/v2/models/mlp', { method: 'POST', body: '{}' })).toMatchObject({ status: 405 });
@@ -236,7 +236,7 @@ describe('server metadata with the management API on', () => {
     writeFileSync(tokenFile, 'a-long-enough-management-token');
     const m = await startTestServer({ mlp: { 1: mlpModel(1) } }, { managementTokenFile: tokenFile });
     try {
-      expect((await (await fetch(`${m.baseUrl}/v2`)).json()).extensions).toEqual(['binary_tensor_data', 'model_repository']);
+      expect((await (await fetch(`${m.baseUrl}/v2`)).json()).extensions).toEqual(['binary_tensor_data', 'statistics', 'model_repository']);
     } finally {
       await m.close();
       await s.close();

@@ -221,6 +221,8 @@ Napi::Value SessionObject::RunInline(const Napi::CallbackInfo& info) {
   if (report_addresses) report.input_addresses = &addresses;
   Napi::Array result = RunResultToJs(env, outputs, inputs, report);
   result.Get("info").As<Napi::Object>().Set("threadCpuMicros", static_cast<double>(cpu_end - cpu_start));
+  // ORT read the inputs in place (no input phase); wrapping its outputs for JS is the output phase.
+  queue_->RecordExecution(1, 1, ExecutionPhases{0, end - start, SteadyClock::Instance().NowMicros() - end});
   return result;
 }
 
@@ -321,6 +323,8 @@ Napi::Value SessionObject::RunDirect(const Napi::CallbackInfo& info) {
   direct_outputs_.clear();   // frees ORT's values of the copied outputs now
   // Stale pointers into the caller's buffers are not kept (the next call sets them again).
   for (auto& input : direct_inputs_) input.data = nullptr;
+  // ORT read the inputs in place (no input phase); handing its outputs to JS is the output phase.
+  queue_->RecordExecution(1, 1, ExecutionPhases{0, end - start, SteadyClock::Instance().NowMicros() - end});
   return result;
 }
 
@@ -338,6 +342,23 @@ Napi::Value SessionObject::Stats(const Napi::CallbackInfo& info) {
   stats.Set("paddedRows", static_cast<double>(s.padded_rows));
   stats.Set("queued", static_cast<double>(s.queued));
   stats.Set("running", static_cast<double>(s.running));
+  const ExecutionTotals& e = s.executions;
+  Napi::Array sizes = Napi::Array::New(env, e.batch_sizes.size());
+  for (std::size_t i = 0; i < e.batch_sizes.size(); ++i) {
+    const BatchSizeStats& b = e.batch_sizes[i];
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("batchSize", static_cast<double>(b.batch_size));
+    entry.Set("executions", static_cast<double>(b.executions));
+    entry.Set("inputMicros", static_cast<double>(b.phases.input_micros));
+    entry.Set("inferMicros", static_cast<double>(b.phases.infer_micros));
+    entry.Set("outputMicros", static_cast<double>(b.phases.output_micros));
+    sizes.Set(static_cast<uint32_t>(i), entry);
+  }
+  stats.Set("batchSizes", sizes);
+  stats.Set("executedRequests", static_cast<double>(e.requests));
+  stats.Set("requestInputMicros", static_cast<double>(e.request_phases.input_micros));
+  stats.Set("requestInferMicros", static_cast<double>(e.request_phases.infer_micros));
+  stats.Set("requestOutputMicros", static_cast<double>(e.request_phases.output_micros));
   return stats;
 }
 

@@ -73,8 +73,10 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   {code, ortCode, message} when the run fails.
   Napi::Value RunDirect(const Napi::CallbackInfo& info);
   // [sync] stats() → {enqueued, rejectedFull, expired, terminated, batches, tasksRun, rowsRun, paddedRows, queued,
-  // running} (terminated: runs stopped past their deadline; queued: requests waiting; running: batches now) (after
-  // release(): the counters as they were then). Never throws.
+  // running, batchSizes: [{batchSize, executions, inputMicros, inferMicros, outputMicros}], executedRequests,
+  // requestInputMicros, requestInferMicros, requestOutputMicros} (terminated: runs stopped past their deadline;
+  // queued: requests waiting; running: batches now; batchSizes and request*: successful executions, inline runs
+  // included, see core/execution_stats.h) (after release(): the counters as they were then). Never throws.
   Napi::Value Stats(const Napi::CallbackInfo& info);
   // [sync] release() → undefined. The queue takes no new requests; queued and running ones finish first, then the
   // session is freed (at once when idle: this object keeps no reference, so freeing does not wait for a JS GC).

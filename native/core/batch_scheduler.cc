@@ -14,7 +14,8 @@ ModelQueue::ModelQueue(BatchPolicy policy, std::shared_ptr<BatchRunner> runner, 
       runner_(std::move(runner)),
       model_outputs_(std::move(model_outputs)),
       queue_(static_cast<std::size_t>(std::max<int64_t>(policy_.QueueCapacity(), 1))),
-      former_(policy_) {}
+      former_(policy_),
+      executions_(policy_.enabled ? policy_.max_batch_size : 1) {}
 
 QueueStats ModelQueue::Stats() const {
   QueueStats s;
@@ -28,6 +29,7 @@ QueueStats ModelQueue::Stats() const {
   s.padded_rows = padded_rows_.load(std::memory_order_relaxed);
   s.queued = waiting_.load(std::memory_order_relaxed);
   s.running = in_flight_.load(std::memory_order_relaxed);
+  s.executions = executions_.Read();
   return s;
 }
 
@@ -198,9 +200,12 @@ void BatchScheduler::Execute(Work& work) {
     LowerNextDeadline(stoppable.stop_at_micros, true);
   }
   Status status = AssembleBatchInputs(batch, queue.policy_.pad_variable_length_inputs, &inputs, &storage);
+  const int64_t assembled = clock_.NowMicros();
+  int64_t ran = assembled;
   if (status.ok()) {
     status = queue.runner_->Run(inputs, output_names, &outputs, want_addresses ? &addresses : nullptr,
                                 stoppable_run ? &stoppable.terminator : nullptr);
+    ran = clock_.NowMicros();
   }
   if (stoppable_run) {
     std::lock_guard<std::mutex> lock(running_mutex_);   // after this the deadline thread cannot reach `stoppable`
@@ -218,6 +223,10 @@ void BatchScheduler::Execute(Work& work) {
   queue.tasks_run_.fetch_add(static_cast<int64_t>(batch.tasks.size()), std::memory_order_relaxed);
   queue.rows_run_.fetch_add(batch.rows, std::memory_order_relaxed);
   queue.padded_rows_.fetch_add(batch.padded_rows - batch.rows, std::memory_order_relaxed);
+  if (status.ok()) {
+    queue.executions_.Record(batch.rows, static_cast<int64_t>(batch.tasks.size()),
+                             ExecutionPhases{assembled - start, ran - assembled, end - ran});
+  }
   for (Task* task : batch.tasks) {
     if (!status.ok()) {
       task->status = status;   // every request of a failed batch gets ORT's message

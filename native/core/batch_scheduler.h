@@ -17,6 +17,7 @@
 #include "core/batch_former.h"
 #include "core/batch_policy.h"
 #include "core/clock.h"
+#include "core/execution_stats.h"
 #include "core/mpmc_queue.h"
 #include "core/run_terminator.h"
 #include "core/status.h"
@@ -54,6 +55,7 @@ struct QueueStats {
   int64_t padded_rows = 0;     // rows added by allowed_batch_sizes padding
   int64_t queued = 0;          // tasks waiting now (accepted, not yet running or failed)
   int64_t running = 0;         // batches running now
+  ExecutionTotals executions;  // phases of successful executions, by batch size and per request (inline runs too)
 };
 
 // The queue of one model version.
@@ -69,6 +71,8 @@ class ModelQueue {
   // No new tasks after this; queued ones still run. The scheduler forgets the queue once it is empty.
   void Close() { closed_.store(true, std::memory_order_release); }
   bool closed() const { return closed_.load(std::memory_order_acquire); }
+  // A successful execution of this version outside the scheduler (an inline run on the JS thread). Any thread.
+  void RecordExecution(int64_t rows, int64_t requests, const ExecutionPhases& phases) { executions_.Record(rows, requests, phases); }
 
  private:
   friend class BatchScheduler;
@@ -90,6 +94,7 @@ class ModelQueue {
   std::atomic<bool> closed_{false};
   std::atomic<int64_t> enqueued_{0}, rejected_full_{0}, expired_{0}, terminated_{0}, batches_{0}, tasks_run_{0},
       rows_run_{0}, padded_rows_{0};
+  ExecutionStats executions_;
 };
 
 class BatchScheduler {

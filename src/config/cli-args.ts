@@ -23,8 +23,10 @@ export function parseKnobValue(knob: Knob, raw: string, shownAs = `--${knob.flag
     case 'enum':
       if (!knob.values!.includes(raw)) throw new OrtServeError('ERR_CONFIG', `${shownAs}: '${raw}' is not one of ${knob.values!.join(', ')}`);
       return raw;
-    case 'integer': {
-      if (!/^-?\d+$/.test(raw)) throw new OrtServeError('ERR_CONFIG', `${shownAs}: '${raw}' is not an integer`);
+    case 'integer':
+    case 'number': {
+      if (knob.kind === 'integer' && !/^-?\d+$/.test(raw)) throw new OrtServeError('ERR_CONFIG', `${shownAs}: '${raw}' is not an integer`);
+      if (knob.kind === 'number' && !/^-?(\d+\.?\d*|\.\d+)$/.test(raw)) throw new OrtServeError('ERR_CONFIG', `${shownAs}: '${raw}' is not a number`);
       const value = Number(raw);
       if ((knob.min !== undefined && value < knob.min) || (knob.max !== undefined && value > knob.max)) {
         throw new OrtServeError('ERR_CONFIG', `${shownAs}: ${value} is outside ${knob.min}..${knob.max}`);

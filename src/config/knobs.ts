@@ -54,6 +54,10 @@ export interface ServerOptions {
   executionProviders: string;
   /** Log level (pino): fatal, error, warn, info, debug, trace, silent. */
   logLevel: string;
+  /** One log line per inference request (model, version, protocol, status, µs). */
+  accessLog: boolean;
+  /** The fraction of requests the access log writes, 0..1. */
+  accessLogSampleRate: number;
   /** Merge concurrent requests into batches (TF Serving's --enable_batching), for every model unless configured otherwise. */
   enableBatching: boolean;
   /** TF Serving's batching parameters file: the batch policy of every model when enableBatching is on. */
@@ -120,7 +124,7 @@ export interface ServerOptions {
   restApiCorsAllowedOrigins: string;
 }
 
-type Kind = 'string' | 'integer' | 'enum' | 'boolean';
+type Kind = 'string' | 'integer' | 'number' | 'enum' | 'boolean';
 
 export interface Knob {
   key: keyof ServerOptions;
@@ -193,6 +197,8 @@ export const KNOBS: readonly Knob[] = [
   { key: 'wsMaxInFlight', flag: 'ws_max_in_flight', kind: 'integer', default: 1024, min: 1, max: 1_048_576, doc: 'Requests one FlatBuffers WebSocket may have in flight; more are answered at once with ERR_QUEUE_FULL.' },
   { key: 'ortLogLevel', flag: 'ort_log_level', kind: 'enum', default: 'fatal', values: ORT_LOG_LEVELS, doc: 'Severity ONNX Runtime\'s own log on stderr starts at (process-wide). Default fatal: ORT\'s run errors are already returned to the caller, and logging each one would let bad requests flood stderr; use warning when debugging a model.' },
   { key: 'logLevel', flag: 'log_level', kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'Log level of the JSON log on stdout.' },
+  { key: 'accessLog', flag: 'access_log', kind: 'boolean', default: false, doc: 'Write one JSON log line (level info, msg "access") per inference request that reached a model: model, version, protocol, status (HTTP status, or gRPC status name), micros, and code on failure. Off by default.' },
+  { key: 'accessLogSampleRate', flag: 'access_log_sample_rate', kind: 'number', default: 1, min: 0, max: 1, doc: 'With --access_log: the fraction of requests logged, chosen at random (0.01 logs about one in a hundred), so the log can stay on under load.' },
 ];
 
 export function defaultOptions(): ServerOptions {

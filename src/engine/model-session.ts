@@ -77,6 +77,8 @@ export interface RunResult {
   info: RunInfo;
   /** Whether it ran inline on the JS thread (see execution-mode.ts) rather than through the native queue. */
   ranInline: boolean;
+  /** The request's batch size: dim 0 of its first input (1 for scalars); Triton's inference_count adds it up. */
+  rows: number;
 }
 export type ProviderOutcome = NativeProviderOutcome;
 
@@ -138,6 +140,7 @@ export class ModelSession {
   readonly executionMode: ExecutionMode;
   private lastStats: NativeQueueStats = {
     enqueued: 0, rejectedFull: 0, expired: 0, terminated: 0, batches: 0, tasksRun: 0, rowsRun: 0, paddedRows: 0, queued: 0, running: 0,
+    batchSizes: [], executedRequests: 0, requestInputMicros: 0, requestInferMicros: 0, requestOutputMicros: 0,
   };
 
   private constructor(native: NativeSession, inlineBudgetMicros: number, clock?: () => number) {
@@ -265,7 +268,8 @@ export class ModelSession {
   private counted(result: RunResult, inputs: ReadonlyMap<string, Tensor>, started: number): RunResult {
     const c = this.counters;
     c.success++;
-    c.inferences += firstDim(inputs);
+    result.rows = firstDim(inputs);
+    c.inferences += result.rows;
     c.requestMicros += Math.round((performance.now() - started) * 1000);
     c.queueMicros += result.info.queueMicros;
     c.computeMicros += result.info.computeMicros;
@@ -304,7 +308,7 @@ export class ModelSession {
     }
     if (inline === undefined) return undefined;
     this.executionMode.recordInline(inline.info.computeMicros, inline.info.threadCpuMicros, totalElements(inputs));
-    return { outputs: toTensors(inline), info: inline.info, ranInline: true };
+    return { outputs: toTensors(inline), info: inline.info, ranInline: true, rows: 0 };
   }
 
   /** runInlineNow for a model whose inputs are all numeric: the addon's lean entry point (runDirect). */
@@ -356,7 +360,7 @@ export class ModelSession {
     }
     const info: RunInfo = { batchRows: 1, batchRequests: 1, queueMicros: 0, computeMicros };
     if (threadCpuMicros !== undefined) info.threadCpuMicros = threadCpuMicros;
-    return { outputs, info, ranInline: true };
+    return { outputs, info, ranInline: true, rows: 0 };
   }
 
   /** Queues the request on the model's native queue; an aborted signal drops it if it has not started. */
@@ -378,7 +382,7 @@ export class ModelSession {
       throw fromNativeError(err, 'running the model');
     }
     this.executionMode.record(result.info.computeMicros, false, totalElements(inputs));
-    return { outputs: toTensors(result), info: result.info, ranInline: false };
+    return { outputs: toTensors(result), info: result.info, ranInline: false, rows: 0 };
   }
 
   /** Counters of this version's request queue (batches run, rows, rejections, ...). */

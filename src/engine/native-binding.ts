@@ -116,6 +116,22 @@ export interface NativeQueueStats {
   queued: number;
   /** Batches running now. */
   running: number;
+  /** Successful executions (inline runs too) by batch size, with their phases summed (native/core/execution_stats.h). */
+  batchSizes: NativeBatchSizeStats[];
+  /** Requests served by successful executions, and each execution's phases summed once per request in it, in µs. */
+  executedRequests: number;
+  requestInputMicros: number;
+  requestInferMicros: number;
+  requestOutputMicros: number;
+}
+
+/** Executions of one batch size: input assembly, the ORT run and output splitting, summed in µs. */
+export interface NativeBatchSizeStats {
+  batchSize: number;
+  executions: number;
+  inputMicros: number;
+  inferMicros: number;
+  outputMicros: number;
 }
 
 export type NativeRunResult = NativeOutput[] & { inputAddresses?: bigint[]; info: NativeRunInfo };

@@ -6,6 +6,7 @@ import { shapeFits, shapeText, type DType, type Tensor } from '../engine/tensor.
 import type { ModelSignature } from '../engine/model-session.js';
 import type { VersionSelector } from '../registry/model-registry.js';
 import type { RequestSizes } from './request-size.js';
+import type { ProtocolId } from './request-stats.js';
 
 /** A client's limits on one request: when it stops wanting the answer, and a signal for when it went away. */
 export interface CallLimits {
@@ -38,6 +39,8 @@ export interface InferRequest {
   limits: CallLimits;
   /** The server's size limits and its count of bytes in flight. */
   sizes: RequestSizes;
+  /** Which protocol it came by (request-stats.ts: PROTOCOLS), for metrics and the access log. */
+  protocol: ProtocolId;
 }
 
 export interface InferResponse {

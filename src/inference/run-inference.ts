@@ -7,6 +7,7 @@ import type { ModelRegistry, VersionSelector } from '../registry/model-registry.
 import { deadlineClock } from './deadline.js';
 import { checkInputs, type CallLimits, type InferRequest, type InferResponse, type ProtocolNames } from './infer-request.js';
 import { checkRequestTensors, checkResponseTensors, type SizeLimits } from './request-size.js';
+import { requestStats } from './request-stats.js';
 
 /** ERR_MODEL_NOT_FOUND before anything is decoded when the request names a model or version never seen. */
 export function checkServable(registry: ModelRegistry, model: string, selector: VersionSelector): void {
@@ -71,8 +72,11 @@ function releaseNextTurn(releases: ReadonlyArray<() => void>): void {
 export function runInference(registry: ModelRegistry, request: InferRequest, names: ProtocolNames): InferResponse | Promise<InferResponse> {
   expireIfPast(request.limits);
   const { limits, inFlight } = request.sizes;
+  const received = performance.now();
   const handle = registry.acquire(request.model, request.selector);
   const v = handle.version;
+  // Statistics: the one recorder of this version (request-stats.ts), told of the outcome in answer() or failed().
+  const stats = requestStats(registry, v.session, v.model, v.version);
   const releases: Array<() => void> = [];
   // Held one more turn of the event loop: front ends encode the answer right after this returns (or in the
   // continuation of its promise), so the bytes stay counted until the reply has been built.
@@ -81,28 +85,36 @@ export function runInference(registry: ModelRegistry, request: InferRequest, nam
     releaseNextTurn(releases);
   };
   const answer = (result: RunResult): InferResponse => {
-    releases.push(inFlight.reserve(checkResponseTensors(result.outputs, limits), 'the answer'));
+    try {
+      releases.push(inFlight.reserve(checkResponseTensors(result.outputs, limits), 'the answer'));
+    } catch (err) {
+      return failed(err);
+    }
     const response: InferResponse = { model: v.model, version: v.version, outputs: result.outputs };
     if (request.id !== undefined) response.id = request.id;
+    stats.succeeded(request.protocol, received, result.info, result.rows);
     return response;
   };
   const failed = (err: unknown): never => {
+    stats.failed(request.protocol, received, err);
     registry.logRequestFailure(v.model, v.version, err);
     throw err;
   };
-  let pending: Promise<RunResult> | undefined;
+  let started: RunResult | Promise<RunResult>;
   try {
     const signature = v.session.signature;
     const inputs = typeof request.inputs === 'function' ? request.inputs(signature) : request.inputs;
     checkInputs(inputs, signature, names);
     releases.push(inFlight.reserve(checkRequestTensors(inputs, limits), 'the request'));
-    const started = v.session.start(inputs, request.outputNames, new EngineRunOptions(request.limits, limits));
-    if (!(started instanceof Promise)) return answer(started);
-    pending = started;
+    started = v.session.start(inputs, request.outputNames, new EngineRunOptions(request.limits, limits));
   } catch (err) {
+    settle();
     return failed(err);
-  } finally {
-    if (pending === undefined) settle();
   }
-  return pending.then(answer, failed).finally(settle);
+  if (started instanceof Promise) return started.then(answer, failed).finally(settle);
+  try {
+    return answer(started);
+  } finally {
+    settle();
+  }
 }

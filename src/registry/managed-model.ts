@@ -208,6 +208,7 @@ export class ManagedModel {
       }
       entry.session = loaded.session;
       entry.warmup = loaded.warmup;
+      entry.loadSeconds = loaded.loadSeconds;
       entry.loadFailures = 0;
       entry.setState('AVAILABLE');
       const active = loaded.session.providers.filter((p) => p.active).map((p) => p.name);

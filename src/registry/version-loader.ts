@@ -41,14 +41,17 @@ export function sessionOptionsFor(config: ModelConfig, defaults: SessionOptions,
 export interface LoadedVersion {
   session: ModelSession;
   warmup?: WarmupReport;
+  /** Wall-clock seconds from the start of the load to the end of warmup (Triton's nv_model_load_duration_secs). */
+  loadSeconds: number;
 }
 
 /** Loads and warms up; on any failure the session is released and the error (ERR_MODEL_LOAD) thrown. */
 export async function loadVersion(modelPath: string, dir: string, options: SessionOptions, warmupIterations: number): Promise<LoadedVersion> {
+  const started = performance.now();
   const session = await ModelSession.load(modelPath, options);
   try {
     const warmup = await runWarmup(session, dir, warmupIterations);
-    return { session, warmup };
+    return { session, warmup, loadSeconds: (performance.now() - started) / 1000 };
   } catch (err) {
     session.release();
     throw err;

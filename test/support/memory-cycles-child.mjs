@@ -52,7 +52,7 @@ async function settledRssMib() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 publish(1);
 const server = createServer({
-  host: '127.0.0.1', restApiPort: 0, modelBasePath: base, modelName: 'big', intraOpThreads: 1, logLevel: 'silent',
+  host: '127.0.0.1', restApiPort: 0, grpcPort: 0, modelBasePath: base, modelName: 'big', intraOpThreads: 1, logLevel: 'silent',
   fileSystemPollWaitSeconds: 0.02, versionSettleSeconds: 0,
 });
 const { restPort } = await server.start();

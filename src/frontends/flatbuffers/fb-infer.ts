@@ -5,6 +5,7 @@ import type { DType } from '../../engine/tensor.js';
 import type { CallLimits, InferResponse } from '../../inference/infer-request.js';
 import { listedInputNames } from '../../inference/infer-request.js';
 import { runInference } from '../../inference/run-inference.js';
+import type { ProtocolId } from '../../inference/request-stats.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ModelRegistry, VersionSelector } from '../../registry/model-registry.js';
 import { decodeInferRequest, encodeErrorResponse, encodeInferResponse } from '../../protocol/flatbuffers/messages.js';
@@ -24,13 +25,14 @@ const fbDtypeName = (d: DType | 'unsupported'): string => d;
  * Decodes, runs and encodes. Never throws and never rejects: every failure becomes an error response with the
  * registry's code. A request that ran inline is answered directly, one that queued through a promise.
  * `limitsFor` turns the request's own timeout_micros (0 = none) into its limits under the one deadline rule, counted
- * from when the request arrived; its signal drops the request if it has not started.
+ * from when the request arrived; its signal drops the request if it has not started. `protocol`: HTTP or WebSocket.
  */
 export function runFlatBuffersInfer(
   registry: ModelRegistry,
   bytes: Uint8Array,
   limitsFor: (timeoutMicros: number) => CallLimits,
   sizes: RequestSizes,
+  protocol: ProtocolId,
 ): FbInferResult | Promise<FbInferResult> {
   let id = '';
   let model = '';
@@ -50,7 +52,7 @@ export function runFlatBuffersInfer(
     const response = runInference(registry, {
       model: request.model, selector, inputs: request.inputs,
       outputNames: request.outputs.length > 0 ? request.outputs : undefined,
-      limits: limitsFor(request.timeoutMicros), sizes,
+      limits: limitsFor(request.timeoutMicros), sizes, protocol,
     }, listedInputNames(request.inputs.keys(), fbDtypeName, 'request.inputs'));
     if (response instanceof Promise) return response.then(encoded, failed);
     return encoded(response);

@@ -12,6 +12,7 @@ import { HttpExchange, statusLine, type HttpExchangeOptions } from '../http/http
 import { shuttingDown, type DrainGate, type DrainSource } from '../drain-gate.js';
 import type { BearerToken } from '../management/management-auth.js';
 import { runFlatBuffersInfer, type FbInferResult } from './fb-infer.js';
+import { Protocol } from '../../inference/request-stats.js';
 
 export const FLATBUFFERS_HTTP_PATH = '/v1/flatbuffers/infer';
 export const FLATBUFFERS_WS_PATH = '/v1/flatbuffers/ws';
@@ -87,7 +88,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
     // aborts the signal, which drops the request if it is still queued. A request run inline is answered in the same
     // turn its last byte arrived.
     ex.readBodyThen(ctx.maxBodyBytes, (body) => {
-      const result = runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes);
+      const result = runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes, Protocol.flatbuffersHttp);
       if (result instanceof Promise) void result.then(send);
       else send(result);
     }, (error) => {
@@ -146,7 +147,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         // Corked: outside uWS's own callbacks an uncorked send is held until the loop next polls the socket.
         if (connection.open) ws.cork(() => ws.send(result.bytes, true));
       };
-      const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes);
+      const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs);
       if (result instanceof Promise) void result.then(reply);
       else reply(result);
     },

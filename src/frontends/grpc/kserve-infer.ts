@@ -4,6 +4,7 @@ import { datatypeOf } from '../kserve/datatypes.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import { listedInputNames, type CallLimits } from '../../inference/infer-request.js';
 import { checkServable, expireIfPast, runInference } from '../../inference/run-inference.js';
+import { Protocol } from '../../inference/request-stats.js';
 import { versionSelector } from '../kserve/model-info.js';
 import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
@@ -39,7 +40,7 @@ export function inferMessage(ctx: GrpcContext, msg: ModelInferMessage, limits: C
   const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits);
   const response = runInference(ctx.registry, {
     model: decoded.model, selector: decoded.selector, id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
-    limits: withTimeout(limits, decoded.timeoutMicros, receivedAt), sizes: ctx.sizes,
+    limits: withTimeout(limits, decoded.timeoutMicros, receivedAt), sizes: ctx.sizes, protocol: Protocol.kserveGrpc,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   return response instanceof Promise ? response.then(modelInferReply) : modelInferReply(response);
 }

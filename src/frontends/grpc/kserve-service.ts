@@ -1,4 +1,5 @@
-// inference.GRPCInferenceService: KServe V2 health, metadata and inference, Triton's streaming and repository RPCs.
+// inference.GRPCInferenceService: KServe V2 health, metadata and inference, Triton's streaming, repository and
+// statistics RPCs.
 
 import type { handleBidiStreamingCall, handleUnaryCall, ServerDuplexStream } from '@grpc/grpc-js';
 import type { ModelInferReply, ModelInferRequestWire, ModelStreamInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
@@ -9,6 +10,8 @@ import { authorizeManagement, indexModels, loadModel, unloadModel } from './grpc
 import type { GRPCInferenceServiceHandlers } from './generated/inference/GRPCInferenceService.js';
 import type { ModelMetadataRequest__Output } from './generated/inference/ModelMetadataRequest.js';
 import type { ModelReadyRequest__Output } from './generated/inference/ModelReadyRequest.js';
+import type { ModelStatisticsRequest__Output } from './generated/inference/ModelStatisticsRequest.js';
+import { modelStatistics } from '../kserve/model-statistics.js';
 import type { RepositoryIndexRequest__Output } from './generated/inference/RepositoryIndexRequest.js';
 import type { RepositoryModelLoadRequest__Output } from './generated/inference/RepositoryModelLoadRequest.js';
 import type { RepositoryModelUnloadRequest__Output } from './generated/inference/RepositoryModelUnloadRequest.js';
@@ -44,6 +47,7 @@ export function kserveService(ctx: GrpcContext): KServeHandlers {
       modelMetadata(ctx.registry, req.name, versionSelector(req.name, req.version))),
     ModelInfer: unary('ModelInfer', (req: ModelInferRequestWire, call) => inferMessage(ctx, req, callLimits(call))),
     ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequestWire | MalformedMessage, ModelStreamInferReply>) => handleStreamInfer(call, ctx),
+    ModelStatistics: unary('ModelStatistics', (req: ModelStatisticsRequest__Output) => modelStatistics(ctx.registry, req.name, req.version)),
     RepositoryIndex: unary('RepositoryIndex', (req: RepositoryIndexRequest__Output, call) =>
       ({ models: indexModels(managed(ctx, call, 'RepositoryIndex'), req.ready) })),
     RepositoryModelLoad: unary('RepositoryModelLoad', async (req: RepositoryModelLoadRequest__Output, call) => {

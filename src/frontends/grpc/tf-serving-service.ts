@@ -5,6 +5,7 @@ import { clientText, fail } from '../../errors.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
 import { checkUniqueNames, type InferResponse, type ProtocolNames } from '../../inference/infer-request.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
+import { Protocol } from '../../inference/request-stats.js';
 import { RequestTally } from '../../inference/request-size.js';
 import {
   DEFAULT_SIGNATURE, signatureDef, signatureNotFound, tfDtypeName, versionStatus,
@@ -61,7 +62,7 @@ function predict(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<t
     [name, tensorProtoWireToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes, tally)]));
   checkUniqueNames(req.output_filter, (i) => `output_filter[${i}]`, 'output');
   const response = runInference(ctx.registry, {
-    model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits, sizes: ctx.sizes,
+    model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits, sizes: ctx.sizes, protocol: Protocol.tfservingGrpc,
   }, TF_NAMES);
   const reply = (answer: InferResponse): PredictReply =>
     ({ outputs: answer.outputs, model_spec: { name: answer.model, version: answer.version, signature_name: DEFAULT_SIGNATURE } });

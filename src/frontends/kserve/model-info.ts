@@ -88,7 +88,7 @@ export function serverVersion(): string {
 
 /** The server metadata answer; `extensions` lists what this server really offers. */
 export function serverMetadata(managementEnabled: boolean): { name: string; version: string; extensions: string[] } {
-  const extensions = ['binary_tensor_data'];
+  const extensions = ['binary_tensor_data', 'statistics'];
   if (managementEnabled) extensions.push('model_repository');
   return { name: 'ortserve', version: serverVersion(), extensions };
 }

@@ -1,4 +1,5 @@
-// KServe V2 REST handlers: health, server and model metadata, readiness, and infer (JSON and Triton's binary tensor data).
+// KServe V2 REST handlers: health, server and model metadata, readiness, statistics, and infer (JSON and Triton's binary
+// tensor data).
 
 import type { HttpRequest } from 'uWebSockets.js';
 import { clientText, fail } from '../../errors.js';
@@ -7,9 +8,11 @@ import type { HttpExchange } from '../http/http-exchange.js';
 import { datatypeOf } from './datatypes.js';
 import { listedInputNames, type InferResponse } from '../../inference/infer-request.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
+import { Protocol } from '../../inference/request-stats.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ManagementContext } from '../management/management-routes.js';
 import { modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from './model-info.js';
+import { modelStatistics } from './model-statistics.js';
 import { decodeRestInfer, encodeRestInfer, headerLength, type RestInferBody } from './rest-codec.js';
 import type { KserveRoute } from './rest-paths.js';
 
@@ -53,7 +56,7 @@ function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRout
   // A client that disconnects drops its request from the queue if it has not started.
   const response = runInference(ctx.registry, {
     model, selector, inputs: decoded.inputs, outputNames: decoded.outputNames, id: decoded.id,
-    limits: ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), sizes: ctx.sizes,
+    limits: ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), sizes: ctx.sizes, protocol: Protocol.kserveRest,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   const reply = (answer: InferResponse) => {
     const encoded = encodeRestInfer(answer, decoded.binaryOutput);
@@ -74,6 +77,7 @@ function handleGet(ex: HttpExchange, ctx: KserveRestContext, route: KserveRoute)
     }
     case 'server_metadata': return ex.sendJson(200, JSON.stringify(serverMetadata(ctx.management.token !== undefined)));
     case 'model_metadata': return ex.sendJson(200, JSON.stringify(modelMetadata(ctx.registry, model, versionSelector(model, route.version ?? ''))));
+    case 'model_stats': return ex.sendJson(200, JSON.stringify(modelStatistics(ctx.registry, model, route.version ?? '')));
     case 'model_ready': {
       const ready = modelReady(ctx.registry, model, versionSelector(model, route.version ?? ''));
       return ex.sendJson(ready ? 200 : 400, JSON.stringify({ name: model, ready }));

@@ -2,6 +2,7 @@
 
 import { OrtServeError, clientText, fail } from '../../errors.js';
 import { runInference } from '../../inference/run-inference.js';
+import { Protocol } from '../../inference/request-stats.js';
 import { JSON_NAME_STRINGS, RequestTally, type RequestSizes } from '../../inference/request-size.js';
 import type { InferResponse, ProtocolNames } from '../../inference/infer-request.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
@@ -65,6 +66,7 @@ function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfSer
     },
     limits: ex.callLimits(ctx.restTimeoutMs),
     sizes: ctx.sizes,
+    protocol: Protocol.tfservingRest,
   }, TF_REST_NAMES);
   const reply = (answer: InferResponse) =>
     ex.sendJson(200, encodePredictResponse(form, [...answer.outputs].map(([name, tensor]) => ({ name, tensor }))));
