@@ -130,6 +130,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     settleSeconds: options.fileSystemPollWaitSeconds > 0 ? options.versionSettleSeconds : 0,
     maxLoadRetries: options.maxNumLoadRetries,
     loadRetryIntervalMs: options.loadRetryIntervalMicros / 1000,
+    trafficShareWindow: options.trafficShareWindow,
   });
   // One count of bytes in flight for every front end.
   const sizes = requestSizes({

@@ -98,6 +98,8 @@ export interface ServerOptions {
   numRequestIterationsForWarmup: number;
   /** File holding the bearer token of the management API; empty = management API off. */
   managementTokenFile: string;
+  /** Weighted requests per model whose versions GET /v1/management/models/{m}/traffic reports as measured shares. */
+  trafficShareWindow: number;
 }
 
 type Kind = 'string' | 'integer' | 'enum' | 'boolean';
@@ -159,6 +161,7 @@ export const KNOBS: readonly Knob[] = [
   { key: 'loadRetryIntervalMicros', flag: 'load_retry_interval_micros', kind: 'integer', default: 60_000_000, min: 0, max: 86_400_000_000, doc: 'Wait before the first load retry, in microseconds; it doubles after each failure (at most 32 times this).' },
   { key: 'numRequestIterationsForWarmup', flag: 'num_request_iterations_for_warmup', kind: 'integer', default: 1, min: 0, max: 1_000, doc: 'Times each request in a version\'s warmup.json is replayed before the version becomes AVAILABLE; 0 = no warmup.' },
   { key: 'managementTokenFile', flag: 'management_token_file', kind: 'string', default: '', doc: 'File holding the bearer token (16+ characters) that turns on the management API (config reload, KServe repository index/load/unload); empty = off.' },
+  { key: 'trafficShareWindow', flag: 'traffic_share_window', kind: 'integer', default: 1000, min: 1, max: 1_000_000, doc: 'Requests per model remembered for the measured shares that GET /v1/management/models/{m}/traffic reports next to the traffic weights (8 bytes each, only for models with weights).' },
   { key: 'wsMaxBackpressureBytes', flag: 'ws_max_backpressure_bytes', kind: 'integer', default: 16 * MiB, min: 1024, max: 2 ** 31 - 1, doc: 'A FlatBuffers WebSocket client that stops reading is disconnected once this many bytes of replies wait unsent (no unbounded buffering).' },
   { key: 'wsMaxInFlight', flag: 'ws_max_in_flight', kind: 'integer', default: 1024, min: 1, max: 1_048_576, doc: 'Requests one FlatBuffers WebSocket may have in flight; more are answered at once with ERR_QUEUE_FULL.' },
   { key: 'ortLogLevel', flag: 'ort_log_level', kind: 'enum', default: 'fatal', values: ORT_LOG_LEVELS, doc: 'Severity ONNX Runtime\'s own log on stderr starts at (process-wide). Default fatal: ORT\'s run errors are already returned to the caller, and logging each one would let bad requests flood stderr; use warning when debugging a model.' },

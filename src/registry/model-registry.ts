@@ -5,11 +5,14 @@ import { OrtServeError } from '../errors.js';
 import type { SessionOptions } from '../engine/model-session.js';
 import { modelConfigToJson, type ModelConfig, type ModelServerConfig, type SwapPolicy } from '../config/model-config.js';
 import { ManagedModel, type ModelRuntime } from './managed-model.js';
+import type { TrafficSplit } from './traffic-split.js';
+import { ModelTraffic, isServerFault } from './model-traffic.js';
 import {
   describeRequest, type ModelVersion, type RegistryEvent, type RegistryListener, type ResolvedVersion, type VersionHandle,
   type VersionSelector,
 } from './model-version.js';
 
+export { withRouteKey, ROUTE_KEY_HEADER } from './model-version.js';
 export type {
   ModelVersion, ResolvedVersion, VersionHandle, VersionSelector, VersionState, RegistryEvent, RegistryListener,
 } from './model-version.js';
@@ -23,10 +26,13 @@ export interface RegistrySettings {
   settleSeconds: number;
   maxLoadRetries: number;
   loadRetryIntervalMs: number;
+  /** Weighted requests remembered per model for the measured shares (--traffic_share_window). */
+  trafficShareWindow: number;
 }
 
 export const DEFAULT_REGISTRY_SETTINGS: RegistrySettings = {
   swapPolicy: 'availability_preserving', warmupIterations: 1, settleSeconds: 1, maxLoadRetries: 5, loadRetryIntervalMs: 60_000,
+  trafficShareWindow: 1000,
 };
 
 /** How long management calls wait for loads or drains before answering with the state reached so far. */
@@ -70,6 +76,7 @@ export class ModelRegistry {
       settleMs: Math.round(s.settleSeconds * 1000),
       maxLoadRetries: s.maxLoadRetries,
       loadRetryIntervalMs: s.loadRetryIntervalMs,
+      trafficShareWindow: s.trafficShareWindow,
       log,
       emit: (event) => this.emit(event),
     };
@@ -208,18 +215,60 @@ export class ModelRegistry {
    * newer version replaces it meanwhile). Front ends run inference only through this. Throws like resolve().
    */
   async use<T>(model: string, selector: VersionSelector, fn: (v: ResolvedVersion) => Promise<T>): Promise<T> {
-    const handle = this.acquire(model, selector);
+    const m = this.model(model, selector);
+    // The one test a request pays when the model has no traffic weights.
+    if (m.traffic !== undefined && selector.version === undefined && selector.label === undefined) return this.useWeighted(m, m.traffic, selector, fn);
+    const handle = m.resolve(selector).acquire();
     try {
       return await fn(handle.version);
     } catch (err) {
-      // The client was told less than ORT said (no source locations): the log gets the full text.
-      if (err instanceof OrtServeError && err.detail !== err.message) {
-        this.runtime.log.warn({ model, version: handle.version.version, code: err.code, err: err.detail }, 'request failed');
-      }
+      this.logFailure(model, handle.version.version, err);
       throw err;
     } finally {
       handle.release();
     }
+  }
+
+  /** The client was told less than ORT said (no source locations): the log gets the full text. */
+  private logFailure(model: string, version: number, err: unknown): void {
+    if (err instanceof OrtServeError && err.detail !== err.message) {
+      this.runtime.log.warn({ model, version, code: err.code, err: err.detail }, 'request failed');
+    }
+  }
+
+  /**
+   * use() for a request the weights route: its outcome and latency go to the version's rollback window, and a
+   * verdict takes the version out of the table before this request's answer goes out.
+   */
+  private async useWeighted<T>(m: ManagedModel, traffic: TrafficSplit, selector: VersionSelector, fn: (v: ResolvedVersion) => Promise<T>): Promise<T> {
+    const { entry, routed } = m.resolveWeighted(traffic, selector.routeKey);
+    const handle = entry.acquire();
+    const started = performance.now();
+    let failed = false;
+    try {
+      return await fn(handle.version);
+    } catch (err) {
+      failed = isServerFault(err);
+      this.logFailure(m.name, entry.version, err);
+      throw err;
+    } finally {
+      handle.release();
+      // Weights replaced meanwhile: the outcome belongs to a table that is gone.
+      if (routed && m.traffic === traffic) {
+        const rollback = traffic.record(entry.version, failed, performance.now() - started);
+        if (rollback !== undefined) m.rolledBack(rollback);
+      }
+    }
+  }
+
+  /** The model's traffic controls (weights, promote, rollback, report). Throws ERR_MODEL_NOT_FOUND. */
+  trafficOf(model: string): ModelTraffic {
+    return new ModelTraffic(this.model(model, {}));
+  }
+
+  /** Every model with weights, for metrics. */
+  trafficModels(): ModelTraffic[] {
+    return [...this.models.values()].filter((m) => m.traffic !== undefined || m.rollbackCounts.size > 0).map((m) => new ModelTraffic(m));
   }
 
   /** Effective labels of `model` (label → AVAILABLE version). */

@@ -7,7 +7,8 @@ import { checkServable, expireIfPast, runInference } from '../../inference/run-i
 import { versionSelector } from '../kserve/model-info.js';
 import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
-import { decodeModelInfer, modelInferReply, type ModelInferMessage } from './kserve-grpc-codec.js';
+import { decodeModelInfer, modelInferReply, routeKeyParameter, type ModelInferMessage } from './kserve-grpc-codec.js';
+import { withRouteKey } from '../../registry/model-version.js';
 
 /** The call's limits, tightened by Triton's "timeout" parameter (µs from `receivedAt`) when it sets an earlier deadline. */
 function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, receivedAt: number): CallLimits {
@@ -17,14 +18,17 @@ function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, rece
 
 /**
  * One ModelInferRequest, decoded, run and encoded; shared by ModelInfer and ModelStreamInfer. `receivedAt` is when
- * the call started or the stream message arrived (the origin of Triton's timeout parameter).
+ * the call started or the stream message arrived (the origin of Triton's timeout parameter). `routeKey`: the call's
+ * x-ortserve-route-key metadata; the message's route_key parameter wins over it.
  */
-export async function inferMessage(ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, receivedAt = deadlineClock()): Promise<ModelInferReply> {
+export async function inferMessage(
+  ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, routeKey?: string, receivedAt = deadlineClock(),
+): Promise<ModelInferReply> {
   expireIfPast(limits);
   if (msg.model_name !== '') checkServable(ctx.registry, msg.model_name, versionSelector(msg.model_name, msg.model_version));
   const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits);
   const response = await runInference(ctx.registry, {
-    model: decoded.model, selector: decoded.selector, id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
+    model: decoded.model, selector: withRouteKey(decoded.selector, routeKeyParameter(msg) ?? routeKey), id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
     limits: withTimeout(limits, decoded.timeoutMicros, receivedAt), sizes: ctx.sizes,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   return modelInferReply(response);

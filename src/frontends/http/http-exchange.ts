@@ -4,6 +4,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { OrtServeError, toOrtServeError } from '../../errors.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
+import { ROUTE_KEY_HEADER } from '../../registry/model-version.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 404: '404 Not Found',
@@ -41,6 +42,8 @@ export class HttpExchange {
   readonly contentType: string;
   /** The client's own timeout for this request in ms (header x-request-timeout-ms; 0 = none), if it sent a valid one. */
   readonly requestTimeoutMs: number | undefined;
+  /** The client's routing key for weighted traffic (header x-ortserve-route-key); '' when none. */
+  readonly routeKey: string;
   /** When the request's headers arrived (deadlineClock()), the origin of its deadline. */
   readonly receivedAt = deadlineClock();
   aborted = false;
@@ -59,6 +62,7 @@ export class HttpExchange {
     this.contentType = req.getHeader('content-type');
     const timeout = req.getHeader('x-request-timeout-ms');
     this.requestTimeoutMs = /^\d{1,9}$/.test(timeout) ? Number(timeout) : undefined;
+    this.routeKey = req.getHeader(ROUTE_KEY_HEADER);
     res.onAborted(() => {
       this.aborted = true;
       this.onAbort?.();

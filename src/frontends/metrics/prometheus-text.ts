@@ -59,7 +59,20 @@ export function prometheusText(registry: ModelRegistry): string {
       { labels: { model_name: r.model, status: 'ERROR' }, value: r.failure },
     ]),
   });
+  series.push(...trafficSeries(registry));
   return render(series);
+}
+
+/** Traffic weights as routed now and rollbacks per version, for models with weights (or a rollback in their past). */
+function trafficSeries(registry: ModelRegistry): Series[] {
+  const weight: Series = { name: 'ortserve_traffic_weight', help: 'Weight of the version among the AVAILABLE versions taking weighted traffic (0: none)', type: 'gauge', samples: [] };
+  const rollbacks: Series = { name: 'ortserve_traffic_rollbacks_total', help: 'Times the version\'s traffic weight was set to 0 by an automatic or manual rollback', type: 'counter', samples: [] };
+  for (const t of registry.trafficModels()) {
+    const m = t.metrics();
+    for (const [version, w] of m.weights) weight.samples.push({ labels: { model: t.name, version: String(version) }, value: w });
+    for (const [version, n] of m.rollbacks) rollbacks.samples.push({ labels: { model: t.name, version: String(version) }, value: n });
+  }
+  return [weight, rollbacks];
 }
 
 /** One version's request counters with the queue counters its metrics show. */
