@@ -77,7 +77,7 @@ export interface TrafficRollbackConfig {
   windowRequests: number;
   /** No verdict before the window holds this many outcomes. */
   minRequests: number;
-  /** Roll back when more than this percentage of the window failed on the server's side (HTTP 500: ERR_INFERENCE, ERR_INTERNAL). */
+  /** Roll back when more than this percentage of the window failed in the version (HTTP 500, or ONNX Runtime refused the run). */
   maxErrorPercent?: number;
   /** Roll back when the window's 99th-percentile latency exceeds this many ms. */
   maxP99Ms?: number;

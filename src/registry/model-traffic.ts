@@ -5,9 +5,16 @@ import { rollbackToJson } from '../config/model-config.js';
 import type { ManagedModel } from './managed-model.js';
 import type { RollbackRecord, TrafficSplit } from './traffic-split.js';
 
-/** Whether a failed request counts against its version: the server failed it (HTTP 500 class), not the client or load. */
+/**
+ * Whether a failed request counts against the version that ran it: the server failed it (HTTP 500 class), or ONNX
+ * Runtime refused the run (an input the version cannot handle though ortserve's own checks passed it: ORT's verdict
+ * travels as the error's cause). Malformed requests, full queues, deadlines and size limits do not count.
+ */
 export function isServerFault(err: unknown): boolean {
-  return !(err instanceof OrtServeError) || err.httpStatus === 500;
+  if (!(err instanceof OrtServeError)) return true;
+  if (err.httpStatus === 500) return true;
+  const cause = err.cause as { ortCode?: unknown } | undefined;
+  return err.code === 'ERR_INVALID_INPUT' && typeof cause?.ortCode === 'number' && cause.ortCode !== 0;
 }
 
 const MANUAL = 'manual rollback through the management API';
