@@ -130,6 +130,12 @@ function nginxConfig(dir: string, instances: Instance[], restFront: number, grpc
     `  fastcgi_temp_path ${dir}/proxy;\n  uwsgi_temp_path ${dir}/proxy;\n  scgi_temp_path ${dir}/proxy;\n  include ${dir}/site.conf;\n}\n`;
 }
 
+/** Requests the instance answered since it started, from its own metrics. */
+async function served(instance: Instance): Promise<number> {
+  const metrics = await (await fetch(`http://127.0.0.1:${instance.restPort}/metrics`)).text();
+  return Number(/nv_inference_request_success\{model="rolling",version="1"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+}
+
 /**
  * One POST on a connection of its own. The REST clients do not keep connections to Nginx alive: a reload closes the
  * old workers' idle client connections, and a client that writes into one as it closes loses that request, whatever
@@ -211,9 +217,9 @@ describe.skipIf(NGINX === undefined)('rolling restart behind Nginx', () => {
     };
     const load = Promise.all([restLoop(), restLoop(), restLoop(), grpcLoop(), grpcLoop()]);
     try {
-      const waitFor = async (predicate: () => boolean) => {
+      const waitFor = async (predicate: () => boolean | Promise<boolean>) => {
         const until = Date.now() + 60_000;
-        while (!predicate()) {
+        while (!(await predicate())) {
           if (Date.now() > until || failures.length > 20) throw new Error(`load stalled: ${rest} REST, ${grpcOk} gRPC answers; failures: ${failures.slice(0, 5).join('; ')}`);
           await new Promise((r) => setTimeout(r, 20));
         }
@@ -233,8 +239,9 @@ describe.skipIf(NGINX === undefined)('rolling restart behind Nginx', () => {
           writeSite(dir, instances, restFront, grpcFront);
           await reloadNginx(nginx.pid!);
         }
-        // Load kept flowing through the other two and reaches the restarted one again.
-        await waitFor(() => rest > restBefore + 100 && grpcOk > grpcBefore + 50);
+        // Load kept flowing, and reaches the restarted instance again (Nginx tries it once fail_timeout has passed)
+        // before the next one goes down.
+        await waitFor(async () => rest > restBefore + 100 && grpcOk > grpcBefore + 50 && (await served(instance)) > 0);
       }
     } finally {
       stop = true;
@@ -244,11 +251,7 @@ describe.skipIf(NGINX === undefined)('rolling restart behind Nginx', () => {
     if (failures.length > 0) console.error(readFileSync(path.join(dir, 'error.log'), 'utf8'));
     expect(failures).toEqual([]);
     // Every instance served requests after its restart (its own metrics count only since then).
-    for (const instance of instances) {
-      const metrics = await (await fetch(`http://127.0.0.1:${instance.restPort}/metrics`)).text();
-      const served = Number(/nv_inference_request_success\{model="rolling",version="1"\} (\d+)/.exec(metrics)?.[1] ?? 0);
-      expect(served, `instance on ${instance.restPort}`).toBeGreaterThan(0);
-    }
+    for (const instance of instances) expect(await served(instance), `instance on ${instance.restPort}`).toBeGreaterThan(0);
     nginx.kill('SIGQUIT');
   }, 180_000);
 });
