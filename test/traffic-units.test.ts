@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { modelConfigToJson, parseModelServerConfig, type ConfigFormat } from '../src/config/model-config.js';
 import { OutcomeWindow } from '../src/registry/outcome-window.js';
 import { TrafficSplit } from '../src/registry/traffic-split.js';
+import { decodeInferRequest, encodeInferRequest } from '../src/protocol/flatbuffers/messages.js';
 
 const parse = (text: string, format: ConfigFormat = 'yaml') =>
   parseModelServerConfig(text, { format, source: 'models.yaml', baseDir: '/' }).models[0]!;
@@ -101,5 +102,23 @@ describe('TrafficSplit', () => {
     expect(split.record(2, false, 1)?.reason).toBe('error rate 50.0% over the last 2 requests exceeds max_error_percent 0%');
     expect([...split.effective()]).toEqual([[1, 1]]);
     expect(split.record(2, true, 1)).toBeUndefined();   // already at weight 0
+  });
+});
+
+describe('FlatBuffers InferRequest.route_key (field 9, appended)', () => {
+  it('round-trips, and a request written without it (revision 1) reads as no key', () => {
+    const base = { id: '1', model: 'm', inputs: new Map(), outputs: [] };
+    expect(decodeInferRequest(encodeInferRequest({ ...base, routeKey: 'user-7' })).routeKey).toBe('user-7');
+    const old = encodeInferRequest(base);
+    expect(decodeInferRequest(old).routeKey).toBeUndefined();
+    // The field is appended: the vtable of a revision-1 request lists no field past priority (id 8), and one with a
+    // key lists exactly one more (vtable size = 4 + 2 × fields).
+    const vtableSize = (bytes: Uint8Array) => {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const table = view.getUint32(0, true);
+      return view.getUint16(table - view.getInt32(table, true), true);
+    };
+    expect(vtableSize(encodeInferRequest({ ...base, routeKey: 'k' }))).toBe(4 + 2 * 10);
+    expect(vtableSize(old)).toBeLessThanOrEqual(4 + 2 * 9);
   });
 });

@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { castModel, failingModel } from './support/models.mjs';
+import { FlatBuffersHttpClient, FlatBuffersWsClient } from '../src/client/index.js';
 import { grpc, grpcClients, unaryCall } from './support/grpc-client.js';
 import { startTestServer, writeRepository, type TestServer } from './support/test-server.js';
 import { mlpModel, mlpVersionOf, removeVersion, tempDir, waitUntil } from './support/registry-helpers.js';
@@ -102,7 +103,7 @@ describe('weighted traffic', () => {
     expect(tally(await drive(20, 4, () => restVersion(t)))).toEqual(new Map([[2, 20]]));
   });
 
-  it('a routing key lands on one version on REST (header, KServe parameter) and gRPC (metadata, KServe parameter)', async () => {
+  it('a routing key lands on one version on REST (header, KServe parameter), gRPC (metadata, KServe parameter) and FlatBuffers (route_key)', async () => {
     const t = await serve({ 1: mlpModel(1), 2: mlpModel(2) }, '      traffic: {"1": 70, "2": 30}\n');
     const c = grpcClients(t.grpcAddress);
     cleanups.push(() => c.close());
@@ -133,11 +134,16 @@ describe('weighted traffic', () => {
       expect(res.status).toBe(200);
       return Number((await res.json()).model_version);
     };
+    const fbHttp = new FlatBuffersHttpClient(t.baseUrl);
+    const fbWs = await FlatBuffersWsClient.connect(`${t.baseUrl.replace('http', 'ws')}/v1/flatbuffers/ws`);
+    cleanups.push(() => void fbHttp.close(), () => void fbWs.close());
+    const x = { x: { dtype: 'float32' as const, shape: [1, 4], data: new Float32Array(ROW[0]!) } };
     const keys = Array.from({ length: 40 }, (_, i) => `user-${i}`);
     for (const key of keys) {
       const seen = [
         await restVersion(t, { 'x-ortserve-route-key': key }), await restVersion(t, { 'x-ortserve-route-key': key }),
         await kserveRest(key), await kserveGrpc(key, false), await kserveGrpc(key, true), await tfGrpc(key),
+        (await fbHttp.infer('m', x, { routeKey: key })).version, (await fbWs.infer('m', x, { routeKey: key })).version,
       ];
       expect(new Set(seen).size, `key ${key}: ${seen}`).toBe(1);
     }

@@ -37,7 +37,10 @@ export async function runFlatBuffersInfer(
     const request = decodeInferRequest(bytes, sizes.limits);
     id = request.id;
     model = request.model;
-    const selector = { ...(request.version !== undefined ? { version: request.version } : {}), ...(request.label ? { label: request.label } : {}) };
+    const selector = {
+      ...(request.version !== undefined ? { version: request.version } : {}), ...(request.label ? { label: request.label } : {}),
+      ...(request.routeKey !== undefined ? { routeKey: request.routeKey } : {}),
+    };
     const response = await runInference(registry, {
       model: request.model, selector, inputs: request.inputs,
       outputNames: request.outputs.length > 0 ? request.outputs : undefined,
