@@ -8,7 +8,9 @@
  *   - availability_preserving: a version that is no longer aspired keeps serving until an aspired one is AVAILABLE
  *     and no other aspired one is still loading; resource_preserving: it is retired at once and loads wait for it;
  *   - a retired version is UNLOADING while handles are out, then its session is released and it is END;
- *   - a label only ever points at an AVAILABLE version, and a version a label points at is never retired for policy.
+ *   - a label only ever points at an AVAILABLE version, and a version a label points at is never retired for policy;
+ *   - with traffic weights, a request naming neither version nor label runs on an AVAILABLE version with a positive
+ *     weight (traffic-split.ts; its table is rebuilt at the end of every step), else on the latest AVAILABLE one.
  */
 
 import type { Logger } from 'pino';
