@@ -57,8 +57,11 @@ interface Instance {
 
 const children = new Set<ChildProcess>();
 const dirs: string[] = [];
+let nginxMaster: ChildProcess | undefined;
 afterAll(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  // SIGTERM: Nginx's master stops its workers (killed outright, they would outlive it holding the ports).
+  if (nginxMaster !== undefined && nginxMaster.exitCode === null) nginxMaster.kill('SIGTERM');
+  for (const child of children) if (child !== nginxMaster && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -171,7 +174,7 @@ describe.skipIf(NGINX === undefined)('rolling restart behind Nginx', () => {
     const grpcFront = await freePort();
     writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig(dir, instances, restFront, grpcFront));
     const nginx = spawn(NGINX!, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.add(nginx);
+    nginxMaster = nginx;
     let nginxErr = '';
     nginx.stderr!.on('data', (d) => { nginxErr += String(d); });
     for (;;) {
