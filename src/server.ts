@@ -215,6 +215,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     settleSeconds: options.fileSystemPollWaitSeconds > 0 ? options.versionSettleSeconds : 0,
     maxLoadRetries: options.maxNumLoadRetries,
     loadRetryIntervalMs: options.loadRetryIntervalMicros / 1000,
+    trafficShareWindow: options.trafficShareWindow,
   });
   if (options.accessLog) setAccessLog(registry, { log: log.child({ log: 'access' }), sampleRate: options.accessLogSampleRate });
   // One count of bytes in flight for every front end.

@@ -14,6 +14,8 @@ export interface InferOptions {
   outputs?: string[];
   /** Fail with DEADLINE_EXCEEDED if the server has not started the request within this many milliseconds. */
   timeoutMs?: number;
+  /** With traffic weights on the model: requests with the same key land on the same version (request.route_key). */
+  routeKey?: string;
 }
 
 export interface InferResult {
@@ -46,6 +48,7 @@ export function requestBytes(id: string, model: string, inputs: Record<string, C
     inputs: toTensors(inputs),
     outputs: options.outputs ?? [],
     ...(options.timeoutMs !== undefined ? { timeoutMicros: options.timeoutMs * 1000 } : {}),
+    ...(options.routeKey !== undefined ? { routeKey: options.routeKey } : {}),
   });
 }
 

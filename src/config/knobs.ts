@@ -122,6 +122,8 @@ export interface ServerOptions {
   restApiEnableCorsSupport: boolean;
   /** Origins CORS lets in: "*" or a comma-separated list. */
   restApiCorsAllowedOrigins: string;
+  /** Weighted requests per model whose versions GET /v1/management/models/{m}/traffic reports as measured shares. */
+  trafficShareWindow: number;
 }
 
 type Kind = 'string' | 'integer' | 'number' | 'enum' | 'boolean';
@@ -193,6 +195,7 @@ export const KNOBS: readonly Knob[] = [
   { key: 'inferenceTokenFile', flag: 'inference_token_file', kind: 'string', default: '', doc: 'File holding a bearer token (16+ characters) that every inference call must carry (Authorization: Bearer <token>; gRPC metadata authorization): REST :predict/:classify/:regress and /infer, FlatBuffers HTTP and the WebSocket upgrade, gRPC ModelInfer, ModelStreamInfer, Predict, Classify, Regress, MultiInference; others get 401 / UNAUTHENTICATED. Health, readiness, metadata, model status and metrics stay open; the management API keeps --management_token_file. Empty = off.' },
   { key: 'restApiEnableCorsSupport', flag: 'rest_api_enable_cors_support', kind: 'boolean', default: false, doc: 'CORS on the REST port (TF Serving\'s flag): OPTIONS preflights are answered (204, or 403 for an origin not allowed), answers to an allowed Origin carry Access-Control-Allow-Origin, and a request whose Origin is not allowed gets 403 (ERR_ORIGIN_NOT_ALLOWED) without running.' },
   { key: 'restApiCorsAllowedOrigins', flag: 'rest_api_cors_allowed_origins', kind: 'string', default: '*', doc: 'With --rest_api_enable_cors_support: "*" (any origin) or a comma-separated list of origins (scheme://host[:port]) allowed to call.' },
+  { key: 'trafficShareWindow', flag: 'traffic_share_window', kind: 'integer', default: 1000, min: 1, max: 1_000_000, doc: 'Requests per model remembered for the measured shares that GET /v1/management/models/{m}/traffic reports next to the traffic weights (8 bytes each, only for models with weights).' },
   { key: 'wsMaxBackpressureBytes', flag: 'ws_max_backpressure_bytes', kind: 'integer', default: 16 * MiB, min: 1024, max: 2 ** 31 - 1, doc: 'A FlatBuffers WebSocket client that stops reading is disconnected once this many bytes of replies wait unsent (no unbounded buffering).' },
   { key: 'wsMaxInFlight', flag: 'ws_max_in_flight', kind: 'integer', default: 1024, min: 1, max: 1_048_576, doc: 'Requests one FlatBuffers WebSocket may have in flight; more are answered at once with ERR_QUEUE_FULL.' },
   { key: 'ortLogLevel', flag: 'ort_log_level', kind: 'enum', default: 'fatal', values: ORT_LOG_LEVELS, doc: 'Severity ONNX Runtime\'s own log on stderr starts at (process-wide). Default fatal: ORT\'s run errors are already returned to the caller, and logging each one would let bad requests flood stderr; use warning when debugging a model.' },

@@ -63,7 +63,31 @@ export interface ModelConfig {
   swapPolicy?: SwapPolicy;
   /** undefined: the server's --num_request_iterations_for_warmup. */
   warmupIterations?: number;
+  /** version → weight for requests naming neither version nor label; undefined: the policy's latest serves them. */
+  traffic?: ReadonlyMap<number, number>;
+  /** When a version other than the baseline loses its weight automatically; undefined: never. */
+  trafficRollback?: TrafficRollbackConfig;
 }
+
+/** The automatic rollback of weighted traffic (`traffic_rollback`): thresholds over a version's recent requests. */
+export interface TrafficRollbackConfig {
+  /** The version never rolled back; undefined: the lowest version with a positive weight when the weights were set. */
+  baselineVersion?: number;
+  /** Outcomes remembered per version: the window the rates are measured over. */
+  windowRequests: number;
+  /** No verdict before the window holds this many outcomes. */
+  minRequests: number;
+  /** Roll back when more than this percentage of the window failed in the version (HTTP 500, or ONNX Runtime refused the run). */
+  maxErrorPercent?: number;
+  /** Roll back when the window's 99th-percentile latency exceeds this many ms. */
+  maxP99Ms?: number;
+}
+
+/** Largest weight a version may have in a traffic table (weights are relative; 1,000,000 leaves room for ppm). */
+export const MAX_TRAFFIC_WEIGHT = 1_000_000;
+/** Defaults of traffic_rollback's window. */
+export const DEFAULT_ROLLBACK_WINDOW = 100;
+export const DEFAULT_ROLLBACK_MIN_REQUESTS = 20;
 
 export interface ModelServerConfig {
   models: ModelConfig[];
@@ -72,8 +96,9 @@ export interface ModelServerConfig {
 const MODEL_FIELDS = [
   'name', 'base_path', 'model_platform', 'model_version_policy', 'version_labels', 'batching', 'execution_providers',
   'intra_op_threads', 'inter_op_threads', 'graph_optimization_level', 'version_swap_policy', 'warmup_iterations',
-  'max_concurrent_runs',
+  'max_concurrent_runs', 'traffic', 'traffic_rollback',
 ] as const;
+const ROLLBACK_FIELDS = ['baseline_version', 'window_requests', 'min_requests', 'max_error_percent', 'max_p99_ms'] as const;
 const TF_SERVING_ONLY: Record<string, string> = {
   logging_config: "TF Serving's request logging is not supported by ortserve",
   model_type: 'is deprecated in TF Serving and means TensorFlow; use model_platform: "onnx"',
@@ -170,6 +195,34 @@ function decodeLabels(model: MessageReader): Map<string, number> {
   return labels;
 }
 
+/** `traffic`: version → weight; keys are version numbers, weights non-negative integers with at least one positive. */
+function decodeTraffic(model: MessageReader): Map<number, number> | undefined {
+  if (!model.has('traffic')) return undefined;
+  const weights = new Map<number, number>();
+  for (const entry of model.intMap('traffic', { min: 0, max: MAX_TRAFFIC_WEIGHT })) {
+    const version = /^[1-9]\d{0,15}$/.test(entry.key) ? Number(entry.key) : Number.NaN;
+    if (!Number.isSafeInteger(version)) throw configError(model.ctx, entry.pos, entry.path, `'${entry.key}' is not a version number`);
+    weights.set(version, entry.value);
+  }
+  if (![...weights.values()].some((w) => w > 0)) model.fail('traffic', 'at least one version needs a positive weight');
+  return weights;
+}
+
+function decodeRollback(model: MessageReader): TrafficRollbackConfig | undefined {
+  const r = model.message('traffic_rollback', ROLLBACK_FIELDS);
+  if (r === undefined) return undefined;
+  const config: TrafficRollbackConfig = {
+    baselineVersion: r.int('baseline_version', { min: 1, max: MAX_VERSION }),
+    windowRequests: r.int('window_requests', { min: 1, max: 100_000 }) ?? DEFAULT_ROLLBACK_WINDOW,
+    minRequests: r.int('min_requests', { min: 1, max: 100_000 }) ?? DEFAULT_ROLLBACK_MIN_REQUESTS,
+    maxErrorPercent: r.int('max_error_percent', { min: 0, max: 100 }),
+    maxP99Ms: r.int('max_p99_ms', { min: 1, max: 86_400_000 }),
+  };
+  if (config.maxErrorPercent === undefined && config.maxP99Ms === undefined) r.fail(undefined, 'give max_error_percent, max_p99_ms or both');
+  if (config.minRequests > config.windowRequests) r.fail('min_requests', `${config.minRequests} exceeds window_requests (${config.windowRequests})`);
+  return config;
+}
+
 function decodeModel(model: MessageReader, baseDir: string, defaultName?: string): ModelConfig {
   const name = model.string('name', defaultName === undefined) ?? defaultName!;
   if (!NAME.test(name)) model.fail('name', `'${name}' must be 1-256 characters without '/', ':' or spaces`);
@@ -196,6 +249,8 @@ function decodeModel(model: MessageReader, baseDir: string, defaultName?: string
     session,
     swapPolicy: model.enumOf('version_swap_policy', SWAP_POLICIES),
     warmupIterations: model.int('warmup_iterations', { min: 0, max: 1000 }),
+    traffic: decodeTraffic(model),
+    trafficRollback: decodeRollback(model),
   };
 }
 
@@ -337,5 +392,15 @@ export function modelConfigToJson(model: ModelConfig): Record<string, unknown> {
     max_concurrent_runs: model.session.maxConcurrentRuns,
     version_swap_policy: model.swapPolicy,
     warmup_iterations: model.warmupIterations,
+    ...(model.traffic ? { traffic: Object.fromEntries([...model.traffic].map(([v, w]) => [String(v), w])) } : {}),
+    ...(model.trafficRollback ? { traffic_rollback: rollbackToJson(model.trafficRollback) } : {}),
+  };
+}
+
+/** traffic_rollback in its JSON form. */
+export function rollbackToJson(r: TrafficRollbackConfig): Record<string, unknown> {
+  return {
+    baseline_version: r.baselineVersion, window_requests: r.windowRequests, min_requests: r.minRequests,
+    max_error_percent: r.maxErrorPercent, max_p99_ms: r.maxP99Ms,
   };
 }

@@ -73,15 +73,16 @@ export function runInference(registry: ModelRegistry, request: InferRequest, nam
   expireIfPast(request.limits);
   const { limits, inFlight } = request.sizes;
   const received = performance.now();
-  const handle = registry.acquire(request.model, request.selector);
+  const handle = registry.acquireForRequest(request.model, request.selector);
   const v = handle.version;
   // Statistics: the one recorder of this version (request-stats.ts), told of the outcome in answer() or failed().
   const stats = requestStats(registry, v.session, v.model, v.version);
   const releases: Array<() => void> = [];
   // Held one more turn of the event loop: front ends encode the answer right after this returns (or in the
-  // continuation of its promise), so the bytes stay counted until the reply has been built.
-  const settle = () => {
-    handle.release();
+  // continuation of its promise), so the bytes stay counted until the reply has been built. The version's handle
+  // is let go now, with the outcome (a weighted request's outcome feeds its version's rollback window).
+  const settle = (err?: unknown) => {
+    handle.finish(err);
     releaseNextTurn(releases);
   };
   const answer = (result: RunResult): InferResponse => {
@@ -108,13 +109,25 @@ export function runInference(registry: ModelRegistry, request: InferRequest, nam
     releases.push(inFlight.reserve(checkRequestTensors(inputs, limits), 'the request'));
     started = v.session.start(inputs, request.outputNames, new EngineRunOptions(request.limits, limits));
   } catch (err) {
-    settle();
+    settle(err);
     return failed(err);
   }
-  if (started instanceof Promise) return started.then(answer, failed).finally(settle);
+  if (started instanceof Promise) {
+    return started.then(answer, failed).then((response) => {
+      settle();
+      return response;
+    }, (err: unknown) => {
+      settle(err);
+      throw err;
+    });
+  }
+  let outcome: unknown;
   try {
     return answer(started);
+  } catch (err) {
+    outcome = err;
+    throw err;
   } finally {
-    settle();
+    settle(outcome);
   }
 }

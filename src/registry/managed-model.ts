@@ -8,7 +8,9 @@
  *   - availability_preserving: a version that is no longer aspired keeps serving until an aspired one is AVAILABLE
  *     and no other aspired one is still loading; resource_preserving: it is retired at once and loads wait for it;
  *   - a retired version is UNLOADING while handles are out, then its session is released and it is END;
- *   - a label only ever points at an AVAILABLE version, and a version a label points at is never retired for policy.
+ *   - a label only ever points at an AVAILABLE version, and a version a label points at is never retired for policy;
+ *   - with traffic weights, a request naming neither version nor label runs on an AVAILABLE version with a positive
+ *     weight (traffic-split.ts; its table is rebuilt at the end of every step), else on the latest AVAILABLE one.
  */
 
 import type { Logger } from 'pino';
@@ -19,6 +21,7 @@ import { scanVersionDirs, type VersionDirState } from './repository.js';
 import { aspiredVersions, retryDelayMs } from './version-policy.js';
 import { failureError, loadVersion, sessionOptionsFor } from './version-loader.js';
 import { VersionEntry, describeRequest, type RegistryEvent, type VersionChange, type VersionSelector } from './model-version.js';
+import { TrafficSplit, type RollbackRecord } from './traffic-split.js';
 
 /** What the registry gives every model: server-wide settings and where to report. */
 export interface ModelRuntime {
@@ -29,6 +32,8 @@ export interface ModelRuntime {
   readonly settleMs: number;
   readonly maxLoadRetries: number;
   readonly loadRetryIntervalMs: number;
+  /** Weighted requests remembered for the measured shares of GET .../traffic (--traffic_share_window). */
+  readonly trafficShareWindow: number;
   readonly log: Logger;
   emit(event: RegistryEvent): void;
 }
@@ -56,8 +61,39 @@ export class ManagedModel {
   private reconciling = false;
   private again = false;
   private readonly waiters = new Set<() => void>();
+  /** Weights over the versions for requests naming none; undefined: the policy's latest serves them. */
+  traffic: TrafficSplit | undefined;
+  /** Rollbacks per version since the model was created, for metrics. */
+  readonly rollbackCounts = new Map<number, number>();
 
-  constructor(public config: ModelConfig, private readonly runtime: ModelRuntime) {}
+  constructor(public config: ModelConfig, private readonly runtime: ModelRuntime) {
+    if (config.traffic !== undefined) this.setTraffic(config.traffic, 'config');
+  }
+
+  /** Replaces the weights (undefined: none); the rollback policy is the config's. */
+  setTraffic(weights: ReadonlyMap<number, number> | undefined, source: 'config' | 'api'): void {
+    this.traffic = weights === undefined ? undefined : new TrafficSplit(weights, source, this.runtime.trafficShareWindow, this.config.trafficRollback);
+    this.traffic?.update((v) => this.entries.get(v)?.state === 'AVAILABLE');
+  }
+
+  /** Counts, logs and reports a version losing its weight. */
+  rolledBack(record: RollbackRecord): void {
+    this.rollbackCounts.set(record.version, (this.rollbackCounts.get(record.version) ?? 0) + 1);
+    this.runtime.log.warn({ model: this.name, version: record.version, reason: record.reason, automatic: record.automatic }, 'traffic rolled back: version weight set to 0');
+    this.runtime.emit({ type: 'traffic', model: this.name, version: record.version, weight: 0, reason: record.reason, automatic: record.automatic, at: performance.now() });
+  }
+
+  /**
+   * The version a request naming neither version nor label runs on when weights are set: the weighted choice, or the
+   * policy's latest when no weighted version is AVAILABLE. `routed` says whether the weights chose it.
+   */
+  resolveWeighted(traffic: TrafficSplit, routeKey: string | undefined): { entry: VersionEntry; routed: boolean } {
+    const version = traffic.choose(routeKey);
+    const entry = version === undefined ? undefined : this.entries.get(version);
+    // The table is rebuilt on every state change, so this holds; the check keeps a request off a version mid-swap.
+    if (entry?.state === 'AVAILABLE' && entry.session !== undefined) return { entry, routed: true };
+    return { entry: this.resolve({}), routed: false };
+  }
 
   get name(): string {
     return this.config.name;
@@ -133,6 +169,7 @@ export class ManagedModel {
     this.startLoads(aspired, keep);
     this.retireUnaspired(aspired, keep);
     this.trimHistory(keep);
+    this.traffic?.update((v) => this.entries.get(v)?.state === 'AVAILABLE');
   }
 
   private aspired(): Set<number> {
@@ -341,7 +378,15 @@ export class ManagedModel {
 
   /** Applies a changed entry of the config (same base path): policy, labels, session options for later loads. */
   updateConfig(config: ModelConfig): void {
+    const previous = this.config;
     this.config = config;
+    // The config's weights replace the live ones only when the config's weights changed: weights set through the
+    // management API survive an unrelated config change (and a reload of the same file).
+    if (JSON.stringify([...previous.traffic ?? []]) !== JSON.stringify([...config.traffic ?? []])) this.setTraffic(config.traffic, 'config');
+    else if (this.traffic !== undefined && JSON.stringify(previous.trafficRollback) !== JSON.stringify(config.trafficRollback)) {
+      this.traffic.policy = config.trafficRollback;
+      this.traffic.resetWindows();
+    }
     this.unloadedByRequest = false;
     this.reconcile();
   }

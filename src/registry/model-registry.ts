@@ -5,11 +5,14 @@ import { OrtServeError } from '../errors.js';
 import type { SessionOptions } from '../engine/model-session.js';
 import { modelConfigToJson, type ModelConfig, type ModelServerConfig, type SwapPolicy } from '../config/model-config.js';
 import { ManagedModel, type ModelRuntime } from './managed-model.js';
+import type { TrafficSplit } from './traffic-split.js';
+import { ModelTraffic, isServerFault } from './model-traffic.js';
 import {
   describeRequest, type ModelVersion, type RegistryEvent, type RegistryListener, type ResolvedVersion, type VersionHandle,
   type VersionSelector,
 } from './model-version.js';
 
+export { withRouteKey, ROUTE_KEY_HEADER } from './model-version.js';
 export type {
   ModelVersion, ResolvedVersion, VersionHandle, VersionSelector, VersionState, RegistryEvent, RegistryListener,
 } from './model-version.js';
@@ -23,10 +26,13 @@ export interface RegistrySettings {
   settleSeconds: number;
   maxLoadRetries: number;
   loadRetryIntervalMs: number;
+  /** Weighted requests remembered per model for the measured shares (--traffic_share_window). */
+  trafficShareWindow: number;
 }
 
 export const DEFAULT_REGISTRY_SETTINGS: RegistrySettings = {
   swapPolicy: 'availability_preserving', warmupIterations: 1, settleSeconds: 1, maxLoadRetries: 5, loadRetryIntervalMs: 60_000,
+  trafficShareWindow: 1000,
 };
 
 /** How long management calls wait for loads or drains before answering with the state reached so far. */
@@ -75,6 +81,7 @@ export class ModelRegistry {
       settleMs: Math.round(s.settleSeconds * 1000),
       maxLoadRetries: s.maxLoadRetries,
       loadRetryIntervalMs: s.loadRetryIntervalMs,
+      trafficShareWindow: s.trafficShareWindow,
       log,
       emit: (event) => this.emit(event),
     };
@@ -213,15 +220,33 @@ export class ModelRegistry {
    * newer version replaces it meanwhile). Front ends run inference only through this. Throws like resolve().
    */
   async use<T>(model: string, selector: VersionSelector, fn: (v: ResolvedVersion) => Promise<T>): Promise<T> {
-    const handle = this.acquire(model, selector);
+    const request = this.acquireForRequest(model, selector);
     try {
-      return await fn(handle.version);
+      const result = await fn(request.version);
+      request.finish();
+      return result;
     } catch (err) {
-      this.logRequestFailure(model, handle.version.version, err);
+      this.logRequestFailure(model, request.version.version, err);
+      request.finish(err);
       throw err;
-    } finally {
-      handle.release();
     }
+  }
+
+  /**
+   * The handle one request runs on: the version it names, or, when it names neither version nor label and the
+   * model has traffic weights, the version the weights pick (by its route key when it has one). Call finish() once,
+   * when the request is answered or failed (`err`): it releases the version and, for a weighted request, records its
+   * outcome and latency in the version's rollback window, so a verdict takes the version out of the table before
+   * this request's answer goes out. Throws like resolve().
+   */
+  acquireForRequest(model: string, selector: VersionSelector): RequestHandle {
+    const m = this.model(model, selector);
+    // The one test a request pays when the model has no traffic weights.
+    if (m.traffic !== undefined && selector.version === undefined && selector.label === undefined) {
+      const { entry, routed } = m.resolveWeighted(m.traffic, selector.routeKey);
+      return new WeightedRequest(m, m.traffic, entry.acquire(), entry.version, routed);
+    }
+    return new PlainRequest(m.resolve(selector).acquire());
   }
 
   /** Logs a failed request's full error text when the client was told less (ORT's source locations are left out). */
@@ -229,6 +254,16 @@ export class ModelRegistry {
     if (err instanceof OrtServeError && err.detail !== err.message) {
       this.runtime.log.warn({ model, version, code: err.code, err: err.detail }, 'request failed');
     }
+  }
+
+  /** The model's traffic controls (weights, promote, rollback, report). Throws ERR_MODEL_NOT_FOUND. */
+  trafficOf(model: string): ModelTraffic {
+    return new ModelTraffic(this.model(model, {}));
+  }
+
+  /** Every model with weights, for metrics. */
+  trafficModels(): ModelTraffic[] {
+    return [...this.models.values()].filter((m) => m.traffic !== undefined || m.rollbackCounts.size > 0).map((m) => new ModelTraffic(m));
   }
 
   /** Effective labels of `model` (label → AVAILABLE version). */
@@ -290,5 +325,55 @@ export class ModelRegistry {
     for (const model of [...this.models.values(), ...this.retiring]) model.close();
     this.models.clear();
     this.retiring.clear();
+  }
+}
+
+/** One request's hold on its version (ModelRegistry.acquireForRequest). */
+export interface RequestHandle {
+  readonly version: ResolvedVersion;
+  /** Releases the version; `err` is the request's failure, if it failed. Idempotent. */
+  finish(err?: unknown): void;
+}
+
+/** A request on the version it named (or the policy's latest): finishing only releases it. */
+class PlainRequest implements RequestHandle {
+  constructor(private readonly handle: VersionHandle) {}
+
+  get version(): ResolvedVersion {
+    return this.handle.version;
+  }
+
+  finish(): void {
+    this.handle.release();
+  }
+}
+
+/** A request the weights routed: finishing also feeds the version's rollback window. */
+class WeightedRequest implements RequestHandle {
+  private readonly started = performance.now();
+  private finished = false;
+
+  constructor(
+    private readonly model: ManagedModel,
+    private readonly traffic: TrafficSplit,
+    private readonly handle: VersionHandle,
+    private readonly versionNumber: number,
+    private readonly routed: boolean,
+  ) {}
+
+  get version(): ResolvedVersion {
+    return this.handle.version;
+  }
+
+  finish(err?: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.handle.release();
+    // Weights replaced meanwhile: the outcome belongs to a table that is gone.
+    if (this.routed && this.model.traffic === this.traffic) {
+      const failed = err !== undefined && isServerFault(err);
+      const rollback = this.traffic.record(this.versionNumber, failed, performance.now() - this.started);
+      if (rollback !== undefined) this.model.rolledBack(rollback);
+    }
   }
 }

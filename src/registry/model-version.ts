@@ -113,7 +113,8 @@ export class VersionEntry implements ModelVersion {
 export type RegistryEvent =
   | { type: 'version'; model: string; version: number; state: VersionState; previous: VersionState; error?: OrtServeError; at: number }
   | { type: 'label'; model: string; label: string; version?: number; previous?: number; at: number }
-  | { type: 'config'; ok: boolean; source: string; error?: string; at: number };
+  | { type: 'config'; ok: boolean; source: string; error?: string; at: number }
+  | { type: 'traffic'; model: string; version: number; weight: number; reason: string; automatic: boolean; at: number };
 
 export type RegistryListener = (event: RegistryEvent) => void;
 
@@ -121,7 +122,20 @@ export type RegistryListener = (event: RegistryEvent) => void;
 export interface VersionSelector {
   version?: number;
   label?: string;
+  /**
+   * The client's routing key (x-ortserve-route-key, KServe's route_key): with traffic weights, a request naming
+   * neither version nor label lands on the same version for the same key. Ignored otherwise.
+   */
+  routeKey?: string;
 }
+
+/** The selector with the client's routing key added (an empty key is no key). */
+export function withRouteKey(selector: VersionSelector, routeKey: string | undefined): VersionSelector {
+  return routeKey === undefined || routeKey === '' ? selector : { ...selector, routeKey };
+}
+
+/** The header (HTTP) and metadata key (gRPC) carrying the routing key. */
+export const ROUTE_KEY_HEADER = 'x-ortserve-route-key';
 
 /** TF Serving's wording for a request, used in every not-found message (long names elided: clients send them). */
 export function describeRequest(model: string, selector: VersionSelector): string {

@@ -135,3 +135,18 @@ export function fixedBatchModel() {
 export function corruptModelBytes() {
   return new TextEncoder().encode('not an onnx model\n');
 }
+
+/**
+ * The same signature as failingModel (idx int64 [n] → y float32 [n]) but never failing: y = Cast(idx) to float.
+ * The baseline beside failingModel in rollback tests; the outputs tell the two apart (idx 0: 0 here, 10 there).
+ */
+export function castModel() {
+  return buildModel({
+    graph: {
+      name: 'cast',
+      inputs: [{ name: 'idx', dtype: 'int64', shape: ['n'] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: ['n'] }],
+      nodes: [{ op: 'Cast', inputs: ['idx'], outputs: ['y'], attrs: { to: 1 } }],
+    },
+  });
+}

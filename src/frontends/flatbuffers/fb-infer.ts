@@ -49,6 +49,7 @@ export function runFlatBuffersInfer(
     const selector: VersionSelector = {};
     if (request.version !== undefined) selector.version = request.version;
     if (request.label) selector.label = request.label;
+    if (request.routeKey !== undefined) selector.routeKey = request.routeKey;
     const response = runInference(registry, {
       model: request.model, selector, inputs: request.inputs,
       outputNames: request.outputs.length > 0 ? request.outputs : undefined,

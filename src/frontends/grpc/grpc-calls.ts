@@ -4,6 +4,7 @@ import { Metadata, type handleUnaryCall, type ServerErrorResponse, type ServerUn
 import { toOrtServeError } from '../../errors.js';
 import { fromWallClock } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
+import { ROUTE_KEY_HEADER } from '../../registry/model-version.js';
 import { wellFormed, type MalformedMessage } from './proto-schemas.js';
 
 /** What every kind of server call offers (grpc-js does not export its own name for this). */
@@ -55,6 +56,12 @@ class GrpcCallLimits implements CallLimits {
   get aborted(): boolean {
     return this.call.cancelled;
   }
+}
+
+/** The call's x-ortserve-route-key metadata (the routing key for weighted traffic), if any. */
+export function routeKeyOf(call: ServerSurfaceCall): string | undefined {
+  const value = call.metadata.get(ROUTE_KEY_HEADER)[0];
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** The Authorization metadata a client sent (for the management guard), if any. */

@@ -35,6 +35,14 @@ export interface DecodedGrpcInfer {
   timeoutMicros?: number;
 }
 
+/** ortserve's "route_key" request parameter (a string_param), the routing key for weighted traffic; undefined when absent. */
+export function routeKeyParameter(msg: ModelInferMessage): string | undefined {
+  const p = msg.parameters['route_key'];
+  if (p === undefined) return undefined;
+  if (p.parameter_choice !== 'string_param') fail('ERR_BAD_REQUEST', 'parameters.route_key: expected a string_param');
+  return p.string_param;
+}
+
 /** Which typed-contents field holds each dtype; FP16 and BF16 have none (they travel only as raw bytes). */
 const CONTENTS_FIELD: Partial<Record<DType, ContentsField>> = {
   bool: 'bool_contents', int8: 'int_contents', int16: 'int_contents', int32: 'int_contents', int64: 'int64_contents',

@@ -8,7 +8,8 @@ import { Protocol } from '../../inference/request-stats.js';
 import { versionSelector } from '../kserve/model-info.js';
 import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
-import { decodeModelInfer, modelInferReply, type ModelInferMessage } from './kserve-grpc-codec.js';
+import { decodeModelInfer, modelInferReply, routeKeyParameter, type ModelInferMessage } from './kserve-grpc-codec.js';
+import { withRouteKey } from '../../registry/model-version.js';
 
 /** Tightens a call's limits with Triton's "timeout" parameter (µs from `receivedAt`) when it sets an earlier deadline. */
 class TimeoutLimits implements CallLimits {
@@ -31,15 +32,18 @@ function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, rece
 
 /**
  * One ModelInferRequest, decoded, run and encoded; shared by ModelInfer and ModelStreamInfer. `receivedAt` is when
- * the call started or the stream message arrived (the origin of Triton's timeout parameter). An inline run is
- * answered directly, a queued one through a promise; failures throw (or reject).
+ * the call started or the stream message arrived (the origin of Triton's timeout parameter). `routeKey`: the call's
+ * x-ortserve-route-key metadata; the message's route_key parameter wins over it. An inline run is answered
+ * directly, a queued one through a promise; failures throw (or reject).
  */
-export function inferMessage(ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, receivedAt = deadlineClock()): ModelInferReply | Promise<ModelInferReply> {
+export function inferMessage(
+  ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, routeKey?: string, receivedAt = deadlineClock(),
+): ModelInferReply | Promise<ModelInferReply> {
   expireIfPast(limits);
   if (msg.model_name !== '') checkServable(ctx.registry, msg.model_name, versionSelector(msg.model_name, msg.model_version));
   const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits);
   const response = runInference(ctx.registry, {
-    model: decoded.model, selector: decoded.selector, id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
+    model: decoded.model, selector: withRouteKey(decoded.selector, routeKeyParameter(msg) ?? routeKey), id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
     limits: withTimeout(limits, decoded.timeoutMicros, receivedAt), sizes: ctx.sizes, protocol: Protocol.kserveGrpc,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   return response instanceof Promise ? response.then(modelInferReply) : modelInferReply(response);

@@ -4,7 +4,7 @@
 import type { handleBidiStreamingCall, handleUnaryCall, ServerDuplexStream } from '@grpc/grpc-js';
 import type { ModelInferReply, ModelInferRequestWire, ModelStreamInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
 import { modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from '../kserve/model-info.js';
-import { authorizationOf, callLimits, unary, type ServerSurfaceCall } from './grpc-calls.js';
+import { authorizationOf, callLimits, routeKeyOf, unary, type ServerSurfaceCall } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
 import { authorizeManagement, indexModels, loadModel, unloadModel } from './grpc-management.js';
 import type { GRPCInferenceServiceHandlers } from './generated/inference/GRPCInferenceService.js';
@@ -45,7 +45,7 @@ export function kserveService(ctx: GrpcContext): KServeHandlers {
     ServerMetadata: unary('ServerMetadata', () => serverMetadata(ctx.management.token !== undefined)),
     ModelMetadata: unary('ModelMetadata', (req: ModelMetadataRequest__Output) =>
       modelMetadata(ctx.registry, req.name, versionSelector(req.name, req.version))),
-    ModelInfer: unary('ModelInfer', (req: ModelInferRequestWire, call) => inferMessage(ctx, req, callLimits(call))),
+    ModelInfer: unary('ModelInfer', (req: ModelInferRequestWire, call) => inferMessage(ctx, req, callLimits(call), routeKeyOf(call))),
     ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequestWire | MalformedMessage, ModelStreamInferReply>) => handleStreamInfer(call, ctx),
     ModelStatistics: unary('ModelStatistics', (req: ModelStatisticsRequest__Output) => modelStatistics(ctx.registry, req.name, req.version)),
     RepositoryIndex: unary('RepositoryIndex', (req: RepositoryIndexRequest__Output, call) =>

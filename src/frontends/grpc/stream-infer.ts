@@ -3,7 +3,7 @@
 import { setMaxListeners } from 'node:events';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { OrtServeError, toOrtServeError } from '../../errors.js';
-import { callLimits, toServiceError } from './grpc-calls.js';
+import { callLimits, routeKeyOf, toServiceError } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferRequestWire, ModelStreamInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
 import { inferMessage } from './kserve-infer.js';
@@ -46,6 +46,7 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
     return;
   }
   const limits = callLimits(call);
+  const routeKey = routeKeyOf(call);
   // Every request in flight listens to the stream's one abort signal: as many listeners as the bound allows.
   setMaxListeners(ctx.streamMaxInFlight + 1, limits.signal!);
   const activity = ctx.activity;
@@ -91,7 +92,7 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
   };
   const answer = async (msg: ModelInferRequestWire | MalformedMessage) => {
     try {
-      write({ error_message: '', infer_response: await inferMessage(ctx, wellFormed(msg, 'ModelStreamInfer'), limits) });
+      write({ error_message: '', infer_response: await inferMessage(ctx, wellFormed(msg, 'ModelStreamInfer'), limits, routeKey) });
     } catch (err) {
       write(errorResponse(err, msg));
     }

@@ -10,7 +10,8 @@ import { RequestTally } from '../../inference/request-size.js';
 import {
   DEFAULT_SIGNATURE, signatureDef, signatureNotFound, tfDtypeName, versionStatus,
 } from '../../protocol/tfserving/tf-vocabulary.js';
-import { authorizationOf, callLimits, unary } from './grpc-calls.js';
+import { authorizationOf, callLimits, routeKeyOf, unary } from './grpc-calls.js';
+import { withRouteKey } from '../../registry/model-version.js';
 import type { GrpcContext } from './grpc-context.js';
 import type { TensorInfo } from './generated/tensorflow/TensorInfo.js';
 import type { GetModelMetadataRequest__Output } from './generated/tensorflow/serving/GetModelMetadataRequest.js';
@@ -52,8 +53,9 @@ function answeredSpec(model: string, version: number, signatureName: string): Mo
 }
 
 /** One Predict: decoded by the wire codec (grpc-wire-codecs.ts), run, and answered in the typed *_val fields. */
-function predict(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<typeof callLimits>): PredictReply | Promise<PredictReply> {
-  const { model, selector } = selectorOf(req.model_spec);
+function predict(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<typeof callLimits>, routeKey: string | undefined): PredictReply | Promise<PredictReply> {
+  const { model, selector: named } = selectorOf(req.model_spec);
+  const selector = withRouteKey(named, routeKey);
   checkServable(ctx.registry, model, selector);
   // One tally for the request: TensorFlow's fill rule makes a few bytes stand for a whole shape, so the expanded
   // sizes are counted against the limits before any tensor is allocated.
@@ -90,7 +92,7 @@ export type PredictionHandlers = Omit<PredictionServiceHandlers, 'Predict'> & {
 
 export function predictionService(ctx: GrpcContext): PredictionHandlers {
   return {
-    Predict: unary('Predict', (req: PredictRequestWire, call) => predict(ctx, req, callLimits(call))),
+    Predict: unary('Predict', (req: PredictRequestWire, call) => predict(ctx, req, callLimits(call), routeKeyOf(call))),
     GetModelMetadata: unary('GetModelMetadata', (req: GetModelMetadataRequest__Output) =>
       getModelMetadata(ctx, req)),
   };

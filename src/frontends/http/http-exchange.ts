@@ -6,6 +6,7 @@ import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
 import type { DrainGate, PendingAnswer } from '../drain-gate.js';
 import type { CorsPolicy } from './cors.js';
+import { ROUTE_KEY_HEADER } from '../../registry/model-version.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
@@ -49,6 +50,8 @@ export class HttpExchange implements PendingAnswer {
   readonly requestTimeoutMs: number | undefined;
   /** The request's Origin header; read only with CORS on ('' otherwise). */
   readonly origin: string = '';
+  /** The client's routing key for weighted traffic (header x-ortserve-route-key); '' when none. */
+  readonly routeKey: string;
   /** When the request's headers arrived (deadlineClock()), the origin of its deadline. */
   readonly receivedAt = deadlineClock();
   aborted = false;
@@ -69,6 +72,7 @@ export class HttpExchange implements PendingAnswer {
     this.requestTimeoutMs = /^\d{1,9}$/.test(timeout) ? Number(timeout) : undefined;
     if (options.cors !== undefined) this.origin = req.getHeader('origin');
     options.gate?.pending.add(this);
+    this.routeKey = req.getHeader(ROUTE_KEY_HEADER);
     res.onAborted(() => {
       this.aborted = true;
       options.gate?.pending.delete(this);

@@ -3,7 +3,7 @@
 
 import type { HttpRequest } from 'uWebSockets.js';
 import { clientText, fail } from '../../errors.js';
-import type { ModelRegistry } from '../../registry/model-registry.js';
+import { withRouteKey, type ModelRegistry } from '../../registry/model-registry.js';
 import type { HttpExchange } from '../http/http-exchange.js';
 import { datatypeOf } from './datatypes.js';
 import { listedInputNames, type InferResponse } from '../../inference/infer-request.js';
@@ -55,7 +55,8 @@ function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRout
   });
   // A client that disconnects drops its request from the queue if it has not started.
   const response = runInference(ctx.registry, {
-    model, selector, inputs: decoded.inputs, outputNames: decoded.outputNames, id: decoded.id,
+    // The body's route_key parameter wins over the x-ortserve-route-key header.
+    model, selector: withRouteKey(selector, decoded.routeKey ?? ex.routeKey), inputs: decoded.inputs, outputNames: decoded.outputNames, id: decoded.id,
     limits: ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), sizes: ctx.sizes, protocol: Protocol.kserveRest,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   const reply = (answer: InferResponse) => {

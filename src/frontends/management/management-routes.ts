@@ -1,5 +1,6 @@
-// Management REST API: config reload (TF Serving's HandleReloadConfigRequest), model reports, and KServe's repository
-// extension (index, load, unload). Off unless --management_token_file is set; every call needs the bearer token.
+// Management REST API: config reload (TF Serving's HandleReloadConfigRequest), model reports, traffic weights, and
+// KServe's repository extension (index, load, unload). Off unless --management_token_file is set; every call needs the
+// bearer token.
 
 import { OrtServeError, fail } from '../../errors.js';
 import {
@@ -11,6 +12,7 @@ import type { HttpExchange } from '../http/http-exchange.js';
 import { isJsonObject, parseJson, type JsonValue } from '../../protocol/json/json-parser.js';
 import type { ManagementToken } from './management-auth.js';
 import { modelReportJson, repositoryIndex } from './model-report-json.js';
+import { handleTraffic, TRAFFIC_PATH } from './traffic-routes.js';
 
 export interface ManagementContext {
   registry: ModelRegistry;
@@ -110,6 +112,8 @@ async function route(ex: HttpExchange, ctx: ManagementContext, body: Buffer): Pr
   }
   const action = MODEL_ACTION.exec(url);
   if (action !== null) return modelAction(ex, ctx, body, decodeName(action[1]!), action[2]!);
+  const traffic = TRAFFIC_PATH.exec(url);
+  if (traffic !== null) return handleTraffic(ex, ctx.registry, body, decodeName(traffic[1]!), traffic[2]);
   fail('ERR_NOT_FOUND', `no route for ${ex.method.toUpperCase()} ${url}`);
 }
 
@@ -131,7 +135,7 @@ async function readManagementBody(ex: HttpExchange, limit: number): Promise<Buff
  */
 export async function handleManagement(ex: HttpExchange, authorization: string, ctx: ManagementContext): Promise<void> {
   try {
-    const body = ex.method === 'post' ? await readManagementBody(ex, ctx.maxConfigBytes) : Buffer.alloc(0);
+    const body = ex.method === 'post' || ex.method === 'put' ? await readManagementBody(ex, ctx.maxConfigBytes) : Buffer.alloc(0);
     if (ctx.token === undefined) {
       throw new OrtServeError('ERR_NOT_FOUND', `${ex.url}: the management API is off (start ortserve with --management_token_file)`);
     }

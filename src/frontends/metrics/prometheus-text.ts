@@ -41,6 +41,7 @@ export function prometheusText(registry: ModelRegistry): string {
     protocolHistogram('ortserve_compute_duration_us', 'Successful requests\' compute time (the run of the batch they joined), in microseconds', rows, (s) => s.compute),
     batchSizeHistogram(rows),
     ...tfServingSeries(rows),
+    ...trafficSeries(registry),
   );
   return render(series);
 }
@@ -103,6 +104,18 @@ function tfServingSeries(rows: Counters[]): [Series, HistogramSeries] {
     });
   }
   return [count, latency];
+}
+
+/** Traffic weights as routed now and rollbacks per version, for models with weights (or a rollback in their past). */
+function trafficSeries(registry: ModelRegistry): Series[] {
+  const weight: Series = { name: 'ortserve_traffic_weight', help: 'Weight of the version among the AVAILABLE versions taking weighted traffic (0: none)', type: 'gauge', samples: [] };
+  const rollbacks: Series = { name: 'ortserve_traffic_rollbacks_total', help: 'Times the version\'s traffic weight was set to 0 by an automatic or manual rollback', type: 'counter', samples: [] };
+  for (const t of registry.trafficModels()) {
+    const m = t.metrics();
+    for (const [version, w] of m.weights) weight.samples.push({ labels: { model: t.name, version: String(version) }, value: w });
+    for (const [version, n] of m.rollbacks) rollbacks.samples.push({ labels: { model: t.name, version: String(version) }, value: n });
+  }
+  return [weight, rollbacks];
 }
 
 /** One version's request counters with the queue counters its metrics show. */

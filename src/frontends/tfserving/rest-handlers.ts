@@ -5,7 +5,7 @@ import { runInference } from '../../inference/run-inference.js';
 import { Protocol } from '../../inference/request-stats.js';
 import { JSON_NAME_STRINGS, RequestTally, type RequestSizes } from '../../inference/request-size.js';
 import type { InferResponse, ProtocolNames } from '../../inference/infer-request.js';
-import type { ModelRegistry } from '../../registry/model-registry.js';
+import { withRouteKey, type ModelRegistry } from '../../registry/model-registry.js';
 import type { HttpExchange } from '../http/http-exchange.js';
 import { parseJson } from '../../protocol/json/json-parser.js';
 import { decodePredictRequest, encodePredictResponse, type PredictForm, type SignatureInput } from '../../protocol/tfserving/predict-codec.js';
@@ -48,7 +48,7 @@ function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfSer
   let form: PredictForm = 'columnar';
   const response = runInference(ctx.registry, {
     model: route.model,
-    selector: route.selector,
+    selector: withRouteKey(route.selector, ex.routeKey),
     // The row form spreads "instances" over the inputs the model declares, so decoding waits for the version.
     inputs: (signature) => {
       // Parsing stops once the lists hold more values (or strings) than a request may have.

@@ -23,6 +23,8 @@ export interface InferRequestMessage {
   outputs: string[];
   timeoutMicros: number;
   priority: number;
+  /** The routing key for weighted traffic (route_key); absent or empty = none. */
+  routeKey?: string;
 }
 
 export interface InferResponseMessage {
@@ -55,6 +57,7 @@ export function decodeInferRequest(bytes: Uint8Array, limits: SizeLimits = DEFAU
   }
   const outputs: string[] = [];
   for (let i = 0; i < r.outputsLength(); i++) outputs.push(r.outputs(i));
+  const routeKey = r.routeKey() ?? undefined;
   return {
     id: r.id() ?? '',
     model,
@@ -64,6 +67,7 @@ export function decodeInferRequest(bytes: Uint8Array, limits: SizeLimits = DEFAU
     outputs,
     timeoutMicros: Number(r.timeoutMicros()),
     priority: r.priority(),
+    ...(routeKey ? { routeKey } : {}),
   };
 }
 
@@ -76,6 +80,7 @@ export function encodeInferRequest(m: Omit<InferRequestMessage, 'priority' | 'ti
   const id = builder.createString(m.id);
   const model = builder.createString(m.model);
   const label = m.label !== undefined ? builder.createString(m.label) : 0;
+  const routeKey = m.routeKey ? builder.createString(m.routeKey) : 0;
   FbInferRequest.startInferRequest(builder);
   FbInferRequest.addProtocolVersion(builder, PROTOCOL_VERSION);
   FbInferRequest.addId(builder, id);
@@ -86,6 +91,7 @@ export function encodeInferRequest(m: Omit<InferRequestMessage, 'priority' | 'ti
   FbInferRequest.addOutputs(builder, outputs);
   if (m.timeoutMicros) FbInferRequest.addTimeoutMicros(builder, BigInt(Math.floor(m.timeoutMicros)));
   if (m.priority) FbInferRequest.addPriority(builder, m.priority);
+  if (routeKey) FbInferRequest.addRouteKey(builder, routeKey);
   FbInferRequest.finishInferRequestBuffer(builder, FbInferRequest.endInferRequest(builder));
   return builder.asUint8Array();
 }

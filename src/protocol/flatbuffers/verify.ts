@@ -119,6 +119,7 @@ export function verifyInferRequest(bytes: Uint8Array): void {
   v.vectorOfRefs(t, 6, 'request.outputs', (pos, what) => v.stringAt(pos, what));
   v.scalar(t, 7, 8, 'request.timeout_micros');
   v.scalar(t, 8, 4, 'request.priority');
+  v.string(t, 9, 'request.route_key');
 }
 
 /** Verifies an InferResponse (for clients). Throws ERR_BAD_REQUEST naming the part. */

@@ -91,8 +91,15 @@ priority():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+routeKey():string|null
+routeKey(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+routeKey(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startInferRequest(builder:flatbuffers.Builder) {
-  builder.startObject(9);
+  builder.startObject(10);
 }
 
 static addProtocolVersion(builder:flatbuffers.Builder, protocolVersion:number) {
@@ -155,6 +162,10 @@ static addPriority(builder:flatbuffers.Builder, priority:number) {
   builder.addFieldInt32(8, priority, 0);
 }
 
+static addRouteKey(builder:flatbuffers.Builder, routeKeyOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(9, routeKeyOffset, 0);
+}
+
 static endInferRequest(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -168,7 +179,7 @@ static finishSizePrefixedInferRequestBuffer(builder:flatbuffers.Builder, offset:
   builder.finish(offset, 'OSV1', true);
 }
 
-static createInferRequest(builder:flatbuffers.Builder, protocolVersion:number, idOffset:flatbuffers.Offset, modelNameOffset:flatbuffers.Offset, modelVersion:bigint, versionLabelOffset:flatbuffers.Offset, inputsOffset:flatbuffers.Offset, outputsOffset:flatbuffers.Offset, timeoutMicros:bigint, priority:number):flatbuffers.Offset {
+static createInferRequest(builder:flatbuffers.Builder, protocolVersion:number, idOffset:flatbuffers.Offset, modelNameOffset:flatbuffers.Offset, modelVersion:bigint, versionLabelOffset:flatbuffers.Offset, inputsOffset:flatbuffers.Offset, outputsOffset:flatbuffers.Offset, timeoutMicros:bigint, priority:number, routeKeyOffset:flatbuffers.Offset):flatbuffers.Offset {
   InferRequest.startInferRequest(builder);
   InferRequest.addProtocolVersion(builder, protocolVersion);
   InferRequest.addId(builder, idOffset);
@@ -179,6 +190,7 @@ static createInferRequest(builder:flatbuffers.Builder, protocolVersion:number, i
   InferRequest.addOutputs(builder, outputsOffset);
   InferRequest.addTimeoutMicros(builder, timeoutMicros);
   InferRequest.addPriority(builder, priority);
+  InferRequest.addRouteKey(builder, routeKeyOffset);
   return InferRequest.endInferRequest(builder);
 }
 }
