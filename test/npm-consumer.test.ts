@@ -3,11 +3,11 @@
 // and a consumer's `tsc --noEmit`. Slow (a native build, a pack, two installs): one file, generous timeouts.
 
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlpReference } from './support/reference.js';
 import { writeConsumerProject } from './support/npm-consumer/consumer-lock.mjs';
@@ -174,6 +174,38 @@ describe.each(LAYOUTS)('installed with --install-strategy=$strategy, offline', (
       });
     } finally {
       await server.stop();
+    }
+  }, 180_000);
+
+  it('says plainly what is missing: onnxruntime-node\'s library, or cmake for a source build', () => {
+    const installed = path.join(project, 'node_modules', 'ortserve');
+    const install = (extraEnv: Record<string, string>) => spawnSync(process.execPath, [path.join(installed, 'scripts', 'install.mjs')],
+      { cwd: project, encoding: 'utf8', env: { ...npmEnv(), ...extraEnv } });
+
+    // A source build with no build tools on PATH stops before cmake-js, naming both.
+    const noTools = install({ ORTSERVE_BUILD_FROM_SOURCE: '1', PATH: path.join(project, 'no-tools-here') });
+    expect(noTools.status).toBe(1);
+    expect(noTools.stdout).toContain('building the addon from source (ORTSERVE_BUILD_FROM_SOURCE=1)');
+    expect(noTools.stderr).toContain('needs cmake (3.18 or newer) and a C++17 compiler');
+    expect(existsSync(path.join(installed, 'build'))).toBe(false);
+
+    // onnxruntime-node's library removed: the install step and the server's loader both name the file.
+    const locator = pathToFileURL(path.join(installed, 'dist', 'src', 'engine', 'addon-location.js')).href;
+    const library = spawnSync(process.execPath, ['--input-type=module', '-e',
+      `console.log((await import(${JSON.stringify(locator)})).onnxruntimeNodeLibrary())`], { cwd: project, encoding: 'utf8' }).stdout.trim();
+    expect(library).toMatch(/onnxruntime-node\/bin\/napi-v6\/linux\/x64\/libonnxruntime\.so\.1$/);
+    expect(existsSync(library)).toBe(true);
+    renameSync(library, `${library}.hidden`);
+    try {
+      const noLib = install({});
+      expect(noLib.status).toBe(1);
+      expect(noLib.stderr).toContain(`its ONNX Runtime library ${library} is absent`);
+      const start = spawnSync(process.execPath, ['consumer.mjs', path.join('node_modules', 'ortserve', 'examples', 'models')],
+        { cwd: project, encoding: 'utf8' });
+      expect(start.status).not.toBe(0);
+      expect(start.stderr).toContain(`its ONNX Runtime library ${library} is absent`);
+    } finally {
+      renameSync(`${library}.hidden`, library);
     }
   }, 180_000);
 

@@ -9,7 +9,7 @@
 //   libonnxruntime.so.1 is found by Node's resolution and loaded first, and the dynamic linker then satisfies the
 //   addon's NEEDED entry by soname.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,7 +130,8 @@ export function onnxruntimeNodeLibrary(): string {
       `from ${PACKAGE_ROOT}. Reinstall ortserve (npm install).`);
   }
   const name = process.platform === 'darwin' ? 'libonnxruntime.1.dylib' : 'libonnxruntime.so.1';
-  const file = path.join(dir, 'bin', 'napi-v6', process.platform, process.arch, name);
+  // The real path, as the install step reports it (npm's linked layout reaches packages through symlinks).
+  const file = path.join(realpathSync(dir), 'bin', 'napi-v6', process.platform, process.arch, name);
   if (!existsSync(file)) {
     throw new AddonLoadError(`onnxruntime-node is installed at ${dir}, but its ONNX Runtime library ${file} is absent ` +
       `(onnxruntime-node has no CPU build for ${process.platform}-${process.arch}, or the file was removed). ` +
