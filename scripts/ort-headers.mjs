@@ -2,23 +2,12 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { onnxruntimeNodeLibrary } from './dependency-paths.mjs';
 
 const HEADER = 'onnxruntime_c_api.h';
 // Debian's libonnxruntime-dev ships the C API headers (API 21 in trixie; it works with the 1.30 library).
 const DEBIAN_SOURCE = 'deb http://deb.debian.org/debian trixie main';
 const DEBIAN_PACKAGE = 'libonnxruntime-dev';
-
-/** Where onnxruntime-node keeps its CPU library for this platform (no unversioned symlink exists). */
-export function bundledOrtLibrary(root) {
-  const dir = join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch);
-  const name = process.platform === 'darwin' ? 'libonnxruntime.1.dylib' : 'libonnxruntime.so.1';
-  const file = join(dir, name);
-  if (!existsSync(file)) {
-    throw new Error(`ONNX Runtime library not found at ${file}. Run \`npm ci\` so onnxruntime-node is installed, ` +
-      `or set ORTSERVE_ORT_DIR to an ONNX Runtime release directory (with include/ and lib/).`);
-  }
-  return file;
-}
 
 /** The ORTSERVE_ORT_DIR release (e.g. a GPU build): headers and library both come from it. */
 function userRelease() {
@@ -76,7 +65,7 @@ function debianHeaders(cacheDir) {
 export function resolveOrt(root) {
   const release = userRelease();
   if (release) return release;
-  const library = bundledOrtLibrary(root);
+  const library = onnxruntimeNodeLibrary(root);
   const system = systemHeaders();
   if (system) return { include: system, library, source: `system headers (${system})` };
   return { include: debianHeaders(join(root, '.cache', 'ort-headers')), library, source: `Debian ${DEBIAN_PACKAGE}` };

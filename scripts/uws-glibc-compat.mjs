@@ -8,7 +8,7 @@
 // files whose sha256 matches the pinned original are touched, and the result must
 // match the pinned patched hash, so the patch is deterministic and idempotent.
 //
-// Usage: node scripts/uws-glibc-compat.mjs [uwsDir]   (default node_modules/uWebSockets.js)
+// Usage: node scripts/uws-glibc-compat.mjs [uwsDir]   (default: the uWebSockets.js that Node resolves from ortserve)
 
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -16,6 +16,7 @@ import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { dependencyDir } from './dependency-paths.mjs';
 
 /** sha256 of each binary as published in uWebSockets.js v20.57.0 and after our patch, by Node ABI. */
 export const PINNED_UWS_BINARIES = Object.freeze({
@@ -372,7 +373,12 @@ function reportLoadability(uwsDir, glibc, log) {
 
 const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
-  const uwsDir = path.resolve(process.argv[2] ?? 'node_modules/uWebSockets.js');
+  const ortserveRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const uwsDir = process.argv[2] !== undefined ? path.resolve(process.argv[2]) : dependencyDir('uWebSockets.js', ortserveRoot);
+  if (uwsDir === undefined) {
+    console.error(`uWebSockets.js is not installed where Node looks from ${ortserveRoot}`);
+    process.exit(1);
+  }
   applyUwsGlibcCompat({ uwsDir }).catch((err) => {
     console.error(err instanceof Error ? err.message : err);
     process.exitCode = 1;

@@ -1,9 +1,7 @@
-// Loads the ortserve C++ addon (build/Release/ortserve.node) and types its API; the only TS file that touches it.
+// Loads the ortserve C++ addon (located by addon-location.ts) and types its API; the only TS file that calls into it.
 
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { AddonLoadError, addonLocation, preloadOrtLibrary, SOURCE_ADDON_PATH, type AddonLocation } from './addon-location.js';
 
 /** A tensor as the addon takes it: numeric data is used in place (pinned, never copied) until the run settles. */
 export interface NativeInput {
@@ -220,45 +218,37 @@ export type NativeStatusCode =
   /** Set by the binding, not native/core: outputs over the run's maxOutputStrings / maxOutputBytes. */
   | 'RESOURCE_EXHAUSTED';
 
-export class AddonLoadError extends Error {
-  override readonly name = 'AddonLoadError';
-}
+export { AddonLoadError, addonLocation, type AddonLocation } from './addon-location.js';
 
-const packageRoot = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
-export const ADDON_PATH = path.join(packageRoot, 'build', 'Release', 'ortserve.node');
-
-function findPackageRoot(start: string): string {
-  let dir = start;
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) return start;
-    dir = parent;
-  }
-  return dir;
-}
+/** Where a source build puts the addon (the prebuilt one, when used, is in prebuilds/: see addon-location.ts). */
+export const ADDON_PATH = SOURCE_ADDON_PATH;
 
 let addon: NativeAddon | undefined;
 
-/** The addon, loaded once. Throws AddonLoadError with the cause and the fix when it cannot load. */
+/** The addon, loaded once: the source build, else the prebuilt one. Throws AddonLoadError with the cause and the fix. */
 export function nativeAddon(): NativeAddon {
-  if (addon !== undefined) return addon;
-  if (!existsSync(ADDON_PATH)) {
-    throw new AddonLoadError(
-      `The ortserve native addon is not built (${ADDON_PATH} is missing). Run \`npm ci\` (or \`npm run build:native\`) ` +
-        'in the ortserve directory; it needs cmake and a C++17 compiler (apt-get install cmake g++).',
-    );
-  }
+  if (addon === undefined) addon = loadAddon(addonLocation());
+  return addon;
+}
+
+/** Loads the addon at `location` (for a prebuilt one, its ONNX Runtime library first). */
+export function loadAddon(location: AddonLocation): NativeAddon {
+  if (location.ortLibrary !== undefined) preloadOrtLibrary(location.ortLibrary);
   try {
-    addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
-    return addon;
+    return createRequire(import.meta.url)(location.path) as NativeAddon;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
+    const rebuild = location.kind === 'prebuilt'
+      ? 'Build it from source instead: `ORTSERVE_BUILD_FROM_SOURCE=1 npm rebuild ortserve` (needs cmake and a C++17 compiler).'
+      : 'Rebuild it: `npm rebuild ortserve` (in a clone: `npm run build:native`) and read the build output.';
     const hint = /libonnxruntime/.test(message)
-      ? 'The ONNX Runtime library it links was not found: reinstall with `npm ci` (onnxruntime-node provides it), ' +
+      ? 'The ONNX Runtime library it links was not found: reinstall ortserve (onnxruntime-node provides the library), ' +
         'or rebuild with ORTSERVE_ORT_DIR pointing at your ONNX Runtime release.'
       : /NODE_MODULE_VERSION|napi/i.test(message)
-        ? 'It was built for another Node.js; rebuild with `npm run build:native`.'
-        : 'Rebuild it with `npm run build:native` and read the build output.';
-    throw new AddonLoadError(`The ortserve native addon failed to load: ${message}\n${hint}`, { cause: err });
+        ? `It was built for another Node.js. ${rebuild}`
+        : rebuild;
+    throw new AddonLoadError(`The ortserve native addon (${location.kind}, ${location.path}) failed to load: ${message}\n${hint}`, {
+      cause: err,
+    });
   }
 }

@@ -34,7 +34,7 @@ export function loadUws(): Uws {
 function diagnoseLoadFailure(original: unknown): UwsLoadError {
   const packageDir = findPackageDir();
   if (packageDir === undefined) {
-    return new UwsLoadError('uWebSockets.js is not installed. Run `npm ci` in the ortserve directory.', { cause: original });
+    return new UwsLoadError('uWebSockets.js is not installed where Node looks from ortserve. Reinstall ortserve (npm install; in a clone: npm ci).', { cause: original });
   }
   const binaryName = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
   const binaryPath = path.join(packageDir, binaryName);
@@ -67,7 +67,7 @@ function missingBinaryMessage(packageDir: string, binaryName: string): string {
   const available = abis.length > 0 ? `binaries for this platform exist only for ABI ${abis.join(', ')}` : 'there is no binary for this platform at all';
   return (
     `uWebSockets.js has no native binary for ${here}: ${binaryName} is missing from ${packageDir}, and ${available}. ` +
-    `${SUPPORTED}; run ortserve with one of those, or reinstall with \`npm ci\` if the file was removed.`
+    `${SUPPORTED}; run ortserve with one of those, or reinstall ortserve (in a clone: \`npm ci\`) if the file was removed.`
   );
 }
 
@@ -85,8 +85,8 @@ function dlopenFailureMessage(binaryPath: string, error: Error): string {
   if (/GLIBC_2\.38/.test(error.message)) {
     return (
       `${base}\nThis glibc is older than 2.38, and the binary has not been patched for it. ` +
-      'Run `npm ci` (its install step patches the binary for glibc < 2.38: scripts/uws-glibc-compat.mjs), ' +
-      'or run `node scripts/uws-glibc-compat.mjs`.'
+      "ortserve's install step patches the copy that loads (scripts/uws-glibc-compat.mjs): run `npm rebuild ortserve` " +
+      `(in a clone: \`npm ci\`), or \`node scripts/uws-glibc-compat.mjs ${path.dirname(binaryPath)}\` from ortserve's directory.`
     );
   }
   if (/GLIBC_/.test(error.message)) {
