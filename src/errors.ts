@@ -54,6 +54,10 @@ export const ERRORS = {
   ERR_INTERNAL: { http: 500, grpc: 'INTERNAL', summary: 'A bug in ortserve; the message says where.' },
   ERR_PROTOBUF: { http: 400, grpc: 'INVALID_ARGUMENT', summary: 'A gRPC message is not valid protobuf for its method (gives the decoder\'s reason).' },
   ERR_NOT_IMPLEMENTED: { http: 501, grpc: 'UNIMPLEMENTED', summary: 'The server does not offer this operation (the message says what is missing).' },
+  ERR_SEQUENCE: { http: 400, grpc: 'INVALID_ARGUMENT', summary: 'The sequence parameters (sequence_id, sequence_start, sequence_end) are malformed, or do not fit the model: sent to a model without sequence batching, or missing for a model that has it.' },
+  ERR_SEQUENCE_UNKNOWN: { http: 400, grpc: 'FAILED_PRECONDITION', summary: 'A request continues or ends a sequence that is not open (never started, already ended, or idled out past max_sequence_idle_microseconds).' },
+  ERR_SEQUENCE_CONFLICT: { http: 409, grpc: 'ALREADY_EXISTS', summary: 'A sequence_start names a sequence id that is already open.' },
+  ERR_SEQUENCE_TABLE_FULL: { http: 503, grpc: 'UNAVAILABLE', summary: 'A new sequence finds every sequence slot taken or the model\'s state bytes at --max_sequence_state_bytes; retry when one ends.' },
   ERR_UNAUTHENTICATED: { http: 401, grpc: 'UNAUTHENTICATED', summary: 'The management API needs its bearer token (Authorization: Bearer <token>).' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -5,6 +5,7 @@ import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { OrtServeError, clientText } from './errors.js';
 import { defaultOptions, type ServerOptions } from './config/knobs.js';
 import { parseExecutionProviders } from './config/execution-providers.js';
+import type { SequenceStats } from './engine/model-session.js';
 import { ModelRegistry } from './registry/model-registry.js';
 import type { BatchingOptions } from './engine/model-session.js';
 import { readBatchingParametersFile } from './config/model-config.js';
@@ -40,7 +41,11 @@ export interface ServerStatus {
   grpc: GrpcActivity;
   models: Array<{
     name: string;
-    versions: Array<{ version: number; state: string; error?: string; providers?: Array<{ name: string; active: boolean; reason: string }> }>;
+    versions: Array<{
+      version: number; state: string; error?: string; providers?: Array<{ name: string; active: boolean; reason: string }>;
+      /** Stateful versions: sequences open on the version now, started/ended/expired so far, state bytes held. */
+      sequences?: SequenceStats;
+    }>;
   }>;
 }
 
@@ -130,6 +135,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     settleSeconds: options.fileSystemPollWaitSeconds > 0 ? options.versionSettleSeconds : 0,
     maxLoadRetries: options.maxNumLoadRetries,
     loadRetryIntervalMs: options.loadRetryIntervalMicros / 1000,
+    maxSequenceStateBytes: options.maxSequenceStateBytes,
   });
   // One count of bytes in flight for every front end.
   const sizes = requestSizes({
@@ -211,6 +217,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
             state: v.state,
             ...(v.error ? { error: v.error.detail } : {}),
             ...(v.session ? { providers: v.session.providers } : {}),
+            ...(v.session?.sequenceStats() ? { sequences: v.session.sequenceStats()! } : {}),
           })),
         })),
       };

@@ -3,6 +3,7 @@
 
 #include "binding/js_errors.h"
 #include "binding/js_tensors.h"
+#include "core/clock.h"
 
 namespace ortserve {
 
@@ -47,6 +48,8 @@ void JsCompletions::Drain(Napi::Env env) {
 
 void JsCompletions::Settle(Napi::Env env, JsTask* task) {
   std::unique_ptr<JsTask> owned(task);   // deleted here, on the JS thread, releasing the input pins
+  // The sequence's state follows the run before anyone sees the answer, so the sequence's next request reads it.
+  if (task->sequence_step) task->status = task->sequence_step->Finish(task->status, &task->outputs, SteadyClock::Instance().NowMicros());
   if (!task->status.ok()) {
     task->deferred.Reject(MakeJsError(env, task->status).Value());
     return;

@@ -6,6 +6,7 @@ import { shapeFits, shapeText, type DType, type Tensor } from '../engine/tensor.
 import type { ModelSignature } from '../engine/model-session.js';
 import type { VersionSelector } from '../registry/model-registry.js';
 import type { RequestSizes } from './request-size.js';
+import type { SequenceRequest } from './sequence-request.js';
 
 /** A client's limits on one request: when it stops wanting the answer, and a signal for when it went away. */
 export interface CallLimits {
@@ -33,6 +34,8 @@ export interface InferRequest {
   limits: CallLimits;
   /** The server's size limits and its count of bytes in flight. */
   sizes: RequestSizes;
+  /** The request's place in a sequence, for a stateful model (sequence_id, sequence_start, sequence_end). */
+  sequence?: SequenceRequest | undefined;
 }
 
 export interface InferResponse {

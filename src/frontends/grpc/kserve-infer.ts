@@ -25,7 +25,7 @@ export async function inferMessage(ctx: GrpcContext, msg: ModelInferMessage, lim
   const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits);
   const response = await runInference(ctx.registry, {
     model: decoded.model, selector: decoded.selector, id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
-    limits: withTimeout(limits, decoded.timeoutMicros, receivedAt), sizes: ctx.sizes,
+    limits: withTimeout(limits, decoded.timeoutMicros, receivedAt), sizes: ctx.sizes, sequence: decoded.sequence,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   return modelInferReply(response);
 }

@@ -5,6 +5,7 @@ import { elementCount, shapeText, type DType, type Tensor } from '../../engine/t
 import { isJsonObject, parseJson, type JsonObject, type JsonValue } from '../../protocol/json/json-parser.js';
 import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/tensor-json.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
+import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
 import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes, type WireDim } from '../../protocol/tensor-bytes.js';
 import { DEFAULT_SIZE_LIMITS, JSON_NAME_STRINGS, RequestTally, type SizeLimits } from '../../engine/tensor-limits.js';
@@ -25,6 +26,8 @@ export interface RestInferRequest {
   binaryOutput(name: string): boolean;
   /** Triton's "timeout" request parameter, in microseconds. */
   timeoutMicros?: number;
+  /** Triton's sequence parameters, when the request belongs to a sequence. */
+  sequence?: SequenceRequest;
 }
 
 /** The section of the body after the JSON header, consumed in input order (the binary tensor data extension). */
@@ -99,6 +102,7 @@ export function decodeRestInfer(body: Uint8Array, headerLength: number | undefin
   const parameters = objectField(root['parameters'], 'parameters');
   const binaryDefault = boolParam(parameters?.['binary_data_output'], 'parameters.binary_data_output') ?? false;
   const timeoutMicros = countParam(parameters?.['timeout'], 'parameters.timeout');
+  const sequence = sequenceFromParameters(parameters?.['sequence_id'], parameters?.['sequence_start'], parameters?.['sequence_end']);
   const inputsJson = root['inputs'];
   if (!Array.isArray(inputsJson)) fail('ERR_BAD_REQUEST', `inputs: expected a list of input tensors, got ${describeJson(inputsJson)}`);
   const cursor: BinaryCursor = { bytes: binary, offset: 0 };
@@ -119,6 +123,7 @@ export function decodeRestInfer(body: Uint8Array, headerLength: number | undefin
   if (id !== undefined) request.id = id;
   if (outputs !== undefined) request.outputNames = outputs.map((o) => o.name);
   if (timeoutMicros !== undefined) request.timeoutMicros = timeoutMicros;
+  if (sequence !== undefined) request.sequence = sequence;
   return request;
 }
 

@@ -52,7 +52,7 @@ async function handleInfer(ex: HttpExchange, res: HttpResponse, ctx: KserveRestC
   // A client that disconnects drops its request from the queue if it has not started.
   const response = await runInference(ctx.registry, {
     model, selector, inputs: decoded.inputs, outputNames: decoded.outputNames, id: decoded.id,
-    limits: ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), sizes: ctx.sizes,
+    limits: ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), sizes: ctx.sizes, sequence: decoded.sequence,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   const encoded = encodeRestInfer(response, decoded.binaryOutput);
   if (encoded.binary.length === 0) ex.sendJson(200, encoded.json);
