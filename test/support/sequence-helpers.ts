@@ -145,6 +145,7 @@ export async function ortSession(bytes: Uint8Array): Promise<ort.InferenceSessio
 
 /** Feeds of the accumulator model (batched: [1, n] shapes, else [n]) for sequence `corrid`. */
 export function accumulatorFeed(batched: boolean, corrid: bigint) {
+  // (the bonus is inside the model: pass the same version's bytes to ortSession)
   const lead = batched ? [1] : [];
   return (x: number[], state: Float32Array, start: boolean): Record<string, ort.Tensor> => ({
     x: new ort.Tensor('float32', Float32Array.from(x), [...lead, 4]),

@@ -4,12 +4,13 @@ import { buildModel } from '../../scripts/onnx/onnx-writer.mjs';
 
 /**
  * An accumulator with a START bonus and a CORRID echo (Triton's classic sequence test model, with state):
- *   y = state_in + x + 1000·START, state_out = y, corrid = float(CORRID).
+ *   y = state_in + x + bonus·START, state_out = y, corrid = float(CORRID).
  * x, state_in, y, state_out float32 [.., 4]; START int32 [.., 1]; CORRID uint64 [.., 1]. With `batched` every
  * tensor has a leading 'batch' dim; without, the shapes are [4] and [1].
- * @param {{ batched?: boolean }} [options]
+ * `bonus` (default 1000) tells versions apart in the hot-swap tests.
+ * @param {{ batched?: boolean, bonus?: number }} [options]
  */
-export function accumulatorModel({ batched = false } = {}) {
+export function accumulatorModel({ batched = false, bonus = 1000 } = {}) {
   const lead = batched ? ['batch'] : [];
   return buildModel({
     graph: {
@@ -25,7 +26,7 @@ export function accumulatorModel({ batched = false } = {}) {
         { name: 'state_out', dtype: 'float32', shape: [...lead, 4] },
         { name: 'corrid', dtype: 'float32', shape: [...lead, 1] },
       ],
-      initializers: [{ name: 'bonus', dtype: 'float32', dims: [], data: [1000] }],
+      initializers: [{ name: 'bonus', dtype: 'float32', dims: [], data: [bonus] }],
       nodes: [
         { op: 'Add', inputs: ['state_in', 'x'], outputs: ['sum'] },
         { op: 'Cast', inputs: ['START'], outputs: ['start_f'], attrs: { to: 1 } },
