@@ -3,7 +3,7 @@
 
 import path from 'node:path';
 import type { DType } from '../engine/tensor.js';
-import type { MessageReader } from './model-config-reader.js';
+import { configError, type MessageReader } from './model-config-reader.js';
 
 /** Triton's ModelSequenceBatching.Control.Kind. */
 export const CONTROL_KINDS = ['CONTROL_SEQUENCE_START', 'CONTROL_SEQUENCE_END', 'CONTROL_SEQUENCE_READY', 'CONTROL_SEQUENCE_CORRID'] as const;
@@ -91,7 +91,9 @@ function decodeControl(input: MessageReader, name: string): SequenceControlInput
   if (field === 'bool_false_true') {
     values = c.repeated(field).map(({ node, path: p }) => {
       if (node.kind === 'scalar' && typeof node.value === 'boolean') return node.value ? 1 : 0;
-      return c.fail(field, `${p}: expected true or false`);
+      // Text format writes booleans as identifiers.
+      if (node.kind === 'scalar' && !node.quoted && typeof node.value === 'string' && /^(true|t|True|false|f|False)$/.test(node.value)) return /^t/i.test(node.value) ? 1 : 0;
+      throw configError(c.ctx, node, p, 'expected true or false');
     });
   } else if (field === 'int32_false_true') {
     values = c.ints(field, { min: -(2 ** 31), max: 2 ** 31 - 1 });
@@ -99,7 +101,7 @@ function decodeControl(input: MessageReader, name: string): SequenceControlInput
     values = c.repeated(field).map(({ node, path: p }) => {
       if (node.kind === 'scalar' && typeof node.value === 'number') return node.value;
       if (node.kind === 'scalar' && typeof node.value === 'string' && !node.quoted && Number.isFinite(Number(node.value))) return Number(node.value);
-      return c.fail(field, `${p}: expected a number`);
+      throw configError(c.ctx, node, p, 'expected a number');
     });
   }
   if (values.length !== 2) c.fail(field, `needs two values, [false, true] (got ${values.length})`);

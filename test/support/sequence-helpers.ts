@@ -15,6 +15,8 @@ export interface SequenceModelSpec {
   versions: Record<number, Uint8Array>;
   /** The model's config entry without name and base_path (sequence_batching, batching, ...). */
   entry: Record<string, unknown>;
+  /** Other files under the model's directory (e.g. initial_state/h0.bin), by relative path. */
+  files?: Record<string, Uint8Array>;
 }
 
 export interface SequenceServer {
@@ -33,6 +35,10 @@ export async function startSequenceServer(models: SequenceModelSpec[], options: 
     for (const [version, bytes] of Object.entries(m.versions)) {
       mkdirSync(path.join(root, m.name, version), { recursive: true });
       writeFileSync(path.join(root, m.name, version, 'model.onnx'), bytes);
+    }
+    for (const [rel, bytes] of Object.entries(m.files ?? {})) {
+      mkdirSync(path.dirname(path.join(root, m.name, rel)), { recursive: true });
+      writeFileSync(path.join(root, m.name, rel), bytes);
     }
     config.model_config_list.config.push({ name: m.name, base_path: m.name, ...m.entry });
   }
