@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identityModel } from './support/models.mjs';
 import { accumulatorModel, accumulatorSequenceConfig, rnnCellModel, rnnSequenceConfig } from './support/sequence-models.mjs';
 import { errorCodeOf, unaryCall } from './support/grpc-client.js';
+import { FlatBuffersHttpClient, FlatBuffersWsClient, OrtServeClientError } from '../src/client/index.js';
 import {
   HandStepper, accumulatorFeed, closeFloats, grpcOutput, grpcRequest, grpcStep, ortSession, restOutput, restStep, rnnFeed,
   startSequenceServer, type SequenceServer,
@@ -204,6 +205,35 @@ describe('gRPC', () => {
     for (const [k, id] of ids.entries()) {
       const ref = new HandStepper(await ortSession(accBatched), accumulatorFeed(true, id), 'state_out');
       for (let step = 0; step < steps; step++) expect(closeFloats(answers.get(`${id}:${step}`)!, await ref.step(xs(k, step)))).toBe(true);
+    }
+  });
+});
+
+describe('FlatBuffers', () => {
+  it('carries sequences over HTTP and over the WebSocket (all steps in flight at once), matching onnxruntime-node', async () => {
+    const http = new FlatBuffersHttpClient(t.baseUrl);
+    const ws = await FlatBuffersWsClient.connect(`${t.baseUrl.replace('http', 'ws')}/v1/flatbuffers/ws`);
+    try {
+      const id = 2n ** 63n + 5n;
+      const ref = new HandStepper(await ortSession(accBatched), accumulatorFeed(true, id), 'state_out');
+      for (let step = 0; step < 4; step++) {
+        const r = await http.infer('accb', { x: { dtype: 'float32', shape: [1, 4], data: Float32Array.from(xs(2, step)) } }, { sequence: { id, start: step === 0, end: step === 3 }, outputs: ['y'] });
+        expect(closeFloats([...(r.outputs['y']!.data as Float32Array)], await ref.step(xs(2, step)))).toBe(true);
+      }
+      // Over the WebSocket every step is sent before any answer: the server keeps the sequence's order.
+      const wsRef = new HandStepper(await ortSession(rnn), rnnFeed(), 'h_out');
+      const pending = [0, 1, 2, 3, 4].map((step) => ws.infer('rnn_quick', { x: { dtype: 'float32', shape: [1, 3], data: Float32Array.from(rnnX(9, step)) } }, { sequence: { id: 'ws-seq', start: step === 0, end: step === 4 } }));
+      const results = await Promise.all(pending);
+      for (const [step, r] of results.entries()) expect(closeFloats([...(r.outputs['y']!.data as Float32Array)], await wsRef.step(rnnX(9, step)))).toBe(true);
+      // The refusals carry the same codes.
+      const err = await http.infer('accb', { x: { dtype: 'float32', shape: [1, 4], data: new Float32Array(4) } }, { sequence: { id: 999n } }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OrtServeClientError);
+      expect((err as OrtServeClientError).code).toBe('ERR_SEQUENCE_UNKNOWN');
+      const plain = await http.infer('accb', { x: { dtype: 'float32', shape: [1, 4], data: new Float32Array(4) } }).catch((e: unknown) => e);
+      expect((plain as OrtServeClientError).code).toBe('ERR_SEQUENCE');
+    } finally {
+      await ws.close();
+      await http.close();
     }
   });
 });

@@ -14,6 +14,11 @@ export interface InferOptions {
   outputs?: string[];
   /** Fail with DEADLINE_EXCEEDED if the server has not started the request within this many milliseconds. */
   timeoutMs?: number;
+  /**
+   * The request's sequence, for a stateful model: a uint64 (bigint) or string id, and whether this request starts
+   * or ends it. Send a sequence's requests one after another (the server runs them in arrival order).
+   */
+  sequence?: { id: bigint | string; start?: boolean; end?: boolean };
 }
 
 export interface InferResult {
@@ -46,6 +51,9 @@ export function requestBytes(id: string, model: string, inputs: Record<string, C
     inputs: toTensors(inputs),
     outputs: options.outputs ?? [],
     ...(options.timeoutMs !== undefined ? { timeoutMicros: options.timeoutMs * 1000 } : {}),
+    ...(options.sequence !== undefined ? {
+      sequenceId: options.sequence.id, sequenceStart: options.sequence.start === true, sequenceEnd: options.sequence.end === true,
+    } : {}),
   });
 }
 

@@ -5,6 +5,7 @@ import type { DType } from '../../engine/tensor.js';
 import type { CallLimits } from '../../inference/infer-request.js';
 import { listedInputNames } from '../../inference/infer-request.js';
 import { runInference } from '../../inference/run-inference.js';
+import { sequenceFromParameters } from '../../inference/sequence-request.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import { decodeInferRequest, encodeErrorResponse, encodeInferResponse } from '../../protocol/flatbuffers/messages.js';
@@ -38,10 +39,11 @@ export async function runFlatBuffersInfer(
     id = request.id;
     model = request.model;
     const selector = { ...(request.version !== undefined ? { version: request.version } : {}), ...(request.label ? { label: request.label } : {}) };
+    const sequence = sequenceFromParameters(request.sequenceId, request.sequenceStart, request.sequenceEnd, 'request');
     const response = await runInference(registry, {
       model: request.model, selector, inputs: request.inputs,
       outputNames: request.outputs.length > 0 ? request.outputs : undefined,
-      limits: limitsFor(request.timeoutMicros), sizes,
+      limits: limitsFor(request.timeoutMicros), sizes, sequence,
     }, listedInputNames(request.inputs.keys(), fbDtypeName, 'request.inputs'));
     return { bytes: encodeInferResponse(id, response.model, response.version, response.outputs), status: 200, id };
   } catch (err) {

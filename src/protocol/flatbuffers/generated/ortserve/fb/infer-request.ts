@@ -91,8 +91,30 @@ priority():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+sequenceId():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+sequenceIdString():string|null
+sequenceIdString(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+sequenceIdString(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+sequenceStart():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+sequenceEnd():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startInferRequest(builder:flatbuffers.Builder) {
-  builder.startObject(9);
+  builder.startObject(13);
 }
 
 static addProtocolVersion(builder:flatbuffers.Builder, protocolVersion:number) {
@@ -155,6 +177,22 @@ static addPriority(builder:flatbuffers.Builder, priority:number) {
   builder.addFieldInt32(8, priority, 0);
 }
 
+static addSequenceId(builder:flatbuffers.Builder, sequenceId:bigint) {
+  builder.addFieldInt64(9, sequenceId, BigInt('0'));
+}
+
+static addSequenceIdString(builder:flatbuffers.Builder, sequenceIdStringOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(10, sequenceIdStringOffset, 0);
+}
+
+static addSequenceStart(builder:flatbuffers.Builder, sequenceStart:boolean) {
+  builder.addFieldInt8(11, +sequenceStart, +false);
+}
+
+static addSequenceEnd(builder:flatbuffers.Builder, sequenceEnd:boolean) {
+  builder.addFieldInt8(12, +sequenceEnd, +false);
+}
+
 static endInferRequest(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -168,7 +206,7 @@ static finishSizePrefixedInferRequestBuffer(builder:flatbuffers.Builder, offset:
   builder.finish(offset, 'OSV1', true);
 }
 
-static createInferRequest(builder:flatbuffers.Builder, protocolVersion:number, idOffset:flatbuffers.Offset, modelNameOffset:flatbuffers.Offset, modelVersion:bigint, versionLabelOffset:flatbuffers.Offset, inputsOffset:flatbuffers.Offset, outputsOffset:flatbuffers.Offset, timeoutMicros:bigint, priority:number):flatbuffers.Offset {
+static createInferRequest(builder:flatbuffers.Builder, protocolVersion:number, idOffset:flatbuffers.Offset, modelNameOffset:flatbuffers.Offset, modelVersion:bigint, versionLabelOffset:flatbuffers.Offset, inputsOffset:flatbuffers.Offset, outputsOffset:flatbuffers.Offset, timeoutMicros:bigint, priority:number, sequenceId:bigint, sequenceIdStringOffset:flatbuffers.Offset, sequenceStart:boolean, sequenceEnd:boolean):flatbuffers.Offset {
   InferRequest.startInferRequest(builder);
   InferRequest.addProtocolVersion(builder, protocolVersion);
   InferRequest.addId(builder, idOffset);
@@ -179,6 +217,10 @@ static createInferRequest(builder:flatbuffers.Builder, protocolVersion:number, i
   InferRequest.addOutputs(builder, outputsOffset);
   InferRequest.addTimeoutMicros(builder, timeoutMicros);
   InferRequest.addPriority(builder, priority);
+  InferRequest.addSequenceId(builder, sequenceId);
+  InferRequest.addSequenceIdString(builder, sequenceIdStringOffset);
+  InferRequest.addSequenceStart(builder, sequenceStart);
+  InferRequest.addSequenceEnd(builder, sequenceEnd);
   return InferRequest.endInferRequest(builder);
 }
 }
