@@ -62,6 +62,18 @@ describe('state bytes', () => {
     for (const id of [1, 3, 4, 5]) expect((await restStep(t.baseUrl, 'acc_bytes', [0, 0, 0, 0], [4], { id, end: true })).status).toBe(200);
     expect(versionOf('acc_bytes', 1)!.sequences).toMatchObject({ open: 0, stateBytes: 0, started: 5, ended: 5 });
   });
+
+  it('exposes open, started, ended, expired and state bytes per model and version on /metrics', async () => {
+    expect((await restStep(t.baseUrl, 'acc_bytes', [0, 0, 0, 0], [4], { id: 50, start: true })).status).toBe(200);
+    const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    const sample = (name: string, model: string) => text.match(new RegExp(`^${name}\\{model="${model}",version="1"\\} (\\d+)$`, 'm'))?.[1];
+    expect(sample('ortserve_sequences_open', 'acc_bytes')).toBe('1');
+    expect(sample('ortserve_sequence_state_bytes', 'acc_bytes')).toBe('16');
+    expect(sample('ortserve_sequences_started_total', 'acc_bytes')).toBe('6');
+    expect(sample('ortserve_sequences_ended_total', 'acc_bytes')).toBe('5');
+    expect(sample('ortserve_sequences_expired_total', 'acc_idle')).toBe('1');
+    expect((await restStep(t.baseUrl, 'acc_bytes', [0, 0, 0, 0], [4], { id: 50, end: true })).status).toBe(200);
+  });
 });
 
 describe('hot swap', () => {

@@ -1,7 +1,7 @@
 // Prometheus text exposition of per-model-version counters under the names Triton and TF Serving users already graph.
 
 import type { ModelRegistry } from '../../registry/model-registry.js';
-import type { RequestCounters } from '../../engine/model-session.js';
+import type { RequestCounters, SequenceStats } from '../../engine/model-session.js';
 import type { NativeQueueStats } from '../../engine/native-binding.js';
 
 interface Series {
@@ -50,6 +50,18 @@ export function prometheusText(registry: ModelRegistry): string {
   const series: Series[] = defs.map(([name, help, type, pick]) => ({
     name, help, type, samples: rows.map((r) => ({ labels: { model: r.model, version: String(r.version) }, value: pick(r) })),
   }));
+  // Stateful versions only: a stateless one has no sequences to count.
+  const stateful = rows.filter((r) => r.sequences !== undefined);
+  const sequenceDefs: Array<[string, string, Series['type'], (s: SequenceStats) => number]> = [
+    ['ortserve_sequences_open', 'Sequences open on this version now (a retired version stays loaded while this is not 0)', 'gauge', (s) => s.open],
+    ['ortserve_sequences_started_total', 'Sequences started (their start request succeeded)', 'counter', (s) => s.started],
+    ['ortserve_sequences_ended_total', 'Sequences closed by a request with sequence_end', 'counter', (s) => s.ended],
+    ['ortserve_sequences_expired_total', 'Sequences freed by max_sequence_idle_microseconds', 'counter', (s) => s.expired],
+    ['ortserve_sequence_state_bytes', 'Bytes of implicit state held in native memory for this version\'s open sequences', 'gauge', (s) => s.stateBytes],
+  ];
+  for (const [name, help, type, pick] of sequenceDefs) {
+    series.push({ name, help, type, samples: stateful.map((r) => ({ labels: { model: r.model, version: String(r.version) }, value: pick(r.sequences!) })) });
+  }
   series.push({
     name: ':tensorflow:serving:request_count',
     help: 'Predict requests, by model and outcome (TF Serving\'s name)',
@@ -69,6 +81,7 @@ interface Counters extends RequestCounters,
   version: number;
   /** 1 while the version runs inline, else 0. */
   inline: number;
+  sequences: SequenceStats | undefined;
 }
 
 function collect(registry: ModelRegistry): Counters[] {
@@ -81,6 +94,7 @@ function collect(registry: ModelRegistry): Counters[] {
         model, version: v.version, ...v.session.counters, batches: stats.batches, rejectedFull: stats.rejectedFull,
         expired: stats.expired, queued: stats.queued, terminated: stats.terminated, running: stats.running,
         inline: v.session.executionMode.name === 'inline' ? 1 : 0,
+        sequences: v.session.sequenceStats(),
       });
     }
   }
