@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelConfigToJson, parseModelServerConfig } from '../src/config/model-config.js';
 import { sequenceSlots } from '../src/registry/sequence-options.js';
-import { accumulatorModel, accumulatorSequenceConfig } from './support/sequence-models.mjs';
+import { accumulatorModel, accumulatorSequenceConfig } from '../scripts/sequence-models.mjs';
 import { restOutput, restStep, startSequenceServer, type SequenceServer } from './support/sequence-helpers.js';
 
 const yaml = (seq: string) => `model_config_list:\n  config:\n    - name: acc\n      base_path: models/acc\n      sequence_batching:\n${seq}`;

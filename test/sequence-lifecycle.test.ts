@@ -5,7 +5,7 @@
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accumulatorModel, accumulatorSequenceConfig } from './support/sequence-models.mjs';
+import { accumulatorModel, accumulatorSequenceConfig } from '../scripts/sequence-models.mjs';
 import { waitUntil } from './support/registry-helpers.js';
 import {
   HandStepper, accumulatorFeed, closeFloats, ortSession, restOutput, restStep, startSequenceServer, type SequenceServer,

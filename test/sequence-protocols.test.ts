@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identityModel } from './support/models.mjs';
-import { accumulatorModel, accumulatorSequenceConfig, rnnCellModel, rnnSequenceConfig } from './support/sequence-models.mjs';
+import { accumulatorModel, accumulatorSequenceConfig, rnnCellModel, rnnSequenceConfig } from '../scripts/sequence-models.mjs';
 import { errorCodeOf, unaryCall } from './support/grpc-client.js';
 import { FlatBuffersHttpClient, FlatBuffersWsClient, OrtServeClientError } from '../src/client/index.js';
 import {

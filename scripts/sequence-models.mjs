@@ -1,6 +1,6 @@
 // Small stateful ONNX models for the sequence tests and the streaming bench, and their sequence_batching configs.
 
-import { buildModel } from '../../scripts/onnx/onnx-writer.mjs';
+import { buildModel } from './onnx/onnx-writer.mjs';
 
 /**
  * An accumulator with a START bonus and a CORRID echo (Triton's classic sequence test model, with state):
@@ -59,28 +59,46 @@ export const RNN_WEIGHTS = {
   b: [0.01, -0.02, 0.03, 0.0],
 };
 
+/** Deterministic floats in [-scale, scale), for weights of sizes other than the fixed 3 × 4 cell. */
+function pseudoRandom(count, seed, scale) {
+  const out = [];
+  let state = seed >>> 0;
+  for (let i = 0; i < count; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    out.push((state / 2 ** 31 - 1) * scale);
+  }
+  return out;
+}
+
 /**
  * An RNN cell: h_out = tanh(x·W + h_in·U + b), y = h_out, with a READY control that gates nothing but must be 1:
- * ready_echo = float(READY). x [batch, 3], h_in/h_out/y [batch, 4] float32, READY bool [batch, 1]. Always batched.
+ * ready_echo = float(READY). x [batch, inputs], h_in/h_out/y [batch, hidden] float32, READY bool [batch, 1]. Always
+ * batched. The default 3 → 4 cell uses RNN_WEIGHTS; other sizes get fixed pseudo-random weights. `withReady: false`
+ * leaves READY (and ready_echo) out: the same cell for a client that sends the state itself.
+ * @param {{ inputs?: number, hidden?: number, withReady?: boolean }} [options]
  */
-export function rnnCellModel() {
+export function rnnCellModel({ inputs = 3, hidden = 4, withReady = true } = {}) {
+  const fixed = inputs === 3 && hidden === 4;
+  const W = fixed ? RNN_WEIGHTS.W : pseudoRandom(inputs * hidden, 7, 1 / Math.sqrt(inputs));
+  const U = fixed ? RNN_WEIGHTS.U : pseudoRandom(hidden * hidden, 11, 1 / Math.sqrt(hidden));
+  const b = fixed ? RNN_WEIGHTS.b : pseudoRandom(hidden, 13, 0.05);
   return buildModel({
     graph: {
       name: 'rnn_cell',
       inputs: [
-        { name: 'x', dtype: 'float32', shape: ['batch', 3] },
-        { name: 'h_in', dtype: 'float32', shape: ['batch', 4] },
-        { name: 'READY', dtype: 'bool', shape: ['batch', 1] },
+        { name: 'x', dtype: 'float32', shape: ['batch', inputs] },
+        { name: 'h_in', dtype: 'float32', shape: ['batch', hidden] },
+        ...(withReady ? [{ name: 'READY', dtype: 'bool', shape: ['batch', 1] }] : []),
       ],
       outputs: [
-        { name: 'y', dtype: 'float32', shape: ['batch', 4] },
-        { name: 'h_out', dtype: 'float32', shape: ['batch', 4] },
-        { name: 'ready_echo', dtype: 'float32', shape: ['batch', 1] },
+        { name: 'y', dtype: 'float32', shape: ['batch', hidden] },
+        { name: 'h_out', dtype: 'float32', shape: ['batch', hidden] },
+        ...(withReady ? [{ name: 'ready_echo', dtype: 'float32', shape: ['batch', 1] }] : []),
       ],
       initializers: [
-        { name: 'W', dtype: 'float32', dims: [3, 4], data: RNN_WEIGHTS.W },
-        { name: 'U', dtype: 'float32', dims: [4, 4], data: RNN_WEIGHTS.U },
-        { name: 'b', dtype: 'float32', dims: [4], data: RNN_WEIGHTS.b },
+        { name: 'W', dtype: 'float32', dims: [inputs, hidden], data: W },
+        { name: 'U', dtype: 'float32', dims: [hidden, hidden], data: U },
+        { name: 'b', dtype: 'float32', dims: [hidden], data: b },
       ],
       nodes: [
         { op: 'MatMul', inputs: ['x', 'W'], outputs: ['xw'] },
@@ -89,18 +107,18 @@ export function rnnCellModel() {
         { op: 'Add', inputs: ['pre0', 'b'], outputs: ['pre'] },
         { op: 'Tanh', inputs: ['pre'], outputs: ['h_out'] },
         { op: 'Identity', inputs: ['h_out'], outputs: ['y'] },
-        { op: 'Cast', inputs: ['READY'], outputs: ['ready_echo'], attrs: { to: 1 } },
+        ...(withReady ? [{ op: 'Cast', inputs: ['READY'], outputs: ['ready_echo'], attrs: { to: 1 } }] : []),
       ],
     },
   });
 }
 
-/** The RNN cell's sequence_batching section. */
-export function rnnSequenceConfig(extra = {}) {
+/** The RNN cell's sequence_batching section (`hidden`: its state size). */
+export function rnnSequenceConfig(extra = {}, hidden = 4) {
   return {
     max_sequence_idle_microseconds: 5_000_000,
     control_input: [{ name: 'READY', control: [{ kind: 'CONTROL_SEQUENCE_READY', bool_false_true: [false, true] }] }],
-    state: [{ input_name: 'h_in', output_name: 'h_out', data_type: 'TYPE_FP32', dims: [4] }],
+    state: [{ input_name: 'h_in', output_name: 'h_out', data_type: 'TYPE_FP32', dims: [hidden] }],
     ...extra,
   };
 }
