@@ -20,7 +20,10 @@ beforeAll(async () => {
     { name: 'acc', versions: { 1: v1 }, entry: { sequence_batching: accumulatorSequenceConfig({ oldest: { max_candidate_sequences: 64 } }) } },
     { name: 'acc_idle', versions: { 1: v1 }, entry: { sequence_batching: accumulatorSequenceConfig({ max_sequence_idle_microseconds: 300_000 }) } },
     { name: 'acc_bytes', versions: { 1: v1 }, entry: { sequence_batching: accumulatorSequenceConfig({ oldest: { max_candidate_sequences: 100 } }) } },
+    { name: 'acc_inline', versions: { 1: v1 }, entry: { sequence_batching: accumulatorSequenceConfig({ oldest: { max_candidate_sequences: 8 } }) } },
   ], {
+    // A budget no run of these models reaches: an unbatched version goes inline after its first 16 runs.
+    inlineBudgetMicros: 100_000,
     // 16 bytes of state per sequence: four sequences per model.
     maxSequenceStateBytes: 64,
     // Short polls keep the swap quick; nothing below asserts how fast anything is.
@@ -45,6 +48,26 @@ describe('idle timeout', () => {
     expect(late.json.code).toBe('ERR_SEQUENCE_UNKNOWN');
     const again = await restStep(t.baseUrl, 'acc_idle', [1, 1, 1, 1], [4], { id: 21, start: true, end: true });
     expect(restOutput(again, 'y')).toEqual([1001, 1001, 1001, 1001]);   // from the zero state, not the old one
+  });
+});
+
+describe('inline runs', () => {
+  it('keeps the state right when an unbatched stateful version runs inline on the JS thread', async () => {
+    const ref = new HandStepper(await ortSession(v1), accumulatorFeed(false, 61n), 'state_out');
+    const other = new HandStepper(await ortSession(v1), accumulatorFeed(false, 62n), 'state_out');
+    for (let step = 0; step < 40; step++) {
+      const x = [step, 1, -step, 0.5];
+      const [a, b] = await Promise.all([
+        restStep(t.baseUrl, 'acc_inline', x, [4], { id: 61, start: step === 0, end: step === 39 }),
+        restStep(t.baseUrl, 'acc_inline', x.map((v) => v * 2), [4], { id: 62, start: step === 0, end: step === 39 }),
+      ]);
+      expect(closeFloats(restOutput(a, 'y'), await ref.step(x))).toBe(true);
+      expect(closeFloats(restOutput(b, 'y'), await other.step(x.map((v) => v * 2)))).toBe(true);
+    }
+    const session = t.server.registry.resolve('acc_inline').session;
+    expect(session.counters.inlineRuns).toBeGreaterThan(0);
+    expect(session.counters.queuedRuns).toBeGreaterThan(0);
+    expect(session.sequenceStats()).toMatchObject({ open: 0, started: 2, ended: 2 });
   });
 });
 
