@@ -26,7 +26,7 @@ export class SequenceBook {
   /** `${model}\n${key}` → the last request of that sequence queued (settled or not). */
   private readonly tails = new Map<string, Promise<unknown>>();
   private readonly sweeps = new Map<string, NodeJS.Timeout>();
-  /** Sequences dropped by the sweep per model (counted natively too; this feeds the log). */
+  /** After close(): no sequence is taken in (a start finishing during shutdown releases its version at once). */
   private closed = false;
 
   /**
