@@ -113,6 +113,10 @@ describe('REST', () => {
     expect(ownState.status).toBe(400);
     expect((await ownState.json()).error).toMatch(/no input 'state_in'/);
     expect(t.server.registry.sequences.pinned('acc', 'u:8')).toBeUndefined();
+    // TF Serving's APIs have no sequence fields: a stateful model refuses its :predict, saying why.
+    const tf = await fetch(`${t.baseUrl}/v1/models/acc:predict`, { method: 'POST', body: '{"instances":[[1,2,3,4]]}' });
+    expect(tf.status).toBe(400);
+    expect((await tf.json()).error).toMatch(/stateful \(sequence_batching\)/);
   });
 
   it('refuses a new sequence when every slot is taken (retryable), and takes it once one ends', async () => {

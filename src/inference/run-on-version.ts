@@ -1,6 +1,7 @@
 // Runs one decoded request on a version the caller holds: input checks in the protocol's words, bytes in flight,
 // the engine run (with the request's sequence fields), the response.
 
+import { fail } from '../errors.js';
 import type { RunOptions } from '../engine/model-session.js';
 import type { ResolvedVersion } from '../registry/model-registry.js';
 import { checkInputs, type CallLimits, type InferRequest, type InferResponse, type ProtocolNames } from './infer-request.js';
@@ -31,6 +32,10 @@ function releaseNextTurn(releases: ReadonlyArray<() => void>): void {
 /** Runs `request` on version `v` (the caller holds a handle on it), counting its bytes in flight. */
 export async function runOn(v: ResolvedVersion, request: InferRequest, names: ProtocolNames): Promise<InferResponse> {
   const { limits, inFlight } = request.sizes;
+  // Said before the inputs are judged: no input would make a request without its sequence runnable.
+  if (v.session.stateful && request.sequence === undefined) {
+    fail('ERR_SEQUENCE', `model '${v.model}' is stateful (sequence_batching): every request needs parameters sequence_id, and sequence_start on the first of a sequence`);
+  }
   const signature = v.session.signature;
   const inputs = typeof request.inputs === 'function' ? request.inputs(signature) : request.inputs;
   checkInputs(inputs, signature, names);
