@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelConfigToJson, parseModelServerConfig } from '../src/config/model-config.js';
 import { sequenceSlots } from '../src/registry/sequence-options.js';
+import { sessionOptionsFor } from '../src/registry/version-loader.js';
 import { accumulatorModel, accumulatorSequenceConfig } from '../scripts/sequence-models.mjs';
 import { restOutput, restStep, startSequenceServer, type SequenceServer } from './support/sequence-helpers.js';
 
@@ -79,12 +80,22 @@ describe('decoding', () => {
   it('defaults to the direct strategy, Triton\'s 1 s idle timeout and zero initial state', () => {
     const c = parseYamlConfig(yaml('        state: [{ input_name: a, output_name: b, data_type: TYPE_INT64, dims: [2, 3] }]')).models[0]!;
     expect(c.sequenceBatching).toEqual({
-      strategy: { kind: 'direct', maxQueueDelayMicros: 0, minimumSlotUtilization: 0 }, maxSequenceIdleMicros: 1_000_000, controlInputs: [],
+      strategy: { kind: 'direct', minimumSlotUtilization: 0 }, maxSequenceIdleMicros: 1_000_000, controlInputs: [],
       states: [{ inputName: 'a', outputName: 'b', dtype: 'int64', dims: [2, 3], initial: { kind: 'zero' } }],
     });
     // Direct slots: max_batch_size × max_concurrent_runs (1 each when unset).
     expect(sequenceSlots(c)).toBe(1);
     expect(sequenceSlots({ ...c, batching: { maxBatchSize: 8, allowedBatchSizes: [], preferredBatchSizes: [], padVariableLengthInputs: false }, session: { maxConcurrentRuns: 2 } })).toBe(16);
+  });
+
+  it('lets the strategy\'s max_queue_delay_microseconds and preferred_batch_size override the batching section only when given', () => {
+    const batching = (seq: string) => {
+      const text = `model_config_list:\n  config:\n    - name: m\n      base_path: m\n      batching: { max_batch_size: 8, batch_timeout_micros: 700, preferred_batch_sizes: [8] }\n      sequence_batching:\n${seq}`;
+      return sessionOptionsFor(parseYamlConfig(text).models[0]!, {}, 'm:1').batching;
+    };
+    expect(batching('        direct: {}')).toMatchObject({ enabled: true, maxBatchSize: 8, batchTimeoutMicros: 700, preferredBatchSizes: [8] });
+    expect(batching('        direct: { max_queue_delay_microseconds: 0 }')).toMatchObject({ batchTimeoutMicros: 0 });
+    expect(batching('        oldest: { max_queue_delay_microseconds: 50, preferred_batch_size: [2, 4] }')).toMatchObject({ batchTimeoutMicros: 50, preferredBatchSizes: [2, 4] });
   });
 
   it.each([

@@ -39,9 +39,10 @@ export interface SequenceState {
   initial: { kind: 'zero' } | { kind: 'file'; path: string };
 }
 
+/** maxQueueDelayMicros: undefined when the config leaves it out (the batching section's timeout then stands). */
 export type SequenceStrategy =
-  | { kind: 'direct'; maxQueueDelayMicros: number; minimumSlotUtilization: number }
-  | { kind: 'oldest'; maxCandidateSequences: number; maxQueueDelayMicros: number; preferredBatchSizes: number[] };
+  | { kind: 'direct'; maxQueueDelayMicros?: number; minimumSlotUtilization: number }
+  | { kind: 'oldest'; maxCandidateSequences: number; maxQueueDelayMicros?: number; preferredBatchSizes: number[] };
 
 export interface SequenceBatchingConfig {
   strategy: SequenceStrategy;
@@ -148,10 +149,11 @@ export function decodeSequenceBatchingFields(b: MessageReader, modelDir: string)
   let strategy: SequenceStrategy;
   const oldest = b.message('oldest', ['max_candidate_sequences', 'preferred_batch_size', 'max_queue_delay_microseconds', 'preserve_ordering']);
   if (oldest !== undefined) {
+    const delay = oldest.int('max_queue_delay_microseconds', MICROS);
     strategy = {
       kind: 'oldest',
       maxCandidateSequences: oldest.int('max_candidate_sequences', { min: 1, max: 2 ** 24 }) ?? DEFAULT_CANDIDATE_SEQUENCES,
-      maxQueueDelayMicros: oldest.int('max_queue_delay_microseconds', MICROS) ?? 0,
+      ...(delay !== undefined ? { maxQueueDelayMicros: delay } : {}),
       preferredBatchSizes: oldest.ints('preferred_batch_size', { min: 1, max: 2 ** 24 }),
     };
     // Requests of one sequence always run in order here (one in flight per sequence), so preserve_ordering holds.
@@ -165,7 +167,9 @@ export function decodeSequenceBatchingFields(b: MessageReader, modelDir: string)
       if (!(v >= 0 && v <= 1)) direct.fail('minimum_slot_utilization', 'must be a number from 0 to 1');
       minimum = v;
     }
-    strategy = { kind: 'direct', maxQueueDelayMicros: direct?.int('max_queue_delay_microseconds', MICROS) ?? 0, minimumSlotUtilization: minimum };
+    const delay = direct?.int('max_queue_delay_microseconds', MICROS);
+    // minimum_slot_utilization is accepted for Triton configs; the batcher's own rules decide when a batch goes.
+    strategy = { kind: 'direct', ...(delay !== undefined ? { maxQueueDelayMicros: delay } : {}), minimumSlotUtilization: minimum };
   }
   const controlInputs: SequenceControlInput[] = [];
   const seenInputs = new Map<string, string>();

@@ -19,14 +19,16 @@ const KIND: Record<SequenceBatchingConfig['controlInputs'][number]['kind'], Nati
 export function sequenceSlots(config: ModelConfig): number {
   const s = config.sequenceBatching!.strategy;
   if (s.kind === 'oldest') return s.maxCandidateSequences;
-  const rows = config.batching !== undefined ? (config.batching.maxBatchSize ?? 1) : 1;
+  // A batching section without max_batch_size gets the batcher's default of 1000 rows (README, Dynamic batching).
+  const rows = config.batching !== undefined ? (config.batching.maxBatchSize ?? 1000) : 1;
   return rows * (config.session.maxConcurrentRuns ?? 1);
 }
 
-/** The batching section's options with the sequence strategy's queue delay and preferred sizes on top. */
+/** The batching section's options with the sequence strategy's queue delay (when given) and preferred sizes on top. */
 export function sequenceBatchingOptions(config: ModelConfig, batching: BatchingOptions): BatchingOptions {
   const s = config.sequenceBatching!.strategy;
-  const out: BatchingOptions = { ...batching, batchTimeoutMicros: s.maxQueueDelayMicros };
+  const out: BatchingOptions = { ...batching };
+  if (s.maxQueueDelayMicros !== undefined) out.batchTimeoutMicros = s.maxQueueDelayMicros;
   if (s.kind === 'oldest' && s.preferredBatchSizes.length > 0) out.preferredBatchSizes = s.preferredBatchSizes;
   return out;
 }
