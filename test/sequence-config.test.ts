@@ -151,3 +151,33 @@ describe('loading', () => {
     expect(restOutput(first, 'y')).toEqual([1011, 1021, 1031, 1041]);
   });
 });
+
+describe.each([
+  ['queued', 0],
+  ['inline', 100_000],
+])('an answer refused for its size (%s runs)', (mode, inlineBudgetMicros) => {
+  let t: SequenceServer;
+  beforeAll(async () => {
+    // 16 bytes: y (4 floats) fits; y with corrid (5 floats) does not. The hidden state output does not count.
+    t = await startSequenceServer([
+      { name: 'acc', versions: { 1: accumulatorModel() }, entry: { sequence_batching: accumulatorSequenceConfig({ oldest: { max_candidate_sequences: 4 } }) } },
+    ], { maxResponseBytes: 16, inlineBudgetMicros });
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('leaves the state as it was, like any failed request', async () => {
+    // Inline: a version goes inline after 16 runs under a budget it never reaches.
+    if (mode === 'inline') for (let i = 0; i < 20; i++) await restStep(t.baseUrl, 'acc', [0, 0, 0, 0], [4], { id: 100 + i, start: true, end: true }, ['y']);
+    expect(restOutput(await restStep(t.baseUrl, 'acc', [1, 1, 1, 1], [4], { id: 1, start: true }, ['y']), 'y')).toEqual([1001, 1001, 1001, 1001]);
+    const tooLarge = await restStep(t.baseUrl, 'acc', [5, 5, 5, 5], [4], { id: 1 }, ['y', 'corrid']);
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.json.error).toMatch(/20 bytes, more than the limit of 16/);
+    // The refused request's input was not added: the state is still 1001.
+    expect(restOutput(await restStep(t.baseUrl, 'acc', [1, 1, 1, 1], [4], { id: 1, end: true }, ['y']), 'y')).toEqual([1002, 1002, 1002, 1002]);
+    const counters = t.server.registry.resolve('acc').session.counters;
+    expect(mode === 'inline' ? counters.inlineRuns : counters.queuedRuns).toBeGreaterThan(0);
+    if (mode === 'queued') expect(counters.inlineRuns).toBe(0);
+  });
+});

@@ -180,7 +180,15 @@ Napi::Value SessionObject::RunInline(const Napi::CallbackInfo& info) {
   Status status = session_->Run(inputs, output_names, &outputs, report_addresses ? &addresses : nullptr);
   const int64_t cpu_end = ThreadCpuMicros();
   const int64_t end = SteadyClock::Instance().NowMicros();
-  if (step) status = step->Finish(status, &outputs, end);
+  if (step) {
+    // An answer refused for its size is a failed request: the sequence's state must not move on either.
+    const std::string too_large = status.ok() ? OutputsOverBounds(outputs, bounds, &step->hidden_outputs()) : "";
+    if (!too_large.empty()) {
+      step->Finish(Status(StatusCode::kUnavailable, too_large), nullptr, end);
+      throw OutputsTooLargeError(env, too_large);
+    }
+    status = step->Finish(status, &outputs, end);
+  }
   if (!status.ok()) throw MakeJsError(env, status);
   const std::string over = OutputsOverBounds(outputs, bounds);
   if (!over.empty()) throw OutputsTooLargeError(env, over);

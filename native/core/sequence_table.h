@@ -63,6 +63,8 @@ class SequenceStep {
 
   // Control and state inputs, to add to the request's own.
   const std::vector<InputTensor>& inputs() const { return inputs_; }
+  // The state outputs the run produces for the table only (Finish takes them out of the answer).
+  const std::vector<std::string>& hidden_outputs() const { return hidden_outputs_; }
   // After the run (any thread). With `run_status` OK: copies each state output into the sequence's state, takes
   // the outputs the client did not ask for out of `outputs`, and closes the sequence on an end request. Otherwise
   // nothing changes, except that a failed start leaves no sequence open. Returns `run_status`, or INFERENCE when a
