@@ -56,6 +56,10 @@ export const ERRORS = {
   ERR_NOT_IMPLEMENTED: { http: 501, grpc: 'UNIMPLEMENTED', summary: 'The server does not offer this operation (the message says what is missing).' },
   ERR_UNAUTHENTICATED: { http: 401, grpc: 'UNAUTHENTICATED', summary: 'The bearer token (Authorization: Bearer <token>) is missing or wrong: the management API\'s, or the inference token when --inference_token_file is set.' },
   ERR_ORIGIN_NOT_ALLOWED: { http: 403, grpc: 'PERMISSION_DENIED', summary: 'CORS is on and the request\'s Origin is not in --rest_api_cors_allowed_origins.' },
+  ERR_SEQUENCE: { http: 400, grpc: 'INVALID_ARGUMENT', summary: 'The sequence parameters (sequence_id, sequence_start, sequence_end) are malformed, or do not fit the model: sent to a model without sequence batching, or missing for a model that has it.' },
+  ERR_SEQUENCE_UNKNOWN: { http: 400, grpc: 'FAILED_PRECONDITION', summary: 'A request continues or ends a sequence that is not open (never started, already ended, or idled out past max_sequence_idle_microseconds).' },
+  ERR_SEQUENCE_CONFLICT: { http: 409, grpc: 'ALREADY_EXISTS', summary: 'A sequence_start names a sequence id that is already open.' },
+  ERR_SEQUENCE_TABLE_FULL: { http: 503, grpc: 'UNAVAILABLE', summary: 'A new sequence finds every sequence slot taken or the model\'s state bytes at --max_sequence_state_bytes; retry when one ends.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -6,6 +6,7 @@ import type { HttpRequest, TemplatedApp, us_listen_socket } from 'uWebSockets.js
 import { OrtServeError, clientText, toOrtServeError } from './errors.js';
 import { defaultOptions, type ServerOptions } from './config/knobs.js';
 import { parseExecutionProviders } from './config/execution-providers.js';
+import type { SequenceStats } from './engine/model-session.js';
 import { ModelRegistry } from './registry/model-registry.js';
 import type { BatchingOptions } from './engine/model-session.js';
 import { readBatchingParametersFile } from './config/model-config.js';
@@ -47,7 +48,11 @@ export interface ServerStatus {
   grpc: GrpcActivity;
   models: Array<{
     name: string;
-    versions: Array<{ version: number; state: string; error?: string; providers?: Array<{ name: string; active: boolean; reason: string }> }>;
+    versions: Array<{
+      version: number; state: string; error?: string; providers?: Array<{ name: string; active: boolean; reason: string }>;
+      /** Stateful versions: sequences open on the version now, started/ended/expired so far, state bytes held. */
+      sequences?: SequenceStats;
+    }>;
   }>;
 }
 
@@ -216,6 +221,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     maxLoadRetries: options.maxNumLoadRetries,
     loadRetryIntervalMs: options.loadRetryIntervalMicros / 1000,
     trafficShareWindow: options.trafficShareWindow,
+    maxSequenceStateBytes: options.maxSequenceStateBytes,
   });
   if (options.accessLog) setAccessLog(registry, { log: log.child({ log: 'access' }), sampleRate: options.accessLogSampleRate });
   // One count of bytes in flight for every front end.
@@ -363,6 +369,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
             state: v.state,
             ...(v.error ? { error: v.error.detail } : {}),
             ...(v.session ? { providers: v.session.providers } : {}),
+            ...(v.session?.sequenceStats() ? { sequences: v.session.sequenceStats()! } : {}),
           })),
         })),
       };

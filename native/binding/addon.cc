@@ -4,6 +4,7 @@
 
 #include "binding/addon_data.h"
 #include "binding/js_errors.h"
+#include "binding/js_sequence.h"
 #include "binding/js_tensors.h"
 #include "binding/session_object.h"
 #include "ort/runtime.h"
@@ -29,12 +30,13 @@ Status CheckBatchable(const ModelMetadata& metadata, const BatchPolicy& policy) 
 // Loads a model on a libuv worker thread; on the JS thread adds its queue to the scheduler and resolves a Session.
 class LoadWorker final : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, SessionConfig config, BatchPolicy policy)
+  LoadWorker(Napi::Env env, std::string path, SessionConfig config, BatchPolicy policy, std::optional<SequenceOptions> sequence)
       : Napi::AsyncWorker(env, "ortserve.loadSession"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
         config_(std::move(config)),
-        policy_(std::move(policy)) {}
+        policy_(std::move(policy)),
+        sequence_(std::move(sequence)) {}
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
@@ -57,7 +59,9 @@ class LoadWorker final : public Napi::AsyncWorker {
     for (const auto& output : session_->metadata().outputs) outputs.push_back(output.name);
     auto queue = std::make_shared<ModelQueue>(policy_, std::make_shared<SessionRunner>(session_), std::move(outputs));
     GetAddonData(env).StartedScheduler().AddQueue(queue);
-    deferred_.Resolve(SessionObject::NewInstance(env, std::move(session_), std::move(queue)));
+    std::shared_ptr<SequenceTable> sequences;
+    if (sequence_) sequences = std::make_shared<SequenceTable>(std::move(sequence_->config), std::move(sequence_->budget));
+    deferred_.Resolve(SessionObject::NewInstance(env, std::move(session_), std::move(queue), std::move(sequences)));
   }
 
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
@@ -67,6 +71,7 @@ class LoadWorker final : public Napi::AsyncWorker {
   std::string path_;
   SessionConfig config_;
   BatchPolicy policy_;
+  std::optional<SequenceOptions> sequence_;
   Status status_;
   std::shared_ptr<ModelSession> session_;
 };
@@ -75,13 +80,15 @@ class LoadWorker final : public Napi::AsyncWorker {
 // Reads and optimizes the model on a worker thread, then gives it a request queue on the shared scheduler
 // (options.batching sets its policy; absent = unbatched). Throws synchronously (TypeError, code INVALID_ARGUMENT)
 // for a malformed argument or batching policy; rejects with {code: 'MODEL_LOAD', ortCode?, message naming the
-// path} when ORT refuses the file or batching is enabled on a model whose dim 0 is fixed.
+// path} when ORT refuses the file or batching is enabled on a model whose dim 0 is fixed. options.sequence (see
+// js_sequence.h) gives the version a sequence table: its requests then carry options.sequence (SessionObject::Run).
 Napi::Value LoadSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowInvalidArgument(env, "path must be a string");
   SessionConfig config = ParseSessionConfig(info[1]);
   BatchPolicy policy = ParseBatchPolicy(info[1]);
-  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), std::move(config), std::move(policy));
+  std::optional<SequenceOptions> sequence = ParseSequenceOptions(info[1]);
+  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), std::move(config), std::move(policy), std::move(sequence));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -190,6 +197,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.AddCleanupHook([data, raw_env] { data->Teardown(Napi::Env(raw_env)); });
   exports.Set("Session", session_class);
   exports.Set("loadSession", Napi::Function::New<LoadSession>(env, "loadSession"));
+  exports.Set("createStateBudget", Napi::Function::New<CreateStateBudget>(env, "createStateBudget"));
   exports.Set("configure", Napi::Function::New<Configure>(env, "configure"));
   exports.Set("schedulerInfo", Napi::Function::New<SchedulerInfo>(env, "schedulerInfo"));
   exports.Set("ortVersion", Napi::Function::New<OrtVersion>(env, "ortVersion"));

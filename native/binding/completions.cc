@@ -3,6 +3,7 @@
 
 #include "binding/js_errors.h"
 #include "binding/js_tensors.h"
+#include "core/clock.h"
 
 namespace ortserve {
 
@@ -47,6 +48,18 @@ void JsCompletions::Drain(Napi::Env env) {
 
 void JsCompletions::Settle(Napi::Env env, JsTask* task) {
   std::unique_ptr<JsTask> owned(task);   // deleted here, on the JS thread, releasing the input pins
+  if (task->sequence_step) {
+    const int64_t now = SteadyClock::Instance().NowMicros();
+    // An answer refused for its size is a failed request: the sequence's state must not move on either.
+    const std::string over = task->status.ok() ? OutputsOverBounds(task->outputs, task->output_bounds, &task->sequence_step->hidden_outputs()) : "";
+    if (!over.empty()) {
+      task->sequence_step->Finish(Status(StatusCode::kUnavailable, over), nullptr, now);
+      task->deferred.Reject(OutputsTooLargeError(env, over).Value());
+      return;
+    }
+    // The sequence's state follows the run before anyone sees the answer, so the sequence's next request reads it.
+    task->status = task->sequence_step->Finish(task->status, &task->outputs, now);
+  }
   if (!task->status.ok()) {
     task->deferred.Reject(MakeJsError(env, task->status).Value());
     return;

@@ -10,6 +10,7 @@
 
 #include "binding/js_tensors.h"          // OutputBounds
 #include "core/batch_scheduler.h"   // CompletionSink, ModelQueue, Task
+#include "core/sequence_table.h"    // SequenceStep
 
 namespace ortserve {
 
@@ -22,6 +23,9 @@ struct JsTask final : Task {
   // Bounds on the outputs, checked before any JS value is made for them; over either, the task is rejected
   // RESOURCE_EXHAUSTED instead.
   OutputBounds output_bounds;
+  // The request's place in its sequence, for a stateful model: finished when the task settles (a task deleted
+  // unsettled abandons it, which changes nothing).
+  std::unique_ptr<SequenceStep> sequence_step;
 };
 
 class JsCompletions final : public CompletionSink {

@@ -1,6 +1,8 @@
 // JS <-> native conversions for tensors, session options and metadata; pins input buffers, wraps outputs zero-copy.
 #include "binding/js_tensors.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -321,10 +323,11 @@ OutputBounds ParseOutputBounds(Napi::Env env, const Napi::Object& options) {
   return bounds;
 }
 
-std::string OutputsOverBounds(const std::vector<OutputTensor>& outputs, const OutputBounds& bounds) {
+std::string OutputsOverBounds(const std::vector<OutputTensor>& outputs, const OutputBounds& bounds, const std::vector<std::string>* skip) {
   int64_t strings = 0;
   int64_t bytes = 0;
   for (const auto& output : outputs) {
+    if (skip != nullptr && std::find(skip->begin(), skip->end(), output.name) != skip->end()) continue;
     if (output.type != ElementType::kString) {
       bytes += static_cast<int64_t>(output.byte_length);
       continue;

@@ -60,7 +60,9 @@ OutputBounds ParseOutputBounds(Napi::Env env, const Napi::Object& options);
 
 // Why `outputs` are over `bounds` (naming the flag that set them), or "" when they are not. Counting is a loop over
 // sizes, so a run with millions of strings is refused before millions of JS buffers are made for it.
-std::string OutputsOverBounds(const std::vector<OutputTensor>& outputs, const OutputBounds& bounds);
+// `skip`, when given, names outputs that are not counted (a sequence's state outputs the client does not get).
+std::string OutputsOverBounds(const std::vector<OutputTensor>& outputs, const OutputBounds& bounds,
+                              const std::vector<std::string>* skip = nullptr);
 
 // The error a run over its output bounds is rejected (or thrown) with: code RESOURCE_EXHAUSTED.
 Napi::Error OutputsTooLargeError(Napi::Env env, const std::string& why);

@@ -10,6 +10,7 @@
 
 #include "binding/addon_data.h"
 #include "binding/js_errors.h"
+#include "binding/js_sequence.h"
 #include "binding/js_tensors.h"
 #include "core/clock.h"
 
@@ -105,10 +106,13 @@ Napi::Function SessionObject::Define(Napi::Env env) {
       InstanceMethod<&SessionObject::RunDirect>("runDirect"),
       InstanceMethod<&SessionObject::Stats>("stats"),
       InstanceMethod<&SessionObject::Release>("release"),
+      InstanceMethod<&SessionObject::SequenceStatsJs>("sequenceStats"),
+      InstanceMethod<&SessionObject::ExpireSequences>("expireSequences"),
   });
 }
 
-Napi::Object SessionObject::NewInstance(Napi::Env env, std::shared_ptr<ModelSession> session, std::shared_ptr<ModelQueue> queue) {
+Napi::Object SessionObject::NewInstance(Napi::Env env, std::shared_ptr<ModelSession> session, std::shared_ptr<ModelQueue> queue,
+                                        std::shared_ptr<SequenceTable> sequences) {
   Napi::Object object = GetAddonData(env).session_constructor.New({});
   SessionObject* self = SessionObject::Unwrap(object);
   for (const auto& input : session->metadata().inputs) {
@@ -120,6 +124,7 @@ Napi::Object SessionObject::NewInstance(Napi::Env env, std::shared_ptr<ModelSess
   }
   self->session_ = std::move(session);
   self->queue_ = std::move(queue);
+  self->sequences_ = std::move(sequences);
   return object;
 }
 
@@ -149,6 +154,8 @@ Napi::Value SessionObject::Run(const Napi::CallbackInfo& info) {
   // Ours until Schedule accepts it; freed with `owned` if anything below throws or the scheduler refuses it.
   JsTask* task = new JsTask(env);
   std::unique_ptr<Task> owned(task);
+  // Last of the checks that may throw before the table changes: a throw below abandons the step (changing nothing).
+  task->sequence_step = BeginSequence(env, options, &output_names, &pinned.tensors);
   task->inputs = InModelOrder(env, std::move(pinned.tensors), input_order_);
   task->rows = queue_->policy().enabled ? BatchRows(env, task->inputs) : 1;
   task->output_names = std::move(output_names);
@@ -201,6 +208,7 @@ Napi::Value SessionObject::RunInline(const Napi::CallbackInfo& info) {
   std::vector<std::string> output_names = KnownOutputNames(env, info[1], session_->metadata());
   const bool report_addresses = options.Get(keys.Get(JsKeys::kReportAddresses)).ToBoolean().Value();
   const OutputBounds bounds = ParseOutputBounds(env, options);
+  std::unique_ptr<SequenceStep> step = BeginSequence(env, options, &output_names, &pinned.tensors);
   std::vector<InputTensor> inputs = InModelOrder(env, std::move(pinned.tensors), input_order_);
   std::vector<OutputTensor> outputs;
   std::vector<const void*> addresses;
@@ -211,6 +219,15 @@ Napi::Value SessionObject::RunInline(const Napi::CallbackInfo& info) {
   Status status = session_->Run(inputs, output_names, &outputs, report_addresses ? &addresses : nullptr);
   const int64_t cpu_end = ThreadCpuMicros();
   const int64_t end = SteadyClock::Instance().NowMicros();
+  if (step) {
+    // An answer refused for its size is a failed request: the sequence's state must not move on either.
+    const std::string too_large = status.ok() ? OutputsOverBounds(outputs, bounds, &step->hidden_outputs()) : "";
+    if (!too_large.empty()) {
+      step->Finish(Status(StatusCode::kUnavailable, too_large), nullptr, end);
+      throw OutputsTooLargeError(env, too_large);
+    }
+    status = step->Finish(status, &outputs, end);
+  }
   if (!status.ok()) throw MakeJsError(env, status);
   const std::string over = OutputsOverBounds(outputs, bounds);
   if (!over.empty()) throw OutputsTooLargeError(env, over);
@@ -363,6 +380,10 @@ Napi::Value SessionObject::Stats(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SessionObject::Release(const Napi::CallbackInfo& info) {
+  if (sequences_) {
+    final_sequence_stats_ = sequences_->Stats();
+    sequences_.reset();   // requests in flight keep the table (and the state they read) until they settle
+  }
   if (queue_) {
     final_stats_ = queue_->Stats();
     queue_->Close();
@@ -373,6 +394,34 @@ Napi::Value SessionObject::Release(const Napi::CallbackInfo& info) {
   }
   session_.reset();
   return info.Env().Undefined();
+}
+
+std::unique_ptr<SequenceStep> SessionObject::BeginSequence(Napi::Env env, const Napi::Object& options,
+                                                           std::vector<std::string>* output_names, std::vector<InputTensor>* inputs) {
+  std::optional<SequenceRequest> request = ParseSequenceRequest(env, options);
+  if (!request) return nullptr;
+  if (!sequences_) ThrowInvalidArgument(env, "options.sequence: this model was loaded without sequence batching");
+  std::unique_ptr<SequenceStep> step;
+  Status status = sequences_->Begin(request->id, request->start, request->end, SteadyClock::Instance().NowMicros(), output_names, &step);
+  if (!status.ok()) throw MakeJsError(env, status);
+  for (const auto& input : step->inputs()) inputs->push_back(input);
+  return step;
+}
+
+Napi::Value SessionObject::SequenceStatsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (sequences_) return SequenceStatsToJs(env, sequences_->Stats());
+  if (final_sequence_stats_) return SequenceStatsToJs(env, *final_sequence_stats_);
+  return env.Undefined();
+}
+
+Napi::Value SessionObject::ExpireSequences(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<std::string> keys;
+  if (sequences_) keys = sequences_->ExpireIdle(SteadyClock::Instance().NowMicros());
+  Napi::Array array = Napi::Array::New(env, keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) array.Set(static_cast<uint32_t>(i), keys[i]);
+  return array;
 }
 
 }  // namespace ortserve

@@ -4,8 +4,10 @@
 #include <napi.h>
 
 #include <memory>
+#include <optional>
 
 #include "core/batch_scheduler.h"
+#include "core/sequence_table.h"
 #include "ort/model_session.h"
 
 namespace ortserve {
@@ -14,7 +16,9 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
  public:
   static Napi::Function Define(Napi::Env env);
   // Creates the JS object for a session that was just loaded, with its queue already added to the scheduler.
-  static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<ModelSession> session, std::shared_ptr<ModelQueue> queue);
+  // `sequences`: the version's sequence table when the model has sequence batching, else null.
+  static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<ModelSession> session, std::shared_ptr<ModelQueue> queue,
+                                  std::shared_ptr<SequenceTable> sequences);
 
   explicit SessionObject(const Napi::CallbackInfo& info);
 
@@ -30,7 +34,11 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   deadline thread fails it at that time even while every worker is busy; and, with terminateRunsPastDeadline
   //   on, stop its run once it and every other request in its batch are past their deadlines), cancellable?: boolean
   //   (the promise gets a cancel() method that drops the request if it has not started), reportAddresses?: boolean
-  //   (adds `inputAddresses` and per-output `address`, for zero-copy checks)}.
+  //   (adds `inputAddresses` and per-output `address`, for zero-copy checks), sequence?: {id: bigint | string,
+  //   start?, end?} (a request of a sequence, for a model loaded with options.sequence: the control and state inputs
+  //   are added by the sequence table, the state outputs kept there and left out of the answer unless named in
+  //   outputNames; the request is refused with {code: 'ALREADY_EXISTS' | 'FAILED_PRECONDITION' | 'CAPACITY'} as
+  //   SequenceTable::Begin says, thrown synchronously)}.
   //   The request joins the model's native queue; a worker runs it (merged with others when batching is on) and
   //   the promise resolves with outputs whose numeric data is an ArrayBuffer over ORT's own output memory (a view
   //   of the batch output when batched), freed by the ArrayBuffer's finalizer; `info` has batchRows,
@@ -81,10 +89,23 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   // [sync] release() → undefined. The queue takes no new requests; queued and running ones finish first, then the
   // session is freed (at once when idle: this object keeps no reference, so freeing does not wait for a JS GC).
   Napi::Value Release(const Napi::CallbackInfo& info);
+  // [sync] sequenceStats() → {open, started, ended, expired, stateBytes}, or undefined for a model without sequence
+  // batching (after release(): the counters as they were then). Never throws.
+  Napi::Value SequenceStatsJs(const Napi::CallbackInfo& info);
+  // [sync] expireSequences() → string[]: frees the sequences idle for longer than the model's idle timeout and
+  // returns their ids ("u:<decimal>" or "s:<text>"); [] for a model without sequence batching or after release().
+  Napi::Value ExpireSequences(const Napi::CallbackInfo& info);
+
+  // The step of a run's options.sequence (null when it has none): its control and state inputs are appended to
+  // `inputs`, state outputs to `output_names` as SequenceTable::Begin says. Throws the table's refusal.
+  std::unique_ptr<SequenceStep> BeginSequence(Napi::Env env, const Napi::Object& options, std::vector<std::string>* output_names,
+                                              std::vector<InputTensor>* inputs);
 
   std::shared_ptr<ModelSession> session_;
   std::shared_ptr<ModelQueue> queue_;
   QueueStats final_stats_;   // the queue's counters when it was released
+  std::shared_ptr<SequenceTable> sequences_;   // null without sequence batching or after release
+  std::optional<SequenceStats> final_sequence_stats_;
   std::vector<std::string> input_order_;
   // runDirect's scratch, reused call after call on the JS thread so a run allocates no vectors of its own.
   std::vector<InputTensor> direct_inputs_;

@@ -13,6 +13,9 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kModelLoad: return "MODEL_LOAD";
     case StatusCode::kInference: return "INFERENCE";
     case StatusCode::kInternal: return "INTERNAL";
+    case StatusCode::kFailedPrecondition: return "FAILED_PRECONDITION";
+    case StatusCode::kAlreadyExists: return "ALREADY_EXISTS";
+    case StatusCode::kCapacity: return "CAPACITY";
   }
   return "INTERNAL";
 }

@@ -16,6 +16,9 @@ enum class StatusCode : int {
   kModelLoad = 5,         // ONNX Runtime refused the model file
   kInference = 6,         // ONNX Runtime failed during Run
   kInternal = 7,          // a bug in ortserve
+  kFailedPrecondition = 8,  // the request does not fit the state it addresses (a sequence not open)
+  kAlreadyExists = 9,     // the request would create what exists (a sequence start on an open id)
+  kCapacity = 10,         // a bounded table is full (sequence slots, state bytes); retry later
 };
 
 const char* StatusCodeName(StatusCode code);

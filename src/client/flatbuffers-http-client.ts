@@ -16,6 +16,11 @@ export interface InferOptions {
   timeoutMs?: number;
   /** With traffic weights on the model: requests with the same key land on the same version (request.route_key). */
   routeKey?: string;
+  /**
+   * The request's sequence, for a stateful model: a uint64 (bigint) or string id, and whether this request starts
+   * or ends it. Send a sequence's requests one after another (the server runs them in arrival order).
+   */
+  sequence?: { id: bigint | string; start?: boolean; end?: boolean };
 }
 
 export interface InferResult {
@@ -49,6 +54,9 @@ export function requestBytes(id: string, model: string, inputs: Record<string, C
     outputs: options.outputs ?? [],
     ...(options.timeoutMs !== undefined ? { timeoutMicros: options.timeoutMs * 1000 } : {}),
     ...(options.routeKey !== undefined ? { routeKey: options.routeKey } : {}),
+    ...(options.sequence !== undefined ? {
+      sequenceId: options.sequence.id, sequenceStart: options.sequence.start === true, sequenceEnd: options.sequence.end === true,
+    } : {}),
   });
 }
 

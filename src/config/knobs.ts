@@ -96,6 +96,7 @@ export interface ServerOptions {
   versionSwapPolicy: SwapPolicy;
   /** Load retries after a failed load (TF Serving's --max_num_load_retries). */
   maxNumLoadRetries: number;
+  maxSequenceStateBytes: number;
   /** Wait before the first load retry, doubled after each failure (TF Serving's --load_retry_interval_micros). */
   loadRetryIntervalMicros: number;
   /** Times each warmup request is replayed (TF Serving's --num_request_iterations_for_warmup); 0 = no warmup. */
@@ -181,6 +182,7 @@ export const KNOBS: readonly Knob[] = [
   { key: 'fileSystemPollWaitSeconds', flag: 'file_system_poll_wait_seconds', kind: 'integer', default: 1, min: 0, max: 86_400, doc: 'Seconds between polls of each model\'s base path for new, deleted or repaired version directories. 0 = scan once at start.' },
   { key: 'versionSettleSeconds', flag: 'version_settle_seconds', kind: 'integer', default: 1, min: 0, max: 3_600, doc: 'A new version directory is loaded only after its files (names, sizes, modification times) have not changed for this long, so a half-copied model is never loaded. 0 = at once.' },
   { key: 'versionSwapPolicy', flag: 'version_swap_policy', kind: 'enum', default: 'availability_preserving', values: SWAP_POLICIES, doc: 'availability_preserving: a new version loads and warms up before the old one stops serving (two in memory for a while); resource_preserving: the old one unloads first (requests get 503 in between). A model\'s config may override it.' },
+  { key: 'maxSequenceStateBytes', flag: 'max_sequence_state_bytes', kind: 'integer', default: 256 * MiB, min: 0, max: 2 ** 50, doc: 'Bytes of implicit sequence state (sequence_batching.state) one stateful model may hold in native memory, all its versions together; a sequence_start that would pass it is refused with 503 / UNAVAILABLE (ERR_SEQUENCE_TABLE_FULL, retryable) until a sequence ends or idles out.' },
   { key: 'maxNumLoadRetries', flag: 'max_num_load_retries', kind: 'integer', default: 5, min: 0, max: 1_000, doc: 'Retries after a version fails to load; a version whose files change is tried again from scratch.' },
   { key: 'loadRetryIntervalMicros', flag: 'load_retry_interval_micros', kind: 'integer', default: 60_000_000, min: 0, max: 86_400_000_000, doc: 'Wait before the first load retry, in microseconds; it doubles after each failure (at most 32 times this).' },
   { key: 'numRequestIterationsForWarmup', flag: 'num_request_iterations_for_warmup', kind: 'integer', default: 1, min: 0, max: 1_000, doc: 'Times each request in a version\'s warmup.json is replayed before the version becomes AVAILABLE; 0 = no warmup.' },

@@ -9,9 +9,11 @@ import { DEFAULT_MAX_CONFIG_BYTES, checkConfigSize } from './config-limits.js';
 import { MessageReader, configError, type ConfigFormat, type ReaderContext } from './model-config-reader.js';
 import { parsePbtxt } from './model-config-pbtxt.js';
 import { parseYaml } from './model-config-yaml.js';
+import { decodeSequenceBatching, sequenceBatchingToJson, type SequenceBatchingConfig } from './model-config-sequence.js';
 
 export type { ConfigFormat } from './model-config-reader.js';
 export type { ExecutionProviderRequest } from './execution-providers.js';
+export type { SequenceBatchingConfig } from './model-config-sequence.js';
 
 /** TF Serving's ServableVersionPolicy: which version directories are loaded. */
 export type VersionPolicy =
@@ -58,6 +60,8 @@ export interface ModelConfig {
   /** label → version. */
   versionLabels: ReadonlyMap<string, number>;
   batching?: BatchingConfig;
+  /** Triton's sequence_batching: the model is stateful and its requests belong to sequences. */
+  sequenceBatching?: SequenceBatchingConfig;
   session: ModelSessionConfig;
   /** undefined: the server's --version_swap_policy. */
   swapPolicy?: SwapPolicy;
@@ -96,7 +100,7 @@ export interface ModelServerConfig {
 const MODEL_FIELDS = [
   'name', 'base_path', 'model_platform', 'model_version_policy', 'version_labels', 'batching', 'execution_providers',
   'intra_op_threads', 'inter_op_threads', 'graph_optimization_level', 'version_swap_policy', 'warmup_iterations',
-  'max_concurrent_runs', 'traffic', 'traffic_rollback',
+  'max_concurrent_runs', 'traffic', 'traffic_rollback', 'sequence_batching',
 ] as const;
 const ROLLBACK_FIELDS = ['baseline_version', 'window_requests', 'min_requests', 'max_error_percent', 'max_p99_ms'] as const;
 const TF_SERVING_ONLY: Record<string, string> = {
@@ -239,13 +243,16 @@ function decodeModel(model: MessageReader, baseDir: string, defaultName?: string
     executionProviders: decodeProviders(model),
     maxConcurrentRuns: model.int('max_concurrent_runs', { min: 1, max: 1024 }),
   };
+  const resolvedBase = path.resolve(baseDir, basePath);
+  const sequenceBatching = decodeSequenceBatching(model, resolvedBase);
   return {
     name,
-    basePath: path.resolve(baseDir, basePath),
+    basePath: resolvedBase,
     platform,
     versionPolicy: decodePolicy(model),
     versionLabels: decodeLabels(model),
     batching: decodeBatching(model),
+    ...(sequenceBatching !== undefined ? { sequenceBatching } : {}),
     session,
     swapPolicy: model.enumOf('version_swap_policy', SWAP_POLICIES),
     warmupIterations: model.int('warmup_iterations', { min: 0, max: 1000 }),
@@ -385,6 +392,7 @@ export function modelConfigToJson(model: ModelConfig): Record<string, unknown> {
         pad_variable_length_inputs: b.padVariableLengthInputs,
       },
     } : {}),
+    ...(model.sequenceBatching ? { sequence_batching: sequenceBatchingToJson(model.sequenceBatching) } : {}),
     ...(model.session.executionProviders ? { execution_providers: model.session.executionProviders.map((e) => `${e.name}:${e.deviceId}`) } : {}),
     intra_op_threads: model.session.intraOpThreads,
     inter_op_threads: model.session.interOpThreads,

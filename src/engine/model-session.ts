@@ -9,8 +9,8 @@ import { ExecutionMode } from './execution-mode.js';
 import {
   nativeAddon,
   type NativeBatchingOptions, type NativeInput, type NativeMetadata, type NativeOutput, type NativeProviderOutcome, type NativeQueueStats,
-  type NativeRunInfo, type NativeRunOptions, type NativeRunResult, type NativeSession, type NativeSessionOptions,
-  type NativeStatusCode,
+  type NativeRunInfo, type NativeRunOptions, type NativeRunResult, type NativeSequenceRequest, type NativeSequenceStats,
+  type NativeSession, type NativeSessionOptions, type NativeStatusCode,
 } from './native-binding.js';
 
 /** One input or output of a model as declared in the ONNX file. */
@@ -55,7 +55,10 @@ export interface RunOptions {
   maxOutputStrings?: number;
   /** ERR_TOO_LARGE instead of outputs holding more bytes (checked before any is converted). */
   maxOutputBytes?: number;
+  /** The request's place in a sequence: required for a stateful version, refused for any other (ERR_SEQUENCE). */
+  sequence?: NativeSequenceRequest;
 }
+export type SequenceStats = NativeSequenceStats;
 
 /** Cumulative per-version request counters, for metrics (Triton's nv_inference_* meanings). */
 export interface RequestCounters {
@@ -97,6 +100,9 @@ const NATIVE_TO_ERROR: Record<NativeStatusCode, ErrorCode> = {
   INFERENCE: 'ERR_INFERENCE',
   INTERNAL: 'ERR_INTERNAL',
   RESOURCE_EXHAUSTED: 'ERR_TOO_LARGE',
+  FAILED_PRECONDITION: 'ERR_SEQUENCE_UNKNOWN',
+  ALREADY_EXISTS: 'ERR_SEQUENCE_CONFLICT',
+  CAPACITY: 'ERR_SEQUENCE_TABLE_FULL',
 };
 
 /**
@@ -121,7 +127,12 @@ function toSpec(info: NativeMetadata['inputs'][number]): TensorSpec {
 }
 
 export class ModelSession {
+  /** What clients send and get: a stateful version's control and state inputs are fed by the server, not listed. */
   readonly signature: ModelSignature;
+  /** Every input and output of the model file. */
+  readonly modelSignature: ModelSignature;
+  /** Whether the version was loaded with sequence batching (its requests belong to sequences). */
+  readonly stateful: boolean;
   readonly providers: ProviderOutcome[];
   readonly metadata: NativeMetadata;
   private readonly inputsByName: Map<string, TensorSpec>;
@@ -129,7 +140,7 @@ export class ModelSession {
   private readonly outputIndex: Map<string, number>;
   /**
    * runDirect's in/out scratch (input dims in; compute time and output dims out), or undefined when an input is a
-   * string tensor (those take runInline). Room for rank 64 on every input and output.
+   * string tensor or the version is stateful (those take runInline). Room for rank 64 on every input and output.
    */
   private readonly directIo: Float64Array | undefined;
   private native: NativeSession | undefined;
@@ -138,24 +149,32 @@ export class ModelSession {
   };
   /** Where this version's next request runs: inline on the JS thread or on the native workers. */
   readonly executionMode: ExecutionMode;
+  private lastSequenceStats: SequenceStats | undefined;
   private lastStats: NativeQueueStats = {
     enqueued: 0, rejectedFull: 0, expired: 0, terminated: 0, batches: 0, tasksRun: 0, rowsRun: 0, paddedRows: 0, queued: 0, running: 0,
     batchSizes: [], executedRequests: 0, requestInputMicros: 0, requestInferMicros: 0, requestOutputMicros: 0,
   };
 
-  private constructor(native: NativeSession, inlineBudgetMicros: number, clock?: () => number) {
+  private constructor(native: NativeSession, inlineBudgetMicros: number, serverInputs: ReadonlySet<string> | undefined, clock?: () => number) {
     this.native = native;
     this.executionMode = new ExecutionMode(inlineBudgetMicros, clock);
     this.metadata = native.metadata();
-    this.signature = { inputs: this.metadata.inputs.map(toSpec), outputs: this.metadata.outputs.map(toSpec) };
+    this.modelSignature = { inputs: this.metadata.inputs.map(toSpec), outputs: this.metadata.outputs.map(toSpec) };
+    this.stateful = serverInputs !== undefined;
+    this.signature = {
+      inputs: this.modelSignature.inputs.filter((s) => !serverInputs?.has(s.name)),
+      outputs: this.modelSignature.outputs,
+    };
     // ORT's reasons end with a newline and carry its source path; keep them on one line.
     this.providers = this.metadata.providers.map((p) => ({ ...p, reason: p.reason.trim().replace(/\s+/g, ' ') }));
     this.inputsByName = new Map(this.signature.inputs.map((s) => [s.name, s]));
     this.outputsByName = new Map(this.signature.outputs.map((s) => [s.name, s]));
     this.outputIndex = new Map(this.signature.outputs.map((s, i) => [s.name, i]));
+    // runDirect feeds every model input from the request: a stateful version, whose control and state inputs the
+    // sequence table feeds, takes runInline instead, as does one with string inputs.
     const numericInputs = this.signature.inputs.every((s) => s.dtype !== 'string' && s.dtype !== 'unsupported');
     const slots = this.signature.inputs.length + this.signature.outputs.length;
-    this.directIo = numericInputs ? new Float64Array(2 + 65 * slots) : undefined;
+    this.directIo = numericInputs && !this.stateful ? new Float64Array(2 + 65 * slots) : undefined;
   }
 
   /** Loads `path` on a native thread. Rejects with ERR_MODEL_LOAD naming the path and ORT's reason. */
@@ -171,11 +190,18 @@ export class ModelSession {
       // The addon's message starts with the path again ("loading '<path>': ..."): said once is enough.
       throw fromNativeError(err, `loading model '${path}'`, `loading '${path}': `);
     }
-    const session = new ModelSession(native, inlineBudgetMicros, clock);
+    const sequence = nativeOptions.sequence;
+    const serverInputs = sequence === undefined ? undefined : new Set([...sequence.controls.map((c) => c.input), ...sequence.states.map((s) => s.input)]);
+    const session = new ModelSession(native, inlineBudgetMicros, serverInputs, clock);
     const unservable = [...session.signature.inputs].filter((s) => s.dtype === 'unsupported');
     if (unservable.length > 0) {
       session.release();
       fail('ERR_MODEL_LOAD', `loading model '${path}': input '${unservable[0]!.name}' is not a tensor of a supported type`);
+    }
+    const misfit = sequence === undefined ? undefined : sequenceMisfit(session.modelSignature, sequence);
+    if (misfit !== undefined) {
+      session.release();
+      fail('ERR_MODEL_LOAD', `loading model '${path}': sequence_batching: ${misfit}`);
     }
     return session;
   }
@@ -244,6 +270,12 @@ export class ModelSession {
     try {
       const native = this.native;
       if (native === undefined) fail('ERR_MODEL_UNAVAILABLE', 'the model version was unloaded');
+      if (this.stateful && options.sequence === undefined) {
+        fail('ERR_SEQUENCE', 'the model is stateful (sequence_batching): every request needs parameters sequence_id, and sequence_start on the first of a sequence');
+      }
+      if (!this.stateful && options.sequence !== undefined) {
+        fail('ERR_SEQUENCE', 'sequence_id: the model has no sequence_batching; send the request without sequence parameters');
+      }
       this.validateInputs(inputs);
       if (outputNames !== undefined) this.validateOutputNames(outputNames);
       if (options.aborted ?? options.signal?.aborted) fail('ERR_DEADLINE_EXCEEDED', 'the request was cancelled before it ran');
@@ -288,6 +320,7 @@ export class ModelSession {
     }
     if (options.maxOutputStrings !== undefined) nativeOptions.maxOutputStrings = options.maxOutputStrings;
     if (options.maxOutputBytes !== undefined) nativeOptions.maxOutputBytes = options.maxOutputBytes;
+    if (options.sequence !== undefined) nativeOptions.sequence = options.sequence;
     return nativeOptions;
   }
 
@@ -390,10 +423,23 @@ export class ModelSession {
     return this.native?.stats() ?? this.lastStats;
   }
 
+  /** The sequence table's counters (open, started, ended, expired, stateBytes); undefined for a stateless version. */
+  sequenceStats(): SequenceStats | undefined {
+    if (!this.stateful) return undefined;
+    if (this.native !== undefined) this.lastSequenceStats = this.native.sequenceStats();
+    return this.lastSequenceStats;
+  }
+
+  /** Frees the sequences idle past the model's timeout; returns their ids ("u:<decimal>" / "s:<text>"). */
+  expireSequences(): string[] {
+    return this.native?.expireSequences() ?? [];
+  }
+
   /** Drops this session; runs in flight finish first. Later run() calls fail with ERR_MODEL_UNAVAILABLE. */
   release(): void {
     if (this.native === undefined) return;
     this.lastStats = this.native.stats();
+    if (this.stateful) this.lastSequenceStats = this.native.sequenceStats();
     this.native.release();
     this.native = undefined;
   }
@@ -409,6 +455,30 @@ function totalElements(inputs: ReadonlyMap<string, Tensor>): number {
 /** Inputs as the addon's run() and runInline() take them. */
 function toNativeInputs(inputs: ReadonlyMap<string, Tensor>): NativeInput[] {
   return [...inputs].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
+}
+
+/**
+ * Why a stateful model's file does not fit its sequence options (undefined when it does): each control and state
+ * input must be a model input of the configured type and a shape that fits, each state output a model output.
+ */
+function sequenceMisfit(signature: ModelSignature, sequence: NonNullable<NativeSessionOptions['sequence']>): string | undefined {
+  const inputs = new Map(signature.inputs.map((s) => [s.name, s]));
+  const outputs = new Map(signature.outputs.map((s) => [s.name, s]));
+  const fits = (spec: TensorSpec | undefined, what: string, dtype: string, shape: number[]): string | undefined => {
+    if (spec === undefined) return `${what} is not in the model (model ${what.startsWith('output') ? 'outputs' : 'inputs'}: ${[...(what.startsWith('output') ? outputs : inputs).keys()].join(', ')})`;
+    if (spec.dtype !== dtype) return `${what} is ${spec.dtype} in the model, but ${dtype} in the config`;
+    if (!shapeFits(shape, spec.shape)) return `${what} has shape ${shapeText(spec.shape)} in the model; the server would feed ${shapeText(shape)}`;
+    return undefined;
+  };
+  for (const c of sequence.controls) {
+    const problem = fits(inputs.get(c.input), `input '${c.input}' (${c.kind} control)`, c.dtype, c.shape);
+    if (problem !== undefined) return problem;
+  }
+  for (const s of sequence.states) {
+    const problem = fits(inputs.get(s.input), `input '${s.input}' (state)`, s.dtype, s.shape) ?? fits(outputs.get(s.output), `output '${s.output}' (state)`, s.dtype, s.shape);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
 }
 
 /** The outputs of an addon run, by name, as tensors over the addon's buffers. */

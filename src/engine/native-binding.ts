@@ -87,6 +87,41 @@ export interface NativeRunOptions {
   maxOutputStrings?: number;
   /** Reject RESOURCE_EXHAUSTED, before any output is converted, when the outputs hold more bytes (strings: +4 each). */
   maxOutputBytes?: number;
+  /** A request of a sequence (a model loaded with sequence options); see NativeSequenceRequest. */
+  sequence?: NativeSequenceRequest;
+}
+
+/** A request's place in a sequence: the table adds the control and state inputs and keeps the state outputs. */
+export interface NativeSequenceRequest {
+  /** Triton's correlation id: a uint64 or a string (never the same sequence as each other). */
+  id: bigint | string;
+  start?: boolean;
+  end?: boolean;
+}
+
+/** Triton's control kinds, as the addon names them. */
+export type NativeControlKind = 'START' | 'END' | 'READY' | 'CORRID';
+
+/** A loaded version's sequence table (native/core/sequence_config.h documents each field). */
+export interface NativeSequenceOptions {
+  controls: Array<{ input: string; kind: NativeControlKind; dtype: string; falseValue?: number; trueValue?: number; shape: number[] }>;
+  states: Array<{ input: string; output: string; dtype: string; shape: number[]; initial?: Uint8Array }>;
+  maxSequences: number;
+  /** 0 = never idle out. */
+  idleMicros: number;
+  /** From createStateBudget: one per model, shared by its versions. */
+  budget: NativeStateBudget;
+}
+
+/** An opaque handle to a model's bound on implicit state bytes. */
+export type NativeStateBudget = { readonly __stateBudget: unique symbol };
+
+export interface NativeSequenceStats {
+  open: number;
+  started: number;
+  ended: number;
+  expired: number;
+  stateBytes: number;
 }
 
 /** How one request ran: the batch it joined and where its time went. */
@@ -153,6 +188,8 @@ export interface NativeSessionOptions {
   graphOptimizationLevel?: GraphOptimizationLevel;
   executionProviders?: Array<{ name: ExecutionProviderName; deviceId?: number }>;
   logId?: string;
+  /** Makes the version stateful: its requests must carry a sequence (NativeRunOptions.sequence). */
+  sequence?: NativeSequenceOptions;
 }
 
 /** Mirrors native/binding/session_object.h; see the contract comments there. */
@@ -172,7 +209,7 @@ export interface NativeSession {
    * worker). Throws as run() does for malformed arguments, and ORT's error when the run fails. Only for versions
    * whose runs are short.
    */
-  runInline(inputs: NativeInput[], outputNames?: string[], options?: { reportAddresses?: boolean; requireEmptyQueue?: boolean; maxOutputStrings?: number; maxOutputBytes?: number }): NativeRunResult | undefined;
+  runInline(inputs: NativeInput[], outputNames?: string[], options?: { reportAddresses?: boolean; requireEmptyQueue?: boolean; maxOutputStrings?: number; maxOutputBytes?: number; sequence?: NativeSequenceRequest }): NativeRunResult | undefined;
   /**
    * [sync] The lean runInline for numeric inputs (SessionObject::RunDirect has the full contract): `datas` one
    * TypedArray per model input in model order; `io` in: [maxOutputStrings (-1 none), maxOutputBytes (-1 none), per
@@ -185,12 +222,18 @@ export interface NativeSession {
   stats(): NativeQueueStats;
   /** [sync] No new requests; queued and running ones finish, then the session is freed. */
   release(): void;
+  /** [sync] The sequence table's counters; undefined without sequence batching. */
+  sequenceStats(): NativeSequenceStats | undefined;
+  /** [sync] Frees sequences idle past the model's timeout; their ids as "u:<decimal>" or "s:<text>". */
+  expireSequences(): string[];
 }
 
 /** Mirrors native/binding/addon.cc. */
 export interface NativeAddon {
   /** [async] Loads a model file on a worker thread. Rejects {code: 'MODEL_LOAD', ortCode, message}. */
   loadSession(path: string, options?: NativeSessionOptions): Promise<NativeSession>;
+  /** [sync] A bound on implicit state bytes, to share among the versions of one model (options.sequence.budget). */
+  createStateBudget(limitBytes: number): NativeStateBudget;
   /**
    * [sync] Sets the shared worker pool size before the first model loads (0 = one per hardware thread), the
    * severity ONNX Runtime logs at (0 verbose .. 4 fatal), and, at any time, the per-model limit on running batches
@@ -215,6 +258,8 @@ export interface NativeAddon {
 export type NativeStatusCode =
   | 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'UNAVAILABLE' | 'DEADLINE_EXCEEDED'
   | 'MODEL_LOAD' | 'INFERENCE' | 'INTERNAL'
+  /** Sequences: not open (or still running a request); a start on an open id; a full sequence table. */
+  | 'FAILED_PRECONDITION' | 'ALREADY_EXISTS' | 'CAPACITY'
   /** Set by the binding, not native/core: outputs over the run's maxOutputStrings / maxOutputBytes. */
   | 'RESOURCE_EXHAUSTED';
 

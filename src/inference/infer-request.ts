@@ -7,6 +7,7 @@ import type { ModelSignature } from '../engine/model-session.js';
 import type { VersionSelector } from '../registry/model-registry.js';
 import type { RequestSizes } from './request-size.js';
 import type { ProtocolId } from './request-stats.js';
+import type { SequenceRequest } from './sequence-request.js';
 
 /** A client's limits on one request: when it stops wanting the answer, and a signal for when it went away. */
 export interface CallLimits {
@@ -41,6 +42,8 @@ export interface InferRequest {
   sizes: RequestSizes;
   /** Which protocol it came by (request-stats.ts: PROTOCOLS), for metrics and the access log. */
   protocol: ProtocolId;
+  /** The request's place in a sequence, for a stateful model (sequence_id, sequence_start, sequence_end). */
+  sequence?: SequenceRequest | undefined;
 }
 
 export interface InferResponse {

@@ -2,12 +2,11 @@
 // WebSocket) resolves the model, applies the deadline and abort signal, runs, and counts through runInference.
 
 import { fail } from '../errors.js';
-import type { RunOptions, RunResult } from '../engine/model-session.js';
 import type { ModelRegistry, VersionSelector } from '../registry/model-registry.js';
 import { deadlineClock } from './deadline.js';
-import { checkInputs, type CallLimits, type InferRequest, type InferResponse, type ProtocolNames } from './infer-request.js';
-import { checkRequestTensors, checkResponseTensors, type SizeLimits } from './request-size.js';
-import { requestStats } from './request-stats.js';
+import type { CallLimits, InferRequest, InferResponse, ProtocolNames } from './infer-request.js';
+import { runOn } from './run-on-version.js';
+import { runSequenceRequest } from './sequence-run.js';
 
 /** ERR_MODEL_NOT_FOUND before anything is decoded when the request names a model or version never seen. */
 export function checkServable(registry: ModelRegistry, model: string, selector: VersionSelector): void {
@@ -23,111 +22,15 @@ export function expireIfPast(limits: CallLimits): void {
 }
 
 /**
- * The client's limits and the server's bounds on the outputs, as the engine takes them. `signal` is passed through a
- * getter: a front end may make it on demand, and only a request that goes to the queue reads it.
- */
-class EngineRunOptions implements RunOptions {
-  readonly deadline: number | undefined;
-  readonly maxOutputStrings: number;
-  readonly maxOutputBytes: number;
-
-  constructor(private readonly limits: CallLimits, sizes: SizeLimits) {
-    this.deadline = limits.deadline;
-    this.maxOutputStrings = sizes.maxStringElements;
-    this.maxOutputBytes = sizes.maxResponseBytes;
-  }
-
-  get signal(): AbortSignal | undefined {
-    return this.limits.signal;
-  }
-
-  get aborted(): boolean {
-    return this.limits.aborted ?? this.limits.signal?.aborted ?? false;
-  }
-}
-
-/** Releases waiting for the next turn of the event loop: one setImmediate serves every request of a turn. */
-let pendingReleases: Array<() => void> = [];
-
-function releaseNextTurn(releases: ReadonlyArray<() => void>): void {
-  if (pendingReleases.length === 0) {
-    setImmediate(() => {
-      const due = pendingReleases;
-      pendingReleases = [];
-      for (const release of due) release();
-    });
-  }
-  pendingReleases.push(...releases);
-}
-
-/**
- * Runs a request on the version it names, holding that version (registry.acquire) until the run settles so a newer
- * version replacing it meanwhile does not unload it; the session counts it (success, failure, rows, queue and compute
- * time) for metrics. A run that goes inline on the JS thread returns the answer directly (no promise, no microtask:
- * the front end can reply in the same turn); a queued one returns a promise. Throws (or rejects with)
- * ERR_MODEL_NOT_FOUND/UNAVAILABLE, ERR_DEADLINE_EXCEEDED, the decoder's and checkInputs' errors, and the engine's;
- * ERR_TOO_LARGE for inputs or outputs over the size limits (the engine checks outputs before converting them), and
- * ERR_QUEUE_FULL when the server's bytes in flight would pass --max_in_flight_bytes.
+ * Runs a request on the version it names (or, for a model with traffic weights and a request naming neither version
+ * nor label, the version the weights pick), holding that version until the run settles so a newer version replacing
+ * it meanwhile does not unload it. A request of a sequence runs in order behind its sequence's earlier requests, on
+ * the version the sequence started on (sequence-run.ts). A run that goes inline on the JS thread returns the answer
+ * directly; a queued one returns a promise (run-on-version.ts). Throws (or rejects with) ERR_MODEL_NOT_FOUND /
+ * UNAVAILABLE, ERR_DEADLINE_EXCEEDED, the ERR_SEQUENCE family, and whatever runOn throws.
  */
 export function runInference(registry: ModelRegistry, request: InferRequest, names: ProtocolNames): InferResponse | Promise<InferResponse> {
   expireIfPast(request.limits);
-  const { limits, inFlight } = request.sizes;
-  const received = performance.now();
-  const handle = registry.acquireForRequest(request.model, request.selector);
-  const v = handle.version;
-  // Statistics: the one recorder of this version (request-stats.ts), told of the outcome in answer() or failed().
-  const stats = requestStats(registry, v.session, v.model, v.version);
-  const releases: Array<() => void> = [];
-  // Held one more turn of the event loop: front ends encode the answer right after this returns (or in the
-  // continuation of its promise), so the bytes stay counted until the reply has been built. The version's handle
-  // is let go now, with the outcome (a weighted request's outcome feeds its version's rollback window).
-  const settle = (err?: unknown) => {
-    handle.finish(err);
-    releaseNextTurn(releases);
-  };
-  const answer = (result: RunResult): InferResponse => {
-    try {
-      releases.push(inFlight.reserve(checkResponseTensors(result.outputs, limits), 'the answer'));
-    } catch (err) {
-      return failed(err);
-    }
-    const response: InferResponse = { model: v.model, version: v.version, outputs: result.outputs };
-    if (request.id !== undefined) response.id = request.id;
-    stats.succeeded(request.protocol, received, result.info, result.rows);
-    return response;
-  };
-  const failed = (err: unknown): never => {
-    stats.failed(request.protocol, received, err);
-    registry.logRequestFailure(v.model, v.version, err);
-    throw err;
-  };
-  let started: RunResult | Promise<RunResult>;
-  try {
-    const signature = v.session.signature;
-    const inputs = typeof request.inputs === 'function' ? request.inputs(signature) : request.inputs;
-    checkInputs(inputs, signature, names);
-    releases.push(inFlight.reserve(checkRequestTensors(inputs, limits), 'the request'));
-    started = v.session.start(inputs, request.outputNames, new EngineRunOptions(request.limits, limits));
-  } catch (err) {
-    settle(err);
-    return failed(err);
-  }
-  if (started instanceof Promise) {
-    return started.then(answer, failed).then((response) => {
-      settle();
-      return response;
-    }, (err: unknown) => {
-      settle(err);
-      throw err;
-    });
-  }
-  let outcome: unknown;
-  try {
-    return answer(started);
-  } catch (err) {
-    outcome = err;
-    throw err;
-  } finally {
-    settle(outcome);
-  }
+  if (request.sequence !== undefined) return runSequenceRequest(registry, request, names);
+  return runOn(registry, registry.acquireForRequest(request.model, request.selector), request, names);
 }

@@ -20,6 +20,8 @@ import type { ModelConfig, SwapPolicy } from '../config/model-config.js';
 import { scanVersionDirs, type VersionDirState } from './repository.js';
 import { aspiredVersions, retryDelayMs } from './version-policy.js';
 import { failureError, loadVersion, sessionOptionsFor } from './version-loader.js';
+import { sequenceOptionsFor } from './sequence-options.js';
+import type { NativeStateBudget } from '../engine/native-binding.js';
 import { VersionEntry, describeRequest, type RegistryEvent, type VersionChange, type VersionSelector } from './model-version.js';
 import { TrafficSplit, type RollbackRecord } from './traffic-split.js';
 
@@ -36,6 +38,8 @@ export interface ModelRuntime {
   readonly trafficShareWindow: number;
   readonly log: Logger;
   emit(event: RegistryEvent): void;
+  /** The bound on implicit state bytes of model `name`, shared by its versions (sequence batching). */
+  stateBudget(name: string): NativeStateBudget;
 }
 
 /** END versions kept in the status list after they stop being aspired (the newest are kept). */
@@ -237,6 +241,7 @@ export class ManagedModel {
     entry.setState('LOADING', entry.error);
     const options = sessionOptionsFor(this.config, this.runtime.sessionDefaults, `${this.name}:${entry.version}`);
     try {
+      if (this.config.sequenceBatching !== undefined) options.sequence = await sequenceOptionsFor(this.config, this.runtime.stateBudget(this.name));
       const loaded = await loadVersion(entry.modelPath, entry.dir, options, this.config.warmupIterations ?? this.runtime.warmupIterations);
       if (this.closed) {
         loaded.session.release();

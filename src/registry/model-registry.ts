@@ -7,6 +7,8 @@ import { modelConfigToJson, type ModelConfig, type ModelServerConfig, type SwapP
 import { ManagedModel, type ModelRuntime } from './managed-model.js';
 import type { TrafficSplit } from './traffic-split.js';
 import { ModelTraffic, isServerFault } from './model-traffic.js';
+import { SequenceBook } from './sequence-book.js';
+import { nativeAddon, type NativeStateBudget } from '../engine/native-binding.js';
 import {
   describeRequest, type ModelVersion, type RegistryEvent, type RegistryListener, type ResolvedVersion, type VersionHandle,
   type VersionSelector,
@@ -28,11 +30,14 @@ export interface RegistrySettings {
   loadRetryIntervalMs: number;
   /** Weighted requests remembered per model for the measured shares (--traffic_share_window). */
   trafficShareWindow: number;
+  /** Bytes of implicit sequence state one model may hold, all its versions together (--max_sequence_state_bytes). */
+  maxSequenceStateBytes: number;
 }
 
 export const DEFAULT_REGISTRY_SETTINGS: RegistrySettings = {
   swapPolicy: 'availability_preserving', warmupIterations: 1, settleSeconds: 1, maxLoadRetries: 5, loadRetryIntervalMs: 60_000,
   trafficShareWindow: 1000,
+  maxSequenceStateBytes: 256 * 1024 * 1024,
 };
 
 /** How long management calls wait for loads or drains before answering with the state reached so far. */
@@ -69,6 +74,10 @@ export class ModelRegistry {
    * load balancers stop sending, while the versions keep serving what still arrives.
    */
   shuttingDown = false;
+  /** Open sequences of stateful models and the versions they are pinned to. */
+  readonly sequences = new SequenceBook();
+  /** Per model name: its bound on implicit state bytes (kept across config changes, so a reload keeps counting). */
+  private readonly stateBudgets = new Map<string, NativeStateBudget>();
   /** Finds a model that is not configured by name (a repository's new directory); set by the server. */
   discoverModel?: (name: string) => ModelConfig | undefined;
 
@@ -84,6 +93,11 @@ export class ModelRegistry {
       trafficShareWindow: s.trafficShareWindow,
       log,
       emit: (event) => this.emit(event),
+      stateBudget: (name) => {
+        let budget = this.stateBudgets.get(name);
+        if (budget === undefined) this.stateBudgets.set(name, (budget = nativeAddon().createStateBudget(s.maxSequenceStateBytes)));
+        return budget;
+      },
     };
   }
 
@@ -322,6 +336,7 @@ export class ModelRegistry {
   /** Unloads everything now; sessions with runs in flight are freed when those finish. */
   close(): void {
     this.closed = true;
+    this.sequences.close();
     for (const model of [...this.models.values(), ...this.retiring]) model.close();
     this.models.clear();
     this.retiring.clear();

@@ -4,6 +4,7 @@ import { wrapError, type OrtServeError } from '../errors.js';
 import { ModelSession, type BatchingOptions, type SessionOptions } from '../engine/model-session.js';
 import type { BatchingConfig, ModelConfig } from '../config/model-config.js';
 import { runWarmup, type WarmupReport } from './warmup.js';
+import { sequenceBatchingOptions } from './sequence-options.js';
 
 /** A parsed batching section in the engine's terms: only the fields it sets (the rest keep the engine's defaults). */
 export function toBatchingOptions(b: BatchingConfig): BatchingOptions {
@@ -17,7 +18,8 @@ export function toBatchingOptions(b: BatchingConfig): BatchingOptions {
  */
 function batchingFor(config: ModelConfig, defaults: SessionOptions): SessionOptions['batching'] {
   const b = config.batching;
-  const batching = b === undefined ? defaults.batching : { ...defaults.batching, ...toBatchingOptions(b), enabled: true };
+  let batching = b === undefined ? defaults.batching : { ...defaults.batching, ...toBatchingOptions(b), enabled: true };
+  if (b !== undefined && batching !== undefined && config.sequenceBatching !== undefined) batching = sequenceBatchingOptions(config, batching);
   const limit = config.session.maxConcurrentRuns;
   if (limit === undefined) return batching;
   return { ...(batching ?? { enabled: false }), numBatchThreads: limit };

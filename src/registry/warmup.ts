@@ -105,10 +105,12 @@ export async function runWarmup(session: ModelSession, versionDir: string, itera
   const started = performance.now();
   const requests = parseWarmupFile(bytes, session);
   let runs = 0;
+  // A stateful version runs each warmup request as a sequence of one (start and end), from the zero state.
+  const options = session.stateful ? { sequence: { id: 'ortserve-warmup', start: true, end: true } } : {};
   for (const [i, request] of requests.entries()) {
     for (let r = 0; r < request.repeat * iterations; r++) {
       try {
-        await session.run(request.inputs);
+        await session.run(request.inputs, undefined, options);
       } catch (err) {
         throw warmupError(`requests[${i}] (run ${r + 1})`, err);
       }

@@ -6,6 +6,7 @@ import type { CallLimits, InferResponse } from '../../inference/infer-request.js
 import { listedInputNames } from '../../inference/infer-request.js';
 import { runInference } from '../../inference/run-inference.js';
 import type { ProtocolId } from '../../inference/request-stats.js';
+import { sequenceFromParameters } from '../../inference/sequence-request.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ModelRegistry, VersionSelector } from '../../registry/model-registry.js';
 import { decodeInferRequest, encodeErrorResponse, encodeInferResponse } from '../../protocol/flatbuffers/messages.js';
@@ -50,10 +51,11 @@ export function runFlatBuffersInfer(
     if (request.version !== undefined) selector.version = request.version;
     if (request.label) selector.label = request.label;
     if (request.routeKey !== undefined) selector.routeKey = request.routeKey;
+    const sequence = sequenceFromParameters(request.sequenceId, request.sequenceStart, request.sequenceEnd, 'request');
     const response = runInference(registry, {
       model: request.model, selector, inputs: request.inputs,
       outputNames: request.outputs.length > 0 ? request.outputs : undefined,
-      limits: limitsFor(request.timeoutMicros), sizes, protocol,
+      limits: limitsFor(request.timeoutMicros), sizes, protocol, sequence,
     }, listedInputNames(request.inputs.keys(), fbDtypeName, 'request.inputs'));
     if (response instanceof Promise) return response.then(encoded, failed);
     return encoded(response);

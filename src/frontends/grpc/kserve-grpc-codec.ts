@@ -4,6 +4,7 @@ import { clientText, fail } from '../../errors.js';
 import { elementCount, shapeText, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from '../kserve/datatypes.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
+import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
 import { versionSelector } from '../kserve/model-info.js';
 import type { InferTensorContentsWire, ModelInferReply, ModelInferRequestWire } from '../../protocol/protobuf/kserve-infer-wire.js';
 import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes } from '../../protocol/tensor-bytes.js';
@@ -33,6 +34,8 @@ export interface DecodedGrpcInfer {
   outputNames?: string[];
   /** Triton's "timeout" request parameter, in microseconds. */
   timeoutMicros?: number;
+  /** Triton's sequence parameters, when the request belongs to a sequence. */
+  sequence?: SequenceRequest;
 }
 
 /** ortserve's "route_key" request parameter (a string_param), the routing key for weighted traffic; undefined when absent. */
@@ -57,6 +60,14 @@ const INT_RANGE: Partial<Record<DType, [number, number]>> = { int8: [-128, 127],
 /** The parameter's value as a plain JS value (int64 kept as a decimal string, bytes as a Buffer). */
 export function parameterValue(p: InferParameter__Output | ModelRepositoryParameter__Output): unknown {
   return p.parameter_choice === undefined ? undefined : (p as Record<string, unknown>)[p.parameter_choice];
+}
+
+/** A parameter as sequenceFromParameters reads it: int64_param and uint64_param (decimal strings on our wire) as bigint. */
+function sequenceParameter(p: InferParameter__Output | undefined): unknown {
+  if (p === undefined) return undefined;
+  const value = parameterValue(p);
+  const integer = p.parameter_choice === 'int64_param' || p.parameter_choice === 'uint64_param';
+  return integer && (typeof value === 'string' || typeof value === 'number') ? BigInt(value) : value;
 }
 
 function typedContents(input: InputTensor, dtype: DType, shape: number[], field: string): Tensor {
@@ -150,6 +161,9 @@ export function decodeModelInfer(msg: ModelInferMessage, maxBytes: number, limit
     if (!Number.isSafeInteger(micros) || micros < 0) fail('ERR_BAD_REQUEST', 'parameters.timeout: expected a non-negative int64_param (microseconds)');
     result.timeoutMicros = micros;
   }
+  const sequence = sequenceFromParameters(
+    sequenceParameter(msg.parameters['sequence_id']), sequenceParameter(msg.parameters['sequence_start']), sequenceParameter(msg.parameters['sequence_end']));
+  if (sequence !== undefined) result.sequence = sequence;
   return result;
 }
 

@@ -44,7 +44,7 @@ export function inferMessage(
   const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits);
   const response = runInference(ctx.registry, {
     model: decoded.model, selector: withRouteKey(decoded.selector, routeKeyParameter(msg) ?? routeKey), id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
-    limits: withTimeout(limits, decoded.timeoutMicros, receivedAt), sizes: ctx.sizes, protocol: Protocol.kserveGrpc,
+    limits: withTimeout(limits, decoded.timeoutMicros, receivedAt), sizes: ctx.sizes, protocol: Protocol.kserveGrpc, sequence: decoded.sequence,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   return response instanceof Promise ? response.then(modelInferReply) : modelInferReply(response);
 }

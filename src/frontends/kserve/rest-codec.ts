@@ -5,6 +5,7 @@ import { elementCount, shapeText, type DType, type Tensor } from '../../engine/t
 import { isJsonObject, parseJson, type JsonObject, type JsonValue } from '../../protocol/json/json-parser.js';
 import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/tensor-json.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
+import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
 import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes, type WireDim } from '../../protocol/tensor-bytes.js';
 import { DEFAULT_SIZE_LIMITS, JSON_NAME_STRINGS, RequestTally, type SizeLimits } from '../../engine/tensor-limits.js';
@@ -27,6 +28,8 @@ export interface RestInferRequest {
   timeoutMicros?: number;
   /** ortserve's "route_key" request parameter: the routing key for weighted traffic. */
   routeKey?: string;
+  /** Triton's sequence parameters, when the request belongs to a sequence. */
+  sequence?: SequenceRequest;
 }
 
 /** The section of the body after the JSON header, consumed in input order (the binary tensor data extension). */
@@ -102,6 +105,7 @@ export function decodeRestInfer(body: Uint8Array, headerLength: number | undefin
   const binaryDefault = boolParam(parameters?.['binary_data_output'], 'parameters.binary_data_output') ?? false;
   const timeoutMicros = countParam(parameters?.['timeout'], 'parameters.timeout');
   const routeKey = stringField(parameters?.['route_key'], 'parameters.route_key');
+  const sequence = sequenceFromParameters(parameters?.['sequence_id'], parameters?.['sequence_start'], parameters?.['sequence_end']);
   const inputsJson = root['inputs'];
   if (!Array.isArray(inputsJson)) fail('ERR_BAD_REQUEST', `inputs: expected a list of input tensors, got ${describeJson(inputsJson)}`);
   const cursor: BinaryCursor = { bytes: binary, offset: 0 };
@@ -123,6 +127,7 @@ export function decodeRestInfer(body: Uint8Array, headerLength: number | undefin
   if (outputs !== undefined) request.outputNames = outputs.map((o) => o.name);
   if (timeoutMicros !== undefined) request.timeoutMicros = timeoutMicros;
   if (routeKey !== undefined) request.routeKey = routeKey;
+  if (sequence !== undefined) request.sequence = sequence;
   return request;
 }
 

@@ -57,7 +57,7 @@ function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRout
   const response = runInference(ctx.registry, {
     // The body's route_key parameter wins over the x-ortserve-route-key header.
     model, selector: withRouteKey(selector, decoded.routeKey ?? ex.routeKey), inputs: decoded.inputs, outputNames: decoded.outputNames, id: decoded.id,
-    limits: ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), sizes: ctx.sizes, protocol: Protocol.kserveRest,
+    limits: ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), sizes: ctx.sizes, protocol: Protocol.kserveRest, sequence: decoded.sequence,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   const reply = (answer: InferResponse) => {
     const encoded = encodeRestInfer(answer, decoded.binaryOutput);

@@ -4,6 +4,11 @@
 import { modelConfigToJson } from '../../config/model-config.js';
 import { versionStatus } from '../../protocol/tfserving/tf-vocabulary.js';
 import type { ModelReport, ModelVersion } from '../../registry/model-registry.js';
+import type { SequenceStats } from '../../engine/model-session.js';
+
+function sequencesJson(s: SequenceStats) {
+  return { open: s.open, started: s.started, ended: s.ended, expired: s.expired, state_bytes: s.stateBytes };
+}
 
 function versionJson(v: ModelVersion, now: number) {
   return {
@@ -19,6 +24,8 @@ function versionJson(v: ModelVersion, now: number) {
       inline_runs: v.session.counters.inlineRuns,
       queued_runs: v.session.counters.queuedRuns,
     } : {}),
+    // A stateful version: sequences open on it (a version retired by a swap stays loaded while this is not 0).
+    ...(v.session?.sequenceStats() !== undefined ? { sequences: sequencesJson(v.session.sequenceStats()!) } : {}),
   };
 }
 

@@ -2,7 +2,7 @@
 // graph, ortserve's own, and the process's (CPU, memory, event-loop delay) from prom-client.
 
 import type { ModelRegistry } from '../../registry/model-registry.js';
-import type { RequestCounters } from '../../engine/model-session.js';
+import type { RequestCounters, SequenceStats } from '../../engine/model-session.js';
 import type { NativeQueueStats } from '../../engine/native-binding.js';
 import {
   GRPC_STATUS_NAMES, MICROS_BUCKETS, PROTOCOLS, TF_API, TF_ENTRYPOINT, TF_LATENCY_BUCKETS, existingRequestStats,
@@ -35,6 +35,18 @@ export function prometheusText(registry: ModelRegistry): string {
   const series: Array<Series | HistogramSeries> = defs.map(([name, help, type, pick]) => ({
     name, help, type, samples: rows.map((r) => ({ labels: { model: r.model, version: String(r.version) }, value: pick(r) })),
   }));
+  // Stateful versions only: a stateless one has no sequences to count.
+  const stateful = rows.filter((r) => r.sequences !== undefined);
+  const sequenceDefs: Array<[string, string, Series['type'], (s: SequenceStats) => number]> = [
+    ['ortserve_sequences_open', 'Sequences open on this version now (a retired version stays loaded while this is not 0)', 'gauge', (s) => s.open],
+    ['ortserve_sequences_started_total', 'Sequences started (their start request succeeded)', 'counter', (s) => s.started],
+    ['ortserve_sequences_ended_total', 'Sequences closed by a request with sequence_end', 'counter', (s) => s.ended],
+    ['ortserve_sequences_expired_total', 'Sequences freed by max_sequence_idle_microseconds', 'counter', (s) => s.expired],
+    ['ortserve_sequence_state_bytes', 'Bytes of implicit state held in native memory for this version\'s open sequences', 'gauge', (s) => s.stateBytes],
+  ];
+  for (const [name, help, type, pick] of sequenceDefs) {
+    series.push({ name, help, type, samples: stateful.map((r) => ({ labels: { model: r.model, version: String(r.version) }, value: pick(r.sequences!) })) });
+  }
   series.push(
     protocolHistogram('ortserve_request_duration_us', 'Successful requests\' duration (decode, queue, run, until the answer is ready), in microseconds', rows, (s) => s.latency),
     protocolHistogram('ortserve_queue_duration_us', 'Successful requests\' time in the native queue, in microseconds (0 when run inline)', rows, (s) => s.queue),
@@ -128,6 +140,7 @@ interface Counters extends RequestCounters,
   loadSeconds: number;
   /** Its request recorder, once it has served a request through runInference. */
   recorder: RequestStats | undefined;
+  sequences: SequenceStats | undefined;
 }
 
 function collect(registry: ModelRegistry): Counters[] {
@@ -141,6 +154,7 @@ function collect(registry: ModelRegistry): Counters[] {
         expired: stats.expired, queued: stats.queued, terminated: stats.terminated, running: stats.running,
         batchSizes: stats.batchSizes, inline: v.session.executionMode.name === 'inline' ? 1 : 0,
         loadSeconds: v.loadSeconds ?? 0, recorder: existingRequestStats(v.session),
+        sequences: v.session.sequenceStats(),
       });
     }
   }

@@ -11,7 +11,7 @@ import { createCachedString, readTensor, writeTensor } from './tensors.js';
 import { verifyInferRequest, verifyInferResponse } from './verify.js';
 
 /** The protocol revision this code writes (schemas/ortserve_infer.fbs). */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export interface InferRequestMessage {
   id: string;
@@ -25,6 +25,13 @@ export interface InferRequestMessage {
   priority: number;
   /** The routing key for weighted traffic (route_key); absent or empty = none. */
   routeKey?: string;
+  /**
+   * Revision 2: the sequence fields as sent (sequence_id as a bigint, or sequence_id_string; undefined when neither is
+   * set), sequence_start and sequence_end. Front ends check them (src/inference/sequence-request.ts).
+   */
+  sequenceId?: bigint | string;
+  sequenceStart?: boolean;
+  sequenceEnd?: boolean;
 }
 
 export interface InferResponseMessage {
@@ -58,6 +65,10 @@ export function decodeInferRequest(bytes: Uint8Array, limits: SizeLimits = DEFAU
   const outputs: string[] = [];
   for (let i = 0; i < r.outputsLength(); i++) outputs.push(r.outputs(i));
   const routeKey = r.routeKey() ?? undefined;
+  const numericId = r.sequenceId();
+  const stringId = r.sequenceIdString() ?? '';
+  if (numericId > 0n && stringId !== '') fail('ERR_BAD_REQUEST', 'request: give sequence_id or sequence_id_string, not both');
+  const sequenceId = stringId !== '' ? stringId : numericId > 0n ? numericId : undefined;
   return {
     id: r.id() ?? '',
     model,
@@ -68,6 +79,9 @@ export function decodeInferRequest(bytes: Uint8Array, limits: SizeLimits = DEFAU
     timeoutMicros: Number(r.timeoutMicros()),
     priority: r.priority(),
     ...(routeKey ? { routeKey } : {}),
+    ...(sequenceId !== undefined ? { sequenceId } : {}),
+    ...(r.sequenceStart() ? { sequenceStart: true } : {}),
+    ...(r.sequenceEnd() ? { sequenceEnd: true } : {}),
   };
 }
 
@@ -81,6 +95,7 @@ export function encodeInferRequest(m: Omit<InferRequestMessage, 'priority' | 'ti
   const model = builder.createString(m.model);
   const label = m.label !== undefined ? builder.createString(m.label) : 0;
   const routeKey = m.routeKey ? builder.createString(m.routeKey) : 0;
+  const sequenceIdString = typeof m.sequenceId === 'string' ? builder.createString(m.sequenceId) : 0;
   FbInferRequest.startInferRequest(builder);
   FbInferRequest.addProtocolVersion(builder, PROTOCOL_VERSION);
   FbInferRequest.addId(builder, id);
@@ -92,6 +107,10 @@ export function encodeInferRequest(m: Omit<InferRequestMessage, 'priority' | 'ti
   if (m.timeoutMicros) FbInferRequest.addTimeoutMicros(builder, BigInt(Math.floor(m.timeoutMicros)));
   if (m.priority) FbInferRequest.addPriority(builder, m.priority);
   if (routeKey) FbInferRequest.addRouteKey(builder, routeKey);
+  if (typeof m.sequenceId === 'bigint') FbInferRequest.addSequenceId(builder, m.sequenceId);
+  if (sequenceIdString) FbInferRequest.addSequenceIdString(builder, sequenceIdString);
+  if (m.sequenceStart) FbInferRequest.addSequenceStart(builder, true);
+  if (m.sequenceEnd) FbInferRequest.addSequenceEnd(builder, true);
   FbInferRequest.finishInferRequestBuffer(builder, FbInferRequest.endInferRequest(builder));
   return builder.asUint8Array();
 }

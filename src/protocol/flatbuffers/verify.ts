@@ -106,7 +106,7 @@ class Verifier {
   }
 }
 
-/** Verifies an InferRequest (schemas/ortserve_infer.fbs, revision 1). Throws ERR_BAD_REQUEST naming the part. */
+/** Verifies an InferRequest (schemas/ortserve_infer.fbs, revision 2). Throws ERR_BAD_REQUEST naming the part. */
 export function verifyInferRequest(bytes: Uint8Array): void {
   const v = new Verifier(bytes);
   const t = v.root('request');
@@ -120,6 +120,10 @@ export function verifyInferRequest(bytes: Uint8Array): void {
   v.scalar(t, 7, 8, 'request.timeout_micros');
   v.scalar(t, 8, 4, 'request.priority');
   v.string(t, 9, 'request.route_key');
+  v.scalar(t, 10, 8, 'request.sequence_id');
+  v.string(t, 11, 'request.sequence_id_string');
+  v.scalar(t, 12, 1, 'request.sequence_start');
+  v.scalar(t, 13, 1, 'request.sequence_end');
 }
 
 /** Verifies an InferResponse (for clients). Throws ERR_BAD_REQUEST naming the part. */

@@ -98,8 +98,30 @@ routeKey(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+sequenceId():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+sequenceIdString():string|null
+sequenceIdString(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+sequenceIdString(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+sequenceStart():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+sequenceEnd():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startInferRequest(builder:flatbuffers.Builder) {
-  builder.startObject(10);
+  builder.startObject(14);
 }
 
 static addProtocolVersion(builder:flatbuffers.Builder, protocolVersion:number) {
@@ -166,6 +188,22 @@ static addRouteKey(builder:flatbuffers.Builder, routeKeyOffset:flatbuffers.Offse
   builder.addFieldOffset(9, routeKeyOffset, 0);
 }
 
+static addSequenceId(builder:flatbuffers.Builder, sequenceId:bigint) {
+  builder.addFieldInt64(10, sequenceId, BigInt('0'));
+}
+
+static addSequenceIdString(builder:flatbuffers.Builder, sequenceIdStringOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(11, sequenceIdStringOffset, 0);
+}
+
+static addSequenceStart(builder:flatbuffers.Builder, sequenceStart:boolean) {
+  builder.addFieldInt8(12, +sequenceStart, +false);
+}
+
+static addSequenceEnd(builder:flatbuffers.Builder, sequenceEnd:boolean) {
+  builder.addFieldInt8(13, +sequenceEnd, +false);
+}
+
 static endInferRequest(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
@@ -179,7 +217,7 @@ static finishSizePrefixedInferRequestBuffer(builder:flatbuffers.Builder, offset:
   builder.finish(offset, 'OSV1', true);
 }
 
-static createInferRequest(builder:flatbuffers.Builder, protocolVersion:number, idOffset:flatbuffers.Offset, modelNameOffset:flatbuffers.Offset, modelVersion:bigint, versionLabelOffset:flatbuffers.Offset, inputsOffset:flatbuffers.Offset, outputsOffset:flatbuffers.Offset, timeoutMicros:bigint, priority:number, routeKeyOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createInferRequest(builder:flatbuffers.Builder, protocolVersion:number, idOffset:flatbuffers.Offset, modelNameOffset:flatbuffers.Offset, modelVersion:bigint, versionLabelOffset:flatbuffers.Offset, inputsOffset:flatbuffers.Offset, outputsOffset:flatbuffers.Offset, timeoutMicros:bigint, priority:number, routeKeyOffset:flatbuffers.Offset, sequenceId:bigint, sequenceIdStringOffset:flatbuffers.Offset, sequenceStart:boolean, sequenceEnd:boolean):flatbuffers.Offset {
   InferRequest.startInferRequest(builder);
   InferRequest.addProtocolVersion(builder, protocolVersion);
   InferRequest.addId(builder, idOffset);
@@ -191,6 +229,10 @@ static createInferRequest(builder:flatbuffers.Builder, protocolVersion:number, i
   InferRequest.addTimeoutMicros(builder, timeoutMicros);
   InferRequest.addPriority(builder, priority);
   InferRequest.addRouteKey(builder, routeKeyOffset);
+  InferRequest.addSequenceId(builder, sequenceId);
+  InferRequest.addSequenceIdString(builder, sequenceIdStringOffset);
+  InferRequest.addSequenceStart(builder, sequenceStart);
+  InferRequest.addSequenceEnd(builder, sequenceEnd);
   return InferRequest.endInferRequest(builder);
 }
 }
