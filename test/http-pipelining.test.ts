@@ -17,7 +17,9 @@ let holding: TestServer;
 const portOf = (t: TestServer) => Number(new URL(t.baseUrl).port);
 
 beforeAll(async () => {
-  const models = { mlp: { 1: mlpModel(1) }, slow: { 1: slowModel() } };
+  // 32 MatMuls of 1024²: a run lasts far longer than the 200 ms after which the tests send their second request,
+  // even on a fast idle core (8 steps took 140-170 ms here, too close to it).
+  const models = { mlp: { 1: mlpModel(1) }, slow: { 1: slowModel({ steps: 32 }) } };
   plain = await startTestServer(models);
   holding = await startTestServer(models, { restHoldPipelined: true });
 });
