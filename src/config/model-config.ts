@@ -9,6 +9,8 @@ import { DEFAULT_MAX_CONFIG_BYTES, checkConfigSize } from './config-limits.js';
 import { MessageReader, configError, type ConfigFormat, type ReaderContext } from './model-config-reader.js';
 import { parsePbtxt } from './model-config-pbtxt.js';
 import { parseYaml } from './model-config-yaml.js';
+import type { IgnoredField } from './model-config-reader.js';
+import type { TritonModelConfig } from './triton-config.js';
 
 export type { ConfigFormat } from './model-config-reader.js';
 export type { ExecutionProviderRequest } from './execution-providers.js';
@@ -63,6 +65,23 @@ export interface ModelConfig {
   swapPolicy?: SwapPolicy;
   /** undefined: the server's --num_request_iterations_for_warmup. */
   warmupIterations?: number;
+  /** The model file in each version directory (Triton's default_model_filename); undefined: model.onnx. */
+  modelFilename?: string;
+  /** Independent sessions of each version that run at once (Triton's instance_group count); undefined: 1. */
+  instances?: number;
+  /** Why this model never batches, whatever --enable_batching says (Triton's max_batch_size: 0). */
+  batchingOff?: string;
+  /** Fields of the model's config that ortserve read but does not act on, with why (shown in its status). */
+  ignoredFields?: IgnoredField[];
+  /** Why the model's own config cannot be used: no version loads and the model's status says this. */
+  configError?: string;
+  /**
+   * The model's Triton config (from --model_repository): its config.pbtxt as parsed, or an empty one auto-completed
+   * from the model (`autoComplete`). Versions are checked against it when they load.
+   */
+  triton?: TritonModelConfig;
+  /** No config.pbtxt: inputs, outputs and max_batch_size come from the model (Triton's --strict-model-config=false). */
+  autoComplete?: boolean;
 }
 
 export interface ModelServerConfig {
@@ -87,8 +106,9 @@ export const PLATFORMS = ['onnx', 'onnxruntime', 'onnxruntime_onnx'] as const;
 const NAME = /^[^/:\s]{1,256}$/;
 const MAX_VERSION = 2 ** 53 - 1;
 
-function decodePolicy(model: MessageReader): VersionPolicy {
-  const policy = model.message('model_version_policy', ['latest', 'all', 'specific']);
+/** A version policy message (TF Serving's model_version_policy, Triton's version_policy: the same three choices). */
+export function decodePolicy(model: MessageReader, field = 'model_version_policy'): VersionPolicy {
+  const policy = model.message(field, ['latest', 'all', 'specific']);
   if (policy === undefined) return { kind: 'latest', numVersions: 1 };
   const chosen = [...new Set(policy.fields.map((f) => f.name))];
   if (chosen.length > 1) policy.fail(chosen[1]!, `only one of latest, all, specific may be given (also ${chosen[0]})`);
@@ -337,5 +357,11 @@ export function modelConfigToJson(model: ModelConfig): Record<string, unknown> {
     max_concurrent_runs: model.session.maxConcurrentRuns,
     version_swap_policy: model.swapPolicy,
     warmup_iterations: model.warmupIterations,
+    ...(model.modelFilename !== undefined ? { model_filename: model.modelFilename } : {}),
+    ...(model.instances !== undefined ? { instances: model.instances } : {}),
+    ...(model.batchingOff !== undefined ? { batching_off: model.batchingOff } : {}),
+    ...(model.ignoredFields !== undefined && model.ignoredFields.length > 0 ? { ignored_fields: model.ignoredFields.map((f) => `${f.path}: ${f.reason}`) } : {}),
+    ...(model.configError !== undefined ? { config_error: model.configError } : {}),
+    ...(model.triton !== undefined ? { triton: { ...model.triton, dynamicBatching: model.triton.dynamicBatching && { ...model.triton.dynamicBatching, priorityQueuePolicy: Object.fromEntries(model.triton.dynamicBatching.priorityQueuePolicy) } }, auto_complete: model.autoComplete ?? false } : {}),
   };
 }

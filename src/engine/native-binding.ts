@@ -72,6 +72,11 @@ export interface NativeBatchingOptions {
   allowedBatchSizes?: number[];
   preferredBatchSizes?: number[];
   padVariableLengthInputs?: boolean;
+  /**
+   * A model that cannot batch (an input with a fixed dim 0, or a scalar) loads unbatched instead of failing;
+   * metadata().batching.enabled then reads false. For batching asked server-wide rather than by the model.
+   */
+  unbatchedIfUnbatchable?: boolean;
 }
 
 export interface NativeRunOptions {

@@ -30,6 +30,8 @@ export interface ModelVersion {
   readonly inFlight: number;
   /** What warmup ran before the version became AVAILABLE. */
   readonly warmup?: WarmupReport;
+  /** Why the version serves unbatched although batching was asked for (server-wide or by its config). */
+  readonly batchingNote?: string;
 }
 
 /** A version that is AVAILABLE, with its session. */
@@ -57,6 +59,7 @@ export class VersionEntry implements ModelVersion {
   retryTimer?: NodeJS.Timeout;
   inFlight = 0;
   warmup?: WarmupReport;
+  batchingNote?: string;
   /** The directory's fingerprint when the last load began: a different one later means the files were replaced. */
   loadedFingerprint?: string;
   /** When this entry last left AVAILABLE or failed, for trimming the status history. */

@@ -2,11 +2,12 @@
 
 import type { handleBidiStreamingCall, handleUnaryCall, ServerDuplexStream } from '@grpc/grpc-js';
 import type { ModelInferReply, ModelInferRequestWire, ModelStreamInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
-import { modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from '../kserve/model-info.js';
+import { modelConfig, modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from '../kserve/model-info.js';
 import { authorizationOf, callLimits, unary, type ServerSurfaceCall } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
 import { authorizeManagement, indexModels, loadModel, unloadModel } from './grpc-management.js';
 import type { GRPCInferenceServiceHandlers } from './generated/inference/GRPCInferenceService.js';
+import type { ModelConfigRequest__Output } from './generated/inference/ModelConfigRequest.js';
 import type { ModelMetadataRequest__Output } from './generated/inference/ModelMetadataRequest.js';
 import type { ModelReadyRequest__Output } from './generated/inference/ModelReadyRequest.js';
 import type { RepositoryIndexRequest__Output } from './generated/inference/RepositoryIndexRequest.js';
@@ -42,6 +43,8 @@ export function kserveService(ctx: GrpcContext): KServeHandlers {
     ServerMetadata: unary('ServerMetadata', () => serverMetadata(ctx.management.token !== undefined)),
     ModelMetadata: unary('ModelMetadata', (req: ModelMetadataRequest__Output) =>
       modelMetadata(ctx.registry, req.name, versionSelector(req.name, req.version))),
+    ModelConfig: unary('ModelConfig', (req: ModelConfigRequest__Output) =>
+      ({ config: modelConfig(ctx.registry, req.name, versionSelector(req.name, req.version)) })),
     ModelInfer: unary('ModelInfer', (req: ModelInferRequestWire, call) => inferMessage(ctx, req, callLimits(call))),
     ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequestWire | MalformedMessage, ModelStreamInferReply>) => handleStreamInfer(call, ctx),
     RepositoryIndex: unary('RepositoryIndex', (req: RepositoryIndexRequest__Output, call) =>

@@ -9,7 +9,7 @@ import { listedInputNames } from '../../inference/infer-request.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ManagementContext } from '../management/management-routes.js';
-import { modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from './model-info.js';
+import { modelConfig, modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from './model-info.js';
 import { decodeRestInfer, encodeRestInfer, headerLength, type RestInferBody } from './rest-codec.js';
 import type { KserveRoute } from './rest-paths.js';
 
@@ -69,6 +69,7 @@ function handleGet(ex: HttpExchange, ctx: KserveRestContext, route: KserveRoute)
     }
     case 'server_metadata': return ex.sendJson(200, JSON.stringify(serverMetadata(ctx.management.token !== undefined)));
     case 'model_metadata': return ex.sendJson(200, JSON.stringify(modelMetadata(ctx.registry, model, versionSelector(model, route.version ?? ''))));
+    case 'model_config': return ex.sendJson(200, JSON.stringify(modelConfig(ctx.registry, model, versionSelector(model, route.version ?? ''))));
     case 'model_ready': {
       const ready = modelReady(ctx.registry, model, versionSelector(model, route.version ?? ''));
       return ex.sendJson(ready ? 200 : 400, JSON.stringify({ name: model, ready }));

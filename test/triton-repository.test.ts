@@ -1,0 +1,251 @@
+// Triton model repositories (--model_repository): config.pbtxt parsing, auto-completion, refusals, status, ModelConfig API.
+
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type OrtServe } from '../src/index.js';
+import { parseTritonConfig } from '../src/config/triton-config.js';
+import { OrtServeError } from '../src/errors.js';
+import { addModel, fixedBatchModel, identityModel } from './support/models.mjs';
+import { getJson, postText } from './support/test-server.js';
+import { grpcClients, unaryCall, type GrpcClients } from './support/grpc-client.js';
+
+const parse = (text: string, directoryName = 'm') => parseTritonConfig(text, { source: `${directoryName}/config.pbtxt`, directoryName });
+
+function parseError(text: string): string {
+  try {
+    parse(text);
+  } catch (err) {
+    expect(err).toBeInstanceOf(OrtServeError);
+    expect((err as OrtServeError).code).toBe('ERR_CONFIG');
+    return (err as Error).message;
+  }
+  throw new Error('expected a config error');
+}
+
+describe('config.pbtxt parsing', () => {
+  it('reads the fields of a full Triton config', () => {
+    const c = parse(`
+      name: "m"
+      platform: "onnxruntime_onnx"
+      max_batch_size: 8
+      input [ { name: "x" data_type: TYPE_FP32 dims: [ 2 ] } ]
+      output [ { name: "y", data_type: TYPE_FP32, dims: [ -1 ] reshape: { shape: [ 2 ] } } ]
+      version_policy: { specific: { versions: [ 1, 3 ] } }
+      dynamic_batching {
+        preferred_batch_size: [ 4, 8 ]
+        max_queue_delay_microseconds: 100
+        priority_levels: 2
+        default_priority_level: 2
+        default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 5000 allow_timeout_override: true }
+        priority_queue_policy { key: 1 value: { max_queue_size: 3 } }
+      }
+      instance_group [ { count: 2 kind: KIND_CPU } ]
+      optimization { graph { level: 1 } execution_accelerators { gpu_execution_accelerator: [ { name: "tensorrt" parameters { key: "precision_mode" value: "FP16" } } ] } }
+      parameters { key: "intra_op_thread_count" value: { string_value: "1" } }
+      default_model_filename: "net.onnx"
+    `);
+    expect(c).toMatchObject({
+      name: 'm', platform: 'onnxruntime_onnx', maxBatchSize: 8, maxBatchSizeGiven: true,
+      inputs: [{ name: 'x', dtype: 'float32', dims: [2], optional: false }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: [-1], reshape: [2] }],
+      versionPolicy: { kind: 'specific', versions: [3, 1] },
+      instanceGroups: [{ kind: 'KIND_CPU', count: 2, gpus: [] }],
+      graphLevel: 1,
+      gpuAccelerators: [{ name: 'tensorrt', parameters: { precision_mode: 'FP16' } }],
+      parameters: { intra_op_thread_count: '1' },
+      defaultModelFilename: 'net.onnx',
+    });
+    const d = c.dynamicBatching!;
+    expect(d).toMatchObject({ preferredBatchSizes: [4, 8], maxQueueDelayMicros: 100, priorityLevels: 2, defaultPriorityLevel: 2 });
+    expect(d.defaultQueuePolicy).toEqual({ timeoutAction: 'DELAY', defaultTimeoutMicros: 5000, allowTimeoutOverride: true, maxQueueSize: 0 });
+    expect(d.priorityQueuePolicy.get(1)).toEqual({ timeoutAction: 'REJECT', defaultTimeoutMicros: 0, allowTimeoutOverride: false, maxQueueSize: 3 });
+    expect(c.ignored).toEqual([]);
+  });
+
+  it('records unknown and unsupported fields by name instead of refusing or dropping them', () => {
+    const c = parse('max_batch_size: 0\nfrobnicate: 3\nresponse_cache { enable: true }\nsequence_batching { }\ninput [ { name: "x" data_type: TYPE_FP32 dims: [1] format: FORMAT_NCHW } ]');
+    expect(c.ignored.map((f) => f.path)).toEqual(['frobnicate', 'response_cache', 'sequence_batching', 'input[0].format']);
+    expect(c.ignored[0]).toMatchObject({ line: 2, reason: expect.stringMatching(/unknown field/) });
+    expect(c.ignored[2]!.reason).toMatch(/sequence batching/);
+  });
+
+  it.each([
+    ['name: "other"', /config\.pbtxt:1:\d+: name: 'other' must equal the model's directory name 'm'/],
+    ['platform: "tensorflow_savedmodel"', /platform: 'tensorflow_savedmodel' is not served/],
+    ['input [ { name: "x" data_type: TYPE_NOPE dims: [1] } ]', /input\[0\]\.data_type: 'TYPE_NOPE' is not one of/],
+    ['input [ { name: "x" data_type: TYPE_FP32 } ]', /input\[0\]: dims is required/],
+    ['max_batch_size: 0 dynamic_batching { }', /dynamic_batching: needs max_batch_size > 0/],
+    ['max_batch_size: 4 dynamic_batching { priority_levels: 2 default_priority_level: 3 }', /dynamic_batching\.default_priority_level: must be between 1 and priority_levels \(2\), got 3/],
+    ['max_batch_size: 4 dynamic_batching { preferred_batch_size: 8 }', /dynamic_batching\.preferred_batch_size: 8 is larger than max_batch_size \(4\)/],
+    ['instance_group [ { kind: KIND_CPU gpus: [0] } ]', /instance_group\[0\]\.gpus: cannot be given with kind KIND_CPU/],
+    ['max_batch_size: -1', /max_batch_size: -1 is outside 0\.\./],
+    ['parameters { key: "intra_op_thread_count" value: { string_value: "many" } }', /parameters: intra_op_thread_count: 'many' is not a thread count/],
+  ])('refuses %s naming the field', (text, message) => {
+    expect(parseError(text)).toMatch(message);
+  });
+});
+
+function writeModel(root: string, name: string, bytes: Uint8Array | undefined, config?: string, versions = [1]): void {
+  for (const v of versions) {
+    mkdirSync(path.join(root, name, String(v)), { recursive: true });
+    if (bytes !== undefined) writeFileSync(path.join(root, name, String(v), 'model.onnx'), bytes);
+  }
+  if (config !== undefined) writeFileSync(path.join(root, name, 'config.pbtxt'), config);
+}
+
+describe('--model_repository end to end', () => {
+  let root: string;
+  let server: OrtServe;
+  let base: string;
+  let grpc: GrpcClients;
+  const logLines: string[] = [];
+
+  beforeAll(async () => {
+    root = mkdtempSync(path.join(os.tmpdir(), 'ortserve-triton-'));
+    // y = x + x, batch dim free; two versions, the config serves both.
+    writeModel(root, 'adder', addModel('float32'), `
+      name: "adder"
+      backend: "onnxruntime"
+      max_batch_size: 8
+      input [ { name: "x", data_type: TYPE_FP32, dims: [ 2 ] } ]
+      output [ { name: "y", data_type: TYPE_FP32, dims: [ 2 ] } ]
+      version_policy: { all { } }
+      dynamic_batching { max_queue_delay_microseconds: 100 }
+      frobnicate: 1
+      response_cache { enable: true }
+    `, [1, 2]);
+    writeModel(root, 'auto', identityModel('int32'));                       // no config.pbtxt: auto-completed
+    writeModel(root, 'wrong_type', identityModel('float32'), 'input [ { name: "x" data_type: TYPE_INT32 dims: [ -1, 2 ] } ]');
+    writeModel(root, 'wrong_dim', identityModel('float32'), 'max_batch_size: 4\ninput [ { name: "x" data_type: TYPE_FP32 dims: [ 3 ] } ]');
+    writeModel(root, 'fixed_batched', fixedBatchModel(), 'max_batch_size: 4\ndynamic_batching { }');
+    writeModel(root, 'broken', identityModel('float32'), 'max_batch_size: 4\ninput [ { name: "x" \n');
+    writeModel(root, 'fixed', fixedBatchModel());                           // no config, cannot batch: served unbatched
+    server = createServer({
+      host: '127.0.0.1', restApiPort: 0, grpcPort: 0, modelRepository: root, intraOpThreads: 1, enableBatching: true,
+      batching: { maxBatchSize: 16 }, maxNumLoadRetries: 0,
+      logger: pino({ level: 'warn' }, { write: (line: string) => logLines.push(line) }),
+    });
+    const ports = await server.start();
+    base = `http://127.0.0.1:${ports.restPort}`;
+    grpc = grpcClients(`127.0.0.1:${ports.grpcPort}`);
+  });
+  afterAll(async () => {
+    grpc.close();
+    await server.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const statusOf = (name: string) => server.status().models.find((m) => m.name === name)!;
+
+  it('serves every version the config asks for, batched as configured', async () => {
+    expect(statusOf('adder').versions.map((v) => [v.version, v.state, v.batching])).toEqual([[2, 'AVAILABLE', true], [1, 'AVAILABLE', true]]);
+    const res = await postText(`${base}/v2/models/adder/versions/1/infer`, JSON.stringify({
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 2], data: [1, 2, 3, 4.5] }],
+    }));
+    expect(res.status).toBe(200);
+    expect(res.json.outputs[0]).toMatchObject({ name: 'y', shape: [2, 2], data: [2, 4, 6, 9] });
+  });
+
+  it('names unknown and unsupported fields in the model status', () => {
+    const ignored = statusOf('adder').ignoredFields.map((f) => f.field);
+    expect(ignored).toEqual(['frobnicate', 'response_cache']);
+  });
+
+  it('refuses a config that contradicts its model, naming the field; that model alone fails', () => {
+    const wrongType = statusOf('wrong_type').versions[0]!;
+    expect(wrongType.state).toBe('END');
+    expect(wrongType.error).toMatch(/config\.pbtxt: input\[0\]\.data_type: TYPE_INT32, but the model's input 'x' is TYPE_FP32/);
+    expect(statusOf('wrong_dim').versions[0]!.error).toMatch(/input\[0\]\.dims\[0\]: 3, but the model's input 'x' has 2 there/);
+    expect(statusOf('fixed_batched').versions[0]!.error).toMatch(/max_batch_size: 4 needs a batch dim, but the model's input 'x' has a fixed dim 0 of 1/);
+  });
+
+  it('lists a model whose config.pbtxt does not parse, with the line, and loads nothing for it', async () => {
+    const broken = statusOf('broken');
+    expect(broken.versions).toEqual([]);
+    expect(broken.configError).toMatch(/broken\/config\.pbtxt:2:\d+: input\[0\]: '\{' at line 2 is never closed/);
+    const res = await postText(`${base}/v2/models/broken/infer`, JSON.stringify({ inputs: [] }));
+    expect(res.status).toBe(404);
+    expect(res.json.error).toMatch(/never closed/);
+  });
+
+  it('serves a model that cannot batch unbatched under --enable_batching, with the reason in status and log', async () => {
+    const fixed = statusOf('fixed').versions[0]!;
+    expect(fixed).toMatchObject({ state: 'AVAILABLE', batching: false });
+    expect(fixed.batchingNote).toMatch(/fixed dim 0 of 1/);
+    expect(logLines.some((l) => /"model":"fixed"/.test(l) && /unbatched/.test(l))).toBe(true);
+    const res = await postText(`${base}/v2/models/fixed/infer`, JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] }));
+    expect(res.status).toBe(200);
+    expect(res.json.outputs[0].data).toEqual([1, 2, 3, 4]);
+  });
+
+  it('GET /v2/models/{m}/config returns the effective config in Triton\'s JSON form', async () => {
+    const { status, json } = await getJson(`${base}/v2/models/adder/config`);
+    expect(status).toBe(200);
+    expect(json).toMatchObject({
+      name: 'adder', platform: 'onnxruntime_onnx', backend: 'onnxruntime', max_batch_size: 8,
+      version_policy: { all: {} },
+      input: [{ name: 'x', data_type: 'TYPE_FP32', dims: [2], format: 'FORMAT_NONE', optional: false }],
+      output: [{ name: 'y', data_type: 'TYPE_FP32', dims: [2] }],
+      dynamic_batching: { max_queue_delay_microseconds: 100, preferred_batch_size: [], priority_levels: 0 },
+      instance_group: [{ kind: 'KIND_CPU', count: 1 }],
+      default_model_filename: 'model.onnx',
+    });
+    const v1 = await getJson(`${base}/v2/models/adder/versions/1/config`);
+    expect(v1.json.name).toBe('adder');
+    const missing = await getJson(`${base}/v2/models/adder/versions/7/config`);
+    expect(missing.status).toBe(404);
+  });
+
+  it('auto-completes a model without config.pbtxt from its metadata (batched: max_batch_size and dims without dim 0)', async () => {
+    const { json } = await getJson(`${base}/v2/models/auto/config`);
+    expect(json).toMatchObject({
+      name: 'auto', max_batch_size: 16,
+      input: [{ name: 'x', data_type: 'TYPE_INT32', dims: [2] }],
+      output: [{ name: 'y', data_type: 'TYPE_INT32', dims: [2] }],
+      dynamic_batching: { max_queue_delay_microseconds: 0 },
+    });
+    // Unbatched: max_batch_size 0 and the model's full dims.
+    const fixed = await getJson(`${base}/v2/models/fixed/config`);
+    expect(fixed.json).toMatchObject({ max_batch_size: 0, input: [{ name: 'x', dims: [1, 4] }] });
+    expect(fixed.json.dynamic_batching).toBeUndefined();
+  });
+
+  it('gRPC ModelConfig returns the same config', async () => {
+    const { error, response } = await unaryCall(grpc.kserve, 'ModelConfig', { name: 'adder', version: '' });
+    expect(error).toBeUndefined();
+    expect(response.config).toMatchObject({
+      name: 'adder', max_batch_size: 8, backend: 'onnxruntime',
+      input: [{ name: 'x', data_type: 'TYPE_FP32', dims: ['2'] }],
+      dynamic_batching: { max_queue_delay_microseconds: '100' },
+      version_policy: { all: {}, policy_choice: 'all' },
+    });
+    const unknown = await unaryCall(grpc.kserve, 'ModelConfig', { name: 'nope', version: '' });
+    expect(unknown.error?.code).toBe(5);   // NOT_FOUND
+  });
+});
+
+describe('--model_repository beside --model_config_file', () => {
+  it('serves both, and refuses a model name both define', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'ortserve-triton-both-'));
+    try {
+      writeModel(path.join(root, 'repo'), 'a', identityModel('float32'));
+      writeModel(path.join(root, 'tf'), 'b', identityModel('float32'));
+      const file = path.join(root, 'models.config');
+      writeFileSync(file, 'model_config_list { config { name: "b" base_path: "tf/b" } }');
+      const common = { host: '127.0.0.1', restApiPort: 0, grpcPort: 0, modelConfigFile: file, modelRepository: path.join(root, 'repo'), logger: pino({ level: 'silent' }) };
+      const both = createServer(common);
+      await both.start();
+      expect(both.status().models.map((m) => [m.name, m.versions[0]?.state])).toEqual([['b', 'AVAILABLE'], ['a', 'AVAILABLE']]);
+      await both.stop();
+      writeModel(path.join(root, 'repo'), 'b', identityModel('float32'));
+      const clash = createServer(common);
+      await expect(clash.start()).rejects.toThrow(/--model_repository: model 'b' is also in --model_config_file/);
+      await clash.stop();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
