@@ -48,6 +48,8 @@ export interface ServerStatus {
       version: number; state: string; error?: string; providers?: Array<{ name: string; active: boolean; reason: string }>;
       /** Whether the version merges requests into batches, and why not when batching was asked for. */
       batching?: boolean; batchingNote?: string;
+      /** Independent sessions of the version running at once (instance_group count). */
+      instances?: number;
     }>;
   }>;
 }
@@ -222,7 +224,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
             version: v.version,
             state: v.state,
             ...(v.error ? { error: v.error.detail } : {}),
-            ...(v.session ? { providers: v.session.providers, batching: v.session.metadata.batching.enabled } : {}),
+            ...(v.session ? { providers: v.session.providers, batching: v.session.metadata.batching.enabled, instances: v.session.instances } : {}),
             ...(v.batchingNote !== undefined ? { batchingNote: v.batchingNote } : {}),
           })),
         })),

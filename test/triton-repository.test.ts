@@ -123,6 +123,7 @@ describe('--model_repository end to end', () => {
     writeModel(root, 'fixed_batched', fixedBatchModel(), 'max_batch_size: 4\ndynamic_batching { }');
     writeModel(root, 'broken', identityModel('float32'), 'max_batch_size: 4\ninput [ { name: "x" \n');
     writeModel(root, 'fixed', fixedBatchModel());                           // no config, cannot batch: served unbatched
+    writeModel(root, 'twins', addModel('float32'), 'max_batch_size: 0\ninstance_group [ { count: 2 kind: KIND_CPU } ]');
     server = createServer({
       host: '127.0.0.1', restApiPort: 0, grpcPort: 0, modelRepository: root, intraOpThreads: 1, enableBatching: true,
       batching: { maxBatchSize: 16 }, maxNumLoadRetries: 0,
@@ -211,6 +212,22 @@ describe('--model_repository end to end', () => {
     const fixed = await getJson(`${base}/v2/models/fixed/config`);
     expect(fixed.json).toMatchObject({ max_batch_size: 0, input: [{ name: 'x', dims: [1, 4] }] });
     expect(fixed.json.dynamic_batching).toBeUndefined();
+  });
+
+  it('instance_group count: 2 gives two sessions of the version, and requests spread over them', async () => {
+    const version = statusOf('twins').versions[0]!;
+    expect(version).toMatchObject({ state: 'AVAILABLE', instances: 2, batching: false });
+    const session = server.registry.resolve('twins').session;
+    const before = session.instanceStats().map((s) => s.tasksRun);
+    const x = { dtype: 'float32' as const, shape: [1, 2], data: new Float32Array([1, 2]) };
+    // Issued in one turn: each goes to the instance with fewer requests unsettled, so they alternate.
+    const results = await Promise.all([1, 2, 3, 4].map(() => session.run(new Map([['x', x]]))));
+    results.forEach((r) => expect([...(r.get('y')!.data as Float32Array)]).toEqual([2, 4]));
+    const after = session.instanceStats().map((s) => s.tasksRun);
+    expect(after.map((n, i) => n - before[i]!)).toEqual([2, 2]);
+    expect(session.stats().tasksRun).toBe(after[0]! + after[1]!);
+    const { json } = await getJson(`${base}/v2/models/twins/config`);
+    expect(json.instance_group).toMatchObject([{ kind: 'KIND_CPU', count: 2 }]);
   });
 
   it('gRPC ModelConfig returns the same config', async () => {

@@ -91,7 +91,7 @@ export interface ModelServerConfig {
 const MODEL_FIELDS = [
   'name', 'base_path', 'model_platform', 'model_version_policy', 'version_labels', 'batching', 'execution_providers',
   'intra_op_threads', 'inter_op_threads', 'graph_optimization_level', 'version_swap_policy', 'warmup_iterations',
-  'max_concurrent_runs',
+  'max_concurrent_runs', 'instance_count',
 ] as const;
 const TF_SERVING_ONLY: Record<string, string> = {
   logging_config: "TF Serving's request logging is not supported by ortserve",
@@ -216,7 +216,14 @@ function decodeModel(model: MessageReader, baseDir: string, defaultName?: string
     session,
     swapPolicy: model.enumOf('version_swap_policy', SWAP_POLICIES),
     warmupIterations: model.int('warmup_iterations', { min: 0, max: 1000 }),
+    ...instanceCount(model),
   };
+}
+
+/** instance_count: independent sessions of each version (Triton's instance_group count). */
+function instanceCount(model: MessageReader): { instances?: number } {
+  const count = model.int('instance_count', { min: 1, max: 64 });
+  return count === undefined ? {} : { instances: count };
 }
 
 export interface ParseOptions {

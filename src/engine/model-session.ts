@@ -33,6 +33,12 @@ export interface ModelSignature {
 export type SessionOptions = NativeSessionOptions & {
   /** Runs whose recent high-percentile compute is under this many µs run on the JS thread (0 = never). Default 0. */
   inlineBudgetMicros?: number;
+  /**
+   * Independent ORT sessions (instances) of the model, each with its own native queue, that run at once (Triton's
+   * instance_group count); a request goes to the instance with the fewest of its requests unsettled. Default 1.
+   * Memory and load time scale with it.
+   */
+  instances?: number;
 };
 export type BatchingOptions = NativeBatchingOptions;
 export type RunInfo = NativeRunInfo;
@@ -119,7 +125,11 @@ export class ModelSession {
   readonly metadata: NativeMetadata;
   private readonly inputsByName: Map<string, TensorSpec>;
   private readonly outputsByName: Map<string, TensorSpec>;
-  private native: NativeSession | undefined;
+  /** The instances (one unless SessionOptions.instances asks for more); empty once released. */
+  private natives: NativeSession[];
+  /** Requests given to each instance and not settled yet: the next goes to the least busy. */
+  private readonly unsettled: number[];
+  private nextInstance = 0;
   readonly counters: RequestCounters = {
     success: 0, failure: 0, inferences: 0, requestMicros: 0, queueMicros: 0, computeMicros: 0, inlineRuns: 0, queuedRuns: 0,
   };
@@ -129,8 +139,10 @@ export class ModelSession {
     enqueued: 0, rejectedFull: 0, expired: 0, terminated: 0, batches: 0, tasksRun: 0, rowsRun: 0, paddedRows: 0, queued: 0, running: 0,
   };
 
-  private constructor(native: NativeSession, inlineBudgetMicros: number, clock?: () => number) {
-    this.native = native;
+  private constructor(natives: NativeSession[], inlineBudgetMicros: number, clock?: () => number) {
+    const native = natives[0]!;
+    this.natives = natives;
+    this.unsettled = natives.map(() => 0);
     this.executionMode = new ExecutionMode(inlineBudgetMicros, clock);
     this.metadata = native.metadata();
     this.signature = { inputs: this.metadata.inputs.map(toSpec), outputs: this.metadata.outputs.map(toSpec) };
@@ -142,24 +154,56 @@ export class ModelSession {
 
   /** Loads `path` on a native thread. Rejects with ERR_MODEL_LOAD naming the path and ORT's reason. */
   static async load(path: string, options: SessionOptions = {}, clock?: () => number): Promise<ModelSession> {
-    const { inlineBudgetMicros = 0, ...nativeOptions } = options;
-    let native: NativeSession;
-    try {
-      // Malformed options throw synchronously inside loadSession; they are caught and mapped below like load errors.
-      native = await nativeAddon().loadSession(path, nativeOptions);
-    } catch (err) {
-      const invalidOptions = (err as { code?: string }).code === 'INVALID_ARGUMENT';
-      if (invalidOptions) throw new OrtServeError('ERR_CONFIG', `loading model '${path}': ${(err as Error).message}`, { cause: err });
-      // The addon's message starts with the path again ("loading '<path>': ..."): said once is enough.
-      throw fromNativeError(err, `loading model '${path}'`, `loading '${path}': `);
+    const { inlineBudgetMicros = 0, instances = 1, ...nativeOptions } = options;
+    const loads = await Promise.allSettled(Array.from({ length: instances }, () => ModelSession.loadNative(path, nativeOptions)));
+    const failed = loads.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+    if (failed !== undefined) {
+      for (const l of loads) if (l.status === 'fulfilled') l.value.release();
+      throw failed.reason;
     }
-    const session = new ModelSession(native, inlineBudgetMicros, clock);
+    const natives = loads.map((l) => (l as PromiseFulfilledResult<NativeSession>).value);
+    const session = new ModelSession(natives, inlineBudgetMicros, clock);
     const unservable = [...session.signature.inputs].filter((s) => s.dtype === 'unsupported');
     if (unservable.length > 0) {
       session.release();
       fail('ERR_MODEL_LOAD', `loading model '${path}': input '${unservable[0]!.name}' is not a tensor of a supported type`);
     }
     return session;
+  }
+
+  /** One native session; rejects with ERR_CONFIG for malformed options, else the addon's load error mapped. */
+  private static async loadNative(path: string, nativeOptions: NativeSessionOptions): Promise<NativeSession> {
+    try {
+      // Malformed options throw synchronously inside loadSession; they are caught and mapped below like load errors.
+      return await nativeAddon().loadSession(path, nativeOptions);
+    } catch (err) {
+      const invalidOptions = (err as { code?: string }).code === 'INVALID_ARGUMENT';
+      if (invalidOptions) throw new OrtServeError('ERR_CONFIG', `loading model '${path}': ${(err as Error).message}`, { cause: err });
+      // The addon's message starts with the path again ("loading '<path>': ..."): said once is enough.
+      throw fromNativeError(err, `loading model '${path}'`, `loading '${path}': `);
+    }
+  }
+
+  /** How many independent sessions (instances) serve this version. */
+  get instances(): number {
+    return this.unsettled.length;
+  }
+
+  /** Each instance's queue counters, in instance order (empty once released). */
+  instanceStats(): NativeQueueStats[] {
+    return this.natives.map((n) => n.stats());
+  }
+
+  /** The least busy instance (fewest unsettled requests; ties go round the instances). */
+  private pickInstance(): number {
+    const n = this.unsettled.length;
+    let best = this.nextInstance % n;
+    for (let k = 1; k < n; k++) {
+      const i = (this.nextInstance + k) % n;
+      if (this.unsettled[i]! < this.unsettled[best]!) best = i;
+    }
+    this.nextInstance = best + 1;
+    return best;
   }
 
   inputSpec(name: string): TensorSpec | undefined {
@@ -230,8 +274,9 @@ export class ModelSession {
   }
 
   private async runOnce(inputs: ReadonlyMap<string, Tensor>, outputNames: readonly string[] | undefined, options: RunOptions): Promise<RunResult> {
-    const native = this.native;
-    if (native === undefined) fail('ERR_MODEL_UNAVAILABLE', 'the model version was unloaded');
+    if (this.natives.length === 0) fail('ERR_MODEL_UNAVAILABLE', 'the model version was unloaded');
+    const instance = this.natives.length === 1 ? 0 : this.pickInstance();
+    const native = this.natives[instance]!;
     this.validateInputs(inputs);
     if (outputNames !== undefined) this.validateOutputNames(outputNames);
     if (options.signal?.aborted) fail('ERR_DEADLINE_EXCEEDED', 'the request was cancelled before it ran');
@@ -260,6 +305,7 @@ export class ModelSession {
     }
     if (options.signal !== undefined) nativeOptions.cancellable = true;
     let result: NativeRunResult;
+    this.unsettled[instance]!++;
     try {
       const pending = native.run(nativeInputs, names, nativeOptions);
       const cancel = () => pending.cancel?.();
@@ -271,6 +317,8 @@ export class ModelSession {
       }
     } catch (err) {
       throw fromNativeError(err, 'running the model');
+    } finally {
+      this.unsettled[instance]!--;
     }
     this.executionMode.record(result.info.computeMicros, false);
     return { outputs: toTensors(result), info: result.info, ranInline: false };
@@ -278,16 +326,25 @@ export class ModelSession {
 
   /** Counters of this version's request queue (batches run, rows, rejections, ...). */
   stats(): NativeQueueStats {
-    return this.native?.stats() ?? this.lastStats;
+    if (this.natives.length === 0) return this.lastStats;
+    if (this.natives.length === 1) return this.natives[0]!.stats();
+    return sumStats(this.natives.map((n) => n.stats()));
   }
 
   /** Drops this session; runs in flight finish first. Later run() calls fail with ERR_MODEL_UNAVAILABLE. */
   release(): void {
-    if (this.native === undefined) return;
-    this.lastStats = this.native.stats();
-    this.native.release();
-    this.native = undefined;
+    if (this.natives.length === 0) return;
+    this.lastStats = this.stats();
+    for (const native of this.natives) native.release();
+    this.natives = [];
   }
+}
+
+/** The counters of several instances as one version's. */
+function sumStats(all: NativeQueueStats[]): NativeQueueStats {
+  const sum = { ...all[0]! };
+  for (const s of all.slice(1)) for (const key of Object.keys(sum) as Array<keyof NativeQueueStats>) sum[key] += s[key];
+  return sum;
 }
 
 /** The outputs of an addon run, by name, as tensors over the addon's buffers. */

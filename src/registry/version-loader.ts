@@ -25,7 +25,8 @@ function batchingFor(config: ModelConfig, defaults: SessionOptions): SessionOpti
     // the load with a message naming max_batch_size), a model that cannot batch loads unbatched rather than failing.
     batching = { ...batching, unbatchedIfUnbatchable: true };
   }
-  const limit = config.session.maxConcurrentRuns;
+  // Instances are Triton's unit of concurrency: each runs one batch at a time unless max_concurrent_runs says more.
+  const limit = config.session.maxConcurrentRuns ?? (config.instances !== undefined ? 1 : undefined);
   if (limit === undefined) return batching;
   return { ...(batching ?? { enabled: false }), numBatchThreads: limit };
 }
@@ -41,6 +42,7 @@ export function sessionOptionsFor(config: ModelConfig, defaults: SessionOptions,
     ...(own.interOpThreads !== undefined ? { interOpThreads: own.interOpThreads } : {}),
     ...(own.graphOptimizationLevel !== undefined ? { graphOptimizationLevel: own.graphOptimizationLevel } : {}),
     ...(own.executionProviders !== undefined ? { executionProviders: own.executionProviders } : {}),
+    ...(config.instances !== undefined ? { instances: config.instances } : {}),
     logId,
   };
 }

@@ -62,7 +62,7 @@ export function modelConfig(registry: ModelRegistry, model: string, selector: Ve
   if (config === undefined) fail('ERR_MODEL_NOT_FOUND', `Servable not found for request: ${clientText(model)}`);
   const session = loaded?.session;
   const facts = session === undefined ? undefined : {
-    signature: session.signature, batching: session.metadata.batching, instances: config.instances ?? 1,
+    signature: session.signature, batching: session.metadata.batching, instances: session.instances,
   };
   return effectiveTritonConfig(config, facts);
 }

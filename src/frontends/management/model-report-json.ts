@@ -13,7 +13,7 @@ function versionJson(v: ModelVersion, now: number) {
     in_flight: v.inFlight,
     ...(v.warmup !== undefined ? { warmup: v.warmup } : {}),
     ...(v.batchingNote !== undefined ? { batching_note: v.batchingNote } : {}),
-    ...(v.session !== undefined ? { batching: v.session.metadata.batching.enabled } : {}),
+    ...(v.session !== undefined ? { batching: v.session.metadata.batching.enabled, instances: v.session.instances } : {}),
     // Where the version's next request runs (inline on the JS thread, or queued for the native workers) and how
     // many successful requests took each path so far.
     ...(v.session !== undefined ? {
