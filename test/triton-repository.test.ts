@@ -1,6 +1,6 @@
 // Triton model repositories (--model_repository): config.pbtxt parsing, auto-completion, refusals, status, ModelConfig API.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -9,7 +9,10 @@ import { createServer, type OrtServe } from '../src/index.js';
 import { parseTritonConfig } from '../src/config/triton-config.js';
 import { OrtServeError } from '../src/errors.js';
 import { addModel, fixedBatchModel, identityModel } from './support/models.mjs';
+import { mlpForward, writeTritonExample } from '../scripts/make-example-models.mjs';
 import { getJson, postText } from './support/test-server.js';
+import { decodeInferResponse, encodeInferRequest } from '../src/protocol/flatbuffers/messages.js';
+import type { Tensor } from '../src/engine/tensor.js';
 import { grpcClients, unaryCall, type GrpcClients } from './support/grpc-client.js';
 
 const parse = (text: string, directoryName = 'm') => parseTritonConfig(text, { source: `${directoryName}/config.pbtxt`, directoryName });
@@ -123,6 +126,14 @@ describe('--model_repository end to end', () => {
     writeModel(root, 'fixed_batched', fixedBatchModel(), 'max_batch_size: 4\ndynamic_batching { }');
     writeModel(root, 'broken', identityModel('float32'), 'max_batch_size: 4\ninput [ { name: "x" \n');
     writeModel(root, 'fixed', fixedBatchModel());                           // no config, cannot batch: served unbatched
+    writeModel(root, 'ranked', addModel('float32'), `
+      max_batch_size: 4
+      dynamic_batching {
+        priority_levels: 2
+        default_priority_level: 2
+        default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 60000000 }
+        priority_queue_policy { key: 1 value { max_queue_size: 5 } }
+      }`);
     writeModel(root, 'twins', addModel('float32'), 'max_batch_size: 0\ninstance_group [ { count: 2 kind: KIND_CPU } ]');
     server = createServer({
       host: '127.0.0.1', restApiPort: 0, grpcPort: 0, modelRepository: root, intraOpThreads: 1, enableBatching: true,
@@ -230,6 +241,42 @@ describe('--model_repository end to end', () => {
     expect(json.instance_group).toMatchObject([{ kind: 'KIND_CPU', count: 2 }]);
   });
 
+  it('priority levels reach the native queue, and every protocol passes a request\'s priority, refusing one past the levels', async () => {
+    const session = server.registry.resolve('ranked').session;
+    expect(session.metadata.batching.priorityLevels).toBe(2);
+    const body = (priority: number) => JSON.stringify({ parameters: { priority }, inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] });
+    for (const priority of [0, 1, 2]) {
+      const ok = await postText(`${base}/v2/models/ranked/infer`, body(priority));
+      expect(ok.status).toBe(200);
+      expect(ok.json.outputs[0].data).toEqual([2, 4]);
+    }
+    const bad = await postText(`${base}/v2/models/ranked/infer`, body(3));
+    expect(bad.status).toBe(400);
+    expect(bad.json).toMatchObject({ code: 'ERR_INVALID_INPUT', error: expect.stringMatching(/priority: 3 is not one of the model's priority levels \(1\.\.2/) });
+    // A model without priority levels ignores it, as Triton does.
+    const plain = await postText(`${base}/v2/models/adder/infer`, body(7));
+    expect(plain.status).toBe(200);
+    const grpcBad = await unaryCall(grpc.kserve, 'ModelInfer', {
+      model_name: 'ranked', parameters: { priority: { int64_param: '3' } },
+      inputs: [{ name: 'x', datatype: 'FP32', shape: ['1', '2'], contents: { fp32_contents: [1, 2] } }],
+    });
+    expect(grpcBad.error?.code).toBe(3);   // INVALID_ARGUMENT
+    expect(grpcBad.error?.details).toMatch(/priority: 3/);
+    const fbRequest = (priority: number) => encodeInferRequest({
+      id: 'p', model: 'ranked', inputs: new Map([['x', { dtype: 'float32', shape: [1, 2], data: new Float32Array([1, 2]) } as Tensor]]), outputs: [], priority,
+    });
+    const fb = async (priority: number) => decodeInferResponse(new Uint8Array(await (await fetch(`${base}/v1/flatbuffers/infer`, { method: 'POST', body: fbRequest(priority) })).arrayBuffer()));
+    expect([...((await fb(1)).outputs.get('y')!.data as Float32Array)]).toEqual([2, 4]);
+    expect((await fb(3)).error).toMatchObject({ code: 'ERR_INVALID_INPUT', message: expect.stringMatching(/priority: 3/) });
+    const { json } = await getJson(`${base}/v2/models/ranked/config`);
+    expect(json.dynamic_batching).toMatchObject({
+      priority_levels: 2, default_priority_level: 2,
+      default_queue_policy: { timeout_action: 'DELAY', default_timeout_microseconds: 60000000 },
+      priority_queue_policy: { 1: { timeout_action: 'REJECT', max_queue_size: 5 } },
+    });
+    expect(statusOf('ranked').ignoredFields).toEqual([]);
+  });
+
   it('gRPC ModelConfig returns the same config', async () => {
     const { error, response } = await unaryCall(grpc.kserve, 'ModelConfig', { name: 'adder', version: '' });
     expect(error).toBeUndefined();
@@ -262,6 +309,84 @@ describe('--model_repository beside --model_config_file', () => {
       await expect(clash.start()).rejects.toThrow(/--model_repository: model 'b' is also in --model_config_file/);
       await clash.stop();
     } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the committed Triton example repository (examples/triton)', () => {
+  const example = path.resolve(__dirname, '..', 'examples', 'triton');
+
+  it('is what scripts/make-example-models.mjs writes, byte for byte', () => {
+    const fresh = mkdtempSync(path.join(os.tmpdir(), 'ortserve-triton-example-'));
+    try {
+      for (const written of writeTritonExample(fresh)) {
+        const rel = path.relative(fresh, written);
+        expect(readFileSync(path.join(example, rel)).equals(readFileSync(written)), rel).toBe(true);
+      }
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
+  it('runs unchanged: both versions batched over two instances, with priorities, and multi_io auto-completed', async () => {
+    const server = createServer({ host: '127.0.0.1', restApiPort: 0, grpcPort: 0, modelRepository: example, logger: pino({ level: 'silent' }) });
+    const { restPort } = await server.start();
+    try {
+      const base = `http://127.0.0.1:${restPort}`;
+      const mlp = server.status().models.find((m) => m.name === 'mlp')!;
+      expect(mlp.ignoredFields).toEqual([]);
+      expect(mlp.versions.map((v) => [v.version, v.state, v.batching, v.instances])).toEqual([[2, 'AVAILABLE', true, 2], [1, 'AVAILABLE', true, 2]]);
+      expect(server.registry.resolve('mlp').session.metadata.batching).toMatchObject({ maxBatchSize: 8, batchTimeoutMicros: 500, priorityLevels: 2 });
+      const x = [[1, 2, 3, 4], [0, -1, 2, 1]];
+      for (const version of [1, 2]) {
+        const res = await postText(`${base}/v2/models/mlp/versions/${version}/infer`, JSON.stringify({
+          parameters: { priority: 1 }, inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 4], data: x.flat() }],
+        }));
+        expect(res.status).toBe(200);
+        expect(res.json.outputs[0].data).toEqual(mlpForward(x, version).flat());
+      }
+      const auto = await getJson(`${base}/v2/models/multi_io/config`);
+      expect(auto.json).toMatchObject({ max_batch_size: 0, input: [{ name: 'a', data_type: 'TYPE_FP32', dims: [-1, 3] }, { name: 'b', data_type: 'TYPE_INT64' }, { name: 'text', data_type: 'TYPE_STRING', dims: [-1] }] });
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('editing a config.pbtxt while serving', () => {
+  it('reloads the model with the new config once the file reads the same twice; a broken edit keeps the old one', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'ortserve-triton-edit-'));
+    writeModel(root, 'adder', addModel('float32'), 'max_batch_size: 4\ndynamic_batching { }');
+    const server = createServer({
+      host: '127.0.0.1', restApiPort: 0, grpcPort: 0, modelRepository: root, fileSystemPollWaitSeconds: 1, versionSettleSeconds: 0,
+      logger: pino({ level: 'silent' }),
+    });
+    await server.start();
+    const waitFor = async (done: () => boolean) => {
+      for (let i = 0; i < 600 && !done(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(done()).toBe(true);
+    };
+    try {
+      const batchSize = () => {
+        try {
+          return server.registry.resolve('adder').session.metadata.batching.maxBatchSize;
+        } catch {
+          return undefined;
+        }
+      };
+      expect(batchSize()).toBe(4);
+      writeFileSync(path.join(root, 'adder', 'config.pbtxt'), 'max_batch_size: 16\ndynamic_batching { }');
+      await waitFor(() => batchSize() === 16);
+      const events: string[] = [];
+      server.registry.onEvent((e) => { if (e.type === 'config' && !e.ok) events.push(e.error ?? ''); });
+      writeFileSync(path.join(root, 'adder', 'config.pbtxt'), 'max_batch_size: 16\ndynamic_batching { priority_levels: 2 }');
+      await waitFor(() => events.length > 0);
+      expect(events[0]).toMatch(/default_priority_level: must be between 1 and priority_levels \(2\)/);
+      expect(batchSize()).toBe(16);   // still serving with the config it had
+      expect(server.status().models.find((m) => m.name === 'adder')!.versions[0]!.state).toBe('AVAILABLE');
+    } finally {
+      await server.stop();
       rmSync(root, { recursive: true, force: true });
     }
   });

@@ -1,6 +1,7 @@
 // JS <-> native conversions for tensors, session options and metadata; pins input buffers, wraps outputs zero-copy.
 #include "binding/js_tensors.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -209,6 +210,27 @@ BatchPolicy ParseBatchPolicy(const Napi::Value& options) {
   policy.allowed_batch_sizes = OptionalSizes(env, b, "allowedBatchSizes");
   policy.preferred_batch_sizes = OptionalSizes(env, b, "preferredBatchSizes");
   policy.pad_variable_length_inputs = b.Get("padVariableLengthInputs").ToBoolean().Value();
+  // priorityLevels: [{delayOnTimeout?, timeoutMicros?, allowTimeoutOverride?, maxQueueSize?}, ...], level 1 first.
+  Napi::Value levels = b.Get("priorityLevels");
+  if (!levels.IsUndefined()) {
+    if (!levels.IsArray() || levels.As<Napi::Array>().Length() > 1000) {
+      ThrowInvalidArgument(env, "options.batching.priorityLevels must be an array of at most 1000 level policies");
+    }
+    Napi::Array array = levels.As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      if (!array.Get(i).IsObject()) ThrowInvalidArgument(env, Index("options.batching.priorityLevels", i) + " must be an object");
+      Napi::Object l = array.Get(i).As<Napi::Object>();
+      BatchPolicy::LevelPolicy level;
+      level.delay_on_timeout = l.Get("delayOnTimeout").ToBoolean().Value();
+      level.timeout_micros = OptionalInteger(env, l, "timeoutMicros", 0, 9.2e15);
+      level.allow_timeout_override = l.Get("allowTimeoutOverride").ToBoolean().Value();
+      level.max_queue_size = OptionalInteger(env, l, "maxQueueSize", 0, 1 << 24);
+      policy.levels.push_back(level);
+    }
+    // Triton's numbering: 1..levels; 0 or absent = level 1.
+    const int64_t default_level = OptionalInteger(env, b, "defaultPriorityLevel", 1, 1000);
+    policy.default_level = std::max<int64_t>(default_level, 1) - 1;
+  }
   const std::string problem = policy.Validate();
   if (!problem.empty()) ThrowInvalidArgument(env, "options.batching: " + problem);
   return policy;

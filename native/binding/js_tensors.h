@@ -34,7 +34,8 @@ SessionConfig ParseSessionConfig(const Napi::Value& value);
 // external buffer already covers that memory (V8 must never see two ArrayBuffers over one backing store); then it
 // is copied. `pinned_inputs` are the run's inputs, for that check.
 // options.batching: {enabled?, maxBatchSize?, batchTimeoutMicros?, maxEnqueuedBatches?, maxQueuedRequests?,
-// numBatchThreads?, allowedBatchSizes?, preferredBatchSizes?, padVariableLengthInputs?}; absent = unbatched with
+// numBatchThreads?, allowedBatchSizes?, preferredBatchSizes?, padVariableLengthInputs?, priorityLevels?: [{delayOnTimeout?,
+// timeoutMicros?, allowTimeoutOverride?, maxQueueSize?}], defaultPriorityLevel? (1-based)}; absent = unbatched with
 // defaults. Throws (ThrowInvalidArgument) naming the field, including BatchPolicy::Validate()'s complaints.
 BatchPolicy ParseBatchPolicy(const Napi::Value& options);
 

@@ -35,6 +35,10 @@ export interface BatchingConfig {
   allowedBatchSizes: number[];
   preferredBatchSizes: number[];
   padVariableLengthInputs: boolean;
+  /** Priority levels with their queue policies, level 1 first (from a Triton config's dynamic_batching). */
+  priorityLevels?: Array<{ delayOnTimeout: boolean; timeoutMicros: number; allowTimeoutOverride: boolean; maxQueueSize: number }>;
+  /** The level of a request that names none, 1-based. */
+  defaultPriorityLevel?: number;
 }
 
 

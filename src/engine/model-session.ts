@@ -56,6 +56,11 @@ export interface RunOptions {
   maxOutputStrings?: number;
   /** ERR_TOO_LARGE instead of outputs holding more bytes (checked before any is converted). */
   maxOutputBytes?: number;
+  /**
+   * Priority level, 1 = served first (Triton's numbering); 0 or undefined = the model's default level. Ignored by a
+   * model without priority levels; past its levels: ERR_INVALID_INPUT naming `priority`.
+   */
+  priority?: number;
 }
 
 /** Cumulative per-version request counters, for metrics (Triton's nv_inference_* meanings). */
@@ -288,6 +293,13 @@ export class ModelSession {
     }
     if (options.maxOutputStrings !== undefined) nativeOptions.maxOutputStrings = options.maxOutputStrings;
     if (options.maxOutputBytes !== undefined) nativeOptions.maxOutputBytes = options.maxOutputBytes;
+    const levels = this.metadata.batching.priorityLevels;
+    if (options.priority !== undefined && levels > 1) {
+      if (!Number.isSafeInteger(options.priority) || options.priority < 0 || options.priority > levels) {
+        fail('ERR_INVALID_INPUT', `priority: ${options.priority} is not one of the model's priority levels (1..${levels}, or 0 for the default)`);
+      }
+      nativeOptions.priority = options.priority;
+    }
     const nativeInputs = [...inputs].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
     const names = outputNames === undefined ? undefined : [...outputNames];
     if (this.executionMode.inline()) {

@@ -55,7 +55,11 @@ export interface NativeMetadata {
   /** -1 when the model sets none. */
   modelVersion: number;
   custom: Record<string, string>;
-  batching: { enabled: boolean; maxBatchSize: number; batchTimeoutMicros: number; maxEnqueuedBatches: number; queueCapacity: number };
+  batching: {
+    enabled: boolean; maxBatchSize: number; batchTimeoutMicros: number; maxEnqueuedBatches: number; queueCapacity: number;
+    /** Priority levels of the queue (1 = none). */
+    priorityLevels: number;
+  };
 }
 
 /** How requests to one model version are merged (native/core/batch_policy.h documents each field). */
@@ -77,6 +81,14 @@ export interface NativeBatchingOptions {
    * metadata().batching.enabled then reads false. For batching asked server-wide rather than by the model.
    */
   unbatchedIfUnbatchable?: boolean;
+  /**
+   * Priority levels (Triton's priority_levels), level 1 first: each with its queue policy. Absent = one level, no
+   * queue timeout. A level's timeout fails a request still queued then (UNAVAILABLE), or with delayOnTimeout serves it
+   * after its level's timely ones; maxQueueSize bounds the level (0 = only the queue's bound).
+   */
+  priorityLevels?: Array<{ delayOnTimeout?: boolean; timeoutMicros?: number; allowTimeoutOverride?: boolean; maxQueueSize?: number }>;
+  /** The level of a request that names none, 1-based. Default 1. */
+  defaultPriorityLevel?: number;
 }
 
 export interface NativeRunOptions {
@@ -94,6 +106,8 @@ export interface NativeRunOptions {
   maxOutputStrings?: number;
   /** Reject RESOURCE_EXHAUSTED, before any output is converted, when the outputs hold more bytes (strings: +4 each). */
   maxOutputBytes?: number;
+  /** Priority level, 1 = served first; 0 = the policy's default. Ignored with one level; past the levels: TypeError. */
+  priority?: number;
 }
 
 /** How one request ran: the batch it joined and where its time went. */

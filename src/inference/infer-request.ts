@@ -13,6 +13,8 @@ export interface CallLimits {
   deadline?: number;
   /** Aborts when the client cancels or disconnects: a request still queued is dropped. */
   signal?: AbortSignal;
+  /** The request's priority level (Triton's numbering, 1 = served first; 0 or undefined = the model's default). */
+  priority?: number;
 }
 
 /**
@@ -20,6 +22,11 @@ export interface CallLimits {
  * row form spreads `instances` over the inputs the model declares). A decoder runs once the version is resolved.
  */
 export type RequestInputs = ReadonlyMap<string, Tensor> | ((signature: ModelSignature) => ReadonlyMap<string, Tensor>);
+
+/** `limits` with the request's priority level, when it names one. */
+export function withPriority(limits: CallLimits, priority: number | undefined): CallLimits {
+  return priority === undefined ? limits : { ...limits, priority };
+}
 
 /** A decoded request, whatever protocol it came in. */
 export interface InferRequest {

@@ -26,6 +26,7 @@ function engineRunOptions(limits: CallLimits, sizes: SizeLimits): RunOptions {
   const options: RunOptions = { maxOutputStrings: sizes.maxStringElements, maxOutputBytes: sizes.maxResponseBytes };
   if (limits.deadline !== undefined) options.deadline = limits.deadline;
   if (limits.signal !== undefined) options.signal = limits.signal;
+  if (limits.priority !== undefined) options.priority = limits.priority;
   return options;
 }
 

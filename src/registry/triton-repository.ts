@@ -89,11 +89,15 @@ export function tritonModelConfig(t: TritonModelConfig, dir: string, autoComplet
       maxBatchSize: t.maxBatchSize, batchTimeoutMicros: d.maxQueueDelayMicros, allowedBatchSizes: [],
       preferredBatchSizes: d.preferredBatchSizes, padVariableLengthInputs: false,
     };
+    // Priority levels, each with its queue policy (its own, else the default one); without levels, the default
+    // policy applies to the one queue.
+    const levels = Math.max(1, d.priorityLevels);
+    batching.priorityLevels = Array.from({ length: levels }, (_, i) => {
+      const q = d.priorityQueuePolicy.get(i + 1) ?? d.defaultQueuePolicy;
+      return { delayOnTimeout: q.timeoutAction === 'DELAY', timeoutMicros: q.defaultTimeoutMicros, allowTimeoutOverride: q.allowTimeoutOverride, maxQueueSize: q.maxQueueSize };
+    });
+    if (d.priorityLevels > 0) batching.defaultPriorityLevel = d.defaultPriorityLevel;
     config.batching = batching;
-    if (d.priorityLevels > 0) ignored.push({ path: 'dynamic_batching.priority_levels', line: 0, reason: 'priority levels are not enforced yet: requests are served in arrival order' });
-    if (d.defaultQueuePolicy.defaultTimeoutMicros > 0 || d.defaultQueuePolicy.maxQueueSize > 0 || d.priorityQueuePolicy.size > 0) {
-      ignored.push({ path: 'dynamic_batching.default_queue_policy', line: 0, reason: 'queue policies are not enforced yet' });
-    }
     if (d.preserveOrdering) ignored.push({ path: 'dynamic_batching.preserve_ordering', line: 0, reason: 'each request is answered when its batch completes' });
   }
   return config;

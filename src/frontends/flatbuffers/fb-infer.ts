@@ -3,7 +3,7 @@
 import { toOrtServeError } from '../../errors.js';
 import type { DType } from '../../engine/tensor.js';
 import type { CallLimits } from '../../inference/infer-request.js';
-import { listedInputNames } from '../../inference/infer-request.js';
+import { listedInputNames, withPriority } from '../../inference/infer-request.js';
 import { runInference } from '../../inference/run-inference.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
@@ -41,7 +41,8 @@ export async function runFlatBuffersInfer(
     const response = await runInference(registry, {
       model: request.model, selector, inputs: request.inputs,
       outputNames: request.outputs.length > 0 ? request.outputs : undefined,
-      limits: limitsFor(request.timeoutMicros), sizes,
+      // priority: 0 = the model's default level (the field's default), as Triton's parameter.
+      limits: withPriority(limitsFor(request.timeoutMicros), request.priority === 0 ? undefined : request.priority), sizes,
     }, listedInputNames(request.inputs.keys(), fbDtypeName, 'request.inputs'));
     return { bytes: encodeInferResponse(id, response.model, response.version, response.outputs), status: 200, id };
   } catch (err) {

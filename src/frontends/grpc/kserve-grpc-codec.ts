@@ -33,6 +33,8 @@ export interface DecodedGrpcInfer {
   outputNames?: string[];
   /** Triton's "timeout" request parameter, in microseconds. */
   timeoutMicros?: number;
+  /** Triton's "priority" request parameter (1 = served first, 0 = the model's default). */
+  priority?: number;
 }
 
 /** Which typed-contents field holds each dtype; FP16 and BF16 have none (they travel only as raw bytes). */
@@ -141,6 +143,12 @@ export function decodeModelInfer(msg: ModelInferMessage, maxBytes: number, limit
     const micros = Number(parameterValue(timeout));
     if (!Number.isSafeInteger(micros) || micros < 0) fail('ERR_BAD_REQUEST', 'parameters.timeout: expected a non-negative int64_param (microseconds)');
     result.timeoutMicros = micros;
+  }
+  const priority = msg.parameters['priority'];
+  if (priority !== undefined) {
+    const level = Number(parameterValue(priority));
+    if (!Number.isSafeInteger(level) || level < 0) fail('ERR_BAD_REQUEST', 'parameters.priority: expected a non-negative int64_param or uint64_param');
+    result.priority = level;
   }
   return result;
 }

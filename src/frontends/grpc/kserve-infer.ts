@@ -2,7 +2,7 @@
 
 import { datatypeOf } from '../kserve/datatypes.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
-import { listedInputNames, type CallLimits } from '../../inference/infer-request.js';
+import { listedInputNames, withPriority, type CallLimits } from '../../inference/infer-request.js';
 import { checkServable, expireIfPast, runInference } from '../../inference/run-inference.js';
 import { versionSelector } from '../kserve/model-info.js';
 import type { GrpcContext } from './grpc-context.js';
@@ -25,7 +25,7 @@ export async function inferMessage(ctx: GrpcContext, msg: ModelInferMessage, lim
   const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits);
   const response = await runInference(ctx.registry, {
     model: decoded.model, selector: decoded.selector, id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
-    limits: withTimeout(limits, decoded.timeoutMicros, receivedAt), sizes: ctx.sizes,
+    limits: withPriority(withTimeout(limits, decoded.timeoutMicros, receivedAt), decoded.priority), sizes: ctx.sizes,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   return modelInferReply(response);
 }

@@ -25,6 +25,8 @@ export interface RestInferRequest {
   binaryOutput(name: string): boolean;
   /** Triton's "timeout" request parameter, in microseconds. */
   timeoutMicros?: number;
+  /** Triton's "priority" request parameter (1 = served first, 0 = the model's default). */
+  priority?: number;
 }
 
 /** The section of the body after the JSON header, consumed in input order (the binary tensor data extension). */
@@ -99,6 +101,7 @@ export function decodeRestInfer(body: Uint8Array, headerLength: number | undefin
   const parameters = objectField(root['parameters'], 'parameters');
   const binaryDefault = boolParam(parameters?.['binary_data_output'], 'parameters.binary_data_output') ?? false;
   const timeoutMicros = countParam(parameters?.['timeout'], 'parameters.timeout');
+  const priority = countParam(parameters?.['priority'], 'parameters.priority');
   const inputsJson = root['inputs'];
   if (!Array.isArray(inputsJson)) fail('ERR_BAD_REQUEST', `inputs: expected a list of input tensors, got ${describeJson(inputsJson)}`);
   const cursor: BinaryCursor = { bytes: binary, offset: 0 };
@@ -119,6 +122,7 @@ export function decodeRestInfer(body: Uint8Array, headerLength: number | undefin
   if (id !== undefined) request.id = id;
   if (outputs !== undefined) request.outputNames = outputs.map((o) => o.name);
   if (timeoutMicros !== undefined) request.timeoutMicros = timeoutMicros;
+  if (priority !== undefined) request.priority = priority;
   return request;
 }
 

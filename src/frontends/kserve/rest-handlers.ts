@@ -5,7 +5,7 @@ import { clientText, fail } from '../../errors.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import type { HttpExchange } from '../http/http-exchange.js';
 import { datatypeOf } from './datatypes.js';
-import { listedInputNames } from '../../inference/infer-request.js';
+import { listedInputNames, withPriority } from '../../inference/infer-request.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ManagementContext } from '../management/management-routes.js';
@@ -52,7 +52,7 @@ async function handleInfer(ex: HttpExchange, res: HttpResponse, ctx: KserveRestC
   // A client that disconnects drops its request from the queue if it has not started.
   const response = await runInference(ctx.registry, {
     model, selector, inputs: decoded.inputs, outputNames: decoded.outputNames, id: decoded.id,
-    limits: ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), sizes: ctx.sizes,
+    limits: withPriority(ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), decoded.priority), sizes: ctx.sizes,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   const encoded = encodeRestInfer(response, decoded.binaryOutput);
   if (encoded.binary.length === 0) ex.sendJson(200, encoded.json);
