@@ -7,6 +7,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type OrtServe } from '../src/index.js';
 import { parseTritonConfig } from '../src/config/triton-config.js';
+import { tritonProviderOptions } from '../src/config/execution-providers.js';
+import { parseModelEntry } from '../src/config/model-config.js';
 import { OrtServeError } from '../src/errors.js';
 import { addModel, fixedBatchModel, identityModel } from './support/models.mjs';
 import { mlpForward, writeTritonExample } from '../scripts/make-example-models.mjs';
@@ -389,5 +391,84 @@ describe('editing a config.pbtxt while serving', () => {
       await server.stop();
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('execution-provider options (CPU-only machine: the providers cannot load)', () => {
+  it('maps Triton\'s TensorRT and CUDA parameters onto ONNX Runtime\'s provider option keys', () => {
+    expect(tritonProviderOptions('tensorrt', {
+      precision_mode: 'FP16', max_workspace_size_bytes: '1073741824', trt_engine_cache_enable: 'true',
+      trt_engine_cache_path: '/cache/trt', trt_timing_cache_enable: '1',
+    })).toEqual({
+      options: {
+        trt_fp16_enable: '1', trt_max_workspace_size: '1073741824', trt_engine_cache_enable: '1', trt_engine_cache_path: '/cache/trt',
+        trt_timing_cache_enable: '1',
+      },
+      problems: [],
+    });
+    expect(tritonProviderOptions('tensorrt', { precision_mode: 'INT8' }).options).toEqual({ trt_int8_enable: '1' });
+    expect(tritonProviderOptions('cuda', { cudnn_conv_algo_search: '1', gpu_mem_limit: '2147483648', enable_cuda_graph: 'true' }).options)
+      .toEqual({ cudnn_conv_algo_search: 'HEURISTIC', gpu_mem_limit: '2147483648', enable_cuda_graph: '1' });
+    expect(tritonProviderOptions('tensorrt', { precision_mode: 'FP8', trt_bogus: '1' }).problems).toEqual([
+      { key: 'precision_mode', problem: "'FP8' is not FP32, FP16 or INT8" },
+      { key: 'trt_bogus', problem: expect.stringMatching(/not a tensorrt provider option ortserve passes on/) },
+    ]);
+  });
+
+  it('hands the options to the providers\' options structs, and the fallback reason names the provider', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'ortserve-triton-ep-'));
+    writeModel(root, 'gpu', addModel('float32'), `
+      instance_group [ { kind: KIND_GPU, count: 1, gpus: [ 1 ] } ]
+      optimization { cuda { graphs: true } execution_accelerators { gpu_execution_accelerator: [ {
+        name: "tensorrt"
+        parameters { key: "precision_mode" value: "FP16" }
+        parameters { key: "max_workspace_size_bytes" value: "1073741824" }
+        parameters { key: "trt_engine_cache_enable" value: "1" }
+        parameters { key: "trt_engine_cache_path" value: "/tmp/trt-cache" }
+      } ] } }
+      parameters { key: "cudnn_conv_algo_search" value: { string_value: "0" } }
+      parameters { key: "gpu_mem_limit" value: { string_value: "4294967296" } }`);
+    writeModel(root, 'bad_precision', addModel('float32'), `
+      instance_group [ { kind: KIND_GPU } ]
+      optimization { execution_accelerators { gpu_execution_accelerator: [ { name: "tensorrt" parameters { key: "precision_mode" value: "FP8" } } ] } }`);
+    const lines: string[] = [];
+    const server = createServer({
+      host: '127.0.0.1', restApiPort: 0, grpcPort: 0, modelRepository: root,
+      logger: pino({ level: 'warn' }, { write: (line: string) => lines.push(line) }),
+    });
+    await server.start();
+    try {
+      const providers = server.status().models.find((m) => m.name === 'gpu')!.versions[0]!.providers!;
+      expect(providers.map((p) => [p.name, p.active])).toEqual([['tensorrt', false], ['cuda', false], ['cpu', true]]);
+      const [trt, cuda] = providers as Array<{ options: Record<string, string>; reason: string }>;
+      expect(trt!.options).toEqual({
+        device_id: '1', trt_fp16_enable: '1', trt_max_workspace_size: '1073741824', trt_engine_cache_enable: '1', trt_engine_cache_path: '/tmp/trt-cache',
+      });
+      expect(cuda!.options).toEqual({ device_id: '1', cudnn_conv_algo_search: 'EXHAUSTIVE', gpu_mem_limit: '4294967296', enable_cuda_graph: '1' });
+      expect(trt!.reason).toMatch(/^TensorRT execution provider \(device 1\) could not be added, falling back: /);
+      expect(cuda!.reason).toMatch(/^CUDA execution provider \(device 1\) could not be added, falling back: /);
+      expect(lines.some((l) => /execution provider tensorrt skipped/.test(l) && /TensorRT execution provider \(device 1\)/.test(l))).toBe(true);
+      const res = await postText(`http://127.0.0.1:${server.status().restPort}/v2/models/gpu/infer`, JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] }));
+      expect(res.json.outputs[0].data).toEqual([2, 4]);   // served by the CPU provider
+      expect(server.status().models.find((m) => m.name === 'bad_precision')!.configError)
+        .toMatch(/config\.pbtxt: optimization\.execution_accelerators\.gpu_execution_accelerator\[0\]\.parameters\["precision_mode"\]: 'FP8' is not FP32, FP16 or INT8/);
+    } finally {
+      await server.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('takes ONNX Runtime\'s own keys from a TF-style config\'s provider_options, refusing unknown ones by name', () => {
+    const entry = (extra: string) => parseModelEntry(`name: "m" base_path: "/m" execution_providers: "tensorrt:0,cuda:1" ${extra}`, { format: 'pbtxt', source: 'models.config', baseDir: '/' }, 'm');
+    const ok = entry('provider_options { name: "tensorrt" options { key: "trt_fp16_enable" value: "true" } } provider_options { name: "cuda" options { key: "gpu_mem_limit" value: "1024" } }');
+    expect(ok.session.executionProviders).toEqual([
+      { name: 'tensorrt', deviceId: 0, options: { trt_fp16_enable: '1' } },
+      { name: 'cuda', deviceId: 1, options: { gpu_mem_limit: '1024' } },
+    ]);
+    expect(() => entry('provider_options { name: "cuda" options { key: "trt_fp16_enable" value: "1" } }')).toThrow(/config\.provider_options\[0\]\.options: "trt_fp16_enable": not a cuda provider option/);
+    expect(() => parseModelEntry('name: "m" base_path: "/m" provider_options { name: "cuda" }', { format: 'pbtxt', source: 'models.config', baseDir: '/' }, 'm'))
+      .toThrow(/provider_options\[0\]\.name: 'cuda' is not in this model's execution_providers/);
+    const yaml = parseModelEntry('{"name": "m", "base_path": "/m", "execution_providers": "cuda:0", "provider_options": [{"name": "cuda", "options": {"cudnn_conv_algo_search": "DEFAULT"}}]}', { format: 'yaml', source: 'body', baseDir: '/' }, 'm');
+    expect(yaml.session.executionProviders).toEqual([{ name: 'cuda', deviceId: 0, options: { cudnn_conv_algo_search: 'DEFAULT' } }]);
   });
 });

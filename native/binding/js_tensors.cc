@@ -166,6 +166,20 @@ SessionConfig ParseSessionConfig(const Napi::Value& value) {
         ThrowInvalidArgument(env, Field(field, "name") + " must be tensorrt, cuda or cpu, got " + request.name);
       if (!provider.Get("deviceId").IsUndefined())
         request.device_id = static_cast<int>(RequireNonNegativeInteger(env, provider.Get("deviceId"), Field(field, "deviceId"), 1024));
+      // options: {ortKey: "value"} for the provider's options struct (ONNX Runtime's own keys).
+      Napi::Value given = provider.Get("options");
+      if (!given.IsUndefined()) {
+        if (!given.IsObject()) ThrowInvalidArgument(env, Field(field, "options") + " must be an object of strings");
+        Napi::Object pairs = given.As<Napi::Object>();
+        Napi::Array keys = pairs.GetPropertyNames();
+        for (uint32_t k = 0; k < keys.Length(); ++k) {
+          const std::string key = keys.Get(k).As<Napi::String>().Utf8Value();
+          if (key == "device_id") ThrowInvalidArgument(env, Field(field, "options") + ": set device_id with deviceId");
+          Napi::Value value = pairs.Get(key);
+          if (!value.IsString()) ThrowInvalidArgument(env, Field(field, "options") + "." + key + " must be a string");
+          request.options.emplace_back(key, value.As<Napi::String>().Utf8Value());
+        }
+      }
       config.providers.push_back(request);
     }
   }
@@ -395,6 +409,9 @@ Napi::Object MetadataToJs(Napi::Env env, const ModelMetadata& metadata) {
     provider.Set("name", metadata.providers[i].name);
     provider.Set("active", metadata.providers[i].active);
     provider.Set("reason", metadata.providers[i].reason);
+    Napi::Object options = Napi::Object::New(env);
+    for (const auto& [key, value] : metadata.providers[i].options) options.Set(key, value);
+    provider.Set("options", options);
     providers.Set(static_cast<uint32_t>(i), provider);
   }
   object.Set("providers", providers);

@@ -4,9 +4,9 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { OrtServeError } from '../errors.js';
 import { GRAPH_OPTIMIZATION_LEVELS, type GraphOptimizationLevel } from '../engine/native-binding.js';
-import { ProviderEntryError, parseExecutionProviderList, type ExecutionProviderRequest } from './execution-providers.js';
+import { ProviderEntryError, ortProviderOptions, parseExecutionProviderList, type ExecutionProviderRequest } from './execution-providers.js';
 import { DEFAULT_MAX_CONFIG_BYTES, checkConfigSize } from './config-limits.js';
-import { MessageReader, configError, type ConfigFormat, type ReaderContext } from './model-config-reader.js';
+import { MessageReader, configError, type ConfigFormat, type ReaderContext, type SourcePos } from './model-config-reader.js';
 import { parsePbtxt } from './model-config-pbtxt.js';
 import { parseYaml } from './model-config-yaml.js';
 import type { IgnoredField } from './model-config-reader.js';
@@ -95,7 +95,7 @@ export interface ModelServerConfig {
 const MODEL_FIELDS = [
   'name', 'base_path', 'model_platform', 'model_version_policy', 'version_labels', 'batching', 'execution_providers',
   'intra_op_threads', 'inter_op_threads', 'graph_optimization_level', 'version_swap_policy', 'warmup_iterations',
-  'max_concurrent_runs', 'instance_count',
+  'max_concurrent_runs', 'instance_count', 'provider_options',
 ] as const;
 const TF_SERVING_ONLY: Record<string, string> = {
   logging_config: "TF Serving's request logging is not supported by ortserve",
@@ -183,6 +183,45 @@ function decodeProviders(model: MessageReader): ExecutionProviderRequest[] | und
   return out;
 }
 
+/** A map<string, string>: repeated `{ key: "" value: "" }` entries in text format, a mapping in YAML/JSON. */
+function stringMap(m: MessageReader, name: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of m.fields.filter((x) => x.name === name)) {
+    const entries = m.ctx.format === 'yaml' && f.value.kind === 'message'
+      ? f.value.fields.map((e) => ({ key: e.name, node: e.value, at: e as SourcePos }))
+      : (f.value.kind === 'list' ? f.value.items : [f.value]).map((node) => {
+          const entry: MessageReader = new MessageReader(node, m.sub(name), m.ctx, ['key', 'value']);
+          const value = entry.single('value');
+          if (value === undefined) entry.fail(undefined, 'value is required');
+          return { key: entry.string('key', true)!, node: value.value, at: node as SourcePos };
+        });
+    for (const { key, node, at } of entries) {
+      const path = `${m.sub(name)}[${JSON.stringify(key)}]`;
+      if (Object.hasOwn(out, key)) throw configError(m.ctx, at, path, 'given twice');
+      if (node.kind !== 'scalar' || node.value === null) throw configError(m.ctx, at, path, 'expected a string value');
+      out[key] = String(node.value);
+    }
+  }
+  return out;
+}
+
+/**
+ * provider_options { name: "tensorrt" options { key: "trt_fp16_enable" value: "1" } }: ONNX Runtime's own option keys
+ * for a provider listed in execution_providers. Throws ERR_CONFIG naming the entry and key.
+ */
+function applyProviderOptions(model: MessageReader, providers: ExecutionProviderRequest[] | undefined): void {
+  model.messages('provider_options', ['name', 'options']).forEach((entry: MessageReader) => {
+    const name = entry.enumOf('name', ['cuda', 'tensorrt'] as const);
+    if (name === undefined) entry.fail(undefined, 'name is required (cuda or tensorrt)');
+    const targets = (providers ?? []).filter((p) => p.name === name);
+    if (targets.length === 0) entry.fail('name', `'${name}' is not in this model's execution_providers`);
+    const { options, problems } = ortProviderOptions(name, stringMap(entry, 'options'));
+    const problem = problems[0];
+    if (problem !== undefined) entry.fail('options', `${JSON.stringify(problem.key)}: ${problem.problem}`);
+    for (const target of targets) target.options = { ...target.options, ...options };
+  });
+}
+
 function decodeLabels(model: MessageReader): Map<string, number> {
   const labels = new Map<string, number>();
   for (const entry of model.intMap('version_labels', { min: 1, max: MAX_VERSION })) {
@@ -210,6 +249,7 @@ function decodeModel(model: MessageReader, baseDir: string, defaultName?: string
     executionProviders: decodeProviders(model),
     maxConcurrentRuns: model.int('max_concurrent_runs', { min: 1, max: 1024 }),
   };
+  applyProviderOptions(model, session.executionProviders);
   return {
     name,
     basePath: path.resolve(baseDir, basePath),
@@ -362,6 +402,9 @@ export function modelConfigToJson(model: ModelConfig): Record<string, unknown> {
       },
     } : {}),
     ...(model.session.executionProviders ? { execution_providers: model.session.executionProviders.map((e) => `${e.name}:${e.deviceId}`) } : {}),
+    ...(model.session.executionProviders?.some((e) => e.options !== undefined)
+      ? { provider_options: model.session.executionProviders.filter((e) => e.options !== undefined).map((e) => ({ name: e.name, options: e.options })) }
+      : {}),
     intra_op_threads: model.session.intraOpThreads,
     inter_op_threads: model.session.interOpThreads,
     graph_optimization_level: model.session.graphOptimizationLevel,

@@ -12,6 +12,7 @@ import { MessageReader, configError, type IgnoredField, type ReaderContext } fro
 import { decodePolicy, type VersionPolicy } from './model-config.js';
 import { parsePbtxt } from './model-config-pbtxt.js';
 import { DEFAULT_MAX_CONFIG_BYTES, checkConfigSize } from './config-limits.js';
+import { ORT_PROVIDER_KEYS } from './execution-providers.js';
 
 /** Triton's TYPE_* names ⇄ ortserve dtypes (TYPE_STRING is BYTES, ortserve's string). */
 export const TRITON_DATA_TYPE: Record<DType, string> = {
@@ -101,6 +102,8 @@ export interface TritonModelConfig {
   cpuAccelerators: Accelerator[];
   /** optimization.graph.level: -1 basic, 0 (default) all, 1 extended (the ONNX Runtime backend's reading). */
   graphLevel?: number;
+  /** optimization.cuda.graphs: capture CUDA graphs (ORT's enable_cuda_graph on the CUDA provider). */
+  cudaGraphs?: boolean;
   /** The backend's `parameters` map (string values). */
   parameters: Record<string, string>;
   defaultModelFilename?: string;
@@ -230,8 +233,8 @@ function decodeAccelerators(x: MessageReader, field: string): Accelerator[] {
 }
 
 function decodeOptimization(t: MessageReader, config: TritonModelConfig): void {
-  const o = t.message('optimization', ['graph', 'execution_accelerators'], {
-    priority: 'model priorities are a TensorRT-backend feature', cuda: 'CUDA graph settings of the optimization section are not applied; use the cuda accelerator parameters',
+  const o = t.message('optimization', ['graph', 'execution_accelerators', 'cuda'], {
+    priority: 'model priorities are a TensorRT-backend feature',
     input_pinned_memory: 'pinned memory settings are not applied', output_pinned_memory: 'pinned memory settings are not applied',
     gather_kernel_buffer_threshold: 'a TensorRT-backend feature', eager_batching: 'a TensorRT-backend feature',
   });
@@ -239,6 +242,12 @@ function decodeOptimization(t: MessageReader, config: TritonModelConfig): void {
   const graph = o.message('graph', ['level']);
   const level = graph?.int('level', { min: -1, max: 1 });
   if (level !== undefined) config.graphLevel = level;
+  const cuda = o.message('cuda', ['graphs'], {
+    busy_wait_events: 'a TensorRT-backend feature', graph_spec: 'CUDA graph specs are a TensorRT-backend feature',
+    output_copy_stream: 'a TensorRT-backend feature',
+  });
+  const graphs = cuda?.bool('graphs');
+  if (graphs !== undefined) config.cudaGraphs = graphs;
   const x = o.message('execution_accelerators', ['gpu_execution_accelerator', 'cpu_execution_accelerator']);
   if (x === undefined) return;
   config.gpuAccelerators = decodeAccelerators(x, 'gpu_execution_accelerator');
@@ -313,7 +322,7 @@ export function parseTritonConfig(text: string, options: TritonParseOptions): Tr
   for (const [key, value] of Object.entries(config.parameters)) {
     if ((APPLIED_PARAMETERS as readonly string[]).includes(key)) {
       if (!/^\d{1,4}$/.test(value)) t.fail('parameters', `${key}: '${value}' is not a thread count`);
-    } else {
+    } else if (!ORT_PROVIDER_KEYS.cuda.includes(key)) {
       ignored.push({ path: `parameters["${key}"]`, line: 0, reason: 'not an ONNX Runtime backend parameter ortserve applies' });
     }
   }

@@ -40,8 +40,10 @@ export interface NativeTensorInfo {
 export interface NativeProviderOutcome {
   name: string;
   active: boolean;
-  /** Why the provider was skipped ('' when active). */
+  /** Why the provider was skipped ('' when active); starts with the provider's name and device. */
   reason: string;
+  /** The key/value pairs given to the provider's options struct, device_id first ({} for cpu). */
+  options: Record<string, string>;
 }
 
 export interface NativeMetadata {
@@ -156,7 +158,8 @@ export interface NativeSessionOptions {
   intraOpThreads?: number;
   interOpThreads?: number;
   graphOptimizationLevel?: GraphOptimizationLevel;
-  executionProviders?: Array<{ name: ExecutionProviderName; deviceId?: number }>;
+  /** options: ONNX Runtime's own provider option keys (trt_fp16_enable, gpu_mem_limit, ...), set after device_id. */
+  executionProviders?: Array<{ name: ExecutionProviderName; deviceId?: number; options?: Record<string, string> }>;
   logId?: string;
 }
 

@@ -6,7 +6,7 @@ import { OrtServeError, toOrtServeError } from '../errors.js';
 import { readConfigText, type BatchingConfig, type ModelConfig, type ModelSessionConfig } from '../config/model-config.js';
 import type { IgnoredField } from '../config/model-config-reader.js';
 import { emptyTritonConfig, parseTritonConfig, type TritonModelConfig } from '../config/triton-config.js';
-import type { ExecutionProviderRequest } from '../config/execution-providers.js';
+import { ORT_PROVIDER_KEYS, tritonProviderOptions, type ExecutionProviderRequest } from '../config/execution-providers.js';
 import { MODEL_FILE, listVersions } from './repository.js';
 
 export const TRITON_CONFIG_FILE = 'config.pbtxt';
@@ -26,12 +26,33 @@ function graphLevel(level: number | undefined): ModelSessionConfig['graphOptimiz
   return undefined;
 }
 
+/** Provider options from Triton's parameters; a parameter that cannot be passed on fails the model, naming it. */
+function providerOptions(provider: 'cuda' | 'tensorrt', parameters: Record<string, string>, field: string): Record<string, string> {
+  const { options, problems } = tritonProviderOptions(provider, parameters);
+  const first = problems[0];
+  if (first !== undefined) throw new OrtServeError('ERR_CONFIG', `config.pbtxt: ${field}["${first.key}"]: ${first.problem}`);
+  return options;
+}
+
+/** The CUDA provider's options: the cuda accelerator's parameters, the backend's CUDA keys, optimization.cuda.graphs. */
+function cudaOptions(t: TritonModelConfig): Record<string, string> {
+  const backend = Object.fromEntries(Object.entries(t.parameters).filter(([k]) => ORT_PROVIDER_KEYS.cuda.includes(k)));
+  const accelerator = t.gpuAccelerators.find((a) => a.name === 'cuda')?.parameters ?? {};
+  const options = providerOptions('cuda', { ...backend, ...accelerator }, 'parameters');
+  if (t.cudaGraphs !== undefined) options['enable_cuda_graph'] = t.cudaGraphs ? '1' : '0';
+  return options;
+}
+
 /** Execution providers from instance groups and accelerators: GPU instances try the gpu accelerators, then CUDA. */
 function providersOf(t: TritonModelConfig, ignored: IgnoredField[]): ExecutionProviderRequest[] | undefined {
   const gpuGroup = t.instanceGroups.find((g) => g.kind === 'KIND_GPU' || g.gpus.length > 0);
   if (gpuGroup === undefined) {
     if (t.gpuAccelerators.length > 0) {
       ignored.push({ path: 'optimization.execution_accelerators.gpu_execution_accelerator', line: 0, reason: 'used only by instance groups of kind KIND_GPU (or with gpus)' });
+    }
+    const cudaKeys = Object.keys(t.parameters).filter((k) => ORT_PROVIDER_KEYS.cuda.includes(k));
+    if (cudaKeys.length > 0 || t.cudaGraphs !== undefined) {
+      ignored.push({ path: 'parameters', line: 0, reason: `CUDA settings (${[...cudaKeys, ...(t.cudaGraphs !== undefined ? ['optimization.cuda.graphs'] : [])].join(', ')}) apply only to instance groups of kind KIND_GPU` });
     }
     return undefined;
   }
@@ -41,13 +62,11 @@ function providersOf(t: TritonModelConfig, ignored: IgnoredField[]): ExecutionPr
   }
   const out: ExecutionProviderRequest[] = [];
   t.gpuAccelerators.forEach((a, i) => {
-    if (a.name === 'tensorrt') out.push({ name: 'tensorrt', deviceId });
+    const field = `optimization.execution_accelerators.gpu_execution_accelerator[${i}].parameters`;
+    if (a.name === 'tensorrt') out.push({ name: 'tensorrt', deviceId, options: providerOptions('tensorrt', a.parameters, field) });
     else if (a.name !== 'cuda') ignored.push({ path: `optimization.execution_accelerators.gpu_execution_accelerator[${i}]`, line: 0, reason: `'${a.name}' is not an ONNX Runtime provider ortserve has (tensorrt, cuda)` });
-    if (Object.keys(a.parameters).length > 0) {
-      ignored.push({ path: `optimization.execution_accelerators.gpu_execution_accelerator[${i}].parameters`, line: 0, reason: 'provider parameters are not passed to ONNX Runtime yet' });
-    }
   });
-  out.push({ name: 'cuda', deviceId });
+  out.push({ name: 'cuda', deviceId, options: cudaOptions(t) });
   return out;
 }
 
