@@ -472,3 +472,12 @@ describe('execution-provider options (CPU-only machine: the providers cannot loa
     expect(yaml.session.executionProviders).toEqual([{ name: 'cuda', deviceId: 0, options: { cudnn_conv_algo_search: 'DEFAULT' } }]);
   });
 });
+
+describe('instance_count in a TF-style model config', () => {
+  it('is the number of sessions per version, 1..64', () => {
+    const entry = (extra: string) => parseModelEntry(`name: "m" base_path: "/m" ${extra}`, { format: 'pbtxt', source: 'models.config', baseDir: '/' }, 'm');
+    expect(entry('instance_count: 3').instances).toBe(3);
+    expect(entry('').instances).toBeUndefined();
+    expect(() => entry('instance_count: 0')).toThrow(/config\.instance_count: 0 is outside 1\.\.64/);
+  });
+});
