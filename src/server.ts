@@ -48,8 +48,16 @@ export interface ServerStatus {
   grpc: GrpcActivity;
   models: Array<{
     name: string;
+    /** Why the model's own config cannot be used (it then has no version). */
+    configError?: string;
+    /** Fields of the model's config that ortserve read but does not act on, and why. */
+    ignoredFields: Array<{ field: string; reason: string }>;
     versions: Array<{
       version: number; state: string; error?: string; providers?: Array<{ name: string; active: boolean; reason: string }>;
+      /** Whether the version merges requests into batches, and why not when batching was asked for. */
+      batching?: boolean; batchingNote?: string;
+      /** Independent sessions of the version running at once (instance_group count). */
+      instances?: number;
       /** Stateful versions: sequences open on the version now, started/ended/expired so far, state bytes held. */
       sequences?: SequenceStats;
     }>;
@@ -210,6 +218,8 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       ? {
           ...(options.batchingParametersFile ? toBatchingOptions(readBatchingParametersFile(options.batchingParametersFile, options.maxConfigBytes)) : {}),
           ...batching,
+          // The queue bound of a model served unbatched although batching is on (one that cannot batch).
+          maxQueuedRequests: options.maxQueuedRequests,
           enabled: true,
         }
       : { enabled: false, maxQueuedRequests: options.maxQueuedRequests },
@@ -362,13 +372,16 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         restPort,
         grpcPort,
         grpc: { ...(grpc?.activity ?? { connections: 0, activeStreams: 0, streamTasksInFlight: 0 }) },
-        models: registry.modelNames().map((name) => ({
-          name,
-          versions: registry.status(name).map((v) => ({
+        models: registry.describe().filter((report) => registry.modelNames().includes(report.name)).map((report) => ({
+          name: report.name,
+          ...(report.config.configError !== undefined ? { configError: report.config.configError } : {}),
+          ignoredFields: (report.config.ignoredFields ?? []).map((f) => ({ field: f.path, reason: f.reason })),
+          versions: report.versions.map((v) => ({
             version: v.version,
             state: v.state,
             ...(v.error ? { error: v.error.detail } : {}),
-            ...(v.session ? { providers: v.session.providers } : {}),
+            ...(v.session ? { providers: v.session.providers, batching: v.session.metadata.batching.enabled, instances: v.session.instances } : {}),
+            ...(v.batchingNote !== undefined ? { batchingNote: v.batchingNote } : {}),
             ...(v.session?.sequenceStats() ? { sequences: v.session.sequenceStats()! } : {}),
           })),
         })),

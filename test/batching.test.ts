@@ -9,6 +9,7 @@ import { failingModel, fixedBatchModel, slowModel } from './support/models.mjs';
 import { mlpReference } from './support/reference.js';
 import { getJson, postText, startTestServer, type TestServer } from './support/test-server.js';
 import { nativeAddon } from '../src/engine/native-binding.js';
+import { pino } from 'pino';
 
 /** Row i of client c: small integers, so float32 results are exact and batched equals unbatched bit for bit. */
 function rowsFor(client: number, count: number): number[][] {
@@ -112,12 +113,21 @@ describe('dynamic batching', () => {
     expect(batched.server.registry.resolve('gather').session.stats().batches).toBeGreaterThan(stats.batches);
   });
 
-  it('refuses to batch a model whose dim 0 is fixed, saying so in its status', async () => {
-    const t = await startTestServer({ fixed: { 1: fixedBatchModel() } }, { enableBatching: true });
+  it('serves a model whose dim 0 is fixed unbatched under --enable_batching, with the reason in its status and the log', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    const t = await startTestServer({ fixed: { 1: fixedBatchModel() }, mlp: { 1: mlpModel(1) } }, { enableBatching: true, logger });
     try {
-      const { json } = await getJson(`${t.baseUrl}/v1/models/fixed`);
-      expect(json.model_version_status[0].state).toBe('END');
-      expect(json.model_version_status[0].status.error_message).toMatch(/batching is enabled but input 'x' has a fixed dim 0 of 1/);
+      const res = await postText(`${t.baseUrl}/v1/models/fixed:predict`, JSON.stringify({ instances: [[1, 2, 3, 4]] }));
+      expect(res.status).toBe(200);
+      expect(res.json.predictions).toEqual([[1, 2, 3, 4]]);   // Identity
+      const models = t.server.status().models;
+      const fixed = models.find((m) => m.name === 'fixed')!.versions[0]!;
+      expect(fixed).toMatchObject({ state: 'AVAILABLE', batching: false });
+      expect(fixed.batchingNote).toMatch(/unbatched: input 'x' has a fixed dim 0 of 1/);
+      // The other model of the same server still batches.
+      expect(models.find((m) => m.name === 'mlp')!.versions[0]).toMatchObject({ batching: true });
+      expect(lines.some((l) => /"model":"fixed"/.test(l) && /serving it unbatched/.test(l))).toBe(true);
     } finally {
       await t.close();
     }

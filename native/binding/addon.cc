@@ -30,19 +30,27 @@ Status CheckBatchable(const ModelMetadata& metadata, const BatchPolicy& policy) 
 // Loads a model on a libuv worker thread; on the JS thread adds its queue to the scheduler and resolves a Session.
 class LoadWorker final : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, SessionConfig config, BatchPolicy policy, std::optional<SequenceOptions> sequence)
+  LoadWorker(Napi::Env env, std::string path, SessionConfig config, BatchPolicy policy, std::optional<SequenceOptions> sequence,
+             bool unbatched_if_unbatchable)
       : Napi::AsyncWorker(env, "ortserve.loadSession"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
         config_(std::move(config)),
         policy_(std::move(policy)),
-        sequence_(std::move(sequence)) {}
+        sequence_(std::move(sequence)),
+        unbatched_if_unbatchable_(unbatched_if_unbatchable) {}
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
     status_ = ModelSession::Load(path_, config_, &session_);
-    if (status_.ok()) status_ = CheckBatchable(session_->metadata(), policy_);
+    if (status_.ok()) {
+      Status batchable = CheckBatchable(session_->metadata(), policy_);
+      // Batching asked for server-wide, not by this model: a model that cannot batch is served unbatched instead
+      // (metadata().batching.enabled says so; the caller reports why).
+      if (!batchable.ok() && unbatched_if_unbatchable_) policy_.enabled = false;
+      else status_ = batchable;
+    }
     if (status_.ok()) return;
     session_.reset();
     if (status_.code() == StatusCode::kModelLoad && status_.message().rfind("batching", 0) == 0) status_.Prefix("loading '" + path_ + "': ");
@@ -72,6 +80,7 @@ class LoadWorker final : public Napi::AsyncWorker {
   SessionConfig config_;
   BatchPolicy policy_;
   std::optional<SequenceOptions> sequence_;
+  bool unbatched_if_unbatchable_;
   Status status_;
   std::shared_ptr<ModelSession> session_;
 };
@@ -80,15 +89,23 @@ class LoadWorker final : public Napi::AsyncWorker {
 // Reads and optimizes the model on a worker thread, then gives it a request queue on the shared scheduler
 // (options.batching sets its policy; absent = unbatched). Throws synchronously (TypeError, code INVALID_ARGUMENT)
 // for a malformed argument or batching policy; rejects with {code: 'MODEL_LOAD', ortCode?, message naming the
-// path} when ORT refuses the file or batching is enabled on a model whose dim 0 is fixed. options.sequence (see
-// js_sequence.h) gives the version a sequence table: its requests then carry options.sequence (SessionObject::Run).
+// path} when ORT refuses the file or batching is enabled on a model whose dim 0 is fixed (with
+// options.batching.unbatchedIfUnbatchable such a model loads unbatched instead: metadata().batching.enabled is false).
+// options.sequence (see js_sequence.h) gives the version a sequence table: its requests then carry options.sequence
+// (SessionObject::Run).
 Napi::Value LoadSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowInvalidArgument(env, "path must be a string");
   SessionConfig config = ParseSessionConfig(info[1]);
   BatchPolicy policy = ParseBatchPolicy(info[1]);
   std::optional<SequenceOptions> sequence = ParseSequenceOptions(info[1]);
-  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), std::move(config), std::move(policy), std::move(sequence));
+  bool unbatched_if_unbatchable = false;
+  if (info[1].IsObject()) {
+    Napi::Value batching = info[1].As<Napi::Object>().Get("batching");
+    if (batching.IsObject()) unbatched_if_unbatchable = batching.As<Napi::Object>().Get("unbatchedIfUnbatchable").ToBoolean().Value();
+  }
+  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), std::move(config), std::move(policy),
+                                std::move(sequence), unbatched_if_unbatchable);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

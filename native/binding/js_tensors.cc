@@ -169,6 +169,20 @@ SessionConfig ParseSessionConfig(const Napi::Value& value) {
         ThrowInvalidArgument(env, Field(field, "name") + " must be tensorrt, cuda or cpu, got " + request.name);
       if (!provider.Get("deviceId").IsUndefined())
         request.device_id = static_cast<int>(RequireNonNegativeInteger(env, provider.Get("deviceId"), Field(field, "deviceId"), 1024));
+      // options: {ortKey: "value"} for the provider's options struct (ONNX Runtime's own keys).
+      Napi::Value given = provider.Get("options");
+      if (!given.IsUndefined()) {
+        if (!given.IsObject()) ThrowInvalidArgument(env, Field(field, "options") + " must be an object of strings");
+        Napi::Object pairs = given.As<Napi::Object>();
+        Napi::Array keys = pairs.GetPropertyNames();
+        for (uint32_t k = 0; k < keys.Length(); ++k) {
+          const std::string key = keys.Get(k).As<Napi::String>().Utf8Value();
+          if (key == "device_id") ThrowInvalidArgument(env, Field(field, "options") + ": set device_id with deviceId");
+          Napi::Value value = pairs.Get(key);
+          if (!value.IsString()) ThrowInvalidArgument(env, Field(field, "options") + "." + key + " must be a string");
+          request.options.emplace_back(key, value.As<Napi::String>().Utf8Value());
+        }
+      }
       config.providers.push_back(request);
     }
   }
@@ -213,6 +227,27 @@ BatchPolicy ParseBatchPolicy(const Napi::Value& options) {
   policy.allowed_batch_sizes = OptionalSizes(env, b, "allowedBatchSizes");
   policy.preferred_batch_sizes = OptionalSizes(env, b, "preferredBatchSizes");
   policy.pad_variable_length_inputs = b.Get("padVariableLengthInputs").ToBoolean().Value();
+  // priorityLevels: [{delayOnTimeout?, timeoutMicros?, allowTimeoutOverride?, maxQueueSize?}, ...], level 1 first.
+  Napi::Value levels = b.Get("priorityLevels");
+  if (!levels.IsUndefined()) {
+    if (!levels.IsArray() || levels.As<Napi::Array>().Length() > 1000) {
+      ThrowInvalidArgument(env, "options.batching.priorityLevels must be an array of at most 1000 level policies");
+    }
+    Napi::Array array = levels.As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      if (!array.Get(i).IsObject()) ThrowInvalidArgument(env, Index("options.batching.priorityLevels", i) + " must be an object");
+      Napi::Object l = array.Get(i).As<Napi::Object>();
+      BatchPolicy::LevelPolicy level;
+      level.delay_on_timeout = l.Get("delayOnTimeout").ToBoolean().Value();
+      level.timeout_micros = OptionalInteger(env, l, "timeoutMicros", 0, 9.2e15);
+      level.allow_timeout_override = l.Get("allowTimeoutOverride").ToBoolean().Value();
+      level.max_queue_size = OptionalInteger(env, l, "maxQueueSize", 0, 1 << 24);
+      policy.levels.push_back(level);
+    }
+    // Triton's numbering: 1..levels; 0 or absent = level 1.
+    const int64_t default_level = OptionalInteger(env, b, "defaultPriorityLevel", 1, 1000);
+    policy.default_level = std::max<int64_t>(default_level, 1) - 1;
+  }
   const std::string problem = policy.Validate();
   if (!problem.empty()) ThrowInvalidArgument(env, "options.batching: " + problem);
   return policy;
@@ -388,6 +423,9 @@ Napi::Object MetadataToJs(Napi::Env env, const ModelMetadata& metadata) {
     provider.Set("name", metadata.providers[i].name);
     provider.Set("active", metadata.providers[i].active);
     provider.Set("reason", metadata.providers[i].reason);
+    Napi::Object options = Napi::Object::New(env);
+    for (const auto& [key, value] : metadata.providers[i].options) options.Set(key, value);
+    provider.Set("options", options);
     providers.Set(static_cast<uint32_t>(i), provider);
   }
   object.Set("providers", providers);

@@ -30,7 +30,8 @@ std::vector<std::string> ParseOutputNames(const Napi::Value& value);
 SessionConfig ParseSessionConfig(const Napi::Value& value);
 
 // options.batching: {enabled?, maxBatchSize?, batchTimeoutMicros?, maxEnqueuedBatches?, maxQueuedRequests?,
-// numBatchThreads?, allowedBatchSizes?, preferredBatchSizes?, padVariableLengthInputs?}; absent = unbatched with
+// numBatchThreads?, allowedBatchSizes?, preferredBatchSizes?, padVariableLengthInputs?, priorityLevels?: [{delayOnTimeout?,
+// timeoutMicros?, allowTimeoutOverride?, maxQueueSize?}], defaultPriorityLevel? (1-based)}; absent = unbatched with
 // defaults. Throws (ThrowInvalidArgument) naming the field, including BatchPolicy::Validate()'s complaints.
 BatchPolicy ParseBatchPolicy(const Napi::Value& options);
 

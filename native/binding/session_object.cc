@@ -141,6 +141,7 @@ Napi::Value SessionObject::Metadata(const Napi::CallbackInfo& info) {
   batching.Set("batchTimeoutMicros", static_cast<double>(policy.batch_timeout_micros));
   batching.Set("maxEnqueuedBatches", static_cast<double>(policy.max_enqueued_batches));
   batching.Set("queueCapacity", static_cast<double>(policy.QueueCapacity()));
+  batching.Set("priorityLevels", static_cast<double>(policy.num_levels()));
   metadata.Set("batching", batching);
   return metadata;
 }
@@ -171,6 +172,16 @@ Napi::Value SessionObject::Run(const Napi::CallbackInfo& info) {
     task->deadline_micros = SteadyClock::Instance().NowMicros() + static_cast<int64_t>(timeout.As<Napi::Number>().DoubleValue()) + 1;
   }
   task->output_bounds = ParseOutputBounds(env, options);
+  // Priority level, 1 = served first (Triton's numbering); absent or 0 = the model's default level.
+  // A model without priority levels ignores it, as Triton does.
+  Napi::Value priority = options.Get(keys.Get(JsKeys::kPriority));
+  if (!priority.IsUndefined() && queue_->policy().num_levels() > 1) {
+    const double level = priority.IsNumber() ? priority.As<Napi::Number>().DoubleValue() : -1;
+    if (!(level >= 0 && level <= static_cast<double>(queue_->policy().num_levels()) && level == static_cast<double>(static_cast<int64_t>(level)))) {
+      ThrowInvalidArgument(env, "options.priority must be an integer from 0 to " + std::to_string(queue_->policy().num_levels()));
+    }
+    task->priority = static_cast<int64_t>(level) - 1;
+  }
   const bool cancellable = options.Get(keys.Get(JsKeys::kCancellable)).ToBoolean().Value();
   if (cancellable) task->cancel_flag = std::make_shared<std::atomic<bool>>(false);
 
@@ -203,7 +214,8 @@ Napi::Value SessionObject::RunInline(const Napi::CallbackInfo& info) {
   // requests waits for a worker, so the switch overtakes nobody.
   const JsKeys& keys = GetAddonData(env).keys;
   const bool require_empty_queue = options.Get(keys.Get(JsKeys::kRequireEmptyQueue)).ToBoolean().Value();
-  if (queue_->policy().enabled || (require_empty_queue && !queue_->NoneWaiting())) return env.Undefined();
+  // Priority levels order requests in the queue: such a version never runs inline.
+  if (queue_->policy().enabled || queue_->policy().num_levels() > 1 || (require_empty_queue && !queue_->NoneWaiting())) return env.Undefined();
   PinnedInputs pinned = ParseInputs(info[0]);
   std::vector<std::string> output_names = KnownOutputNames(env, info[1], session_->metadata());
   const bool report_addresses = options.Get(keys.Get(JsKeys::kReportAddresses)).ToBoolean().Value();
@@ -246,7 +258,10 @@ Napi::Value SessionObject::RunInline(const Napi::CallbackInfo& info) {
 Napi::Value SessionObject::RunDirect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!session_) ThrowInvalidArgument(env, "session was released");
-  if (queue_->policy().enabled || (info[3].ToBoolean().Value() && !queue_->NoneWaiting())) return env.Undefined();
+  // As RunInline: batching and priority levels keep a request in the queue.
+  if (queue_->policy().enabled || queue_->policy().num_levels() > 1 || (info[3].ToBoolean().Value() && !queue_->NoneWaiting())) {
+    return env.Undefined();
+  }
   if (!info[0].IsArray()) ThrowInvalidArgument(env, "datas must be an array of TypedArrays");
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
     ThrowInvalidArgument(env, "io must be a Float64Array");

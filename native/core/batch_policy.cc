@@ -20,6 +20,11 @@ std::string BatchPolicy::Validate() const {
   for (int64_t size : preferred_batch_sizes) {
     if (size < 1 || size > max_batch_size) return "preferred_batch_sizes must be between 1 and max_batch_size";
   }
+  if (default_level < 0 || default_level >= num_levels()) return "default_level must name one of the priority levels";
+  for (const LevelPolicy& level : levels) {
+    if (level.timeout_micros < 0) return "levels[].timeout_micros must not be negative";
+    if (level.max_queue_size < 0) return "levels[].max_queue_size must not be negative";
+  }
   return "";
 }
 

@@ -48,6 +48,29 @@ struct BatchPolicy {
   // merged; each waits for a batch of its own shape.
   bool pad_variable_length_inputs = false;
 
+  // One priority level's queue policy (Triton's ModelQueuePolicy).
+  struct LevelPolicy {
+    // What happens to a request still queued `timeout_micros` after it arrived: fail it (UNAVAILABLE), or (delay)
+    // serve it only after its level's requests that are still within their timeout. Default: fail.
+    bool delay_on_timeout = false;
+    // 0 (default) = no queue timeout.
+    int64_t timeout_micros = 0;
+    // A request whose deadline comes sooner than the timeout uses its deadline as its timeout. Default false.
+    bool allow_timeout_override = false;
+    // Most requests of this level waiting; past it a request fails at once with UNAVAILABLE. 0 (default) = only the
+    // queue's own bound.
+    int64_t max_queue_size = 0;
+  };
+
+  // Priority levels (Triton's priority_levels), one entry each: requests of level 0 are served before level 1, and so
+  // on; within a level, in arrival order. Empty (default) = one level with the default LevelPolicy. With more than
+  // one level the former looks at every waiting request (not only the next batch's worth) to find the first.
+  std::vector<LevelPolicy> levels;
+  // The level of a request that names none (Triton's default_priority_level - 1). Default 0.
+  int64_t default_level = 0;
+  int64_t num_levels() const { return levels.empty() ? 1 : static_cast<int64_t>(levels.size()); }
+  LevelPolicy level(int64_t i) const { return levels.empty() ? LevelPolicy{} : levels[static_cast<std::size_t>(i)]; }
+
   // Checks the fields together; returns "" when valid, else a message naming the field.
   std::string Validate() const;
   // Queue capacity in requests implied by the policy.

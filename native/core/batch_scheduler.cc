@@ -15,7 +15,10 @@ ModelQueue::ModelQueue(BatchPolicy policy, std::shared_ptr<BatchRunner> runner, 
       model_outputs_(std::move(model_outputs)),
       queue_(static_cast<std::size_t>(std::max<int64_t>(policy_.QueueCapacity(), 1))),
       former_(policy_),
-      executions_(policy_.enabled ? policy_.max_batch_size : 1) {}
+      executions_(policy_.enabled ? policy_.max_batch_size : 1),
+      level_waiting_(new std::atomic<int64_t>[static_cast<std::size_t>(policy_.num_levels())]) {
+  for (int64_t i = 0; i < policy_.num_levels(); ++i) level_waiting_[static_cast<std::size_t>(i)].store(0);
+}
 
 QueueStats ModelQueue::Stats() const {
   QueueStats s;
@@ -56,20 +59,48 @@ Status BatchScheduler::Schedule(ModelQueue& queue, std::unique_ptr<Task>* owned)
                                                     " rows (dim 0), more than max_batch_size " +
                                                     std::to_string(queue.policy_.max_batch_size));
   }
+  const BatchPolicy& policy = queue.policy_;
+  if (task->priority < -1 || task->priority >= policy.num_levels()) {
+    return Status(StatusCode::kInvalidArgument, "priority level " + std::to_string(task->priority + 1) +
+                                                    " is not one of the model's " + std::to_string(policy.num_levels()) + " levels");
+  }
+  const int64_t level = task->priority < 0 ? policy.default_level : task->priority;
+  const BatchPolicy::LevelPolicy level_policy = policy.level(level);
   const auto capacity = static_cast<int64_t>(queue.queue_.capacity());
-  const auto refuse_full = [&] {
+  std::atomic<int64_t>& level_waiting = queue.level_waiting_[static_cast<std::size_t>(level)];
+  const auto refuse_full = [&](bool level_full) {
     queue.waiting_.fetch_sub(1, std::memory_order_acq_rel);
+    level_waiting.fetch_sub(1, std::memory_order_acq_rel);
     queue.rejected_full_.fetch_add(1, std::memory_order_relaxed);
+    if (level_full) {
+      return Status(StatusCode::kUnavailable, "the queue of priority level " + std::to_string(level + 1) + " is full (" +
+                                                  std::to_string(level_policy.max_queue_size) + " requests waiting, max_queue_size); retry later");
+    }
     return Status(StatusCode::kUnavailable, "the request queue is full (" + std::to_string(capacity) +
                                                 " requests waiting); retry later");
   };
-  // Reserve a place first: queue_ and former_ together never hold more than the capacity.
-  if (queue.waiting_.fetch_add(1, std::memory_order_acq_rel) >= capacity) return refuse_full();
+  // Reserve a place first: queue_ and former_ together never hold more than the capacity, and a level never more
+  // than its max_queue_size.
+  const int64_t in_level = level_waiting.fetch_add(1, std::memory_order_acq_rel);
+  if (queue.waiting_.fetch_add(1, std::memory_order_acq_rel) >= capacity) return refuse_full(false);
+  if (level_policy.max_queue_size > 0 && in_level >= level_policy.max_queue_size) return refuse_full(true);
+  task->priority = level;
   task->enqueue_micros = clock_.NowMicros();
+  // The level's queue timeout; a request may shorten it with its deadline when the policy allows.
+  int64_t timeout = level_policy.timeout_micros;
+  if (level_policy.allow_timeout_override && task->deadline_micros > 0) {
+    const int64_t asked = std::max<int64_t>(1, task->deadline_micros - task->enqueue_micros);
+    if (timeout == 0 || asked < timeout) timeout = asked;
+  }
+  if (timeout > 0) {
+    if (level_policy.delay_on_timeout) task->delay_at_micros = task->enqueue_micros + timeout;
+    else task->queue_deadline_micros = task->enqueue_micros + timeout;
+  }
   // Read before the push: from then on another thread may complete and delete the task at any moment.
-  const int64_t deadline = task->deadline_micros;
+  const int64_t deadline = task->queue_deadline_micros > 0 && (task->deadline_micros <= 0 || task->queue_deadline_micros < task->deadline_micros)
+                               ? task->queue_deadline_micros : task->deadline_micros;
   // Cannot fail with a place reserved (queue_ holds at most waiting_ tasks); refused, not trusted, all the same.
-  if (!queue.queue_.try_push(std::move(task))) return refuse_full();
+  if (!queue.queue_.try_push(std::move(task))) return refuse_full(false);
   // Queued: the scheduler owns it now. A worker may already have completed it; release() does not touch it.
   owned->release();
   queue.enqueued_.fetch_add(1, std::memory_order_relaxed);
@@ -100,6 +131,16 @@ void BatchScheduler::Nudge() {
 void BatchScheduler::Fail(Task* task, StatusCode code, const std::string& message) {
   task->status = Status(code, message);
   sink_->Complete(task);
+}
+
+void BatchScheduler::FailExpired(Task* task, int64_t now_micros) {
+  if (task->Cancelled()) return Fail(task, StatusCode::kDeadlineExceeded, "the request was cancelled before it ran");
+  if (task->deadline_micros > 0 && now_micros >= task->deadline_micros) {
+    return Fail(task, StatusCode::kDeadlineExceeded, "the request deadline passed before it ran");
+  }
+  // The queue policy's REJECT: retryable, like a full queue (Triton answers it UNAVAILABLE too).
+  Fail(task, StatusCode::kUnavailable, "the request waited longer than the queue timeout of its priority level " +
+                                           std::to_string(task->priority + 1) + " (default_timeout_microseconds); retry later");
 }
 
 int64_t BatchScheduler::SharedLimit(std::size_t open_queues) const {
@@ -138,11 +179,13 @@ BatchScheduler::FoundWork BatchScheduler::FindWork() {
       for (Task* late : queue->former_.TakeExpired(now)) {
         queue->expired_.fetch_add(1, std::memory_order_relaxed);
         queue->waiting_.fetch_sub(1, std::memory_order_acq_rel);
+        queue->Left(*late);
         expired.push_back(late);
       }
       Batch batch;
       if (queue->former_.TakeReadyBatch(now, &batch)) {
         queue->in_flight_.fetch_add(1, std::memory_order_acq_rel);   // before waiting_ drops: never both 0 meanwhile
+        for (const Task* task : batch.tasks) queue->Left(*task);
         queue->waiting_.fetch_sub(static_cast<int64_t>(batch.tasks.size()), std::memory_order_acq_rel);
         found.work = Work{queue, std::move(batch)};
         next_queue_ = at + 1;   // round robin: the next search starts after the queue just served
@@ -162,10 +205,8 @@ BatchScheduler::FoundWork BatchScheduler::FindWork() {
                   queues_.end());
   }
   found.progressed = !expired.empty();
-  for (Task* task : expired) {
-    Fail(task, StatusCode::kDeadlineExceeded,
-         task->Cancelled() ? "the request was cancelled before it ran" : "the request deadline passed before it ran");
-  }
+  const int64_t now = clock_.NowMicros();
+  for (Task* task : expired) FailExpired(task, now);
   return found;
 }
 
@@ -324,6 +365,7 @@ void BatchScheduler::ExpirePass() {
     for (Task* late : queue->former_.TakeExpired(clock_.NowMicros())) {
       queue->expired_.fetch_add(1, std::memory_order_relaxed);
       queue->waiting_.fetch_sub(1, std::memory_order_acq_rel);
+      queue->Left(*late);
       expired.push_back(late);
     }
     LowerNextDeadline(queue->former_.EarliestDeadlineMicros(), false);
@@ -341,10 +383,8 @@ void BatchScheduler::ExpirePass() {
       }
     }
   }
-  for (Task* task : expired) {
-    Fail(task, StatusCode::kDeadlineExceeded,
-         task->Cancelled() ? "the request was cancelled before it ran" : "the request deadline passed before it ran");
-  }
+  const int64_t now = clock_.NowMicros();
+  for (Task* task : expired) FailExpired(task, now);
   // A worker that found a queue's forming lock taken by this pass skipped it: have one look again.
   if (waiting) Wake();
 }
@@ -374,7 +414,10 @@ void BatchScheduler::Stop() {
     Task* task = nullptr;
     while (queue->queue_.try_pop(task)) left.push_back(task);
     queue->waiting_.fetch_sub(static_cast<int64_t>(left.size()), std::memory_order_acq_rel);
-    for (Task* t : left) Fail(t, StatusCode::kUnavailable, "the server is shutting down");
+    for (Task* t : left) {
+      queue->Left(*t);
+      Fail(t, StatusCode::kUnavailable, "the server is shutting down");
+    }
   }
 }
 

@@ -95,6 +95,11 @@ class ModelQueue {
   std::atomic<int64_t> enqueued_{0}, rejected_full_{0}, expired_{0}, terminated_{0}, batches_{0}, tasks_run_{0},
       rows_run_{0}, padded_rows_{0};
   ExecutionStats executions_;
+  // Tasks of each priority level accepted and not yet running or failed, for the levels' max_queue_size; raised and
+  // lowered with waiting_ (Left()).
+  std::unique_ptr<std::atomic<int64_t>[]> level_waiting_;
+  // A task leaves the waiting set (it runs, expires or is failed at shutdown): lowers its level's count.
+  void Left(const Task& task) { level_waiting_[static_cast<std::size_t>(task.priority)].fetch_sub(1, std::memory_order_acq_rel); }
 };
 
 class BatchScheduler {
@@ -108,8 +113,9 @@ class BatchScheduler {
   void AddQueue(std::shared_ptr<ModelQueue> queue);
   // Enqueues `*task` (stamping its enqueue time). Ownership is transferred iff the returned Status is OK: then
   // `*task` is null; otherwise `*task` is left untouched, still the caller's (as TF Serving's Schedule). Fails at
-  // once: UNAVAILABLE when the queue is full, closed or the scheduler stopped; INVALID_ARGUMENT when the task has
-  // more rows than max_batch_size. A pointer to the caller's unique_ptr, not a unique_ptr by value, because a
+  // once: UNAVAILABLE when the queue (or the task's priority level, max_queue_size) is full, closed or the scheduler
+  // stopped; INVALID_ARGUMENT when the task has more rows than max_batch_size or names a level the policy lacks.
+  // Stamps the task's level (default_level for -1) and its level's queue timeout. A pointer to the caller's unique_ptr, not a unique_ptr by value, because a
   // by-value parameter would be consumed (and the task deleted) on failure too, and `&task` at the call site shows
   // the call may take it.
   Status Schedule(ModelQueue& queue, std::unique_ptr<Task>* task);
@@ -152,6 +158,8 @@ class BatchScheduler {
   FoundWork FindWork();
   void Execute(Work& work);
   void Fail(Task* task, StatusCode code, const std::string& message);
+  // Fails a task TakeExpired returned, saying why: cancelled, past its deadline, or past its level's queue timeout.
+  void FailExpired(Task* task, int64_t now_micros);
   void Wake();
   // The limit for a queue whose policy sets none, given how many queues are open. Under queues_mutex_.
   int64_t SharedLimit(std::size_t open_queues) const;

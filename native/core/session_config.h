@@ -14,6 +14,9 @@ namespace ortserve {
 struct ProviderRequest {
   std::string name;    // "tensorrt", "cuda" or "cpu"
   int device_id = 0;   // GPU ordinal for cuda/tensorrt; ignored for cpu
+  // ONNX Runtime's own provider option keys and values (e.g. trt_fp16_enable=1, gpu_mem_limit=...), set on the
+  // provider's options struct after device_id. The caller checks the keys; ORT checks the values.
+  std::vector<std::pair<std::string, std::string>> options;
 };
 
 enum class GraphOptimizationLevel : int { kDisabled = 0, kBasic = 1, kExtended = 2, kAll = 99 };
@@ -44,7 +47,9 @@ struct TensorInfo {
 struct ProviderOutcome {
   std::string name;
   bool active = false;
-  std::string reason;   // why it was skipped, when it was
+  std::string reason;   // why it was skipped, when it was; starts with the provider's name
+  // The key/value pairs given to the provider's options struct (device_id first), as they were set.
+  std::vector<std::pair<std::string, std::string>> options;
 };
 
 struct ModelMetadata {

@@ -29,6 +29,12 @@ struct Task {
   // deadlines may be stopped (BatchScheduler::SetTerminateRunsPastDeadline).
   int64_t enqueue_micros = 0;
   int64_t deadline_micros = 0;
+  // Priority level (0 is served first; -1 = the policy's default_level), and, stamped by Schedule from the level's
+  // queue policy: when it fails for waiting too long (queue_deadline_micros), or from when it is served after its
+  // level's timely requests (delay_at_micros); 0 = never.
+  int64_t priority = -1;
+  int64_t queue_deadline_micros = 0;
+  int64_t delay_at_micros = 0;
   // When set (by the caller, from any thread) before the task runs, the task is dropped and completed with
   // DEADLINE_EXCEEDED ("cancelled"). Null when the caller cannot cancel. Shared so the caller's cancel handle
   // stays valid after the task itself is gone.

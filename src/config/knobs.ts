@@ -30,6 +30,8 @@ export interface ServerOptions {
   modelName: string;
   /** Directory holding numeric version subdirectories, each with model.onnx. */
   modelBasePath: string;
+  /** A Triton model repository: <model>/config.pbtxt and <model>/<version>/model.onnx. */
+  modelRepository: string;
   /** Largest accepted request body in bytes. */
   maxBodyBytes: number;
   /** Deepest accepted JSON nesting. */
@@ -156,6 +158,7 @@ export const KNOBS: readonly Knob[] = [
   { key: 'grpcMaxConnections', flag: 'grpc_max_connections', kind: 'integer', default: 1024, min: 1, max: 1_048_576, doc: 'gRPC connections open at once; the calls of a connection past it fail with UNAVAILABLE (ERR_QUEUE_FULL) naming this flag, and that connection is closed after a second.' },
   { key: 'modelName', flag: 'model_name', kind: 'string', default: '', doc: 'Model name to serve from --model_base_path; default: the last path component of --model_base_path. When that directory holds model directories instead of version directories, every model under it is served and this is ignored.' },
   { key: 'modelBasePath', flag: 'model_base_path', kind: 'string', default: '', doc: 'Directory with numeric version subdirectories (<base>/<version>/model.onnx), or a repository of such model directories.' },
+  { key: 'modelRepository', flag: 'model_repository', kind: 'string', default: '', doc: 'A Triton model repository, served unchanged: every <model>/ directory with <model>/config.pbtxt (Triton\'s ModelConfig text format; a missing one is auto-completed from the model, as Triton\'s --strict-model-config=false) and <model>/<version>/model.onnx. Fields ortserve does not act on are named in the model\'s status; a config.pbtxt that cannot be used, or that contradicts its model, fails that model alone. May be given beside --model_config_file (model names must differ); --model_base_path is then ignored.' },
   { key: 'maxBodyBytes', flag: 'max_body_bytes', kind: 'integer', default: 64 * MiB, min: 1, max: 2 ** 31 - 1, doc: 'Largest request body accepted; larger bodies get 413.' },
   { key: 'maxJsonDepth', flag: 'max_json_depth', kind: 'integer', default: 64, min: 1, max: 10_000, doc: 'Deepest JSON nesting accepted in a request body; deeper gets 400.' },
   { key: 'maxRequestElements', flag: 'max_request_elements', kind: 'integer', default: DEFAULT_SIZE_LIMITS.maxRequestElements, min: 1, max: 2 ** 31 - 1, doc: 'Tensor elements one request may carry in all its inputs, counted after expansion (a TF Serving tensor whose one value fills its shape counts the whole shape); more get 413 / RESOURCE_EXHAUSTED (ERR_TOO_LARGE) before anything is allocated for them. A JSON body declaring such a shape before its data is refused before the data is parsed.' },

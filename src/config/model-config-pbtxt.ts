@@ -2,7 +2,7 @@
 
 /*
  * Grammar (the subset of protobuf text format that config files use):
- *   message := field*                      field := NAME ( ':'? block | ':' value ) [',' | ';']
+ *   message := field*                      field := NAME ( ':'? block | ':'? block-list | ':' value ) [',' | ';']
  *   block   := '{' field* '}' | '<' field* '>'
  *   value   := scalar | block | '[' (scalar | block) (',' (scalar | block))* ']'
  *   scalar  := STRING+ (adjacent strings concatenate) | NUMBER | '-' NUMBER | IDENT (true, false, enum values)
@@ -173,8 +173,9 @@ class Parser {
     const colon = this.isPunct(':');
     if (colon) this.advance();
     if (this.isBlockStart()) return this.block(path, depth + 1);
+    // A list of messages may omit the colon (`input [ { ... }, { ... } ]`, as Triton's configs write it).
+    if (this.isPunct('[')) return this.list(path, depth + 1, colon);
     if (!colon) this.fail(path, `expected ':' or '{' after '${name}', found ${this.found()}`);
-    if (this.isPunct('[')) return this.list(path, depth + 1);
     return this.scalar(path);
   }
 
@@ -191,7 +192,8 @@ class Parser {
     return { kind: 'message', fields, line: open.line, column: open.column };
   }
 
-  private list(path: string, depth: number): ConfigNode {
+  /** A list; without the colon its items must be messages, as protobuf text format requires. */
+  private list(path: string, depth: number, colon = true): ConfigNode {
     if (depth > MAX_CONFIG_DEPTH) this.fail(path, `messages nested deeper than ${MAX_CONFIG_DEPTH} levels`);
     const open = this.advance();
     const items: ConfigNode[] = [];
@@ -199,6 +201,7 @@ class Parser {
       if (items.length >= MAX_CONFIG_ENTRIES) this.fail(path, `more than ${MAX_CONFIG_ENTRIES} entries in one list`);
       const itemPath = `${path}[${items.length}]`;
       this.spend(itemPath);
+      if (!colon && !this.isBlockStart()) this.fail(itemPath, `expected '{' (a list of values needs ':' before '['), found ${this.found()}`);
       items.push(this.isBlockStart() ? this.block(itemPath, depth + 1) : this.scalar(itemPath));
       if (this.isPunct(',')) this.advance();
       else if (!(this.isPunct(']'))) this.fail(path, `expected ',' or ']' in the list, found ${this.found()}`);

@@ -25,6 +25,18 @@ export interface ReaderContext {
   /** The file name (or "request body") that messages start with. */
   source: string;
   format: ConfigFormat;
+  /**
+   * When set, unknown and unsupported fields are recorded here (path and why) instead of refused: Triton's
+   * config.pbtxt carries fields ortserve does not act on, and the model status names them rather than failing.
+   */
+  ignored?: IgnoredField[];
+}
+
+/** A field a lenient reader did not act on: its path, where it is and why. */
+export interface IgnoredField {
+  path: string;
+  line: number;
+  reason: string;
 }
 
 /** An ERR_CONFIG error that starts with `source:line:column:` and names the field path. */
@@ -80,7 +92,15 @@ export class MessageReader {
     this.fields = node.kind === 'message' ? node.fields : [];
     for (const f of this.fields) {
       const reason = unsupported[f.name];
-      if (reason !== undefined) throw configError(ctx, f, this.sub(f.name), reason);
+      if (reason !== undefined) {
+        if (ctx.ignored === undefined) throw configError(ctx, f, this.sub(f.name), reason);
+        ctx.ignored.push({ path: this.sub(f.name), line: f.line, reason });
+        continue;
+      }
+      if (!known.includes(f.name) && ctx.ignored !== undefined) {
+        ctx.ignored.push({ path: this.sub(shown(f.name)), line: f.line, reason: 'unknown field, not used by ortserve' });
+        continue;
+      }
       if (!known.includes(f.name)) {
         // The edit distance costs name length × field length: only names of a plausible length get a suggestion.
         const near = f.name.length > 64 ? [] : known.filter((k) => editDistance(k, f.name) <= 2);

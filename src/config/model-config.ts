@@ -4,12 +4,14 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { OrtServeError } from '../errors.js';
 import { GRAPH_OPTIMIZATION_LEVELS, type GraphOptimizationLevel } from '../engine/native-binding.js';
-import { ProviderEntryError, parseExecutionProviderList, type ExecutionProviderRequest } from './execution-providers.js';
+import { ProviderEntryError, ortProviderOptions, parseExecutionProviderList, type ExecutionProviderRequest } from './execution-providers.js';
 import { DEFAULT_MAX_CONFIG_BYTES, checkConfigSize } from './config-limits.js';
-import { MessageReader, configError, type ConfigFormat, type ReaderContext } from './model-config-reader.js';
+import { MessageReader, configError, type ConfigFormat, type ReaderContext, type SourcePos } from './model-config-reader.js';
 import { parsePbtxt } from './model-config-pbtxt.js';
 import { parseYaml } from './model-config-yaml.js';
 import { decodeSequenceBatching, sequenceBatchingToJson, type SequenceBatchingConfig } from './model-config-sequence.js';
+import type { IgnoredField } from './model-config-reader.js';
+import type { TritonModelConfig } from './triton-config.js';
 
 export type { ConfigFormat } from './model-config-reader.js';
 export type { ExecutionProviderRequest } from './execution-providers.js';
@@ -35,6 +37,10 @@ export interface BatchingConfig {
   allowedBatchSizes: number[];
   preferredBatchSizes: number[];
   padVariableLengthInputs: boolean;
+  /** Priority levels with their queue policies, level 1 first (from a Triton config's dynamic_batching). */
+  priorityLevels?: Array<{ delayOnTimeout: boolean; timeoutMicros: number; allowTimeoutOverride: boolean; maxQueueSize: number }>;
+  /** The level of a request that names none, 1-based. */
+  defaultPriorityLevel?: number;
 }
 
 
@@ -71,6 +77,23 @@ export interface ModelConfig {
   traffic?: ReadonlyMap<number, number>;
   /** When a version other than the baseline loses its weight automatically; undefined: never. */
   trafficRollback?: TrafficRollbackConfig;
+  /** The model file in each version directory (Triton's default_model_filename); undefined: model.onnx. */
+  modelFilename?: string;
+  /** Independent sessions of each version that run at once (Triton's instance_group count); undefined: 1. */
+  instances?: number;
+  /** Why this model never batches, whatever --enable_batching says (Triton's max_batch_size: 0). */
+  batchingOff?: string;
+  /** Fields of the model's config that ortserve read but does not act on, with why (shown in its status). */
+  ignoredFields?: IgnoredField[];
+  /** Why the model's own config cannot be used: no version loads and the model's status says this. */
+  configError?: string;
+  /**
+   * The model's Triton config (from --model_repository): its config.pbtxt as parsed, or an empty one auto-completed
+   * from the model (`autoComplete`). Versions are checked against it when they load.
+   */
+  triton?: TritonModelConfig;
+  /** No config.pbtxt: inputs, outputs and max_batch_size come from the model (Triton's --strict-model-config=false). */
+  autoComplete?: boolean;
 }
 
 /** The automatic rollback of weighted traffic (`traffic_rollback`): thresholds over a version's recent requests. */
@@ -100,7 +123,7 @@ export interface ModelServerConfig {
 const MODEL_FIELDS = [
   'name', 'base_path', 'model_platform', 'model_version_policy', 'version_labels', 'batching', 'execution_providers',
   'intra_op_threads', 'inter_op_threads', 'graph_optimization_level', 'version_swap_policy', 'warmup_iterations',
-  'max_concurrent_runs', 'traffic', 'traffic_rollback', 'sequence_batching',
+  'max_concurrent_runs', 'traffic', 'traffic_rollback', 'sequence_batching', 'instance_count', 'provider_options',
 ] as const;
 const ROLLBACK_FIELDS = ['baseline_version', 'window_requests', 'min_requests', 'max_error_percent', 'max_p99_ms'] as const;
 const TF_SERVING_ONLY: Record<string, string> = {
@@ -116,8 +139,9 @@ export const PLATFORMS = ['onnx', 'onnxruntime', 'onnxruntime_onnx'] as const;
 const NAME = /^[^/:\s]{1,256}$/;
 const MAX_VERSION = 2 ** 53 - 1;
 
-function decodePolicy(model: MessageReader): VersionPolicy {
-  const policy = model.message('model_version_policy', ['latest', 'all', 'specific']);
+/** A version policy message (TF Serving's model_version_policy, Triton's version_policy: the same three choices). */
+export function decodePolicy(model: MessageReader, field = 'model_version_policy'): VersionPolicy {
+  const policy = model.message(field, ['latest', 'all', 'specific']);
   if (policy === undefined) return { kind: 'latest', numVersions: 1 };
   const chosen = [...new Set(policy.fields.map((f) => f.name))];
   if (chosen.length > 1) policy.fail(chosen[1]!, `only one of latest, all, specific may be given (also ${chosen[0]})`);
@@ -188,6 +212,45 @@ function decodeProviders(model: MessageReader): ExecutionProviderRequest[] | und
   return out;
 }
 
+/** A map<string, string>: repeated `{ key: "" value: "" }` entries in text format, a mapping in YAML/JSON. */
+function stringMap(m: MessageReader, name: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of m.fields.filter((x) => x.name === name)) {
+    const entries = m.ctx.format === 'yaml' && f.value.kind === 'message'
+      ? f.value.fields.map((e) => ({ key: e.name, node: e.value, at: e as SourcePos }))
+      : (f.value.kind === 'list' ? f.value.items : [f.value]).map((node) => {
+          const entry: MessageReader = new MessageReader(node, m.sub(name), m.ctx, ['key', 'value']);
+          const value = entry.single('value');
+          if (value === undefined) entry.fail(undefined, 'value is required');
+          return { key: entry.string('key', true)!, node: value.value, at: node as SourcePos };
+        });
+    for (const { key, node, at } of entries) {
+      const path = `${m.sub(name)}[${JSON.stringify(key)}]`;
+      if (Object.hasOwn(out, key)) throw configError(m.ctx, at, path, 'given twice');
+      if (node.kind !== 'scalar' || node.value === null) throw configError(m.ctx, at, path, 'expected a string value');
+      out[key] = String(node.value);
+    }
+  }
+  return out;
+}
+
+/**
+ * provider_options { name: "tensorrt" options { key: "trt_fp16_enable" value: "1" } }: ONNX Runtime's own option keys
+ * for a provider listed in execution_providers. Throws ERR_CONFIG naming the entry and key.
+ */
+function applyProviderOptions(model: MessageReader, providers: ExecutionProviderRequest[] | undefined): void {
+  model.messages('provider_options', ['name', 'options']).forEach((entry: MessageReader) => {
+    const name = entry.enumOf('name', ['cuda', 'tensorrt'] as const);
+    if (name === undefined) entry.fail(undefined, 'name is required (cuda or tensorrt)');
+    const targets = (providers ?? []).filter((p) => p.name === name);
+    if (targets.length === 0) entry.fail('name', `'${name}' is not in this model's execution_providers`);
+    const { options, problems } = ortProviderOptions(name, stringMap(entry, 'options'));
+    const problem = problems[0];
+    if (problem !== undefined) entry.fail('options', `${JSON.stringify(problem.key)}: ${problem.problem}`);
+    for (const target of targets) target.options = { ...target.options, ...options };
+  });
+}
+
 function decodeLabels(model: MessageReader): Map<string, number> {
   const labels = new Map<string, number>();
   for (const entry of model.intMap('version_labels', { min: 1, max: MAX_VERSION })) {
@@ -245,6 +308,7 @@ function decodeModel(model: MessageReader, baseDir: string, defaultName?: string
   };
   const resolvedBase = path.resolve(baseDir, basePath);
   const sequenceBatching = decodeSequenceBatching(model, resolvedBase);
+  applyProviderOptions(model, session.executionProviders);
   return {
     name,
     basePath: resolvedBase,
@@ -258,7 +322,14 @@ function decodeModel(model: MessageReader, baseDir: string, defaultName?: string
     warmupIterations: model.int('warmup_iterations', { min: 0, max: 1000 }),
     traffic: decodeTraffic(model),
     trafficRollback: decodeRollback(model),
+    ...instanceCount(model),
   };
+}
+
+/** instance_count: independent sessions of each version (Triton's instance_group count). */
+function instanceCount(model: MessageReader): { instances?: number } {
+  const count = model.int('instance_count', { min: 1, max: 64 });
+  return count === undefined ? {} : { instances: count };
 }
 
 export interface ParseOptions {
@@ -394,6 +465,9 @@ export function modelConfigToJson(model: ModelConfig): Record<string, unknown> {
     } : {}),
     ...(model.sequenceBatching ? { sequence_batching: sequenceBatchingToJson(model.sequenceBatching) } : {}),
     ...(model.session.executionProviders ? { execution_providers: model.session.executionProviders.map((e) => `${e.name}:${e.deviceId}`) } : {}),
+    ...(model.session.executionProviders?.some((e) => e.options !== undefined)
+      ? { provider_options: model.session.executionProviders.filter((e) => e.options !== undefined).map((e) => ({ name: e.name, options: e.options })) }
+      : {}),
     intra_op_threads: model.session.intraOpThreads,
     inter_op_threads: model.session.interOpThreads,
     graph_optimization_level: model.session.graphOptimizationLevel,
@@ -402,6 +476,12 @@ export function modelConfigToJson(model: ModelConfig): Record<string, unknown> {
     warmup_iterations: model.warmupIterations,
     ...(model.traffic ? { traffic: Object.fromEntries([...model.traffic].map(([v, w]) => [String(v), w])) } : {}),
     ...(model.trafficRollback ? { traffic_rollback: rollbackToJson(model.trafficRollback) } : {}),
+    ...(model.modelFilename !== undefined ? { model_filename: model.modelFilename } : {}),
+    ...(model.instances !== undefined ? { instances: model.instances } : {}),
+    ...(model.batchingOff !== undefined ? { batching_off: model.batchingOff } : {}),
+    ...(model.ignoredFields !== undefined && model.ignoredFields.length > 0 ? { ignored_fields: model.ignoredFields.map((f) => `${f.path}: ${f.reason}`) } : {}),
+    ...(model.configError !== undefined ? { config_error: model.configError } : {}),
+    ...(model.triton !== undefined ? { triton: { ...model.triton, dynamicBatching: model.triton.dynamicBatching && { ...model.triton.dynamicBatching, priorityQueuePolicy: Object.fromEntries(model.triton.dynamicBatching.priorityQueuePolicy) } }, auto_complete: model.autoComplete ?? false } : {}),
   };
 }
 

@@ -33,6 +33,12 @@ export interface ModelSignature {
 export type SessionOptions = NativeSessionOptions & {
   /** Runs whose recent high-percentile compute is under this many µs run on the JS thread (0 = never). Default 0. */
   inlineBudgetMicros?: number;
+  /**
+   * Independent ORT sessions (instances) of the model, each with its own native queue, that run at once (Triton's
+   * instance_group count); a request goes to the instance with the fewest of its requests unsettled. Default 1.
+   * Memory and load time scale with it.
+   */
+  instances?: number;
 };
 export type BatchingOptions = NativeBatchingOptions;
 export type RunInfo = NativeRunInfo;
@@ -57,6 +63,11 @@ export interface RunOptions {
   maxOutputBytes?: number;
   /** The request's place in a sequence: required for a stateful version, refused for any other (ERR_SEQUENCE). */
   sequence?: NativeSequenceRequest;
+  /**
+   * Priority level, 1 = served first (Triton's numbering); 0 or undefined = the model's default level. Ignored by a
+   * model without priority levels; past its levels: ERR_INVALID_INPUT naming `priority`.
+   */
+  priority?: number;
 }
 export type SequenceStats = NativeSequenceStats;
 
@@ -143,7 +154,11 @@ export class ModelSession {
    * string tensor or the version is stateful (those take runInline). Room for rank 64 on every input and output.
    */
   private readonly directIo: Float64Array | undefined;
-  private native: NativeSession | undefined;
+  /** The instances (one unless SessionOptions.instances asks for more); empty once released. */
+  private natives: NativeSession[];
+  /** Requests given to each instance and not settled yet: the next goes to the least busy. */
+  private readonly unsettled: number[];
+  private nextInstance = 0;
   readonly counters: RequestCounters = {
     success: 0, failure: 0, inferences: 0, requestMicros: 0, queueMicros: 0, computeMicros: 0, inlineRuns: 0, queuedRuns: 0,
   };
@@ -155,8 +170,10 @@ export class ModelSession {
     batchSizes: [], executedRequests: 0, requestInputMicros: 0, requestInferMicros: 0, requestOutputMicros: 0,
   };
 
-  private constructor(native: NativeSession, inlineBudgetMicros: number, serverInputs: ReadonlySet<string> | undefined, clock?: () => number) {
-    this.native = native;
+  private constructor(natives: NativeSession[], inlineBudgetMicros: number, serverInputs: ReadonlySet<string> | undefined, clock?: () => number) {
+    const native = natives[0]!;
+    this.natives = natives;
+    this.unsettled = natives.map(() => 0);
     this.executionMode = new ExecutionMode(inlineBudgetMicros, clock);
     this.metadata = native.metadata();
     this.modelSignature = { inputs: this.metadata.inputs.map(toSpec), outputs: this.metadata.outputs.map(toSpec) };
@@ -179,20 +196,19 @@ export class ModelSession {
 
   /** Loads `path` on a native thread. Rejects with ERR_MODEL_LOAD naming the path and ORT's reason. */
   static async load(path: string, options: SessionOptions = {}, clock?: () => number): Promise<ModelSession> {
-    const { inlineBudgetMicros = 0, ...nativeOptions } = options;
-    let native: NativeSession;
-    try {
-      // Malformed options throw synchronously inside loadSession; they are caught and mapped below like load errors.
-      native = await nativeAddon().loadSession(path, nativeOptions);
-    } catch (err) {
-      const invalidOptions = (err as { code?: string }).code === 'INVALID_ARGUMENT';
-      if (invalidOptions) throw new OrtServeError('ERR_CONFIG', `loading model '${path}': ${(err as Error).message}`, { cause: err });
-      // The addon's message starts with the path again ("loading '<path>': ..."): said once is enough.
-      throw fromNativeError(err, `loading model '${path}'`, `loading '${path}': `);
+    const { inlineBudgetMicros = 0, instances: asked = 1, ...nativeOptions } = options;
+    // A stateful version keeps its sequences' state in one session's table: it gets one instance.
+    const instances = nativeOptions.sequence === undefined ? asked : 1;
+    const loads = await Promise.allSettled(Array.from({ length: instances }, () => ModelSession.loadNative(path, nativeOptions)));
+    const failed = loads.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+    if (failed !== undefined) {
+      for (const l of loads) if (l.status === 'fulfilled') l.value.release();
+      throw failed.reason;
     }
+    const natives = loads.map((l) => (l as PromiseFulfilledResult<NativeSession>).value);
     const sequence = nativeOptions.sequence;
     const serverInputs = sequence === undefined ? undefined : new Set([...sequence.controls.map((c) => c.input), ...sequence.states.map((s) => s.input)]);
-    const session = new ModelSession(native, inlineBudgetMicros, serverInputs, clock);
+    const session = new ModelSession(natives, inlineBudgetMicros, serverInputs, clock);
     const unservable = [...session.signature.inputs].filter((s) => s.dtype === 'unsupported');
     if (unservable.length > 0) {
       session.release();
@@ -204,6 +220,41 @@ export class ModelSession {
       fail('ERR_MODEL_LOAD', `loading model '${path}': sequence_batching: ${misfit}`);
     }
     return session;
+  }
+
+  /** One native session; rejects with ERR_CONFIG for malformed options, else the addon's load error mapped. */
+  private static async loadNative(path: string, nativeOptions: NativeSessionOptions): Promise<NativeSession> {
+    try {
+      // Malformed options throw synchronously inside loadSession; they are caught and mapped below like load errors.
+      return await nativeAddon().loadSession(path, nativeOptions);
+    } catch (err) {
+      const invalidOptions = (err as { code?: string }).code === 'INVALID_ARGUMENT';
+      if (invalidOptions) throw new OrtServeError('ERR_CONFIG', `loading model '${path}': ${(err as Error).message}`, { cause: err });
+      // The addon's message starts with the path again ("loading '<path>': ..."): said once is enough.
+      throw fromNativeError(err, `loading model '${path}'`, `loading '${path}': `);
+    }
+  }
+
+  /** How many independent sessions (instances) serve this version. */
+  get instances(): number {
+    return this.unsettled.length;
+  }
+
+  /** Each instance's queue counters, in instance order (empty once released). */
+  instanceStats(): NativeQueueStats[] {
+    return this.natives.map((n) => n.stats());
+  }
+
+  /** The least busy instance (fewest unsettled requests; ties go round the instances). */
+  private pickInstance(): number {
+    const n = this.unsettled.length;
+    let best = this.nextInstance % n;
+    for (let k = 1; k < n; k++) {
+      const i = (this.nextInstance + k) % n;
+      if (this.unsettled[i]! < this.unsettled[best]!) best = i;
+    }
+    this.nextInstance = best + 1;
+    return best;
   }
 
   inputSpec(name: string): TensorSpec | undefined {
@@ -268,8 +319,9 @@ export class ModelSession {
     const started = performance.now();
     let result: RunResult | undefined;
     try {
-      const native = this.native;
-      if (native === undefined) fail('ERR_MODEL_UNAVAILABLE', 'the model version was unloaded');
+      if (this.natives.length === 0) fail('ERR_MODEL_UNAVAILABLE', 'the model version was unloaded');
+      const instance = this.natives.length === 1 ? 0 : this.pickInstance();
+      const native = this.natives[instance]!;
       if (this.stateful && options.sequence === undefined) {
         fail('ERR_SEQUENCE', 'the model is stateful (sequence_batching): every request needs parameters sequence_id, and sequence_start on the first of a sequence');
       }
@@ -282,7 +334,7 @@ export class ModelSession {
       const nativeOptions = this.nativeRunOptions(options);
       if (this.executionMode.inline()) result = this.runInlineNow(native, inputs, outputNames, nativeOptions);
       if (result === undefined) {
-        return this.runQueued(native, inputs, outputNames, options, nativeOptions).then(
+        return this.runQueued(instance, inputs, outputNames, options, nativeOptions).then(
           (queued) => this.counted(queued, inputs, started),
           (err: unknown) => {
             this.counters.failure++;
@@ -321,6 +373,13 @@ export class ModelSession {
     if (options.maxOutputStrings !== undefined) nativeOptions.maxOutputStrings = options.maxOutputStrings;
     if (options.maxOutputBytes !== undefined) nativeOptions.maxOutputBytes = options.maxOutputBytes;
     if (options.sequence !== undefined) nativeOptions.sequence = options.sequence;
+    const levels = this.metadata.batching.priorityLevels;
+    if (options.priority !== undefined && levels > 1) {
+      if (!Number.isSafeInteger(options.priority) || options.priority < 0 || options.priority > levels) {
+        fail('ERR_INVALID_INPUT', `priority: ${options.priority} is not one of the model's priority levels (1..${levels}, or 0 for the default)`);
+      }
+      nativeOptions.priority = options.priority;
+    }
     return nativeOptions;
   }
 
@@ -397,11 +456,13 @@ export class ModelSession {
   }
 
   /** Queues the request on the model's native queue; an aborted signal drops it if it has not started. */
-  private async runQueued(native: NativeSession, inputs: ReadonlyMap<string, Tensor>, outputNames: readonly string[] | undefined,
+  private async runQueued(instance: number, inputs: ReadonlyMap<string, Tensor>, outputNames: readonly string[] | undefined,
                           options: RunOptions, nativeOptions: NativeRunOptions): Promise<RunResult> {
+    const native = this.natives[instance]!;
     const signal = options.signal;
     if (signal !== undefined) nativeOptions.cancellable = true;
     let result: NativeRunResult;
+    this.unsettled[instance]!++;
     try {
       const pending = native.run(toNativeInputs(inputs), outputNames === undefined ? undefined : [...outputNames], nativeOptions);
       const cancel = () => pending.cancel?.();
@@ -413,6 +474,8 @@ export class ModelSession {
       }
     } catch (err) {
       throw fromNativeError(err, 'running the model');
+    } finally {
+      this.unsettled[instance]!--;
     }
     this.executionMode.record(result.info.computeMicros, false, totalElements(inputs));
     return { outputs: toTensors(result), info: result.info, ranInline: false, rows: 0 };
@@ -420,29 +483,55 @@ export class ModelSession {
 
   /** Counters of this version's request queue (batches run, rows, rejections, ...). */
   stats(): NativeQueueStats {
-    return this.native?.stats() ?? this.lastStats;
+    if (this.natives.length === 0) return this.lastStats;
+    if (this.natives.length === 1) return this.natives[0]!.stats();
+    return sumStats(this.natives.map((n) => n.stats()));
   }
 
   /** The sequence table's counters (open, started, ended, expired, stateBytes); undefined for a stateless version. */
   sequenceStats(): SequenceStats | undefined {
     if (!this.stateful) return undefined;
-    if (this.native !== undefined) this.lastSequenceStats = this.native.sequenceStats();
+    if (this.natives.length > 0) this.lastSequenceStats = this.natives[0]!.sequenceStats();
     return this.lastSequenceStats;
   }
 
   /** Frees the sequences idle past the model's timeout; returns their ids ("u:<decimal>" / "s:<text>"). */
   expireSequences(): string[] {
-    return this.native?.expireSequences() ?? [];
+    return this.natives[0]?.expireSequences() ?? [];
   }
 
   /** Drops this session; runs in flight finish first. Later run() calls fail with ERR_MODEL_UNAVAILABLE. */
   release(): void {
-    if (this.native === undefined) return;
-    this.lastStats = this.native.stats();
-    if (this.stateful) this.lastSequenceStats = this.native.sequenceStats();
-    this.native.release();
-    this.native = undefined;
+    if (this.natives.length === 0) return;
+    this.lastStats = this.stats();
+    if (this.stateful) this.lastSequenceStats = this.natives[0]!.sequenceStats();
+    for (const native of this.natives) native.release();
+    this.natives = [];
   }
+}
+
+/** The counters of several instances as one version's. */
+function sumStats(all: NativeQueueStats[]): NativeQueueStats {
+  const sum = { ...all[0]! };
+  const bySize = new Map(sum.batchSizes.map((b) => [b.batchSize, { ...b }]));
+  for (const s of all.slice(1)) {
+    for (const key of Object.keys(sum) as Array<keyof NativeQueueStats>) {
+      if (key !== 'batchSizes') sum[key] += s[key];
+    }
+    for (const b of s.batchSizes) {
+      const into = bySize.get(b.batchSize);
+      if (into === undefined) {
+        bySize.set(b.batchSize, { ...b });
+        continue;
+      }
+      into.executions += b.executions;
+      into.inputMicros += b.inputMicros;
+      into.inferMicros += b.inferMicros;
+      into.outputMicros += b.outputMicros;
+    }
+  }
+  sum.batchSizes = [...bySize.values()].sort((a, b) => a.batchSize - b.batchSize);
+  return sum;
 }
 
 /** Elements of all inputs together (a string tensor counts its strings). */

@@ -38,8 +38,10 @@ export interface NativeTensorInfo {
 export interface NativeProviderOutcome {
   name: string;
   active: boolean;
-  /** Why the provider was skipped ('' when active). */
+  /** Why the provider was skipped ('' when active); starts with the provider's name and device. */
   reason: string;
+  /** The key/value pairs given to the provider's options struct, device_id first ({} for cpu). */
+  options: Record<string, string>;
 }
 
 export interface NativeMetadata {
@@ -53,7 +55,11 @@ export interface NativeMetadata {
   /** -1 when the model sets none. */
   modelVersion: number;
   custom: Record<string, string>;
-  batching: { enabled: boolean; maxBatchSize: number; batchTimeoutMicros: number; maxEnqueuedBatches: number; queueCapacity: number };
+  batching: {
+    enabled: boolean; maxBatchSize: number; batchTimeoutMicros: number; maxEnqueuedBatches: number; queueCapacity: number;
+    /** Priority levels of the queue (1 = none). */
+    priorityLevels: number;
+  };
 }
 
 /** How requests to one model version are merged (native/core/batch_policy.h documents each field). */
@@ -70,6 +76,19 @@ export interface NativeBatchingOptions {
   allowedBatchSizes?: number[];
   preferredBatchSizes?: number[];
   padVariableLengthInputs?: boolean;
+  /**
+   * A model that cannot batch (an input with a fixed dim 0, or a scalar) loads unbatched instead of failing;
+   * metadata().batching.enabled then reads false. For batching asked server-wide rather than by the model.
+   */
+  unbatchedIfUnbatchable?: boolean;
+  /**
+   * Priority levels (Triton's priority_levels), level 1 first: each with its queue policy. Absent = one level, no
+   * queue timeout. A level's timeout fails a request still queued then (UNAVAILABLE), or with delayOnTimeout serves it
+   * after its level's timely ones; maxQueueSize bounds the level (0 = only the queue's bound).
+   */
+  priorityLevels?: Array<{ delayOnTimeout?: boolean; timeoutMicros?: number; allowTimeoutOverride?: boolean; maxQueueSize?: number }>;
+  /** The level of a request that names none, 1-based. Default 1. */
+  defaultPriorityLevel?: number;
 }
 
 export interface NativeRunOptions {
@@ -89,6 +108,8 @@ export interface NativeRunOptions {
   maxOutputBytes?: number;
   /** A request of a sequence (a model loaded with sequence options); see NativeSequenceRequest. */
   sequence?: NativeSequenceRequest;
+  /** Priority level, 1 = served first; 0 = the policy's default. Ignored with one level; past the levels: TypeError. */
+  priority?: number;
 }
 
 /** A request's place in a sequence: the table adds the control and state inputs and keeps the state outputs. */
@@ -186,7 +207,8 @@ export interface NativeSessionOptions {
   intraOpThreads?: number;
   interOpThreads?: number;
   graphOptimizationLevel?: GraphOptimizationLevel;
-  executionProviders?: Array<{ name: ExecutionProviderName; deviceId?: number }>;
+  /** options: ONNX Runtime's own provider option keys (trt_fp16_enable, gpu_mem_limit, ...), set after device_id. */
+  executionProviders?: Array<{ name: ExecutionProviderName; deviceId?: number; options?: Record<string, string> }>;
   logId?: string;
   /** Makes the version stateful: its requests must carry a sequence (NativeRunOptions.sequence). */
   sequence?: NativeSequenceOptions;

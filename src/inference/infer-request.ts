@@ -20,6 +20,8 @@ export interface CallLimits {
   readonly signal?: AbortSignal | undefined;
   /** Whether the client has cancelled or gone already, when the front end can tell without making `signal`. */
   readonly aborted?: boolean | undefined;
+  /** The request's priority level (Triton's numbering, 1 = served first; 0 or undefined = the model's default). */
+  readonly priority?: number | undefined;
 }
 
 /**
@@ -27,6 +29,28 @@ export interface CallLimits {
  * row form spreads `instances` over the inputs the model declares). A decoder runs once the version is resolved.
  */
 export type RequestInputs = ReadonlyMap<string, Tensor> | ((signature: ModelSignature) => ReadonlyMap<string, Tensor>);
+
+/** `limits` with the request's priority level, when it names one. */
+export function withPriority(limits: CallLimits, priority: number | undefined): CallLimits {
+  return priority === undefined ? limits : new PriorityLimits(limits, priority);
+}
+
+/** A call's limits with a priority: the call's signal stays a getter (copying it would make it now). */
+class PriorityLimits implements CallLimits {
+  readonly deadline: number | undefined;
+
+  constructor(private readonly call: CallLimits, readonly priority: number) {
+    this.deadline = call.deadline;
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.call.signal;
+  }
+
+  get aborted(): boolean | undefined {
+    return this.call.aborted;
+  }
+}
 
 /** A decoded request, whatever protocol it came in. */
 export interface InferRequest {

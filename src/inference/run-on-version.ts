@@ -17,8 +17,11 @@ class EngineRunOptions implements RunOptions {
   readonly maxOutputStrings: number;
   readonly maxOutputBytes: number;
 
+  readonly priority: number | undefined;
+
   constructor(private readonly limits: CallLimits, sizes: SizeLimits, readonly sequence: RunOptions['sequence']) {
     this.deadline = limits.deadline;
+    this.priority = limits.priority;
     this.maxOutputStrings = sizes.maxStringElements;
     this.maxOutputBytes = sizes.maxResponseBytes;
   }

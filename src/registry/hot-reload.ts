@@ -2,7 +2,7 @@
 
 import type { Logger } from 'pino';
 import { OrtServeError, toOrtServeError } from '../errors.js';
-import type { ModelServerConfig } from '../config/model-config.js';
+import { modelConfigToJson, type ModelConfig, type ModelServerConfig } from '../config/model-config.js';
 import type { ModelRegistry } from './model-registry.js';
 import type { ModelSource } from './model-source.js';
 
@@ -22,6 +22,9 @@ export class HotReloader {
   private rejectedText: string | undefined;
   /** A repository's model directories at the last poll. */
   private repositoryModels = new Set<string>();
+  /** Each repository model's config (its JSON form) as last applied, and a changed one seen once (applied when seen again). */
+  private repositoryConfigs = new Map<string, string>();
+  private changedConfigs = new Map<string, string>();
   /** Why the config file's current text was not applied; undefined when it was. */
   lastConfigError: string | undefined;
 
@@ -36,7 +39,10 @@ export class HotReloader {
   async start(): Promise<void> {
     const { config, text } = this.source.initial();
     this.appliedText = text;
-    if (this.source.kind === 'repository') this.repositoryModels = new Set(config.models.map((m) => m.name));
+    if (this.source.kind === 'repository') {
+      this.repositoryModels = new Set(config.models.map((m) => m.name));
+      this.repositoryConfigs = new Map(config.models.map((m) => [m.name, JSON.stringify(modelConfigToJson(m))]));
+    }
     this.registry.discoverModel = (name) => this.source.discover(name);
     await this.registry.applyConfig(config, { initial: true, source: this.sourceName() });
     if (this.stopped) return;
@@ -85,16 +91,47 @@ export class HotReloader {
       const now = new Map(discovered.models.map((m) => [m.name, m]));
       const added = [...now.keys()].filter((name) => !this.repositoryModels.has(name));
       const removed = [...this.repositoryModels].filter((name) => !now.has(name));
+      const changed = this.changedRepositoryConfigs(now, added);
       this.repositoryModels = new Set(now.keys());
-      if (added.length > 0 || removed.length > 0) {
+      for (const name of [...added, ...changed]) this.repositoryConfigs.set(name, JSON.stringify(modelConfigToJson(now.get(name)!)));
+      for (const name of removed) this.repositoryConfigs.delete(name);
+      if (added.length > 0 || removed.length > 0 || changed.length > 0) {
+        const replaced = [...added, ...changed];
         const update = (current: ModelServerConfig) => ({
-          models: [...current.models.filter((m) => !removed.includes(m.name) && !added.includes(m.name)), ...added.map((name) => now.get(name)!)],
+          models: [...current.models.filter((m) => !removed.includes(m.name) && !replaced.includes(m.name)), ...replaced.map((name) => now.get(name)!)],
         });
         // No waiting here: a new model's directories settle through the refresh below and the polls after it.
         await this.registry.applyConfig(update, { source: '--model_base_path', timeoutMs: 0 });
       }
     }
     await this.registry.refresh();
+  }
+
+  /**
+   * Models whose own config (a Triton config.pbtxt) changed since it was applied and read the same at two successive
+   * polls, so a file caught mid-write is never applied.
+   */
+  private changedRepositoryConfigs(now: ReadonlyMap<string, ModelConfig>, added: readonly string[]): string[] {
+    const changed: string[] = [];
+    for (const [name, config] of now) {
+      if (added.includes(name)) continue;
+      const json = JSON.stringify(modelConfigToJson(config));
+      if (json === this.repositoryConfigs.get(name)) {
+        this.changedConfigs.delete(name);
+      } else if (this.changedConfigs.get(name) === json) {
+        this.changedConfigs.delete(name);
+        // A config.pbtxt edited into one that cannot be used: the model keeps serving with the config it has.
+        if (config.configError !== undefined) {
+          this.repositoryConfigs.set(name, json);
+          this.registry.configRejected(`--model_repository (${name})`, config.configError);
+        } else {
+          changed.push(name);
+        }
+      } else {
+        this.changedConfigs.set(name, json);
+      }
+    }
+    return changed;
   }
 
   /**

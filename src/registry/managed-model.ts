@@ -15,11 +15,12 @@
 
 import type { Logger } from 'pino';
 import { OrtServeError, hideServerPaths, toOrtServeError, withoutServerPaths } from '../errors.js';
-import type { SessionOptions } from '../engine/model-session.js';
+import type { ModelSession, SessionOptions } from '../engine/model-session.js';
 import type { ModelConfig, SwapPolicy } from '../config/model-config.js';
 import { scanVersionDirs, type VersionDirState } from './repository.js';
 import { aspiredVersions, retryDelayMs } from './version-policy.js';
-import { failureError, loadVersion, sessionOptionsFor } from './version-loader.js';
+import { failureError, loadVersion, sessionOptionsFor, unbatchableReason } from './version-loader.js';
+import { checkTritonConfig } from './triton-model-check.js';
 import { sequenceOptionsFor } from './sequence-options.js';
 import type { NativeStateBudget } from '../engine/native-binding.js';
 import { VersionEntry, describeRequest, type RegistryEvent, type VersionChange, type VersionSelector } from './model-version.js';
@@ -113,7 +114,7 @@ export class ManagedModel {
    */
   async refresh(takeAll: boolean): Promise<void> {
     const basePath = this.config.basePath;
-    const scan = await scanVersionDirs(basePath);
+    const scan = await scanVersionDirs(basePath, this.config.modelFilename);
     if (this.closed || basePath !== this.config.basePath) return;
     if (!scan.ok) {
       // An unreadable base path (a flaky mount) says nothing about the versions: keep serving what is loaded.
@@ -177,7 +178,8 @@ export class ManagedModel {
   }
 
   private aspired(): Set<number> {
-    if (this.removed || this.unloadedByRequest || !this.scanned) return new Set();
+    // A model whose own config is unusable loads nothing; its status says why (emptyReason).
+    if (this.removed || this.unloadedByRequest || !this.scanned || this.config.configError !== undefined) return new Set();
     const failed = new Set([...this.entries.values()].filter((e) => e.failed).map((e) => e.version));
     return aspiredVersions({
       policy: this.config.versionPolicy, onDisk: [...this.versionDirs.keys()], failed, labelTargets: this.config.versionLabels.values(),
@@ -242,7 +244,9 @@ export class ManagedModel {
     const options = sessionOptionsFor(this.config, this.runtime.sessionDefaults, `${this.name}:${entry.version}`);
     try {
       if (this.config.sequenceBatching !== undefined) options.sequence = await sequenceOptionsFor(this.config, this.runtime.stateBudget(this.name));
-      const loaded = await loadVersion(entry.modelPath, entry.dir, options, this.config.warmupIterations ?? this.runtime.warmupIterations);
+      const config = this.config;
+      const loaded = await loadVersion(entry.modelPath, entry.dir, options, config.warmupIterations ?? this.runtime.warmupIterations,
+        (session) => checkTritonConfig(config, session.signature));
       if (this.closed) {
         loaded.session.release();
         entry.setState('END');
@@ -251,6 +255,7 @@ export class ManagedModel {
       entry.session = loaded.session;
       entry.warmup = loaded.warmup;
       entry.loadSeconds = loaded.loadSeconds;
+      entry.batchingNote = this.batchingNote(options, loaded.session);
       entry.loadFailures = 0;
       entry.setState('AVAILABLE');
       const active = loaded.session.providers.filter((p) => p.active).map((p) => p.name);
@@ -264,6 +269,15 @@ export class ManagedModel {
       this.loadFailed(entry, hideServerPaths(toOrtServeError(err), this.config.basePath));
     }
     this.reconcile();
+  }
+
+  /** Why a version asked to batch serves unbatched (the model cannot batch, or its config says so); logged once per load. */
+  private batchingNote(options: SessionOptions, session: ModelSession): string | undefined {
+    if (this.config.batchingOff !== undefined) return this.runtime.sessionDefaults.batching?.enabled === true ? `unbatched: ${this.config.batchingOff}` : undefined;
+    if (options.batching?.enabled !== true || session.metadata.batching.enabled) return undefined;
+    const note = `unbatched: ${unbatchableReason(session.signature) ?? 'the model cannot batch'}; --enable_batching does not apply to it`;
+    this.runtime.log.warn({ model: this.name, reason: note }, 'model cannot batch; serving it unbatched');
+    return note;
   }
 
   private loadFailed(entry: VersionEntry, cause: OrtServeError): void {
@@ -346,6 +360,7 @@ export class ManagedModel {
 
   /** Why the model has no version, as a client may read it: the scan error, directories still being written, or none found. */
   emptyReason(): string {
+    if (this.config.configError !== undefined) return withoutServerPaths(this.config.configError, this.config.basePath);
     if (this.scanError !== undefined) return withoutServerPaths(this.scanError, this.config.basePath);
     if (this.settling.length > 0) return `version ${this.settling.join(', ')} is still being written`;
     return 'no version found in the model\'s base path';

@@ -160,7 +160,9 @@ export class ModelRegistry {
         const model = this.create(cfg);
         this.models.set(cfg.name, model);
         scans.push(model.refresh(initial));
-      } else if (existing.config.basePath !== cfg.basePath) {
+      } else if (existing.config.basePath !== cfg.basePath || (cfg.triton !== undefined && !sameConfig(existing.config, cfg))) {
+        // A new base path, or a changed Triton config.pbtxt (its versions load again with the new settings, as in
+        // Triton): loaded anew and swapped in once settled.
         const model = this.create(cfg);
         replacements.push([existing, model]);
         scans.push(model.refresh(initial));

@@ -5,9 +5,12 @@ import { existsSync } from 'node:fs';
 import { OrtServeError } from '../errors.js';
 import { parseModelServerConfig, configFormatForFile, readConfigText, type ModelConfig, type ModelServerConfig } from '../config/model-config.js';
 import { discoverModels, listVersions } from './repository.js';
+import { readTritonModel, readTritonRepository } from './triton-repository.js';
 
 export interface ModelSourceOptions {
   modelConfigFile: string;
+  /** A Triton repository (<model>/config.pbtxt + <model>/<version>/model.onnx); '' = none. */
+  modelRepository?: string;
   modelBasePath: string;
   modelName: string;
   /** --max_config_bytes: the config file is read no further. */
@@ -24,6 +27,12 @@ export class ModelSource {
   private readonly root: string;
 
   constructor(private readonly options: ModelSourceOptions) {
+    if (options.modelConfigFile === '' && (options.modelRepository ?? '') !== '') {
+      this.kind = 'repository';
+      this.root = path.resolve(options.modelRepository!);
+      readTritonRepository(this.root, options.maxConfigBytes);   // checks the path now: a bad flag fails start()
+      return;
+    }
     if (options.modelConfigFile !== '') {
       this.kind = 'config-file';
       this.root = path.resolve(options.modelConfigFile);
@@ -50,10 +59,27 @@ export class ModelSource {
   }
 
   parse(text: string): ModelServerConfig {
-    return parseModelServerConfig(text, {
+    const config = parseModelServerConfig(text, {
       format: configFormatForFile(this.root), source: path.basename(this.root), baseDir: path.dirname(this.root),
       maxBytes: this.options.maxConfigBytes,
     });
+    return { models: [...config.models, ...this.tritonModels(config.models)] };
+  }
+
+  /** Beside a config file, the Triton repository's models; a name both define is a config error naming both. */
+  private tritonModels(listed: ModelConfig[]): ModelConfig[] {
+    const repository = this.options.modelRepository ?? '';
+    if (repository === '') return [];
+    const models = readTritonRepository(repository, this.options.maxConfigBytes);
+    const clash = models.find((m) => listed.some((l) => l.name === m.name));
+    if (clash !== undefined) {
+      throw new OrtServeError('ERR_CONFIG', `--model_repository: model '${clash.name}' is also in --model_config_file; rename one of them`);
+    }
+    return models;
+  }
+
+  private get tritonRepository(): boolean {
+    return this.options.modelConfigFile === '' && (this.options.modelRepository ?? '') !== '';
   }
 
   /** A repository's models as they are now; undefined for other sources or when the repository cannot be read. */
@@ -70,10 +96,12 @@ export class ModelSource {
   discover(name: string): ModelConfig | undefined {
     if (this.kind !== 'repository' || name.includes('/') || name === '.' || name === '..') return undefined;
     const dir = path.join(this.root, name);
+    if (this.tritonRepository) return existsSync(dir) ? readTritonModel(dir, this.options.maxConfigBytes) : undefined;
     return existsSync(dir) && listVersions(dir).length > 0 ? defaultModelConfig(name, dir) : undefined;
   }
 
   private fromBasePath(): ModelServerConfig {
+    if (this.tritonRepository) return { models: readTritonRepository(this.root, this.options.maxConfigBytes) };
     const found = discoverModels(this.options.modelBasePath, this.options.modelName);
     if (this.kind === 'single' && found[0]?.basePath !== this.root) {
       throw new OrtServeError('ERR_CONFIG', `--model_base_path: '${this.options.modelBasePath}' no longer holds version directories`);

@@ -32,6 +32,8 @@ export interface ModelVersion {
   readonly warmup?: WarmupReport;
   /** Seconds its last successful load took, warmup included. */
   readonly loadSeconds?: number;
+  /** Why the version serves unbatched although batching was asked for (server-wide or by its config). */
+  readonly batchingNote?: string;
 }
 
 /** A version that is AVAILABLE, with its session. */
@@ -60,6 +62,7 @@ export class VersionEntry implements ModelVersion {
   inFlight = 0;
   warmup?: WarmupReport;
   loadSeconds?: number;
+  batchingNote?: string;
   /** The directory's fingerprint when the last load began: a different one later means the files were replaced. */
   loadedFingerprint?: string;
   /** When this entry last left AVAILABLE or failed, for trimming the status history. */

@@ -27,8 +27,8 @@ function isDirectory(p: string): boolean {
   }
 }
 
-/** Numeric version directories of a model that hold model.onnx, highest first. Anything else is ignored. */
-export function listVersions(basePath: string): VersionDir[] {
+/** Numeric version directories of a model that hold `modelFile`, highest first. Anything else is ignored. */
+export function listVersions(basePath: string, modelFile = MODEL_FILE): VersionDir[] {
   let entries: string[];
   try {
     entries = readdirSync(basePath);
@@ -36,8 +36,8 @@ export function listVersions(basePath: string): VersionDir[] {
     return [];
   }
   return entries
-    .filter((e) => VERSION_DIR.test(e) && existsSync(path.join(basePath, e, MODEL_FILE)))
-    .map((e) => ({ version: Number(e), modelPath: path.join(basePath, e, MODEL_FILE) }))
+    .filter((e) => VERSION_DIR.test(e) && existsSync(path.join(basePath, e, modelFile)))
+    .map((e) => ({ version: Number(e), modelPath: path.join(basePath, e, modelFile) }))
     .sort((a, b) => b.version - a.version);
 }
 
@@ -93,29 +93,32 @@ async function walk(root: string, dir: string, depth: number, out: { parts: stri
   }
 }
 
-async function describeVersionDir(basePath: string, name: string): Promise<VersionDirState | undefined> {
+async function describeVersionDir(basePath: string, name: string, modelFile: string): Promise<VersionDirState | undefined> {
   const dir = path.join(basePath, name);
   try {
     const dirStat = await stat(dir);
-    const modelStat = await stat(path.join(dir, MODEL_FILE));
+    const modelStat = await stat(path.join(dir, modelFile));
     if (!dirStat.isDirectory() || !modelStat.isFile()) return undefined;
     const out = { parts: [] as string[], newest: dirStat.mtimeMs };
     await walk(dir, dir, 1, out);
-    return { version: Number(name), dir, modelPath: path.join(dir, MODEL_FILE), fingerprint: out.parts.join('|'), newestMtimeMs: out.newest };
+    return { version: Number(name), dir, modelPath: path.join(dir, modelFile), fingerprint: out.parts.join('|'), newestMtimeMs: out.newest };
   } catch {
     // Vanished or unreadable while we looked (a copy or delete in progress): not a version this time.
     return undefined;
   }
 }
 
-/** Every numeric version directory under `basePath` that holds model.onnx, highest first, without blocking the JS thread. */
-export async function scanVersionDirs(basePath: string): Promise<ScanResult> {
+/**
+ * Every numeric version directory under `basePath` that holds `modelFile` (model.onnx unless the model's config names
+ * another), highest first, without blocking the JS thread.
+ */
+export async function scanVersionDirs(basePath: string, modelFile = MODEL_FILE): Promise<ScanResult> {
   let names: string[];
   try {
     names = await readdir(basePath);
   } catch (err) {
     return { ok: false, error: `cannot read base path '${basePath}': ${(err as Error).message}` };
   }
-  const found = await Promise.all(names.filter((n) => VERSION_DIR.test(n)).map((n) => describeVersionDir(basePath, n)));
+  const found = await Promise.all(names.filter((n) => VERSION_DIR.test(n)).map((n) => describeVersionDir(basePath, n, modelFile)));
   return { ok: true, versions: found.filter((v): v is VersionDirState => v !== undefined).sort((a, b) => b.version - a.version) };
 }

@@ -1,7 +1,7 @@
 // Loads one version: the ORT session with the model's options (batching included), then warmup — all or nothing.
 
 import { wrapError, type OrtServeError } from '../errors.js';
-import { ModelSession, type BatchingOptions, type SessionOptions } from '../engine/model-session.js';
+import { ModelSession, type BatchingOptions, type ModelSignature, type SessionOptions } from '../engine/model-session.js';
 import type { BatchingConfig, ModelConfig } from '../config/model-config.js';
 import { runWarmup, type WarmupReport } from './warmup.js';
 import { sequenceBatchingOptions } from './sequence-options.js';
@@ -20,7 +20,15 @@ function batchingFor(config: ModelConfig, defaults: SessionOptions): SessionOpti
   const b = config.batching;
   let batching = b === undefined ? defaults.batching : { ...defaults.batching, ...toBatchingOptions(b), enabled: true };
   if (b !== undefined && batching !== undefined && config.sequenceBatching !== undefined) batching = sequenceBatchingOptions(config, batching);
-  const limit = config.session.maxConcurrentRuns;
+  if (config.batchingOff !== undefined) {
+    batching = { enabled: false, ...(defaults.batching?.maxQueuedRequests !== undefined ? { maxQueuedRequests: defaults.batching.maxQueuedRequests } : {}) };
+  } else if (batching?.enabled === true && (b === undefined || config.triton !== undefined)) {
+    // Batching is a per-model property: asked server-wide (or by a Triton config, checked against the model after
+    // the load with a message naming max_batch_size), a model that cannot batch loads unbatched rather than failing.
+    batching = { ...batching, unbatchedIfUnbatchable: true };
+  }
+  // Instances are Triton's unit of concurrency: each runs one batch at a time unless max_concurrent_runs says more.
+  const limit = config.session.maxConcurrentRuns ?? (config.instances !== undefined ? 1 : undefined);
   if (limit === undefined) return batching;
   return { ...(batching ?? { enabled: false }), numBatchThreads: limit };
 }
@@ -36,6 +44,7 @@ export function sessionOptionsFor(config: ModelConfig, defaults: SessionOptions,
     ...(own.interOpThreads !== undefined ? { interOpThreads: own.interOpThreads } : {}),
     ...(own.graphOptimizationLevel !== undefined ? { graphOptimizationLevel: own.graphOptimizationLevel } : {}),
     ...(own.executionProviders !== undefined ? { executionProviders: own.executionProviders } : {}),
+    ...(config.instances !== undefined ? { instances: config.instances } : {}),
     logId,
   };
 }
@@ -47,11 +56,29 @@ export interface LoadedVersion {
   loadSeconds: number;
 }
 
-/** Loads and warms up; on any failure the session is released and the error (ERR_MODEL_LOAD) thrown. */
-export async function loadVersion(modelPath: string, dir: string, options: SessionOptions, warmupIterations: number): Promise<LoadedVersion> {
+/**
+ * Why a model cannot batch (merged requests need a free dim 0 on every input), or undefined when it can. The same
+ * rule as the addon's CheckBatchable, worded for the model's status.
+ */
+export function unbatchableReason(signature: ModelSignature): string | undefined {
+  for (const input of signature.inputs) {
+    if (input.shape.length === 0) return `input '${input.name}' is a scalar (no batch dim)`;
+    if (input.shape[0]! >= 0) return `input '${input.name}' has a fixed dim 0 of ${input.shape[0]}`;
+  }
+  return undefined;
+}
+
+/**
+ * Loads, checks the session against the model's config (`check` throws to refuse it), and warms up; on any failure
+ * the session is released and the error (ERR_MODEL_LOAD) thrown.
+ */
+export async function loadVersion(
+  modelPath: string, dir: string, options: SessionOptions, warmupIterations: number, check?: (session: ModelSession) => void,
+): Promise<LoadedVersion> {
   const started = performance.now();
   const session = await ModelSession.load(modelPath, options);
   try {
+    check?.(session);
     const warmup = await runWarmup(session, dir, warmupIterations);
     return { session, warmup, loadSeconds: (performance.now() - started) / 1000 };
   } catch (err) {

@@ -3,7 +3,7 @@
 import { toOrtServeError } from '../../errors.js';
 import type { DType } from '../../engine/tensor.js';
 import type { CallLimits, InferResponse } from '../../inference/infer-request.js';
-import { listedInputNames } from '../../inference/infer-request.js';
+import { listedInputNames, withPriority } from '../../inference/infer-request.js';
 import { runInference } from '../../inference/run-inference.js';
 import type { ProtocolId } from '../../inference/request-stats.js';
 import { sequenceFromParameters } from '../../inference/sequence-request.js';
@@ -55,7 +55,8 @@ export function runFlatBuffersInfer(
     const response = runInference(registry, {
       model: request.model, selector, inputs: request.inputs,
       outputNames: request.outputs.length > 0 ? request.outputs : undefined,
-      limits: limitsFor(request.timeoutMicros), sizes, protocol, sequence,
+      // priority: 0 = the model's default level (the field's default), as Triton's parameter.
+      limits: withPriority(limitsFor(request.timeoutMicros), request.priority === 0 ? undefined : request.priority), sizes, protocol, sequence,
     }, listedInputNames(request.inputs.keys(), fbDtypeName, 'request.inputs'));
     if (response instanceof Promise) return response.then(encoded, failed);
     return encoded(response);

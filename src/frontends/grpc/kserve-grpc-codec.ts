@@ -36,6 +36,8 @@ export interface DecodedGrpcInfer {
   timeoutMicros?: number;
   /** Triton's sequence parameters, when the request belongs to a sequence. */
   sequence?: SequenceRequest;
+  /** Triton's "priority" request parameter (1 = served first, 0 = the model's default). */
+  priority?: number;
 }
 
 /** ortserve's "route_key" request parameter (a string_param), the routing key for weighted traffic; undefined when absent. */
@@ -164,6 +166,12 @@ export function decodeModelInfer(msg: ModelInferMessage, maxBytes: number, limit
   const sequence = sequenceFromParameters(
     sequenceParameter(msg.parameters['sequence_id']), sequenceParameter(msg.parameters['sequence_start']), sequenceParameter(msg.parameters['sequence_end']));
   if (sequence !== undefined) result.sequence = sequence;
+  const priority = msg.parameters['priority'];
+  if (priority !== undefined) {
+    const level = Number(parameterValue(priority));
+    if (!Number.isSafeInteger(level) || level < 0) fail('ERR_BAD_REQUEST', 'parameters.priority: expected a non-negative int64_param or uint64_param');
+    result.priority = level;
+  }
   return result;
 }
 

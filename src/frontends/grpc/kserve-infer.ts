@@ -2,7 +2,7 @@
 
 import { datatypeOf } from '../kserve/datatypes.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
-import { listedInputNames, type CallLimits } from '../../inference/infer-request.js';
+import { listedInputNames, withPriority, type CallLimits } from '../../inference/infer-request.js';
 import { checkServable, expireIfPast, runInference } from '../../inference/run-inference.js';
 import { Protocol } from '../../inference/request-stats.js';
 import { versionSelector } from '../kserve/model-info.js';
@@ -44,7 +44,7 @@ export function inferMessage(
   const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits);
   const response = runInference(ctx.registry, {
     model: decoded.model, selector: withRouteKey(decoded.selector, routeKeyParameter(msg) ?? routeKey), id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
-    limits: withTimeout(limits, decoded.timeoutMicros, receivedAt), sizes: ctx.sizes, protocol: Protocol.kserveGrpc, sequence: decoded.sequence,
+    limits: withPriority(withTimeout(limits, decoded.timeoutMicros, receivedAt), decoded.priority), sizes: ctx.sizes, protocol: Protocol.kserveGrpc, sequence: decoded.sequence,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   return response instanceof Promise ? response.then(modelInferReply) : modelInferReply(response);
 }

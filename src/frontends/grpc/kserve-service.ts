@@ -3,11 +3,12 @@
 
 import type { handleBidiStreamingCall, handleUnaryCall, ServerDuplexStream } from '@grpc/grpc-js';
 import type { ModelInferReply, ModelInferRequestWire, ModelStreamInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
-import { modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from '../kserve/model-info.js';
+import { modelConfig, modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from '../kserve/model-info.js';
 import { authorizationOf, callLimits, routeKeyOf, unary, type ServerSurfaceCall } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
 import { authorizeManagement, indexModels, loadModel, unloadModel } from './grpc-management.js';
 import type { GRPCInferenceServiceHandlers } from './generated/inference/GRPCInferenceService.js';
+import type { ModelConfigRequest__Output } from './generated/inference/ModelConfigRequest.js';
 import type { ModelMetadataRequest__Output } from './generated/inference/ModelMetadataRequest.js';
 import type { ModelReadyRequest__Output } from './generated/inference/ModelReadyRequest.js';
 import type { ModelStatisticsRequest__Output } from './generated/inference/ModelStatisticsRequest.js';
@@ -45,6 +46,8 @@ export function kserveService(ctx: GrpcContext): KServeHandlers {
     ServerMetadata: unary('ServerMetadata', () => serverMetadata(ctx.management.token !== undefined)),
     ModelMetadata: unary('ModelMetadata', (req: ModelMetadataRequest__Output) =>
       modelMetadata(ctx.registry, req.name, versionSelector(req.name, req.version))),
+    ModelConfig: unary('ModelConfig', (req: ModelConfigRequest__Output) =>
+      ({ config: modelConfig(ctx.registry, req.name, versionSelector(req.name, req.version)) })),
     ModelInfer: unary('ModelInfer', (req: ModelInferRequestWire, call) => inferMessage(ctx, req, callLimits(call), routeKeyOf(call))),
     ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequestWire | MalformedMessage, ModelStreamInferReply>) => handleStreamInfer(call, ctx),
     ModelStatistics: unary('ModelStatistics', (req: ModelStatisticsRequest__Output) => modelStatistics(ctx.registry, req.name, req.version)),

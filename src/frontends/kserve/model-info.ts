@@ -7,6 +7,7 @@ import { clientText, fail } from '../../errors.js';
 import type { TensorSpec } from '../../engine/model-session.js';
 import type { ModelRegistry, VersionSelector } from '../../registry/model-registry.js';
 import { datatypeOf } from './datatypes.js';
+import { effectiveTritonConfig } from '../../registry/triton-model-check.js';
 
 /** Triton's platform name for ONNX Runtime models; clients display it. */
 export const PLATFORM = 'onnxruntime_onnx';
@@ -47,6 +48,23 @@ export function modelMetadata(registry: ModelRegistry, model: string, selector: 
     inputs: v.session.signature.inputs.map(tensorMetadata),
     outputs: v.session.signature.outputs.map(tensorMetadata),
   };
+}
+
+/**
+ * The model's effective configuration in Triton's JSON form (GET /v2/models/{m}[/versions/{v}]/config, gRPC
+ * ModelConfig): its config.pbtxt (or TF-style entry) completed from the selected version, else from the newest
+ * AVAILABLE one; from the config alone while none is loaded. Throws ERR_MODEL_NOT_FOUND for an unknown model or version.
+ */
+export function modelConfig(registry: ModelRegistry, model: string, selector: VersionSelector): Record<string, unknown> {
+  const versions = registry.status(model, selector);
+  const loaded = versions.find((v) => v.state === 'AVAILABLE' && v.session !== undefined);
+  const config = loaded?.config ?? registry.config().models.find((m) => m.name === model) ?? versions[0]?.config;
+  if (config === undefined) fail('ERR_MODEL_NOT_FOUND', `Servable not found for request: ${clientText(model)}`);
+  const session = loaded?.session;
+  const facts = session === undefined ? undefined : {
+    signature: session.signature, batching: session.metadata.batching, instances: session.instances,
+  };
+  return effectiveTritonConfig(config, facts);
 }
 
 /**

@@ -30,6 +30,8 @@ export interface RestInferRequest {
   routeKey?: string;
   /** Triton's sequence parameters, when the request belongs to a sequence. */
   sequence?: SequenceRequest;
+  /** Triton's "priority" request parameter (1 = served first, 0 = the model's default). */
+  priority?: number;
 }
 
 /** The section of the body after the JSON header, consumed in input order (the binary tensor data extension). */
@@ -106,6 +108,7 @@ export function decodeRestInfer(body: Uint8Array, headerLength: number | undefin
   const timeoutMicros = countParam(parameters?.['timeout'], 'parameters.timeout');
   const routeKey = stringField(parameters?.['route_key'], 'parameters.route_key');
   const sequence = sequenceFromParameters(parameters?.['sequence_id'], parameters?.['sequence_start'], parameters?.['sequence_end']);
+  const priority = countParam(parameters?.['priority'], 'parameters.priority');
   const inputsJson = root['inputs'];
   if (!Array.isArray(inputsJson)) fail('ERR_BAD_REQUEST', `inputs: expected a list of input tensors, got ${describeJson(inputsJson)}`);
   const cursor: BinaryCursor = { bytes: binary, offset: 0 };
@@ -128,6 +131,7 @@ export function decodeRestInfer(body: Uint8Array, headerLength: number | undefin
   if (timeoutMicros !== undefined) request.timeoutMicros = timeoutMicros;
   if (routeKey !== undefined) request.routeKey = routeKey;
   if (sequence !== undefined) request.sequence = sequence;
+  if (priority !== undefined) request.priority = priority;
   return request;
 }
 

@@ -6,12 +6,12 @@ import { clientText, fail } from '../../errors.js';
 import { withRouteKey, type ModelRegistry } from '../../registry/model-registry.js';
 import type { HttpExchange } from '../http/http-exchange.js';
 import { datatypeOf } from './datatypes.js';
-import { listedInputNames, type InferResponse } from '../../inference/infer-request.js';
+import { listedInputNames, withPriority, type InferResponse } from '../../inference/infer-request.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
 import { Protocol } from '../../inference/request-stats.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ManagementContext } from '../management/management-routes.js';
-import { modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from './model-info.js';
+import { modelConfig, modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from './model-info.js';
 import { modelStatistics } from './model-statistics.js';
 import { decodeRestInfer, encodeRestInfer, headerLength, type RestInferBody } from './rest-codec.js';
 import type { KserveRoute } from './rest-paths.js';
@@ -57,7 +57,7 @@ function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRout
   const response = runInference(ctx.registry, {
     // The body's route_key parameter wins over the x-ortserve-route-key header.
     model, selector: withRouteKey(selector, decoded.routeKey ?? ex.routeKey), inputs: decoded.inputs, outputNames: decoded.outputNames, id: decoded.id,
-    limits: ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), sizes: ctx.sizes, protocol: Protocol.kserveRest, sequence: decoded.sequence,
+    limits: withPriority(ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), decoded.priority), sizes: ctx.sizes, protocol: Protocol.kserveRest, sequence: decoded.sequence,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   const reply = (answer: InferResponse) => {
     const encoded = encodeRestInfer(answer, decoded.binaryOutput);
@@ -79,6 +79,7 @@ function handleGet(ex: HttpExchange, ctx: KserveRestContext, route: KserveRoute)
     case 'server_metadata': return ex.sendJson(200, JSON.stringify(serverMetadata(ctx.management.token !== undefined)));
     case 'model_metadata': return ex.sendJson(200, JSON.stringify(modelMetadata(ctx.registry, model, versionSelector(model, route.version ?? ''))));
     case 'model_stats': return ex.sendJson(200, JSON.stringify(modelStatistics(ctx.registry, model, route.version ?? '')));
+    case 'model_config': return ex.sendJson(200, JSON.stringify(modelConfig(ctx.registry, model, versionSelector(model, route.version ?? ''))));
     case 'model_ready': {
       const ready = modelReady(ctx.registry, model, versionSelector(model, route.version ?? ''));
       return ex.sendJson(ready ? 200 : 400, JSON.stringify({ name: model, ready }));

@@ -1,11 +1,11 @@
-// Parses KServe V2 REST paths: /v2, /v2/health/*, /v2/models/{m}[/versions/{v}][/ready|/infer|/stats], /v2/models/stats.
+// Parses KServe V2 REST paths: /v2, /v2/health/*, /v2/models/{m}[/versions/{v}][/ready|/config|/infer|/stats], /v2/models/stats.
 // (/v2/repository/* is the management API's: src/frontends/management/.)
 
 import { clientText, fail } from '../../errors.js';
 
 export type KserveAction =
   | 'server_metadata' | 'live' | 'ready'
-  | 'model_metadata' | 'model_ready' | 'infer' | 'model_stats';
+  | 'model_metadata' | 'model_ready' | 'model_config' | 'infer' | 'model_stats';
 
 export interface KserveRoute {
   action: KserveAction;
@@ -26,7 +26,7 @@ function segment(raw: string | undefined, field: string, url: string): string {
 }
 
 function modelRoute(parts: string[], url: string): KserveRoute {
-  // parts: [m] | [m, 'ready'|'infer'|'stats'] | [m, 'versions', v] | [m, 'versions', v, 'ready'|'infer'|'stats']
+  // parts: [m] | [m, 'ready'|'config'|'infer'|'stats'] | [m, 'versions', v] | [m, 'versions', v, 'ready'|'config'|'infer'|'stats']
   const model = segment(parts[0], 'model name', url);
   let rest = parts.slice(1);
   let version = '';
@@ -36,6 +36,7 @@ function modelRoute(parts: string[], url: string): KserveRoute {
   }
   if (rest.length === 0) return { action: 'model_metadata', method: 'get', model, version };
   if (rest.length === 1 && rest[0] === 'ready') return { action: 'model_ready', method: 'get', model, version };
+  if (rest.length === 1 && rest[0] === 'config') return { action: 'model_config', method: 'get', model, version };
   if (rest.length === 1 && rest[0] === 'infer') return { action: 'infer', method: 'post', model, version };
   if (rest.length === 1 && rest[0] === 'stats') return { action: 'model_stats', method: 'get', model, version };
   fail('ERR_NOT_FOUND', `no route for ${clientText(url)}`);

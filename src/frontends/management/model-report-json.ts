@@ -17,6 +17,8 @@ function versionJson(v: ModelVersion, now: number) {
     ...(v.nextRetryAt !== undefined ? { next_retry_in_ms: Math.max(0, v.nextRetryAt - now) } : {}),
     in_flight: v.inFlight,
     ...(v.warmup !== undefined ? { warmup: v.warmup } : {}),
+    ...(v.batchingNote !== undefined ? { batching_note: v.batchingNote } : {}),
+    ...(v.session !== undefined ? { batching: v.session.metadata.batching.enabled, instances: v.session.instances } : {}),
     // Where the version's next request runs (inline on the JS thread, or queued for the native workers) and how
     // many successful requests took each path so far.
     ...(v.session !== undefined ? {
@@ -39,6 +41,9 @@ export function modelReportJson(report: ModelReport) {
     unloaded: report.unloadedByRequest,
     settling_versions: report.settling.map(String),
     ...(report.scanError !== undefined ? { scan_error: report.scanError } : {}),
+    // Fields of the model's own config (config.pbtxt) that ortserve read but does not act on, and why.
+    ignored_fields: (report.config.ignoredFields ?? []).map((f) => ({ field: f.path, reason: f.reason })),
+    ...(report.config.configError !== undefined ? { config_error: report.config.configError } : {}),
     versions: report.versions.map((v) => versionJson(v, now)),
   };
 }
@@ -61,7 +66,7 @@ export function repositoryIndex(reports: readonly ModelReport[], readyOnly: bool
   const entries: IndexEntry[] = [];
   for (const r of reports) {
     if (r.versions.length === 0) {
-      const reason = r.scanError ?? (r.settling.length > 0 ? 'version directories are still being written' : `no version found under ${r.config.basePath}`);
+      const reason = r.config.configError ?? r.scanError ?? (r.settling.length > 0 ? 'version directories are still being written' : `no version found under ${r.config.basePath}`);
       entries.push({ name: r.name, state: 'UNAVAILABLE', reason });
     }
     for (const v of r.versions) {
