@@ -11,6 +11,7 @@ ARG NODE_VERSION=20.20.0
 # install step's glibc compatibility patch does not run, and the ONNX Runtime headers come from trixie's
 # libonnxruntime-dev (scripts/ort-headers.mjs).
 FROM node:${NODE_VERSION}-trixie AS build
+ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake g++ make \
  && rm -rf /var/lib/apt/lists/*
@@ -27,12 +28,13 @@ RUN npm prune --omit=dev --no-audit --no-fund \
 
 # ---- runtime: no compiler, no cmake, no npm cache ----------------------------------------------------------------
 FROM node:${NODE_VERSION}-trixie-slim AS runtime
+ARG DEBIAN_FRONTEND=noninteractive
 # tini is PID 1: it forwards SIGTERM/SIGINT to node (whose handlers drain, README "Signals and drain") and reaps.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 10001 ortserve \
- && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ortserve
+ && groupadd --gid 10001 ortserve \
+ && useradd --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ortserve
 WORKDIR /opt/ortserve
 # The addon finds libonnxruntime.so.1 through an $ORIGIN-relative rpath: build/ and node_modules/ keep their layout.
 COPY --from=build /opt/ortserve/package.json ./package.json
