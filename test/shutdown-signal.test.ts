@@ -77,6 +77,7 @@ async function restPredict(port: number): Promise<Outcome> {
     return `REST ${res.status} ${JSON.stringify(body)}`;
   } catch (err) {
     const code = (err as { cause?: { code?: string } }).cause?.code;
+    if (code === 'ECONNRESET') return 'reset';
     return code === 'ECONNREFUSED' ? 'refused' : `REST error ${code ?? String(err)}`;
   }
 }
@@ -152,7 +153,11 @@ describe('SIGTERM drains', () => {
       // Still serving after readiness turned false: the process could not have ended before the drain time.
       expect(exit.at - signalAt).toBeGreaterThanOrEqual(drainSeconds * 1000);
 
-      const failed = log.filter((s) => s.outcome !== 'ok' && s.outcome !== 'refused');
+      // A reset is a refusal only for a connection that raced the listener's close: the kernel resets connections
+      // still in the listen backlog (never accepted, so no request of theirs reached the server). Every REST request
+      // opens a new connection while the server drains (answers close theirs), so a few may land in that instant.
+      const listenerClosedAt = signalAt + drainSeconds * 1000;
+      const failed = log.filter((s) => s.outcome !== 'ok' && s.outcome !== 'refused' && !(s.outcome === 'reset' && s.startedAt >= listenerClosedAt - 100));
       expect(failed).toEqual([]);
       // Every request sent before the signal (so before readiness turned false) was answered by the model.
       const before = log.filter((s) => s.startedAt < signalAt);
