@@ -165,8 +165,9 @@ describe('SIGTERM drains', () => {
       expect(before.filter((s) => s.outcome !== 'ok')).toEqual([]);
       // Requests sent after readiness turned false were still served during the drain time.
       expect(log.some((s) => s.startedAt > notReadyAt && s.outcome === 'ok')).toBe(true);
-      // Each of the 32 clients ended on a refusal (it was told to go elsewhere), none on silence.
-      expect(log.filter((s) => s.outcome === 'refused')).toHaveLength(32);
+      // Each of the 32 clients ended on a refusal (it was told to go elsewhere, or its new connection raced the
+      // listener's close), none on silence.
+      expect(log.filter((s) => s.outcome === 'refused' || s.outcome === 'reset')).toHaveLength(32);
       expect(cli.stdout()).toMatch(/"signal":"SIGTERM","msg":"shutting down"/);
       expect(cli.stdout()).toMatch(/"abandoned":0,"inFlightAtClose":\d+,"msg":"drained: listeners closed, models unloaded"/);
     } finally {
