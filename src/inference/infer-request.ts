@@ -32,16 +32,20 @@ export type RequestInputs = ReadonlyMap<string, Tensor> | ((signature: ModelSign
 
 /** `limits` with the request's priority level, when it names one. */
 export function withPriority(limits: CallLimits, priority: number | undefined): CallLimits {
-  return priority === undefined ? limits : new PriorityLimits(limits, priority);
+  return priority === undefined ? limits : new NarrowedLimits(limits, limits.deadline, priority);
 }
 
-/** A call's limits with a priority: the call's signal stays a getter (copying it would make it now). */
-class PriorityLimits implements CallLimits {
-  readonly deadline: number | undefined;
+/** `limits` with another deadline (an earlier one a request's own timeout sets), when it differs. */
+export function withDeadline(limits: CallLimits, deadline: number | undefined): CallLimits {
+  return deadline === limits.deadline ? limits : new NarrowedLimits(limits, deadline, limits.priority);
+}
 
-  constructor(private readonly call: CallLimits, readonly priority: number) {
-    this.deadline = call.deadline;
-  }
+/**
+ * A call's limits with the request's own deadline or priority. The call's signal stays behind a getter: a front end
+ * may make it on first read, and copying it (a spread) would make it now, for requests that never wait.
+ */
+class NarrowedLimits implements CallLimits {
+  constructor(private readonly call: CallLimits, readonly deadline: number | undefined, readonly priority: number | undefined) {}
 
   get signal(): AbortSignal | undefined {
     return this.call.signal;

@@ -2,7 +2,7 @@
 
 import { datatypeOf } from '../kserve/datatypes.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
-import { listedInputNames, withPriority, type CallLimits } from '../../inference/infer-request.js';
+import { listedInputNames, withDeadline, withPriority, type CallLimits } from '../../inference/infer-request.js';
 import { checkServable, expireIfPast, runInference } from '../../inference/run-inference.js';
 import { Protocol } from '../../inference/request-stats.js';
 import { versionSelector } from '../kserve/model-info.js';
@@ -12,22 +12,8 @@ import { decodeModelInfer, modelInferReply, routeKeyParameter, type ModelInferMe
 import { withRouteKey } from '../../registry/model-version.js';
 
 /** Tightens a call's limits with Triton's "timeout" parameter (µs from `receivedAt`) when it sets an earlier deadline. */
-class TimeoutLimits implements CallLimits {
-  constructor(private readonly call: CallLimits, readonly deadline: number | undefined) {}
-
-  get signal(): AbortSignal | undefined {
-    return this.call.signal;
-  }
-
-  get aborted(): boolean | undefined {
-    return this.call.aborted;
-  }
-}
-
 function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, receivedAt: number): CallLimits {
-  const deadline = requestDeadline({ receivedAt, absoluteDeadline: limits.deadline, timeoutMicros });
-  // The call's own signal is kept as a getter: copying it would make it now (see grpc-calls.ts callLimits).
-  return deadline === limits.deadline ? limits : new TimeoutLimits(limits, deadline);
+  return withDeadline(limits, requestDeadline({ receivedAt, absoluteDeadline: limits.deadline, timeoutMicros }));
 }
 
 /**
