@@ -112,14 +112,16 @@ interface Sent {
 async function loop(send: () => Promise<Outcome>, log: Sent[]): Promise<void> {
   for (;;) {
     const startedAt = Date.now();
-    const outcome = await send();
+    // A client that throws (e.g. its channel was closed after a failed assertion) ends its loop with that outcome
+    // rather than an unhandled rejection that would hide the assertion's own message.
+    const outcome = await send().catch((err: unknown) => `threw ${String(err)}`);
     log.push({ startedAt, outcome });
     if (outcome !== 'ok') return;
   }
 }
 
 describe('SIGTERM drains', () => {
-  it('32 clients: readiness turns false at once, nothing sent before fails, the rest is served or refused retryably; exit 0', async () => {
+  it('32 clients: readiness turns false, nothing sent before fails, the rest is served or refused retryably; exit 0', async () => {
     const drainSeconds = 3;
     const cli = await startCli({ n: 128, steps: 4 }, [`--drain_seconds=${drainSeconds}`, '--exit_timeout_seconds=60']);
     const c = grpcClients(`127.0.0.1:${cli.grpcPort}`);
@@ -134,12 +136,20 @@ describe('SIGTERM drains', () => {
       expect(clients).toHaveLength(32);
       // Let every client have answers before the signal.
       while (log.length < 200) await new Promise((r) => setTimeout(r, 20));
-      expect(log.every((s) => s.outcome === 'ok')).toBe(true);
+      expect(log.filter((s) => s.outcome !== 'ok')).toEqual([]);
 
       const signalAt = Date.now();
       cli.child.kill('SIGTERM');
-      // Readiness, on a connection of its own each time (answers close their connection while the server drains).
-      const ready = await fetch(`http://127.0.0.1:${cli.restPort}/v2/health/ready`);
+      // Readiness, on a connection of its own each time (answers close their connection while the server drains). The
+      // signal reaches the child's event loop asynchronously: a readiness request can be read in the same loop turn
+      // before the signal handler runs, so the first answer may still be true; it must turn false well within the
+      // drain time (a generous bound, not a timing check: the drain is 3 s).
+      let ready = await fetch(`http://127.0.0.1:${cli.restPort}/v2/health/ready`);
+      while (ready.status === 200 && Date.now() - signalAt < drainSeconds * 500) {
+        await ready.arrayBuffer();
+        await new Promise((r) => setTimeout(r, 5));
+        ready = await fetch(`http://127.0.0.1:${cli.restPort}/v2/health/ready`);
+      }
       expect(ready.status).toBe(400);
       expect(await ready.json()).toEqual({ ready: false });
       const notReadyAt = Date.now();
@@ -156,8 +166,10 @@ describe('SIGTERM drains', () => {
       // A reset is a refusal only for a connection that raced the listener's close: the kernel resets connections
       // still in the listen backlog (never accepted, so no request of theirs reached the server). Every REST request
       // opens a new connection while the server drains (answers close theirs), so a few may land in that instant.
-      const listenerClosedAt = signalAt + drainSeconds * 1000;
-      const failed = log.filter((s) => s.outcome !== 'ok' && s.outcome !== 'refused' && !(s.outcome === 'reset' && s.startedAt >= listenerClosedAt - 100));
+      // When a loaded client started such a request cannot be tied to the listener's close by the clock, so a reset
+      // counts as a refusal for any request sent after the signal; the server's own count (abandoned 0, checked
+      // below) proves that no request it accepted went unanswered.
+      const failed = log.filter((s) => s.outcome !== 'ok' && s.outcome !== 'refused' && !(s.outcome === 'reset' && s.startedAt >= signalAt));
       expect(failed).toEqual([]);
       // Every request sent before the signal (so before readiness turned false) was answered by the model.
       const before = log.filter((s) => s.startedAt < signalAt);
