@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { mlpModel } from '../scripts/make-example-models.mjs';
 import { requestDeadline } from '../src/inference/deadline.js';
+import { decimalHeader } from '../src/frontends/http/http-exchange.js';
 import { decodeInferResponse, encodeInferRequest } from '../src/protocol/flatbuffers/messages.js';
 import { grpcClients, grpc, unaryCall, type GrpcClients } from './support/grpc-client.js';
 import { slowModel } from './support/models.mjs';
@@ -183,5 +184,19 @@ describe('requestDeadline', () => {
     expect(requestDeadline({ receivedAt: 1000, serverTimeoutMs: 30, timeoutMs: 50, timeoutMicros: 40_000 })).toBe(1030);
     expect(requestDeadline({ receivedAt: 1000, timeoutMicros: 20_000, absoluteDeadline: 1010 })).toBe(1010);
     expect(requestDeadline({ receivedAt: 1000, timeoutMs: 5, absoluteDeadline: 1010 })).toBe(1005);
+  });
+});
+
+describe('x-request-timeout-ms and content-length are read as plain decimals', () => {
+  it('takes 1 to 9 digits for the timeout and refuses anything else', () => {
+    expect(decimalHeader('300', 9)).toBe(300);
+    expect(decimalHeader('0', 9)).toBe(0);
+    expect(decimalHeader('999999999', 9)).toBe(999_999_999);
+    for (const bad of ['', '1000000000', '-1', '+5', '1.5', '1e3', ' 300', '300 ', '0x10', '３']) expect(decimalHeader(bad, 9)).toBeUndefined();
+  });
+
+  it('takes any length of digits for a content length (huge values are refused later by the body limit)', () => {
+    expect(decimalHeader('1234567890123456789', Number.POSITIVE_INFINITY)).toBe(1234567890123456789);
+    expect(decimalHeader('9'.repeat(400), Number.POSITIVE_INFINITY)).toBe(Number.POSITIVE_INFINITY);
   });
 });

@@ -11,6 +11,7 @@ import { FlatBuffersHttpClient, FlatBuffersWsClient, OrtServeClientError, asStri
 import { decodeInferRequest, decodeInferResponse, encodeInferRequest } from '../src/protocol/flatbuffers/messages.js';
 import { nativeAddon } from '../src/engine/native-binding.js';
 import type { DType, Tensor } from '../src/engine/tensor.js';
+import { DEFAULT_SIZE_LIMITS } from '../src/engine/tensor-limits.js';
 
 let t: TestServer;
 let http: FlatBuffersHttpClient;
@@ -93,6 +94,34 @@ describe('round trips', () => {
     const rows = [[1, 2, 3, 4]];
     const mlp = await http.infer('mlp', { x: { dtype: 'float32', shape: [1, 4], data: new Float32Array(rows[0]!) } });
     expect(Array.from(mlp.outputs.scores!.data as Float32Array)).toEqual(mlpReference(rows, 1)[0]);
+  });
+});
+
+describe('64-bit fields at their edges', () => {
+  // The decoder reads version, timeout, sequence id and dims as numbers when their high word is 0 and exactly
+  // otherwise; each case below crosses that word boundary or the sign.
+  const x = { dtype: 'float32' as const, shape: [1, 4], data: new Float32Array(4) };
+  const decode = (m: Partial<Parameters<typeof encodeInferRequest>[0]>) =>
+    decodeInferRequest(encodeInferRequest({ id: 'r', model: 'mlp', inputs: new Map([['x', x]]), outputs: [], ...m }));
+
+  it('keeps values past 32 bits exact and refuses negative ones by name', () => {
+    expect(decode({ version: 2 ** 32 + 7 }).version).toBe(4294967303);
+    expect(decode({ version: 4294967295 }).version).toBe(4294967295);
+    expect(decode({ timeoutMicros: 2 ** 40 + 1 }).timeoutMicros).toBe(1099511627777);
+    expect(decode({ sequenceId: 2n ** 64n - 1n }).sequenceId).toBe(18446744073709551615n);
+    expect(decode({ sequenceId: 4294967296n }).sequenceId).toBe(4294967296n);
+    expect(decode({ sequenceId: 5n }).sequenceId).toBe(5n);
+    expect(decode({}).sequenceId).toBeUndefined();
+    expect(() => decode({ version: -1 })).toThrow(/request\.model_version must be positive, got -1/);
+  });
+
+  it('reads dims past 32 bits, and refuses negative and oversized dims naming the input', () => {
+    const withShape = (shape: number[]) => decodeInferRequest(encodeInferRequest({
+      id: 'r', model: 'mlp', inputs: new Map([['x', { dtype: 'float32', shape, data: new Float32Array(0) }]]), outputs: [],
+    }), { ...DEFAULT_SIZE_LIMITS, maxRequestElements: Number.MAX_SAFE_INTEGER });
+    expect(() => withShape([0, -1])).toThrow(/request\.inputs\[0\] \(x\)\.shape\[1\]: -1 is negative/);
+    expect(() => withShape([0, 2 ** 60])).toThrow(/request\.inputs\[0\] \(x\)\.shape\[1\]: 1152921504606846976 is larger than any tensor/);
+    expect(withShape([0, 2 ** 32 + 3]).inputs.get('x')!.shape).toEqual([0, 4294967299]);
   });
 });
 

@@ -89,30 +89,54 @@ export interface ProtocolNames {
   input(name: string): string;
 }
 
-/** Names inputs as a request listed them (`inputs[1] (b)`), for protocols that send a list of inputs. */
-export function listedInputNames(inputNames: Iterable<string>, dtype: ProtocolNames['dtype'], list = 'inputs'): ProtocolNames {
-  const index = new Map([...inputNames].map((name, i) => [name, i]));
-  return { dtype, input: (name) => `${list}${index.has(name) ? `[${index.get(name)}]` : ''} (${clientText(name)})` };
+/**
+ * Names inputs as a request listed them (`inputs[1] (b)`), for protocols that send a list of inputs. The position
+ * is looked up only when a message needs it: requests that pass their checks never build the index.
+ */
+export function listedInputNames(inputs: ReadonlyMap<string, unknown>, dtype: ProtocolNames['dtype'], list = 'inputs'): ProtocolNames {
+  return {
+    dtype,
+    input: (name) => {
+      let i = 0;
+      for (const listed of inputs.keys()) {
+        if (listed === name) return `${list}[${i}] (${clientText(name)})`;
+        i++;
+      }
+      return `${list} (${clientText(name)})`;
+    },
+  };
+}
+
+/** Each signature's input names as a set, made once per loaded signature rather than per request. */
+const inputNameSets = new WeakMap<ModelSignature, ReadonlySet<string>>();
+
+function inputNameSet(signature: ModelSignature): ReadonlySet<string> {
+  let set = inputNameSets.get(signature);
+  if (set === undefined) {
+    set = new Set(signature.inputs.map((s) => s.name));
+    inputNameSets.set(signature, set);
+  }
+  return set;
 }
 
 /**
  * Checks decoded inputs against the model before anything is queued: every input known and present, dtype equal,
- * rank and fixed dims equal. Errors use the protocol's names (the engine checks again in its own words).
+ * rank and fixed dims equal. Errors use the protocol's names (the engine checks again in its own words). Messages
+ * are built only when a check fails: this runs for every request.
  */
 export function checkInputs(inputs: ReadonlyMap<string, Tensor>, signature: ModelSignature, names: ProtocolNames): void {
-  const modelInputs = signature.inputs.map((s) => s.name).join(', ');
-  const known = new Set(signature.inputs.map((s) => s.name));
+  const modelInputs = () => signature.inputs.map((s) => s.name).join(', ');
+  const known = inputNameSet(signature);
   for (const name of inputs.keys()) {
-    if (!known.has(name)) fail('ERR_INVALID_INPUT', `${names.input(name)}: the model has no input '${clientText(name)}' (model inputs: ${modelInputs})`);
+    if (!known.has(name)) fail('ERR_INVALID_INPUT', `${names.input(name)}: the model has no input '${clientText(name)}' (model inputs: ${modelInputs()})`);
   }
   for (const spec of signature.inputs) {
     const tensor = inputs.get(spec.name);
-    if (tensor === undefined) fail('ERR_INVALID_INPUT', `missing input '${spec.name}' (model inputs: ${modelInputs})`);
-    const field = names.input(spec.name);
+    if (tensor === undefined) fail('ERR_INVALID_INPUT', `missing input '${spec.name}' (model inputs: ${modelInputs()})`);
     if (tensor.dtype !== spec.dtype) {
-      fail('ERR_DTYPE', `${field}: datatype ${names.dtype(tensor.dtype)} does not match the model's ${names.dtype(spec.dtype)}`);
+      fail('ERR_DTYPE', `${names.input(spec.name)}: datatype ${names.dtype(tensor.dtype)} does not match the model's ${names.dtype(spec.dtype)}`);
     }
-    if (!shapeFits(tensor.shape, spec.shape)) fail('ERR_SHAPE', `${field}: shape ${shapeText(tensor.shape)} does not match the model's ${shapeText(spec.shape)}`);
+    if (!shapeFits(tensor.shape, spec.shape)) fail('ERR_SHAPE', `${names.input(spec.name)}: shape ${shapeText(tensor.shape)} does not match the model's ${shapeText(spec.shape)}`);
   }
 }
 

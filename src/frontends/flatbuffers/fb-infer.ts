@@ -57,7 +57,7 @@ export function runFlatBuffersInfer(
       outputNames: request.outputs.length > 0 ? request.outputs : undefined,
       // priority: 0 = the model's default level (the field's default), as Triton's parameter.
       limits: withPriority(limitsFor(request.timeoutMicros), request.priority === 0 ? undefined : request.priority), sizes, protocol, sequence,
-    }, listedInputNames(request.inputs.keys(), fbDtypeName, 'request.inputs'));
+    }, listedInputNames(request.inputs, fbDtypeName, 'request.inputs'));
     if (response instanceof Promise) return response.then(encoded, failed);
     return encoded(response);
   } catch (err) {

@@ -31,6 +31,6 @@ export function inferMessage(
   const response = runInference(ctx.registry, {
     model: decoded.model, selector: withRouteKey(decoded.selector, routeKeyParameter(msg) ?? routeKey), id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
     limits: withPriority(withTimeout(limits, decoded.timeoutMicros, receivedAt), decoded.priority), sizes: ctx.sizes, protocol: Protocol.kserveGrpc, sequence: decoded.sequence,
-  }, listedInputNames(decoded.inputs.keys(), datatypeOf));
+  }, listedInputNames(decoded.inputs, datatypeOf));
   return response instanceof Promise ? response.then(modelInferReply) : modelInferReply(response);
 }

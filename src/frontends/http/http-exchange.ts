@@ -18,6 +18,23 @@ export function statusLine(status: number): string {
   return STATUS_TEXT[status] ?? `${status} Status`;
 }
 
+/**
+ * A header that must be all ASCII digits, at most `maxDigits` of them, as a number; undefined when absent or anything
+ * else. Read for every request, so a loop rather than a regular expression.
+ */
+export function decimalHeader(text: string, maxDigits: number): number | undefined {
+  const n = text.length;
+  if (n === 0 || n > maxDigits) return undefined;
+  let value = 0;
+  for (let i = 0; i < n; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    value = value * 10 + digit;
+  }
+  // Past 15 digits the sum may be rounded more than once; Number() rounds the decimal once, correctly.
+  return n > 15 ? Number(text) : value;
+}
+
 /** How an exchange treats the connection while its answer is pending. */
 export interface HttpExchangeOptions {
   /**
@@ -66,10 +83,10 @@ export class HttpExchange implements PendingAnswer {
     this.url = req.getUrl();
     this.query = req.getQuery() ?? '';
     const length = req.getHeader('content-length');
-    this.contentLength = /^\d+$/.test(length) ? Number(length) : undefined;
+    this.contentLength = decimalHeader(length, Number.POSITIVE_INFINITY);
     this.contentType = req.getHeader('content-type');
     const timeout = req.getHeader('x-request-timeout-ms');
-    this.requestTimeoutMs = /^\d{1,9}$/.test(timeout) ? Number(timeout) : undefined;
+    this.requestTimeoutMs = decimalHeader(timeout, 9);
     if (options.cors !== undefined) this.origin = req.getHeader('origin');
     options.gate?.pending.add(this);
     this.routeKey = req.getHeader(ROUTE_KEY_HEADER);

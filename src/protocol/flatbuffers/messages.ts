@@ -42,6 +42,24 @@ export interface InferResponseMessage {
   error?: { code: string; message: string; httpStatus: number };
 }
 
+// vtable slots (4 + 2 × field id) of InferRequest's 64-bit fields, read by int64Field below.
+const MODEL_VERSION_SLOT = 10;
+const TIMEOUT_MICROS_SLOT = 18;
+const SEQUENCE_ID_SLOT = 24;
+
+/**
+ * A 64-bit integer field of `r`: a number when it is absent (0) or its high word is 0 — every real version number and
+ * timeout — else an exact bigint. The generated accessors make several BigInts on every read, absent fields included.
+ */
+function int64Field(r: FbInferRequest, slot: number, signed: boolean): number | bigint {
+  const bb = r.bb!;
+  const offset = bb.__offset(r.bb_pos, slot);
+  if (offset === 0) return 0;
+  const at = r.bb_pos + offset;
+  if (bb.readUint32(at + 4) === 0) return bb.readUint32(at);
+  return signed ? bb.readInt64(at) : bb.readUint64(at);
+}
+
 /**
  * Decodes a request after verifying every offset in it; tensor data stay views into `bytes`. Throws ERR_*, and
  * ERR_TOO_LARGE when the tensors' elements are over `limits` (checked as each shape is read, before its data is).
@@ -51,38 +69,41 @@ export function decodeInferRequest(bytes: Uint8Array, limits: SizeLimits = DEFAU
   const r = FbInferRequest.getRootAsInferRequest(new flatbuffers.ByteBuffer(bytes));
   const model = r.modelName();
   if (model === null || model === '') fail('ERR_BAD_REQUEST', 'request.model_name is missing');
-  const version = r.modelVersion();
+  const version = int64Field(r, MODEL_VERSION_SLOT, true);
   const label = r.versionLabel() ?? undefined;
-  if (version < 0n) fail('ERR_BAD_REQUEST', `request.model_version must be positive, got ${version}`);
-  if (version > 0n && label !== undefined && label !== '') fail('ERR_BAD_REQUEST', 'request: give model_version or version_label, not both');
+  if (version < 0) fail('ERR_BAD_REQUEST', `request.model_version must be positive, got ${version}`);
+  if (version > 0 && label !== undefined && label !== '') fail('ERR_BAD_REQUEST', 'request: give model_version or version_label, not both');
   const inputs = new Map<string, Tensor>();
   const tally = new RequestTally(limits);
-  for (let i = 0; i < r.inputsLength(); i++) {
+  const inputCount = r.inputsLength();
+  for (let i = 0; i < inputCount; i++) {
     const { name, tensor } = readTensor(r.inputs(i)!, `request.inputs[${i}]`, tally);
     if (inputs.has(name)) fail('ERR_INVALID_INPUT', `request.inputs[${i}]: input '${clientText(name)}' is given twice`);
     inputs.set(name, tensor);
   }
   const outputs: string[] = [];
-  for (let i = 0; i < r.outputsLength(); i++) outputs.push(r.outputs(i));
-  const routeKey = r.routeKey() ?? undefined;
-  const numericId = r.sequenceId();
+  const outputCount = r.outputsLength();
+  for (let i = 0; i < outputCount; i++) outputs.push(r.outputs(i));
+  const numericId = int64Field(r, SEQUENCE_ID_SLOT, false);
   const stringId = r.sequenceIdString() ?? '';
-  if (numericId > 0n && stringId !== '') fail('ERR_BAD_REQUEST', 'request: give sequence_id or sequence_id_string, not both');
-  const sequenceId = stringId !== '' ? stringId : numericId > 0n ? numericId : undefined;
-  return {
+  if (numericId > 0 && stringId !== '') fail('ERR_BAD_REQUEST', 'request: give sequence_id or sequence_id_string, not both');
+  const message: InferRequestMessage = {
     id: r.id() ?? '',
     model,
-    ...(version > 0n ? { version: Number(version) } : {}),
-    ...(label ? { label } : {}),
     inputs,
     outputs,
-    timeoutMicros: Number(r.timeoutMicros()),
+    timeoutMicros: Number(int64Field(r, TIMEOUT_MICROS_SLOT, false)),
     priority: r.priority(),
-    ...(routeKey ? { routeKey } : {}),
-    ...(sequenceId !== undefined ? { sequenceId } : {}),
-    ...(r.sequenceStart() ? { sequenceStart: true } : {}),
-    ...(r.sequenceEnd() ? { sequenceEnd: true } : {}),
   };
+  if (version > 0) message.version = Number(version);
+  if (label) message.label = label;
+  const routeKey = r.routeKey();
+  if (routeKey) message.routeKey = routeKey;
+  if (stringId !== '') message.sequenceId = stringId;
+  else if (numericId > 0) message.sequenceId = BigInt(numericId);
+  if (r.sequenceStart()) message.sequenceStart = true;
+  if (r.sequenceEnd()) message.sequenceEnd = true;
+  return message;
 }
 
 /** Encodes a request (clients). */
@@ -128,6 +149,22 @@ function estimateBytes(tensors: Map<string, Tensor>): number {
 const responseBuilder = new flatbuffers.Builder(4096);
 const REUSED_BUILDER_MAX_BYTES = 1024 * 1024;
 
+// InferResponse.model_version's field id (schemas/ortserve_infer.fbs), for builder.addFieldInt64.
+const RESPONSE_MODEL_VERSION_FIELD = 3;
+const ZERO_INT64 = 0n;
+/** BigInts of the versions answered lately: responses of one version repeat it millions of times. */
+const versionBigInts = new Map<number, bigint>();
+
+function versionBigInt(version: number): bigint {
+  let big = versionBigInts.get(version);
+  if (big === undefined) {
+    if (versionBigInts.size >= 256) versionBigInts.clear();
+    big = BigInt(version);
+    versionBigInts.set(version, big);
+  }
+  return big;
+}
+
 /**
  * Encodes a successful response: each output's bytes are copied once from ORT's buffer into the message, and the
  * message once more out of the shared builder (small answers; large ones are built in a builder of their own).
@@ -137,7 +174,8 @@ export function encodeInferResponse(id: string, model: string, version: number, 
   const shared = estimate <= REUSED_BUILDER_MAX_BYTES;
   const builder = shared ? responseBuilder : new flatbuffers.Builder(estimate);
   if (shared) builder.clear();
-  const tensors = [...outputs].map(([name, t]) => writeTensor(builder, name, t));
+  const tensors: flatbuffers.Offset[] = [];
+  for (const [name, t] of outputs) tensors.push(writeTensor(builder, name, t));
   const vector = FbInferResponse.createOutputsVector(builder, tensors);
   const idOffset = builder.createString(id);
   const modelOffset = createCachedString(builder, model);
@@ -145,7 +183,8 @@ export function encodeInferResponse(id: string, model: string, version: number, 
   FbInferResponse.addProtocolVersion(builder, PROTOCOL_VERSION);
   FbInferResponse.addId(builder, idOffset);
   FbInferResponse.addModelName(builder, modelOffset);
-  FbInferResponse.addModelVersion(builder, BigInt(version));
+  // The generated addModelVersion parses BigInt('0') for its default on every call; the field slot is written here.
+  builder.addFieldInt64(RESPONSE_MODEL_VERSION_FIELD, versionBigInt(version), ZERO_INT64);
   FbInferResponse.addOutputs(builder, vector);
   builder.finish(FbInferResponse.endInferResponse(builder), 'OSV1');
   // The shared builder's bytes are overwritten by the next response: the caller gets its own copy.

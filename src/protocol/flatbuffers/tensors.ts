@@ -30,13 +30,32 @@ export function readTensor(t: FbTensor, field: string, tally?: RequestTally): { 
   if (dtype === undefined) fail('ERR_DTYPE', `${field} (${clientText(name)}): unknown datatype ${t.datatype()}`);
   const rank = t.shapeLength();
   if (rank > MAX_RANK) fail('ERR_SHAPE', `${field} (${clientText(name)}): rank ${rank} exceeds ${MAX_RANK}`);
-  const dims: bigint[] = [];
-  for (let i = 0; i < rank; i++) dims.push(t.shape(i)!);
+  const dims = readDims(t, rank);
   const where = `${field} (${clientText(name)})`;
   const shape = parseShape(dims, `${where}.shape`);
   tally?.add(dtype, shape, `${where}.shape`);
   // Writers align data to 16 bytes, so bytesToTensor's aligned view is the rule and its copy the exception.
   return { name, tensor: bytesToTensor(dtype, shape, t.dataArray() ?? new Uint8Array(0), where, dtype) };
+}
+
+// vtable slot (4 + 2 × field id) of Tensor.shape, a [long] vector.
+const SHAPE_SLOT = 8;
+
+/**
+ * The shape vector of a verified tensor: each dim as a number when its high word is 0 (every real dim), else as the
+ * exact bigint the generated accessor gives (negative or huge, for parseShape to refuse by name). The generated
+ * accessor makes several BigInts per dim.
+ */
+function readDims(t: FbTensor, rank: number): Array<number | bigint> {
+  const dims = new Array<number | bigint>(rank);
+  if (rank === 0) return dims;
+  const bb = t.bb!;
+  const start = bb.__vector(t.bb_pos + bb.__offset(t.bb_pos, SHAPE_SLOT));
+  for (let i = 0; i < rank; i++) {
+    const at = start + i * 8;
+    dims[i] = bb.readUint32(at + 4) === 0 ? bb.readUint32(at) : bb.readInt64(at);
+  }
+  return dims;
 }
 
 // The builder grows downward from `space`; the pinned flatbuffers version keeps it a plain field.
@@ -48,6 +67,23 @@ export function writeByteVector(builder: flatbuffers.Builder, bytes: Uint8Array)
   const internals = builder as unknown as BuilderInternals;
   internals.space -= bytes.length;
   builder.dataBuffer().bytes().set(bytes, internals.space);
+  return builder.endVector();
+}
+
+/**
+ * Writes a shape as a [long] vector, each dim as two 32-bit words (dims are safe integers >= 0): the generated
+ * createShapeVector takes BigInts and splits each with BigInt arithmetic.
+ */
+function writeShapeVector(builder: flatbuffers.Builder, shape: readonly number[]): flatbuffers.Offset {
+  builder.startVector(8, shape.length, 8);
+  const internals = builder as unknown as BuilderInternals;
+  const bb = builder.dataBuffer();
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const d = shape[i]!;
+    internals.space -= 8;
+    bb.writeUint32(internals.space, d % 0x1_0000_0000);
+    bb.writeUint32(internals.space + 4, Math.floor(d / 0x1_0000_0000));
+  }
   return builder.endVector();
 }
 
@@ -70,7 +106,7 @@ export function createCachedString(builder: flatbuffers.Builder, text: string): 
 /** Writes one Tensor table; its data is copied once, straight from `tensor`'s memory into the message. */
 export function writeTensor(builder: flatbuffers.Builder, name: string, tensor: Tensor): flatbuffers.Offset {
   const data = writeByteVector(builder, tensorToBytes(tensor));
-  const shape = FbTensor.createShapeVector(builder, tensor.shape.map((d) => BigInt(d)));
+  const shape = writeShapeVector(builder, tensor.shape);
   const nameOffset = createCachedString(builder, name);
   FbTensor.startTensor(builder);
   FbTensor.addName(builder, nameOffset);
