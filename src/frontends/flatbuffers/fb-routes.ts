@@ -36,10 +36,46 @@ export interface FlatBuffersContext {
   inferenceToken?: BearerToken | undefined;
 }
 
+/**
+ * One WebSocket request in flight: its bytes (to find its id if shutdown must answer it) and its cancellation. The
+ * AbortSignal is made only when the engine reads it (a request that queues): an inline run never pays for one.
+ */
+class WsRequest {
+  aborted = false;
+  private controller: AbortController | undefined;
+
+  constructor(readonly bytes: Uint8Array, readonly receivedAt: number) {}
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.aborted) this.controller.abort();
+    return this.controller.signal;
+  }
+
+  /** The connection closed or the server gave up on the request: drops it if it is still queued. */
+  abort(): void {
+    this.aborted = true;
+    this.controller?.abort();
+  }
+}
+
+/** A WebSocket request's limits: its deadline, and its request's lazily made signal. */
+class WsLimits implements CallLimits {
+  constructor(private readonly request: WsRequest, readonly deadline: number | undefined) {}
+
+  get signal(): AbortSignal {
+    return this.request.signal;
+  }
+
+  get aborted(): boolean {
+    return this.request.aborted;
+  }
+}
+
 interface Connection {
   open: boolean;
-  /** Each request in flight: its abort controller and its bytes (to find its id if shutdown must answer it). */
-  inFlight: Map<AbortController, Uint8Array>;
+  /** The requests in flight on this connection. */
+  inFlight: Set<WsRequest>;
 }
 
 /** Shutdown of the FlatBuffers WebSockets: their requests in flight (a DrainSource), and closing them all. */
@@ -111,7 +147,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
           .end(JSON.stringify({ error: refusal.message, code: refusal.code }), true));
         return;
       }
-      res.upgrade<Connection>({ open: true, inFlight: new Map() }, req.getHeader('sec-websocket-key'),
+      res.upgrade<Connection>({ open: true, inFlight: new Set() }, req.getHeader('sec-websocket-key'),
         req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
     },
     open: (ws) => {
@@ -133,16 +169,13 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         replyTooBusy(ws, bytes, ctx.wsMaxInFlight);
         return;
       }
-      const controller = new AbortController();
-      connection.inFlight.set(controller, bytes);
-      const receivedAt = deadlineClock();
-      const limitsFor = (timeoutMicros: number): CallLimits => {
-        const deadline = requestDeadline({ receivedAt, serverTimeoutMs: ctx.restTimeoutMs, timeoutMicros });
-        return deadline === undefined ? { signal: controller.signal } : { signal: controller.signal, deadline };
-      };
+      const request = new WsRequest(bytes, deadlineClock());
+      connection.inFlight.add(request);
+      const limitsFor = (timeoutMicros: number): CallLimits =>
+        new WsLimits(request, requestDeadline({ receivedAt: request.receivedAt, serverTimeoutMs: ctx.restTimeoutMs, timeoutMicros }));
       const reply = (result: FbInferResult) => {
         // Not there any more: shutdown has answered it already (abandon below).
-        if (!connection.inFlight.delete(controller)) return;
+        if (!connection.inFlight.delete(request)) return;
         // A closed connection's results are dropped; send() on a backed-up one closes it (closeOnBackpressureLimit).
         // Corked: outside uWS's own callbacks an uncorked send is held until the loop next polls the socket.
         if (connection.open) ws.cork(() => ws.send(result.bytes, true));
@@ -156,7 +189,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
       connection.open = false;
       sockets.delete(ws);
       // Requests not yet started are dropped from the native queue; running ones finish and are discarded.
-      for (const controller of connection.inFlight.keys()) controller.abort();
+      for (const request of connection.inFlight) request.abort();
       connection.inFlight.clear();
     },
   });
@@ -175,9 +208,9 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         const connection = ws.getUserData();
         if (connection.inFlight.size === 0) continue;
         ws.cork(() => {
-          for (const [controller, bytes] of connection.inFlight) {
-            replyError(ws, bytes, error);
-            controller.abort();
+          for (const request of connection.inFlight) {
+            replyError(ws, request.bytes, error);
+            request.abort();
             n++;
           }
         });
