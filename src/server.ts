@@ -150,6 +150,7 @@ function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
     registry,
     maxBodyBytes: options.maxBodyBytes,
     maxJsonDepth: options.maxJsonDepth,
+    jsonSliceValues: options.jsonSliceValues,
     sizes,
     restTimeoutMs: options.restApiTimeoutInMs,
   };

@@ -36,6 +36,8 @@ export interface ServerOptions {
   maxBodyBytes: number;
   /** Deepest accepted JSON nesting. */
   maxJsonDepth: number;
+  /** Values of a JSON answer written per turn of the event loop; larger answers take several turns. */
+  jsonSliceValues: number;
   /** Elements in all input tensors of one request, after expansion (TF's fill rule); JSON bodies stop parsing there. */
   maxRequestElements: number;
   /** BYTES (string) elements in one request's inputs, and in its outputs. */
@@ -163,6 +165,7 @@ export const KNOBS: readonly Knob[] = [
   { key: 'maxJsonDepth', flag: 'max_json_depth', kind: 'integer', default: 64, min: 1, max: 10_000, doc: 'Deepest JSON nesting accepted in a request body; deeper gets 400.' },
   { key: 'maxRequestElements', flag: 'max_request_elements', kind: 'integer', default: DEFAULT_SIZE_LIMITS.maxRequestElements, min: 1, max: 2 ** 31 - 1, doc: 'Tensor elements one request may carry in all its inputs, counted after expansion (a TF Serving tensor whose one value fills its shape counts the whole shape); more get 413 / RESOURCE_EXHAUSTED (ERR_TOO_LARGE) before anything is allocated for them. A JSON body declaring such a shape before its data is refused before the data is parsed.' },
   { key: 'maxJsonValues', flag: 'max_json_values', kind: 'integer', default: DEFAULT_SIZE_LIMITS.maxJsonValues, min: 1, max: 2 ** 31 - 1, doc: 'Values the lists of one JSON request body may hold in all (JSON costs the event-loop thread per value, binary tensor data does not); parsing stops at the first value past it, with 413 (ERR_TOO_LARGE). Send larger tensors as binary data (KServe binary extension, gRPC, FlatBuffers).' },
+  { key: 'jsonSliceValues', flag: 'json_slice_values', kind: 'integer', default: 16_384, min: 1, max: 2 ** 31 - 1, doc: 'Values of a JSON answer (TF Serving and KServe REST) written per turn of the event loop: a larger answer is built over several turns, so requests of other clients are served in between instead of waiting for the whole text (a million float32 values take about half a second to write). Answers this size or smaller go out in the turn their run finished.' },
   { key: 'maxStringElements', flag: 'max_string_elements', kind: 'integer', default: DEFAULT_SIZE_LIMITS.maxStringElements, min: 1, max: 2 ** 31 - 1, doc: 'BYTES (string) elements one request may carry in its inputs, and its outputs may hold; more get 413 / RESOURCE_EXHAUSTED (ERR_TOO_LARGE), outputs before any is converted. Each element costs a JS object on the event-loop thread: at the default, converting one request\'s strings holds it a few ms.' },
   { key: 'maxResponseBytes', flag: 'max_response_bytes', kind: 'integer', default: DEFAULT_SIZE_LIMITS.maxResponseBytes, min: 1, max: 2 ** 31 - 1, doc: 'Bytes one answer\'s output tensors may hold (numeric data; strings: their bytes plus 4 each), checked after the run and before they are converted or encoded; more get 413 / RESOURCE_EXHAUSTED (ERR_TOO_LARGE).' },
   { key: 'maxInFlightBytes', flag: 'max_in_flight_bytes', kind: 'integer', default: DEFAULT_SIZE_LIMITS.maxInFlightBytes, min: 1, max: 2 ** 50, doc: 'Bytes of decoded request tensors and answers that all requests in flight may hold together; a request that would go over it fails at once with a retryable 503 / UNAVAILABLE (ERR_QUEUE_FULL) naming this flag.' },

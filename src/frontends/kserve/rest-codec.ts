@@ -4,6 +4,7 @@ import { clientText, fail } from '../../errors.js';
 import { elementCount, shapeText, type DType, type Tensor } from '../../engine/tensor.js';
 import { isJsonObject, parseJson, type JsonObject, type JsonValue } from '../../protocol/json/json-parser.js';
 import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/tensor-json.js';
+import { tensorSteps, textNow, type JsonSteps } from '../../protocol/json/json-slices.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
 import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
@@ -214,6 +215,14 @@ export interface RestInferBody {
 /** Encodes the response; outputs keep the engine's order (the requested order, else model order). */
 export function encodeRestInfer(response: InferResponse, binaryOutput: (name: string) => boolean): RestInferBody {
   const binary: Uint8Array[] = [];
+  return { json: textNow(restInferSteps(response, binaryOutput, binary, Number.POSITIVE_INFINITY)), binary };
+}
+
+/**
+ * encodeRestInfer's JSON header in steps of about `stepValues` values (src/protocol/json/json-slices.ts); the binary
+ * sections of outputs sent as binary data are appended to `binary`, in output order, as the steps reach them.
+ */
+export function* restInferSteps(response: InferResponse, binaryOutput: (name: string) => boolean, binary: Uint8Array[], stepValues: number): JsonSteps {
   const outputs: string[] = [];
   for (const [name, tensor] of response.outputs) {
     const head = `{"name":${JSON.stringify(name)},"datatype":"${KSERVE_DATATYPE[tensor.dtype]}","shape":[${tensor.shape.join(',')}]`;
@@ -223,11 +232,10 @@ export function encodeRestInfer(response: InferResponse, binaryOutput: (name: st
       outputs.push(`${head},"parameters":{"binary_data_size":${bytes.byteLength}}}`);
     } else {
       // Row-major flat data, as the protocol's examples and Triton answer.
-      const flat = tensorToJson({ ...tensor, shape: [tensor.data.length] }, { bytesAsB64: false });
+      const flat = yield* tensorSteps({ ...tensor, shape: [tensor.data.length] }, { bytesAsB64: false }, stepValues);
       outputs.push(`${head},"data":${flat}}`);
     }
   }
   const id = response.id !== undefined ? `,"id":${JSON.stringify(response.id)}` : '';
-  const json = `{"model_name":${JSON.stringify(response.model)},"model_version":"${response.version}"${id},"outputs":[${outputs.join(',')}]}`;
-  return { json, binary };
+  return `{"model_name":${JSON.stringify(response.model)},"model_version":"${response.version}"${id},"outputs":[${outputs.join(',')}]}`;
 }

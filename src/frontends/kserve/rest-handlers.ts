@@ -13,13 +13,16 @@ import type { RequestSizes } from '../../inference/request-size.js';
 import type { ManagementContext } from '../management/management-routes.js';
 import { modelConfig, modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from './model-info.js';
 import { modelStatistics } from './model-statistics.js';
-import { decodeRestInfer, encodeRestInfer, headerLength, type RestInferBody } from './rest-codec.js';
+import { decodeRestInfer, headerLength, restInferSteps, type RestInferBody } from './rest-codec.js';
+import { textInSlices } from '../../protocol/json/json-slices.js';
 import type { KserveRoute } from './rest-paths.js';
 
 export interface KserveRestContext {
   registry: ModelRegistry;
   maxBodyBytes: number;
   maxJsonDepth: number;
+  /** Values of a JSON answer built per turn of the event loop (--json_slice_values). */
+  jsonSliceValues: number;
   /** The server's size limits and bytes in flight. */
   sizes: RequestSizes;
   /** Server-side deadline of a request in ms (0 = none); see src/inference/deadline.ts. */
@@ -59,13 +62,20 @@ function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRout
     model, selector: withRouteKey(selector, decoded.routeKey ?? ex.routeKey), inputs: decoded.inputs, outputNames: decoded.outputNames, id: decoded.id,
     limits: withPriority(ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), decoded.priority), sizes: ctx.sizes, protocol: Protocol.kserveRest, sequence: decoded.sequence,
   }, listedInputNames(decoded.inputs, datatypeOf));
-  const reply = (answer: InferResponse) => {
-    const encoded = encodeRestInfer(answer, decoded.binaryOutput);
-    if (encoded.binary.length === 0) ex.sendJson(200, encoded.json);
-    else sendBinary(ex, encoded);
+  // A large JSON answer is built over several turns of the event loop (--json_slice_values); a small one in this turn.
+  const reply = (answer: InferResponse): void | Promise<void> => {
+    const binary: Uint8Array[] = [];
+    const send = (json: string) => {
+      if (binary.length === 0) ex.sendJson(200, json);
+      else sendBinary(ex, { json, binary });
+    };
+    const json = textInSlices(restInferSteps(answer, decoded.binaryOutput, binary, ctx.jsonSliceValues), ctx.jsonSliceValues);
+    if (typeof json === 'string') return send(json);
+    return json.then(send);
   };
-  if (response instanceof Promise) return response.then(reply).catch((err: unknown) => ex.sendError(err));
-  reply(response);
+  const failed = (err: unknown) => ex.sendError(err);
+  if (response instanceof Promise) return response.then(reply).catch(failed);
+  return reply(response)?.catch(failed);
 }
 
 function handleGet(ex: HttpExchange, ctx: KserveRestContext, route: KserveRoute): void {

@@ -8,7 +8,8 @@ import type { InferResponse, ProtocolNames } from '../../inference/infer-request
 import { withRouteKey, type ModelRegistry } from '../../registry/model-registry.js';
 import type { HttpExchange } from '../http/http-exchange.js';
 import { parseJson } from '../../protocol/json/json-parser.js';
-import { decodePredictRequest, encodePredictResponse, type PredictForm, type SignatureInput } from '../../protocol/tfserving/predict-codec.js';
+import { decodePredictRequest, predictResponseSteps, type PredictForm, type SignatureInput } from '../../protocol/tfserving/predict-codec.js';
+import { textInSlices } from '../../protocol/json/json-slices.js';
 import {
   DEFAULT_SIGNATURE, signatureDef, signatureNotFound, tfDtypeName, versionStatus,
 } from '../../protocol/tfserving/tf-vocabulary.js';
@@ -18,6 +19,8 @@ export interface TfServingRestContext {
   registry: ModelRegistry;
   maxBodyBytes: number;
   maxJsonDepth: number;
+  /** Values of a JSON answer built per turn of the event loop (--json_slice_values). */
+  jsonSliceValues: number;
   /** The server's size limits and bytes in flight. */
   sizes: RequestSizes;
   /** Server-side deadline of a request in ms (0 = none); see src/inference/deadline.ts. */
@@ -68,10 +71,17 @@ function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfSer
     sizes: ctx.sizes,
     protocol: Protocol.tfservingRest,
   }, TF_REST_NAMES);
-  const reply = (answer: InferResponse) =>
-    ex.sendJson(200, encodePredictResponse(form, [...answer.outputs].map(([name, tensor]) => ({ name, tensor }))));
-  if (response instanceof Promise) return response.then(reply).catch((err: unknown) => ex.sendError(err));
-  reply(response);
+  // A large answer is built over several turns of the event loop (--json_slice_values), so other clients are served
+  // meanwhile; a small one is sent in this turn.
+  const reply = (answer: InferResponse): void | Promise<void> => {
+    const outputs = [...answer.outputs].map(([name, tensor]) => ({ name, tensor }));
+    const text = textInSlices(predictResponseSteps(form, outputs, ctx.jsonSliceValues), ctx.jsonSliceValues);
+    if (typeof text === 'string') return ex.sendJson(200, text);
+    return text.then((t) => ex.sendJson(200, t));
+  };
+  const failed = (err: unknown) => ex.sendError(err);
+  if (response instanceof Promise) return response.then(reply).catch(failed);
+  return reply(response)?.catch(failed);
 }
 
 /** The handler once the body (empty for a GET) has arrived. Never throws: failures become error replies. */

@@ -1,9 +1,10 @@
 // TF Serving REST :predict codec: request JSON → named input tensors, output tensors → response JSON (row and columnar forms).
 import { clientText, fail } from '../../errors.js';
-import { shapeText, type DType, type Tensor } from '../../engine/tensor.js';
+import { elementCount, shapeText, type DType, type Tensor } from '../../engine/tensor.js';
 import type { RequestTally } from '../../engine/tensor-limits.js';
 import { type JsonValue, type JsonObject, isJsonObject } from '../json/json-parser.js';
 import { describeJson, isB64Object, jsonToTensor, rowsToTensor, tensorJsonWriter } from '../json/tensor-json.js';
+import { rowOf, tensorSteps, textNow, type JsonSteps } from '../json/json-slices.js';
 
 export interface SignatureInput {
   name: string;
@@ -149,16 +150,42 @@ function isBytesOutput(o: PredictOutput): boolean {
  * With no outputs at all the result is {"outputs": {}} / {"predictions": []}.
  */
 export function encodePredictResponse(form: PredictForm, outputs: ReadonlyArray<PredictOutput>): string {
-  const writers = outputs.map((o) => ({ key: JSON.stringify(o.name), w: tensorJsonWriter(o.tensor, { bytesAsB64: isBytesOutput(o) }) }));
-  const only = writers.length === 1 ? writers[0] : undefined;
+  return textNow(predictResponseSteps(form, outputs, Number.POSITIVE_INFINITY));
+}
+
+/**
+ * encodePredictResponse's text in steps of about `stepValues` values (src/protocol/json/json-slices.ts), so a large
+ * answer can be built over several turns of the event loop. Throws (at the first step) encodePredictResponse's errors.
+ */
+export function* predictResponseSteps(form: PredictForm, outputs: ReadonlyArray<PredictOutput>, stepValues: number): JsonSteps {
+  const opts = outputs.map((o) => ({ bytesAsB64: isBytesOutput(o) }));
+  const keys = outputs.map((o) => JSON.stringify(o.name));
   if (form === 'columnar') {
-    if (only) return `{"outputs":${only.w.whole()}}`;
-    return `{"outputs":{${writers.map((x) => `${x.key}:${x.w.whole()}`).join(',')}}}`;
+    if (outputs.length === 1) return `{"outputs":${yield* tensorSteps(outputs[0]!.tensor, opts[0]!, stepValues)}}`;
+    const members = new Array<string>(outputs.length);
+    for (let k = 0; k < outputs.length; k++) members[k] = `${keys[k]}:${yield* tensorSteps(outputs[k]!.tensor, opts[k]!, stepValues)}`;
+    return `{"outputs":{${members.join(',')}}}`;
   }
   const rows = batchSize(outputs);
-  const parts: string[] = new Array<string>(rows);
-  for (let r = 0; r < rows; r++) {
-    parts[r] = only ? only.w.row(r) : `{${writers.map((x) => `${x.key}:${x.w.row(r)}`).join(',')}}`;
+  const rowValues = outputs.reduce((sum, o) => sum + (rows === 0 ? 0 : elementCount(o.tensor.shape) / rows), 0);
+  const parts = new Array<string>(rows);
+  if (rowValues > stepValues) {
+    // Rows too large for one step: each output's slice of the row is written in steps of its own.
+    for (let r = 0; r < rows; r++) {
+      const members = new Array<string>(outputs.length);
+      for (let k = 0; k < outputs.length; k++) members[k] = yield* tensorSteps(rowOf(outputs[k]!.tensor, r), opts[k]!, stepValues);
+      parts[r] = outputs.length === 1 ? members[0]! : `{${members.map((m, k) => `${keys[k]}:${m}`).join(',')}}`;
+    }
+  } else {
+    const writers = outputs.map((o, k) => tensorJsonWriter(o.tensor, opts[k]!));
+    const rowsPerStep = Math.max(1, Math.floor(stepValues / Math.max(rowValues, 1)));
+    for (let r = 0; r < rows; r += rowsPerStep) {
+      const end = Math.min(rows, r + rowsPerStep);
+      for (let i = r; i < end; i++) {
+        parts[i] = writers.length === 1 ? writers[0]!.row(i) : `{${writers.map((w, k) => `${keys[k]}:${w.row(i)}`).join(',')}}`;
+      }
+      yield (end - r) * rowValues;
+    }
   }
   return `{"predictions":[${parts.join(',')}]}`;
 }
