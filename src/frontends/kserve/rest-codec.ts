@@ -4,6 +4,8 @@ import { clientText, fail } from '../../errors.js';
 import { elementCount, shapeText, type DType, type Tensor } from '../../engine/tensor.js';
 import { isJsonObject, parseJson, type JsonObject, type JsonValue } from '../../protocol/json/json-parser.js';
 import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/tensor-json.js';
+import { parseJsonPacked } from '../../protocol/json/json-fast-path.js';
+import { isPacked } from '../../protocol/json/packed-numbers.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
 import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
@@ -88,6 +90,15 @@ function splitBody(body: Uint8Array, headerLength: number | undefined): { json: 
 export function decodeRestInfer(body: Uint8Array, headerLength: number | undefined, limits: RestCodecLimits): RestInferRequest {
   const { json, binary } = splitBody(body, headerLength);
   const sizes = limits.sizeLimits ?? DEFAULT_SIZE_LIMITS;
+  // Native parse first; on a decline or any error the JS parser (with its early size checks) and decoder run again.
+  const fast = parseJsonPacked(json, { maxDepth: limits.maxJsonDepth, maxElements: sizes.maxJsonValues, maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS });
+  if (fast !== undefined) {
+    try {
+      return decodeRoot(fast, binary, limits, sizes);
+    } catch {
+      // The JS path below answers, with the error text it always gave.
+    }
+  }
   const inputObjects = new Set<JsonObject>();
   const root = parseJson(json, {
     maxDepth: limits.maxJsonDepth,
@@ -102,6 +113,11 @@ export function decodeRestInfer(body: Uint8Array, headerLength: number | undefin
       if (key === 'data') checkDeclaredInput(object, inputObjects.size - 1, limits.maxBodyBytes, sizes);
     },
   });
+  return decodeRoot(root, binary, limits, sizes);
+}
+
+/** The request from its parsed JSON header; no effect beyond its result (decodeRestInfer may run it twice). */
+function decodeRoot(root: JsonValue, binary: Uint8Array, limits: RestCodecLimits, sizes: SizeLimits): RestInferRequest {
   if (!isJsonObject(root)) fail('ERR_BAD_REQUEST', `request body: expected a JSON object, got ${describeJson(root)}`);
   const parameters = objectField(root['parameters'], 'parameters');
   const binaryDefault = boolParam(parameters?.['binary_data_output'], 'parameters.binary_data_output') ?? false;
@@ -159,7 +175,9 @@ function decodeInput(v: JsonValue, i: number, cursor: BinaryCursor, limits: Rest
   if (datatype === undefined || dtype === undefined) {
     fail('ERR_DTYPE', `${field}.datatype: ${datatype === undefined ? 'required' : `'${clientText(datatype)}' is not a datatype`} (one of ${KSERVE_DATATYPE_NAMES.join(', ')})`);
   }
-  const shapeJson = v['shape'];
+  const shapeValue = v['shape'];
+  // The native parser packs a list of numbers; the dims are the numbers the JS parser gives.
+  const shapeJson = isPacked(shapeValue) ? Array.from(shapeValue.values) : shapeValue;
   if (!Array.isArray(shapeJson)) fail('ERR_SHAPE', `${field}.shape: expected a list of dims, got ${describeJson(shapeJson)}`);
   const shape = parseShape(shapeJson as WireDim[], `${field}.shape`);
   checkTensorFits(dtype, shape, `${field}.shape`, limits.maxBodyBytes, '--max_body_bytes');

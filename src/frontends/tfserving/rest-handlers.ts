@@ -7,7 +7,7 @@ import { JSON_NAME_STRINGS, RequestTally, type RequestSizes } from '../../infere
 import type { InferResponse, ProtocolNames } from '../../inference/infer-request.js';
 import { withRouteKey, type ModelRegistry } from '../../registry/model-registry.js';
 import type { HttpExchange } from '../http/http-exchange.js';
-import { parseJson } from '../../protocol/json/json-parser.js';
+import { decodeJsonBody } from '../../protocol/json/json-fast-path.js';
 import { decodePredictRequest, encodePredictResponse, type PredictForm, type SignatureInput } from '../../protocol/tfserving/predict-codec.js';
 import {
   DEFAULT_SIGNATURE, signatureDef, signatureNotFound, tfDtypeName, versionStatus,
@@ -53,11 +53,12 @@ function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfSer
     inputs: (signature) => {
       // Parsing stops once the lists hold more values (or strings) than a request may have.
       const sizes = ctx.sizes.limits;
-      const json = parseJson(body, {
+      const limits = {
         maxDepth: ctx.maxJsonDepth, maxElements: sizes.maxJsonValues, maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS,
-      });
-      const tally = new RequestTally(sizes, ctx.maxBodyBytes, '--max_body_bytes');
-      const request = decodePredictRequest(json, { inputs: signature.inputs as SignatureInput[] }, tally);
+      };
+      // Native parse first; on a decline or any error the JS parser and decoder run again and word the error.
+      const request = decodeJsonBody(body, limits, (json) =>
+        decodePredictRequest(json, { inputs: signature.inputs as SignatureInput[] }, new RequestTally(sizes, ctx.maxBodyBytes, '--max_body_bytes')));
       if (request.signatureName !== undefined && request.signatureName !== DEFAULT_SIGNATURE) {
         fail('ERR_BAD_REQUEST', signatureNotFound('signature_name', request.signatureName));
       }

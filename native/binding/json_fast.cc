@@ -1,0 +1,185 @@
+// The tensor-JSON entry points: JsonDocument → JS values, and numeric tensors → JSON text (see json_fast.h).
+#include "binding/json_fast.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "binding/js_errors.h"
+#include "core/json_document.h"
+#include "core/json_number_text.h"
+
+namespace ortserve {
+
+namespace {
+
+// Buffers kept per JS thread between calls (no allocation per request); released after a large document so one
+// 60 MB body does not pin its peak memory for the life of the process.
+constexpr size_t kKeepBytes = 4 << 20;
+
+// The raw C API: node-addon-api's wrappers add a check and a C++ object per call, which here is per value.
+struct Builder {
+  napi_env env;
+  const JsonDocument& doc;
+  napi_value make_object;
+  napi_value packed_class;
+  napi_value numbers_buffer = nullptr;   // one ArrayBuffer with every number, made on the first packed node
+
+  napi_value Build(uint32_t index) {
+    const JsonNode& n = doc.nodes()[index];
+    napi_value v = nullptr;
+    switch (n.kind) {
+      case JsonKind::kNull: napi_get_null(env, &v); return v;
+      case JsonKind::kFalse: napi_get_boolean(env, false, &v); return v;
+      case JsonKind::kTrue: napi_get_boolean(env, true, &v); return v;
+      case JsonKind::kNumber: napi_create_double(env, doc.numbers()[n.a], &v); return v;
+      case JsonKind::kString: return String(n);
+      case JsonKind::kArray: {
+        if (napi_create_array_with_length(env, n.b, &v) != napi_ok) return nullptr;
+        for (uint32_t k = 0; k < n.b; k++) {
+          napi_value item = Build(doc.kids()[n.a + k]);
+          if (item == nullptr || napi_set_element(env, v, k, item) != napi_ok) return nullptr;
+        }
+        return v;
+      }
+      case JsonKind::kObject: {
+        napi_value undefined;
+        napi_get_undefined(env, &undefined);
+        if (napi_call_function(env, undefined, make_object, 0, nullptr, &v) != napi_ok) return nullptr;
+        for (uint32_t k = 0; k < n.b; k++) {
+          napi_value key = String(doc.nodes()[doc.kids()[n.a + 2 * k]]);
+          napi_value item = Build(doc.kids()[n.a + 2 * k + 1]);
+          if (key == nullptr || item == nullptr || napi_set_property(env, v, key, item) != napi_ok) return nullptr;
+        }
+        return v;
+      }
+      case JsonKind::kPacked: return Packed(n);
+    }
+    return nullptr;
+  }
+
+  napi_value String(const JsonNode& n) {
+    napi_value v = nullptr;
+    const char* bytes = doc.StringData(n);
+    // Latin-1 and UTF-8 agree on ASCII, and V8 makes a one-byte string from latin1 without decoding.
+    if (n.ascii) napi_create_string_latin1(env, bytes, n.b, &v);
+    else napi_create_string_utf8(env, bytes, n.b, &v);
+    return v;
+  }
+
+  napi_value Packed(const JsonNode& n) {
+    if (numbers_buffer == nullptr) {
+      void* data = nullptr;
+      const size_t bytes = doc.numbers().size() * sizeof(double);
+      if (napi_create_arraybuffer(env, bytes, &data, &numbers_buffer) != napi_ok) return nullptr;
+      if (bytes > 0) std::memcpy(data, doc.numbers().data(), bytes);
+    }
+    napi_value values;
+    if (napi_create_typedarray(env, napi_float64_array, n.b, numbers_buffer, static_cast<size_t>(n.a) * sizeof(double), &values) != napi_ok) {
+      return nullptr;
+    }
+    napi_value shape;
+    if (napi_create_array_with_length(env, n.d, &shape) != napi_ok) return nullptr;
+    for (uint32_t k = 0; k < n.d; k++) {
+      napi_value dim;
+      napi_create_uint32(env, doc.dims()[n.c + k], &dim);
+      napi_set_element(env, shape, k, dim);
+    }
+    napi_value args[2] = {shape, values};
+    napi_value v = nullptr;
+    if (napi_new_instance(env, packed_class, 2, args, &v) != napi_ok) return nullptr;
+    return v;
+  }
+};
+
+double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsNumber()) ThrowInvalidArgument(info.Env(), std::string(name) + " must be a number");
+  const double v = info[i].As<Napi::Number>().DoubleValue();
+  if (std::isnan(v) || v < 0) ThrowInvalidArgument(info.Env(), std::string(name) + " must be a non-negative number");
+  return v;
+}
+
+}  // namespace
+
+Napi::Value ParseJsonPacked(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowInvalidArgument(env, "bytes must be a Uint8Array");
+  }
+  JsonLimits limits;
+  const double depth = NumberArg(info, 1, "maxDepth");
+  limits.max_depth = depth > 1e9 ? 1000000000u : static_cast<uint32_t>(depth);
+  limits.max_elements = NumberArg(info, 2, "maxElements");
+  limits.max_strings = NumberArg(info, 3, "maxStrings");
+  if (!info[4].IsFunction()) ThrowInvalidArgument(env, "makeObject must be a function");
+  if (!info[5].IsFunction()) ThrowInvalidArgument(env, "Packed must be a class");
+  Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+
+  static thread_local JsonDocument doc;
+  const bool ok = doc.Parse(bytes.Data(), bytes.ElementLength(), limits);
+  napi_value result = nullptr;
+  if (ok) {
+    Builder builder{env, doc, info[4], info[5]};
+    result = builder.Build(doc.root());
+  }
+  const bool large = doc.numbers().capacity() * sizeof(double) > kKeepBytes || doc.nodes().capacity() * sizeof(JsonNode) > kKeepBytes;
+  if (large) doc = JsonDocument();
+  if (!ok) return env.Undefined();
+  if (result == nullptr) throw Napi::Error::New(env);   // takes the pending JS exception (from makeObject or Packed)
+  return Napi::Value(env, result);
+}
+
+Napi::Value WriteTensorJson(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) ThrowInvalidArgument(env, "data must be a typed array");
+  if (!info[1].IsArray()) ThrowInvalidArgument(env, "shape must be an array");
+  if (!info[2].IsNumber()) ThrowInvalidArgument(env, "row must be a number");
+  napi_typedarray_type array_type;
+  size_t length = 0;
+  void* base = nullptr;   // already at the view's byte offset
+  napi_get_typedarray_info(env, info[0], &array_type, &length, &base, nullptr, nullptr);
+  const bool is_bool = info[3].ToBoolean().Value();
+  JsonElementType type;
+  switch (array_type) {
+    case napi_float32_array: type = JsonElementType::kFloat32; break;
+    case napi_float64_array: type = JsonElementType::kFloat64; break;
+    case napi_int8_array: type = JsonElementType::kInt8; break;
+    case napi_int16_array: type = JsonElementType::kInt16; break;
+    case napi_int32_array: type = JsonElementType::kInt32; break;
+    case napi_bigint64_array: type = JsonElementType::kInt64; break;
+    case napi_uint8_array:
+    case napi_uint8_clamped_array: type = is_bool ? JsonElementType::kBool : JsonElementType::kUint8; break;
+    case napi_uint16_array: type = JsonElementType::kUint16; break;
+    case napi_uint32_array: type = JsonElementType::kUint32; break;
+    case napi_biguint64_array: type = JsonElementType::kUint64; break;
+    default: ThrowInvalidArgument(env, "data must be a numeric typed array");
+  }
+  if (is_bool && type != JsonElementType::kBool) ThrowInvalidArgument(env, "a bool tensor's data must be a Uint8Array");
+  Napi::Array shape_js = info[1].As<Napi::Array>();
+  const uint32_t rank = shape_js.Length();
+  if (rank > 64) ThrowInvalidArgument(env, "shape has more than 64 dims");
+  int64_t shape[64];
+  double count = 1;
+  for (uint32_t d = 0; d < rank; d++) {
+    Napi::Value dim = shape_js.Get(d);
+    const double v = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
+    if (!(v >= 0 && v <= 9007199254740991.0) || std::floor(v) != v) ThrowInvalidArgument(env, "shape[" + std::to_string(d) + "] must be a non-negative integer");
+    shape[d] = static_cast<int64_t>(v);
+    count *= v;
+  }
+  if (count != static_cast<double>(length)) ThrowInvalidArgument(env, "data length is not the product of shape");
+  const double row = info[2].As<Napi::Number>().DoubleValue();
+  if (row != -1 && (rank == 0 || !(row >= 0 && row < static_cast<double>(shape[0])) || std::floor(row) != row)) {
+    ThrowInvalidArgument(env, "row is out of range");
+  }
+  static thread_local std::string text;
+  text.clear();
+  AppendTensorJson(&text, type, base, shape, rank, static_cast<int64_t>(row));
+  napi_value result;
+  const napi_status status = napi_create_string_latin1(env, text.data(), text.size(), &result);
+  if (text.capacity() > kKeepBytes) std::string().swap(text);
+  if (status != napi_ok) throw Napi::Error::New(env, "writeTensorJson: the text is too long for a JS string");
+  return Napi::Value(env, result);
+}
+
+}  // namespace ortserve

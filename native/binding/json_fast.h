@@ -1,0 +1,26 @@
+// The tensor-JSON entry points: parseJsonPacked (request bodies) and writeTensorJson (numeric outputs).
+#pragma once
+
+#include <napi.h>
+
+namespace ortserve {
+
+// [sync] parseJsonPacked(bytes: Uint8Array, maxDepth: number, maxElements: number, maxStrings: number,
+//                        makeObject: () => object, Packed: new (shape: number[], values: Float64Array) => object)
+//   → the parsed value, or undefined when declined.
+// Parses a request body as src/protocol/json/json-parser.ts does, for the documents it is sure about; declines
+// (undefined) anything else — an error, a limit exceeded, a big integer, an unusual form — so the caller runs the JS
+// parser, which words every error. Objects come from makeObject (null-prototype objects); every non-empty
+// rectangular list of numbers is one `new Packed(shape, values)` (values: a Float64Array view, possibly at an offset
+// of a buffer shared with the document's other numbers). Throws TypeError for malformed arguments; an exception
+// thrown by makeObject or Packed propagates.
+Napi::Value ParseJsonPacked(const Napi::CallbackInfo& info);
+
+// [sync] writeTensorJson(data: TypedArray, shape: number[], row: number, isBool: boolean) → string.
+// The JSON text tensor-json.ts writes for a numeric tensor: the whole tensor (row = -1) or its dim-0 row `row`.
+// The element type is the typed array's (Float32Array = float32, BigInt64Array = int64, ...); isBool reads a
+// Uint8Array as bool. float16/bfloat16/string tensors are not accepted (the JS writer keeps them). Throws TypeError
+// when data is not a supported typed array, its length is not the product of shape, or row is out of range.
+Napi::Value WriteTensorJson(const Napi::CallbackInfo& info);
+
+}  // namespace ortserve
