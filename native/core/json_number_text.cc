@@ -1,7 +1,9 @@
 // JSON text of numeric tensors: shortest digits from std::to_chars, laid out by JavaScript's Number#toString rules.
 #include "core/json_number_text.h"
 
+#include <algorithm>
 #include <charconv>
+#include <type_traits>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -59,13 +61,42 @@ bool AppendSpecial(std::string* out, F v) {
   return true;
 }
 
+// float32 only: when v lies exactly halfway between two shortest decimals that both read back to v, to_chars may
+// give the upper one; float-format.ts (the reference) gives the lower one (the smaller magnitude). `sci` holds the
+// shortest form of a = |v|; on such a tie it is replaced by the lower candidate.
+char* LowerOnTie(float a, char* sci, char* end) {
+  int k = 0;
+  for (const char* p = sci; p < end && *p != 'e'; p++) k += *p != '.';
+  // a printed with one digit more, correctly rounded: a tie means that text is exact and ends in 5.
+  char wide[48];
+  const auto w = std::to_chars(wide, wide + sizeof wide, static_cast<double>(a), std::chars_format::scientific, k);
+  const char* e = std::find(wide, w.ptr, 'e');
+  if (e[-1] != '5') return end;
+  double exact = 0;
+  std::from_chars(wide, w.ptr, exact);
+  if (exact != static_cast<double>(a)) return end;
+  // The lower candidate: drop the 5 (truncate to k digits); it must read back to a as well.
+  char lower[48];
+  char* q = lower;
+  for (const char* p = wide; p < e - 1; p++) *q++ = *p;
+  if (q[-1] == '.') q--;
+  for (const char* p = e; p < w.ptr; p++) *q++ = *p;
+  float back = 0;
+  std::from_chars(lower, q, back);
+  if (back != a) return end;
+  std::memcpy(sci, lower, static_cast<size_t>(q - lower));
+  return sci + (q - lower);
+}
+
 template <typename F>
 void AppendFloatJson(std::string* out, F v) {
   if (AppendSpecial(out, v)) return;
   if (v < 0) out->push_back('-');
-  char sci[40];
-  const auto r = std::to_chars(sci, sci + sizeof sci, std::fabs(v), std::chars_format::scientific);
-  AppendLayout(out, sci, r.ptr);
+  char sci[48];
+  const F a = std::fabs(v);
+  char* end = std::to_chars(sci, sci + sizeof sci, a, std::chars_format::scientific).ptr;
+  if constexpr (std::is_same_v<F, float>) end = LowerOnTie(a, sci, end);
+  AppendLayout(out, sci, end);
 }
 
 template <typename I>

@@ -2,9 +2,9 @@
 
 import { clientText, fail } from '../../errors.js';
 import { elementCount, shapeText, type DType, type Tensor } from '../../engine/tensor.js';
-import { isJsonObject, parseJson, type JsonObject, type JsonValue } from '../../protocol/json/json-parser.js';
+import { isJsonObject, type JsonObject, type JsonValue } from '../../protocol/json/json-parser.js';
 import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/tensor-json.js';
-import { parseJsonPacked } from '../../protocol/json/json-fast-path.js';
+import { decodeJsonBody } from '../../protocol/json/json-fast-path.js';
 import { isPacked } from '../../protocol/json/packed-numbers.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
 import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
@@ -90,17 +90,10 @@ function splitBody(body: Uint8Array, headerLength: number | undefined): { json: 
 export function decodeRestInfer(body: Uint8Array, headerLength: number | undefined, limits: RestCodecLimits): RestInferRequest {
   const { json, binary } = splitBody(body, headerLength);
   const sizes = limits.sizeLimits ?? DEFAULT_SIZE_LIMITS;
-  // Native parse first; on a decline or any error the JS parser (with its early size checks) and decoder run again.
-  const fast = parseJsonPacked(json, { maxDepth: limits.maxJsonDepth, maxElements: sizes.maxJsonValues, maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS });
-  if (fast !== undefined) {
-    try {
-      return decodeRoot(fast, binary, limits, sizes);
-    } catch {
-      // The JS path below answers, with the error text it always gave.
-    }
-  }
   const inputObjects = new Set<JsonObject>();
-  const root = parseJson(json, {
+  // Native parse first; on a decline or any error the JS parser (with the early size checks of onKey, which only
+  // it calls) and the decoder run again, and word the error.
+  return decodeJsonBody(json, {
     maxDepth: limits.maxJsonDepth,
     maxElements: sizes.maxJsonValues,
     maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS,
@@ -112,12 +105,12 @@ export function decodeRestInfer(body: Uint8Array, headerLength: number | undefin
       inputObjects.add(object);
       if (key === 'data') checkDeclaredInput(object, inputObjects.size - 1, limits.maxBodyBytes, sizes);
     },
-  });
-  return decodeRoot(root, binary, limits, sizes);
+  }, (root) => decodeRestInferJson(root, binary, limits));
 }
 
-/** The request from its parsed JSON header; no effect beyond its result (decodeRestInfer may run it twice). */
-function decodeRoot(root: JsonValue, binary: Uint8Array, limits: RestCodecLimits, sizes: SizeLimits): RestInferRequest {
+/** The request from its parsed JSON header and binary section; no effect beyond its result (it may run twice). */
+export function decodeRestInferJson(root: JsonValue, binary: Uint8Array, limits: RestCodecLimits): RestInferRequest {
+  const sizes = limits.sizeLimits ?? DEFAULT_SIZE_LIMITS;
   if (!isJsonObject(root)) fail('ERR_BAD_REQUEST', `request body: expected a JSON object, got ${describeJson(root)}`);
   const parameters = objectField(root['parameters'], 'parameters');
   const binaryDefault = boolParam(parameters?.['binary_data_output'], 'parameters.binary_data_output') ?? false;
