@@ -12,46 +12,117 @@ namespace ortserve {
 
 namespace {
 
-// Lays out the shortest scientific text of a positive finite value ("d[.ddd]e±XX", from std::to_chars) as
-// JavaScript would print that decimal, with the `.0` rule.
-void AppendLayout(std::string* out, const char* sci, const char* sci_end) {
-  char digits[32];
-  int k = 0;
-  const char* p = sci;
-  for (; p < sci_end && *p != 'e'; p++) {
-    if (*p != '.') digits[k++] = *p;
-  }
-  int exp10 = 0;
-  std::from_chars(p + 1 + (p[1] == '+' ? 1 : 0), sci_end, exp10);
-  while (k > 1 && digits[k - 1] == '0') k--;   // to_chars' shortest form has none; kept as a guard
-  const int n = exp10 + 1;                      // the decimal point sits after n digits
+// Writes the decimal digits[0..k) × 10^(n−k) (k >= 1, no trailing zeros) as JavaScript prints that number, with
+// the `.0` rule, at p; returns the end.
+char* WriteLayout(char* p, const char* digits, int k, int n) {
   if (k <= n && n <= 21) {
-    out->append(digits, k);
-    out->append(static_cast<size_t>(n - k), '0');
-    out->append(".0");
+    std::memcpy(p, digits, k);
+    p += k;
+    std::memset(p, '0', n - k);
+    p += n - k;
+    *p++ = '.';
+    *p++ = '0';
   } else if (n > 0 && n <= 21) {
-    out->append(digits, n);
-    out->push_back('.');
-    out->append(digits + n, k - n);
+    std::memcpy(p, digits, n);
+    p += n;
+    *p++ = '.';
+    std::memcpy(p, digits + n, k - n);
+    p += k - n;
   } else if (n > -6 && n <= 0) {
-    out->append("0.");
-    out->append(static_cast<size_t>(-n), '0');
-    out->append(digits, k);
+    *p++ = '0';
+    *p++ = '.';
+    std::memset(p, '0', -n);
+    p += -n;
+    std::memcpy(p, digits, k);
+    p += k;
   } else {
-    out->push_back(digits[0]);
+    *p++ = digits[0];
     if (k > 1) {
-      out->push_back('.');
-      out->append(digits + 1, k - 1);
+      *p++ = '.';
+      std::memcpy(p, digits + 1, k - 1);
+      p += k - 1;
     }
-    out->push_back('e');
-    out->push_back(n - 1 < 0 ? '-' : '+');
-    char e[8];
-    const auto r = std::to_chars(e, e + sizeof e, n - 1 < 0 ? 1 - n : n - 1);
-    out->append(e, r.ptr);
+    *p++ = 'e';
+    *p++ = n - 1 < 0 ? '-' : '+';
+    p = std::to_chars(p, p + 8, n - 1 < 0 ? 1 - n : n - 1).ptr;
   }
+  return p;
 }
 
-// NaN, ±Infinity and ±0 have fixed texts; true if v was one of them.
+// Splits std::to_chars' scientific text "d[.ddd]e±XX" into its digits (trailing zeros dropped) and n, the position
+// of the decimal point after the first digit's place (exponent + 1). Returns k, the digit count.
+int SplitScientific(const char* sci, const char* end, char* digits, int* n) {
+  int k = 0;
+  const char* p = sci;
+  for (; p < end && *p != 'e'; p++) {
+    if (*p != '.') digits[k++] = *p;
+  }
+  const bool negative = p[1] == '-';
+  int exp10 = 0;
+  for (const char* q = p + 2; q < end; q++) exp10 = exp10 * 10 + (*q - '0');
+  while (k > 1 && digits[k - 1] == '0') k--;   // to_chars' shortest form has none; kept as a guard
+  *n = (negative ? -exp10 : exp10) + 1;
+  return k;
+}
+
+int DigitCount(uint64_t v) {
+  int k = 1;
+  while (v >= 10) {
+    v /= 10;
+    k++;
+  }
+  return k;
+}
+
+// float32 only. When a lies exactly halfway between two shortest decimals that both read back to it, to_chars may
+// give the upper one; float-format.ts (the reference) gives the lower one. A tie needs a's exact decimal expansion
+// to have exactly k + 1 significant digits ending in 5: with a = m·2^e (m odd) that is N·10^y for N = m·5^−e, y = e
+// (e < 0) or N = m / 5^e, y = e (e > 0, 5^e dividing m); for e = 0 (odd integers below 2^24) the shortest form is
+// exact. On a tie whose lower candidate reads back to a, digits/n are replaced by it; returns the new k.
+int LowerOnTie(float a, char* digits, int k, int* n) {
+  uint32_t bits;
+  std::memcpy(&bits, &a, sizeof bits);
+  const uint32_t field = (bits >> 23) & 0xff;
+  uint64_t m = field == 0 ? (bits & 0x7fffff) : ((bits & 0x7fffff) | 0x800000);
+  int e = field == 0 ? -149 : static_cast<int>(field) - 150;
+  if (m == 0) return k;
+  const int zeros = __builtin_ctzll(m);
+  m >>= zeros;
+  e += zeros;
+  uint64_t big_n;
+  if (e < 0) {
+    if (e < -14) return k;   // m·5^−e >= 5^15 > 10^10: more than the 10 digits a tie could have
+    big_n = m;
+    for (int i = 0; i < -e; i++) big_n *= 5;
+  } else if (e == 0) {
+    return k;
+  } else {
+    uint64_t p5 = 1;
+    for (int i = 0; i < e && p5 <= m; i++) p5 *= 5;
+    if (p5 > m || m % p5 != 0) return k;
+    big_n = m / p5;
+  }
+  if (big_n % 10 != 5 || DigitCount(big_n) != k + 1) return k;
+  const uint64_t lower = big_n / 10;
+  char text[32];
+  const int lk = static_cast<int>(std::to_chars(text, text + sizeof text, lower).ptr - text);
+  const int y = e;   // a = N·10^y; lower = (N / 10)·10^(y + 1)
+  int ln = lk + y + 1;
+  int trimmed = lk;
+  while (trimmed > 1 && text[trimmed - 1] == '0') trimmed--;
+  // It must read back to a (at a power of two the gap below is half the gap above).
+  char check[48];
+  std::memcpy(check, text, lk);
+  check[lk] = 'e';
+  const char* c = std::to_chars(check + lk + 1, check + sizeof check, y + 1).ptr;
+  float back = 0;
+  std::from_chars(check, c, back);
+  if (back != a) return k;
+  std::memcpy(digits, text, trimmed);
+  *n = ln;
+  return trimmed;
+}
+
 template <typename F>
 bool AppendSpecial(std::string* out, F v) {
   if (std::isnan(v)) out->append("NaN");
@@ -61,42 +132,21 @@ bool AppendSpecial(std::string* out, F v) {
   return true;
 }
 
-// float32 only: when v lies exactly halfway between two shortest decimals that both read back to v, to_chars may
-// give the upper one; float-format.ts (the reference) gives the lower one (the smaller magnitude). `sci` holds the
-// shortest form of a = |v|; on such a tie it is replaced by the lower candidate.
-char* LowerOnTie(float a, char* sci, char* end) {
-  int k = 0;
-  for (const char* p = sci; p < end && *p != 'e'; p++) k += *p != '.';
-  // a printed with one digit more, correctly rounded: a tie means that text is exact and ends in 5.
-  char wide[48];
-  const auto w = std::to_chars(wide, wide + sizeof wide, static_cast<double>(a), std::chars_format::scientific, k);
-  const char* e = std::find(wide, w.ptr, 'e');
-  if (e[-1] != '5') return end;
-  double exact = 0;
-  std::from_chars(wide, w.ptr, exact);
-  if (exact != static_cast<double>(a)) return end;
-  // The lower candidate: drop the 5 (truncate to k digits); it must read back to a as well.
-  char lower[48];
-  char* q = lower;
-  for (const char* p = wide; p < e - 1; p++) *q++ = *p;
-  if (q[-1] == '.') q--;
-  for (const char* p = e; p < w.ptr; p++) *q++ = *p;
-  float back = 0;
-  std::from_chars(lower, q, back);
-  if (back != a) return end;
-  std::memcpy(sci, lower, static_cast<size_t>(q - lower));
-  return sci + (q - lower);
-}
-
 template <typename F>
 void AppendFloatJson(std::string* out, F v) {
   if (AppendSpecial(out, v)) return;
-  if (v < 0) out->push_back('-');
   char sci[48];
   const F a = std::fabs(v);
-  char* end = std::to_chars(sci, sci + sizeof sci, a, std::chars_format::scientific).ptr;
-  if constexpr (std::is_same_v<F, float>) end = LowerOnTie(a, sci, end);
-  AppendLayout(out, sci, end);
+  const char* end = std::to_chars(sci, sci + sizeof sci, a, std::chars_format::scientific).ptr;
+  char digits[32];
+  int n = 0;
+  int k = SplitScientific(sci, end, digits, &n);
+  if constexpr (std::is_same_v<F, float>) k = LowerOnTie(a, digits, k, &n);
+  char text[64];
+  char* p = text;
+  if (v < 0) *p++ = '-';
+  p = WriteLayout(p, digits, k, n);
+  out->append(text, p);
 }
 
 template <typename I>
