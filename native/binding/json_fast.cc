@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "binding/js_errors.h"
 #include "core/json_document.h"
@@ -17,13 +18,44 @@ namespace {
 // 60 MB body does not pin its peak memory for the life of the process.
 constexpr size_t kKeepBytes = 4 << 20;
 
-// The raw C API: node-addon-api's wrappers add a check and a C++ object per call, which here is per value.
+// Property names the fast path meets in nearly every body, passed in by JS (string literals there are internalized):
+// a key matching one is that very string, so V8 need not look it up in its string table. Read again when the list or
+// the env changes (one list per JS thread).
+struct KeyCache {
+  napi_env env = nullptr;
+  std::vector<std::string> names;
+
+  void Refresh(napi_env e, napi_value list) {
+    uint32_t length = 0;
+    napi_get_array_length(e, list, &length);
+    if (e == env && length == names.size()) return;
+    env = e;
+    names.clear();
+    for (uint32_t i = 0; i < length; i++) {
+      napi_value item;
+      char buf[64];
+      size_t n = 0;
+      napi_get_element(e, list, i, &item);
+      if (napi_get_value_string_utf8(e, item, buf, sizeof buf, &n) != napi_ok) n = 0;
+      names.emplace_back(buf, n);
+    }
+  }
+};
+
+// Builds the raw tree json-fast-path.ts revives, with the raw C API (node-addon-api adds a check and a C++ object per
+// call, here per value). N-API is slow at objects (a JS call for a null prototype, a keyed store each), so:
+//   - an object is an array [marker, key, value, key, value, ...] (marker: an object no JSON value can be);
+//   - a packed block is a Float64Array [rank, dims..., values...] over one ArrayBuffer shared by the document;
+//   - lists, strings, numbers, booleans and null are themselves.
 struct Builder {
   napi_env env;
   const JsonDocument& doc;
-  napi_value make_object;
-  napi_value packed_class;
-  napi_value numbers_buffer = nullptr;   // one ArrayBuffer with every number, made on the first packed node
+  napi_value marker;
+  napi_value keys;
+  const KeyCache& cache;
+  napi_value buffer = nullptr;   // made on the first packed block
+  double* buffer_data = nullptr;
+  size_t buffer_used = 0;         // in doubles
 
   napi_value Build(uint32_t index) {
     const JsonNode& n = doc.nodes()[index];
@@ -43,13 +75,14 @@ struct Builder {
         return v;
       }
       case JsonKind::kObject: {
-        napi_value undefined;
-        napi_get_undefined(env, &undefined);
-        if (napi_call_function(env, undefined, make_object, 0, nullptr, &v) != napi_ok) return nullptr;
+        if (napi_create_array_with_length(env, 1 + 2 * n.b, &v) != napi_ok || napi_set_element(env, v, 0, marker) != napi_ok) return nullptr;
         for (uint32_t k = 0; k < n.b; k++) {
-          napi_value key = String(doc.nodes()[doc.kids()[n.a + 2 * k]]);
+          napi_value key = Key(doc.nodes()[doc.kids()[n.a + 2 * k]]);
           napi_value item = Build(doc.kids()[n.a + 2 * k + 1]);
-          if (key == nullptr || item == nullptr || napi_set_property(env, v, key, item) != napi_ok) return nullptr;
+          if (key == nullptr || item == nullptr || napi_set_element(env, v, 1 + 2 * k, key) != napi_ok ||
+              napi_set_element(env, v, 2 + 2 * k, item) != napi_ok) {
+            return nullptr;
+          }
         }
         return v;
       }
@@ -67,27 +100,38 @@ struct Builder {
     return v;
   }
 
+  napi_value Key(const JsonNode& n) {
+    const char* bytes = doc.StringData(n);
+    for (size_t i = 0; i < cache.names.size(); i++) {
+      const std::string& name = cache.names[i];
+      if (name.size() == n.b && std::memcmp(name.data(), bytes, n.b) == 0) {
+        napi_value v = nullptr;
+        napi_get_element(env, keys, static_cast<uint32_t>(i), &v);
+        return v;
+      }
+    }
+    return String(n);
+  }
+
   napi_value Packed(const JsonNode& n) {
-    if (numbers_buffer == nullptr) {
+    if (buffer == nullptr) {
+      // Room for every number and every block's header: blocks nested in bigger ones are counted too (a few bytes).
+      size_t doubles = doc.numbers().size();
+      for (const JsonNode& node : doc.nodes()) {
+        if (node.kind == JsonKind::kPacked) doubles += 1 + node.d;
+      }
       void* data = nullptr;
-      const size_t bytes = doc.numbers().size() * sizeof(double);
-      if (napi_create_arraybuffer(env, bytes, &data, &numbers_buffer) != napi_ok) return nullptr;
-      if (bytes > 0) std::memcpy(data, doc.numbers().data(), bytes);
+      if (napi_create_arraybuffer(env, doubles * sizeof(double), &data, &buffer) != napi_ok) return nullptr;
+      buffer_data = static_cast<double*>(data);
     }
-    napi_value values;
-    if (napi_create_typedarray(env, napi_float64_array, n.b, numbers_buffer, static_cast<size_t>(n.a) * sizeof(double), &values) != napi_ok) {
-      return nullptr;
-    }
-    napi_value shape;
-    if (napi_create_array_with_length(env, n.d, &shape) != napi_ok) return nullptr;
-    for (uint32_t k = 0; k < n.d; k++) {
-      napi_value dim;
-      napi_create_uint32(env, doc.dims()[n.c + k], &dim);
-      napi_set_element(env, shape, k, dim);
-    }
-    napi_value args[2] = {shape, values};
+    const size_t start = buffer_used;
+    double* out = buffer_data + start;
+    out[0] = n.d;
+    for (uint32_t k = 0; k < n.d; k++) out[1 + k] = doc.dims()[n.c + k];
+    std::memcpy(out + 1 + n.d, doc.numbers().data() + n.a, static_cast<size_t>(n.b) * sizeof(double));
+    buffer_used += 1 + n.d + n.b;
     napi_value v = nullptr;
-    if (napi_new_instance(env, packed_class, 2, args, &v) != napi_ok) return nullptr;
+    if (napi_create_typedarray(env, napi_float64_array, 1 + n.d + n.b, buffer, start * sizeof(double), &v) != napi_ok) return nullptr;
     return v;
   }
 };
@@ -111,15 +155,17 @@ Napi::Value ParseJsonPacked(const Napi::CallbackInfo& info) {
   limits.max_depth = depth > 1e9 ? 1000000000u : static_cast<uint32_t>(depth);
   limits.max_elements = NumberArg(info, 2, "maxElements");
   limits.max_strings = NumberArg(info, 3, "maxStrings");
-  if (!info[4].IsFunction()) ThrowInvalidArgument(env, "makeObject must be a function");
-  if (!info[5].IsFunction()) ThrowInvalidArgument(env, "Packed must be a class");
+  if (!info[4].IsObject()) ThrowInvalidArgument(env, "marker must be an object");
+  if (!info[5].IsArray()) ThrowInvalidArgument(env, "keys must be an array of strings");
   Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
 
   static thread_local JsonDocument doc;
+  static thread_local KeyCache cache;
   const bool ok = doc.Parse(bytes.Data(), bytes.ElementLength(), limits);
   napi_value result = nullptr;
   if (ok) {
-    Builder builder{env, doc, info[4], info[5]};
+    cache.Refresh(env, info[5]);
+    Builder builder{env, doc, info[4], info[5], cache};
     result = builder.Build(doc.root());
   }
   const bool large = doc.numbers().capacity() * sizeof(double) > kKeepBytes || doc.nodes().capacity() * sizeof(JsonNode) > kKeepBytes;

@@ -6,14 +6,13 @@
 namespace ortserve {
 
 // [sync] parseJsonPacked(bytes: Uint8Array, maxDepth: number, maxElements: number, maxStrings: number,
-//                        makeObject: () => object, Packed: new (shape: number[], values: Float64Array) => object)
-//   → the parsed value, or undefined when declined.
+//                        marker: object, keys: string[]) → a raw tree, or undefined when declined.
 // Parses a request body as src/protocol/json/json-parser.ts does, for the documents it is sure about; declines
 // (undefined) anything else — an error, a limit exceeded, a big integer, an unusual form — so the caller runs the JS
-// parser, which words every error. Objects come from makeObject (null-prototype objects); every non-empty
-// rectangular list of numbers is one `new Packed(shape, values)` (values: a Float64Array view, possibly at an offset
-// of a buffer shared with the document's other numbers). Throws TypeError for malformed arguments; an exception
-// thrown by makeObject or Packed propagates.
+// parser, which words every error. The raw tree (json-fast-path.ts revives it): an object is an array
+// [marker, key, value, ...]; every non-empty rectangular list of numbers is a Float64Array [rank, ...dims, ...values]
+// (views of one ArrayBuffer per document); lists, strings, numbers, booleans, null are themselves. A key equal to
+// an entry of `keys` is that entry's string. Throws TypeError for malformed arguments.
 Napi::Value ParseJsonPacked(const Napi::CallbackInfo& info);
 
 // [sync] writeTensorJson(data: TypedArray, shape: number[], row: number, isBool: boolean) → string.

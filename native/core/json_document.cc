@@ -154,27 +154,57 @@ bool JsonDocument::Number(double* out) {
     return true;
   }
   if (i >= end_) return false;
+  // The digits are gathered while the grammar is checked: mant × 10^e10 with mant < 10^15 (exact in a double) and
+  // |e10| <= 22 (10^|e10| exact too) is one correctly rounded operation, the value from_chars would give.
+  uint64_t mant = 0;
+  int digits = 0;
   if (input_[i] == '0') {
     i++;
     if (i < end_ && IsDigit(input_[i])) return false;   // leading zeros
   } else if (IsDigit(input_[i])) {
-    while (i < end_ && IsDigit(input_[i])) i++;
+    while (i < end_ && IsDigit(input_[i])) {
+      if (digits < 19) mant = mant * 10 + (input_[i] - '0');
+      digits++;
+      i++;
+    }
   } else {
     return false;
   }
   bool integer = true;
+  int frac_digits = 0;
   if (i < end_ && input_[i] == '.') {
     i++;
     if (i >= end_ || !IsDigit(input_[i])) return false;
-    while (i < end_ && IsDigit(input_[i])) i++;
+    while (i < end_ && IsDigit(input_[i])) {
+      if (digits < 19) mant = mant * 10 + (input_[i] - '0');
+      digits++;
+      frac_digits++;
+      i++;
+    }
     integer = false;
   }
+  int exp10 = 0;
   if (i < end_ && (input_[i] == 'e' || input_[i] == 'E')) {
     i++;
-    if (i < end_ && (input_[i] == '+' || input_[i] == '-')) i++;
+    bool negative_exp = false;
+    if (i < end_ && (input_[i] == '+' || input_[i] == '-')) negative_exp = input_[i++] == '-';
     if (i >= end_ || !IsDigit(input_[i])) return false;
-    while (i < end_ && IsDigit(input_[i])) i++;
+    while (i < end_ && IsDigit(input_[i])) {
+      if (exp10 < 100000) exp10 = exp10 * 10 + (input_[i] - '0');
+      i++;
+    }
+    if (negative_exp) exp10 = -exp10;
     integer = false;
+  }
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const int e10 = exp10 - frac_digits;
+  if (digits <= 15 && e10 >= -22 && e10 <= 22) {
+    const double m = static_cast<double>(mant);
+    const double v = e10 < 0 ? m / kPow10[-e10] : m * kPow10[e10];
+    pos_ = i;
+    *out = neg ? -v : v;
+    return true;
   }
   const char* first = reinterpret_cast<const char*>(input_ + start);
   const char* last = reinterpret_cast<const char*>(input_ + i);

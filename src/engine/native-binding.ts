@@ -276,12 +276,13 @@ export interface NativeAddon {
   addressOf(view: ArrayBuffer | ArrayBufferView): bigint;
   /**
    * [sync] Parses a request body as src/protocol/json/json-parser.ts does, or returns undefined (declined) for
-   * anything it is not sure of, errors included. Objects come from makeObject; every non-empty rectangular list of
-   * numbers is one `new Packed(shape, values)`. Throws TypeError for malformed arguments.
+   * anything it is not sure of, errors included. The result is a raw tree (src/protocol/json/json-fast-path.ts
+   * revives it): an object is an array [marker, key, value, ...], a non-empty rectangular list of numbers a
+   * Float64Array [rank, ...dims, ...values]; a key equal to an entry of `keys` is that very string. Throws TypeError
+   * for malformed arguments.
    */
-  parseJsonPacked<T>(
-    bytes: Uint8Array, maxDepth: number, maxElements: number, maxStrings: number,
-    makeObject: () => object, Packed: new (shape: number[], values: Float64Array) => T,
+  parseJsonPacked(
+    bytes: Uint8Array, maxDepth: number, maxElements: number, maxStrings: number, marker: object, keys: readonly string[],
   ): unknown;
   /**
    * [sync] The JSON text of a numeric tensor (whole: row -1, or one dim-0 row), byte-identical to tensor-json.ts.

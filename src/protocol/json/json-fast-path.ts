@@ -1,9 +1,15 @@
 // The native JSON fast path for request bodies: parse natively when the addon is sure, else (and on any error) the JS way.
 import { nativeJsonCodec } from '../../engine/native-binding.js';
-import { parseJson, type JsonParseLimits, type JsonValue } from './json-parser.js';
+import { parseJson, type JsonObject, type JsonParseLimits, type JsonValue } from './json-parser.js';
 import { PackedNumbers } from './packed-numbers.js';
 
-const nullObject = (): object => Object.create(null) as object;
+/** Marks an object in the addon's raw tree (an array [OBJECT, key, value, ...]); no JSON value can be it. */
+const OBJECT = Object.freeze({});
+/** Keys nearly every body has: the addon hands these very (internalized) strings back instead of new ones. */
+const KEYS: readonly string[] = [
+  'instances', 'inputs', 'signature_name', 'name', 'shape', 'datatype', 'data', 'parameters', 'outputs', 'id',
+  'binary_data', 'binary_data_size', 'binary_data_output', 'b64',
+];
 
 /**
  * The body parsed by the addon, with rectangular number lists as PackedNumbers, or undefined when the addon declined
@@ -13,8 +19,30 @@ const nullObject = (): object => Object.create(null) as object;
 export function parseJsonPacked(body: Uint8Array, limits: JsonParseLimits): JsonValue | undefined {
   const codec = nativeJsonCodec();
   if (codec === undefined) return undefined;
-  return codec.parseJsonPacked(body, limits.maxDepth, limits.maxElements ?? Infinity, limits.maxStrings ?? Infinity,
-    nullObject, PackedNumbers) as JsonValue | undefined;
+  const raw = codec.parseJsonPacked(body, limits.maxDepth, limits.maxElements ?? Infinity, limits.maxStrings ?? Infinity, OBJECT, KEYS);
+  return raw === undefined ? undefined : revive(raw);
+}
+
+/**
+ * The addon's raw tree as parseJson's tree: objects are built here because JS makes a null-prototype object and
+ * sets its keys several times faster than N-API does; a Float64Array [rank, ...dims, ...values] is a PackedNumbers.
+ */
+function revive(v: unknown): JsonValue {
+  if (typeof v !== 'object' || v === null) return v as JsonValue;
+  if (v instanceof Float64Array) {
+    const rank = v[0]!;
+    const shape = new Array<number>(rank);
+    for (let k = 0; k < rank; k++) shape[k] = v[1 + k]!;
+    return new PackedNumbers(shape, v.subarray(1 + rank)) as unknown as JsonValue;
+  }
+  const list = v as unknown[];
+  if (list[0] === OBJECT) {
+    const out = Object.create(null) as JsonObject;
+    for (let i = 1; i < list.length; i += 2) out[list[i] as string] = revive(list[i + 1]);
+    return out;
+  }
+  for (let i = 0; i < list.length; i++) list[i] = revive(list[i]);
+  return list as JsonValue[];
 }
 
 /**
