@@ -150,6 +150,7 @@ function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
     registry,
     maxBodyBytes: options.maxBodyBytes,
     maxJsonDepth: options.maxJsonDepth,
+    jsonOffthreadBytes: options.jsonNativeOffthreadBytes,
     sizes,
     restTimeoutMs: options.restApiTimeoutInMs,
   };

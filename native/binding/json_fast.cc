@@ -143,9 +143,8 @@ double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return v;
 }
 
-}  // namespace
-
-Napi::Value ParseJsonPacked(const Napi::CallbackInfo& info) {
+// The arguments parseJsonPacked and parseJsonPackedAsync share, checked.
+JsonLimits ParseArgs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     ThrowInvalidArgument(env, "bytes must be a Uint8Array");
@@ -157,13 +156,75 @@ Napi::Value ParseJsonPacked(const Napi::CallbackInfo& info) {
   limits.max_strings = NumberArg(info, 3, "maxStrings");
   if (!info[4].IsObject()) ThrowInvalidArgument(env, "marker must be an object");
   if (!info[5].IsArray()) ThrowInvalidArgument(env, "keys must be an array of strings");
-  Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+  return limits;
+}
 
-  static thread_local JsonDocument doc;
+KeyCache& ThreadKeyCache() {
   static thread_local KeyCache cache;
+  return cache;
+}
+
+// Parses on a libuv worker thread into its own JsonDocument, then builds the raw tree on the JS thread. The body is
+// referenced (kept alive) until then; the caller must not write to it meanwhile.
+class ParseWorker final : public Napi::AsyncWorker {
+ public:
+  ParseWorker(Napi::Env env, Napi::Uint8Array bytes, JsonLimits limits, Napi::Object marker, Napi::Array keys)
+      : Napi::AsyncWorker(env, "ortserve.parseJsonPackedAsync"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        bytes_(Napi::Persistent(bytes)),
+        marker_(Napi::Persistent(marker)),
+        keys_(Napi::Persistent(keys)),
+        data_(bytes.Data()),
+        size_(bytes.ElementLength()),
+        limits_(limits) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override { ok_ = doc_.Parse(data_, size_, limits_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (!ok_) {
+      deferred_.Resolve(env.Undefined());
+      return;
+    }
+    KeyCache& cache = ThreadKeyCache();
+    cache.Refresh(env, keys_.Value());
+    Builder builder{env, doc_, marker_.Value(), keys_.Value(), cache};
+    napi_value result = builder.Build(doc_.root());
+    if (result == nullptr) {
+      deferred_.Reject(Napi::Error::New(env).Value());
+      return;
+    }
+    deferred_.Resolve(Napi::Value(env, result));
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Uint8Array> bytes_;
+  Napi::ObjectReference marker_;
+  Napi::Reference<Napi::Array> keys_;
+  const uint8_t* data_;
+  size_t size_;
+  JsonLimits limits_;
+  JsonDocument doc_;
+  bool ok_ = false;
+};
+
+}  // namespace
+
+Napi::Value ParseJsonPacked(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const JsonLimits limits = ParseArgs(info);
+  Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+  static thread_local JsonDocument doc;
   const bool ok = doc.Parse(bytes.Data(), bytes.ElementLength(), limits);
   napi_value result = nullptr;
   if (ok) {
+    KeyCache& cache = ThreadKeyCache();
     cache.Refresh(env, info[5]);
     Builder builder{env, doc, info[4], info[5], cache};
     result = builder.Build(doc.root());
@@ -171,8 +232,17 @@ Napi::Value ParseJsonPacked(const Napi::CallbackInfo& info) {
   const bool large = doc.numbers().capacity() * sizeof(double) > kKeepBytes || doc.nodes().capacity() * sizeof(JsonNode) > kKeepBytes;
   if (large) doc = JsonDocument();
   if (!ok) return env.Undefined();
-  if (result == nullptr) throw Napi::Error::New(env);   // takes the pending JS exception (from makeObject or Packed)
+  if (result == nullptr) throw Napi::Error::New(env);   // takes the pending JS exception
   return Napi::Value(env, result);
+}
+
+Napi::Value ParseJsonPackedAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const JsonLimits limits = ParseArgs(info);
+  auto* worker = new ParseWorker(env, info[0].As<Napi::Uint8Array>(), limits, info[4].As<Napi::Object>(), info[5].As<Napi::Array>());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 Napi::Value WriteTensorJson(const Napi::CallbackInfo& info) {

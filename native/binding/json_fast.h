@@ -15,6 +15,12 @@ namespace ortserve {
 // an entry of `keys` is that entry's string. Throws TypeError for malformed arguments.
 Napi::Value ParseJsonPacked(const Napi::CallbackInfo& info);
 
+// [async] parseJsonPackedAsync(the same arguments) → Promise<the same result>. The parse runs on a libuv worker
+// thread (a large body then does not block the JS thread); the tree is built on the JS thread when it settles. The
+// bytes are kept alive until then and must not be written to meanwhile. Throws TypeError synchronously for
+// malformed arguments.
+Napi::Value ParseJsonPackedAsync(const Napi::CallbackInfo& info);
+
 // [sync] writeTensorJson(data: TypedArray, shape: number[], row: number, isBool: boolean) → string.
 // The JSON text tensor-json.ts writes for a numeric tensor: the whole tensor (row = -1) or its dim-0 row `row`.
 // The element type is the typed array's (Float32Array = float32, BigInt64Array = int64, ...); isBool reads a

@@ -285,6 +285,14 @@ export interface NativeAddon {
     bytes: Uint8Array, maxDepth: number, maxElements: number, maxStrings: number, marker: object, keys: readonly string[],
   ): unknown;
   /**
+   * [async] parseJsonPacked on a libuv worker thread; the tree is built on the JS thread when the promise settles.
+   * `bytes` is kept alive until then and must not be written to meanwhile. Throws TypeError synchronously for
+   * malformed arguments.
+   */
+  parseJsonPackedAsync(
+    bytes: Uint8Array, maxDepth: number, maxElements: number, maxStrings: number, marker: object, keys: readonly string[],
+  ): Promise<unknown>;
+  /**
    * [sync] The JSON text of a numeric tensor (whole: row -1, or one dim-0 row), byte-identical to tensor-json.ts.
    * The element type is the typed array's; isBool reads a Uint8Array as bool. Throws TypeError for a length that is
    * not the product of shape, a row out of range, or a Float16/string tensor.
@@ -337,7 +345,7 @@ export function loadAddon(location: AddonLocation): NativeAddon {
 }
 
 /** The addon's tensor-JSON functions, or undefined when the addon cannot load (the JS codec then does all the work). */
-export function nativeJsonCodec(): Pick<NativeAddon, 'parseJsonPacked' | 'writeTensorJson'> | undefined {
+export function nativeJsonCodec(): Pick<NativeAddon, 'parseJsonPacked' | 'parseJsonPackedAsync' | 'writeTensorJson'> | undefined {
   if (jsonCodec === null) {
     try {
       const a = nativeAddon();
@@ -348,4 +356,4 @@ export function nativeJsonCodec(): Pick<NativeAddon, 'parseJsonPacked' | 'writeT
   }
   return jsonCodec;
 }
-let jsonCodec: Pick<NativeAddon, 'parseJsonPacked' | 'writeTensorJson'> | undefined | null = null;
+let jsonCodec: Pick<NativeAddon, 'parseJsonPacked' | 'parseJsonPackedAsync' | 'writeTensorJson'> | undefined | null = null;

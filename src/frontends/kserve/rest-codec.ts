@@ -2,9 +2,9 @@
 
 import { clientText, fail } from '../../errors.js';
 import { elementCount, shapeText, type DType, type Tensor } from '../../engine/tensor.js';
-import { isJsonObject, type JsonObject, type JsonValue } from '../../protocol/json/json-parser.js';
+import { isJsonObject, type JsonObject, type JsonParseLimits, type JsonValue } from '../../protocol/json/json-parser.js';
 import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/tensor-json.js';
-import { decodeJsonBody } from '../../protocol/json/json-fast-path.js';
+import { decodeEarly, type EarlyParse } from '../../protocol/json/json-fast-path.js';
 import { isPacked } from '../../protocol/json/packed-numbers.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
 import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
@@ -86,17 +86,29 @@ function splitBody(body: Uint8Array, headerLength: number | undefined): { json: 
   return { json: body.subarray(0, headerLength), binary: body.subarray(headerLength) };
 }
 
-/** Decodes a POST /infer body. Throws 400/413-class errors naming the field (`inputs[1].shape[0]`, ...). */
-export function decodeRestInfer(body: Uint8Array, headerLength: number | undefined, limits: RestCodecLimits): RestInferRequest {
+/** The JSON header of a body (all of it without Inference-Header-Content-Length); throws as decodeRestInfer does. */
+export function restInferJson(body: Uint8Array, headerLength: number | undefined): Uint8Array {
+  return splitBody(body, headerLength).json;
+}
+
+/** The limits the JSON header is parsed under. */
+export function restJsonLimits(limits: RestCodecLimits): JsonParseLimits {
+  const sizes = limits.sizeLimits ?? DEFAULT_SIZE_LIMITS;
+  return { maxDepth: limits.maxJsonDepth, maxElements: sizes.maxJsonValues, maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS };
+}
+
+/**
+ * Decodes a POST /infer body. Throws 400/413-class errors naming the field (`inputs[1].shape[0]`, ...). `early`: the
+ * JSON header already parsed off the JS thread (parseEarly on restInferJson's bytes under restJsonLimits).
+ */
+export function decodeRestInfer(body: Uint8Array, headerLength: number | undefined, limits: RestCodecLimits, early?: EarlyParse): RestInferRequest {
   const { json, binary } = splitBody(body, headerLength);
   const sizes = limits.sizeLimits ?? DEFAULT_SIZE_LIMITS;
   const inputObjects = new Set<JsonObject>();
   // Native parse first; on a decline or any error the JS parser (with the early size checks of onKey, which only
   // it calls) and the decoder run again, and word the error.
-  return decodeJsonBody(json, {
-    maxDepth: limits.maxJsonDepth,
-    maxElements: sizes.maxJsonValues,
-    maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS,
+  return decodeEarly(early, json, {
+    ...restJsonLimits(limits),
     // Clients write an input's name, datatype and shape before its data: a tensor declared over a limit is refused
     // before its data is parsed, with the message decodeInput would give it after (inputs[i] counts the input
     // objects met so far).

@@ -24,6 +24,17 @@ export function parseJsonPacked(body: Uint8Array, limits: JsonParseLimits): Json
 }
 
 /**
+ * parseJsonPacked on a libuv worker thread, for large bodies: undefined (no promise) when the addon is not there.
+ * The promise gives the tree, or undefined when the addon declined; `body` must not change until it settles.
+ */
+export function parseJsonPackedAsync(body: Uint8Array, limits: JsonParseLimits): Promise<JsonValue | undefined> | undefined {
+  const codec = nativeJsonCodec();
+  if (codec === undefined) return undefined;
+  return codec.parseJsonPackedAsync(body, limits.maxDepth, limits.maxElements ?? Infinity, limits.maxStrings ?? Infinity, OBJECT, KEYS)
+    .then((raw) => (raw === undefined ? undefined : revive(raw)));
+}
+
+/**
  * The addon's raw tree as parseJson's tree: objects are built here because JS makes a null-prototype object and
  * sets its keys several times faster than N-API does; a Float64Array [rank, ...dims, ...values] is a PackedNumbers.
  */
@@ -51,7 +62,11 @@ function revive(v: unknown): JsonValue {
  * error and of every form the fast path does not cover, and `decode` must have no effect beyond its result.
  */
 export function decodeJsonBody<T>(body: Uint8Array, limits: JsonParseLimits, decode: (json: JsonValue) => T): T {
-  const fast = parseJsonPacked(body, limits);
+  return decodeParsedBody(parseJsonPacked(body, limits), body, limits, decode);
+}
+
+/** decodeJsonBody with the native parse already done (undefined: it declined, so only the JS path is left). */
+export function decodeParsedBody<T>(fast: JsonValue | undefined, body: Uint8Array, limits: JsonParseLimits, decode: (json: JsonValue) => T): T {
   if (fast !== undefined) {
     try {
       return decode(fast);
@@ -60,4 +75,26 @@ export function decodeJsonBody<T>(body: Uint8Array, limits: JsonParseLimits, dec
     }
   }
   return decode(parseJson(body, limits));
+}
+
+/** What a handler knows of a body before decoding it: parsed off the JS thread (a tree, or declined), or not yet. */
+export type EarlyParse = { tree: JsonValue | undefined } | undefined;
+
+/**
+ * Parses `body` off the JS thread when it has at least `offthreadBytes` bytes (0 = never) and the addon is there,
+ * then calls `then` with the outcome; otherwise calls `then(undefined)` at once, in this turn (a small body is
+ * parsed inline by decodeEarly). An error thrown by `then` goes to `onError`.
+ */
+export function parseEarly(
+  body: Uint8Array, limits: JsonParseLimits, offthreadBytes: number, then: (early: EarlyParse) => void | Promise<void>,
+  onError: (err: unknown) => void,
+): void | Promise<void> {
+  const parsing = offthreadBytes > 0 && body.length >= offthreadBytes ? parseJsonPackedAsync(body, limits) : undefined;
+  if (parsing === undefined) return then(undefined);
+  return parsing.then((tree) => then({ tree })).catch(onError);
+}
+
+/** decode(body) using an early parse when there was one, else decodeJsonBody. */
+export function decodeEarly<T>(early: EarlyParse, body: Uint8Array, limits: JsonParseLimits, decode: (json: JsonValue) => T): T {
+  return early === undefined ? decodeJsonBody(body, limits, decode) : decodeParsedBody(early.tree, body, limits, decode);
 }
