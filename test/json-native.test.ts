@@ -429,6 +429,24 @@ describe('writeTensorJson against the JS writer', () => {
     }
   });
 
+  it('the binding refuses malformed calls with a TypeError naming the argument, and never reads past the data', () => {
+    const codec = nativeJsonCodec()!;
+    const f = new Float32Array(6);
+    const cases: Array<[() => unknown, RegExp]> = [
+      [() => codec.writeTensorJson(f, [2, 2], -1, false), /data length is not the product of shape/],
+      [() => codec.writeTensorJson(f, [2, 3], 2, false), /row is out of range/],
+      [() => codec.writeTensorJson(f, [2, 3], 0.5, false), /row is out of range/],
+      [() => codec.writeTensorJson(f, [2, -3], -1, false), /shape\[1\] must be a non-negative integer/],
+      [() => codec.writeTensorJson(new Float32Array(0), [2 ** 40, 2 ** 40, 0], -1, false), /more than 2\^32 lists/],
+      [() => codec.writeTensorJson(f, [6], -1, true), /a bool tensor's data must be a Uint8Array/],
+      [() => codec.writeTensorJson(new DataView(new ArrayBuffer(8)), [8], -1, false), /data must be a typed array/],
+      [() => codec.parseJsonPacked(new Uint16Array(2) as unknown as Uint8Array, 8, 10, 10, {}, []), /bytes must be a Uint8Array/],
+      [() => codec.parseJsonPacked(new Uint8Array(2), -1, 10, 10, {}, []), /maxDepth must be a non-negative number/],
+    ];
+    for (const [call, message] of cases) expect(call).toThrow(message);
+    expect(codec.writeTensorJson(new Float32Array(0), [3, 0], -1, false)).toBe('[[],[],[]]');
+  });
+
   it('a view at an offset of a larger buffer writes its own elements only', () => {
     const buffer = new Float32Array([9, 1.5, 2.5, 3.5, 9]);
     const t: Tensor = { dtype: 'float32', shape: [3], data: buffer.subarray(1, 4) };

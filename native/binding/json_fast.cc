@@ -247,14 +247,19 @@ Napi::Value ParseJsonPackedAsync(const Napi::CallbackInfo& info) {
 
 Napi::Value WriteTensorJson(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) ThrowInvalidArgument(env, "data must be a typed array");
-  if (!info[1].IsArray()) ThrowInvalidArgument(env, "shape must be an array");
-  if (!info[2].IsNumber()) ThrowInvalidArgument(env, "row must be a number");
+  // The raw C API, each call checking its own argument: this runs once per output tensor or row of every reply.
   napi_typedarray_type array_type;
   size_t length = 0;
   void* base = nullptr;   // already at the view's byte offset
-  napi_get_typedarray_info(env, info[0], &array_type, &length, &base, nullptr, nullptr);
-  const bool is_bool = info[3].ToBoolean().Value();
+  if (napi_get_typedarray_info(env, info[0], &array_type, &length, &base, nullptr, nullptr) != napi_ok) {
+    ThrowInvalidArgument(env, "data must be a typed array");
+  }
+  uint32_t rank = 0;
+  if (napi_get_array_length(env, info[1], &rank) != napi_ok) ThrowInvalidArgument(env, "shape must be an array");
+  double row = 0;
+  if (napi_get_value_double(env, info[2], &row) != napi_ok) ThrowInvalidArgument(env, "row must be a number");
+  bool is_bool = false;
+  if (napi_get_value_bool(env, info[3], &is_bool) != napi_ok) ThrowInvalidArgument(env, "isBool must be a boolean");
   JsonElementType type;
   switch (array_type) {
     case napi_float32_array: type = JsonElementType::kFloat32; break;
@@ -271,20 +276,23 @@ Napi::Value WriteTensorJson(const Napi::CallbackInfo& info) {
     default: ThrowInvalidArgument(env, "data must be a numeric typed array");
   }
   if (is_bool && type != JsonElementType::kBool) ThrowInvalidArgument(env, "a bool tensor's data must be a Uint8Array");
-  Napi::Array shape_js = info[1].As<Napi::Array>();
-  const uint32_t rank = shape_js.Length();
   if (rank > 64) ThrowInvalidArgument(env, "shape has more than 64 dims");
   int64_t shape[64];
   double count = 1;
+  double lists = 1;   // the lists and elements the text holds, bounded even when a 0 dim makes count 0
   for (uint32_t d = 0; d < rank; d++) {
-    Napi::Value dim = shape_js.Get(d);
-    const double v = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
-    if (!(v >= 0 && v <= 9007199254740991.0) || std::floor(v) != v) ThrowInvalidArgument(env, "shape[" + std::to_string(d) + "] must be a non-negative integer");
+    napi_value dim;
+    double v = -1;
+    if (napi_get_element(env, info[1], d, &dim) != napi_ok || napi_get_value_double(env, dim, &v) != napi_ok ||
+        !(v >= 0 && v <= 9007199254740991.0) || std::floor(v) != v) {
+      ThrowInvalidArgument(env, "shape[" + std::to_string(d) + "] must be a non-negative integer");
+    }
     shape[d] = static_cast<int64_t>(v);
     count *= v;
+    if (v > 0) lists *= v;
   }
   if (count != static_cast<double>(length)) ThrowInvalidArgument(env, "data length is not the product of shape");
-  const double row = info[2].As<Napi::Number>().DoubleValue();
+  if (lists > 4294967296.0) ThrowInvalidArgument(env, "shape holds more than 2^32 lists and elements");
   if (row != -1 && (rank == 0 || !(row >= 0 && row < static_cast<double>(shape[0])) || std::floor(row) != row)) {
     ThrowInvalidArgument(env, "row is out of range");
   }
