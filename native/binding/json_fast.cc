@@ -137,25 +137,36 @@ struct Builder {
 };
 
 double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsNumber()) ThrowInvalidArgument(info.Env(), std::string(name) + " must be a number");
-  const double v = info[i].As<Napi::Number>().DoubleValue();
+  double v = 0;
+  if (napi_get_value_double(info.Env(), info[i], &v) != napi_ok) ThrowInvalidArgument(info.Env(), std::string(name) + " must be a number");
   if (std::isnan(v) || v < 0) ThrowInvalidArgument(info.Env(), std::string(name) + " must be a non-negative number");
   return v;
 }
 
-// The arguments parseJsonPacked and parseJsonPackedAsync share, checked.
-JsonLimits ParseArgs(const Napi::CallbackInfo& info) {
+// The bytes to parse: a Uint8Array's data and length.
+struct InputBytes {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
+// The arguments parseJsonPacked and parseJsonPackedAsync share, checked (raw N-API: one call per check, per request).
+JsonLimits ParseArgs(const Napi::CallbackInfo& info, InputBytes* bytes) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  napi_typedarray_type type;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, info[0], &type, &bytes->size, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
     ThrowInvalidArgument(env, "bytes must be a Uint8Array");
   }
+  bytes->data = static_cast<const uint8_t*>(data);
   JsonLimits limits;
   const double depth = NumberArg(info, 1, "maxDepth");
   limits.max_depth = depth > 1e9 ? 1000000000u : static_cast<uint32_t>(depth);
   limits.max_elements = NumberArg(info, 2, "maxElements");
   limits.max_strings = NumberArg(info, 3, "maxStrings");
-  if (!info[4].IsObject()) ThrowInvalidArgument(env, "marker must be an object");
-  if (!info[5].IsArray()) ThrowInvalidArgument(env, "keys must be an array of strings");
+  napi_valuetype marker_type;
+  bool is_array = false;
+  if (napi_typeof(env, info[4], &marker_type) != napi_ok || marker_type != napi_object) ThrowInvalidArgument(env, "marker must be an object");
+  if (napi_is_array(env, info[5], &is_array) != napi_ok || !is_array) ThrowInvalidArgument(env, "keys must be an array of strings");
   return limits;
 }
 
@@ -168,14 +179,14 @@ KeyCache& ThreadKeyCache() {
 // referenced (kept alive) until then; the caller must not write to it meanwhile.
 class ParseWorker final : public Napi::AsyncWorker {
  public:
-  ParseWorker(Napi::Env env, Napi::Uint8Array bytes, JsonLimits limits, Napi::Object marker, Napi::Array keys)
+  ParseWorker(Napi::Env env, Napi::Uint8Array bytes, InputBytes input, JsonLimits limits, Napi::Object marker, Napi::Array keys)
       : Napi::AsyncWorker(env, "ortserve.parseJsonPackedAsync"),
         deferred_(Napi::Promise::Deferred::New(env)),
         bytes_(Napi::Persistent(bytes)),
         marker_(Napi::Persistent(marker)),
         keys_(Napi::Persistent(keys)),
-        data_(bytes.Data()),
-        size_(bytes.ElementLength()),
+        data_(input.data),
+        size_(input.size),
         limits_(limits) {}
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
@@ -218,10 +229,10 @@ class ParseWorker final : public Napi::AsyncWorker {
 
 Napi::Value ParseJsonPacked(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const JsonLimits limits = ParseArgs(info);
-  Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+  InputBytes bytes;
+  const JsonLimits limits = ParseArgs(info, &bytes);
   static thread_local JsonDocument doc;
-  const bool ok = doc.Parse(bytes.Data(), bytes.ElementLength(), limits);
+  const bool ok = doc.Parse(bytes.data, bytes.size, limits);
   napi_value result = nullptr;
   if (ok) {
     KeyCache& cache = ThreadKeyCache();
@@ -238,8 +249,9 @@ Napi::Value ParseJsonPacked(const Napi::CallbackInfo& info) {
 
 Napi::Value ParseJsonPackedAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const JsonLimits limits = ParseArgs(info);
-  auto* worker = new ParseWorker(env, info[0].As<Napi::Uint8Array>(), limits, info[4].As<Napi::Object>(), info[5].As<Napi::Array>());
+  InputBytes bytes;
+  const JsonLimits limits = ParseArgs(info, &bytes);
+  auto* worker = new ParseWorker(env, info[0].As<Napi::Uint8Array>(), bytes, limits, info[4].As<Napi::Object>(), info[5].As<Napi::Array>());
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
