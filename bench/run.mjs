@@ -211,6 +211,7 @@ async function microBenchmarks(outDir) {
   const results = [];
   const modules = [
     ['JSON tensor codec', './frontends/json-codec.bench.mjs'],
+    ['native tensor JSON', './frontends/json-native.bench.mjs'],
     ['FlatBuffers codec', './protocol/flatbuffers-codec.bench.mjs'],
     ['gRPC protobuf codec', './protocol/grpc-codec.bench.mjs'],
     ['addon run vs onnxruntime-node', './engine/addon-run.bench.mjs'],

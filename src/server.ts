@@ -151,6 +151,7 @@ function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
     maxBodyBytes: options.maxBodyBytes,
     maxJsonDepth: options.maxJsonDepth,
     jsonSliceValues: options.jsonSliceValues,
+    jsonOffthreadBytes: options.jsonNativeOffthreadBytes,
     sizes,
     restTimeoutMs: options.restApiTimeoutInMs,
   };

@@ -6,6 +6,7 @@
 #include "binding/js_errors.h"
 #include "binding/js_sequence.h"
 #include "binding/js_tensors.h"
+#include "binding/json_fast.h"
 #include "binding/session_object.h"
 #include "ort/runtime.h"
 #include "ort/session_runner.h"
@@ -221,6 +222,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("apiVersion", Napi::Function::New<ApiVersion>(env, "apiVersion"));
   exports.Set("liveOutputBuffers", Napi::Function::New<LiveOutputBuffers>(env, "liveOutputBuffers"));
   exports.Set("addressOf", Napi::Function::New<AddressOf>(env, "addressOf"));
+  exports.Set("parseJsonPacked", Napi::Function::New<ParseJsonPacked>(env, "parseJsonPacked"));
+  exports.Set("parseJsonPackedAsync", Napi::Function::New<ParseJsonPackedAsync>(env, "parseJsonPackedAsync"));
+  exports.Set("writeTensorJson", Napi::Function::New<WriteTensorJson>(env, "writeTensorJson"));
   return exports;
 }
 

@@ -274,6 +274,30 @@ export interface NativeAddon {
   apiVersion(): number;
   liveOutputBuffers(): { owners: number; external: number };
   addressOf(view: ArrayBuffer | ArrayBufferView): bigint;
+  /**
+   * [sync] Parses a request body as src/protocol/json/json-parser.ts does, or returns undefined (declined) for
+   * anything it is not sure of, errors included. The result is a raw tree (src/protocol/json/json-fast-path.ts
+   * revives it): an object is an array [marker, key, value, ...], a non-empty rectangular list of numbers a
+   * Float64Array [rank, ...dims, ...values]; a key equal to an entry of `keys` is that very string. Throws TypeError
+   * for malformed arguments.
+   */
+  parseJsonPacked(
+    bytes: Uint8Array, maxDepth: number, maxElements: number, maxStrings: number, marker: object, keys: readonly string[],
+  ): unknown;
+  /**
+   * [async] parseJsonPacked on a libuv worker thread; the tree is built on the JS thread when the promise settles.
+   * `bytes` is kept alive until then and must not be written to meanwhile. Throws TypeError synchronously for
+   * malformed arguments.
+   */
+  parseJsonPackedAsync(
+    bytes: Uint8Array, maxDepth: number, maxElements: number, maxStrings: number, marker: object, keys: readonly string[],
+  ): Promise<unknown>;
+  /**
+   * [sync] The JSON text of a numeric tensor (whole: row -1, or one dim-0 row), byte-identical to tensor-json.ts.
+   * The element type is the typed array's; isBool reads a Uint8Array as bool. Throws TypeError for a length that is
+   * not the product of shape, a row out of range, or a Float16/string tensor.
+   */
+  writeTensorJson(data: ArrayBufferView, shape: readonly number[], row: number, isBool: boolean): string;
 }
 
 /** Native status codes (native/core/status.h). */
@@ -319,3 +343,17 @@ export function loadAddon(location: AddonLocation): NativeAddon {
     });
   }
 }
+
+/** The addon's tensor-JSON functions, or undefined when the addon cannot load (the JS codec then does all the work). */
+export function nativeJsonCodec(): Pick<NativeAddon, 'parseJsonPacked' | 'parseJsonPackedAsync' | 'writeTensorJson'> | undefined {
+  if (jsonCodec === null) {
+    try {
+      const a = nativeAddon();
+      jsonCodec = typeof a.parseJsonPacked === 'function' ? a : undefined;
+    } catch {
+      jsonCodec = undefined;
+    }
+  }
+  return jsonCodec;
+}
+let jsonCodec: Pick<NativeAddon, 'parseJsonPacked' | 'parseJsonPackedAsync' | 'writeTensorJson'> | undefined | null = null;

@@ -2,9 +2,11 @@
 
 import { clientText, fail } from '../../errors.js';
 import { elementCount, shapeText, type DType, type Tensor } from '../../engine/tensor.js';
-import { isJsonObject, parseJson, type JsonObject, type JsonValue } from '../../protocol/json/json-parser.js';
+import { isJsonObject, type JsonObject, type JsonParseLimits, type JsonValue } from '../../protocol/json/json-parser.js';
 import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/tensor-json.js';
 import { tensorSteps, textNow, type JsonSteps } from '../../protocol/json/json-slices.js';
+import { decodeEarly, type EarlyParse } from '../../protocol/json/json-fast-path.js';
+import { isPacked } from '../../protocol/json/packed-numbers.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
 import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
@@ -85,15 +87,29 @@ function splitBody(body: Uint8Array, headerLength: number | undefined): { json: 
   return { json: body.subarray(0, headerLength), binary: body.subarray(headerLength) };
 }
 
-/** Decodes a POST /infer body. Throws 400/413-class errors naming the field (`inputs[1].shape[0]`, ...). */
-export function decodeRestInfer(body: Uint8Array, headerLength: number | undefined, limits: RestCodecLimits): RestInferRequest {
+/** The JSON header of a body (all of it without Inference-Header-Content-Length); throws as decodeRestInfer does. */
+export function restInferJson(body: Uint8Array, headerLength: number | undefined): Uint8Array {
+  return splitBody(body, headerLength).json;
+}
+
+/** The limits the JSON header is parsed under. */
+export function restJsonLimits(limits: RestCodecLimits): JsonParseLimits {
+  const sizes = limits.sizeLimits ?? DEFAULT_SIZE_LIMITS;
+  return { maxDepth: limits.maxJsonDepth, maxElements: sizes.maxJsonValues, maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS };
+}
+
+/**
+ * Decodes a POST /infer body. Throws 400/413-class errors naming the field (`inputs[1].shape[0]`, ...). `early`: the
+ * JSON header already parsed off the JS thread (parseEarly on restInferJson's bytes under restJsonLimits).
+ */
+export function decodeRestInfer(body: Uint8Array, headerLength: number | undefined, limits: RestCodecLimits, early?: EarlyParse): RestInferRequest {
   const { json, binary } = splitBody(body, headerLength);
   const sizes = limits.sizeLimits ?? DEFAULT_SIZE_LIMITS;
   const inputObjects = new Set<JsonObject>();
-  const root = parseJson(json, {
-    maxDepth: limits.maxJsonDepth,
-    maxElements: sizes.maxJsonValues,
-    maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS,
+  // Native parse first; on a decline or any error the JS parser (with the early size checks of onKey, which only
+  // it calls) and the decoder run again, and word the error.
+  return decodeEarly(early, json, {
+    ...restJsonLimits(limits),
     // Clients write an input's name, datatype and shape before its data: a tensor declared over a limit is refused
     // before its data is parsed, with the message decodeInput would give it after (inputs[i] counts the input
     // objects met so far).
@@ -102,7 +118,12 @@ export function decodeRestInfer(body: Uint8Array, headerLength: number | undefin
       inputObjects.add(object);
       if (key === 'data') checkDeclaredInput(object, inputObjects.size - 1, limits.maxBodyBytes, sizes);
     },
-  });
+  }, (root) => decodeRestInferJson(root, binary, limits));
+}
+
+/** The request from its parsed JSON header and binary section; no effect beyond its result (it may run twice). */
+export function decodeRestInferJson(root: JsonValue, binary: Uint8Array, limits: RestCodecLimits): RestInferRequest {
+  const sizes = limits.sizeLimits ?? DEFAULT_SIZE_LIMITS;
   if (!isJsonObject(root)) fail('ERR_BAD_REQUEST', `request body: expected a JSON object, got ${describeJson(root)}`);
   const parameters = objectField(root['parameters'], 'parameters');
   const binaryDefault = boolParam(parameters?.['binary_data_output'], 'parameters.binary_data_output') ?? false;
@@ -160,7 +181,9 @@ function decodeInput(v: JsonValue, i: number, cursor: BinaryCursor, limits: Rest
   if (datatype === undefined || dtype === undefined) {
     fail('ERR_DTYPE', `${field}.datatype: ${datatype === undefined ? 'required' : `'${clientText(datatype)}' is not a datatype`} (one of ${KSERVE_DATATYPE_NAMES.join(', ')})`);
   }
-  const shapeJson = v['shape'];
+  const shapeValue = v['shape'];
+  // The native parser packs a list of numbers; the dims are the numbers the JS parser gives.
+  const shapeJson = isPacked(shapeValue) ? Array.from(shapeValue.values) : shapeValue;
   if (!Array.isArray(shapeJson)) fail('ERR_SHAPE', `${field}.shape: expected a list of dims, got ${describeJson(shapeJson)}`);
   const shape = parseShape(shapeJson as WireDim[], `${field}.shape`);
   checkTensorFits(dtype, shape, `${field}.shape`, limits.maxBodyBytes, '--max_body_bytes');

@@ -4,6 +4,7 @@
 import type { HttpRequest } from 'uWebSockets.js';
 import { clientText, fail } from '../../errors.js';
 import { withRouteKey, type ModelRegistry } from '../../registry/model-registry.js';
+import type { VersionSelector } from '../../registry/model-version.js';
 import type { HttpExchange } from '../http/http-exchange.js';
 import { datatypeOf } from './datatypes.js';
 import { listedInputNames, withPriority, type InferResponse } from '../../inference/infer-request.js';
@@ -13,8 +14,11 @@ import type { RequestSizes } from '../../inference/request-size.js';
 import type { ManagementContext } from '../management/management-routes.js';
 import { modelConfig, modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from './model-info.js';
 import { modelStatistics } from './model-statistics.js';
-import { decodeRestInfer, headerLength, restInferSteps, type RestInferBody } from './rest-codec.js';
 import { textInSlices } from '../../protocol/json/json-slices.js';
+import {
+  decodeRestInfer, headerLength, restInferJson, restInferSteps, restJsonLimits, type RestInferBody, type RestInferRequest,
+} from './rest-codec.js';
+import { parseEarly, type EarlyParse } from '../../protocol/json/json-fast-path.js';
 import type { KserveRoute } from './rest-paths.js';
 
 export interface KserveRestContext {
@@ -27,6 +31,8 @@ export interface KserveRestContext {
   sizes: RequestSizes;
   /** Server-side deadline of a request in ms (0 = none); see src/inference/deadline.ts. */
   restTimeoutMs: number;
+  /** JSON headers of at least this many bytes are parsed off the JS thread (--json_native_offthread_bytes; 0 or absent = never). */
+  jsonOffthreadBytes?: number;
   /** The management API: when it is on, server metadata lists the model_repository extension it serves. */
   management: ManagementContext;
 }
@@ -48,14 +54,23 @@ function sendBinary(ex: HttpExchange, body: RestInferBody): void {
   ex.sendBytes(200, 'application/octet-stream', whole, { 'Inference-Header-Content-Length': String(json.length) });
 }
 
-/** Answers an infer request; directly when the run went inline, else when its promise settles (never rejecting). */
+/** Answers an infer request; a large JSON header is parsed off the JS thread first (parseEarly), a small one inline. */
 function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRoute, body: Buffer, headers: KserveHeaders): void | Promise<void> {
   const model = route.model!;
   const selector = versionSelector(model, route.version ?? '');
   checkServable(ctx.registry, model, selector);
-  const decoded = decodeRestInfer(body, headerLength(headers.inferenceHeaderLength), {
-    maxJsonDepth: ctx.maxJsonDepth, maxBodyBytes: ctx.maxBodyBytes, sizeLimits: ctx.sizes.limits,
-  });
+  const length = headerLength(headers.inferenceHeaderLength);
+  const limits = { maxJsonDepth: ctx.maxJsonDepth, maxBodyBytes: ctx.maxBodyBytes, sizeLimits: ctx.sizes.limits };
+  return parseEarly(restInferJson(body, length), restJsonLimits(limits), ctx.jsonOffthreadBytes ?? 0,
+    (early) => infer(ex, ctx, model, selector, decodeRestInfer(body, length, limits, early), early), (err: unknown) => ex.sendError(err));
+}
+
+/** Runs a decoded infer request; answers directly when the run went inline, else when its promise settles (never rejecting). */
+function infer(
+  ex: HttpExchange, ctx: KserveRestContext, model: string, selector: VersionSelector, decoded: RestInferRequest, early: EarlyParse,
+): void | Promise<void> {
+  // A client that left while its body was parsed off the thread gets no run.
+  if (early !== undefined && ex.aborted) return;
   // A client that disconnects drops its request from the queue if it has not started.
   const response = runInference(ctx.registry, {
     // The body's route_key parameter wins over the x-ortserve-route-key header.

@@ -7,9 +7,10 @@ import { JSON_NAME_STRINGS, RequestTally, type RequestSizes } from '../../infere
 import type { InferResponse, ProtocolNames } from '../../inference/infer-request.js';
 import { withRouteKey, type ModelRegistry } from '../../registry/model-registry.js';
 import type { HttpExchange } from '../http/http-exchange.js';
-import { parseJson } from '../../protocol/json/json-parser.js';
-import { decodePredictRequest, predictResponseSteps, type PredictForm, type SignatureInput } from '../../protocol/tfserving/predict-codec.js';
 import { textInSlices } from '../../protocol/json/json-slices.js';
+import { decodeEarly, parseEarly, type EarlyParse } from '../../protocol/json/json-fast-path.js';
+import type { JsonParseLimits } from '../../protocol/json/json-parser.js';
+import { decodePredictRequest, predictResponseSteps, type PredictForm, type SignatureInput } from '../../protocol/tfserving/predict-codec.js';
 import {
   DEFAULT_SIGNATURE, signatureDef, signatureNotFound, tfDtypeName, versionStatus,
 } from '../../protocol/tfserving/tf-vocabulary.js';
@@ -25,6 +26,8 @@ export interface TfServingRestContext {
   sizes: RequestSizes;
   /** Server-side deadline of a request in ms (0 = none); see src/inference/deadline.ts. */
   restTimeoutMs: number;
+  /** Bodies of at least this many bytes are parsed off the JS thread (--json_native_offthread_bytes; 0 or absent = never). */
+  jsonOffthreadBytes?: number;
 }
 
 /** TF Serving's REST names inputs by key (`inputs["x"]`), whichever form the body used. */
@@ -46,21 +49,33 @@ function handleMetadata(ex: HttpExchange, ctx: TfServingRestContext, route: TfSe
   ex.sendJson(200, JSON.stringify(body));
 }
 
-/** Answers :predict; directly when the run went inline, else when its promise settles (which never rejects here). */
+/** Answers :predict; a large body is parsed off the JS thread first (parseEarly), a small one inline, in this turn. */
 function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute, body: Buffer): void | Promise<void> {
+  // Parsing stops once the lists hold more values (or strings) than a request may have.
+  const sizes = ctx.sizes.limits;
+  const limits = {
+    maxDepth: ctx.maxJsonDepth, maxElements: sizes.maxJsonValues, maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS,
+  };
+  return parseEarly(body, limits, ctx.jsonOffthreadBytes ?? 0, (early) => predict(ex, ctx, route, body, limits, early),
+    (err: unknown) => ex.sendError(err));
+}
+
+/** Runs :predict; directly when the run went inline, else when its promise settles (which never rejects here). */
+function predict(
+  ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute, body: Buffer, limits: JsonParseLimits, early: EarlyParse,
+): void | Promise<void> {
+  // A client that left while its body was parsed off the thread gets no run.
+  if (early !== undefined && ex.aborted) return;
   let form: PredictForm = 'columnar';
   const response = runInference(ctx.registry, {
     model: route.model,
     selector: withRouteKey(route.selector, ex.routeKey),
     // The row form spreads "instances" over the inputs the model declares, so decoding waits for the version.
     inputs: (signature) => {
-      // Parsing stops once the lists hold more values (or strings) than a request may have.
-      const sizes = ctx.sizes.limits;
-      const json = parseJson(body, {
-        maxDepth: ctx.maxJsonDepth, maxElements: sizes.maxJsonValues, maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS,
-      });
-      const tally = new RequestTally(sizes, ctx.maxBodyBytes, '--max_body_bytes');
-      const request = decodePredictRequest(json, { inputs: signature.inputs as SignatureInput[] }, tally);
+      // Native parse first (or the early one); on a decline or any error the JS parser and decoder run again and
+      // word the error.
+      const request = decodeEarly(early, body, limits, (json) =>
+        decodePredictRequest(json, { inputs: signature.inputs as SignatureInput[] }, new RequestTally(ctx.sizes.limits, ctx.maxBodyBytes, '--max_body_bytes')));
       if (request.signatureName !== undefined && request.signatureName !== DEFAULT_SIGNATURE) {
         fail('ERR_BAD_REQUEST', signatureNotFound('signature_name', request.signatureName));
       }

@@ -1,9 +1,13 @@
 // JSON values ↔ Tensors for the REST front ends: shape inference, per-element validation, and JSON text output.
 import { Buffer } from 'node:buffer';
 import { fail } from '../../errors.js';
-import { type DType, type Tensor, type NumericData, type StringData, elementCount, shapeFits, shapeText } from '../../engine/tensor.js';
+import {
+  type DType, type Tensor, type NumericData, type StringData, TYPED_ARRAY_FOR, elementCount, shapeFits, shapeText,
+} from '../../engine/tensor.js';
 import type { RequestTally } from '../../engine/tensor-limits.js';
 import { type JsonValue, type JsonObject, isJsonObject } from './json-parser.js';
+import { isPacked, PackedNumbers, unpackNumbers } from './packed-numbers.js';
+import { nativeJsonCodec } from '../../engine/native-binding.js';
 import {
   formatFloat32, formatFloat64, formatFloat16, formatBfloat16, floatToHalf, floatToBfloat16,
 } from './float-format.js';
@@ -68,7 +72,22 @@ export function jsonToTensor(value: JsonValue, dtype: DType, field: string, opts
 export function rowsToTensor(values: JsonValue[], dtype: DType, name: string, opts?: JsonToTensorOptions): Tensor {
   const pathOf: PathOf = (idx, depth) =>
     depth === 0 ? `instances[*].${name}` : `instances[${idx[0]}].${name}${indexText(idx, 1, depth)}`;
-  return convert(values, dtype, `instances[*].${name}`, pathOf, opts);
+  const stacked = stackPacked(values);
+  return convert(stacked ?? values, dtype, `instances[*].${name}`, pathOf, opts);
+}
+
+/** Rows that are all PackedNumbers of one shape, as one PackedNumbers with a leading dim; else undefined. */
+function stackPacked(rows: JsonValue[]): PackedNumbers | undefined {
+  const first = rows[0];
+  if (!isPacked(first)) return undefined;
+  const per = first.values.length;
+  for (const row of rows) {
+    if (!isPacked(row) || row.values.length !== per || row.shape.length !== first.shape.length) return undefined;
+    for (let d = 0; d < first.shape.length; d++) if (row.shape[d] !== first.shape[d]) return undefined;
+  }
+  const values = new Float64Array(per * rows.length);
+  for (let r = 0; r < rows.length; r++) values.set((rows[r] as unknown as PackedNumbers).values, r * per);
+  return new PackedNumbers([rows.length, ...first.shape], values);
 }
 
 function indexText(idx: readonly number[], from: number, to: number): string {
@@ -77,7 +96,8 @@ function indexText(idx: readonly number[], from: number, to: number): string {
   return s;
 }
 
-function convert(value: JsonValue, dtype: DType, field: string, pathOf: PathOf, opts?: JsonToTensorOptions): Tensor {
+function convert(value: JsonValue | PackedNumbers, dtype: DType, field: string, pathOf: PathOf, opts?: JsonToTensorOptions): Tensor {
+  if (isPacked(value)) return convertPacked(value, dtype, field, pathOf, opts);
   const expected = opts?.expectedShape;
   const shape = inferShape(value, expected);
   const idx: number[] = [];
@@ -88,6 +108,75 @@ function convert(value: JsonValue, dtype: DType, field: string, pathOf: PathOf, 
   const { data, set } = makeSetter(dtype, elementCount(shape));
   fill(value, shape, 0, idx, { k: 0 }, set, dtype, pathOf);
   return { dtype, shape, data };
+}
+
+/**
+ * convert() for a PackedNumbers: the same checks in the same order, then one typed conversion. A value that does not
+ * fit the dtype sends the whole list through convert() as nested lists, which words the error as it always did.
+ */
+function convertPacked(p: PackedNumbers, dtype: DType, field: string, pathOf: PathOf, opts?: JsonToTensorOptions): Tensor {
+  const shape = p.shape.slice();
+  if (opts?.expectedShape) checkShape(field, shape, opts.expectedShape);
+  opts?.tally?.add(dtype, shape, field);
+  const data = packedData(p.values, dtype);
+  if (data === undefined) return convert(unpackNumbers(p) as JsonValue, dtype, field, pathOf, { ...opts, tally: undefined });
+  return { dtype, shape, data };
+}
+
+/** The values as `dtype` with the setters' rules (see makeSetter), or undefined when one does not fit. */
+function packedData(v: Float64Array, dtype: DType): NumericData | undefined {
+  const n = v.length;
+  switch (dtype) {
+    case 'float64': return v.slice();
+    case 'float32': {
+      const a = new Float32Array(n);
+      a.set(v); // IEEE round to nearest even, as storing one element does
+      for (let i = 0; i < n; i++) if (!Number.isFinite(a[i]!) && Number.isFinite(v[i]!)) return undefined;
+      return a;
+    }
+    case 'float16':
+    case 'bfloat16': {
+      const a = new Uint16Array(n);
+      const toBits = dtype === 'float16' ? floatToHalf : floatToBfloat16;
+      const inf = dtype === 'float16' ? 0x7c00 : 0x7f80;
+      for (let i = 0; i < n; i++) {
+        const bits = toBits(v[i]!);
+        if ((bits & 0x7fff) === inf && Number.isFinite(v[i]!)) return undefined;
+        a[i] = bits;
+      }
+      return a;
+    }
+    case 'int64':
+    case 'uint64': {
+      const a = dtype === 'int64' ? new BigInt64Array(n) : new BigUint64Array(n);
+      for (let i = 0; i < n; i++) {
+        const x = v[i]!;
+        if (!Number.isSafeInteger(x) || (dtype === 'uint64' && x < 0)) return undefined;
+        a[i] = BigInt(x);
+      }
+      return a;
+    }
+    case 'bool': {
+      const a = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const x = v[i]!;
+        if (x === 1) a[i] = 1;
+        else if (x !== 0) return undefined;
+      }
+      return a;
+    }
+    case 'string': return undefined;
+    default: {
+      const [min, max] = INT_RANGE[dtype];
+      const a = new TYPED_ARRAY_FOR[dtype](n) as { [i: number]: number };
+      for (let i = 0; i < n; i++) {
+        const x = v[i]!;
+        if (!Number.isInteger(x) || x < min || x > max) return undefined;
+        a[i] = x;
+      }
+      return a as NumericData;
+    }
+  }
 }
 
 /** Dims from the first element at each level; an empty list ends the walk (the model shape may supply the rest). */
@@ -333,23 +422,50 @@ export interface TensorJsonWriter {
   row(r: number): string;
 }
 
+// The typed array each dtype the native writer takes must come in (float16/bfloat16 and strings stay in JS).
+const NATIVE_WRITER_DATA: Partial<Record<DType, abstract new (...args: never[]) => ArrayBufferView>> = {
+  float32: Float32Array, float64: Float64Array, int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array,
+  uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array, bool: Uint8Array,
+};
+
+/** The JSON text writer for `t`: the addon's for numeric tensors (byte-identical, several times faster), else JS. */
 export function tensorJsonWriter(t: Tensor, opts: TensorJsonOptions): TensorJsonWriter {
+  const kind = NATIVE_WRITER_DATA[t.dtype];
+  const codec = kind !== undefined && t.data instanceof kind ? nativeJsonCodec() : undefined;
+  if (codec === undefined) return jsTensorJsonWriter(t, opts);
+  checkElementCount(t);
+  const data = t.data as ArrayBufferView;
+  const isBool = t.dtype === 'bool';
+  return {
+    whole: () => codec.writeTensorJson(data, t.shape, -1, isBool),
+    row: (r) => codec.writeTensorJson(data, t.shape, checkRow(t, r), isBool),
+  };
+}
+
+function checkElementCount(t: Tensor): void {
   const count = elementCount(t.shape);
   if (t.data.length !== count) {
     fail('ERR_INTERNAL', `tensorJsonWriter: ${t.dtype} tensor of shape ${shapeText(t.shape)} holds ${t.data.length} elements`);
   }
+}
+
+function checkRow(t: Tensor, r: number): number {
+  const rows = t.shape[0];
+  if (rows === undefined || !Number.isInteger(r) || r < 0 || r >= rows) {
+    fail('ERR_INTERNAL', `tensorRowToJson: row ${r} of a tensor with shape ${shapeText(t.shape)}`);
+  }
+  return r;
+}
+
+/** The JS writer: the reference for every dtype, and the one used for float16, bfloat16 and strings. */
+export function jsTensorJsonWriter(t: Tensor, opts: TensorJsonOptions): TensorJsonWriter {
+  checkElementCount(t);
   const text = elementText(t, opts);
   // strides[d] = elements per step of dim d (0-sized dims make everything below empty, which is fine).
   const strides = t.shape.map((_, d) => elementCount(t.shape.slice(d + 1)));
   return {
     whole: () => writeBlock(text, t.shape, strides, 0, 0),
-    row: (r) => {
-      const rows = t.shape[0];
-      if (rows === undefined || !Number.isInteger(r) || r < 0 || r >= rows) {
-        fail('ERR_INTERNAL', `tensorRowToJson: row ${r} of a tensor with shape ${shapeText(t.shape)}`);
-      }
-      return writeBlock(text, t.shape, strides, 1, r * strides[0]!);
-    },
+    row: (r) => writeBlock(text, t.shape, strides, 1, checkRow(t, r) * strides[0]!),
   };
 }
 

@@ -5,6 +5,7 @@ import type { RequestTally } from '../../engine/tensor-limits.js';
 import { type JsonValue, type JsonObject, isJsonObject } from '../json/json-parser.js';
 import { describeJson, isB64Object, jsonToTensor, rowsToTensor, tensorJsonWriter } from '../json/tensor-json.js';
 import { rowOf, tensorSteps, textNow, type JsonSteps } from '../json/json-slices.js';
+import { isPacked } from '../json/packed-numbers.js';
 
 export interface SignatureInput {
   name: string;
@@ -71,15 +72,17 @@ function isNamedInputs(v: JsonValue | undefined): v is JsonObject {
 }
 
 function decodeRows(instances: JsonValue, specs: ReadonlyArray<SignatureInput>, tally?: RequestTally): Map<string, Tensor> {
-  if (!Array.isArray(instances)) fail('ERR_BAD_REQUEST', `instances: expected a list of instances, got ${describeJson(instances)}`);
-  if (instances.length === 0) fail('ERR_BAD_REQUEST', 'instances: the list is empty; send at least one instance');
-  if (isNamedInputs(instances[0])) return decodeNamedRows(instances, specs, tally);
+  // A PackedNumbers (native parser) is a non-empty list of bare number rows: the checks below all pass for it.
+  const packed = isPacked(instances);
+  if (!packed && !Array.isArray(instances)) fail('ERR_BAD_REQUEST', `instances: expected a list of instances, got ${describeJson(instances)}`);
+  if (!packed && instances.length === 0) fail('ERR_BAD_REQUEST', 'instances: the list is empty; send at least one instance');
+  if (!packed && isNamedInputs(instances[0])) return decodeNamedRows(instances, specs, tally);
   const spec = specs[0];
   if (spec === undefined || specs.length > 1) {
     fail('ERR_BAD_REQUEST',
       `instances[0]: the model has ${specs.length} inputs (${inputNames(specs)}), so each instance must be an object of named inputs`);
   }
-  for (let i = 1; i < instances.length; i++) {
+  for (let i = 1; !packed && i < instances.length; i++) {
     if (isNamedInputs(instances[i])) {
       fail('ERR_BAD_REQUEST', `instances[${i}]: got an object of named inputs, but instances[0] is a bare value; use one form for all`);
     }

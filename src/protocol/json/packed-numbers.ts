@@ -1,0 +1,44 @@
+// PackedNumbers: a rectangular nested list of numbers as one shape and one Float64Array (what the native parser returns).
+//
+// The native parser (parseJsonPacked, native/core/json_document.h) returns the JSON tree json-parser.ts would, except
+// that every non-empty list whose leaves are all numbers and whose sub-lists share one shape is a PackedNumbers.
+// To code that does not know it, a PackedNumbers is neither a list (Array.isArray is false) nor an object
+// (isJsonObject is false) nor a scalar, so every decoder refuses it by default; the REST decoders then run again on
+// the JS parser's tree (decodeJsonBody), so a form the fast path does not cover costs time, never a different answer.
+
+/** `values` is row-major over `shape` (every dim >= 1); numbers are what the JS parser gives (no bigint, NaN/±Infinity kept). */
+export class PackedNumbers {
+  constructor(
+    readonly shape: number[],
+    readonly values: Float64Array,
+  ) {}
+}
+
+export function isPacked(v: unknown): v is PackedNumbers {
+  return v instanceof PackedNumbers;
+}
+
+/** The nested number lists a PackedNumbers stands for (the JS parser's form). */
+export function unpackNumbers(p: PackedNumbers): unknown[] {
+  const { shape, values } = p;
+  const block = (dim: number, offset: number, stride: number): unknown[] => {
+    const n = shape[dim]!;
+    const inner = stride / n;
+    const out = new Array<unknown>(n);
+    for (let j = 0; j < n; j++) out[j] = dim + 1 === shape.length ? values[offset + j] : block(dim + 1, offset + j * inner, inner);
+    return out;
+  };
+  return block(0, 0, values.length);
+}
+
+/** A tree with every PackedNumbers replaced by nested lists: what the JS parser returns for the same body. */
+export function unpackTree(v: unknown): unknown {
+  if (v instanceof PackedNumbers) return unpackNumbers(v);
+  if (Array.isArray(v)) return v.map(unpackTree);
+  if (typeof v === 'object' && v !== null) {
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const key of Object.keys(v)) out[key] = unpackTree((v as Record<string, unknown>)[key]);
+    return out;
+  }
+  return v;
+}
