@@ -12,7 +12,7 @@ import { ConnectionGate } from './grpc-connections.js';
 import type { GrpcActivity, GrpcContext } from './grpc-context.js';
 import { healthService } from './health-service.js';
 import { kserveService } from './kserve-service.js';
-import { KSERVE_WIRE_CODECS, PREDICTION_WIRE_CODECS } from './grpc-wire-codecs.js';
+import { kserveWireCodecs, predictionWireCodecs } from './grpc-wire-codecs.js';
 import { guardedService } from './proto-schemas.js';
 import { modelService, predictionService } from './tf-serving-service.js';
 
@@ -114,8 +114,9 @@ export class GrpcFrontEnd implements DrainSource {
       const counted = drained(definition, handlers, ctx.gate);
       server.addService(definition, token === undefined ? counted : requireToken(definition, counted, token));
     };
-    add(guardedService('inference.GRPCInferenceService', KSERVE_WIRE_CODECS), kserveService(ctx));
-    add(guardedService('tensorflow.serving.PredictionService', PREDICTION_WIRE_CODECS), predictionService(ctx));
+    const maxStrings = ctx.sizes.limits.maxStringElements;
+    add(guardedService('inference.GRPCInferenceService', kserveWireCodecs(maxStrings)), kserveService(ctx));
+    add(guardedService('tensorflow.serving.PredictionService', predictionWireCodecs(maxStrings)), predictionService(ctx));
     add(guardedService('tensorflow.serving.ModelService'), modelService(ctx));
     add(guardedService('grpc.health.v1.Health'), healthService(ctx));
     this.server = server;

@@ -10,6 +10,7 @@ import {
   ScalarRuns, WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT, WireReader, WireWriter,
   delimitedSize, utf8Length, varint64Size, varintSize,
 } from './wire.js';
+import { BytesValues } from './bytes-values.js';
 
 export interface InferParameterWire {
   parameter_choice?: 'bool_param' | 'int64_param' | 'string_param' | 'double_param' | 'uint64_param';
@@ -109,7 +110,7 @@ function readInt64s(r: WireReader, out: Array<number | bigint>, name: string): v
   }
 }
 
-function readContents(r: WireReader): InferTensorContentsWire {
+function readContents(r: WireReader, values: BytesValues): InferTensorContentsWire {
   let bool: ScalarRuns<'bool'> | undefined;
   let int: ScalarRuns<'int32'> | undefined;
   let int64: ScalarRuns<'int64'> | undefined;
@@ -128,7 +129,7 @@ function readContents(r: WireReader): InferTensorContentsWire {
       case 5: uint64 = r.scalarRun(uint64, 'uint64', 'uint64_contents'); break;
       case 6: fp32 = r.scalarRun(fp32, 'float', 'fp32_contents'); break;
       case 7: fp64 = r.scalarRun(fp64, 'double', 'fp64_contents'); break;
-      case 8: r.expect(WIRE_BYTES, 'bytes_contents'); bytes.push(r.bytes()); break;
+      case 8: r.expect(WIRE_BYTES, 'bytes_contents'); values.take(`${r.where}.bytes_contents`); bytes.push(r.bytes()); break;
       default: r.skip();
     }
   }
@@ -144,7 +145,7 @@ function readContents(r: WireReader): InferTensorContentsWire {
   };
 }
 
-function readInput(r: WireReader): InferInputTensorWire {
+function readInput(r: WireReader, values: BytesValues): InferInputTensorWire {
   const input: InferInputTensorWire = { name: '', datatype: '', shape: [], parameters: NO_PARAMETERS, contents: null };
   while (r.more()) {
     r.key();
@@ -157,7 +158,7 @@ function readInput(r: WireReader): InferInputTensorWire {
         r.expect(WIRE_BYTES, 'contents');
         const end = r.bytesEnd();
         // A message field sent twice: the later one replaces the earlier, as the generic decoder does.
-        input.contents = readContents(r.nested(r.pos, end, `${r.where}.contents`));
+        input.contents = readContents(r.nested(r.pos, end, `${r.where}.contents`), values);
         r.pos = end;
         break;
       }
@@ -182,9 +183,13 @@ function readOutput(r: WireReader): { name: string; parameters: ParameterMap } {
   return output;
 }
 
-/** Decodes a ModelInferRequest; throws WireError naming the field and byte for a message that is not well formed. */
-export function decodeModelInferRequest(bytes: Buffer): ModelInferRequestWire {
+/**
+ * Decodes a ModelInferRequest; throws WireError naming the field and byte for a message that is not well formed, and
+ * ERR_TOO_LARGE past `maxBytesValues` bytes_contents values in all (see BytesValues), before making their views.
+ */
+export function decodeModelInferRequest(bytes: Buffer, maxBytesValues = Number.POSITIVE_INFINITY): ModelInferRequestWire {
   const r = new WireReader(bytes, 0, bytes.length, '');
+  const values = new BytesValues(maxBytesValues);
   const msg: ModelInferRequestWire = {
     model_name: '', model_version: '', id: '', parameters: NO_PARAMETERS, inputs: [], outputs: [], raw_input_contents: [],
   };
@@ -198,7 +203,7 @@ export function decodeModelInferRequest(bytes: Buffer): ModelInferRequestWire {
       case 5: {
         r.expect(WIRE_BYTES, 'inputs');
         const end = r.bytesEnd();
-        msg.inputs.push(readInput(r.nested(r.pos, end, `inputs[${msg.inputs.length}]`)));
+        msg.inputs.push(readInput(r.nested(r.pos, end, `inputs[${msg.inputs.length}]`), values));
         r.pos = end;
         break;
       }

@@ -11,6 +11,7 @@ import { TF_DTYPE } from '../tfserving/tf-vocabulary.js';
 import {
   ScalarRuns, WIRE_BYTES, WIRE_VARINT, WireReader, WireWriter, delimitedSize, int32Size, utf8Length, varint64Size, varintSize,
 } from './wire.js';
+import { BytesValues } from './bytes-values.js';
 
 /** tensorflow.DataType's numbers, from schemas/tensorflow_framework.proto; index = number. */
 const DATA_TYPE_NAMES = [
@@ -136,7 +137,7 @@ function readShape(r: WireReader): TensorShapeWire {
 
 const EMPTY_BYTES = Buffer.alloc(0);
 
-function readTensor(r: WireReader): TensorProtoWire {
+function readTensor(r: WireReader, values: BytesValues): TensorProtoWire {
   let dtype: string | number = 'DT_INVALID';
   let shape: TensorShapeWire | null = null;
   let version = 0;
@@ -174,7 +175,7 @@ function readTensor(r: WireReader): TensorProtoWire {
       case 5: float = r.scalarRun(float, 'float', 'float_val'); break;
       case 6: double = r.scalarRun(double, 'double', 'double_val'); break;
       case 7: int = r.scalarRun(int, 'int32', 'int_val'); break;
-      case 8: r.expect(WIRE_BYTES, 'string_val'); strings.push(r.bytes()); break;
+      case 8: r.expect(WIRE_BYTES, 'string_val'); values.take(`${r.where}.string_val`); strings.push(r.bytes()); break;
       case 9: scomplex = r.scalarRun(scomplex, 'float', 'scomplex_val'); break;
       case 10: int64 = r.scalarRun(int64, 'int64', 'int64_val'); break;
       case 11: bool = r.scalarRun(bool, 'bool', 'bool_val'); break;
@@ -194,14 +195,18 @@ function readTensor(r: WireReader): TensorProtoWire {
 }
 
 /** One map<string, TensorProto> entry into `inputs`; an entry without a value is refused, as the generic decoder does. */
-function readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>): void {
-  const { key, value } = r.mapEntry('inputs', (k) => `inputs[${JSON.stringify(k)}]`, readTensor);
+function readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>, values: BytesValues): void {
+  const { key, value } = r.mapEntry('inputs', (k) => `inputs[${JSON.stringify(k)}]`, (tensor) => readTensor(tensor, values));
   inputs[key] = value;
 }
 
-/** Decodes a PredictRequest; throws WireError naming the field and byte for a message that is not well formed. */
-export function decodePredictRequest(bytes: Buffer): PredictRequestWire {
+/**
+ * Decodes a PredictRequest; throws WireError naming the field and byte for a message that is not well formed, and
+ * ERR_TOO_LARGE past `maxBytesValues` string_val values in all (see BytesValues), before making their views.
+ */
+export function decodePredictRequest(bytes: Buffer, maxBytesValues = Number.POSITIVE_INFINITY): PredictRequestWire {
   const r = new WireReader(bytes, 0, bytes.length, '');
+  const values = new BytesValues(maxBytesValues);
   const msg: PredictRequestWire = { model_spec: null, inputs: Object.create(null) as Record<string, TensorProtoWire>, output_filter: [] };
   while (r.more()) {
     r.key();
@@ -213,7 +218,7 @@ export function decodePredictRequest(bytes: Buffer): PredictRequestWire {
         r.pos = end;
         break;
       }
-      case 2: r.expect(WIRE_BYTES, 'inputs'); readTensorEntry(r, msg.inputs); break;
+      case 2: r.expect(WIRE_BYTES, 'inputs'); readTensorEntry(r, msg.inputs, values); break;
       case 3: r.expect(WIRE_BYTES, 'output_filter'); msg.output_filter.push(r.string()); break;
       default: r.skip();
     }
