@@ -19,7 +19,7 @@ import { handleManagement, isManagementPath, type ManagementContext } from './fr
 import { HttpExchange, type HttpExchangeOptions } from './frontends/http/http-exchange.js';
 import { parseTfServingPath } from './frontends/tfserving/rest-paths.js';
 import { handleTfServingRest } from './frontends/tfserving/rest-handlers.js';
-import { prometheusText } from './frontends/metrics/prometheus-text.js';
+import { prometheusText, serverText, type ServerGauges } from './frontends/metrics/prometheus-text.js';
 import { processMetricsText, startProcessMetrics } from './frontends/metrics/process-metrics.js';
 import { parseKservePath } from './frontends/kserve/rest-paths.js';
 import { handleKserveRest, readKserveHeaders } from './frontends/kserve/rest-handlers.js';
@@ -137,6 +137,8 @@ interface RestRoutesContext {
   /** Bearer token the inference routes need (--inference_token_file); undefined = off. */
   inferenceToken: BearerToken | undefined;
   log: Logger;
+  /** The server-wide gauges of the metrics page, read when it is asked for. */
+  gauges: () => ServerGauges;
 }
 
 /** Throws ERR_UNAUTHENTICATED unless the request carries the inference token. Read now: uWS frees `req` on return. */
@@ -145,7 +147,7 @@ function authorize(token: BearerToken, req: HttpRequest): void {
 }
 
 function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
-  const { registry, options, management, sizes, gate, cors, inferenceToken, log } = c;
+  const { registry, options, management, sizes, gate, cors, inferenceToken, log, gauges } = c;
   const ctx = {
     registry,
     maxBodyBytes: options.maxBodyBytes,
@@ -153,14 +155,14 @@ function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
     sizes,
     restTimeoutMs: options.restApiTimeoutInMs,
   };
-  const exchange: HttpExchangeOptions = { holdPipelined: options.restHoldPipelined, gate, ...(cors === undefined ? {} : { cors }) };
+  const exchange: HttpExchangeOptions = { holdPipelined: options.restHoldPipelined, gate, inFlight: sizes.inFlight, ...(cors === undefined ? {} : { cors }) };
   const kserveCtx = { ...ctx, management };
   // Prometheus metrics: our path, and TF Serving's default monitoring path.
   for (const path of ['/metrics', '/monitoring/prometheus/metrics']) {
     app.get(path, (res) => {
       let aborted = false;
       res.onAborted(() => { aborted = true; });
-      const models = prometheusText(registry);
+      const models = prometheusText(registry) + serverText(gauges());
       // prom-client's registry answers asynchronously; the client may have gone by then.
       void processMetricsText().then((process) => {
         if (!aborted) res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(models + process));
@@ -284,7 +286,10 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         exchange: { holdPipelined: options.restHoldPipelined, ...(cors === undefined ? {} : { cors }) }, gate, inferenceToken,
       });
       gate.addSource(flatBuffers);
-      routeRest(app, { registry, options, management, sizes, gate, cors, inferenceToken, log });
+      routeRest(app, {
+        registry, options, management, sizes, gate, cors, inferenceToken, log,
+        gauges: () => ({ inFlightBytes: sizes.inFlight.held, grpc: grpc?.activity }),
+      });
       if (tls.rest?.clientVerify === true) {
         mtlsFront = MtlsFront.prepare();
         listenSocket = await listenUnix(app, mtlsFront.socketPath);

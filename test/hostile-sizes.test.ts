@@ -264,7 +264,7 @@ describe('with small response and in-flight limits', () => {
     expect(result.error?.details).toBe('running the model: the outputs hold 1200000 bytes, more than the limit of 1000000 (--max_response_bytes)');
   }, 30_000);
 
-  it('a request whose tensors would pass --max_in_flight_bytes: a retryable 503 naming the flag', async () => {
+  it('a body that would pass --max_in_flight_bytes: a retryable 503 naming the flag, counted before it is buffered', async () => {
     const rows = 300_000;   // 4.8 MB of float32
     const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows, 4], parameters: { binary_data_size: rows * 16 } }] }));
     const body = Buffer.concat([header, Buffer.alloc(rows * 16)]);
@@ -272,7 +272,16 @@ describe('with small response and in-flight limits', () => {
       postJson(child, '/v2/models/mlp/infer', body, { 'inference-header-content-length': String(header.length) }));
     expect(res.status).toBe(503);
     expect(res.json.code).toBe('ERR_QUEUE_FULL');
-    expect(res.json.error).toMatch(/^the request needs 4800000 bytes while requests in flight hold \d+; the server's limit is 4000000 \(--max_in_flight_bytes\); retry later$/);
+    expect(res.json.error).toMatch(new RegExp(`^the request body needs ${body.length} bytes while requests in flight hold \\d+; the server's limit is 4000000 \\(--max_in_flight_bytes\\); retry later$`));
+  }, 30_000);
+
+  it('tensors that would pass --max_in_flight_bytes beyond their message (the TF fill rule): a retryable UNAVAILABLE naming the flag', async () => {
+    const request = { model_spec: { name: 'mlp' }, inputs: { x: { dtype: 'DT_FLOAT', tensor_shape: { dim: [{ size: 300_000 }, { size: 4 }] }, float_val: [1] } } };
+    const result = await withConcurrentClient(child, () => unaryCall(clients.prediction, 'Predict', request, { deadline: Date.now() + 20_000 }));
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(trailerCode(result.error)).toBe('ERR_QUEUE_FULL');
+    // 4,800,000 bytes of tensor, less the message's own bytes already counted.
+    expect(result.error?.details).toMatch(/^the request needs 47999\d\d bytes while requests in flight hold \d+; the server's limit is 4000000 \(--max_in_flight_bytes\); retry later$/);
   }, 30_000);
 });
 

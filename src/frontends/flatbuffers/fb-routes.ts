@@ -77,7 +77,7 @@ function replyTooBusy(ws: WebSocket<Connection>, bytes: Uint8Array, max: number)
 
 export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): FlatBuffersRoutes {
   const sockets = new Set<WebSocket<Connection>>();
-  const exchangeOptions: HttpExchangeOptions = { ...ctx.exchange, gate: ctx.gate };
+  const exchangeOptions: HttpExchangeOptions = { ...ctx.exchange, gate: ctx.gate, inFlight: ctx.sizes.inFlight };
   app.post(FLATBUFFERS_HTTP_PATH, (res, req) => {
     const ex = new HttpExchange(res, req, exchangeOptions);
     if (ctx.gate.closing) return ex.refuse(shuttingDown(), ctx.maxBodyBytes);
@@ -88,7 +88,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
     // aborts the signal, which drops the request if it is still queued. A request run inline is answered in the same
     // turn its last byte arrived.
     ex.readBodyThen(ctx.maxBodyBytes, (body) => {
-      const result = runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes, Protocol.flatbuffersHttp);
+      const result = runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes, Protocol.flatbuffersHttp, ex.heldBytes);
       if (result instanceof Promise) void result.then(send);
       else send(result);
     }, (error) => {

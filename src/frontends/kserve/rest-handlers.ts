@@ -58,6 +58,7 @@ function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRout
     // The body's route_key parameter wins over the x-ortserve-route-key header.
     model, selector: withRouteKey(selector, decoded.routeKey ?? ex.routeKey), inputs: decoded.inputs, outputNames: decoded.outputNames, id: decoded.id,
     limits: withPriority(ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), decoded.priority), sizes: ctx.sizes, protocol: Protocol.kserveRest, sequence: decoded.sequence,
+    heldBytes: ex.heldBytes,
   }, listedInputNames(decoded.inputs.keys(), datatypeOf));
   const reply = (answer: InferResponse) => {
     const encoded = encodeRestInfer(answer, decoded.binaryOutput);

@@ -67,6 +67,7 @@ function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfSer
     limits: ex.callLimits(ctx.restTimeoutMs),
     sizes: ctx.sizes,
     protocol: Protocol.tfservingRest,
+    heldBytes: ex.heldBytes,
   }, TF_REST_NAMES);
   const reply = (answer: InferResponse) =>
     ex.sendJson(200, encodePredictResponse(form, [...answer.outputs].map(([name, tensor]) => ({ name, tensor }))));

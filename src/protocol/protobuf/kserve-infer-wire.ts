@@ -54,6 +54,8 @@ export interface ModelInferRequestWire {
   outputs: Array<{ name: string; parameters: ParameterMap }>;
   /** Views over the message: tensor bytes are not copied. */
   raw_input_contents: Buffer[];
+  /** Not a protobuf field: the size of the message it was decoded from (counted in the server's bytes in flight). */
+  messageBytes: number;
 }
 
 function readParameter(r: WireReader): InferParameterWire {
@@ -192,6 +194,7 @@ export function decodeModelInferRequest(bytes: Buffer, maxBytesValues = Number.P
   const values = new BytesValues(maxBytesValues);
   const msg: ModelInferRequestWire = {
     model_name: '', model_version: '', id: '', parameters: NO_PARAMETERS, inputs: [], outputs: [], raw_input_contents: [],
+    messageBytes: bytes.length,
   };
   while (r.more()) {
     r.key();

@@ -61,6 +61,8 @@ export interface PredictRequestWire {
   /** Prototype-less, so any input name is an ordinary key. */
   inputs: Record<string, TensorProtoWire>;
   output_filter: string[];
+  /** Not a protobuf field: the size of the message it was decoded from (counted in the server's bytes in flight). */
+  messageBytes: number;
 }
 
 function readInt64Value(r: WireReader): { value: string } {
@@ -207,7 +209,9 @@ function readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>,
 export function decodePredictRequest(bytes: Buffer, maxBytesValues = Number.POSITIVE_INFINITY): PredictRequestWire {
   const r = new WireReader(bytes, 0, bytes.length, '');
   const values = new BytesValues(maxBytesValues);
-  const msg: PredictRequestWire = { model_spec: null, inputs: Object.create(null) as Record<string, TensorProtoWire>, output_filter: [] };
+  const msg: PredictRequestWire = {
+    model_spec: null, inputs: Object.create(null) as Record<string, TensorProtoWire>, output_filter: [], messageBytes: bytes.length,
+  };
   while (r.more()) {
     r.key();
     switch (r.field) {
