@@ -28,7 +28,7 @@ import { MtlsFront } from './frontends/http/mtls-front.js';
 import { readTls } from './config/tls-config.js';
 import { loadUws } from './frontends/uws-loader.js';
 import { routeFlatBuffers, type FlatBuffersRoutes } from './frontends/flatbuffers/fb-routes.js';
-import { GrpcFrontEnd } from './frontends/grpc/grpc-server.js';
+import { GrpcFrontEnd, type GrpcTracked } from './frontends/grpc/grpc-server.js';
 import type { GrpcActivity } from './frontends/grpc/grpc-context.js';
 import { requestSizes, type RequestSizes } from './inference/request-size.js';
 import { DrainGate, shuttingDown } from './frontends/drain-gate.js';
@@ -46,6 +46,10 @@ export interface ServerStatus {
   grpcPort: number;
   /** Open gRPC connections, ModelStreamInfer streams and their unanswered requests. */
   grpc: GrpcActivity;
+  /** What the gRPC front end tracks for its clients (streams, sockets, refused peers): 0 once they have all gone. */
+  grpcTracked: GrpcTracked;
+  /** Bytes requests in flight hold now (--max_in_flight_bytes; the gauge ortserve_in_flight_bytes). */
+  inFlightBytes: number;
   models: Array<{
     name: string;
     /** Why the model's own config cannot be used (it then has no version). */
@@ -377,6 +381,8 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         restPort,
         grpcPort,
         grpc: { ...(grpc?.activity ?? { connections: 0, activeStreams: 0, streamTasksInFlight: 0 }) },
+        grpcTracked: grpc?.tracked() ?? { streams: 0, sockets: 0, refusedPeers: 0 },
+        inFlightBytes: sizes.inFlight.held,
         models: registry.describe().filter((report) => registry.modelNames().includes(report.name)).map((report) => ({
           name: report.name,
           ...(report.config.configError !== undefined ? { configError: report.config.configError } : {}),

@@ -32,6 +32,13 @@ export interface GrpcServerOptions {
   inferenceToken?: BearerToken | undefined;
 }
 
+/** GrpcFrontEnd.tracked(). */
+export interface GrpcTracked {
+  streams: number;
+  sockets: number;
+  refusedPeers: number;
+}
+
 type UnaryHandler = (call: unknown, callback: (error: unknown, value?: unknown) => void) => void;
 
 /**
@@ -73,6 +80,14 @@ export class GrpcFrontEnd implements DrainSource {
   private readonly streams = new OpenStreams();
 
   constructor(private readonly ctx: Omit<GrpcContext, 'activity' | 'streams'>, private readonly options: GrpcServerOptions) {}
+
+  /**
+   * What the front end holds for its clients besides the gauges in `activity`: streams tracked for shutdown, sockets
+   * and refused peers tracked by the connection gate. All 0 once every client has gone (test/grpc-idle-streams.test.ts).
+   */
+  tracked(): GrpcTracked {
+    return { streams: this.streams.size, ...(this.gate?.tracked() ?? { sockets: 0, refusedPeers: 0 }) };
+  }
 
   /** ModelStreamInfer requests in flight (unary calls are counted in the DrainGate's pending set). */
   inFlight(): number {

@@ -183,7 +183,8 @@ export class HttpExchange implements PendingAnswer {
   /** Counts `bytes` more of the body in the server's bytes in flight; the refusal (ERR_QUEUE_FULL) when over its limit. */
   private countBody(bytes: number): OrtServeError | undefined {
     const inFlight = this.options.inFlight;
-    if (inFlight === undefined || bytes === 0) return undefined;
+    // After the answer (shutdown's, say) the rest of a body is dropped as it comes: nothing would give it back.
+    if (inFlight === undefined || bytes === 0 || this.responded || this.aborted) return undefined;
     this.body ??= inFlight.hold();
     try {
       this.body.add(bytes, 'the request body');
