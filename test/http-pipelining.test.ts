@@ -178,7 +178,7 @@ describe('--rest_hold_pipelined: requests sent while an answer is pending are an
     expectTfSlow(c.responses[1]);
     // The other client did not wait for the held connection's two slow runs (each ~0.2 s on one core).
     expect(otherAnsweredAt).toBeLessThan(heldAnsweredAt);
-    expect(otherAnsweredAt - started).toBeLessThan(5_000);
+    expect(otherAnsweredAt - started).toBeLessThan(15_000);   // generous: the order above is the check
   });
 
   it('a held connection stays usable: a request sent after the answers is answered too', async () => {
