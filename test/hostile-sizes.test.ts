@@ -152,6 +152,52 @@ describe('with the default limits', () => {
       'inputs["text"].string_val: the message carries more BYTES values than the limit of 16384 (--max_string_elements); decoding stopped there');
   }, 60_000);
 
+  it('KServe gRPC ModelInfer, 8M empty raw_input_contents (16 MB): RESOURCE_EXHAUSTED while decoding, naming --max_request_entries', async () => {
+    // 8M Buffer views would take ~1 GB of this child's 512 MB heap: refused at the 4,097th entry.
+    const n = 8 * 1024 * 1024;
+    const entries = Buffer.alloc(2 * n);
+    for (let i = 0; i < n; i++) entries[2 * i] = (7 << 3) | 2;   // raw_input_contents (field 7), length 0
+    const result = await withConcurrentClient(child, () =>
+      rawUnaryCall(clients.kserve, '/inference.GRPCInferenceService/ModelInfer', Buffer.concat([str(1, 'mlp'), entries])));
+    expect(result.error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(trailerCode(result.error)).toBe('ERR_TOO_LARGE');
+    expect(result.error?.details).toBe('raw_input_contents: the message carries more entries (inputs, outputs, raw_input_contents, parameters, shape dims) than the limit of 4096 (--max_request_entries); decoding stopped there');
+  }, 60_000);
+
+  it('KServe gRPC ModelInfer, one input whose packed shape has 16M dims (16 MB): RESOURCE_EXHAUSTED naming --max_request_entries', async () => {
+    const n = 16 * 1024 * 1024;
+    const dims = Buffer.alloc(n, 1);   // 16M varints of 1
+    const input = msg(5, str(1, 'x'), str(2, 'FP32'), Buffer.concat([varint((3 << 3) | 2), varint(n), dims]));
+    const result = await withConcurrentClient(child, () =>
+      rawUnaryCall(clients.kserve, '/inference.GRPCInferenceService/ModelInfer', Buffer.concat([str(1, 'mlp'), input])));
+    expect(result.error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(trailerCode(result.error)).toBe('ERR_TOO_LARGE');
+    expect(result.error?.details).toMatch(/^inputs\[0\]\.shape: the message carries more entries .* than the limit of 4096 \(--max_request_entries\)/);
+  }, 60_000);
+
+  it('TF gRPC Predict, 4M output_filter entries (8 MB): RESOURCE_EXHAUSTED naming --max_request_entries', async () => {
+    const n = 4 * 1024 * 1024;
+    const entries = Buffer.alloc(2 * n);
+    for (let i = 0; i < n; i++) entries[2 * i] = (3 << 3) | 2;   // output_filter (field 3), ''
+    const message = Buffer.concat([msg(1, str(1, 'mlp')), entries]);
+    const result = await withConcurrentClient(child, () => rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message));
+    expect(result.error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(trailerCode(result.error)).toBe('ERR_TOO_LARGE');
+    expect(result.error?.details).toMatch(/^output_filter: the message carries more entries .* than the limit of 4096 \(--max_request_entries\)/);
+  }, 60_000);
+
+  it('FlatBuffers, 1M outputs all naming one string (4 MB): 413 naming --max_request_entries, before any is read', async () => {
+    const body = encodeInferRequest({
+      id: 'many', model: 'mlp', outputs: Array.from({ length: 1_048_576 }, () => 'scores'),
+      inputs: new Map([['x', { dtype: 'float32', shape: [1, 4], data: new Float32Array([1, 2, 3, 4]) }]]),
+    });
+    const res = await withConcurrentClient(child, () => post(child, '/v1/flatbuffers/infer', body, { 'content-type': 'application/x-flatbuffers' }));
+    expect(res.status).toBe(413);
+    const answer = decodeInferResponse(res.body);
+    expect(answer.error?.code).toBe('ERR_TOO_LARGE');
+    expect(answer.error?.message).toBe('request: 1 inputs and 1048576 outputs, more entries than the limit of 4096 (--max_request_entries)');
+  }, 60_000);
+
   it('row 1: KServe REST, a binary body of 1M empty BYTES (4 MB): 413 naming --max_string_elements', async () => {
     const n = 1_048_576;
     const header = Buffer.from(JSON.stringify({ inputs: [

@@ -129,9 +129,8 @@ export class GrpcFrontEnd implements DrainSource {
       const counted = drained(definition, handlers, ctx.gate);
       server.addService(definition, token === undefined ? counted : requireToken(definition, counted, token));
     };
-    const maxStrings = ctx.sizes.limits.maxStringElements;
-    add(guardedService('inference.GRPCInferenceService', kserveWireCodecs(maxStrings)), kserveService(ctx));
-    add(guardedService('tensorflow.serving.PredictionService', predictionWireCodecs(maxStrings)), predictionService(ctx));
+    add(guardedService('inference.GRPCInferenceService', kserveWireCodecs(ctx.sizes.limits)), kserveService(ctx));
+    add(guardedService('tensorflow.serving.PredictionService', predictionWireCodecs(ctx.sizes.limits)), predictionService(ctx));
     add(guardedService('tensorflow.serving.ModelService'), modelService(ctx));
     add(guardedService('grpc.health.v1.Health'), healthService(ctx));
     this.server = server;

@@ -11,7 +11,7 @@ import { TF_DTYPE } from '../tfserving/tf-vocabulary.js';
 import {
   ScalarRuns, WIRE_BYTES, WIRE_VARINT, WireReader, WireWriter, delimitedSize, int32Size, utf8Length, varint64Size, varintSize,
 } from './wire.js';
-import { BytesValues } from './bytes-values.js';
+import { DecodeCounts, UNLIMITED, type DecodeLimits } from './decode-counts.js';
 
 /** tensorflow.DataType's numbers, from schemas/tensorflow_framework.proto; index = number. */
 const DATA_TYPE_NAMES = [
@@ -120,12 +120,13 @@ function readDim(r: WireReader): { size: number | bigint; name: string } {
   return dim;
 }
 
-function readShape(r: WireReader): TensorShapeWire {
+function readShape(r: WireReader, counts: DecodeCounts): TensorShapeWire {
   const shape: TensorShapeWire = { dim: [], unknown_rank: false };
   while (r.more()) {
     r.key();
     if (r.field === 2) {
       r.expect(WIRE_BYTES, 'dim');
+      counts.entry(`${r.where}.dim`);
       const end = r.bytesEnd();
       shape.dim.push(readDim(r.nested(r.pos, end, `${r.where}.dim[${shape.dim.length}]`)));
       r.pos = end;
@@ -139,7 +140,7 @@ function readShape(r: WireReader): TensorShapeWire {
 
 const EMPTY_BYTES = Buffer.alloc(0);
 
-function readTensor(r: WireReader, values: BytesValues): TensorProtoWire {
+function readTensor(r: WireReader, counts: DecodeCounts): TensorProtoWire {
   let dtype: string | number = 'DT_INVALID';
   let shape: TensorShapeWire | null = null;
   let version = 0;
@@ -168,7 +169,7 @@ function readTensor(r: WireReader, values: BytesValues): TensorProtoWire {
       case 2: {
         r.expect(WIRE_BYTES, 'tensor_shape');
         const end = r.bytesEnd();
-        shape = readShape(r.nested(r.pos, end, `${r.where}.tensor_shape`));
+        shape = readShape(r.nested(r.pos, end, `${r.where}.tensor_shape`), counts);
         r.pos = end;
         break;
       }
@@ -177,7 +178,7 @@ function readTensor(r: WireReader, values: BytesValues): TensorProtoWire {
       case 5: float = r.scalarRun(float, 'float', 'float_val'); break;
       case 6: double = r.scalarRun(double, 'double', 'double_val'); break;
       case 7: int = r.scalarRun(int, 'int32', 'int_val'); break;
-      case 8: r.expect(WIRE_BYTES, 'string_val'); values.take(`${r.where}.string_val`); strings.push(r.bytes()); break;
+      case 8: r.expect(WIRE_BYTES, 'string_val'); counts.value(`${r.where}.string_val`); strings.push(r.bytes()); break;
       case 9: scomplex = r.scalarRun(scomplex, 'float', 'scomplex_val'); break;
       case 10: int64 = r.scalarRun(int64, 'int64', 'int64_val'); break;
       case 11: bool = r.scalarRun(bool, 'bool', 'bool_val'); break;
@@ -197,18 +198,20 @@ function readTensor(r: WireReader, values: BytesValues): TensorProtoWire {
 }
 
 /** One map<string, TensorProto> entry into `inputs`; an entry without a value is refused, as the generic decoder does. */
-function readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>, values: BytesValues): void {
-  const { key, value } = r.mapEntry('inputs', (k) => `inputs[${JSON.stringify(k)}]`, (tensor) => readTensor(tensor, values));
+function readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>, counts: DecodeCounts): void {
+  counts.entry('inputs');
+  const { key, value } = r.mapEntry('inputs', (k) => `inputs[${JSON.stringify(k)}]`, (tensor) => readTensor(tensor, counts));
   inputs[key] = value;
 }
 
 /**
  * Decodes a PredictRequest; throws WireError naming the field and byte for a message that is not well formed, and
- * ERR_TOO_LARGE past `maxBytesValues` string_val values in all (see BytesValues), before making their views.
+ * ERR_TOO_LARGE past `limits` (string_val values; inputs and output_filter entries: see DecodeCounts), before making
+ * the objects for them.
  */
-export function decodePredictRequest(bytes: Buffer, maxBytesValues = Number.POSITIVE_INFINITY): PredictRequestWire {
+export function decodePredictRequest(bytes: Buffer, limits: DecodeLimits = UNLIMITED): PredictRequestWire {
   const r = new WireReader(bytes, 0, bytes.length, '');
-  const values = new BytesValues(maxBytesValues);
+  const counts = new DecodeCounts(limits);
   const msg: PredictRequestWire = {
     model_spec: null, inputs: Object.create(null) as Record<string, TensorProtoWire>, output_filter: [], messageBytes: bytes.length,
   };
@@ -222,8 +225,8 @@ export function decodePredictRequest(bytes: Buffer, maxBytesValues = Number.POSI
         r.pos = end;
         break;
       }
-      case 2: r.expect(WIRE_BYTES, 'inputs'); readTensorEntry(r, msg.inputs, values); break;
-      case 3: r.expect(WIRE_BYTES, 'output_filter'); msg.output_filter.push(r.string()); break;
+      case 2: r.expect(WIRE_BYTES, 'inputs'); readTensorEntry(r, msg.inputs, counts); break;
+      case 3: r.expect(WIRE_BYTES, 'output_filter'); counts.entry('output_filter'); msg.output_filter.push(r.string()); break;
       default: r.skip();
     }
   }
