@@ -12,6 +12,7 @@ import { bytes, msg, str } from './support/protobuf-wire.js';
 import { parseResponses, type RawResponse } from './support/raw-http.js';
 import { closeTo, mlpReference } from './support/reference.js';
 import { postText, startTestServer, type TestServer } from './support/test-server.js';
+import { FlatBuffersWsClient } from '../src/client/index.js';
 
 const ROW = [1, 2, 3, 4];
 const LIMIT = 2_500_000;
@@ -187,3 +188,21 @@ function readRawOutput(response: Buffer): number {
   }
   throw new Error('no raw_output_contents in the response');
 }
+
+describe('FlatBuffers WebSocket messages in --max_in_flight_bytes', () => {
+  it('a message that does not fit is refused with the retryable ERR_QUEUE_FULL on its own connection, which stays usable', async () => {
+    t = await startTestServer({ mlp: { 1: mlpModel(1) } }, { maxInFlightBytes: 100_000 });
+    const ws = await FlatBuffersWsClient.connect(`${t.baseUrl.replace('http', 'ws')}/v1/flatbuffers/ws`);
+    try {
+      const rows = 30_000;   // 480,000 bytes of float32
+      const big = ws.infer('mlp', { x: { dtype: 'float32', shape: [rows, 4], data: new Float32Array(rows * 4) } });
+      await expect(big).rejects.toMatchObject({ code: 'ERR_QUEUE_FULL' });
+      await expect(big).rejects.toThrow(/^the request message needs \d+ bytes while requests in flight hold 0; the server's limit is 100000 \(--max_in_flight_bytes\); retry later$/);
+      const small = await ws.infer('mlp', { x: { dtype: 'float32', shape: [1, 4], data: new Float32Array(ROW) } });
+      expect(closeTo([Array.from(small.outputs.scores!.data as Float32Array)], mlpReference([ROW], 1))).toBe(true);
+    } finally {
+      await ws.close();
+    }
+    await vi.waitFor(async () => expect(await inFlightBytes()).toBe(0), { timeout: 20_000, interval: 20 });
+  }, 60_000);
+});

@@ -2,7 +2,7 @@
 // /v1/flatbuffers/ws (many requests in flight per connection, answered in completion order, matched by id).
 
 import type { HttpRequest, TemplatedApp, WebSocket } from 'uWebSockets.js';
-import { OrtServeError } from '../../errors.js';
+import { OrtServeError, toOrtServeError } from '../../errors.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
@@ -133,6 +133,14 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         replyTooBusy(ws, bytes, ctx.wsMaxInFlight);
         return;
       }
+      // The message counts in the server's bytes in flight until its answer is ready (its tensors only beyond it).
+      let release: () => void;
+      try {
+        release = ctx.sizes.inFlight.reserve(bytes.length, 'the request message');
+      } catch (err) {
+        replyError(ws, bytes, toOrtServeError(err));
+        return;
+      }
       const controller = new AbortController();
       connection.inFlight.set(controller, bytes);
       const receivedAt = deadlineClock();
@@ -141,13 +149,14 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         return deadline === undefined ? { signal: controller.signal } : { signal: controller.signal, deadline };
       };
       const reply = (result: FbInferResult) => {
+        release();
         // Not there any more: shutdown has answered it already (abandon below).
         if (!connection.inFlight.delete(controller)) return;
         // A closed connection's results are dropped; send() on a backed-up one closes it (closeOnBackpressureLimit).
         // Corked: outside uWS's own callbacks an uncorked send is held until the loop next polls the socket.
         if (connection.open) ws.cork(() => ws.send(result.bytes, true));
       };
-      const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs);
+      const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs, bytes.length);
       if (result instanceof Promise) void result.then(reply);
       else reply(result);
     },
