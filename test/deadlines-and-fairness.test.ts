@@ -19,12 +19,11 @@ const SLOW = slowModel({ steps: 128 });
 const HOLD_MS = 2500;
 const WORKERS = 2;
 
-type Reply = { status: number; json: any; ms: number };
+type Reply = { status: number; json: any };
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const started = performance.now();
   const res = await fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
-  return { status: res.status, json: await res.json(), ms: performance.now() - started };
+  return { status: res.status, json: await res.json() };
 }
 
 const slowPredict = (t: TestServer, headers: Record<string, string> = {}) =>
@@ -74,13 +73,12 @@ describe('deadlines fire on time, whatever the workers are doing', () => {
       inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [1] }], parameters: { timeout: 300_000 },
     }),
     'KServe gRPC, parameters.timeout: 300000 µs': async () => {
-      const started = performance.now();
       const result = await unaryCall(grpcs.kserve, 'ModelInfer', {
         model_name: 'slow', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], contents: { fp32_contents: [1] } }],
         parameters: { timeout: { int64_param: '300000' } },
       });
       const code = result.error?.metadata.get('ortserve-error-code')[0];
-      return { status: result.error ? 504 : 200, json: { code }, ms: performance.now() - started };
+      return { status: result.error ? 504 : 200, json: { code } };
     },
   };
 
