@@ -19,7 +19,7 @@ import { handleManagement, isManagementPath, type ManagementContext } from './fr
 import { HttpExchange, type HttpExchangeOptions } from './frontends/http/http-exchange.js';
 import { parseTfServingPath } from './frontends/tfserving/rest-paths.js';
 import { handleTfServingRest } from './frontends/tfserving/rest-handlers.js';
-import { prometheusText } from './frontends/metrics/prometheus-text.js';
+import { prometheusText, serverText, type ServerGauges } from './frontends/metrics/prometheus-text.js';
 import { processMetricsText, startProcessMetrics } from './frontends/metrics/process-metrics.js';
 import { parseKservePath } from './frontends/kserve/rest-paths.js';
 import { handleKserveRest, readKserveHeaders } from './frontends/kserve/rest-handlers.js';
@@ -28,7 +28,7 @@ import { MtlsFront } from './frontends/http/mtls-front.js';
 import { readTls } from './config/tls-config.js';
 import { loadUws } from './frontends/uws-loader.js';
 import { routeFlatBuffers, type FlatBuffersRoutes } from './frontends/flatbuffers/fb-routes.js';
-import { GrpcFrontEnd } from './frontends/grpc/grpc-server.js';
+import { GrpcFrontEnd, type GrpcTracked } from './frontends/grpc/grpc-server.js';
 import type { GrpcActivity } from './frontends/grpc/grpc-context.js';
 import { requestSizes, type RequestSizes } from './inference/request-size.js';
 import { DrainGate, shuttingDown } from './frontends/drain-gate.js';
@@ -46,6 +46,10 @@ export interface ServerStatus {
   grpcPort: number;
   /** Open gRPC connections, ModelStreamInfer streams and their unanswered requests. */
   grpc: GrpcActivity;
+  /** What the gRPC front end tracks for its clients (streams, sockets, refused peers): 0 once they have all gone. */
+  grpcTracked: GrpcTracked;
+  /** Bytes requests in flight hold now (--max_in_flight_bytes; the gauge ortserve_in_flight_bytes). */
+  inFlightBytes: number;
   models: Array<{
     name: string;
     /** Why the model's own config cannot be used (it then has no version). */
@@ -137,6 +141,8 @@ interface RestRoutesContext {
   /** Bearer token the inference routes need (--inference_token_file); undefined = off. */
   inferenceToken: BearerToken | undefined;
   log: Logger;
+  /** The server-wide gauges of the metrics page, read when it is asked for. */
+  gauges: () => ServerGauges;
 }
 
 /** Throws ERR_UNAUTHENTICATED unless the request carries the inference token. Read now: uWS frees `req` on return. */
@@ -145,7 +151,7 @@ function authorize(token: BearerToken, req: HttpRequest): void {
 }
 
 function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
-  const { registry, options, management, sizes, gate, cors, inferenceToken, log } = c;
+  const { registry, options, management, sizes, gate, cors, inferenceToken, log, gauges } = c;
   const ctx = {
     registry,
     maxBodyBytes: options.maxBodyBytes,
@@ -155,14 +161,14 @@ function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
     sizes,
     restTimeoutMs: options.restApiTimeoutInMs,
   };
-  const exchange: HttpExchangeOptions = { holdPipelined: options.restHoldPipelined, gate, ...(cors === undefined ? {} : { cors }) };
+  const exchange: HttpExchangeOptions = { holdPipelined: options.restHoldPipelined, gate, inFlight: sizes.inFlight, ...(cors === undefined ? {} : { cors }) };
   const kserveCtx = { ...ctx, management };
   // Prometheus metrics: our path, and TF Serving's default monitoring path.
   for (const path of ['/metrics', '/monitoring/prometheus/metrics']) {
     app.get(path, (res) => {
       let aborted = false;
       res.onAborted(() => { aborted = true; });
-      const models = prometheusText(registry);
+      const models = prometheusText(registry) + serverText(gauges());
       // prom-client's registry answers asynchronously; the client may have gone by then.
       void processMetricsText().then((process) => {
         if (!aborted) res.cork(() => res.writeHeader('Content-Type', 'text/plain; version=0.0.4').end(models + process));
@@ -240,6 +246,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
   const sizes = requestSizes({
     maxRequestElements: options.maxRequestElements, maxStringElements: options.maxStringElements,
     maxResponseBytes: options.maxResponseBytes, maxInFlightBytes: options.maxInFlightBytes, maxJsonValues: options.maxJsonValues,
+    maxRequestEntries: options.maxRequestEntries,
   });
   const management: ManagementContext = { registry, reloader: undefined, token: undefined, maxConfigBytes: options.maxConfigBytes };
   let app: TemplatedApp | undefined;
@@ -286,7 +293,10 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         exchange: { holdPipelined: options.restHoldPipelined, ...(cors === undefined ? {} : { cors }) }, gate, inferenceToken,
       });
       gate.addSource(flatBuffers);
-      routeRest(app, { registry, options, management, sizes, gate, cors, inferenceToken, log });
+      routeRest(app, {
+        registry, options, management, sizes, gate, cors, inferenceToken, log,
+        gauges: () => ({ inFlightBytes: sizes.inFlight.held, grpc: grpc?.activity }),
+      });
       if (tls.rest?.clientVerify === true) {
         mtlsFront = MtlsFront.prepare();
         listenSocket = await listenUnix(app, mtlsFront.socketPath);
@@ -374,6 +384,8 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         restPort,
         grpcPort,
         grpc: { ...(grpc?.activity ?? { connections: 0, activeStreams: 0, streamTasksInFlight: 0 }) },
+        grpcTracked: grpc?.tracked() ?? { streams: 0, sockets: 0, refusedPeers: 0 },
+        inFlightBytes: sizes.inFlight.held,
         models: registry.describe().filter((report) => registry.modelNames().includes(report.name)).map((report) => ({
           name: report.name,
           ...(report.config.configError !== undefined ? { configError: report.config.configError } : {}),

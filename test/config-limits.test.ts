@@ -112,7 +112,7 @@ describe('a YAML alias bomb', () => {
     expect(reload.status).toBe(400);
     expect(reload.json.code).toBe('ERR_CONFIG');
     expect(reload.json.error).toMatch(/^request body:\d+:\d+: .*more than 100 YAML alias uses/);
-    expect(ms).toBeLessThan(3_000);   // measured: ~20 ms; the old code aborted this child after ~13 s (256 MB heap)
+    expect(ms).toBeLessThan(15_000);   // generous; measured ~20 ms; the old code aborted this child after ~13 s (256 MB heap)
     expect(concurrent.status).toBe(200);
     expect(closeTo(concurrent.json.predictions, mlpReference(ROWS, 1))).toBe(true);
     await expectServesMlp(baseUrl);
@@ -123,13 +123,12 @@ describe('a YAML alias bomb', () => {
     const dir = tempDir('ortserve-bomb-');
     const file = path.join(dir, 'models.yaml');
     writeFileSync(file, aliasBomb());
-    const started = performance.now();
     const result = await promisify(execFile)(process.execPath, [CHILD_HEAP, path.join(root, 'bin/ortserve.js'), `--model_config_file=${file}`,
       '--host=127.0.0.1', '--rest_api_port=0', '--port=0', '--log_level=silent'], { timeout: 20_000, killSignal: 'SIGKILL' })
       .then(() => ({ code: 0, stderr: '' }), (err: { code?: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }));
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^ortserve: models\.yaml:\d+:\d+: .*more than 100 YAML alias uses/);
-    expect(performance.now() - started).toBeLessThan(10_000);
+    // (No time bound: the old code ran out of memory or past execFile's 20 s timeout, which fails the checks above.)
   }, 30_000);
 
   it('in a gRPC RepositoryModelLoad config parameter: INVALID_ARGUMENT, nothing loaded, predicts stay right', async () => {

@@ -129,9 +129,11 @@ describe('echoed client data is elided', () => {
   }
   const NAME_ELIDED = /n{128}…\(10485632 more characters\)/;
   const SHAPE_ELIDED = /\[1,1,1,1,1,1,1,1,…\(999992 more\)\]/;
-  // Over gRPC the client's own protobuf encoder needs seconds for a million dims: 100k show the same elision.
-  const grpcDims = 100_000;
-  const GRPC_SHAPE_ELIDED = /\[1,1,1,1,1,1,1,1,…\(99992 more\)\]/;
+  // Over gRPC the decoder stops counting dims at --max_request_entries (4,096): 4,000 show the same elision, and
+  // 100k are refused while decoding, before any shape is echoed.
+  const grpcDims = 4_000;
+  const GRPC_SHAPE_ELIDED = /\[1,1,1,1,1,1,1,1,…\(3992 more\)\]/;
+  const ENTRIES_REFUSED = /^inputs(\[0\]|\["x"\]\.tensor_shape)\.(shape|dim): the message carries more entries .* \(--max_request_entries\); decoding stopped there$/;
 
   it('TF REST: a 10 MB input name, columnar and row forms', async () => {
     for (const body of [`{"inputs":{"${longName}":[[1,2,3,4]]}}`, `{"instances":[{"${longName}":[1,2,3,4]}]}`]) {
@@ -152,7 +154,7 @@ describe('echoed client data is elided', () => {
     expectBounded(shaped.text, SHAPE_ELIDED);
   });
 
-  it('gRPC: KServe ModelInfer and TF Predict with a 10 MB input name and a 100k-dimension shape; a 10 MB model name', async () => {
+  it('gRPC: KServe ModelInfer and TF Predict with a 10 MB input name, a 4k- and a 100k-dimension shape; a 10 MB model name', async () => {
     const kserve = (name: string, shape: number[], contents: number[]) =>
       unaryCall(c.kserve, 'ModelInfer', { model_name: 'mlp', inputs: [{ name, datatype: 'FP32', shape, contents: { fp32_contents: contents } }] });
     const tf = (name: string, dims: number, values: number[]) => unaryCall(c.prediction, 'Predict', {
@@ -164,6 +166,8 @@ describe('echoed client data is elided', () => {
       [kserve('x', new Array(grpcDims).fill(1), [1]), GRPC_SHAPE_ELIDED],
       [tf(longName, 2, [1, 2, 3, 4]), NAME_ELIDED],
       [tf('x', grpcDims, [1]), GRPC_SHAPE_ELIDED],
+      [kserve('x', new Array(100_000).fill(1), [1]), ENTRIES_REFUSED],
+      [tf('x', 100_000, [1]), ENTRIES_REFUSED],
       [unaryCall(c.modelService, 'GetModelStatus', { model_spec: { name: longName } }), NAME_ELIDED],
     ] as const) {
       const { error } = await call;

@@ -11,7 +11,7 @@ import { OrtServeError } from '../src/errors.js';
 const SEED = 17;
 /** Inputs per target: about 1 s of CPU each, 10 s in all (the YAML reader is the slow one, hence its small count). */
 const ITERATIONS: Record<string, number> = {
-  'tf-json': 10_000, 'json-native': 4_000, 'kserve-json': 4_000, 'kserve-binary': 8_000, 'kserve-grpc': 8_000, 'tf-grpc': 6_000,
+  'tf-json': 10_000, 'json-native': 4_000, 'kserve-json': 4_000, 'kserve-binary': 8_000, 'kserve-grpc': 8_000, 'tf-grpc': 6_000, 'kserve-grpc-wire': 8_000, 'tf-grpc-wire': 6_000,
   flatbuffers: 8_000, 'config-pbtxt': 8_000, 'config-yaml': 600, 'batching-params': 1_000,
 };
 // Generous next to `npm run fuzz`'s 200 ms: vitest runs two files at once here, and a slow input must be slow three

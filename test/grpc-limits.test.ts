@@ -26,8 +26,11 @@ function ownConnection(): any {
   return client;
 }
 
-/** Asserts that a fresh connection's ModelInfer is answered within `boundMs`, with the value computed independently. */
-async function answeredPromptly(boundMs = 2000): Promise<void> {
+/**
+ * Asserts that a fresh connection's ModelInfer is answered, with the value computed independently, within `boundMs`:
+ * generous (a loaded machine must not fail it), since the faults it guards against left clients unanswered.
+ */
+async function answeredPromptly(boundMs = 15_000): Promise<void> {
   const started = Date.now();
   const { error, response } = await unaryCall(ownConnection(), 'ModelInfer', request(3), { deadline: Date.now() + 10_000 });
   expect(error).toBeUndefined();

@@ -178,7 +178,7 @@ describe('--rest_hold_pipelined: requests sent while an answer is pending are an
     expectTfSlow(c.responses[1]);
     // The other client did not wait for the held connection's two slow runs (each ~0.2 s on one core).
     expect(otherAnsweredAt).toBeLessThan(heldAnsweredAt);
-    expect(otherAnsweredAt - started).toBeLessThan(5_000);
+    expect(otherAnsweredAt - started).toBeLessThan(15_000);   // generous: the order above is the check
   });
 
   it('a held connection stays usable: a request sent after the answers is answered too', async () => {
@@ -187,5 +187,39 @@ describe('--rest_hold_pipelined: requests sent while an answer is pending are an
     expectKserve(c.responses[0], 'slow', [[SLOW_1]]);
     expectStatus(c.responses[1]);
     expectFb(c.responses[2], 'a', 'scores', MLP_X);
+  });
+});
+
+describe('default: a version that runs inline answers before uWS reads on, so its requests pipeline', () => {
+  // uWS supports "sync pipelining": an answer written before its callback returns is not pending. A version proven
+  // cheap runs inline (src/engine/execution-mode.ts), and a body that arrived in the same read is answered in uWS's
+  // data callback, so even requests in one write are answered in order. This is why a client pipelining to a small
+  // model sees answers, and one pipelining to a queued (slow or batched, or not yet measured) model sees a close.
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ mlp: { 1: mlpModel(1) } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('cold (queued): three :predict POSTs in one write → closed with no answer; once inline: three answers in order', async () => {
+    const three = Buffer.concat([req.tfMlp, req.tfMlp, req.tfMlp]);
+    expect(t.server.registry.resolve('mlp')!.session.executionMode.name).toBe('queued');
+    const cold = await converse(portOf(t), [{ bytes: three }], 3);
+    expect(cold.closed).toBe(true);
+    expect(cold.responses).toEqual([]);
+    // Measured runs prove it cheap (MIN_SAMPLES = 16): the version turns inline.
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(`${t.baseUrl}/v1/models/mlp:predict`, { method: 'POST', body: json({ instances: [X] }) });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+    expect(t.server.registry.resolve('mlp')!.session.executionMode.name).toBe('inline');
+    const warm = await converse(portOf(t), [{ bytes: Buffer.concat([req.tfMlp, req.kserveMlp, req.fbMlp]) }], 3);
+    expect(warm.closed).toBe(false);
+    expectTfMlp(warm.responses[0]);
+    expectKserve(warm.responses[1], 'mlp', MLP_X);
+    expectFb(warm.responses[2], 'a', 'scores', MLP_X);
   });
 });

@@ -1,7 +1,13 @@
-// Fuzz targets for the gRPC decoders: raw message bytes → the server's guarded protobuf deserializer → tensors.
+// Fuzz targets for the gRPC decoders: raw message bytes → a guarded protobuf deserializer → tensors; the server's own
+// wire codecs (src/protocol/protobuf/) and the generic protobufjs path they are checked against.
 
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { defaultOptions } from '../../src/config/knobs.js';
+import { DEFAULT_SIZE_LIMITS, RequestTally } from '../../src/engine/tensor-limits.js';
+import { kserveWireCodecs, predictionWireCodecs } from '../../src/frontends/grpc/grpc-wire-codecs.js';
+import { tensorProtoWireToTensor } from '../../src/frontends/grpc/tf-tensor-wire.js';
+import type { ModelInferRequestWire } from '../../src/protocol/protobuf/kserve-infer-wire.js';
+import type { PredictRequestWire } from '../../src/protocol/protobuf/tf-predict-wire.js';
 import type { Tensor } from '../../src/engine/tensor.js';
 import { checkUniqueNames } from '../../src/inference/infer-request.js';
 import { decodeModelInfer } from '../../src/frontends/grpc/kserve-grpc-codec.js';
@@ -17,10 +23,16 @@ const MAX_RECEIVE_BYTES = defaultOptions().grpcMaxReceiveMessageBytes;
 
 type Method = MethodDefinition<unknown, unknown>;
 
-/** The method's request decoder exactly as the server registers it (wire check, protobufjs, MalformedMessage). */
+/** The method's generic request decoder (wire check, protobufjs, MalformedMessage). */
 function guardedMethod(service: string, method: string): Method {
   return (guardedService(service) as ServiceDefinition)[method] as Method;
 }
+
+/** The decoders the server registers: its wire codecs under the default limits, guarded the same way. */
+const WIRE = {
+  infer: (guardedService('inference.GRPCInferenceService', kserveWireCodecs(DEFAULT_SIZE_LIMITS)) as ServiceDefinition)['ModelInfer'] as Method,
+  predict: (guardedService('tensorflow.serving.PredictionService', predictionWireCodecs(DEFAULT_SIZE_LIMITS)) as ServiceDefinition)['Predict'] as Method,
+};
 
 /** The plain serializer of the schema's request type, for building seeds. */
 function serializer(service: string, method: string): (value: object) => Uint8Array {
@@ -109,6 +121,32 @@ export const tfGrpc: FuzzTarget = {
     const req = wellFormed(message as PredictRequest__Output | MalformedMessage, 'Predict');
     const tensors: Tensor[] = Object.entries(req.inputs).map(([name, tp]) =>
       tensorProtoToTensor(tp, `inputs[${JSON.stringify(name)}]`, MAX_RECEIVE_BYTES));
+    checkUniqueNames(req.output_filter, (i) => `output_filter[${i}]`, 'output');
+    return tensors;
+  },
+};
+
+export const kserveGrpcWire: FuzzTarget = {
+  name: 'kserve-grpc-wire',
+  description: 'KServe gRPC ModelInfer request bytes as the server decodes them: the wire codec (src/protocol/protobuf/) with its decode counts, wellFormed, decodeModelInfer',
+  seeds: kserveGrpc.seeds,
+  run: (input) => {
+    const message = WIRE.infer.requestDeserialize(Buffer.from(input));
+    const msg = wellFormed(message as ModelInferRequestWire | MalformedMessage, 'ModelInfer');
+    return [...decodeModelInfer(msg, MAX_RECEIVE_BYTES, DEFAULT_SIZE_LIMITS).inputs.values()];
+  },
+};
+
+export const tfGrpcWire: FuzzTarget = {
+  name: 'tf-grpc-wire',
+  description: 'TF Serving gRPC Predict request bytes as the server decodes them: the wire codec with its decode counts, wellFormed, tensorProtoWireToTensor per input under one tally',
+  seeds: tfGrpc.seeds,
+  run: (input) => {
+    const message = WIRE.predict.requestDeserialize(Buffer.from(input));
+    const req = wellFormed(message as PredictRequestWire | MalformedMessage, 'Predict');
+    const tally = new RequestTally(DEFAULT_SIZE_LIMITS, MAX_RECEIVE_BYTES, '--grpc_max_receive_message_bytes');
+    const tensors: Tensor[] = Object.entries(req.inputs).map(([name, tp]) =>
+      tensorProtoWireToTensor(tp, `inputs[${JSON.stringify(name)}]`, MAX_RECEIVE_BYTES, tally));
     checkUniqueNames(req.output_filter, (i) => `output_filter[${i}]`, 'output');
     return tensors;
   },

@@ -3,12 +3,12 @@
 import type { FuzzTarget } from '../target.js';
 import { batchingParameters, configPbtxt, configYaml } from './config-targets.js';
 import { flatbuffers } from './flatbuffers-target.js';
-import { kserveGrpc, tfGrpc } from './grpc-targets.js';
+import { kserveGrpc, kserveGrpcWire, tfGrpc, tfGrpcWire } from './grpc-targets.js';
 import { jsonNative } from './json-native-target.js';
 import { kserveBinary, kserveJson, tfJson } from './rest-targets.js';
 
 export const TARGETS: readonly FuzzTarget[] = [
-  tfJson, jsonNative, kserveJson, kserveBinary, kserveGrpc, tfGrpc, flatbuffers, configPbtxt, configYaml, batchingParameters,
+  tfJson, jsonNative, kserveJson, kserveBinary, kserveGrpc, tfGrpc, kserveGrpcWire, tfGrpcWire, flatbuffers, configPbtxt, configYaml, batchingParameters,
 ];
 
 export function targetNamed(name: string): FuzzTarget | undefined {

@@ -16,6 +16,11 @@ export interface SizeLimits {
   maxInFlightBytes: number;
   /** Values the lists of one JSON request body may hold; parsing stops at the first past it. */
   maxJsonValues: number;
+  /**
+   * Inputs, requested outputs, raw_input_contents entries, parameters and shape dims one gRPC or FlatBuffers request
+   * may carry, counted as it is decoded (src/protocol/protobuf/decode-counts.ts).
+   */
+  maxRequestEntries: number;
 }
 
 export const DEFAULT_SIZE_LIMITS: SizeLimits = {
@@ -24,6 +29,7 @@ export const DEFAULT_SIZE_LIMITS: SizeLimits = {
   maxResponseBytes: 64 * 1024 * 1024,
   maxInFlightBytes: 1024 * 1024 * 1024,
   maxJsonValues: 1024 * 1024,
+  maxRequestEntries: 4096,
 };
 
 /** String values a JSON request body may hold beyond --max_string_elements: input names, datatypes, ids. */

@@ -72,6 +72,11 @@ export interface InferRequest {
   protocol: ProtocolId;
   /** The request's place in a sequence, for a stateful model (sequence_id, sequence_start, sequence_end). */
   sequence?: SequenceRequest | undefined;
+  /**
+   * Bytes of this request the front end already counts in sizes.inFlight (its body or gRPC message, until it answers);
+   * its decoded tensors are counted only beyond them.
+   */
+  heldBytes?: number | undefined;
 }
 
 export interface InferResponse {

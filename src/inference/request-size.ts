@@ -30,8 +30,9 @@ export function checkResponseTensors(outputs: ReadonlyMap<string, Tensor>, limit
 }
 
 /**
- * The bytes of request tensors and answers that requests in flight hold, on the whole server. A request that would
- * take it over the limit is refused at once with a retryable ERR_QUEUE_FULL (503 / UNAVAILABLE) naming the flag.
+ * The bytes that requests in flight hold on the whole server: request bodies and gRPC messages from their first byte
+ * (HeldBytes), request tensors beyond what their body already counts, and answers. A request that would take it over
+ * the limit is refused at once with a retryable ERR_QUEUE_FULL (503 / UNAVAILABLE) naming the flag.
  */
 export class InFlightBytes {
   held = 0;
@@ -40,11 +41,7 @@ export class InFlightBytes {
 
   /** Takes `bytes` (or throws); the returned function gives them back (call it once). */
   reserve(bytes: number, what: string): () => void {
-    if (bytes > 0 && this.held + bytes > this.max) {
-      fail('ERR_QUEUE_FULL',
-        `${what} needs ${bytes} bytes while requests in flight hold ${this.held}; the server's limit is ${this.max} (--max_in_flight_bytes); retry later`);
-    }
-    this.held += bytes;
+    this.take(bytes, what);
     let released = false;
     return () => {
       if (released) return;
@@ -52,6 +49,59 @@ export class InFlightBytes {
       this.held -= bytes;
     };
   }
+
+  /** A count that grows as a body arrives and is given back at once (HeldBytes). */
+  hold(): HeldBytes {
+    return new HeldBytes(this);
+  }
+
+  /** Adds `bytes` to the count, or throws ERR_QUEUE_FULL naming the flag when that would pass the limit. */
+  take(bytes: number, what: string): void {
+    if (bytes > 0 && this.held + bytes > this.max) {
+      fail('ERR_QUEUE_FULL',
+        `${what} needs ${bytes} bytes while requests in flight hold ${this.held}; the server's limit is ${this.max} (--max_in_flight_bytes); retry later`);
+    }
+    this.held += bytes;
+  }
+}
+
+/** One request's bytes in a server's InFlightBytes, taken as they arrive (`add`) and given back together (`release`). */
+export class HeldBytes {
+  bytes = 0;
+
+  constructor(private readonly owner: InFlightBytes) {}
+
+  /** Takes `n` more bytes, or throws ERR_QUEUE_FULL (and then holds what it held before). */
+  add(n: number, what: string): void {
+    this.owner.take(n, what);
+    this.bytes += n;
+  }
+
+  /** Gives every byte back; safe to call again (it then gives nothing). */
+  release(): void {
+    this.owner.held -= this.bytes;
+    this.bytes = 0;
+  }
+}
+
+/**
+ * Runs `run` with `bytes` of a received message counted in `inFlight` (ERR_QUEUE_FULL, retryable, when they do not
+ * fit), and gives them back when it returns, throws, or its promise settles.
+ */
+export function whileHeld<T>(inFlight: InFlightBytes, bytes: number, what: string, run: () => T | Promise<T>): T | Promise<T> {
+  const release = inFlight.reserve(bytes, what);
+  let result: T | Promise<T>;
+  try {
+    result = run();
+  } catch (err) {
+    release();
+    throw err;
+  }
+  if (!(result instanceof Promise)) {
+    release();
+    return result;
+  }
+  return result.finally(release);
 }
 
 /** What runInference needs to bound a request: the limits and the server's in-flight byte count. */

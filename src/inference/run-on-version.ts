@@ -97,7 +97,8 @@ export function runOn(registry: ModelRegistry, handle: RequestHandle, request: I
     const signature = v.session.signature;
     const inputs = typeof request.inputs === 'function' ? request.inputs(signature) : request.inputs;
     checkInputs(inputs, signature, names);
-    releases.push(inFlight.reserve(checkRequestTensors(inputs, limits), 'the request'));
+    // Tensors decoded from a body (or message) already counted are counted only beyond it: binary tensors are views of it.
+    releases.push(inFlight.reserve(Math.max(0, checkRequestTensors(inputs, limits) - (request.heldBytes ?? 0)), 'the request'));
     started = v.session.start(inputs, request.outputNames, new EngineRunOptions(request.limits, limits, request.sequence));
   } catch (err) {
     settle(err);

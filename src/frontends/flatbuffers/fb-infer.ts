@@ -27,6 +27,7 @@ const fbDtypeName = (d: DType | 'unsupported'): string => d;
  * registry's code. A request that ran inline is answered directly, one that queued through a promise.
  * `limitsFor` turns the request's own timeout_micros (0 = none) into its limits under the one deadline rule, counted
  * from when the request arrived; its signal drops the request if it has not started. `protocol`: HTTP or WebSocket.
+ * `heldBytes`: the body's bytes the front end already counts in flight (InferRequest.heldBytes).
  */
 export function runFlatBuffersInfer(
   registry: ModelRegistry,
@@ -34,6 +35,7 @@ export function runFlatBuffersInfer(
   limitsFor: (timeoutMicros: number) => CallLimits,
   sizes: RequestSizes,
   protocol: ProtocolId,
+  heldBytes = 0,
 ): FbInferResult | Promise<FbInferResult> {
   let id = '';
   let model = '';
@@ -56,7 +58,7 @@ export function runFlatBuffersInfer(
       model: request.model, selector, inputs: request.inputs,
       outputNames: request.outputs.length > 0 ? request.outputs : undefined,
       // priority: 0 = the model's default level (the field's default), as Triton's parameter.
-      limits: withPriority(limitsFor(request.timeoutMicros), request.priority === 0 ? undefined : request.priority), sizes, protocol, sequence,
+      limits: withPriority(limitsFor(request.timeoutMicros), request.priority === 0 ? undefined : request.priority), sizes, protocol, sequence, heldBytes,
     }, listedInputNames(request.inputs, fbDtypeName, 'request.inputs'));
     if (response instanceof Promise) return response.then(encoded, failed);
     return encoded(response);

@@ -2,7 +2,7 @@
 // /v1/flatbuffers/ws (many requests in flight per connection, answered in completion order, matched by id).
 
 import type { HttpRequest, TemplatedApp, WebSocket } from 'uWebSockets.js';
-import { OrtServeError } from '../../errors.js';
+import { OrtServeError, toOrtServeError } from '../../errors.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
@@ -113,7 +113,7 @@ function replyTooBusy(ws: WebSocket<Connection>, bytes: Uint8Array, max: number)
 
 export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): FlatBuffersRoutes {
   const sockets = new Set<WebSocket<Connection>>();
-  const exchangeOptions: HttpExchangeOptions = { ...ctx.exchange, gate: ctx.gate };
+  const exchangeOptions: HttpExchangeOptions = { ...ctx.exchange, gate: ctx.gate, inFlight: ctx.sizes.inFlight };
   app.post(FLATBUFFERS_HTTP_PATH, (res, req) => {
     const ex = new HttpExchange(res, req, exchangeOptions);
     if (ctx.gate.closing) return ex.refuse(shuttingDown(), ctx.maxBodyBytes);
@@ -124,7 +124,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
     // aborts the signal, which drops the request if it is still queued. A request run inline is answered in the same
     // turn its last byte arrived.
     ex.readBodyThen(ctx.maxBodyBytes, (body) => {
-      const result = runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes, Protocol.flatbuffersHttp);
+      const result = runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes, Protocol.flatbuffersHttp, ex.heldBytes);
       if (result instanceof Promise) void result.then(send);
       else send(result);
     }, (error) => {
@@ -169,18 +169,27 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         replyTooBusy(ws, bytes, ctx.wsMaxInFlight);
         return;
       }
+      // The message counts in the server's bytes in flight until its answer is ready (its tensors only beyond it).
+      let release: () => void;
+      try {
+        release = ctx.sizes.inFlight.reserve(bytes.length, 'the request message');
+      } catch (err) {
+        replyError(ws, bytes, toOrtServeError(err));
+        return;
+      }
       const request = new WsRequest(bytes, deadlineClock());
       connection.inFlight.add(request);
       const limitsFor = (timeoutMicros: number): CallLimits =>
         new WsLimits(request, requestDeadline({ receivedAt: request.receivedAt, serverTimeoutMs: ctx.restTimeoutMs, timeoutMicros }));
       const reply = (result: FbInferResult) => {
+        release();
         // Not there any more: shutdown has answered it already (abandon below).
         if (!connection.inFlight.delete(request)) return;
         // A closed connection's results are dropped; send() on a backed-up one closes it (closeOnBackpressureLimit).
         // Corked: outside uWS's own callbacks an uncorked send is held until the loop next polls the socket.
         if (connection.open) ws.cork(() => ws.send(result.bytes, true));
       };
-      const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs);
+      const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs, bytes.length);
       if (result instanceof Promise) void result.then(reply);
       else reply(result);
     },

@@ -58,6 +58,11 @@ export class ConnectionGate {
     });
   }
 
+  /** Sockets and refused peers the gate tracks now (both 0 once every connection has closed). */
+  tracked(): { sockets: number; refusedPeers: number } {
+    return { sockets: this.sockets.size, refusedPeers: this.refused.size };
+  }
+
   /** Stops accepting connections; those open stay open (shutdown's first step). */
   stopListening(): void {
     this.listener?.close();

@@ -12,7 +12,7 @@ import { ConnectionGate } from './grpc-connections.js';
 import type { GrpcActivity, GrpcContext } from './grpc-context.js';
 import { healthService } from './health-service.js';
 import { kserveService } from './kserve-service.js';
-import { KSERVE_WIRE_CODECS, PREDICTION_WIRE_CODECS } from './grpc-wire-codecs.js';
+import { kserveWireCodecs, predictionWireCodecs } from './grpc-wire-codecs.js';
 import { guardedService } from './proto-schemas.js';
 import { modelService, predictionService } from './tf-serving-service.js';
 
@@ -30,6 +30,13 @@ export interface GrpcServerOptions {
   credentials?: ServerCredentials;
   /** Bearer token the inference methods need in their `authorization` metadata (--inference_token_file). */
   inferenceToken?: BearerToken | undefined;
+}
+
+/** GrpcFrontEnd.tracked(). */
+export interface GrpcTracked {
+  streams: number;
+  sockets: number;
+  refusedPeers: number;
 }
 
 type UnaryHandler = (call: unknown, callback: (error: unknown, value?: unknown) => void) => void;
@@ -74,6 +81,14 @@ export class GrpcFrontEnd implements DrainSource {
 
   constructor(private readonly ctx: Omit<GrpcContext, 'activity' | 'streams'>, private readonly options: GrpcServerOptions) {}
 
+  /**
+   * What the front end holds for its clients besides the gauges in `activity`: streams tracked for shutdown, sockets
+   * and refused peers tracked by the connection gate. All 0 once every client has gone (test/grpc-idle-streams.test.ts).
+   */
+  tracked(): GrpcTracked {
+    return { streams: this.streams.size, ...(this.gate?.tracked() ?? { sockets: 0, refusedPeers: 0 }) };
+  }
+
   /** ModelStreamInfer requests in flight (unary calls are counted in the DrainGate's pending set). */
   inFlight(): number {
     return this.activity.streamTasksInFlight;
@@ -114,8 +129,8 @@ export class GrpcFrontEnd implements DrainSource {
       const counted = drained(definition, handlers, ctx.gate);
       server.addService(definition, token === undefined ? counted : requireToken(definition, counted, token));
     };
-    add(guardedService('inference.GRPCInferenceService', KSERVE_WIRE_CODECS), kserveService(ctx));
-    add(guardedService('tensorflow.serving.PredictionService', PREDICTION_WIRE_CODECS), predictionService(ctx));
+    add(guardedService('inference.GRPCInferenceService', kserveWireCodecs(ctx.sizes.limits)), kserveService(ctx));
+    add(guardedService('tensorflow.serving.PredictionService', predictionWireCodecs(ctx.sizes.limits)), predictionService(ctx));
     add(guardedService('tensorflow.serving.ModelService'), modelService(ctx));
     add(guardedService('grpc.health.v1.Health'), healthService(ctx));
     this.server = server;

@@ -10,6 +10,7 @@ import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
 import { decodeModelInfer, modelInferReply, routeKeyParameter, type ModelInferMessage } from './kserve-grpc-codec.js';
 import { withRouteKey } from '../../registry/model-version.js';
+import { whileHeld } from '../../inference/request-size.js';
 
 /** Tightens a call's limits with Triton's "timeout" parameter (µs from `receivedAt`) when it sets an earlier deadline. */
 function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, receivedAt: number): CallLimits {
@@ -25,12 +26,21 @@ function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, rece
 export function inferMessage(
   ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, routeKey?: string, receivedAt = deadlineClock(),
 ): ModelInferReply | Promise<ModelInferReply> {
+  // The message counts in the server's bytes in flight until answered; its tensors (views of it) only beyond it.
+  const held = 'messageBytes' in msg ? msg.messageBytes : 0;
+  return whileHeld(ctx.sizes.inFlight, held, 'the request message', () => inferHeld(ctx, msg, limits, routeKey, receivedAt, held));
+}
+
+function inferHeld(
+  ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, routeKey: string | undefined, receivedAt: number, heldBytes: number,
+): ModelInferReply | Promise<ModelInferReply> {
   expireIfPast(limits);
   if (msg.model_name !== '') checkServable(ctx.registry, msg.model_name, versionSelector(msg.model_name, msg.model_version));
   const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits);
   const response = runInference(ctx.registry, {
     model: decoded.model, selector: withRouteKey(decoded.selector, routeKeyParameter(msg) ?? routeKey), id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
     limits: withPriority(withTimeout(limits, decoded.timeoutMicros, receivedAt), decoded.priority), sizes: ctx.sizes, protocol: Protocol.kserveGrpc, sequence: decoded.sequence,
+    heldBytes,
   }, listedInputNames(decoded.inputs, datatypeOf));
   return response instanceof Promise ? response.then(modelInferReply) : modelInferReply(response);
 }

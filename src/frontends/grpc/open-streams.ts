@@ -14,6 +14,11 @@ export class OpenStreams {
     this.ends.delete(end);
   }
 
+  /** Streams tracked now (each open stream once; 0 after every stream has ended). */
+  get size(): number {
+    return this.ends.size;
+  }
+
   /** Ends every stream with `error` as its status (UNAVAILABLE for ERR_SHUTTING_DOWN). */
   endAll(error: OrtServeError): void {
     for (const end of [...this.ends]) end(error);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type MessageTypeDefinition, type Options, type PackageDefinition } from '@grpc/proto-loader';
-import { fail } from '../../errors.js';
+import { fail, OrtServeError } from '../../errors.js';
 
 /** The files that define every service ortserve answers on its gRPC port (they import the rest). */
 export const SCHEMA_FILES = ['kserve_grpc_inference.proto', 'tensorflow_serving_apis.proto', 'grpc_health_v1.proto'];
@@ -36,14 +36,18 @@ export function loadSchemas(): PackageDefinition {
   return loaded;
 }
 
-/** A request the decoder refused; the handler answers it with ERR_PROTOBUF (grpc-js alone would say INTERNAL). */
+/**
+ * A request the decoder refused; the handler answers it with ERR_PROTOBUF (grpc-js alone would say INTERNAL), or with
+ * `error` when the decoder refused it for a limit of ours (ERR_TOO_LARGE) rather than for its form.
+ */
 export class MalformedMessage {
-  constructor(readonly reason: string) {}
+  constructor(readonly reason: string, readonly error?: OrtServeError) {}
 }
 
-/** Throws ERR_PROTOBUF for a request that could not be decoded; returns the message otherwise. */
+/** Throws ERR_PROTOBUF (or the decoder's own error) for a request that could not be decoded; returns the message otherwise. */
 export function wellFormed<T>(message: T | MalformedMessage, method: string): T {
   if (message instanceof MalformedMessage) {
+    if (message.error !== undefined) throw message.error;
     fail('ERR_PROTOBUF', `${method}: the request is not a valid protobuf message: ${message.reason}`);
   }
   return message;
@@ -115,7 +119,7 @@ export function guardedService(name: string, codecs: Readonly<Record<string, Wir
         try {
           return decode(bytes);
         } catch (err) {
-          return new MalformedMessage(err instanceof Error ? err.message : String(err));
+          return new MalformedMessage(err instanceof Error ? err.message : String(err), err instanceof OrtServeError ? err : undefined);
         }
       },
       ...(codec === undefined ? {} : { responseSerialize: codec.encode as (reply: unknown) => Buffer }),

@@ -28,6 +28,7 @@ import { authorizeManagement, reloadConfig } from './grpc-management.js';
 import type { PredictReply, PredictRequestWire } from '../../protocol/protobuf/tf-predict-wire.js';
 import { serializeMessage, type MalformedMessage } from './proto-schemas.js';
 import { tensorProtoWireToTensor } from './tf-tensor-wire.js';
+import { whileHeld } from '../../inference/request-size.js';
 const SIGNATURE_DEF_MAP = 'tensorflow.serving.SignatureDefMap';
 
 const TF_NAMES: ProtocolNames = { dtype: tfDtypeName, input: (name) => `inputs[${JSON.stringify(clientText(name))}]` };
@@ -54,6 +55,11 @@ function answeredSpec(model: string, version: number, signatureName: string): Mo
 
 /** One Predict: decoded by the wire codec (grpc-wire-codecs.ts), run, and answered in the typed *_val fields. */
 function predict(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<typeof callLimits>, routeKey: string | undefined): PredictReply | Promise<PredictReply> {
+  // The message counts in the server's bytes in flight until answered; its tensors (views of it) only beyond it.
+  return whileHeld(ctx.sizes.inFlight, req.messageBytes, 'the request message', () => predictHeld(ctx, req, limits, routeKey));
+}
+
+function predictHeld(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<typeof callLimits>, routeKey: string | undefined): PredictReply | Promise<PredictReply> {
   const { model, selector: named } = selectorOf(req.model_spec);
   const selector = withRouteKey(named, routeKey);
   checkServable(ctx.registry, model, selector);
@@ -65,6 +71,7 @@ function predict(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<t
   checkUniqueNames(req.output_filter, (i) => `output_filter[${i}]`, 'output');
   const response = runInference(ctx.registry, {
     model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits, sizes: ctx.sizes, protocol: Protocol.tfservingGrpc,
+    heldBytes: req.messageBytes,
   }, TF_NAMES);
   const reply = (answer: InferResponse): PredictReply =>
     ({ outputs: answer.outputs, model_spec: { name: answer.model, version: answer.version, signature_name: DEFAULT_SIGNATURE } });

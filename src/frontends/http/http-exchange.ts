@@ -4,6 +4,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { OrtServeError, toOrtServeError } from '../../errors.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
+import type { HeldBytes, InFlightBytes } from '../../inference/request-size.js';
 import type { DrainGate, PendingAnswer } from '../drain-gate.js';
 import type { CorsPolicy } from './cors.js';
 import { ROUTE_KEY_HEADER } from '../../registry/model-version.js';
@@ -50,6 +51,11 @@ export interface HttpExchangeOptions {
   gate?: DrainGate;
   /** CORS (--rest_api_enable_cors_support): answers to an allowed Origin carry its headers. Absent: no CORS work at all. */
   cors?: CorsPolicy;
+  /**
+   * The server's bytes in flight (--max_in_flight_bytes): a body counts there from its first byte (its Content-Length,
+   * or the bytes received so far) until the exchange answers or its client leaves.
+   */
+  inFlight?: InFlightBytes;
 }
 
 /**
@@ -77,6 +83,8 @@ export class HttpExchange implements PendingAnswer {
   private abortController: AbortController | undefined;
   /** The connection is paused (not read) until this exchange answers; see HttpExchangeOptions.holdPipelined. */
   private held = false;
+  /** The body's bytes in the server's count of bytes in flight, given back when the exchange answers or aborts. */
+  private body: HeldBytes | undefined;
 
   constructor(private readonly res: HttpResponse, req: HttpRequest, private readonly options: HttpExchangeOptions = {}) {
     this.method = req.getMethod();
@@ -92,6 +100,7 @@ export class HttpExchange implements PendingAnswer {
     this.routeKey = req.getHeader(ROUTE_KEY_HEADER);
     res.onAborted(() => {
       this.aborted = true;
+      this.body?.release();
       options.gate?.pending.delete(this);
       this.onAbort?.();
       this.abortController?.abort();
@@ -112,6 +121,7 @@ export class HttpExchange implements PendingAnswer {
   private respond(write: (res: HttpResponse) => void): void {
     if (this.aborted || this.responded) return;
     this.responded = true;
+    this.body?.release();
     this.options.gate?.pending.delete(this);
     this.res.cork(() => {
       if (this.held) this.res.resume();
@@ -133,45 +143,77 @@ export class HttpExchange implements PendingAnswer {
    * of the callbacks runs, once.
    */
   readBodyThen(limit: number, resolve: (body: Buffer) => void, reject: (err: OrtServeError) => void): void {
-    {
-      const tooLarge = () =>
-        new OrtServeError('ERR_TOO_LARGE', `request body exceeds the limit of ${limit} bytes (--max_body_bytes)`);
-      // Past the limit the rest of the body is read and dropped, up to another `limit` bytes, before the 413 goes out:
-      // a client still writing when the server closes gets a TCP reset that can destroy the reply it has not read.
-      // A body larger than that is cut off at once (the reply may then be lost, a price for such a client).
-      const discardBudget = 2 * limit;
-      if (this.contentLength !== undefined && this.contentLength > discardBudget) {
-        reject(tooLarge());
+    const tooLarge = () =>
+      new OrtServeError('ERR_TOO_LARGE', `request body exceeds the limit of ${limit} bytes (--max_body_bytes)`);
+    // Past the limit the rest of the body is read and dropped, up to another `limit` bytes, before the 413 goes out:
+    // a client still writing when the server closes gets a TCP reset that can destroy the reply it has not read.
+    // A body larger than that is cut off at once (the reply may then be lost, a price for such a client).
+    const discardBudget = 2 * limit;
+    if (this.contentLength !== undefined && this.contentLength > discardBudget) {
+      reject(tooLarge());
+      return;
+    }
+    const oversized = this.contentLength !== undefined && this.contentLength > limit;
+    // The body counts in the server's bytes in flight before it is buffered: its whole Content-Length at once, a
+    // chunked body chunk by chunk. Past the server's limit it is read and dropped (nothing held, the connection stays
+    // usable) and then refused with the retryable 503.
+    let busy = oversized ? undefined : this.countBody(this.contentLength ?? 0);
+    // With a Content-Length we fill one preallocated buffer; without one (chunked) we collect chunks.
+    const whole = this.contentLength !== undefined && !oversized && busy === undefined ? Buffer.allocUnsafe(this.contentLength) : undefined;
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      outcome();
+    };
+    // A client that disconnects mid-body must not leave this promise (and its buffers) pending forever.
+    this.onAbort = () => settle(() => reject(new OrtServeError('ERR_BAD_REQUEST', 'the client closed the connection before sending the whole body')));
+    this.res.onData((chunk, isLast) => {
+      received += chunk.byteLength;
+      if (received > limit) {
+        chunks.length = 0;
+        this.body?.release();
+        if (isLast || received > discardBudget) settle(() => reject(tooLarge()));
         return;
       }
-      const oversized = this.contentLength !== undefined && this.contentLength > limit;
-      // With a Content-Length we fill one preallocated buffer; without one (chunked) we collect chunks.
-      const whole = this.contentLength !== undefined && !oversized ? Buffer.allocUnsafe(this.contentLength) : undefined;
-      const chunks: Buffer[] = [];
-      let received = 0;
-      let settled = false;
-      const settle = (outcome: () => void) => {
-        if (settled) return;
-        settled = true;
-        outcome();
-      };
-      // A client that disconnects mid-body must not leave this promise (and its buffers) pending forever.
-      this.onAbort = () => settle(() => reject(new OrtServeError('ERR_BAD_REQUEST', 'the client closed the connection before sending the whole body')));
-      this.res.onData((chunk, isLast) => {
-        received += chunk.byteLength;
-        if (received > limit) {
-          chunks.length = 0;
-          if (isLast || received > discardBudget) settle(() => reject(tooLarge()));
-          return;
-        }
-        if (whole !== undefined) Buffer.from(chunk).copy(whole, received - chunk.byteLength);
-        else chunks.push(Buffer.from(new Uint8Array(chunk))); // a copy: uWS neuters the chunk when this callback returns
+      if (busy === undefined && whole === undefined) busy = this.countBody(chunk.byteLength);
+      if (busy !== undefined) {
+        chunks.length = 0;
+        this.body?.release();
         if (isLast) {
           this.hold();
-          settle(() => resolve(whole !== undefined ? whole.subarray(0, received) : Buffer.concat(chunks, received)));
+          settle(() => reject(busy!));
         }
-      });
+        return;
+      }
+      if (whole !== undefined) Buffer.from(chunk).copy(whole, received - chunk.byteLength);
+      else chunks.push(Buffer.from(new Uint8Array(chunk))); // a copy: uWS neuters the chunk when this callback returns
+      if (isLast) {
+        this.hold();
+        settle(() => resolve(whole !== undefined ? whole.subarray(0, received) : Buffer.concat(chunks, received)));
+      }
+    });
+  }
+
+  /** Counts `bytes` more of the body in the server's bytes in flight; the refusal (ERR_QUEUE_FULL) when over its limit. */
+  private countBody(bytes: number): OrtServeError | undefined {
+    const inFlight = this.options.inFlight;
+    // After the answer (shutdown's, say) the rest of a body is dropped as it comes: nothing would give it back.
+    if (inFlight === undefined || bytes === 0 || this.responded || this.aborted) return undefined;
+    this.body ??= inFlight.hold();
+    try {
+      this.body.add(bytes, 'the request body');
+      return undefined;
+    } catch (err) {
+      return toOrtServeError(err);
     }
+  }
+
+  /** Bytes of this request's body counted in the server's bytes in flight now (runInference counts its tensors beyond them). */
+  get heldBytes(): number {
+    return this.body?.bytes ?? 0;
   }
 
   /** Aborted when the client disconnects: pass it to the engine so a request nobody waits for is dropped. */

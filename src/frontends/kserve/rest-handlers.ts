@@ -76,6 +76,7 @@ function infer(
     // The body's route_key parameter wins over the x-ortserve-route-key header.
     model, selector: withRouteKey(selector, decoded.routeKey ?? ex.routeKey), inputs: decoded.inputs, outputNames: decoded.outputNames, id: decoded.id,
     limits: withPriority(ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), decoded.priority), sizes: ctx.sizes, protocol: Protocol.kserveRest, sequence: decoded.sequence,
+    heldBytes: ex.heldBytes,
   }, listedInputNames(decoded.inputs, datatypeOf));
   // A large JSON answer is built over several turns of the event loop (--json_slice_values); a small one in this turn.
   const reply = (answer: InferResponse): void | Promise<void> => {

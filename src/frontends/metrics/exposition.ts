@@ -32,7 +32,10 @@ export function render(series: Array<Series | HistogramSeries>): string {
   for (const s of series) {
     lines.push(`# HELP ${s.name} ${s.help}`, `# TYPE ${s.name} ${s.type}`);
     if (s.type !== 'histogram') {
-      for (const sample of s.samples) lines.push(`${s.name}{${labelText(sample.labels)}} ${sample.value}`);
+      for (const sample of s.samples) {
+        const labels = labelText(sample.labels);
+        lines.push(labels === '' ? `${s.name} ${sample.value}` : `${s.name}{${labels}} ${sample.value}`);
+      }
       continue;
     }
     for (const sample of s.samples) {

@@ -9,6 +9,7 @@ import {
   type LaneHistogram, type RequestStats,
 } from '../../inference/request-stats.js';
 import { render, type HistogramSeries, type Series } from './exposition.js';
+import type { GrpcActivity } from '../grpc/grpc-context.js';
 
 /** The per-version part of the metrics page, read from each session's counters, native stats and request recorder. */
 export function prometheusText(registry: ModelRegistry): string {
@@ -116,6 +117,24 @@ function tfServingSeries(rows: Counters[]): [Series, HistogramSeries] {
     });
   }
   return [count, latency];
+}
+
+/** What the server holds now, whichever model it is for: bytes in flight and the gRPC front end's gauges. */
+export interface ServerGauges {
+  inFlightBytes: number;
+  grpc: GrpcActivity | undefined;
+}
+
+/** The server-wide part of the metrics page (ServerGauges). */
+export function serverText(gauges: ServerGauges): string {
+  const gauge = (name: string, help: string, value: number): Series => ({ name, help, type: 'gauge', samples: [{ labels: {}, value }] });
+  const grpc = gauges.grpc ?? { connections: 0, activeStreams: 0, streamTasksInFlight: 0 };
+  return render([
+    gauge('ortserve_in_flight_bytes', 'Bytes requests in flight hold now: bodies and gRPC messages from their first byte, tensors beyond them, answers (--max_in_flight_bytes)', gauges.inFlightBytes),
+    gauge('ortserve_grpc_connections', 'gRPC connections open now (admitted under --grpc_max_connections)', grpc.connections),
+    gauge('ortserve_grpc_infer_streams', 'ModelStreamInfer streams open now (--grpc_max_infer_streams)', grpc.activeStreams),
+    gauge('ortserve_grpc_stream_requests_in_flight', 'Requests received on ModelStreamInfer streams and not answered yet', grpc.streamTasksInFlight),
+  ]);
 }
 
 /** Traffic weights as routed now and rollbacks per version, for models with weights (or a rollback in their past). */

@@ -85,6 +85,7 @@ function predict(
     limits: ex.callLimits(ctx.restTimeoutMs),
     sizes: ctx.sizes,
     protocol: Protocol.tfservingRest,
+    heldBytes: ex.heldBytes,
   }, TF_REST_NAMES);
   // A large answer is built over several turns of the event loop (--json_slice_values), so other clients are served
   // meanwhile; a small one is sent in this turn.

@@ -73,6 +73,11 @@ export function decodeInferRequest(bytes: Uint8Array, limits: SizeLimits = DEFAU
   const label = r.versionLabel() ?? undefined;
   if (version < 0) fail('ERR_BAD_REQUEST', `request.model_version must be positive, got ${version}`);
   if (version > 0 && label !== undefined && label !== '') fail('ERR_BAD_REQUEST', 'request: give model_version or version_label, not both');
+  // Read before any input or output is: a vector of offsets costs 4 bytes an entry, and may repeat one table.
+  const entries = r.inputsLength() + r.outputsLength();
+  if (entries > limits.maxRequestEntries) {
+    fail('ERR_TOO_LARGE', `request: ${r.inputsLength()} inputs and ${r.outputsLength()} outputs, more entries than the limit of ${limits.maxRequestEntries} (--max_request_entries)`);
+  }
   const inputs = new Map<string, Tensor>();
   const tally = new RequestTally(limits);
   const inputCount = r.inputsLength();

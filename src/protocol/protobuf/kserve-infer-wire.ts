@@ -10,6 +10,7 @@ import {
   ScalarRuns, WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT, WireReader, WireWriter,
   delimitedSize, utf8Length, varint64Size, varintSize,
 } from './wire.js';
+import { DecodeCounts, UNLIMITED, type DecodeLimits } from './decode-counts.js';
 
 export interface InferParameterWire {
   parameter_choice?: 'bool_param' | 'int64_param' | 'string_param' | 'double_param' | 'uint64_param';
@@ -53,6 +54,8 @@ export interface ModelInferRequestWire {
   outputs: Array<{ name: string; parameters: ParameterMap }>;
   /** Views over the message: tensor bytes are not copied. */
   raw_input_contents: Buffer[];
+  /** Not a protobuf field: the size of the message it was decoded from (counted in the server's bytes in flight). */
+  messageBytes: number;
 }
 
 function readParameter(r: WireReader): InferParameterWire {
@@ -85,7 +88,8 @@ const NO_PARAMETERS: ParameterMap = Object.freeze(newMap());
  * One map<string, InferParameter> entry into `map` (a later entry with the same key replaces it); returns the map,
  * made on the first entry. An entry without a value is refused, as the generic decoder refuses it.
  */
-function readParameterEntry(r: WireReader, found: ParameterMap, where: string): ParameterMap {
+function readParameterEntry(r: WireReader, found: ParameterMap, where: string, counts: DecodeCounts): ParameterMap {
+  counts.entry(where);
   const map = found === NO_PARAMETERS ? newMap() : found;
   const { key, value } = r.mapEntry(where, () => `${where}.value`, readParameter);
   map[key] = value;
@@ -93,23 +97,26 @@ function readParameterEntry(r: WireReader, found: ParameterMap, where: string): 
 }
 
 /** A repeated int64 field (packed or not) into `out`: numbers, or bigints where a number would not be exact. */
-function readInt64s(r: WireReader, out: Array<number | bigint>, name: string): void {
+function readInt64s(r: WireReader, out: Array<number | bigint>, name: string, counts: DecodeCounts): void {
+  const field = `${r.where === '' ? '' : `${r.where}.`}${name}`;
   if (r.wire !== WIRE_BYTES) {
     r.expect(WIRE_VARINT, name);
+    counts.entry(field);
     out.push(r.int64());
     return;
   }
   const end = r.bytesEnd();
-  const run = r.nested(r.pos, end, `${r.where === '' ? '' : `${r.where}.`}${name}`);
+  const run = r.nested(r.pos, end, field);
   r.pos = end;
   run.field = r.field;
   while (run.more()) {
     run.fieldAt = run.pos;
+    counts.entry(field);
     out.push(run.int64());
   }
 }
 
-function readContents(r: WireReader): InferTensorContentsWire {
+function readContents(r: WireReader, counts: DecodeCounts): InferTensorContentsWire {
   let bool: ScalarRuns<'bool'> | undefined;
   let int: ScalarRuns<'int32'> | undefined;
   let int64: ScalarRuns<'int64'> | undefined;
@@ -128,7 +135,7 @@ function readContents(r: WireReader): InferTensorContentsWire {
       case 5: uint64 = r.scalarRun(uint64, 'uint64', 'uint64_contents'); break;
       case 6: fp32 = r.scalarRun(fp32, 'float', 'fp32_contents'); break;
       case 7: fp64 = r.scalarRun(fp64, 'double', 'fp64_contents'); break;
-      case 8: r.expect(WIRE_BYTES, 'bytes_contents'); bytes.push(r.bytes()); break;
+      case 8: r.expect(WIRE_BYTES, 'bytes_contents'); counts.value(`${r.where}.bytes_contents`); bytes.push(r.bytes()); break;
       default: r.skip();
     }
   }
@@ -144,20 +151,20 @@ function readContents(r: WireReader): InferTensorContentsWire {
   };
 }
 
-function readInput(r: WireReader): InferInputTensorWire {
+function readInput(r: WireReader, counts: DecodeCounts): InferInputTensorWire {
   const input: InferInputTensorWire = { name: '', datatype: '', shape: [], parameters: NO_PARAMETERS, contents: null };
   while (r.more()) {
     r.key();
     switch (r.field) {
       case 1: r.expect(WIRE_BYTES, 'name'); input.name = r.string(); break;
       case 2: r.expect(WIRE_BYTES, 'datatype'); input.datatype = r.string(); break;
-      case 3: readInt64s(r, input.shape, 'shape'); break;
-      case 4: r.expect(WIRE_BYTES, 'parameters'); input.parameters = readParameterEntry(r, input.parameters, `${r.where}.parameters`); break;
+      case 3: readInt64s(r, input.shape, 'shape', counts); break;
+      case 4: r.expect(WIRE_BYTES, 'parameters'); input.parameters = readParameterEntry(r, input.parameters, `${r.where}.parameters`, counts); break;
       case 5: {
         r.expect(WIRE_BYTES, 'contents');
         const end = r.bytesEnd();
         // A message field sent twice: the later one replaces the earlier, as the generic decoder does.
-        input.contents = readContents(r.nested(r.pos, end, `${r.where}.contents`));
+        input.contents = readContents(r.nested(r.pos, end, `${r.where}.contents`), counts);
         r.pos = end;
         break;
       }
@@ -167,7 +174,7 @@ function readInput(r: WireReader): InferInputTensorWire {
   return input;
 }
 
-function readOutput(r: WireReader): { name: string; parameters: ParameterMap } {
+function readOutput(r: WireReader, counts: DecodeCounts): { name: string; parameters: ParameterMap } {
   const output = { name: '', parameters: NO_PARAMETERS };
   while (r.more()) {
     r.key();
@@ -176,17 +183,23 @@ function readOutput(r: WireReader): { name: string; parameters: ParameterMap } {
       output.name = r.string();
     } else if (r.field === 2) {
       r.expect(WIRE_BYTES, 'parameters');
-      output.parameters = readParameterEntry(r, output.parameters, `${r.where}.parameters`);
+      output.parameters = readParameterEntry(r, output.parameters, `${r.where}.parameters`, counts);
     } else r.skip();
   }
   return output;
 }
 
-/** Decodes a ModelInferRequest; throws WireError naming the field and byte for a message that is not well formed. */
-export function decodeModelInferRequest(bytes: Buffer): ModelInferRequestWire {
+/**
+ * Decodes a ModelInferRequest; throws WireError naming the field and byte for a message that is not well formed, and
+ * ERR_TOO_LARGE past `limits` (bytes_contents values; inputs, outputs, raw_input_contents and parameter entries: see
+ * DecodeCounts), before making the objects for them.
+ */
+export function decodeModelInferRequest(bytes: Buffer, limits: DecodeLimits = UNLIMITED): ModelInferRequestWire {
   const r = new WireReader(bytes, 0, bytes.length, '');
+  const counts = new DecodeCounts(limits);
   const msg: ModelInferRequestWire = {
     model_name: '', model_version: '', id: '', parameters: NO_PARAMETERS, inputs: [], outputs: [], raw_input_contents: [],
+    messageBytes: bytes.length,
   };
   while (r.more()) {
     r.key();
@@ -194,22 +207,24 @@ export function decodeModelInferRequest(bytes: Buffer): ModelInferRequestWire {
       case 1: r.expect(WIRE_BYTES, 'model_name'); msg.model_name = r.string(); break;
       case 2: r.expect(WIRE_BYTES, 'model_version'); msg.model_version = r.string(); break;
       case 3: r.expect(WIRE_BYTES, 'id'); msg.id = r.string(); break;
-      case 4: r.expect(WIRE_BYTES, 'parameters'); msg.parameters = readParameterEntry(r, msg.parameters, 'parameters'); break;
+      case 4: r.expect(WIRE_BYTES, 'parameters'); msg.parameters = readParameterEntry(r, msg.parameters, 'parameters', counts); break;
       case 5: {
         r.expect(WIRE_BYTES, 'inputs');
+        counts.entry('inputs');
         const end = r.bytesEnd();
-        msg.inputs.push(readInput(r.nested(r.pos, end, `inputs[${msg.inputs.length}]`)));
+        msg.inputs.push(readInput(r.nested(r.pos, end, `inputs[${msg.inputs.length}]`), counts));
         r.pos = end;
         break;
       }
       case 6: {
         r.expect(WIRE_BYTES, 'outputs');
+        counts.entry('outputs');
         const end = r.bytesEnd();
-        msg.outputs.push(readOutput(r.nested(r.pos, end, `outputs[${msg.outputs.length}]`)));
+        msg.outputs.push(readOutput(r.nested(r.pos, end, `outputs[${msg.outputs.length}]`), counts));
         r.pos = end;
         break;
       }
-      case 7: r.expect(WIRE_BYTES, 'raw_input_contents'); msg.raw_input_contents.push(r.bytes()); break;
+      case 7: r.expect(WIRE_BYTES, 'raw_input_contents'); counts.entry('raw_input_contents'); msg.raw_input_contents.push(r.bytes()); break;
       default: r.skip();
     }
   }

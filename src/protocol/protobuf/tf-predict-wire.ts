@@ -11,6 +11,7 @@ import { TF_DTYPE } from '../tfserving/tf-vocabulary.js';
 import {
   ScalarRuns, WIRE_BYTES, WIRE_VARINT, WireReader, WireWriter, delimitedSize, int32Size, utf8Length, varint64Size, varintSize,
 } from './wire.js';
+import { DecodeCounts, UNLIMITED, type DecodeLimits } from './decode-counts.js';
 
 /** tensorflow.DataType's numbers, from schemas/tensorflow_framework.proto; index = number. */
 const DATA_TYPE_NAMES = [
@@ -60,6 +61,8 @@ export interface PredictRequestWire {
   /** Prototype-less, so any input name is an ordinary key. */
   inputs: Record<string, TensorProtoWire>;
   output_filter: string[];
+  /** Not a protobuf field: the size of the message it was decoded from (counted in the server's bytes in flight). */
+  messageBytes: number;
 }
 
 function readInt64Value(r: WireReader): { value: string } {
@@ -117,12 +120,13 @@ function readDim(r: WireReader): { size: number | bigint; name: string } {
   return dim;
 }
 
-function readShape(r: WireReader): TensorShapeWire {
+function readShape(r: WireReader, counts: DecodeCounts): TensorShapeWire {
   const shape: TensorShapeWire = { dim: [], unknown_rank: false };
   while (r.more()) {
     r.key();
     if (r.field === 2) {
       r.expect(WIRE_BYTES, 'dim');
+      counts.entry(`${r.where}.dim`);
       const end = r.bytesEnd();
       shape.dim.push(readDim(r.nested(r.pos, end, `${r.where}.dim[${shape.dim.length}]`)));
       r.pos = end;
@@ -136,7 +140,7 @@ function readShape(r: WireReader): TensorShapeWire {
 
 const EMPTY_BYTES = Buffer.alloc(0);
 
-function readTensor(r: WireReader): TensorProtoWire {
+function readTensor(r: WireReader, counts: DecodeCounts): TensorProtoWire {
   let dtype: string | number = 'DT_INVALID';
   let shape: TensorShapeWire | null = null;
   let version = 0;
@@ -165,7 +169,7 @@ function readTensor(r: WireReader): TensorProtoWire {
       case 2: {
         r.expect(WIRE_BYTES, 'tensor_shape');
         const end = r.bytesEnd();
-        shape = readShape(r.nested(r.pos, end, `${r.where}.tensor_shape`));
+        shape = readShape(r.nested(r.pos, end, `${r.where}.tensor_shape`), counts);
         r.pos = end;
         break;
       }
@@ -174,7 +178,7 @@ function readTensor(r: WireReader): TensorProtoWire {
       case 5: float = r.scalarRun(float, 'float', 'float_val'); break;
       case 6: double = r.scalarRun(double, 'double', 'double_val'); break;
       case 7: int = r.scalarRun(int, 'int32', 'int_val'); break;
-      case 8: r.expect(WIRE_BYTES, 'string_val'); strings.push(r.bytes()); break;
+      case 8: r.expect(WIRE_BYTES, 'string_val'); counts.value(`${r.where}.string_val`); strings.push(r.bytes()); break;
       case 9: scomplex = r.scalarRun(scomplex, 'float', 'scomplex_val'); break;
       case 10: int64 = r.scalarRun(int64, 'int64', 'int64_val'); break;
       case 11: bool = r.scalarRun(bool, 'bool', 'bool_val'); break;
@@ -194,15 +198,23 @@ function readTensor(r: WireReader): TensorProtoWire {
 }
 
 /** One map<string, TensorProto> entry into `inputs`; an entry without a value is refused, as the generic decoder does. */
-function readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>): void {
-  const { key, value } = r.mapEntry('inputs', (k) => `inputs[${JSON.stringify(k)}]`, readTensor);
+function readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>, counts: DecodeCounts): void {
+  counts.entry('inputs');
+  const { key, value } = r.mapEntry('inputs', (k) => `inputs[${JSON.stringify(k)}]`, (tensor) => readTensor(tensor, counts));
   inputs[key] = value;
 }
 
-/** Decodes a PredictRequest; throws WireError naming the field and byte for a message that is not well formed. */
-export function decodePredictRequest(bytes: Buffer): PredictRequestWire {
+/**
+ * Decodes a PredictRequest; throws WireError naming the field and byte for a message that is not well formed, and
+ * ERR_TOO_LARGE past `limits` (string_val values; inputs and output_filter entries: see DecodeCounts), before making
+ * the objects for them.
+ */
+export function decodePredictRequest(bytes: Buffer, limits: DecodeLimits = UNLIMITED): PredictRequestWire {
   const r = new WireReader(bytes, 0, bytes.length, '');
-  const msg: PredictRequestWire = { model_spec: null, inputs: Object.create(null) as Record<string, TensorProtoWire>, output_filter: [] };
+  const counts = new DecodeCounts(limits);
+  const msg: PredictRequestWire = {
+    model_spec: null, inputs: Object.create(null) as Record<string, TensorProtoWire>, output_filter: [], messageBytes: bytes.length,
+  };
   while (r.more()) {
     r.key();
     switch (r.field) {
@@ -213,8 +225,8 @@ export function decodePredictRequest(bytes: Buffer): PredictRequestWire {
         r.pos = end;
         break;
       }
-      case 2: r.expect(WIRE_BYTES, 'inputs'); readTensorEntry(r, msg.inputs); break;
-      case 3: r.expect(WIRE_BYTES, 'output_filter'); msg.output_filter.push(r.string()); break;
+      case 2: r.expect(WIRE_BYTES, 'inputs'); readTensorEntry(r, msg.inputs, counts); break;
+      case 3: r.expect(WIRE_BYTES, 'output_filter'); counts.entry('output_filter'); msg.output_filter.push(r.string()); break;
       default: r.skip();
     }
   }
