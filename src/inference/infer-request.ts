@@ -89,10 +89,32 @@ export interface ProtocolNames {
   input(name: string): string;
 }
 
-/** Names inputs as a request listed them (`inputs[1] (b)`), for protocols that send a list of inputs. */
+/**
+ * Names inputs as a request listed them (`inputs[1] (b)`), for protocols that send a list of inputs. The index is
+ * made on the first name asked for: only a request that fails asks, and every request makes one of these.
+ */
 export function listedInputNames(inputNames: Iterable<string>, dtype: ProtocolNames['dtype'], list = 'inputs'): ProtocolNames {
-  const index = new Map([...inputNames].map((name, i) => [name, i]));
-  return { dtype, input: (name) => `${list}${index.has(name) ? `[${index.get(name)}]` : ''} (${clientText(name)})` };
+  return new ListedInputNames(inputNames, dtype, list);
+}
+
+class ListedInputNames implements ProtocolNames {
+  private index: Map<string, number> | undefined;
+
+  constructor(private readonly names: Iterable<string>, readonly dtype: ProtocolNames['dtype'], private readonly list: string) {}
+
+  input(name: string): string {
+    this.index ??= new Map([...this.names].map((n, i) => [n, i]));
+    const i = this.index.get(name);
+    return `${this.list}${i === undefined ? '' : `[${i}]`} (${clientText(name)})`;
+  }
+}
+
+/** The model's input names, for messages. */
+const modelInputNames = (signature: ModelSignature) => signature.inputs.map((s) => s.name).join(', ');
+
+function hasInput(signature: ModelSignature, name: string): boolean {
+  for (const spec of signature.inputs) if (spec.name === name) return true;
+  return false;
 }
 
 /**
@@ -100,19 +122,25 @@ export function listedInputNames(inputNames: Iterable<string>, dtype: ProtocolNa
  * rank and fixed dims equal. Errors use the protocol's names (the engine checks again in its own words).
  */
 export function checkInputs(inputs: ReadonlyMap<string, Tensor>, signature: ModelSignature, names: ProtocolNames): void {
-  const modelInputs = signature.inputs.map((s) => s.name).join(', ');
-  const known = new Set(signature.inputs.map((s) => s.name));
-  for (const name of inputs.keys()) {
-    if (!known.has(name)) fail('ERR_INVALID_INPUT', `${names.input(name)}: the model has no input '${clientText(name)}' (model inputs: ${modelInputs})`);
-  }
-  for (const spec of signature.inputs) {
-    const tensor = inputs.get(spec.name);
-    if (tensor === undefined) fail('ERR_INVALID_INPUT', `missing input '${spec.name}' (model inputs: ${modelInputs})`);
-    const field = names.input(spec.name);
-    if (tensor.dtype !== spec.dtype) {
-      fail('ERR_DTYPE', `${field}: datatype ${names.dtype(tensor.dtype)} does not match the model's ${names.dtype(spec.dtype)}`);
+  // Messages are built on failure only: this runs for every request, and a success allocates nothing here.
+  const specs = signature.inputs;
+  let present = 0;
+  for (const spec of specs) if (inputs.has(spec.name)) present++;
+  // Every input of the model present and no more inputs than that: then none is unknown (map keys are distinct).
+  if (present !== inputs.size) {
+    for (const name of inputs.keys()) {
+      if (!hasInput(signature, name)) {
+        fail('ERR_INVALID_INPUT', `${names.input(name)}: the model has no input '${clientText(name)}' (model inputs: ${modelInputNames(signature)})`);
+      }
     }
-    if (!shapeFits(tensor.shape, spec.shape)) fail('ERR_SHAPE', `${field}: shape ${shapeText(tensor.shape)} does not match the model's ${shapeText(spec.shape)}`);
+  }
+  for (const spec of specs) {
+    const tensor = inputs.get(spec.name);
+    if (tensor === undefined) fail('ERR_INVALID_INPUT', `missing input '${spec.name}' (model inputs: ${modelInputNames(signature)})`);
+    if (tensor.dtype !== spec.dtype) {
+      fail('ERR_DTYPE', `${names.input(spec.name)}: datatype ${names.dtype(tensor.dtype)} does not match the model's ${names.dtype(spec.dtype)}`);
+    }
+    if (!shapeFits(tensor.shape, spec.shape)) fail('ERR_SHAPE', `${names.input(spec.name)}: shape ${shapeText(tensor.shape)} does not match the model's ${shapeText(spec.shape)}`);
   }
 }
 

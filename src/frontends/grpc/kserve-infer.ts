@@ -10,6 +10,7 @@ import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
 import { decodeModelInfer, modelInferReply, routeKeyParameter, type ModelInferMessage } from './kserve-grpc-codec.js';
 import { withRouteKey } from '../../registry/model-version.js';
+import type { VersionSelector } from '../../registry/model-registry.js';
 
 /** Tightens a call's limits with Triton's "timeout" parameter (µs from `receivedAt`) when it sets an earlier deadline. */
 function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, receivedAt: number): CallLimits {
@@ -26,8 +27,12 @@ export function inferMessage(
   ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, routeKey?: string, receivedAt = deadlineClock(),
 ): ModelInferReply | Promise<ModelInferReply> {
   expireIfPast(limits);
-  if (msg.model_name !== '') checkServable(ctx.registry, msg.model_name, versionSelector(msg.model_name, msg.model_version));
-  const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits);
+  let selector: VersionSelector | undefined;
+  if (msg.model_name !== '') {
+    selector = versionSelector(msg.model_name, msg.model_version);
+    checkServable(ctx.registry, msg.model_name, selector);
+  }
+  const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits, selector);
   const response = runInference(ctx.registry, {
     model: decoded.model, selector: withRouteKey(decoded.selector, routeKeyParameter(msg) ?? routeKey), id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
     limits: withPriority(withTimeout(limits, decoded.timeoutMicros, receivedAt), decoded.priority), sizes: ctx.sizes, protocol: Protocol.kserveGrpc, sequence: decoded.sequence,
