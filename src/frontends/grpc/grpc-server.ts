@@ -6,6 +6,7 @@ import { OrtServeError } from '../../errors.js';
 import { shuttingDown, type DrainGate, type DrainSource, type PendingAnswer } from '../drain-gate.js';
 import { toServiceError, unaryBody, type UnaryBody } from './grpc-calls.js';
 import { OpenStreams } from './open-streams.js';
+import { installRawUnary, type RawUnaryMethod } from './raw-unary.js';
 import type { BearerToken } from '../management/management-auth.js';
 import { requireToken } from '../inference-auth.js';
 import { ConnectionGate } from './grpc-connections.js';
@@ -30,7 +31,12 @@ export interface GrpcServerOptions {
   credentials?: ServerCredentials;
   /** Bearer token the inference methods need in their `authorization` metadata (--inference_token_file). */
   inferenceToken?: BearerToken | undefined;
+  /** Serve ModelInfer on the HTTP/2 stream directly, without grpc-js's per-call layers (raw-unary.ts); default on. */
+  rawUnary?: boolean;
 }
+
+/** The unary methods raw-unary.ts serves, by service: the inference calls of the hot path. */
+const RAW_UNARY_METHODS: Record<string, string[]> = { 'inference.GRPCInferenceService': ['ModelInfer'] };
 
 type UnaryCallback = (error: unknown, value?: unknown) => void;
 type UnaryHandler = (call: unknown, callback: UnaryCallback) => void;
@@ -117,6 +123,8 @@ export class GrpcFrontEnd implements DrainSource {
   /** The serving server, and the one that refuses the calls of connections past --grpc_max_connections. */
   private servers: [Server, Server] | undefined;
   private gate: ConnectionGate | undefined;
+  /** Whether ModelInfer is served on the HTTP/2 stream directly (raw-unary.ts): asked for, and grpc-js allowed it. */
+  rawUnary = false;
   readonly activity: GrpcActivity = { connections: 0, activeStreams: 0, streamTasksInFlight: 0 };
   private readonly streams = new OpenStreams();
 
@@ -153,18 +161,26 @@ export class GrpcFrontEnd implements DrainSource {
     const refuser = new Server(serverOptions(this.options, [gate.refusingInterceptor]));
     const ctx: GrpcContext = { ...this.ctx, activity: this.activity, streams: this.streams };
     const token = this.options.inferenceToken;
-    const add = (definition: ServiceDefinition, handlers: object) => {
+    const raw: RawUnaryMethod[] = [];
+    const add = (name: string, definition: ServiceDefinition, handlers: object) => {
       const counted = drained(definition, handlers, ctx.gate);
       const implementation = token === undefined ? counted : requireToken(definition, counted, token);
       server.addService(definition, implementation);
       // The refuser knows every method, so that each call reaches its interceptor instead of UNIMPLEMENTED; the
       // interceptor answers before the handler would start.
       refuser.addService(definition, implementation);
+      for (const method of RAW_UNARY_METHODS[name] ?? []) {
+        raw.push({ definition: definition[method]!, handler: implementation[method] as RawUnaryMethod['handler'] });
+      }
     };
-    add(guardedService('inference.GRPCInferenceService', KSERVE_WIRE_CODECS), kserveService(ctx));
-    add(guardedService('tensorflow.serving.PredictionService', PREDICTION_WIRE_CODECS), predictionService(ctx));
-    add(guardedService('tensorflow.serving.ModelService'), modelService(ctx));
-    add(guardedService('grpc.health.v1.Health'), healthService(ctx));
+    add('inference.GRPCInferenceService', guardedService('inference.GRPCInferenceService', KSERVE_WIRE_CODECS), kserveService(ctx));
+    add('tensorflow.serving.PredictionService', guardedService('tensorflow.serving.PredictionService', PREDICTION_WIRE_CODECS), predictionService(ctx));
+    add('tensorflow.serving.ModelService', guardedService('tensorflow.serving.ModelService'), modelService(ctx));
+    add('grpc.health.v1.Health', guardedService('grpc.health.v1.Health'), healthService(ctx));
+    // Before the injectors: grpc-js binds its stream handler to each HTTP/2 server as the injector makes it.
+    this.rawUnary = this.options.rawUnary !== false && installRawUnary(server, raw, {
+      maxReceiveMessageBytes: this.options.maxReceiveMessageBytes, maxSendMessageBytes: this.options.maxSendMessageBytes,
+    });
     this.servers = [server, refuser];
     this.gate = gate;
     const { host, port } = this.options;
