@@ -313,7 +313,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       grpcPort = await grpc.start();
       gate.addSource(grpc);
       if (options.grpcRawUnary && !grpc.rawUnary) {
-        log.warn('--grpc_raw_unary: this @grpc/grpc-js has no stream handler to wrap; ModelInfer takes grpc-js\'s path');
+        log.warn('--grpc_raw_unary: this @grpc/grpc-js has no stream handler to wrap; ModelInfer and Predict take grpc-js\'s path');
       }
       log.info({
         host: options.host, restPort, grpcPort, models: registry.modelNames(),

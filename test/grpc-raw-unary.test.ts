@@ -1,5 +1,5 @@
-// ModelInfer served on the HTTP/2 stream directly (--grpc_raw_unary, src/frontends/grpc/raw-unary.ts) answers as
-// grpc-js does: the same calls, sent byte by byte over node:http2 to a server with it on and one with it off, get
+// ModelInfer and Predict served on the HTTP/2 stream directly (--grpc_raw_unary, src/frontends/grpc/raw-unary.ts)
+// answer as grpc-js does: the same calls, sent byte by byte over node:http2 to a server with it on and one with it off, get
 // the same response headers, message bytes and trailers; and it is really in use (the listening log says so).
 
 import http2 from 'node:http2';
@@ -14,6 +14,8 @@ import { startTestServer, type TestServer } from './support/test-server.js';
 const pkg = grpc.loadPackageDefinition(definition) as any;
 const ModelInfer = pkg.inference.GRPCInferenceService.service.ModelInfer;
 const PATH = '/inference.GRPCInferenceService/ModelInfer';
+const Predict = pkg.tensorflow.serving.PredictionService.service.Predict;
+const PREDICT = { ':path': '/tensorflow.serving.PredictionService/Predict' };
 const MAX_RECEIVE = 4096;
 
 const f32 = (values: number[]) => Buffer.from(new Float32Array(values).buffer);
@@ -89,7 +91,7 @@ async function same(chunks: Buffer[], headers: Record<string, string> = {}): Pro
   return raw;
 }
 
-describe('--grpc_raw_unary: ModelInfer on the HTTP/2 stream', () => {
+describe('--grpc_raw_unary: ModelInfer and Predict on the HTTP/2 stream', () => {
   it('is in use by default (the listening log line says so)', () => {
     const line = listening.find((l) => l['msg'] === 'ortserve listening (REST and gRPC)');
     expect(line?.['grpcRawUnary']).toBe(true);
@@ -145,6 +147,19 @@ describe('--grpc_raw_unary: ModelInfer on the HTTP/2 stream', () => {
     expect(badTimeout.headers['grpc-status'] ?? badTimeout.trailers['grpc-status']).toBe('13');
     const json = await same([Buffer.from('{}')], { 'content-type': 'application/json' });
     expect(json.headers[':status']).toBe(415);
+  });
+
+  it('TF Serving Predict: the same answer as grpc-js, and the same errors', async () => {
+    const request = (name: string) => framed(Predict.requestSerialize({
+      model_spec: { name }, inputs: { x: { dtype: 'DT_FLOAT', tensor_shape: { dim: [{ size: 1 }, { size: 4 }] }, float_val: ROW } },
+    }));
+    const answer = await same([request('mlp')], PREDICT);
+    expect(answer.trailers['grpc-status']).toBe('0');
+    const reply = Predict.responseDeserialize(answer.body.subarray(5));
+    const scores = Object.values(reply.outputs as Record<string, { float_val: number[] }>)[0]!.float_val;
+    mlpReference([ROW], 1)[0]!.forEach((expected, k) => expect(Math.abs(scores[k]! - expected)).toBeLessThan(1e-4));
+    const notFound = await same([request('nope')], PREDICT);
+    expect(notFound.headers).toMatchObject({ 'grpc-status': '5', 'ortserve-error-code': 'ERR_MODEL_NOT_FOUND' });
   });
 
   it('a call the client resets before its message ends leaves the session serving', async () => {

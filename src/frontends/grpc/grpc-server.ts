@@ -31,12 +31,15 @@ export interface GrpcServerOptions {
   credentials?: ServerCredentials;
   /** Bearer token the inference methods need in their `authorization` metadata (--inference_token_file). */
   inferenceToken?: BearerToken | undefined;
-  /** Serve ModelInfer on the HTTP/2 stream directly, without grpc-js's per-call layers (raw-unary.ts); default on. */
+  /** Serve ModelInfer and Predict on the HTTP/2 stream directly, without grpc-js's per-call layers (raw-unary.ts); default on. */
   rawUnary?: boolean;
 }
 
 /** The unary methods raw-unary.ts serves, by service: the inference calls of the hot path. */
-const RAW_UNARY_METHODS: Record<string, string[]> = { 'inference.GRPCInferenceService': ['ModelInfer'] };
+const RAW_UNARY_METHODS: Record<string, string[]> = {
+  'inference.GRPCInferenceService': ['ModelInfer'],
+  'tensorflow.serving.PredictionService': ['Predict'],
+};
 
 type UnaryCallback = (error: unknown, value?: unknown) => void;
 type UnaryHandler = (call: unknown, callback: UnaryCallback) => void;
@@ -123,7 +126,7 @@ export class GrpcFrontEnd implements DrainSource {
   /** The serving server, and the one that refuses the calls of connections past --grpc_max_connections. */
   private servers: [Server, Server] | undefined;
   private gate: ConnectionGate | undefined;
-  /** Whether ModelInfer is served on the HTTP/2 stream directly (raw-unary.ts): asked for, and grpc-js allowed it. */
+  /** Whether ModelInfer and Predict are served on the HTTP/2 stream directly (raw-unary.ts): asked for, and grpc-js allowed it. */
   rawUnary = false;
   readonly activity: GrpcActivity = { connections: 0, activeStreams: 0, streamTasksInFlight: 0 };
   private readonly streams = new OpenStreams();

@@ -1,5 +1,5 @@
-// Unary methods served on grpc-js's HTTP/2 streams directly (ModelInfer): the same handler, decoder and encoder as
-// through grpc-js, without grpc-js's per-call layers (intercepting call, Metadata, stream decoder, Writable stream).
+// Unary methods served on grpc-js's HTTP/2 streams directly (ModelInfer, Predict): the same handler, decoder and
+// encoder as through grpc-js, without grpc-js's per-call layers (intercepting call, Metadata, stream decoder, Writable).
 
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { status as Status, type Metadata, type MethodDefinition, type Server } from '@grpc/grpc-js';
