@@ -137,6 +137,12 @@ describe('--grpc_raw_unary: ModelInfer and Predict on the HTTP/2 stream', () => 
     expect(two.headers['grpc-status']).toBe('12');
     const flagged = await same([framed(inferRequest(), 1)]);
     expect(flagged.trailers['grpc-status']).toBe('0');
+    // A second message's prefix over the limit is refused as soon as it arrives (nothing more is buffered for it)...
+    const secondTooLarge = await same([framed(inferRequest()), framed(Buffer.alloc(0)).fill(0xff, 1, 5)]);
+    expect(secondTooLarge.headers['grpc-status']).toBe('8');
+    // ...and a second message that never completes is ignored, as grpc-js's decoder ignores it.
+    const trailing = await same([framed(inferRequest()), framed(Buffer.alloc(100)).subarray(0, 20)]);
+    expect(trailing.trailers['grpc-status']).toBe('0');
   });
 
   it('leaves to grpc-js what it does not serve: compression, a malformed grpc-timeout, another content type', async () => {

@@ -84,6 +84,9 @@ class RawUnaryCall {
   /** The bytes received so far: one chunk (the usual case) or several. */
   private chunks: Buffer[] = [];
   private received = 0;
+  /** The first and second messages' lengths, once their prefixes are here. */
+  private firstLength = -1;
+  private secondLength = -1;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -118,15 +121,39 @@ class RawUnaryCall {
     this.chunks.push(chunk);
     const before = this.received;
     this.received += chunk.length;
-    // The first message's length, once its 5-byte prefix is here: refused at once when over the limit.
+    // Each message's length is checked as soon as its 5-byte prefix is here, as grpc-js's decoder does: a message
+    // over the limit is refused at once, and a second message ends the call once it is whole, so what a call may
+    // make the server hold stays within two messages of the limit.
     if (before < 5 && this.received >= 5) {
-      const head = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks);
-      const length = head.readUInt32BE(1);
-      const max = this.limits.maxReceiveMessageBytes;
-      if (max !== -1 && length > max) {
-        this.fail({ code: Status.RESOURCE_EXHAUSTED, details: `Received message larger than max (${length} vs ${max})`, metadata: null }, false);
-      }
+      this.firstLength = this.prefixAt(0);
+      if (this.tooLarge(this.firstLength)) return;
     }
+    const second = 5 + this.firstLength;
+    if (this.firstLength >= 0 && this.received >= second + 5) {
+      if (this.secondLength < 0) {
+        this.secondLength = this.prefixAt(second);
+        if (this.tooLarge(this.secondLength)) return;
+      }
+      if (this.received >= second + 5 + this.secondLength) this.secondMessage();
+    }
+  }
+
+  /** The length in the message prefix at byte `at` of what was received (one chunk, or the chunks joined once). */
+  private prefixAt(at: number): number {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!.readUInt32BE(at + 1);
+  }
+
+  private tooLarge(length: number): boolean {
+    const max = this.limits.maxReceiveMessageBytes;
+    if (max === -1 || length <= max) return false;
+    this.fail({ code: Status.RESOURCE_EXHAUSTED, details: `Received message larger than max (${length} vs ${max})`, metadata: null }, false);
+    return true;
+  }
+
+  private secondMessage(): void {
+    const path = this.method.definition.path;
+    this.fail({ code: Status.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${path}`, metadata: null }, false);
   }
 
   onEnd(): void {
@@ -138,10 +165,6 @@ class RawUnaryCall {
     if (length < 0 || bytes.length < 5 + length) {
       // grpc-js's answer to a call that half-closed before a whole message arrived.
       this.fail({ code: Status.UNIMPLEMENTED, details: `Received no request message for server streaming method ${path}`, metadata: null }, false);
-      return;
-    }
-    if (bytes.length >= 5 + length + 5 && bytes.length >= 10 + length + bytes.readUInt32BE(length + 6)) {
-      this.fail({ code: Status.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${path}`, metadata: null }, false);
       return;
     }
     // The compressed flag is not read: with grpc-encoding identity (the only encoding served here) grpc-js takes the
