@@ -315,7 +315,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         {
           host: options.host, port: options.grpcPort, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes,
           maxSendMessageBytes: options.grpcMaxSendMessageBytes, maxConcurrentStreams: options.grpcMaxConcurrentStreams,
-          maxConnections: options.grpcMaxConnections,
+          maxConnections: options.grpcMaxConnections, rawUnary: options.grpcRawUnary,
           ...(tls.grpc === undefined ? {} : {
             credentials: ServerCredentials.createSsl(tls.grpc.ca ?? null, [{ private_key: tls.grpc.key, cert_chain: tls.grpc.cert }], tls.grpc.clientVerify),
           }),
@@ -324,10 +324,13 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       );
       grpcPort = await grpc.start();
       gate.addSource(grpc);
+      if (options.grpcRawUnary && !grpc.rawUnary) {
+        log.warn('--grpc_raw_unary: this @grpc/grpc-js has no stream handler to wrap; ModelInfer and Predict take grpc-js\'s path');
+      }
       log.info({
         host: options.host, restPort, grpcPort, models: registry.modelNames(),
         tls: { rest: tls.rest === undefined ? 'off' : tls.rest.clientVerify ? 'mtls' : 'on', grpc: tls.grpc === undefined ? 'off' : tls.grpc.clientVerify ? 'mtls' : 'on' },
-        inferenceAuth: inferenceToken !== undefined, cors: cors !== undefined,
+        inferenceAuth: inferenceToken !== undefined, cors: cors !== undefined, grpcRawUnary: grpc.rawUnary,
       }, 'ortserve listening (REST and gRPC)');
       return { restPort, grpcPort };
     },

@@ -114,6 +114,20 @@ describe('deadlines fire on time, whatever the workers are doing', () => {
     await Promise.all(held);
   });
 
+  it('a gRPC deadline on ModelInfer (served on the HTTP/2 stream, --grpc_raw_unary): the queued request is dropped at the deadline', async () => {
+    const session = t.server.registry.resolve('slow')!.session;
+    const held = await holdWorkers(t, WORKERS, WORKERS);
+    const before = session.stats();
+    const call = unaryCall(grpcs.kserve, 'ModelInfer', {
+      model_name: 'slow', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1] }], raw_input_contents: [Buffer.from(new Float32Array([1]).buffer)],
+    }, { deadline: Date.now() + 300 });
+    // Dropped while the held runs still hold both workers: it never ran.
+    await vi.waitFor(() => expect(session.stats().expired - before.expired).toBe(1), { timeout: 1500, interval: 5 });
+    expect(session.stats().tasksRun - before.tasksRun).toBe(0);
+    expect((await call).error?.code).toBe(4);   // DEADLINE_EXCEEDED
+    await Promise.all(held);
+  });
+
   it('a running request past its deadline is stopped: DEADLINE_EXCEEDED long before the run would end', async () => {
     const session = t.server.registry.resolve('slow')!.session;
     const before = session.stats();

@@ -12,7 +12,8 @@ import { KSERVE_WIRE_CODECS, PREDICTION_WIRE_CODECS } from '../src/frontends/grp
 import { decodeModelInfer, encodeModelInfer, modelInferReply, type ModelInferMessage } from '../src/frontends/grpc/kserve-grpc-codec.js';
 import { guardedService, MalformedMessage, serializeMessage } from '../src/frontends/grpc/proto-schemas.js';
 import { tensorProtoToTensor, tensorToTensorProto } from '../src/frontends/grpc/tf-tensor-proto.js';
-import { tensorProtoWireToTensor } from '../src/frontends/grpc/tf-tensor-wire.js';
+import { directTensor, tensorProtoWireToTensor } from '../src/frontends/grpc/tf-tensor-wire.js';
+import { DEFAULT_SIZE_LIMITS, RequestTally } from '../src/engine/tensor-limits.js';
 import type { InferResponse } from '../src/inference/infer-request.js';
 import {
   encodeModelInferResponse, encodeModelStreamInferResponse, type ModelInferRequestWire, type ParameterMap,
@@ -133,7 +134,18 @@ function expectSamePredict(bytes: Buffer) {
   expect(predictAsGeneric(w as PredictRequestWire)).toEqual(g);
   const result = decodedPredict(wire.predict, bytes, tensorProtoWireToTensor);
   expect(result).toEqual(decodedPredict(generic.predict, bytes, tensorProtoToTensor));
+  // The server's path: directTensor where it applies, the rules above for the rest; same tensors, same errors.
+  expect(decodedPredict(wire.predict, bytes, serverTensor)).toEqual(result);
   return result;
+}
+
+const prefixed = (prefix: string, inputs: Record<string, object>) =>
+  Object.fromEntries(Object.entries(inputs).map(([name, tp]) => [prefix + name, tp]));
+
+/** How Predict turns each input into a tensor (tf-serving-service.ts), with a tally of its own per tensor. */
+function serverTensor(tp: TensorProtoWire, field: string, max: number): Tensor {
+  const tally = new RequestTally(DEFAULT_SIZE_LIMITS, max);
+  return directTensor(tp, max, tally) ?? tensorProtoWireToTensor(tp, field, max, tally);
 }
 
 // ---- KServe ModelInferRequest corpus ----
@@ -424,6 +436,30 @@ describe('PredictRequest: both decoders give the same fields and tensors', () =>
   it('the fill rule and tensor_content', () => {
     const result = expectSamePredict(predictRequest({ model_spec: { name: 'm' }, inputs: TF_FILL_AND_CONTENT }));
     for (const [name, r] of result as Array<[string, object]>) expect(r, name).toHaveProperty('value');
+  });
+
+  it('directTensor takes the common numeric cases, counts them as the rules do, and leaves every other case', () => {
+    const inputs = (bytes: Buffer) => (wire.predict.requestDeserialize(bytes) as PredictRequestWire).inputs;
+    const corpus = { ...prefixed('typed.', TF_TYPED), ...prefixed('fill.', TF_FILL_AND_CONTENT) };
+    const taken = inputs(predictRequest({ model_spec: { name: 'm' }, inputs: corpus }));
+    const direct = Object.keys(taken).filter((name) => directTensor(taken[name]!, MAX_BYTES, new RequestTally(DEFAULT_SIZE_LIMITS, MAX_BYTES)) !== undefined);
+    // Numeric values exactly filling their own typed field or tensor_content; not bool, string, narrow integers in
+    // int_val, half_val, the fill rule, a scalar without a shape, or an empty tensor.
+    expect(direct.sort()).toEqual(['typed.f', 'typed.d', 'typed.i32', 'typed.i64', 'typed.u32', 'typed.u64', 'fill.cf', 'fill.ci64', 'fill.ch'].sort());
+    for (const name of direct) {
+      const viaDirect = new RequestTally(DEFAULT_SIZE_LIMITS, MAX_BYTES);
+      const viaRules = new RequestTally(DEFAULT_SIZE_LIMITS, MAX_BYTES);
+      expect(tensorView(directTensor(taken[name]!, MAX_BYTES, viaDirect)!), name).toEqual(tensorView(tensorProtoWireToTensor(taken[name]!, name, MAX_BYTES, viaRules)));
+      expect({ ...viaDirect }, name).toEqual({ ...viaRules });
+    }
+    const refused = inputs(predictRequest({ model_spec: { name: 'm' }, inputs: TF_ERRORS }));
+    for (const [name, tp] of Object.entries(refused)) expect(directTensor(tp, MAX_BYTES, new RequestTally(DEFAULT_SIZE_LIMITS, MAX_BYTES)), name).toBeUndefined();
+    // A tensor that would pass the request's limits is left to the rules, which name it; the tally is untouched.
+    const full = new RequestTally({ ...DEFAULT_SIZE_LIMITS, maxRequestElements: 4 }, MAX_BYTES);
+    expect(directTensor(taken['fill.cf']!, MAX_BYTES, full)).toBeDefined();
+    expect(directTensor(taken['fill.cf']!, MAX_BYTES, full)).toBeUndefined();
+    expect(full.elements).toBe(3);
+    expect(directTensor(taken['typed.d']!, 16, new RequestTally(DEFAULT_SIZE_LIMITS, 16))).toBeUndefined();
   });
 
   it('refuses the same inputs with the same message', () => {

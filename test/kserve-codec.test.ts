@@ -54,6 +54,21 @@ describe('binary tensor data (REST)', () => {
     expect(copied.data).toEqual(new BigInt64Array([9007199254740993n]));
     expect((copied.data as BigInt64Array).buffer).not.toBe(shifted.buffer);
   });
+
+  it('gives each misaligned copy bytes of its own: later writes to the message or another copy change nothing', () => {
+    const message = Buffer.alloc(4 + 8 * 3);
+    const values = [1.5, -2.25, 1e300];
+    values.forEach((v, i) => message.writeDoubleLE(v, 4 + 8 * i));
+    const copies = [0, 1, 2].map(() => bytesToTensor('float64', [3], message.subarray(4, 28), 'x', 'FP64').data as Float64Array);
+    for (const copy of copies) {
+      expect(copy.byteOffset % 8).toBe(0);
+      expect([...copy]).toEqual(values);
+    }
+    message.fill(0);
+    copies[0]!.fill(7);
+    expect([...copies[1]!]).toEqual(values);
+    expect([...copies[2]!]).toEqual(values);
+  });
 });
 
 describe('raw bytes in gRPC messages', () => {

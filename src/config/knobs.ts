@@ -26,6 +26,8 @@ export interface ServerOptions {
   grpcMaxConcurrentStreams: number;
   /** gRPC connections open at once. */
   grpcMaxConnections: number;
+  /** Serve ModelInfer and Predict on the HTTP/2 stream directly, without grpc-js's per-call layers. */
+  grpcRawUnary: boolean;
   /** Name of the single model to serve from modelBasePath. */
   modelName: string;
   /** Directory holding numeric version subdirectories, each with model.onnx. */
@@ -162,6 +164,7 @@ export const KNOBS: readonly Knob[] = [
   { key: 'grpcMaxInferStreams', flag: 'grpc_max_infer_streams', kind: 'integer', default: 4096, min: 1, max: 1_048_576, doc: 'ModelStreamInfer streams open at once on the whole server; past it a new stream fails at once with UNAVAILABLE (ERR_QUEUE_FULL) naming this flag. An idle stream holds about 10 KB.' },
   { key: 'grpcMaxConcurrentStreams', flag: 'grpc_max_concurrent_streams', kind: 'integer', default: 256, min: 1, max: 2 ** 31 - 1, doc: 'Calls (HTTP/2 streams) one gRPC connection may have open at once, announced to the client in HTTP/2 SETTINGS: a client\'s further calls wait on its side until one ends; a client that ignores the setting has them refused (REFUSED_STREAM).' },
   { key: 'grpcMaxConnections', flag: 'grpc_max_connections', kind: 'integer', default: 1024, min: 1, max: 1_048_576, doc: 'gRPC connections open at once; the calls of a connection past it fail with UNAVAILABLE (ERR_QUEUE_FULL) naming this flag, and that connection is closed after a second.' },
+  { key: 'grpcRawUnary', flag: 'grpc_raw_unary', kind: 'boolean', default: true, doc: 'Serve KServe ModelInfer and TF Serving Predict on the HTTP/2 stream directly: the same handler, limits, deadline, cancellation and errors, without grpc-js\'s per-call layers (about a third less server CPU per call on a tiny model). Calls asking for compression, other methods, and a grpc-js version whose internals differ take grpc-js\'s path. Off: every call goes through grpc-js.' },
   { key: 'modelName', flag: 'model_name', kind: 'string', default: '', doc: 'Model name to serve from --model_base_path; default: the last path component of --model_base_path. When that directory holds model directories instead of version directories, every model under it is served and this is ignored.' },
   { key: 'modelBasePath', flag: 'model_base_path', kind: 'string', default: '', doc: 'Directory with numeric version subdirectories (<base>/<version>/model.onnx), or a repository of such model directories.' },
   { key: 'modelRepository', flag: 'model_repository', kind: 'string', default: '', doc: 'A Triton model repository, served unchanged: every <model>/ directory with <model>/config.pbtxt (Triton\'s ModelConfig text format; a missing one is auto-completed from the model, as Triton\'s --strict-model-config=false) and <model>/<version>/model.onnx. Fields ortserve does not act on are named in the model\'s status; a config.pbtxt that cannot be used, or that contradicts its model, fails that model alone. May be given beside --model_config_file (model names must differ); --model_base_path is then ignored.' },

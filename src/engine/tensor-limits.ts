@@ -66,6 +66,14 @@ export class RequestTally {
     if (this.over()) this.check(`${field}: shape ${shapeText(shape)}`);
   }
 
+  /**
+   * Whether a numeric tensor of `count` elements of `dtype` can be added without passing a limit; a fast path asks
+   * first, so that it can leave a tensor that would fail to the path that names its field.
+   */
+  fits(dtype: Exclude<DType, 'string'>, count: number): boolean {
+    return this.bytes + count * DTYPE_SIZE[dtype] <= this.maxBytes && this.elements + count <= this.limits.maxRequestElements;
+  }
+
   /** Whether the tally is over any limit. */
   private over(): boolean {
     return this.bytes > this.maxBytes || this.elements > this.limits.maxRequestElements || this.strings > this.limits.maxStringElements;

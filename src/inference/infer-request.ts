@@ -112,16 +112,12 @@ export function listedInputNames(inputs: ReadonlyMap<string, unknown>, dtype: Pr
   };
 }
 
-/** Each signature's input names as a set, made once per loaded signature rather than per request. */
-const inputNameSets = new WeakMap<ModelSignature, ReadonlySet<string>>();
+/** The model's input names, for messages. */
+const modelInputNames = (signature: ModelSignature) => signature.inputs.map((s) => s.name).join(', ');
 
-function inputNameSet(signature: ModelSignature): ReadonlySet<string> {
-  let set = inputNameSets.get(signature);
-  if (set === undefined) {
-    set = new Set(signature.inputs.map((s) => s.name));
-    inputNameSets.set(signature, set);
-  }
-  return set;
+function hasInput(signature: ModelSignature, name: string): boolean {
+  for (const spec of signature.inputs) if (spec.name === name) return true;
+  return false;
 }
 
 /**
@@ -130,14 +126,21 @@ function inputNameSet(signature: ModelSignature): ReadonlySet<string> {
  * are built only when a check fails: this runs for every request.
  */
 export function checkInputs(inputs: ReadonlyMap<string, Tensor>, signature: ModelSignature, names: ProtocolNames): void {
-  const modelInputs = () => signature.inputs.map((s) => s.name).join(', ');
-  const known = inputNameSet(signature);
-  for (const name of inputs.keys()) {
-    if (!known.has(name)) fail('ERR_INVALID_INPUT', `${names.input(name)}: the model has no input '${clientText(name)}' (model inputs: ${modelInputs()})`);
+  // Messages are built on failure only: this runs for every request, and a success allocates nothing here.
+  const specs = signature.inputs;
+  let present = 0;
+  for (const spec of specs) if (inputs.has(spec.name)) present++;
+  // Every input of the model present and no more inputs than that: then none is unknown (map keys are distinct).
+  if (present !== inputs.size) {
+    for (const name of inputs.keys()) {
+      if (!hasInput(signature, name)) {
+        fail('ERR_INVALID_INPUT', `${names.input(name)}: the model has no input '${clientText(name)}' (model inputs: ${modelInputNames(signature)})`);
+      }
+    }
   }
-  for (const spec of signature.inputs) {
+  for (const spec of specs) {
     const tensor = inputs.get(spec.name);
-    if (tensor === undefined) fail('ERR_INVALID_INPUT', `missing input '${spec.name}' (model inputs: ${modelInputs()})`);
+    if (tensor === undefined) fail('ERR_INVALID_INPUT', `missing input '${spec.name}' (model inputs: ${modelInputNames(signature)})`);
     if (tensor.dtype !== spec.dtype) {
       fail('ERR_DTYPE', `${names.input(spec.name)}: datatype ${names.dtype(tensor.dtype)} does not match the model's ${names.dtype(spec.dtype)}`);
     }

@@ -69,8 +69,12 @@ export function bytesToTensor(dtype: DType, shape: number[], bytes: Uint8Array, 
 
 /** The typed view, copying only when `bytes` starts at an offset the element type cannot start at. */
 export function alignedView(dtype: NumericDType, bytes: Uint8Array): Tensor['data'] {
-  if (bytes.byteOffset % DTYPE_SIZE[dtype] === 0) return viewAs(dtype, bytes);
-  const copy = new Uint8Array(bytes.byteLength);
+  const size = DTYPE_SIZE[dtype];
+  if (bytes.byteOffset % size === 0) return viewAs(dtype, bytes);
+  // Buffer.allocUnsafe: a slice of Node's pool for small tensors (8-byte aligned, not zeroed, no ArrayBuffer of its
+  // own), which costs far less than a new Uint8Array; checked, since the pool's alignment is Node's choice.
+  let copy: Uint8Array = Buffer.allocUnsafe(bytes.byteLength);
+  if (copy.byteOffset % size !== 0) copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   return viewAs(dtype, copy);
 }

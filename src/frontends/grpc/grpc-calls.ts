@@ -70,6 +70,17 @@ export function authorizationOf(call: ServerSurfaceCall): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** What a unary() handler runs for a call: the answer, a promise of it, or a throw (any error). */
+export type UnaryBody = (call: ServerUnaryCall<unknown, unknown>) => unknown;
+
+/** Where a unary() handler keeps its body, so the drain gate (grpc-server.ts) can run it without a callback of its own. */
+export const UNARY_BODY = Symbol('ortserve.unaryBody');
+
+/** The body of a handler made by unary(), if it is one. */
+export function unaryBody(handler: unknown): UnaryBody | undefined {
+  return typeof handler === 'function' ? (handler as { [UNARY_BODY]?: UnaryBody })[UNARY_BODY] : undefined;
+}
+
 /**
  * A unary handler from an async function: a request that failed to decode is refused with INVALID_ARGUMENT, and
  * any error becomes the registry's gRPC status. `method` names the RPC in messages.
@@ -78,10 +89,11 @@ export function unary<Req, Res>(
   method: string,
   handler: (request: Req, call: ServerUnaryCall<Req | MalformedMessage, Res>) => Promise<Res> | Res,
 ): handleUnaryCall<Req | MalformedMessage, Res> {
-  return (call, callback) => {
+  const body = (call: ServerUnaryCall<Req | MalformedMessage, Res>) => handler(wellFormed(call.request, method), call);
+  const grpcHandler: handleUnaryCall<Req | MalformedMessage, Res> = (call, callback) => {
     let result: Promise<Res> | Res;
     try {
-      result = handler(wellFormed(call.request, method), call);
+      result = body(call);
     } catch (err) {
       callback(toServiceError(err));
       return;
@@ -90,4 +102,5 @@ export function unary<Req, Res>(
     if (result instanceof Promise) result.then((response) => callback(null, response), (err: unknown) => callback(toServiceError(err)));
     else callback(null, result);
   };
+  return Object.assign(grpcHandler, { [UNARY_BODY]: body as UnaryBody });
 }

@@ -1,5 +1,6 @@
 // The gRPC listener and its connection limit: ortserve owns the listening socket, counts connections, and hands each
-// to grpc-js (Server.createConnectionInjector); a connection past --grpc_max_connections has its calls refused.
+// to grpc-js (Server.createConnectionInjector); a connection past --grpc_max_connections goes to a server that
+// refuses its calls.
 
 import net, { type AddressInfo } from 'node:net';
 import { ServerInterceptingCall, type ConnectionInjector, type ServerInterceptor } from '@grpc/grpc-js';
@@ -12,30 +13,24 @@ const REFUSED_LINGER_MS = 1000;
 /** Refused connections lingering at once; past this a connection is closed at once, unanswered (a flood costs nothing). */
 const MAX_LINGERING = 64;
 
-/** A connection as grpc-js's ServerInterceptingCall.getPeer() spells it (address:port of the client's socket). */
-function peerOf(socket: net.Socket): string | undefined {
-  return socket.remoteAddress !== undefined && socket.remotePort !== undefined ? `${socket.remoteAddress}:${socket.remotePort}` : undefined;
-}
-
 /**
  * Admits connections up to `maxConnections` (counted in `activity.connections` until each closes). grpc-js has no
  * connection limit of its own (1.14: only per-connection ones), and refusing at accept() would leave the client with
- * a bare "connection reset"; so a connection past the limit is accepted, each call on it fails with UNAVAILABLE
- * naming the flag (the interceptor below), and the connection is destroyed after REFUSED_LINGER_MS. It is not counted.
+ * a bare "connection reset"; so a connection past the limit is accepted and handed to a second grpc-js server whose
+ * every call fails with UNAVAILABLE naming the flag (`refusingInterceptor`), and it is destroyed after
+ * REFUSED_LINGER_MS. It is not counted. (A second server, rather than one interceptor on the serving server that looks
+ * up each call's peer, because an interceptor there costs every call on every admitted connection.)
  */
 export class ConnectionGate {
   private listener: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
-  /** Peers of refused connections still open. */
-  private readonly refused = new Set<string>();
+  /** Refused connections still open. */
+  private lingering = 0;
 
   constructor(private readonly maxConnections: number, private readonly activity: GrpcActivity) {}
 
-  /** Refuses every call that arrives on a refused connection; other calls pass through untouched. */
-  readonly interceptor: ServerInterceptor = (_method, call) => {
-    // grpc-js chains interceptors by calling each on the previous call, so handing the call back adds no per-call
-    // work; its typing asks for the wrapper class only because interceptors usually build one.
-    if (!this.refused.has(call.getPeer())) return call as ServerInterceptingCall;
+  /** The interceptor of the refusing server: every call there is answered with the refusal, its handler never runs. */
+  readonly refusingInterceptor: ServerInterceptor = (_method, call) => {
     const refusal = new OrtServeError('ERR_QUEUE_FULL',
       `gRPC connection refused: ${this.activity.connections} connections are open, the limit (--grpc_max_connections); retry later`);
     const status = { code: refusal.grpcStatus, details: refusal.message, metadata: toServiceError(refusal).metadata };
@@ -45,9 +40,12 @@ export class ConnectionGate {
     });
   };
 
-  /** Listens on host:port and hands each admitted connection to `injector`; resolves with the bound port. */
-  listen(host: string, port: number, injector: ConnectionInjector): Promise<number> {
-    const listener = net.createServer((socket) => this.admit(socket, injector));
+  /**
+   * Listens on host:port and hands each admitted connection to `admitted`, each one past the limit to `refused` (the
+   * refusing server's injector); resolves with the bound port.
+   */
+  listen(host: string, port: number, admitted: ConnectionInjector, refused: ConnectionInjector): Promise<number> {
+    const listener = net.createServer((socket) => this.admit(socket, admitted, refused));
     this.listener = listener;
     return new Promise((resolve, reject) => {
       listener.once('error', reject);
@@ -58,9 +56,9 @@ export class ConnectionGate {
     });
   }
 
-  /** Sockets and refused peers the gate tracks now (both 0 once every connection has closed). */
+  /** Sockets and refused connections the gate tracks now (both 0 once every connection has closed). */
   tracked(): { sockets: number; refusedPeers: number } {
-    return { sockets: this.sockets.size, refusedPeers: this.refused.size };
+    return { sockets: this.sockets.size, refusedPeers: this.lingering };
   }
 
   /** Stops accepting connections; those open stay open (shutdown's first step). */
@@ -75,9 +73,8 @@ export class ConnectionGate {
     for (const socket of this.sockets) socket.destroy();
   }
 
-  private admit(socket: net.Socket, injector: ConnectionInjector): void {
-    const peer = peerOf(socket);
-    if (peer === undefined) {
+  private admit(socket: net.Socket, admitted: ConnectionInjector, refused: ConnectionInjector): void {
+    if (socket.remoteAddress === undefined || socket.remotePort === undefined) {
       socket.destroy();   // already gone
       return;
     }
@@ -88,19 +85,19 @@ export class ConnectionGate {
         this.sockets.delete(socket);
         this.activity.connections--;
       });
-    } else if (this.refused.size < MAX_LINGERING) {
-      this.refused.add(peer);
+      admitted.injectConnection(socket);
+    } else if (this.lingering < MAX_LINGERING) {
+      this.lingering++;
       const timer = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
       socket.once('close', () => {
         clearTimeout(timer);
         this.sockets.delete(socket);
-        this.refused.delete(peer);
+        this.lingering--;
       });
+      refused.injectConnection(socket);
     } else {
       this.sockets.delete(socket);
       socket.destroy();
-      return;
     }
-    injector.injectConnection(socket);
   }
 }

@@ -1,13 +1,13 @@
 // KServe V2 gRPC infer codec: ModelInferRequest (typed contents or raw_input_contents) → tensors → ModelInferResponse.
 
 import { clientText, fail } from '../../errors.js';
-import { elementCount, shapeText, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
+import { DTYPE_SIZE, elementCount, shapeText, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from '../kserve/datatypes.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
 import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
 import { versionSelector } from '../kserve/model-info.js';
 import type { InferTensorContentsWire, ModelInferReply, ModelInferRequestWire } from '../../protocol/protobuf/kserve-infer-wire.js';
-import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes } from '../../protocol/tensor-bytes.js';
+import { alignedView, bytesToTensor, checkTensorFits, parseShape, tensorToBytes } from '../../protocol/tensor-bytes.js';
 import { DEFAULT_SIZE_LIMITS, RequestTally, type SizeLimits } from '../../engine/tensor-limits.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
 import type { InferParameter__Output } from './generated/inference/InferParameter.js';
@@ -128,14 +128,21 @@ function decodeInput(input: InputTensor, i: number, raw: Buffer | undefined, max
   if (contents !== null && ALL_FIELDS.some((f) => contents[f].length > 0)) {
     fail('ERR_BAD_REQUEST', `${field}.contents: must be empty when the request uses raw_input_contents`);
   }
+  // The common case, numeric bytes of the right length, without the field name bytesToTensor's errors would need.
+  if (dtype !== 'string' && dtype !== 'bool' && raw.byteLength === elementCount(shape) * DTYPE_SIZE[dtype]) {
+    return { dtype, shape, data: alignedView(dtype, raw) };
+  }
   return bytesToTensor(dtype, shape, raw, `raw_input_contents[${i}] (${clientText(input.name)})`, input.datatype);
 }
 
 /**
  * Decodes a ModelInferRequest. `maxBytes` bounds the declared tensor sizes, and `limits` their elements (BYTES
- * elements apart), before anything is allocated for them.
+ * elements apart), before anything is allocated for them. `selector`: the version the message names, when the
+ * caller has already read it (versionSelector of model_name and model_version).
  */
-export function decodeModelInfer(msg: ModelInferMessage, maxBytes: number, limits: SizeLimits = DEFAULT_SIZE_LIMITS): DecodedGrpcInfer {
+export function decodeModelInfer(
+  msg: ModelInferMessage, maxBytes: number, limits: SizeLimits = DEFAULT_SIZE_LIMITS, selector?: VersionSelector,
+): DecodedGrpcInfer {
   if (msg.model_name === '') fail('ERR_BAD_REQUEST', 'model_name: required');
   const raw = msg.raw_input_contents;
   if (raw.length > 0 && raw.length !== msg.inputs.length) {
@@ -143,13 +150,21 @@ export function decodeModelInfer(msg: ModelInferMessage, maxBytes: number, limit
   }
   const tally = new RequestTally(limits, maxBytes, '--grpc_max_receive_message_bytes');
   const inputs: InputTensor[] = msg.inputs;
-  const tensors = inputs.map((input, i) => decodeInput(input, i, raw.length > 0 ? raw[i] : undefined, maxBytes, tally));
-  checkUniqueNames(inputs.map((x) => x.name), (i) => `inputs[${i}].name`, 'input');
+  // Every input is decoded before names are compared (a bad input's error comes first, as it always has).
+  const tensors = new Map<string, Tensor>();
+  let repeated = false;
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i]!;
+    const tensor = decodeInput(input, i, raw.length > 0 ? raw[i] : undefined, maxBytes, tally);
+    if (tensors.has(input.name)) repeated = true;
+    tensors.set(input.name, tensor);
+  }
+  if (repeated) checkUniqueNames(inputs.map((x) => x.name), (i) => `inputs[${i}].name`, 'input');
   const result: DecodedGrpcInfer = {
     model: msg.model_name,
-    selector: versionSelector(msg.model_name, msg.model_version),
+    selector: selector ?? versionSelector(msg.model_name, msg.model_version),
     id: msg.id,
-    inputs: new Map(inputs.map((x, i) => [x.name, tensors[i]!])),
+    inputs: tensors,
   };
   const outputs: ModelInferMessage['outputs'] = msg.outputs;
   if (outputs.length > 0) {

@@ -11,6 +11,7 @@ import type { ModelInferReply } from '../../protocol/protobuf/kserve-infer-wire.
 import { decodeModelInfer, modelInferReply, routeKeyParameter, type ModelInferMessage } from './kserve-grpc-codec.js';
 import { withRouteKey } from '../../registry/model-version.js';
 import { whileHeld } from '../../inference/request-size.js';
+import type { VersionSelector } from '../../registry/model-registry.js';
 
 /** Tightens a call's limits with Triton's "timeout" parameter (µs from `receivedAt`) when it sets an earlier deadline. */
 function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, receivedAt: number): CallLimits {
@@ -35,8 +36,12 @@ function inferHeld(
   ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, routeKey: string | undefined, receivedAt: number, heldBytes: number,
 ): ModelInferReply | Promise<ModelInferReply> {
   expireIfPast(limits);
-  if (msg.model_name !== '') checkServable(ctx.registry, msg.model_name, versionSelector(msg.model_name, msg.model_version));
-  const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits);
+  let selector: VersionSelector | undefined;
+  if (msg.model_name !== '') {
+    selector = versionSelector(msg.model_name, msg.model_version);
+    checkServable(ctx.registry, msg.model_name, selector);
+  }
+  const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits, selector);
   const response = runInference(ctx.registry, {
     model: decoded.model, selector: withRouteKey(decoded.selector, routeKeyParameter(msg) ?? routeKey), id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,
     limits: withPriority(withTimeout(limits, decoded.timeoutMicros, receivedAt), decoded.priority), sizes: ctx.sizes, protocol: Protocol.kserveGrpc, sequence: decoded.sequence,

@@ -27,7 +27,8 @@ import type { SignatureDefMap } from './generated/tensorflow/serving/SignatureDe
 import { authorizeManagement, reloadConfig } from './grpc-management.js';
 import type { PredictReply, PredictRequestWire } from '../../protocol/protobuf/tf-predict-wire.js';
 import { serializeMessage, type MalformedMessage } from './proto-schemas.js';
-import { tensorProtoWireToTensor } from './tf-tensor-wire.js';
+import { directTensor, tensorProtoWireToTensor } from './tf-tensor-wire.js';
+import type { Tensor } from '../../engine/tensor.js';
 import { whileHeld } from '../../inference/request-size.js';
 const SIGNATURE_DEF_MAP = 'tensorflow.serving.SignatureDefMap';
 
@@ -66,8 +67,12 @@ function predictHeld(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnTy
   // One tally for the request: TensorFlow's fill rule makes a few bytes stand for a whole shape, so the expanded
   // sizes are counted against the limits before any tensor is allocated.
   const tally = new RequestTally(ctx.sizes.limits, ctx.maxReceiveMessageBytes, '--grpc_max_receive_message_bytes');
-  const inputs = new Map(Object.entries(req.inputs).map(([name, tp]) =>
-    [name, tensorProtoWireToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes, tally)]));
+  // The direct path first; what it leaves (anything unusual, anything bad) gets TensorFlow's full rules and messages.
+  const inputs = new Map<string, Tensor>();
+  for (const name in req.inputs) {
+    const tp = req.inputs[name]!;
+    inputs.set(name, directTensor(tp, ctx.maxReceiveMessageBytes, tally) ?? tensorProtoWireToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes, tally));
+  }
   checkUniqueNames(req.output_filter, (i) => `output_filter[${i}]`, 'output');
   const response = runInference(ctx.registry, {
     model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits, sizes: ctx.sizes, protocol: Protocol.tfservingGrpc,

@@ -1,7 +1,9 @@
-// A TensorProto from the wire decoder → Tensor, through tensorProtoToTensor (one set of TensorFlow's rules and messages).
+// A TensorProto from the wire decoder → Tensor: the common case directly, the rest through tensorProtoToTensor (one set
+// of TensorFlow's rules and messages).
 
 import type { RequestTally } from '../../engine/tensor-limits.js';
-import { elementCount, type DType, type Tensor } from '../../engine/tensor.js';
+import { DTYPE_SIZE, elementCount, type DType, type Tensor } from '../../engine/tensor.js';
+import { alignedView } from '../../protocol/tensor-bytes.js';
 import type { TensorProtoWire } from '../../protocol/protobuf/tf-predict-wire.js';
 import { dtypeOfTfName } from '../../protocol/tfserving/tf-vocabulary.js';
 import type { TensorProto__Output } from './generated/tensorflow/TensorProto.js';
@@ -95,4 +97,42 @@ function asTensorProto(tp: TensorProtoWire): TensorProto__Output {
  */
 export function tensorProtoWireToTensor(tp: TensorProtoWire, field: string, maxBytes: number, tally?: RequestTally): Tensor {
   return tensorProtoToTensor(asTensorProto(tp), field, maxBytes, tally);
+}
+
+/**
+ * The tensor straight from the wire decoder's fields, counted in `tally`, in the common case: a numeric dtype other
+ * than bool, every dim a plain non-negative number, within `maxBytes` and the tally's limits, and the values exactly
+ * filling either tensor_content or the dtype's own typed field with every other value field empty. Undefined for
+ * anything else, which tensorProtoWireToTensor then handles (and, for a bad tensor, refuses naming its field). Gives
+ * the same tensor tensorProtoWireToTensor would, without building the field's name or the generic message.
+ */
+export function directTensor(tp: TensorProtoWire, maxBytes: number, tally: RequestTally): Tensor | undefined {
+  if (typeof tp.dtype !== 'string') return undefined;
+  const dtype = dtypeOfTfName(tp.dtype);
+  if (dtype === undefined || dtype === 'string' || dtype === 'bool') return undefined;
+  const tensorShape = tp.tensor_shape;
+  if (tensorShape === null || tensorShape.unknown_rank) return undefined;
+  const dims = tensorShape.dim;
+  const shape = new Array<number>(dims.length);
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i]!.size;
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) return undefined;
+    shape[i] = d;
+  }
+  const count = elementCount(shape);
+  const bytes = count * DTYPE_SIZE[dtype];
+  if (bytes > maxBytes || !tally.fits(dtype, count)) return undefined;
+  let data: Tensor['data'];
+  if (tp.tensor_content.length > 0) {
+    if (tp.tensor_content.length !== bytes) return undefined;
+    data = alignedView(dtype, tp.tensor_content);
+  } else {
+    const own = OWN_FIELD[dtype];
+    if (own === undefined || tp[own].length !== count || count === 0 || tp.string_val.length > 0) return undefined;
+    for (const f of TYPED_VAL_FIELDS) if (f !== own && tp[f].length > 0) return undefined;
+    const values = tp[own];
+    data = alignedView(dtype, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  }
+  tally.add(dtype, shape, '');   // fits: checked above, so the name it would put in a message is never read
+  return { dtype, shape, data };
 }
