@@ -36,8 +36,10 @@ struct KeyCache {
       char buf[64];
       size_t n = 0;
       napi_get_element(e, list, i, &item);
-      if (napi_get_value_string_utf8(e, item, buf, sizeof buf, &n) != napi_ok) n = 0;
-      names.emplace_back(buf, n);
+      // A name that is not a string or does not fit (it could have been cut) is one no key can equal: 0xff is
+      // never in a key, which the reader has checked is UTF-8.
+      if (napi_get_value_string_utf8(e, item, buf, sizeof buf, &n) != napi_ok || n + 1 >= sizeof buf) names.emplace_back("\xff");
+      else names.emplace_back(buf, n);
     }
   }
 };
