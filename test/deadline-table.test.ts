@@ -37,8 +37,10 @@ let grpcs: GrpcClients;
 
 beforeAll(async () => {
   // One native worker, so a request waits in the queue while a slow run holds it; inline runs off, so the tiny
-  // model takes the queue too (test/execution-mode.test.ts covers inline runs).
-  t = await startTestServer({ mlp: { 1: mlpModel(1) }, slow: { 1: slowModel({ steps: 24 }) } }, { numBatchThreads: 1, inlineBudgetMicros: 0 });
+  // model takes the queue too (test/execution-mode.test.ts covers inline runs). The slow run (64 MatMuls of 1024²,
+  // ~1.5 s on an idle core) must outlast the 100 ms timeout by a wide margin on a loaded machine: with 24 (~0.6 s) a
+  // full-suite run once saw it end before the queued request's deadline.
+  t = await startTestServer({ mlp: { 1: mlpModel(1) }, slow: { 1: slowModel({ steps: 64 }) } }, { numBatchThreads: 1, inlineBudgetMicros: 0 });
   port = Number(new URL(t.baseUrl).port);
   grpcs = grpcClients(t.grpcAddress);
 });
