@@ -30,6 +30,28 @@ export interface CallLimits {
  */
 export type RequestInputs = ReadonlyMap<string, Tensor> | ((signature: ModelSignature) => ReadonlyMap<string, Tensor>);
 
+/** Something a client can cancel, whose AbortSignal may be made on first read (an HTTP exchange, a WebSocket request). */
+export interface Cancellable {
+  readonly signal: AbortSignal;
+  readonly aborted: boolean;
+}
+
+/**
+ * A request's limits: its deadline, and its cancellation read through `source` when asked: the signal is made only
+ * for a request that waits in the queue (an AbortController per request costs more than a tiny model's run).
+ */
+export class CancellableLimits implements CallLimits {
+  constructor(private readonly source: Cancellable, readonly deadline: number | undefined) {}
+
+  get signal(): AbortSignal {
+    return this.source.signal;
+  }
+
+  get aborted(): boolean {
+    return this.source.aborted;
+  }
+}
+
 /** `limits` with the request's priority level, when it names one. */
 export function withPriority(limits: CallLimits, priority: number | undefined): CallLimits {
   return priority === undefined ? limits : new NarrowedLimits(limits, limits.deadline, priority);

@@ -4,7 +4,7 @@
 import type { HttpRequest, TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { OrtServeError, toOrtServeError } from '../../errors.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
-import type { CallLimits } from '../../inference/infer-request.js';
+import { CancellableLimits, type CallLimits, type Cancellable } from '../../inference/infer-request.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import { decodeInferRequest, encodeErrorResponse } from '../../protocol/flatbuffers/messages.js';
@@ -40,7 +40,7 @@ export interface FlatBuffersContext {
  * One WebSocket request in flight: its bytes (to find its id if shutdown must answer it) and its cancellation. The
  * AbortSignal is made only when the engine reads it (a request that queues): an inline run never pays for one.
  */
-class WsRequest {
+class WsRequest implements Cancellable {
   aborted = false;
   private controller: AbortController | undefined;
 
@@ -56,19 +56,6 @@ class WsRequest {
   abort(): void {
     this.aborted = true;
     this.controller?.abort();
-  }
-}
-
-/** A WebSocket request's limits: its deadline, and its request's lazily made signal. */
-class WsLimits implements CallLimits {
-  constructor(private readonly request: WsRequest, readonly deadline: number | undefined) {}
-
-  get signal(): AbortSignal {
-    return this.request.signal;
-  }
-
-  get aborted(): boolean {
-    return this.request.aborted;
   }
 }
 
@@ -180,7 +167,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
       const request = new WsRequest(bytes, deadlineClock());
       connection.inFlight.add(request);
       const limitsFor = (timeoutMicros: number): CallLimits =>
-        new WsLimits(request, requestDeadline({ receivedAt: request.receivedAt, serverTimeoutMs: ctx.restTimeoutMs, timeoutMicros }));
+        new CancellableLimits(request, requestDeadline({ receivedAt: request.receivedAt, serverTimeoutMs: ctx.restTimeoutMs, timeoutMicros }));
       const reply = (result: FbInferResult) => {
         release();
         // Not there any more: shutdown has answered it already (abandon below).

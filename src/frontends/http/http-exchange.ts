@@ -3,7 +3,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { OrtServeError, toOrtServeError } from '../../errors.js';
 import { deadlineClock, requestDeadline } from '../../inference/deadline.js';
-import type { CallLimits } from '../../inference/infer-request.js';
+import { CancellableLimits, type CallLimits, type Cancellable } from '../../inference/infer-request.js';
 import type { HeldBytes, InFlightBytes } from '../../inference/request-size.js';
 import type { DrainGate, PendingAnswer } from '../drain-gate.js';
 import type { CorsPolicy } from './cors.js';
@@ -63,7 +63,7 @@ export interface HttpExchangeOptions {
  * aborts, so everything needed later is copied here, and every write checks `aborted` first. Every answer goes out
  * through this class (sendJson, sendBytes, sendError): it is where a held connection is read again.
  */
-export class HttpExchange implements PendingAnswer {
+export class HttpExchange implements PendingAnswer, Cancellable {
   readonly method: string;
   readonly url: string;
   readonly query: string;
@@ -230,7 +230,7 @@ export class HttpExchange implements PendingAnswer {
    */
   callLimits(serverTimeoutMs: number, timeoutMicros?: number): CallLimits {
     const deadline = requestDeadline({ receivedAt: this.receivedAt, serverTimeoutMs, timeoutMs: this.requestTimeoutMs, timeoutMicros });
-    return new ExchangeLimits(this, deadline);
+    return new CancellableLimits(this, deadline);
   }
 
   /**
@@ -284,21 +284,5 @@ export class HttpExchange implements PendingAnswer {
       return this.sendBytes(error.httpStatus, 'application/json', body, { 'WWW-Authenticate': 'Bearer' });
     }
     this.sendJson(error.httpStatus, JSON.stringify({ error: error.message, code: error.code }), closeConnection);
-  }
-}
-
-/**
- * An exchange's limits: the deadline, and the client's disconnect as a signal made on first read (an AbortController
- * per request costs more than a tiny model's run, and only a request that waits in the queue needs one).
- */
-class ExchangeLimits implements CallLimits {
-  constructor(private readonly exchange: HttpExchange, readonly deadline: number | undefined) {}
-
-  get signal(): AbortSignal {
-    return this.exchange.signal;
-  }
-
-  get aborted(): boolean {
-    return this.exchange.aborted;
   }
 }
