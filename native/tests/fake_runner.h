@@ -1,17 +1,30 @@
-// Test doubles for the batching tests: a policy helper, a runner that doubles float32 input "x" (failing on negative values, optionally
+// Test doubles for the batching tests: a real-time wait helper, a policy helper, a runner that doubles float32 input "x" (failing on negative values, optionally
 // blocking until released or terminated), and a sink that collects completed tasks.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "core/batch_scheduler.h"
 
 namespace ortserve_test {
+
+// Waits (real time, up to `limit_ms`) until `done()` holds; returns whether it did.
+template <typename Done>
+bool WaitUntil(Done done, int limit_ms = 5000) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
 
 class VectorOwner final : public ortserve::BufferOwner {
  public:

@@ -18,6 +18,7 @@ using ortserve_test::CollectingSink;
 using ortserve_test::DoublingRunner;
 using ortserve_test::FloatTask;
 using ortserve_test::NewFloatTask;
+using ortserve_test::WaitUntil;
 
 namespace {
 
@@ -44,16 +45,6 @@ std::vector<int> Ids(const Batch& batch) {
   std::vector<int> ids;
   for (const Task* task : batch.tasks) ids.push_back(static_cast<const FloatTask*>(task)->id);
   return ids;
-}
-
-template <typename Done>
-bool WaitUntil(Done done, int limit_ms = 5000) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
 }
 
 }  // namespace

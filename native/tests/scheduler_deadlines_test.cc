@@ -18,22 +18,12 @@ using ortserve_test::CollectingSink;
 using ortserve_test::DoublingRunner;
 using ortserve_test::FloatTask;
 using ortserve_test::NewFloatTask;
+using ortserve_test::WaitUntil;
 using ortserve_test::ScheduleOrDrop;
 
 namespace {
 
 constexpr int64_t kStart = 1000000;   // fake time starts here, so that deadline 0 ("none") is never near
-
-// Waits (real time, up to `limit_ms`) until `done()` holds; returns whether it did.
-template <typename Done>
-bool WaitUntil(Done done, int limit_ms = 5000) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
 
 void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
