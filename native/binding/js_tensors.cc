@@ -31,10 +31,16 @@ std::string RequireString(Napi::Env env, const Napi::Object& object, JsKeys::Key
   return value.As<Napi::String>().Utf8Value();
 }
 
+}  // namespace
+
+bool IsCountUpTo(double value, double max) { return value >= 0 && value <= max && std::floor(value) == value; }
+
+namespace {
+
 int64_t RequireNonNegativeInteger(Napi::Env env, const Napi::Value& value, const std::string& field, double max) {
   if (!value.IsNumber()) ThrowInvalidArgument(env, field + " must be a number");
   const double number = value.As<Napi::Number>().DoubleValue();
-  if (!(number >= 0) || number > max || std::floor(number) != number) {
+  if (!IsCountUpTo(number, max)) {
     ThrowInvalidArgument(env, field + " must be an integer from 0 to " + std::to_string(static_cast<int64_t>(max)) +
                                   ", got " + value.ToString().Utf8Value());
   }

@@ -19,6 +19,10 @@ struct PinnedInputs {
   std::vector<Napi::Reference<Napi::Value>> pins;
 };
 
+// [sync helper] Whether `value` is an integer from 0 to `max` (NaN and fractions are not): the one check behind every
+// count and dim an entry point reads, from a JS number or from a raw double of a Float64Array.
+bool IsCountUpTo(double value, double max);
+
 // inputs: Array<{name: string, dtype: string, shape: number[], data: TypedArray | Uint8Array[]}>.
 // Numeric data is not copied. Throws (ThrowInvalidArgument) naming the field (e.g. "inputs[1].shape[0]").
 PinnedInputs ParseInputs(const Napi::Value& value);

@@ -91,7 +91,7 @@ bool TypedArrayCarries(napi_typedarray_type array, ElementType type) {
 
 // Reads a dim or count the caller wrote into io: a non-negative integer no larger than `max`.
 bool ReadCount(double value, double max, int64_t* out) {
-  if (!(value >= 0) || value > max || std::floor(value) != value) return false;
+  if (!IsCountUpTo(value, max)) return false;
   *out = static_cast<int64_t>(value);
   return true;
 }
