@@ -270,6 +270,9 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         numBatchThreads: options.numBatchThreads, ortLogLevel: ORT_LOG_LEVELS.indexOf(options.ortLogLevel),
         maxConcurrentRunsPerModel: options.maxConcurrentRunsPerModel, terminateRunsPastDeadline: options.terminateRunsPastDeadline,
       });
+      if (!nativeAddon().setBusyPoll(options.busyPollMicros) && options.busyPollMicros > 0) {
+        log.warn({ busyPollMicros: options.busyPollMicros }, 'busy polling is unavailable (the addon was built without libuv\'s header): the event loop sleeps at once');
+      }
       // Files named by flags are read before any model loads, so a bad one fails the start at once, naming its flag.
       management.token = options.managementTokenFile !== '' ? ManagementToken.fromFile(options.managementTokenFile) : undefined;
       const inferenceToken = options.inferenceTokenFile !== ''
@@ -336,6 +339,8 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     },
     async stop() {
       gate.closing = true;
+      // Busy polling is per process: a stopped server leaves the loop sleeping at once, as before it started.
+      if (options.busyPollMicros > 0) nativeAddon().setBusyPoll(0);
       management.reloader?.stop();
       if (app !== undefined) {
         flatBuffers?.closeAll();   // a clean WebSocket close (1001) before the forced one below

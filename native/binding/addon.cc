@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "binding/addon_data.h"
+#include "binding/busy_poll.h"
 #include "binding/js_errors.h"
 #include "binding/js_sequence.h"
 #include "binding/js_tensors.h"
@@ -225,6 +226,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("parseJsonPacked", Napi::Function::New<ParseJsonPacked>(env, "parseJsonPacked"));
   exports.Set("parseJsonPackedAsync", Napi::Function::New<ParseJsonPackedAsync>(env, "parseJsonPackedAsync"));
   exports.Set("writeTensorJson", Napi::Function::New<WriteTensorJson>(env, "writeTensorJson"));
+  exports.Set("setBusyPoll", Napi::Function::New<SetBusyPoll>(env, "setBusyPoll"));
+  exports.Set("busyPollStats", Napi::Function::New<BusyPollStats>(env, "busyPollStats"));
   return exports;
 }
 

@@ -270,6 +270,8 @@ export interface NativeAddon {
     terminateRunsPastDeadline?: boolean;
   }): void;
   schedulerInfo(): { started: boolean; threads: number };
+  setBusyPoll(micros: number): boolean;
+  busyPollStats(): { spins: number; hits: number; spinMicros: number };
   ortVersion(): string;
   apiVersion(): number;
   liveOutputBuffers(): { owners: number; external: number };

@@ -1,0 +1,115 @@
+// Busy polling of the JS thread's event loop (see busy_poll.h for the contract and the measurement behind it).
+#include "binding/busy_poll.h"
+
+#include <chrono>
+#include <cstdint>
+
+#include "binding/js_errors.h"
+
+#if defined(ORTSERVE_HAVE_UV) && !defined(_WIN32)
+#include <poll.h>
+#include <uv.h>
+#define ORTSERVE_BUSY_POLL 1
+#endif
+
+namespace ortserve {
+
+#ifdef ORTSERVE_BUSY_POLL
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One per process: only the main thread's loop serves requests (worker_threads environments get false).
+struct BusyPoll {
+  uv_loop_t* loop = nullptr;
+  uv_prepare_t prepare{};
+  int64_t budget_ns = 0;
+  double spins = 0;
+  double hits = 0;
+  double spin_ns = 0;
+};
+
+BusyPoll* g_busy_poll = nullptr;
+
+// Runs right before libuv computes its poll timeout and blocks. The epoll descriptor behind the loop is itself
+// readable while any watched descriptor (sockets, the completion hand-off's async handle, signals) has an event, so
+// poll() on it with a zero timeout asks "is anything ready?" without consuming the event libuv is about to read.
+void BeforeBlocking(uv_prepare_t* handle) {
+  auto* state = static_cast<BusyPoll*>(handle->data);
+  if (state->budget_ns <= 0) return;
+  const int timeout_ms = uv_backend_timeout(state->loop);
+  if (timeout_ms == 0) return;  // callbacks or a due timer are waiting: the loop will not block anyway
+  int64_t budget = state->budget_ns;
+  if (timeout_ms > 0 && static_cast<int64_t>(timeout_ms) * 1000000 < budget) budget = static_cast<int64_t>(timeout_ms) * 1000000;
+  struct pollfd ready{uv_backend_fd(state->loop), POLLIN, 0};
+  const Clock::time_point start = Clock::now();
+  int64_t spent = 0;
+  state->spins += 1;
+  for (;;) {
+    if (poll(&ready, 1, 0) != 0) {  // an event (or an error, which libuv will report itself)
+      state->hits += 1;
+      break;
+    }
+    spent = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+    if (spent >= budget) break;
+  }
+  state->spin_ns += static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+}
+
+}  // namespace
+#endif
+
+Napi::Value SetBusyPoll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) ThrowInvalidArgument(env, "setBusyPoll expects micros: an integer from 0 to 1000000");
+  const double micros = info[0].As<Napi::Number>().DoubleValue();
+  if (!(micros >= 0 && micros <= 1e6) || micros != static_cast<double>(static_cast<int64_t>(micros))) {
+    ThrowInvalidArgument(env, "setBusyPoll expects micros: an integer from 0 to 1000000");
+  }
+#ifdef ORTSERVE_BUSY_POLL
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return Napi::Boolean::New(env, false);
+  if (g_busy_poll == nullptr) {
+    if (micros == 0) return Napi::Boolean::New(env, true);
+    // Kept until the environment is torn down: unreferenced, so it never keeps the process alive; a budget of 0
+    // makes its callback return at once.
+    g_busy_poll = new BusyPoll();
+    g_busy_poll->loop = loop;
+    uv_prepare_init(loop, &g_busy_poll->prepare);
+    g_busy_poll->prepare.data = g_busy_poll;
+    uv_prepare_start(&g_busy_poll->prepare, BeforeBlocking);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&g_busy_poll->prepare));
+    // At environment teardown, before Node closes the loop: stop and close the handle, then free its state.
+    env.AddCleanupHook([] {
+      uv_prepare_stop(&g_busy_poll->prepare);
+      uv_close(reinterpret_cast<uv_handle_t*>(&g_busy_poll->prepare),
+               [](uv_handle_t* handle) { delete static_cast<BusyPoll*>(handle->data); });
+      g_busy_poll = nullptr;
+    });
+  } else if (g_busy_poll->loop != loop) {
+    return Napi::Boolean::New(env, false);  // another thread's loop owns it
+  }
+  g_busy_poll->budget_ns = static_cast<int64_t>(micros) * 1000;
+  return Napi::Boolean::New(env, true);
+#else
+  return Napi::Boolean::New(env, false);
+#endif
+}
+
+Napi::Value BusyPollStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+#ifdef ORTSERVE_BUSY_POLL
+  const BusyPoll* state = g_busy_poll;
+  result.Set("spins", state != nullptr ? state->spins : 0.0);
+  result.Set("hits", state != nullptr ? state->hits : 0.0);
+  result.Set("spinMicros", state != nullptr ? state->spin_ns / 1000 : 0.0);
+#else
+  result.Set("spins", 0.0);
+  result.Set("hits", 0.0);
+  result.Set("spinMicros", 0.0);
+#endif
+  return result;
+}
+
+}  // namespace ortserve

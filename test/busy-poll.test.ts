@@ -1,0 +1,71 @@
+// Busy polling (--busy_poll_micros): the event loop polls before it sleeps, answers stay right, timers stay on time,
+// the metrics count the polls, and a stopped server leaves the loop sleeping at once.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mlpModel } from '../scripts/make-example-models.mjs';
+import { nativeAddon } from '../src/engine/native-binding.js';
+import { closeTo, mlpReference } from './support/reference.js';
+import { startTestServer, type TestServer } from './support/test-server.js';
+
+/** The value of one un-labelled sample in a Prometheus text. */
+function sample(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  if (line === undefined) throw new Error(`no sample ${name} in /metrics`);
+  return Number(line.slice(name.length + 1));
+}
+
+describe('--busy_poll_micros', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ mlp: { 1: mlpModel(1) } }, { busyPollMicros: 300 });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers every request right while the loop polls, and counts polls that found the next event', async () => {
+    const before = nativeAddon().busyPollStats();
+    for (let i = 0; i < 40; i++) {
+      const row = [i / 10, -i / 7, 1, 0.25 * i];
+      const res = await fetch(`${t.baseUrl}/v1/models/mlp:predict`, { method: 'POST', body: JSON.stringify({ instances: [row] }) });
+      expect(res.status).toBe(200);
+      const body = await res.json() as { predictions: number[][] };
+      expect(closeTo(body.predictions, mlpReference([row], 1))).toBe(true);
+    }
+    const after = nativeAddon().busyPollStats();
+    expect(after.spins).toBeGreaterThan(before.spins);
+    // The client is in this process: each answer it waits for arrives while the loop polls.
+    expect(after.hits).toBeGreaterThan(before.hits);
+    expect(after.spinMicros).toBeGreaterThan(before.spinMicros);
+    const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    expect(sample(metrics, 'ortserve_busy_poll_spins_total')).toBeGreaterThanOrEqual(after.spins);
+    expect(sample(metrics, 'ortserve_busy_poll_hits_total')).toBeGreaterThanOrEqual(after.hits);
+    expect(sample(metrics, 'ortserve_busy_poll_seconds_total')).toBeGreaterThan(0);
+  });
+
+  it('never holds a due timer: with a one-second budget, ten 5 ms timers in a row do not wait for the budget', async () => {
+    expect(nativeAddon().setBusyPoll(1_000_000)).toBe(true);
+    try {
+      const started = performance.now();
+      for (let i = 0; i < 10; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      // A poll that ignored the timers would hold each for the whole second: 10 s in all.
+      expect(performance.now() - started).toBeLessThan(5_000);
+    } finally {
+      nativeAddon().setBusyPoll(300);
+    }
+  });
+
+  it('refuses a budget that is not an integer from 0 to 1,000,000', () => {
+    for (const bad of [-1, 1.5, 1_000_001, Number.NaN]) expect(() => nativeAddon().setBusyPoll(bad)).toThrow(TypeError);
+    expect(() => (nativeAddon().setBusyPoll as (v: unknown) => boolean)('300')).toThrow(TypeError);
+  });
+
+  it('stops polling when the server stops', async () => {
+    const other = await startTestServer({ mlp: { 1: mlpModel(1) } }, { busyPollMicros: 300 });
+    await other.close();
+    const stopped = nativeAddon().busyPollStats().spins;
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(nativeAddon().busyPollStats().spins).toBe(stopped);
+    nativeAddon().setBusyPoll(300);   // back on for the rest of this file's server
+  });
+});
