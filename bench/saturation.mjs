@@ -24,6 +24,7 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = `usage: node bench/saturation.mjs [--smoke] [--repeats=N] [--duration=S] [--latency-duration=S] [--warmup=S]
   [--protocols=${Object.keys(SATURATION_PROTOCOLS).join(',')}] [--connections=32] [--wrk-threads=1] [--h2-clients=8] [--h2-streams=16]
   [--skip-loop] [--loop-mode=NAME:FLAGS ...] [--loop-rates=TINY,CNN] [--loop-duration=S] [--skip-floor] [--out=DIR] [--no-readme]
+  [--ortserve-flags='--busy_poll_micros=100 ...']   (extra flags for the ortserve under test, space-separated)
   [--fault=PROTOCOL]   (self-test: ortserve's requests on PROTOCOL name a missing model; the run must be refused)`;
 
 /** Parses the command line into options; exits 2 with the usage on anything unknown or malformed. */
@@ -44,7 +45,7 @@ function parseOptions(argv) {
     } else flags.set(m[1], m[2] ?? true);
   }
   const known = ['smoke', 'repeats', 'duration', 'latency-duration', 'warmup', 'protocols', 'connections', 'wrk-threads', 'h2-clients',
-    'h2-streams', 'skip-loop', 'loop-rates', 'loop-duration', 'skip-floor', 'out', 'no-readme', 'fault'];
+    'h2-streams', 'skip-loop', 'loop-rates', 'loop-duration', 'skip-floor', 'out', 'no-readme', 'fault', 'ortserve-flags'];
   for (const name of flags.keys()) if (!known.includes(name)) fail(`unknown flag --${name}`);
   const smoke = flags.has('smoke');
   const int = (name, fallback) => {
@@ -66,6 +67,7 @@ function parseOptions(argv) {
     h2Clients: int('h2-clients', 8), h2Streams: int('h2-streams', 16),
     loop: flags.has('skip-loop') ? undefined : { tinyRate, cnnRate, durationMs: int('loop-duration', smoke ? 1 : 5) * 1000, requested: loopModesRequested },
     floor: !flags.has('skip-floor'), out: flags.get('out'), readme: !smoke && !flags.has('no-readme') && !flags.has('out') && fault === undefined,
+    ortserveFlags: String(flags.get('ortserve-flags') ?? '').split(' ').filter(Boolean),
   };
 }
 
@@ -79,7 +81,7 @@ function machineInfo(options, tools) {
   const cpus = os.cpus();
   const load = os.loadavg()[0];
   return {
-    date: new Date().toISOString(), commit, mode: options.mode, node: process.version, tools,
+    date: new Date().toISOString(), commit, mode: options.mode, node: process.version, tools, ortserveFlags: options.ortserveFlags,
     cpu: `${cpus.length} × ${cpus[0]?.model ?? 'unknown'}`, loadAverageAtStart: load,
     noise: `${cpus.length} CPUs shared by the load tool and the server under test; 1-minute load average ${load.toFixed(1)} when the run began ` +
       `(${load > cpus.length * 0.5 ? 'other work was running on this machine: absolute numbers are noisy, compare ratios within the run' : 'machine mostly idle'}). ` +
@@ -156,7 +158,7 @@ const describe = (r) => `${(r.rps / 1000).toFixed(1).padStart(6)}k req/s, p50 ${
   `${r.ok ? '' : `  REFUSED: ${r.failures.join('; ')}`}`;
 
 async function saturationRuns(models, options) {
-  const { pairs, stop } = await startSaturationSystems(models, options.protocols);
+  const { pairs, stop } = await startSaturationSystems(models, options.protocols, options.ortserveFlags);
   if (options.fault) injectFault(pairs, options.fault, models.tiny.payload);
   const runs = [];
   try {

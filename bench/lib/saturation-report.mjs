@@ -159,7 +159,8 @@ export function saturationSummary(results, protocols) {
     `# Saturation bench (${info.mode}), ${info.date}`, '',
     `Commit ${info.commit}; ${info.cpu}; Node ${info.node}; ${info.tools.wrk}; ${info.tools.h2load}. ORT intra-op and inter-op threads 1 in every system; ` +
       `tiny MLP 64 → 128 → 10, batch 1. ${options.repeats} repeat(s), systems alternating; load runs ${options.durationS} s, one-connection runs ` +
-      `${options.latencyDurationS} s; wrk -t${options.wrkThreads}.`, '',
+      `${options.latencyDurationS} s; wrk -t${options.wrkThreads}.` +
+      `${info.ortserveFlags?.length ? ` ortserve ran with ${info.ortserveFlags.map((f) => `\`${f}\``).join(' ')}.` : ''}`, '',
     `**Noise:** ${info.noise}`, '',
   ];
   // Server and tool together well under one CPU at saturation: neither was running, the machine's other work was.
