@@ -1,7 +1,7 @@
 // HTTP/1.1 pipelining over raw sockets on a real server, for every REST form (TF Serving JSON, KServe JSON,
 // FlatBuffers over HTTP). uWebSockets.js closes a connection that carries a request while an earlier answer on it is
-// pending; this file pins down exactly what a client gets, by default and with --rest_hold_pipelined, which holds
-// later requests in the socket and answers them in order. README, "Guarantees and limits", says the same.
+// pending; this file pins down exactly what a client gets: by default (--rest_hold_pipelined on), which holds later
+// requests in the socket and answers them in order, and with it off. README, "Guarantees and limits", says the same.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlpModel } from '../scripts/make-example-models.mjs';
@@ -12,7 +12,9 @@ import { startTestServer, type TestServer } from './support/test-server.js';
 import { requestBytes, resultOf } from '../src/client/flatbuffers-http-client.js';
 import { decodeInferResponse } from '../src/protocol/flatbuffers/messages.js';
 
+/** --rest_hold_pipelined=false: uWS's own behaviour. */
 let plain: TestServer;
+/** The default (--rest_hold_pipelined on). */
 let holding: TestServer;
 const portOf = (t: TestServer) => Number(new URL(t.baseUrl).port);
 
@@ -20,8 +22,8 @@ beforeAll(async () => {
   // 32 MatMuls of 1024²: a run lasts far longer than the 200 ms after which the tests send their second request,
   // even on a fast idle core (8 steps took 140-170 ms here, too close to it).
   const models = { mlp: { 1: mlpModel(1) }, slow: { 1: slowModel({ steps: 32 }) } };
-  plain = await startTestServer(models);
-  holding = await startTestServer(models, { restHoldPipelined: true });
+  plain = await startTestServer(models, { restHoldPipelined: false });
+  holding = await startTestServer(models);
 });
 afterAll(async () => {
   await plain?.close();
@@ -89,9 +91,9 @@ describe('requests in the same write as an inference request: uWS closes the con
     ['two KServe infer POSTs', [req.kserveMlp, req.kserveMlp]],
     ['two FlatBuffers POSTs', [req.fbMlp, req.fbMlp]],
   ] as const;
-  for (const server of ['default', 'with --rest_hold_pipelined'] as const) {
+  for (const server of ['default (holding)', 'with --rest_hold_pipelined=false'] as const) {
     it.each(cases)(`${server}: %s → connection closed, no bytes`, async (_name, parts) => {
-      const c = await converse(portOf(server === 'default' ? plain : holding), [{ bytes: Buffer.concat([...parts]) }], 2);
+      const c = await converse(portOf(server === 'default (holding)' ? holding : plain), [{ bytes: Buffer.concat([...parts]) }], 2);
       expect(c.closed).toBe(true);
       expect(c.responses).toEqual([]);
       expect(c.trailing.length).toBe(0);
@@ -99,7 +101,7 @@ describe('requests in the same write as an inference request: uWS closes the con
   }
 });
 
-describe('default: a request sent while an inference answer is pending closes the connection', () => {
+describe('--rest_hold_pipelined=false: a request sent while an inference answer is pending closes the connection', () => {
   it('status GET 200 ms after a slow :predict → closed with no answer to either', async () => {
     const c = await converse(portOf(plain), [{ bytes: req.tfSlow }, { bytes: req.status, afterMs: 200 }], 2);
     expect(c.closed).toBe(true);
@@ -107,7 +109,7 @@ describe('default: a request sent while an inference answer is pending closes th
   });
 });
 
-describe('--rest_hold_pipelined: requests sent while an answer is pending are answered after it, in order', () => {
+describe('default (--rest_hold_pipelined on): requests sent while an answer is pending are answered after it, in order', () => {
   const port = () => portOf(holding);
 
   it('TF: a status GET 200 ms after a slow :predict, then an MLP :predict → three answers in order', async () => {

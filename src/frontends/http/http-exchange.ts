@@ -106,11 +106,15 @@ export class HttpExchange implements PendingAnswer, Cancellable {
       this.abortController?.abort();
     });
     // A request without a body has fully arrived now; one with a body is held once readBody has all of it (a chunked
-    // body, without Content-Length, must not be held before: pausing would stop it arriving).
-    if (options.holdPipelined === true && (this.contentLength ?? 0) === 0 && req.getHeader('transfer-encoding') === '') this.hold();
+    // body, without Content-Length, must not be held before: pausing would stop it arriving). Held only if still
+    // unanswered once the handler's turn is over (most answers to a GET are written in it): pausing and resuming
+    // cost two system calls, and the connection is read again only in a later turn of the event loop anyway.
+    if (options.holdPipelined === true && (this.contentLength ?? 0) === 0 && req.getHeader('transfer-encoding') === '') {
+      queueMicrotask(() => this.hold());
+    }
   }
 
-  /** Stops reading the connection until the answer goes out (only with holdPipelined). */
+  /** Stops reading the connection until the answer goes out (only with holdPipelined, and only while unanswered). */
   private hold(): void {
     if (this.options.holdPipelined !== true || this.held || this.responded || this.aborted) return;
     this.held = true;
@@ -183,16 +187,17 @@ export class HttpExchange implements PendingAnswer, Cancellable {
         chunks.length = 0;
         this.body?.release();
         if (isLast) {
-          this.hold();
           settle(() => reject(busy!));
+          this.hold();
         }
         return;
       }
       if (whole !== undefined) Buffer.from(chunk).copy(whole, received - chunk.byteLength);
       else chunks.push(Buffer.from(new Uint8Array(chunk))); // a copy: uWS neuters the chunk when this callback returns
       if (isLast) {
-        this.hold();
         settle(() => resolve(whole !== undefined ? whole.subarray(0, received) : Buffer.concat(chunks, received)));
+        // After: an answer written at once (an inline run, through readBodyThen) needs no hold.
+        this.hold();
       }
     });
   }
