@@ -12,6 +12,8 @@
 
 namespace ortserve {
 
+struct BusyPollState;  // binding/busy_poll.cc
+
 // Property names the addon sets on every result, made once: a key from a C string is looked up in V8's string table
 // on every use, which for a tiny model cost more than its run. N-API (version 8) keeps references to objects only,
 // so the names live in an array, as the internalized keys an object's property names are.
@@ -40,6 +42,9 @@ struct AddonData {
   // Scheduler settings configure() may change at any time (applied at start, and at once when running).
   int64_t max_concurrent_runs_per_model = 0;   // 0 = automatic (BatchScheduler::SetMaxConcurrentRunsPerQueue)
   bool terminate_runs_past_deadline = true;
+  // This environment's busy polling (busy_poll.cc): created by the first setBusyPoll with a budget, freed by its
+  // libuv handle's close callback at teardown; null before and after.
+  BusyPollState* busy_poll = nullptr;
 
   // JS thread. The scheduler, started now if this is the first use.
   BatchScheduler& StartedScheduler();

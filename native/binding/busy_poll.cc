@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "binding/addon_data.h"
 #include "binding/js_errors.h"
 
 #if defined(ORTSERVE_HAVE_UV) && !defined(_WIN32)
@@ -15,12 +16,8 @@
 namespace ortserve {
 
 #ifdef ORTSERVE_BUSY_POLL
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// One per process: only the main thread's loop serves requests (worker_threads environments get false).
-struct BusyPoll {
+// One per Node environment that asked for it (the main thread's, in a server): each spins its own loop.
+struct BusyPollState {
   uv_loop_t* loop = nullptr;
   uv_prepare_t prepare{};
   int64_t budget_ns = 0;
@@ -29,13 +26,15 @@ struct BusyPoll {
   double spin_ns = 0;
 };
 
-BusyPoll* g_busy_poll = nullptr;
+namespace {
+
+using Clock = std::chrono::steady_clock;
 
 // Runs right before libuv computes its poll timeout and blocks. The epoll descriptor behind the loop is itself
 // readable while any watched descriptor (sockets, the completion hand-off's async handle, signals) has an event, so
 // poll() on it with a zero timeout asks "is anything ready?" without consuming the event libuv is about to read.
 void BeforeBlocking(uv_prepare_t* handle) {
-  auto* state = static_cast<BusyPoll*>(handle->data);
+  auto* state = static_cast<BusyPollState*>(handle->data);
   if (state->budget_ns <= 0) return;
   const int timeout_ms = uv_backend_timeout(state->loop);
   if (timeout_ms == 0) return;  // callbacks or a due timer are waiting: the loop will not block anyway
@@ -57,6 +56,8 @@ void BeforeBlocking(uv_prepare_t* handle) {
 }
 
 }  // namespace
+#else
+struct BusyPollState {};
 #endif
 
 Napi::Value SetBusyPoll(const Napi::CallbackInfo& info) {
@@ -67,29 +68,31 @@ Napi::Value SetBusyPoll(const Napi::CallbackInfo& info) {
     ThrowInvalidArgument(env, "setBusyPoll expects micros: an integer from 0 to 1000000");
   }
 #ifdef ORTSERVE_BUSY_POLL
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return Napi::Boolean::New(env, false);
-  if (g_busy_poll == nullptr) {
+  AddonData& data = GetAddonData(env);
+  if (data.busy_poll == nullptr) {
     if (micros == 0) return Napi::Boolean::New(env, true);
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return Napi::Boolean::New(env, false);
     // Kept until the environment is torn down: unreferenced, so it never keeps the process alive; a budget of 0
     // makes its callback return at once.
-    g_busy_poll = new BusyPoll();
-    g_busy_poll->loop = loop;
-    uv_prepare_init(loop, &g_busy_poll->prepare);
-    g_busy_poll->prepare.data = g_busy_poll;
-    uv_prepare_start(&g_busy_poll->prepare, BeforeBlocking);
-    uv_unref(reinterpret_cast<uv_handle_t*>(&g_busy_poll->prepare));
-    // At environment teardown, before Node closes the loop: stop and close the handle, then free its state.
-    env.AddCleanupHook([] {
-      uv_prepare_stop(&g_busy_poll->prepare);
-      uv_close(reinterpret_cast<uv_handle_t*>(&g_busy_poll->prepare),
-               [](uv_handle_t* handle) { delete static_cast<BusyPoll*>(handle->data); });
-      g_busy_poll = nullptr;
+    auto* state = new BusyPollState();
+    state->loop = loop;
+    uv_prepare_init(loop, &state->prepare);
+    state->prepare.data = state;
+    uv_prepare_start(&state->prepare, BeforeBlocking);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&state->prepare));
+    data.busy_poll = state;
+    // At teardown, before Node closes the loop: stop and close the handle; its close callback frees the state.
+    AddonData* owner = &data;
+    env.AddCleanupHook([owner] {
+      BusyPollState* closing = owner->busy_poll;
+      owner->busy_poll = nullptr;
+      uv_prepare_stop(&closing->prepare);
+      uv_close(reinterpret_cast<uv_handle_t*>(&closing->prepare),
+               [](uv_handle_t* handle) { delete static_cast<BusyPollState*>(handle->data); });
     });
-  } else if (g_busy_poll->loop != loop) {
-    return Napi::Boolean::New(env, false);  // another thread's loop owns it
   }
-  g_busy_poll->budget_ns = static_cast<int64_t>(micros) * 1000;
+  data.busy_poll->budget_ns = static_cast<int64_t>(micros) * 1000;
   return Napi::Boolean::New(env, true);
 #else
   return Napi::Boolean::New(env, false);
@@ -100,7 +103,7 @@ Napi::Value BusyPollStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object result = Napi::Object::New(env);
 #ifdef ORTSERVE_BUSY_POLL
-  const BusyPoll* state = g_busy_poll;
+  const BusyPollState* state = GetAddonData(env).busy_poll;
   result.Set("spins", state != nullptr ? state->spins : 0.0);
   result.Set("hits", state != nullptr ? state->hits : 0.0);
   result.Set("spinMicros", state != nullptr ? state->spin_ns / 1000 : 0.0);

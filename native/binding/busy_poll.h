@@ -11,12 +11,14 @@ namespace ortserve {
 // Why: on a virtual machine a thread that sleeps between requests pays for it on the next one (caches, TLB and
 // branch predictors are cold after the vCPU halts): measured here, a tiny model's request path went from ~20 µs
 // back to back to ~60 µs after a 0.1 ms sleep. Spinning through a short gap keeps the next request hot.
-// Returns false (and does nothing) when the addon was built without libuv's header. Throws TypeError unless
-// micros is an integer from 0 to 1,000,000.
+// The setting and the counters belong to the calling Node environment (its own event loop). Returns false (and does
+// nothing) when the addon was built without libuv's header. Throws TypeError unless micros is an integer from 0 to
+// 1,000,000.
 Napi::Value SetBusyPoll(const Napi::CallbackInfo& info);
 
-// [sync] busyPollStats() → {spins: number, hits: number, spinMicros: number}: polls started, polls that ended
-// because an event became ready (the rest ran out of budget or met a timer), and the µs spent polling. Never throws.
+// [sync] busyPollStats() → {spins: number, hits: number, spinMicros: number}: this environment's polls started, polls
+// that ended because an event became ready (the rest ran out of budget or met a timer), and the µs spent polling.
+// Never throws.
 Napi::Value BusyPollStats(const Napi::CallbackInfo& info);
 
 }  // namespace ortserve
