@@ -269,6 +269,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       nativeAddon().configure({
         numBatchThreads: options.numBatchThreads, ortLogLevel: ORT_LOG_LEVELS.indexOf(options.ortLogLevel),
         maxConcurrentRunsPerModel: options.maxConcurrentRunsPerModel, terminateRunsPastDeadline: options.terminateRunsPastDeadline,
+        workerSpinMicros: options.workerSpinMicros,
       });
       if (!nativeAddon().setBusyPoll(options.busyPollMicros) && options.busyPollMicros > 0) {
         log.warn({ busyPollMicros: options.busyPollMicros }, 'busy polling is unavailable (the addon was built without libuv\'s header): the event loop sleeps at once');
@@ -341,6 +342,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       gate.closing = true;
       // Busy polling is per process: a stopped server leaves the loop sleeping at once, as before it started.
       if (options.busyPollMicros > 0) nativeAddon().setBusyPoll(0);
+      if (options.workerSpinMicros > 0) nativeAddon().configure({ workerSpinMicros: 0 });
       management.reloader?.stop();
       if (app !== undefined) {
         flatBuffers?.closeAll();   // a clean WebSocket close (1001) before the forced one below

@@ -1,5 +1,6 @@
-// Busy polling (--busy_poll_micros): the event loop polls before it sleeps, answers stay right, timers stay on time,
-// the metrics count the polls, and a stopped server leaves the loop sleeping at once.
+// Polling before sleeping. Busy polling (--busy_poll_micros): the event loop polls before it sleeps, answers stay
+// right, timers stay on time, the metrics count the polls, and a stopped server leaves the loop sleeping at once.
+// Worker spinning (--worker_spin_micros): queued runs stay right while an idle worker watches for work.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlpModel } from '../scripts/make-example-models.mjs';
@@ -67,5 +68,30 @@ describe('--busy_poll_micros', () => {
     for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 2));
     expect(nativeAddon().busyPollStats().spins).toBe(stopped);
     nativeAddon().setBusyPoll(300);   // back on for the rest of this file's server
+  });
+});
+
+describe('--worker_spin_micros', () => {
+  it('queued runs, one after another and concurrent, answer right while an idle worker spins', async () => {
+    const t = await startTestServer({ mlp: { 1: mlpModel(1) } }, { workerSpinMicros: 500, inlineBudgetMicros: 0 });
+    try {
+      const predict = async (row: number[]) => {
+        const res = await fetch(`${t.baseUrl}/v1/models/mlp:predict`, { method: 'POST', body: JSON.stringify({ instances: [row] }) });
+        expect(res.status).toBe(200);
+        const body = await res.json() as { predictions: number[][] };
+        expect(closeTo(body.predictions, mlpReference([row], 1))).toBe(true);
+      };
+      for (let i = 0; i < 30; i++) await predict([i, 1 - i, 0.5, -i / 3]);
+      await Promise.all(Array.from({ length: 30 }, (_, i) => predict([i / 2, i, -1, 2])));
+      // Every run went through the queue (inline runs are off), so the workers served them all.
+      const session = t.server.registry.resolve('mlp')!.session;
+      expect(session.stats().tasksRun).toBeGreaterThanOrEqual(60);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('refuses a budget that is not an integer from 0 to 1,000,000', () => {
+    for (const bad of [-1, 0.5, 1_000_001]) expect(() => nativeAddon().configure({ workerSpinMicros: bad })).toThrow(TypeError);
   });
 });

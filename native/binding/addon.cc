@@ -113,12 +113,13 @@ Napi::Value LoadSession(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-// [sync] configure({numBatchThreads?, ortLogLevel?, maxConcurrentRunsPerModel?, terminateRunsPastDeadline?}) →
-// undefined. numBatchThreads sets the shared worker pool size (0 = one per hardware thread); ortLogLevel the
+// [sync] configure({numBatchThreads?, ortLogLevel?, maxConcurrentRunsPerModel?, terminateRunsPastDeadline?,
+// workerSpinMicros?}) → undefined. numBatchThreads sets the shared worker pool size (0 = one per hardware thread); ortLogLevel the
 // severity ONNX Runtime logs at on stderr (0 verbose .. 4 fatal; process-wide); maxConcurrentRunsPerModel the most
 // batches one model version runs at once when its batching options set no numBatchThreads (0 = automatic: no limit
 // while one version is loaded, else max(1, threads - 1)); terminateRunsPastDeadline whether a run is stopped once
-// every request in it is past its deadline (default true). The last two may change at any time. Throws
+// every request in it is past its deadline (default true); workerSpinMicros how long an idle worker watches for
+// work before it sleeps (0 = at once, BatchScheduler::SetSpinMicros). The last three may change at any time. Throws
 // (INVALID_ARGUMENT) for a bad value, or for a different pool size once the pool has started (it starts with the
 // first loadSession).
 Napi::Value Configure(const Napi::CallbackInfo& info) {
@@ -146,6 +147,15 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
     if (!terminate.IsBoolean()) ThrowInvalidArgument(env, "terminateRunsPastDeadline must be a boolean");
     data.terminate_runs_past_deadline = terminate.As<Napi::Boolean>().Value();
     if (data.scheduler) data.scheduler->SetTerminateRunsPastDeadline(data.terminate_runs_past_deadline);
+  }
+  Napi::Value spin = options.Get("workerSpinMicros");
+  if (!spin.IsUndefined()) {
+    const double value = spin.IsNumber() ? spin.As<Napi::Number>().DoubleValue() : -1;
+    if (!(value >= 0 && value <= 1e6 && value == static_cast<double>(static_cast<int64_t>(value)))) {
+      ThrowInvalidArgument(env, "workerSpinMicros must be an integer from 0 to 1000000");
+    }
+    data.worker_spin_micros = static_cast<int64_t>(value);
+    if (data.scheduler) data.scheduler->SetSpinMicros(data.worker_spin_micros);
   }
   Napi::Value threads = options.Get("numBatchThreads");
   if (threads.IsUndefined()) return env.Undefined();

@@ -23,6 +23,7 @@ BatchScheduler& AddonData::StartedScheduler() {
     scheduler = std::make_unique<BatchScheduler>(threads, completions.get());
     scheduler->SetMaxConcurrentRunsPerQueue(max_concurrent_runs_per_model);
     scheduler->SetTerminateRunsPastDeadline(terminate_runs_past_deadline);
+    scheduler->SetSpinMicros(worker_spin_micros);
   }
   return *scheduler;
 }

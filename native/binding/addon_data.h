@@ -42,6 +42,7 @@ struct AddonData {
   // Scheduler settings configure() may change at any time (applied at start, and at once when running).
   int64_t max_concurrent_runs_per_model = 0;   // 0 = automatic (BatchScheduler::SetMaxConcurrentRunsPerQueue)
   bool terminate_runs_past_deadline = true;
+  int64_t worker_spin_micros = 0;   // BatchScheduler::SetSpinMicros
   // This environment's busy polling (busy_poll.cc): created by the first setBusyPoll with a budget, freed by its
   // libuv handle's close callback at teardown; null before and after.
   BusyPollState* busy_poll = nullptr;

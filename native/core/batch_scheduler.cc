@@ -9,6 +9,20 @@
 
 namespace ortserve {
 
+namespace {
+
+// Tells the CPU this is a spin-wait loop (less power, and the sibling hyper-thread runs meanwhile).
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+
 ModelQueue::ModelQueue(BatchPolicy policy, std::shared_ptr<BatchRunner> runner, std::vector<std::string> model_outputs)
     : policy_(std::move(policy)),
       runner_(std::move(runner)),
@@ -298,6 +312,7 @@ void BatchScheduler::WorkerLoop() {
       continue;
     }
     if (found.progressed) continue;
+    if (found.wake_micros == BatchFormer::kNever && SpinForWork(seen)) continue;
     std::unique_lock<std::mutex> lock(wake_mutex_);
     sleepers_.fetch_add(1);
     auto changed = [&] { return stopping_.load() || epoch_.load() != seen; };
@@ -308,6 +323,26 @@ void BatchScheduler::WorkerLoop() {
     }
     sleepers_.fetch_sub(1);
   }
+}
+
+bool BatchScheduler::SpinForWork(uint64_t seen) {
+  const int64_t budget = spin_micros_.load(std::memory_order_relaxed);
+  if (budget <= 0) return false;
+  int expected = 0;
+  if (!spinners_.compare_exchange_strong(expected, 1)) return false;   // another worker already watches
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(budget);
+  bool moved = false;
+  for (int i = 0;; ++i) {
+    if (stopping_.load(std::memory_order_acquire) || epoch_.load() != seen) {
+      moved = true;
+      break;
+    }
+    // The clock is read every 64 rounds: a read costs more than a round of the loop.
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= until) break;
+    CpuRelax();
+  }
+  spinners_.store(0);
+  return moved;
 }
 
 void BatchScheduler::LowerNextDeadline(int64_t at, bool notify) {

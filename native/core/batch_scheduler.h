@@ -134,6 +134,9 @@ class BatchScheduler {
   // Whether a run is stopped (RunTerminator) once every request in it is past its deadline; each such request then
   // fails with DEADLINE_EXCEEDED. Default on. Any thread, any time; applies to runs started afterwards.
   void SetTerminateRunsPastDeadline(bool on) { terminate_runs_.store(on, std::memory_order_relaxed); }
+  // How long an idle worker watches for new work before it sleeps, in µs (0 = sleep at once, the default). One
+  // worker at a time spins; the others sleep at once. Any thread, any time.
+  void SetSpinMicros(int64_t micros) { spin_micros_.store(micros, std::memory_order_relaxed); }
 
  private:
   // A batch taken from a queue, to run.
@@ -155,6 +158,9 @@ class BatchScheduler {
   };
 
   void WorkerLoop();
+  // Before sleeping: waits up to spin_micros_ for epoch_ to move past `seen` (or a stop), if no other worker is
+  // spinning. True when it moved (look again), false when the worker should sleep.
+  bool SpinForWork(uint64_t seen);
   FoundWork FindWork();
   void Execute(Work& work);
   void Fail(Task* task, StatusCode code, const std::string& message);
@@ -185,6 +191,8 @@ class BatchScheduler {
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> max_runs_per_queue_{0};
   std::atomic<bool> terminate_runs_{true};
+  std::atomic<int64_t> spin_micros_{0};
+  std::atomic<int> spinners_{0};   // workers spinning now (at most one)
 
   // Never later than the earliest deadline of a queued task or a stoppable run (it may be earlier: a task that has
   // run since is not taken out, which costs one needless pass). ExpirePass resets it before it looks; Schedule and

@@ -2,6 +2,7 @@
 // concurrent requests, a full queue refuses at once, failures stay inside their batch, deadlines, shutdown and
 // round-robin fairness between queues. A refused task stays with the caller, and no task leaks.
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -259,4 +260,48 @@ TEST(scheduler_refused_task_stays_with_the_caller_and_nothing_leaks) {
   }
   // Every task made above was deleted exactly once: by the caller when refused, by the sink when completed.
   CHECK_EQ(FloatTask::Live().load(), live_before);
+}
+
+// With spinning on, idle workers watch for work before sleeping: every task still completes exactly once, one at a
+// time (each scheduled only after the previous completed, so a spinning worker is the one that finds it) and from
+// many producers; and Stop() ends a worker that is spinning with a long budget without waiting for it.
+TEST(scheduler_spinning_workers_complete_every_task_and_stop_promptly) {
+  CollectingSink sink;
+  auto runner = std::make_shared<DoublingRunner>();
+  BatchScheduler scheduler(2, &sink);
+  scheduler.SetSpinMicros(1000);
+  auto queue = std::make_shared<ModelQueue>(BatchPolicy{}, runner, std::vector<std::string>{"y"});
+  scheduler.AddQueue(queue);
+  constexpr int kSequential = 200;
+  for (int i = 0; i < kSequential; ++i) {
+    auto task = NewFloatTask(i, {static_cast<float>(i)}, 1);
+    CHECK(scheduler.Schedule(*queue, &task).ok());
+    sink.WaitFor(static_cast<std::size_t>(i + 1));
+  }
+  constexpr int kThreads = 3, kPerThread = 200;
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kThreads; ++p) {
+    producers.emplace_back([&, p] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto task = NewFloatTask(kSequential + p * kPerThread + i, {static_cast<float>(p), static_cast<float>(i)}, 2);
+        while (!scheduler.Schedule(*queue, &task).ok()) std::this_thread::yield();
+      }
+    });
+  }
+  for (auto& t : producers) t.join();
+  auto& done = sink.WaitFor(kSequential + kThreads * kPerThread);
+  CHECK_EQ(done.size(), static_cast<std::size_t>(kSequential + kThreads * kPerThread));
+  std::vector<int> seen(kSequential + kThreads * kPerThread, 0);
+  for (auto& task : done) seen[static_cast<std::size_t>(static_cast<FloatTask*>(task.get())->id)]++;
+  CHECK(std::all_of(seen.begin(), seen.end(), [](int n) { return n == 1; }));
+  CHECK_EQ(CountWrongResults(done), 0);
+  // A 30 s budget: Stop() must not wait for it (the spin checks stopping_), so it returns long before.
+  scheduler.SetSpinMicros(30'000'000);
+  auto nudge = NewFloatTask(kSequential + kThreads * kPerThread, {1.0f}, 1);
+  CHECK(scheduler.Schedule(*queue, &nudge).ok());   // the workers loop once more and one starts its long spin
+  sink.WaitFor(kSequential + kThreads * kPerThread + 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto before = std::chrono::steady_clock::now();
+  scheduler.Stop();
+  CHECK(std::chrono::steady_clock::now() - before < std::chrono::seconds(10));
 }

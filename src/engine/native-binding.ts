@@ -260,7 +260,7 @@ export interface NativeAddon {
    * [sync] Sets the shared worker pool size before the first model loads (0 = one per hardware thread), the
    * severity ONNX Runtime logs at (0 verbose .. 4 fatal), and, at any time, the per-model limit on running batches
    * (0 = automatic: none while one version is loaded, else threads - 1) and whether runs past every deadline in
-   * them are stopped (default true).
+   * them are stopped (default true), and how long an idle worker watches for work before it sleeps.
    */
   configure(options: {
     numBatchThreads?: number;
@@ -268,6 +268,8 @@ export interface NativeAddon {
     ortLogLevel?: number;
     maxConcurrentRunsPerModel?: number;
     terminateRunsPastDeadline?: boolean;
+    /** µs an idle worker watches for work before sleeping (0 = at once); any time. */
+    workerSpinMicros?: number;
   }): void;
   schedulerInfo(): { started: boolean; threads: number };
   setBusyPoll(micros: number): boolean;
