@@ -133,14 +133,18 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
     Status status = SetOrtLogLevel(level.As<Napi::Number>().Int32Value());
     if (!status.ok()) throw MakeJsError(env, status);
   }
-  Napi::Value per_model = options.Get("maxConcurrentRunsPerModel");
-  if (!per_model.IsUndefined()) {
-    const double value = per_model.IsNumber() ? per_model.As<Napi::Number>().DoubleValue() : -1;
-    if (!(value >= 0 && value <= 1024 && value == static_cast<double>(static_cast<int64_t>(value)))) {
-      ThrowInvalidArgument(env, "maxConcurrentRunsPerModel must be an integer from 0 to 1024");
+  // An optional integer option from 0 to max: false when absent; throws INVALID_ARGUMENT naming it otherwise.
+  auto integer_option = [&](const char* name, double max, int64_t* out) {
+    Napi::Value v = options.Get(name);
+    if (v.IsUndefined()) return false;
+    if (!v.IsNumber() || !IsCountUpTo(v.As<Napi::Number>().DoubleValue(), max)) {
+      ThrowInvalidArgument(env, std::string(name) + " must be an integer from 0 to " + std::to_string(static_cast<int64_t>(max)));
     }
-    data.max_concurrent_runs_per_model = static_cast<int64_t>(value);
-    if (data.scheduler) data.scheduler->SetMaxConcurrentRunsPerQueue(data.max_concurrent_runs_per_model);
+    *out = static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
+    return true;
+  };
+  if (integer_option("maxConcurrentRunsPerModel", 1024, &data.max_concurrent_runs_per_model) && data.scheduler) {
+    data.scheduler->SetMaxConcurrentRunsPerQueue(data.max_concurrent_runs_per_model);
   }
   Napi::Value terminate = options.Get("terminateRunsPastDeadline");
   if (!terminate.IsUndefined()) {
@@ -148,14 +152,8 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
     data.terminate_runs_past_deadline = terminate.As<Napi::Boolean>().Value();
     if (data.scheduler) data.scheduler->SetTerminateRunsPastDeadline(data.terminate_runs_past_deadline);
   }
-  Napi::Value spin = options.Get("workerSpinMicros");
-  if (!spin.IsUndefined()) {
-    const double value = spin.IsNumber() ? spin.As<Napi::Number>().DoubleValue() : -1;
-    if (!(value >= 0 && value <= 1e6 && value == static_cast<double>(static_cast<int64_t>(value)))) {
-      ThrowInvalidArgument(env, "workerSpinMicros must be an integer from 0 to 1000000");
-    }
-    data.worker_spin_micros = static_cast<int64_t>(value);
-    if (data.scheduler) data.scheduler->SetSpinMicros(data.worker_spin_micros);
+  if (integer_option("workerSpinMicros", 1e6, &data.worker_spin_micros) && data.scheduler) {
+    data.scheduler->SetSpinMicros(data.worker_spin_micros);
   }
   Napi::Value threads = options.Get("numBatchThreads");
   if (threads.IsUndefined()) return env.Undefined();
