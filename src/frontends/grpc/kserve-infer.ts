@@ -8,7 +8,9 @@ import { Protocol } from '../../inference/request-stats.js';
 import { versionSelector } from '../kserve/model-info.js';
 import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
-import { decodeModelInfer, modelInferReply, routeKeyParameter, type ModelInferMessage } from './kserve-grpc-codec.js';
+import { decodeModelInfer, encodedModelInferReply, modelInferReplySteps, routeKeyParameter, type ModelInferMessage } from './kserve-grpc-codec.js';
+import { runInSlices } from '../../protocol/work-slices.js';
+import type { InferResponse } from '../../inference/infer-request.js';
 import { withRouteKey } from '../../registry/model-version.js';
 import { whileHeld } from '../../inference/request-size.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
@@ -22,18 +24,20 @@ function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, rece
  * One ModelInferRequest, decoded, run and encoded; shared by ModelInfer and ModelStreamInfer. `receivedAt` is when
  * the call started or the stream message arrived (the origin of Triton's timeout parameter). `routeKey`: the call's
  * x-ortserve-route-key metadata; the message's route_key parameter wins over it. An inline run is answered
- * directly, a queued one through a promise; failures throw (or reject).
+ * directly, a queued one through a promise; failures throw (or reject). `encode`: the reply carries its encoded
+ * ModelInferResponse (unary ModelInfer; a stream wraps the reply in its own message).
  */
 export function inferMessage(
-  ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, routeKey?: string, receivedAt = deadlineClock(),
+  ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, routeKey?: string, receivedAt = deadlineClock(), encode = false,
 ): ModelInferReply | Promise<ModelInferReply> {
   // The message counts in the server's bytes in flight until answered; its tensors (views of it) only beyond it.
   const held = 'messageBytes' in msg ? msg.messageBytes : 0;
-  return whileHeld(ctx.sizes.inFlight, held, 'the request message', () => inferHeld(ctx, msg, limits, routeKey, receivedAt, held));
+  return whileHeld(ctx.sizes.inFlight, held, 'the request message', () => inferHeld(ctx, msg, limits, routeKey, receivedAt, held, encode));
 }
 
 function inferHeld(
   ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, routeKey: string | undefined, receivedAt: number, heldBytes: number,
+  encode: boolean,
 ): ModelInferReply | Promise<ModelInferReply> {
   expireIfPast(limits);
   let selector: VersionSelector | undefined;
@@ -47,5 +51,9 @@ function inferHeld(
     limits: withPriority(withTimeout(limits, decoded.timeoutMicros, receivedAt), decoded.priority), sizes: ctx.sizes, protocol: Protocol.kserveGrpc, sequence: decoded.sequence,
     heldBytes,
   }, listedInputNames(decoded.inputs, datatypeOf));
-  return response instanceof Promise ? response.then(modelInferReply) : modelInferReply(response);
+  // The answer is converted (and, for a unary call, encoded) --wire_slice_bytes of work per turn of the event loop,
+  // so a large one does not hold the JS thread; a small one is done in this turn, as before.
+  const slice = ctx.sizes.limits.wireSliceBytes;
+  const reply = (answer: InferResponse) => (encode ? encodedModelInferReply(answer, slice) : runInSlices(modelInferReplySteps(answer), slice));
+  return response instanceof Promise ? response.then(reply) : reply(response);
 }

@@ -203,14 +203,16 @@ class RawUnaryCall {
     this.clearTimer();
     const stream = this.stream;
     if (this.gone()) return;
-    const frame = Buffer.allocUnsafe(5 + message.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(message.length, 1);
-    message.copy(frame, 5);
+    // The 5-byte prefix and the message go out as two writes: copying a large message behind its prefix in one
+    // buffer would hold the JS thread (64 MB: tens of ms); HTTP/2 sends the same bytes either way.
+    const prefix = Buffer.allocUnsafe(5);
+    prefix[0] = 0;
+    prefix.writeUInt32BE(message.length, 1);
     stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-accept-encoding': 'identity,deflate,gzip', 'grpc-encoding': 'identity' },
       { waitForTrailers: true });
     stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': Status.OK, 'grpc-message': 'OK' }));
-    stream.end(frame);
+    stream.write(prefix);
+    stream.end(message);
   }
 
   /** Ends the call with a status and no message (grpc-js's trailers-only response). `cancels`: for the deadline. */

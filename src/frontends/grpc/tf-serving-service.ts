@@ -25,7 +25,8 @@ import type { ReloadConfigRequest__Output } from './generated/tensorflow/serving
 import type { SignatureDef } from './generated/tensorflow/SignatureDef.js';
 import type { SignatureDefMap } from './generated/tensorflow/serving/SignatureDefMap.js';
 import { authorizeManagement, reloadConfig } from './grpc-management.js';
-import type { PredictReply, PredictRequestWire } from '../../protocol/protobuf/tf-predict-wire.js';
+import { predictResponseSteps, type PredictReply, type PredictRequestWire } from '../../protocol/protobuf/tf-predict-wire.js';
+import { runInSlices } from '../../protocol/work-slices.js';
 import { serializeMessage, type MalformedMessage } from './proto-schemas.js';
 import { directTensor, tensorProtoWireToTensor } from './tf-tensor-wire.js';
 import type { Tensor } from '../../engine/tensor.js';
@@ -78,8 +79,13 @@ function predictHeld(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnTy
     model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits, sizes: ctx.sizes, protocol: Protocol.tfservingGrpc,
     heldBytes: req.messageBytes,
   }, TF_NAMES);
-  const reply = (answer: InferResponse): PredictReply =>
-    ({ outputs: answer.outputs, model_spec: { name: answer.model, version: answer.version, signature_name: DEFAULT_SIGNATURE } });
+  const reply = (answer: InferResponse): PredictReply | Promise<PredictReply> => {
+    const unencoded: PredictReply = { outputs: answer.outputs, model_spec: { name: answer.model, version: answer.version, signature_name: DEFAULT_SIGNATURE } };
+    // Encoded here, --wire_slice_bytes of work per turn of the event loop: a large answer (8M int64 varints) would
+    // otherwise hold the JS thread for the whole encoding. A small one is done in this turn, as before.
+    const encoded = runInSlices(predictResponseSteps(unencoded), ctx.sizes.limits.wireSliceBytes);
+    return encoded instanceof Promise ? encoded.then((buf) => ({ ...unencoded, encoded: buf })) : { ...unencoded, encoded };
+  };
   // An inline run is answered directly: unary() sends it without a microtask in between.
   return response instanceof Promise ? response.then(reply) : reply(response);
 }

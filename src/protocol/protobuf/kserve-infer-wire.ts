@@ -6,6 +6,7 @@
 // arrays of each field's own type (fp32_contents a Float32Array...) and shape dims are numbers, or bigints past 2^53.
 // Where protobuf's rules and protobufjs differ, this follows protobuf: in a oneof, the member last on the wire wins.
 
+import { copySteps, runNow, type WorkSteps } from '../work-slices.js';
 import {
   ScalarRuns, WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT, WireReader, WireWriter,
   delimitedSize, utf8Length, varint64Size, varintSize,
@@ -247,6 +248,11 @@ export interface ModelInferReply {
   id: string;
   parameters?: ParameterMap;
   outputs: InferOutputReply[];
+  /**
+   * The ModelInferResponse already encoded (modelInferResponseSteps run in slices by the handler, for a large
+   * answer): the unary encoder sends it as it is.
+   */
+  encoded?: Buffer;
 }
 
 export interface ModelStreamInferReply {
@@ -365,7 +371,7 @@ function responseSize(reply: ModelInferReply, sizes: number[]): number {
   return size;
 }
 
-function writeResponse(w: WireWriter, reply: ModelInferReply, sizes: number[]): void {
+function* writeResponse(w: WireWriter, reply: ModelInferReply, sizes: number[]): WorkSteps<void> {
   writeStringField(w, 1, reply.model_name);
   writeStringField(w, 2, reply.model_version);
   writeStringField(w, 3, reply.id);
@@ -385,20 +391,30 @@ function writeResponse(w: WireWriter, reply: ModelInferReply, sizes: number[]): 
       for (let j = 0; j < o.shape.length; j++) writeInt64(w, o.shape[j]!);
     }
   }
-  // raw_output_contents after every output (field order, as protobuf writers do): one copy of each tensor's bytes.
+  // raw_output_contents after every output (field order, as protobuf writers do): one copy of each tensor's bytes,
+  // COPY_STEP_BYTES per step.
   for (let k = 0; k < outputs.length; k++) {
     const o = outputs[k]!;
     w.key(6, WIRE_BYTES);
     w.varint(o.contents.byteLength);
-    w.raw(o.contents);
+    yield* copySteps(w.buf, w.pos, o.contents);
+    w.pos += o.contents.byteLength;
   }
 }
 
-/** Encodes a ModelInferResponse into one Buffer of its exact size. */
+/** Encodes a ModelInferResponse into one Buffer of its exact size (or gives the one already encoded). */
 export function encodeModelInferResponse(reply: ModelInferReply): Buffer {
+  return reply.encoded ?? runNow(modelInferResponseSteps(reply));
+}
+
+/**
+ * encodeModelInferResponse in steps (src/protocol/work-slices.ts): the tensor bytes are copied about COPY_STEP_BYTES
+ * at a time, so a large answer can be encoded over several turns of the event loop.
+ */
+export function* modelInferResponseSteps(reply: ModelInferReply): WorkSteps<Buffer> {
   const sizes: number[] = [];
   const w = new WireWriter(responseSize(reply, sizes));
-  writeResponse(w, reply, sizes);
+  yield* writeResponse(w, reply, sizes);
   return w.buf;
 }
 
@@ -411,7 +427,7 @@ export function encodeModelStreamInferResponse(reply: ModelStreamInferReply): Bu
   if (reply.infer_response !== null) {
     w.key(2, WIRE_BYTES);
     w.varint(inner);
-    writeResponse(w, reply.infer_response, sizes);
+    runNow(writeResponse(w, reply.infer_response, sizes));
   }
   return w.buf;
 }
