@@ -117,7 +117,7 @@ function readInt64s(r: WireReader, out: Array<number | bigint>, name: string, co
   }
 }
 
-function readContents(r: WireReader, counts: DecodeCounts): InferTensorContentsWire {
+function* readContents(r: WireReader, counts: DecodeCounts): WorkSteps<InferTensorContentsWire> {
   let bool: ScalarRuns<'bool'> | undefined;
   let int: ScalarRuns<'int32'> | undefined;
   let int64: ScalarRuns<'int64'> | undefined;
@@ -129,30 +129,30 @@ function readContents(r: WireReader, counts: DecodeCounts): InferTensorContentsW
   while (r.more()) {
     r.key();
     switch (r.field) {
-      case 1: bool = r.scalarRun(bool, 'bool', 'bool_contents'); break;
-      case 2: int = r.scalarRun(int, 'int32', 'int_contents'); break;
-      case 3: int64 = r.scalarRun(int64, 'int64', 'int64_contents'); break;
-      case 4: uint = r.scalarRun(uint, 'uint32', 'uint_contents'); break;
-      case 5: uint64 = r.scalarRun(uint64, 'uint64', 'uint64_contents'); break;
-      case 6: fp32 = r.scalarRun(fp32, 'float', 'fp32_contents'); break;
-      case 7: fp64 = r.scalarRun(fp64, 'double', 'fp64_contents'); break;
+      case 1: bool = yield* r.scalarRunSteps(bool, 'bool', 'bool_contents'); break;
+      case 2: int = yield* r.scalarRunSteps(int, 'int32', 'int_contents'); break;
+      case 3: int64 = yield* r.scalarRunSteps(int64, 'int64', 'int64_contents'); break;
+      case 4: uint = yield* r.scalarRunSteps(uint, 'uint32', 'uint_contents'); break;
+      case 5: uint64 = yield* r.scalarRunSteps(uint64, 'uint64', 'uint64_contents'); break;
+      case 6: fp32 = yield* r.scalarRunSteps(fp32, 'float', 'fp32_contents'); break;
+      case 7: fp64 = yield* r.scalarRunSteps(fp64, 'double', 'fp64_contents'); break;
       case 8: r.expect(WIRE_BYTES, 'bytes_contents'); counts.value(`${r.where}.bytes_contents`); bytes.push(r.bytes()); break;
       default: r.skip();
     }
   }
   return {
-    bool_contents: r.scalars('bool', bool),
-    int_contents: r.scalars('int32', int),
-    int64_contents: r.scalars('int64', int64),
-    uint_contents: r.scalars('uint32', uint),
-    uint64_contents: r.scalars('uint64', uint64),
-    fp32_contents: r.scalars('float', fp32),
-    fp64_contents: r.scalars('double', fp64),
+    bool_contents: yield* r.scalarsSteps('bool', bool),
+    int_contents: yield* r.scalarsSteps('int32', int),
+    int64_contents: yield* r.scalarsSteps('int64', int64),
+    uint_contents: yield* r.scalarsSteps('uint32', uint),
+    uint64_contents: yield* r.scalarsSteps('uint64', uint64),
+    fp32_contents: yield* r.scalarsSteps('float', fp32),
+    fp64_contents: yield* r.scalarsSteps('double', fp64),
     bytes_contents: bytes,
   };
 }
 
-function readInput(r: WireReader, counts: DecodeCounts): InferInputTensorWire {
+function* readInput(r: WireReader, counts: DecodeCounts): WorkSteps<InferInputTensorWire> {
   const input: InferInputTensorWire = { name: '', datatype: '', shape: [], parameters: NO_PARAMETERS, contents: null };
   while (r.more()) {
     r.key();
@@ -165,7 +165,7 @@ function readInput(r: WireReader, counts: DecodeCounts): InferInputTensorWire {
         r.expect(WIRE_BYTES, 'contents');
         const end = r.bytesEnd();
         // A message field sent twice: the later one replaces the earlier, as the generic decoder does.
-        input.contents = readContents(r.nested(r.pos, end, `${r.where}.contents`), counts);
+        input.contents = yield* readContents(r.nested(r.pos, end, `${r.where}.contents`), counts);
         r.pos = end;
         break;
       }
@@ -196,6 +196,14 @@ function readOutput(r: WireReader, counts: DecodeCounts): { name: string; parame
  * DecodeCounts), before making the objects for them.
  */
 export function decodeModelInferRequest(bytes: Buffer, limits: DecodeLimits = UNLIMITED): ModelInferRequestWire {
+  return runNow(modelInferRequestSteps(bytes, limits));
+}
+
+/**
+ * decodeModelInferRequest in steps (src/protocol/work-slices.ts): typed contents are counted, copied and decoded about
+ * COPY_STEP_BYTES of work at a time, so a large message can be decoded over several turns of the event loop.
+ */
+export function* modelInferRequestSteps(bytes: Buffer, limits: DecodeLimits = UNLIMITED): WorkSteps<ModelInferRequestWire> {
   const r = new WireReader(bytes, 0, bytes.length, '');
   const counts = new DecodeCounts(limits);
   const msg: ModelInferRequestWire = {
@@ -213,7 +221,7 @@ export function decodeModelInferRequest(bytes: Buffer, limits: DecodeLimits = UN
         r.expect(WIRE_BYTES, 'inputs');
         counts.entry('inputs');
         const end = r.bytesEnd();
-        msg.inputs.push(readInput(r.nested(r.pos, end, `inputs[${msg.inputs.length}]`), counts));
+        msg.inputs.push(yield* readInput(r.nested(r.pos, end, `inputs[${msg.inputs.length}]`), counts));
         r.pos = end;
         break;
       }

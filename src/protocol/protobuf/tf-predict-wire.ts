@@ -141,7 +141,7 @@ function readShape(r: WireReader, counts: DecodeCounts): TensorShapeWire {
 
 const EMPTY_BYTES = Buffer.alloc(0);
 
-function readTensor(r: WireReader, counts: DecodeCounts): TensorProtoWire {
+function* readTensor(r: WireReader, counts: DecodeCounts): WorkSteps<TensorProtoWire> {
   let dtype: string | number = 'DT_INVALID';
   let shape: TensorShapeWire | null = null;
   let version = 0;
@@ -176,32 +176,34 @@ function readTensor(r: WireReader, counts: DecodeCounts): TensorProtoWire {
       }
       case 3: r.expect(WIRE_VARINT, 'version_number'); version = r.int32(); break;
       case 4: r.expect(WIRE_BYTES, 'tensor_content'); content = r.bytes(); break;
-      case 5: float = r.scalarRun(float, 'float', 'float_val'); break;
-      case 6: double = r.scalarRun(double, 'double', 'double_val'); break;
-      case 7: int = r.scalarRun(int, 'int32', 'int_val'); break;
+      case 5: float = yield* r.scalarRunSteps(float, 'float', 'float_val'); break;
+      case 6: double = yield* r.scalarRunSteps(double, 'double', 'double_val'); break;
+      case 7: int = yield* r.scalarRunSteps(int, 'int32', 'int_val'); break;
       case 8: r.expect(WIRE_BYTES, 'string_val'); counts.value(`${r.where}.string_val`); strings.push(r.bytes()); break;
-      case 9: scomplex = r.scalarRun(scomplex, 'float', 'scomplex_val'); break;
-      case 10: int64 = r.scalarRun(int64, 'int64', 'int64_val'); break;
-      case 11: bool = r.scalarRun(bool, 'bool', 'bool_val'); break;
-      case 12: dcomplex = r.scalarRun(dcomplex, 'double', 'dcomplex_val'); break;
-      case 13: half = r.scalarRun(half, 'int32', 'half_val'); break;
-      case 16: uint32 = r.scalarRun(uint32, 'uint32', 'uint32_val'); break;
-      case 17: uint64 = r.scalarRun(uint64, 'uint64', 'uint64_val'); break;
+      case 9: scomplex = yield* r.scalarRunSteps(scomplex, 'float', 'scomplex_val'); break;
+      case 10: int64 = yield* r.scalarRunSteps(int64, 'int64', 'int64_val'); break;
+      case 11: bool = yield* r.scalarRunSteps(bool, 'bool', 'bool_val'); break;
+      case 12: dcomplex = yield* r.scalarRunSteps(dcomplex, 'double', 'dcomplex_val'); break;
+      case 13: half = yield* r.scalarRunSteps(half, 'int32', 'half_val'); break;
+      case 16: uint32 = yield* r.scalarRunSteps(uint32, 'uint32', 'uint32_val'); break;
+      case 17: uint64 = yield* r.scalarRunSteps(uint64, 'uint64', 'uint64_val'); break;
       default: r.skip();
     }
   }
   return {
     dtype, tensor_shape: shape, version_number: version, tensor_content: content,
-    float_val: r.scalars('float', float), double_val: r.scalars('double', double), int_val: r.scalars('int32', int), string_val: strings,
-    scomplex_val: r.scalars('float', scomplex), int64_val: r.scalars('int64', int64), bool_val: r.scalars('bool', bool),
-    dcomplex_val: r.scalars('double', dcomplex), half_val: r.scalars('int32', half), uint32_val: r.scalars('uint32', uint32), uint64_val: r.scalars('uint64', uint64),
+    float_val: yield* r.scalarsSteps('float', float), double_val: yield* r.scalarsSteps('double', double),
+    int_val: yield* r.scalarsSteps('int32', int), string_val: strings, scomplex_val: yield* r.scalarsSteps('float', scomplex),
+    int64_val: yield* r.scalarsSteps('int64', int64), bool_val: yield* r.scalarsSteps('bool', bool),
+    dcomplex_val: yield* r.scalarsSteps('double', dcomplex), half_val: yield* r.scalarsSteps('int32', half),
+    uint32_val: yield* r.scalarsSteps('uint32', uint32), uint64_val: yield* r.scalarsSteps('uint64', uint64),
   };
 }
 
 /** One map<string, TensorProto> entry into `inputs`; an entry without a value is refused, as the generic decoder does. */
-function readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>, counts: DecodeCounts): void {
+function* readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>, counts: DecodeCounts): WorkSteps<void> {
   counts.entry('inputs');
-  const { key, value } = r.mapEntry('inputs', (k) => `inputs[${JSON.stringify(k)}]`, (tensor) => readTensor(tensor, counts));
+  const { key, value } = yield* r.mapEntrySteps('inputs', (k) => `inputs[${JSON.stringify(k)}]`, (tensor) => readTensor(tensor, counts));
   inputs[key] = value;
 }
 
@@ -211,6 +213,14 @@ function readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>,
  * the objects for them.
  */
 export function decodePredictRequest(bytes: Buffer, limits: DecodeLimits = UNLIMITED): PredictRequestWire {
+  return runNow(predictRequestSteps(bytes, limits));
+}
+
+/**
+ * decodePredictRequest in steps (src/protocol/work-slices.ts): typed fields are counted, copied and decoded about
+ * COPY_STEP_BYTES of work at a time, so a large message can be decoded over several turns of the event loop.
+ */
+export function* predictRequestSteps(bytes: Buffer, limits: DecodeLimits = UNLIMITED): WorkSteps<PredictRequestWire> {
   const r = new WireReader(bytes, 0, bytes.length, '');
   const counts = new DecodeCounts(limits);
   const msg: PredictRequestWire = {
@@ -226,7 +236,7 @@ export function decodePredictRequest(bytes: Buffer, limits: DecodeLimits = UNLIM
         r.pos = end;
         break;
       }
-      case 2: r.expect(WIRE_BYTES, 'inputs'); readTensorEntry(r, msg.inputs, counts); break;
+      case 2: r.expect(WIRE_BYTES, 'inputs'); yield* readTensorEntry(r, msg.inputs, counts); break;
       case 3: r.expect(WIRE_BYTES, 'output_filter'); counts.entry('output_filter'); msg.output_filter.push(r.string()); break;
       default: r.skip();
     }
