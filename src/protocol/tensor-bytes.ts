@@ -1,6 +1,6 @@
 // Raw tensor bytes ⇄ Tensors for every binary wire form (KServe binary extension, gRPC raw contents, TF tensor_content, FlatBuffers).
 
-import { COPY_STEP_BYTES, runNow, VALUE_UNITS, type WorkSteps } from './work-slices.js';
+import { COPY_STEP_BYTES, copySteps, runNow, VALUE_UNITS, type WorkSteps } from './work-slices.js';
 import { clientText, fail } from '../errors.js';
 import {
   DTYPE_SIZE, elementCount, shapeText, viewAs,
@@ -66,6 +66,18 @@ export function bytesToTensor(dtype: DType, shape: number[], bytes: Uint8Array, 
   }
   if (dtype === 'bool') checkBoolBytes(bytes, field);
   return { dtype, shape, data: alignedView(dtype, bytes) };
+}
+
+/**
+ * `bytes` themselves when they start 8-byte aligned (any element type can view them) or are small, else an aligned
+ * copy made COPY_STEP_BYTES per step (src/protocol/work-slices.ts): run in slices before a large misaligned tensor
+ * is decoded, so alignedView finds it aligned instead of copying it all at once on the event-loop thread.
+ */
+export function* alignedSteps(bytes: Uint8Array): WorkSteps<Uint8Array> {
+  if (bytes.byteOffset % 8 === 0 || bytes.byteLength <= COPY_STEP_BYTES) return bytes;
+  const copy = Buffer.from(new ArrayBuffer(bytes.byteLength));
+  yield* copySteps(copy, 0, bytes);
+  return copy;
 }
 
 /** The typed view, copying only when `bytes` starts at an offset the element type cannot start at. */

@@ -9,7 +9,8 @@ import { versionSelector } from '../kserve/model-info.js';
 import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
 import { decodeModelInfer, encodedModelInferReply, modelInferReplySteps, routeKeyParameter, type ModelInferMessage } from './kserve-grpc-codec.js';
-import { runInSlices } from '../../protocol/work-slices.js';
+import { COPY_STEP_BYTES, runInSlices } from '../../protocol/work-slices.js';
+import { alignedSteps } from '../../protocol/tensor-bytes.js';
 import type { InferResponse } from '../../inference/infer-request.js';
 import { withRouteKey } from '../../registry/model-version.js';
 import { whileHeld } from '../../inference/request-size.js';
@@ -45,6 +46,30 @@ function inferHeld(
     selector = versionSelector(msg.model_name, msg.model_version);
     checkServable(ctx.registry, msg.model_name, selector);
   }
+  // Large misaligned raw_input_contents are copied aligned a slice at a time first (alignedView would copy them at once).
+  const aligned = alignRawContents(msg.raw_input_contents, ctx.sizes.limits.wireSliceBytes);
+  if (aligned !== undefined) return aligned.then(() => runHeld(ctx, msg, limits, routeKey, receivedAt, heldBytes, encode, selector));
+  return runHeld(ctx, msg, limits, routeKey, receivedAt, heldBytes, encode, selector);
+}
+
+/** Replaces each large misaligned entry of `raw` by an aligned copy made in slices; undefined when there is none. */
+function alignRawContents(raw: Buffer[] | Uint8Array[], sliceBytes: number): Promise<void> | undefined {
+  let pending: Promise<void> | undefined;
+  for (let i = 0; i < raw.length; i++) {
+    const bytes = raw[i]!;
+    if (bytes.byteOffset % 8 === 0 || bytes.byteLength <= COPY_STEP_BYTES) continue;
+    const copy = runInSlices(alignedSteps(bytes), sliceBytes);
+    const store = (c: Uint8Array) => { raw[i] = Buffer.from(c.buffer, c.byteOffset, c.byteLength); };
+    if (copy instanceof Promise) pending = (pending ?? Promise.resolve()).then(() => copy).then(store);
+    else store(copy);
+  }
+  return pending;
+}
+
+function runHeld(
+  ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, routeKey: string | undefined, receivedAt: number, heldBytes: number,
+  encode: boolean, selector: VersionSelector | undefined,
+): ModelInferReply | Promise<ModelInferReply> {
   const decoded = decodeModelInfer(msg, ctx.maxReceiveMessageBytes, ctx.sizes.limits, selector);
   const response = runInference(ctx.registry, {
     model: decoded.model, selector: withRouteKey(decoded.selector, routeKeyParameter(msg) ?? routeKey), id: decoded.id, inputs: decoded.inputs, outputNames: decoded.outputNames,

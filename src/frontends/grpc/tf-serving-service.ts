@@ -26,7 +26,8 @@ import type { SignatureDef } from './generated/tensorflow/SignatureDef.js';
 import type { SignatureDefMap } from './generated/tensorflow/serving/SignatureDefMap.js';
 import { authorizeManagement, reloadConfig } from './grpc-management.js';
 import { predictResponseSteps, type PredictReply, type PredictRequestWire } from '../../protocol/protobuf/tf-predict-wire.js';
-import { runInSlices } from '../../protocol/work-slices.js';
+import { COPY_STEP_BYTES, runInSlices } from '../../protocol/work-slices.js';
+import { alignedSteps } from '../../protocol/tensor-bytes.js';
 import { serializeMessage, type MalformedMessage } from './proto-schemas.js';
 import { directTensor, tensorProtoWireToTensor } from './tf-tensor-wire.js';
 import type { Tensor } from '../../engine/tensor.js';
@@ -62,6 +63,22 @@ function predict(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<t
 }
 
 function predictHeld(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<typeof callLimits>, routeKey: string | undefined): PredictReply | Promise<PredictReply> {
+  // Large misaligned tensor_content is copied aligned a slice at a time first (alignedView would copy it at once).
+  let pending: Promise<void> | undefined;
+  for (const name in req.inputs) {
+    const tp = req.inputs[name]!;
+    const content = tp.tensor_content;
+    if (content.byteOffset % 8 === 0 || content.byteLength <= COPY_STEP_BYTES) continue;
+    const copy = runInSlices(alignedSteps(content), ctx.sizes.limits.wireSliceBytes);
+    const store = (c: Uint8Array) => { tp.tensor_content = Buffer.from(c.buffer, c.byteOffset, c.byteLength); };
+    if (copy instanceof Promise) pending = (pending ?? Promise.resolve()).then(() => copy).then(store);
+    else store(copy);
+  }
+  if (pending !== undefined) return pending.then(() => predictAligned(ctx, req, limits, routeKey));
+  return predictAligned(ctx, req, limits, routeKey);
+}
+
+function predictAligned(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<typeof callLimits>, routeKey: string | undefined): PredictReply | Promise<PredictReply> {
   const { model, selector: named } = selectorOf(req.model_spec);
   const selector = withRouteKey(named, routeKey);
   checkServable(ctx.registry, model, selector);
