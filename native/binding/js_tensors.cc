@@ -77,22 +77,36 @@ void ParseNumericData(Napi::Env env, const Napi::Value& data, const std::string&
 }
 
 void ParseStringData(Napi::Env env, const Napi::Value& data, const std::string& field, double elements,
-                     InputTensor* tensor) {
+                     InputTensor* tensor, PinnedInputs* pinned) {
   if (!data.IsArray()) ThrowInvalidArgument(env, Field(field, "data") + " must be an array of Uint8Array for dtype string");
   Napi::Array array = data.As<Napi::Array>();
   if (array.Length() != elements) {
     ThrowInvalidArgument(env, Field(field, "data") + " has " + std::to_string(array.Length()) +
                                   " strings but the shape needs " + std::to_string(static_cast<int64_t>(elements)));
   }
-  tensor->strings.reserve(array.Length());
+  // Views, not copies: ORT copies each element into its own tensor anyway, and does so on the worker that runs it;
+  // copying here too held the JS thread (16k elements of 4 KB: about 30 ms). Each element whose memory is not that
+  // of the element before it is pinned, so every buffer the views point into outlives the run even if the caller
+  // changes its array meanwhile (views of one request body, the usual case, pin one element).
+  tensor->string_views.reserve(array.Length());
+  const void* pinned_base = nullptr;
   for (uint32_t i = 0; i < array.Length(); ++i) {
     Napi::Value element = array.Get(i);
-    if (!element.IsTypedArray() || element.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    napi_typedarray_type type;
+    std::size_t length = 0;
+    void* bytes = nullptr;
+    napi_value buffer = nullptr;
+    std::size_t offset = 0;
+    if (!element.IsTypedArray() ||
+        napi_get_typedarray_info(env, element, &type, &length, &bytes, &buffer, &offset) != napi_ok || type != napi_uint8_array) {
       ThrowInvalidArgument(env, Index(Field(field, "data"), i) + " must be a Uint8Array");
     }
-    Napi::Uint8Array bytes = element.As<Napi::Uint8Array>();
-    // Strings are copied: ORT keeps its own std::string per element.
-    tensor->strings.emplace_back(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
+    const void* base = static_cast<const uint8_t*>(bytes) - offset;
+    if (base != pinned_base || i == 0) {
+      pinned->pins.push_back(Napi::Persistent(element));
+      pinned_base = base;
+    }
+    tensor->string_views.emplace_back(length == 0 ? "" : static_cast<const char*>(bytes), length);
   }
 }
 
@@ -118,7 +132,7 @@ PinnedInputs ParseInputs(const Napi::Value& value) {
     double elements = 0;
     tensor.shape = ParseShape(env, object.Get(keys.Get(JsKeys::kShape)), Field(field, "shape"), &elements);
     if (tensor.type == ElementType::kString) {
-      ParseStringData(env, object.Get(keys.Get(JsKeys::kData)), field, elements, &tensor);
+      ParseStringData(env, object.Get(keys.Get(JsKeys::kData)), field, elements, &tensor, &pinned);
     } else {
       ParseNumericData(env, object.Get(keys.Get(JsKeys::kData)), field, elements, &tensor, &pinned);
     }
