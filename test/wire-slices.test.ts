@@ -299,6 +299,14 @@ describe('a real server converts one large request in slices while another clien
     expect(Buffer.compare(fieldAt(result.response!, 1, 2, 10), packed)).toBe(0);
   }, 120_000);
 
+  it('TF gRPC Predict, [2M] int64 filled from one int64_val (written in slices before the run): every value is it', async () => {
+    const tensor = Buffer.concat([int(1, 9), msg(2, msg(2, int(1, 2_000_000))), bytes(10, varint(-300n))]);
+    const message = Buffer.concat([msg(1, str(1, 'id_i64')), msg(2, str(1, 'x'), bytes(2, tensor))]);
+    const result = await whileLarge(child, () => rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message));
+    expect(result.error).toBeUndefined();
+    expect(Buffer.compare(fieldAt(result.response!, 1, 2, 10), Buffer.concat(Array.from({ length: 2_000_000 }, () => varint(-300n))))).toBe(0);
+  }, 120_000);
+
   it('KServe gRPC ModelInfer, 2M int64_contents in, raw_output_contents out: the answer holds the values sent', async () => {
     const ids = int64s(2_000_000, 41);
     const message = Buffer.concat([str(1, 'id_i64'),

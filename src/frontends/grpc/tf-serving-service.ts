@@ -26,7 +26,7 @@ import type { SignatureDef } from './generated/tensorflow/SignatureDef.js';
 import type { SignatureDefMap } from './generated/tensorflow/serving/SignatureDefMap.js';
 import { authorizeManagement, reloadConfig } from './grpc-management.js';
 import { predictResponseSteps, type PredictReply, type PredictRequestWire } from '../../protocol/protobuf/tf-predict-wire.js';
-import { COPY_STEP_BYTES, runInSlices } from '../../protocol/work-slices.js';
+import { COPY_STEP_BYTES, runInSlices, type WorkSteps } from '../../protocol/work-slices.js';
 import { alignedSteps } from '../../protocol/tensor-bytes.js';
 import { serializeMessage, type MalformedMessage } from './proto-schemas.js';
 import { directTensor, tensorProtoWireToTensor } from './tf-tensor-wire.js';
@@ -87,11 +87,28 @@ function predictAligned(ctx: GrpcContext, req: PredictRequestWire, limits: Retur
   const tally = new RequestTally(ctx.sizes.limits, ctx.maxReceiveMessageBytes, '--grpc_max_receive_message_bytes');
   // The direct path first; what it leaves (anything unusual, anything bad) gets TensorFlow's full rules and messages.
   const inputs = new Map<string, Tensor>();
+  // Large fills (TensorFlow's one-value rule: 8M int64 took ~50 ms in one piece) are written in slices before the run.
+  const fills: Array<WorkSteps<void>> = [];
+  const defer = (steps: WorkSteps<void>) => { fills.push(steps); };
   for (const name in req.inputs) {
     const tp = req.inputs[name]!;
-    inputs.set(name, directTensor(tp, ctx.maxReceiveMessageBytes, tally) ?? tensorProtoWireToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes, tally));
+    inputs.set(name, directTensor(tp, ctx.maxReceiveMessageBytes, tally) ?? tensorProtoWireToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes, tally, defer));
   }
   checkUniqueNames(req.output_filter, (i) => `output_filter[${i}]`, 'output');
+  if (fills.length > 0) {
+    const filled = runInSlices(allSteps(fills), ctx.sizes.limits.wireSliceBytes);
+    if (filled instanceof Promise) return filled.then(() => predictRun(ctx, req, limits, model, selector, inputs));
+  }
+  return predictRun(ctx, req, limits, model, selector, inputs);
+}
+
+function* allSteps(list: Array<WorkSteps<void>>): WorkSteps<void> {
+  for (const steps of list) yield* steps;
+}
+
+function predictRun(
+  ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<typeof callLimits>, model: string, selector: VersionSelector, inputs: Map<string, Tensor>,
+): PredictReply | Promise<PredictReply> {
   const response = runInference(ctx.registry, {
     model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits, sizes: ctx.sizes, protocol: Protocol.tfservingGrpc,
     heldBytes: req.messageBytes,
