@@ -274,6 +274,24 @@ BatchPolicy ParseBatchPolicy(const Napi::Value& options) {
 }
 
 Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs) {
+  if (output.type == ElementType::kString && output.packed) {
+    // Packed by the worker (binding/completions.cc): the block becomes an external ArrayBuffer, freed by its
+    // finalizer, and each element a view of it; nothing is copied here.
+    std::size_t total = 0;
+    for (std::size_t n : output.packed_lengths) total += n;
+    Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, 0);
+    if (total > 0) {
+      auto* hold = new std::shared_ptr<char[]>(output.packed);
+      bytes = Napi::ArrayBuffer::New(env, hold->get(), total, [](Napi::Env, void*, std::shared_ptr<char[]>* h) { delete h; }, hold);
+    }
+    Napi::Array strings = Napi::Array::New(env, output.packed_lengths.size());
+    std::size_t offset = 0;
+    for (std::size_t i = 0; i < output.packed_lengths.size(); ++i) {
+      strings.Set(static_cast<uint32_t>(i), Napi::Uint8Array::New(env, output.packed_lengths[i], bytes, offset));
+      offset += output.packed_lengths[i];
+    }
+    return strings;
+  }
   if (output.type == ElementType::kString) {
     // One backing store for all the elements and a Uint8Array view per element: a Buffer per element would cost a
     // backing store (and its bookkeeping) each, which for millions of strings is most of the time and memory.
@@ -387,8 +405,9 @@ std::string OutputsOverBounds(const std::vector<OutputTensor>& outputs, const Ou
       bytes += static_cast<int64_t>(output.byte_length);
       continue;
     }
-    strings += static_cast<int64_t>(output.strings.size());
+    strings += static_cast<int64_t>(output.strings.size() + output.packed_lengths.size());
     for (const auto& s : output.strings) bytes += 4 + static_cast<int64_t>(s.size());
+    for (std::size_t n : output.packed_lengths) bytes += 4 + static_cast<int64_t>(n);
   }
   if (bounds.max_strings >= 0 && strings > bounds.max_strings) {
     return "the outputs hold " + std::to_string(strings) + " BYTES elements, more than the limit of " +

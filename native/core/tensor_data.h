@@ -55,6 +55,10 @@ struct OutputTensor {
   std::size_t byte_length = 0;
   std::shared_ptr<BufferOwner> owner;   // null when byte_length == 0 or for strings
   std::vector<std::string> strings;     // string type only
+  // String type, once packed by the worker that ran it (binding/completions.cc): the elements' bytes back to back and
+  // each one's length, `strings` then empty. The JS thread hands them out as views of this memory, copying nothing.
+  std::shared_ptr<char[]> packed;
+  std::vector<std::size_t> packed_lengths;
 };
 
 }  // namespace ortserve
