@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -241,12 +242,12 @@ async function startChild(): Promise<Child> {
   return { process: child, baseUrl: `http://127.0.0.1:${ports.restPort}`, grpcAddress: `127.0.0.1:${ports.grpcPort}` };
 }
 
-function post(child: Child, urlPath: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; doneAt: number }> {
+function post(child: Child, urlPath: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; doneAt: number; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${child.baseUrl}${urlPath}`, { method: 'POST', agent: false, timeout: 60_000, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), doneAt: performance.now() }));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), doneAt: performance.now(), headers: res.headers }));
     });
     req.on('timeout', () => req.destroy(new Error(`POST ${urlPath} timed out`)));
     req.on('error', reject);
@@ -335,6 +336,56 @@ describe('a real server converts one large request in slices while another clien
     expect(out).toHaveLength(text.length);
     for (let i = 0; i < text.length; i += 997) expect(Buffer.compare(Buffer.from(out[i]!), text[i]!)).toBe(0);
     expect(Buffer.compare(Buffer.from(out.at(-1)!), text.at(-1)!)).toBe(0);
+  }, 120_000);
+
+  it('KServe REST binary, 2M int64 in (placed aligned, viewed) and out (written in pieces as the socket takes them): the bytes sent', async () => {
+    const ids = int64s(2_000_000, 81);
+    // A header whose length is not a multiple of 8: the binary data after it lands misaligned unless the body is placed.
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'INT64', shape: [ids.length], parameters: { binary_data_size: ids.byteLength } }],
+      parameters: { binary_data_output: true }, id: 'odd' }));
+    const body = Buffer.concat([header, Buffer.from(ids.buffer)]);
+    const res = await whileLarge(child, () => post(child, '/v2/models/id_i64/infer', body, { 'inference-header-content-length': String(header.length) }));
+    expect(res.status).toBe(200);
+    const jsonLength = Number(res.headers['inference-header-content-length']);
+    expect(JSON.parse(res.body.subarray(0, jsonLength).toString()).outputs[0].parameters.binary_data_size).toBe(ids.byteLength);
+    expect(res.body.length).toBe(jsonLength + ids.byteLength);
+    expect(Buffer.compare(res.body.subarray(jsonLength), Buffer.from(ids.buffer))).toBe(0);
+  }, 120_000);
+
+  it('a large binary answer to a client that stops reading for a while: written on as the socket drains, whole and in order', async () => {
+    const ids = int64s(2_000_000, 91);
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'INT64', shape: [ids.length], parameters: { binary_data_size: ids.byteLength } }],
+      parameters: { binary_data_output: true } }));
+    const body = Buffer.concat([header, Buffer.from(ids.buffer)]);
+    const url = new URL(child.baseUrl);
+    const socket = net.connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    socket.write(`POST /v2/models/id_i64/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nInference-Header-Content-Length: ${header.length}\r\n\r\n`);
+    socket.write(body);
+    // Not reading: the server's socket buffer fills and the rest of the answer waits for onWritable.
+    socket.pause();
+    await new Promise((r) => setTimeout(r, 500));
+    const chunks: Buffer[] = [];
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => { chunks.push(chunk); received += chunk.length; });
+    socket.resume();
+    const headEnd = () => Buffer.concat(chunks).indexOf('\r\n\r\n');
+    let total = -1;
+    while (total < 0 || received < total) {
+      await once(socket, 'data');
+      if (total >= 0) continue;
+      const all = Buffer.concat(chunks);
+      const end = all.indexOf('\r\n\r\n');
+      if (end >= 0) total = end + 4 + Number(/\r\ncontent-length: (\d+)/i.exec(all.subarray(0, end).toString())![1]);
+    }
+    socket.destroy();
+    const all = Buffer.concat(chunks);
+    const head = all.subarray(0, headEnd()).toString();
+    expect(head).toMatch(/^HTTP\/1\.1 200/);
+    const jsonLength = Number(/inference-header-content-length: (\d+)/i.exec(head)![1]);
+    const payload = all.subarray(headEnd() + 4);
+    expect(payload.length).toBe(jsonLength + ids.byteLength);
+    expect(Buffer.compare(payload.subarray(jsonLength), Buffer.from(ids.buffer))).toBe(0);
   }, 120_000);
 
   it('KServe REST, 16,384 BYTES of up to 3 KB as binary data in, as JSON out (weighed by their bytes): each string comes back', async () => {
