@@ -388,6 +388,17 @@ describe('a real server converts one large request in slices while another clien
     expect(Buffer.compare(payload.subarray(jsonLength), Buffer.from(ids.buffer))).toBe(0);
   }, 120_000);
 
+  it('a large JSON answer of non-ASCII text (written in encoded pieces, surrogate pairs kept whole): each string comes back', async () => {
+    // 3M UTF-16 units of emoji and accents: piece boundaries (every 256K characters) fall inside surrogate pairs.
+    const text = Array.from({ length: 16_384 }, (_, i) => `${i}é${'😀'.repeat(90 + (i % 7))}`).map((t) => Buffer.from(t, 'utf8'));
+    const data = Buffer.concat(text.flatMap((s) => { const l = Buffer.alloc(4); l.writeUInt32LE(s.length); return [l, s]; }));
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [text.length], parameters: { binary_data_size: data.length } }] }));
+    const res = await whileLarge(child, () => post(child, '/v2/models/strings/infer', Buffer.concat([header, data]), { 'inference-header-content-length': String(header.length) }));
+    expect(res.status).toBe(200);
+    expect(Number(res.headers['content-length'])).toBe(res.body.length);
+    expect(JSON.parse(res.body.toString('utf8')).outputs[0].data).toEqual(text.map((s) => s.toString('utf8')));
+  }, 120_000);
+
   it('KServe REST, 16,384 BYTES of up to 3 KB as binary data in, as JSON out (weighed by their bytes): each string comes back', async () => {
     const text = strings(16_384, 3000, 71).map((b) => Buffer.from(b.toString('hex').slice(0, b.length)));   // printable
     const data = Buffer.concat(text.flatMap((s) => { const l = Buffer.alloc(4); l.writeUInt32LE(s.length); return [l, s]; }));

@@ -63,6 +63,56 @@ export interface HttpExchangeOptions {
 const STREAM_FROM_BYTES = 1024 * 1024;
 const STREAM_PIECE_BYTES = 256 * 1024;
 
+/** A body written in pieces: its byte length, and the piece from byte `pos` on (asked for with `pos` never falling). */
+interface Pieces {
+  total: number;
+  pieceAt(pos: number): Uint8Array;
+}
+
+/** `parts` as pieces of at most STREAM_PIECE_BYTES, each within one part (views; nothing copied). */
+function bytePieces(parts: Uint8Array[], total: number): Pieces {
+  const starts: number[] = [];
+  let at = 0;
+  for (const part of parts) {
+    starts.push(at);
+    at += part.byteLength;
+  }
+  return {
+    total,
+    pieceAt: (pos) => {
+      let k = starts.length - 1;
+      while (starts[k]! > pos) k--;
+      const part = parts[k]!;
+      const from = pos - starts[k]!;
+      return part.subarray(from, Math.min(part.byteLength, from + STREAM_PIECE_BYTES));
+    },
+  };
+}
+
+/**
+ * A text as UTF-8 pieces of about STREAM_PIECE_BYTES characters, each encoded when first asked for (never split
+ * inside a surrogate pair), so the text is never encoded whole at once. Its byte length is counted up front.
+ */
+function textPieces(text: string): Pieces {
+  let piece = Buffer.alloc(0);
+  let pieceStart = 0;   // byte offset of `piece` in the body
+  let nextChar = 0;     // first character not encoded yet
+  return {
+    total: Buffer.byteLength(text, 'utf8'),
+    pieceAt: (pos) => {
+      while (pos >= pieceStart + piece.length && nextChar < text.length) {
+        pieceStart += piece.length;
+        let end = Math.min(text.length, nextChar + STREAM_PIECE_BYTES);
+        const last = text.charCodeAt(end - 1);
+        if (end < text.length && last >= 0xd800 && last <= 0xdbff) end++;   // keep a surrogate pair together
+        piece = Buffer.from(text.slice(nextChar, end), 'utf8');
+        nextChar = end;
+      }
+      return piece.subarray(pos - pieceStart);
+    },
+  };
+}
+
 /**
  * A buffer for a body of `length` bytes whose byte `alignAt` (when given and inside it) lies at an 8-byte aligned
  * address: a misaligned tensor would be copied whole, at once, on the event-loop thread before it could be viewed.
@@ -256,6 +306,11 @@ export class HttpExchange implements PendingAnswer, Cancellable {
    */
   sendJson(status: number, body: string, closeConnection = false): void {
     const close = closeConnection || this.options.gate?.draining === true;
+    // A large text is written as the socket takes it, encoded a piece at a time (sendInPieces, textPieces).
+    if (body.length > STREAM_FROM_BYTES && !this.held && !close) {
+      this.sendInPieces(status, 'application/json', textPieces(body));
+      return;
+    }
     this.respond((res) => {
       res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
       if (this.options.cors !== undefined) this.options.cors.writeHeaders(res, this.origin);
@@ -274,7 +329,7 @@ export class HttpExchange implements PendingAnswer, Cancellable {
     // A large body is written as the socket takes it (sendInPieces), unless the connection is held for pipelining:
     // its next request must not be read before the whole answer is out.
     if (total > STREAM_FROM_BYTES && !this.held) {
-      this.sendInPieces(status, contentType, parts, total, headers);
+      this.sendInPieces(status, contentType, bytePieces(parts, total), headers);
       return;
     }
     const whole = parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
@@ -288,25 +343,13 @@ export class HttpExchange implements PendingAnswer, Cancellable {
   /**
    * Writes a large body a piece of at most STREAM_PIECE_BYTES at a time, each when the socket can take it (uWS
    * tryEnd, then onWritable after backpressure): res.end with the whole body copies what the socket does not take at
-   * once into uWS's buffer in one go (a 64 MB answer: tens of ms on the event-loop thread), and Buffer.concat of the
-   * parts would copy it all once more. The parts are not copied; they must not change until the answer is out.
+   * once into uWS's buffer in one go (a 64 MB answer: tens of ms on the event-loop thread), and joining binary parts
+   * or encoding a whole text would cost as much again. Byte parts are not copied: they must not change until the
+   * answer is out. The connection is not closed after it (a draining server closes it when it stops).
    */
-  private sendInPieces(status: number, contentType: string, parts: Uint8Array[], total: number, headers?: Record<string, string>): void {
-    const starts: number[] = [];
-    let at = 0;
-    for (const part of parts) {
-      starts.push(at);
-      at += part.byteLength;
-    }
+  private sendInPieces(status: number, contentType: string, body: Pieces, headers?: Record<string, string>): void {
     const res = this.res;
-    // The piece of the body from byte `pos`: within one part, at most STREAM_PIECE_BYTES.
-    const pieceAt = (pos: number): Uint8Array => {
-      let k = starts.length - 1;
-      while (starts[k]! > pos) k--;
-      const part = parts[k]!;
-      const from = pos - starts[k]!;
-      return part.subarray(from, Math.min(part.byteLength, from + STREAM_PIECE_BYTES));
-    };
+    const { total, pieceAt } = body;
     // Writes pieces until the body is out (true) or the socket pushes back (false: onWritable calls again).
     const pump = (): boolean => {
       if (this.aborted) return true;
