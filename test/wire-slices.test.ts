@@ -230,10 +230,10 @@ const stringModel = () => buildModel({ graph: {
 
 interface Child { process: ChildProcess; baseUrl: string; grpcAddress: string }
 
-async function startChild(): Promise<Child> {
+async function startChild(options: Record<string, unknown> = {}): Promise<Child> {
   const repository = writeRepository({ mlp: { 1: mlpModel(1) }, id_i64: { 1: identity('id_i64', 'int64') }, strings: { 1: stringModel() } });
   const child = spawn(process.execPath, [path.join(root, 'test/support/config-server-child.mjs'), root,
-    JSON.stringify({ modelBasePath: repository, fileSystemPollWaitSeconds: 0 })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    JSON.stringify({ modelBasePath: repository, fileSystemPollWaitSeconds: 0, ...options })], { stdio: ['ignore', 'pipe', 'inherit'] });
   const [line] = (await Promise.race([
     once(createInterface({ input: child.stdout! }), 'line'),
     once(child, 'exit').then(([code]) => { throw new Error(`the server child exited (${code}) before serving`); }),
@@ -408,4 +408,45 @@ describe('a real server converts one large request in slices while another clien
     const answer = JSON.parse(res.body.toString());
     expect(answer.outputs[0].data).toEqual(text.map((s) => s.toString()));
   }, 120_000);
+});
+
+describe('a message decoded in slices counts in the server\'s bytes in flight meanwhile', () => {
+  let child: Child;
+  let clients: GrpcClients;
+  beforeAll(async () => {
+    child = await startChild({ maxInFlightBytes: 4_000_000 });
+    clients = grpcClients(child.grpcAddress);
+  }, 30_000);
+  afterAll(() => {
+    clients?.close();
+    child?.process.kill('SIGKILL');
+  });
+
+  const inFlightGauge = async () => {
+    const text = await (await fetch(`${child.baseUrl}/metrics`)).text();
+    return Number(/^ortserve_in_flight_bytes (\d+)$/m.exec(text)![1]);
+  };
+  const int64Message = (n: number) => Buffer.concat([msg(1, str(1, 'id_i64')),
+    msg(2, str(1, 'x'), bytes(2, Buffer.concat([int(1, 9), msg(2, msg(2, int(1, n))), bytes(10, Buffer.alloc(n, 3))])))]);
+
+  it('over --max_in_flight_bytes: a retryable UNAVAILABLE naming the flag, and nothing left counted', async () => {
+    const message = int64Message(5_000_000);   // 5 MB: over the 1 MiB slice, so decoded in slices, and over the limit
+    const result = await rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message);
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(result.error?.details).toBe(
+      `the request message needs ${message.length} bytes while requests in flight hold 0; the server's limit is 4000000 (--max_in_flight_bytes); retry later`);
+    expect(await inFlightGauge()).toBe(0);
+  }, 60_000);
+
+  it('under it: decoded; an answer over it refused after the run, a small one answered; the count back to 0 after', async () => {
+    const message = int64Message(1_500_000);   // 1.5 MB in, 1.5M int64 (12 MB) out: over the limit only as an answer
+    const result = await rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message);
+    // The answer's 12 MB of tensors are over the 4 MB limit too: refused the same way, after the run.
+    expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(result.error?.details).toMatch(/--max_in_flight_bytes/);
+    const small = await rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', int64Message(200_000));
+    expect(small.error).toBeUndefined();
+    expect(Buffer.compare(fieldAt(small.response!, 1, 2, 10), Buffer.alloc(200_000, 3))).toBe(0);
+    expect(await inFlightGauge()).toBe(0);
+  }, 60_000);
 });

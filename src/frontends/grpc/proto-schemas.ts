@@ -100,12 +100,20 @@ export interface WireCodec<Req = unknown, Res = never> {
    * The decoder in steps (src/protocol/work-slices.ts), with the work done per turn of the event loop: a message
    * larger than that is handed to the handler as a DeferredDecode, decoded over several turns instead of at once.
    */
-  sliced?: { steps(bytes: Buffer): WorkSteps<Req>; sliceBytes: number };
+  sliced?: {
+    steps(bytes: Buffer): WorkSteps<Req>;
+    sliceBytes: number;
+    /**
+     * Counts the message in the server's bytes in flight while it is decoded over several turns (the handler counts
+     * it again once it has it); throws the refusal (ERR_QUEUE_FULL) when over the limit. Returns the release.
+     */
+    reserve?(bytes: number): () => void;
+  };
 }
 
 /** A large request message not decoded yet: the handler decodes it in slices (wellFormedInSlices). */
 export class DeferredDecode<T = unknown> {
-  constructor(readonly steps: () => WorkSteps<T>, readonly sliceBytes: number) {}
+  constructor(readonly steps: () => WorkSteps<T>, readonly sliceBytes: number, readonly release: () => void = () => {}) {}
 }
 
 /**
@@ -119,9 +127,20 @@ export function wellFormedInSlices<T>(message: T | MalformedMessage | DeferredDe
   try {
     decoded = runInSlices(message.steps(), message.sliceBytes);
   } catch (err) {
+    message.release();
     return wellFormed<T>(malformed(err), method);
   }
-  return decoded instanceof Promise ? decoded.catch((err: unknown) => wellFormed<T>(malformed(err), method)) : decoded;
+  if (!(decoded instanceof Promise)) {
+    message.release();
+    return decoded;
+  }
+  return decoded.then((value) => {
+    message.release();
+    return value;
+  }, (err: unknown) => {
+    message.release();
+    return wellFormed<T>(malformed(err), method);
+  });
 }
 
 /**
@@ -146,7 +165,8 @@ export function guardedService(name: string, codecs: Readonly<Record<string, Wir
         try {
           if (codec?.sliced !== undefined && bytes.length > codec.sliced.sliceBytes) {
             const steps = codec.sliced.steps;
-            return new DeferredDecode(() => steps(bytes), codec.sliced.sliceBytes);
+            const release = codec.sliced.reserve?.(bytes.length);
+            return new DeferredDecode(() => steps(bytes), codec.sliced.sliceBytes, release);
           }
           return decode(bytes);
         } catch (err) {

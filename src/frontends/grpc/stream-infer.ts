@@ -101,6 +101,8 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
 
   call.on('data', (msg: ModelInferRequestWire | MalformedMessage) => {
     if (ctx.gate.closing) {
+      // A large message held for decoding in slices gives its bytes in flight back (it will not be decoded).
+      if ((msg as unknown) instanceof DeferredDecode) (msg as unknown as DeferredDecode).release();
       write(errorResponse(shuttingDown(), msg));
       return;
     }
