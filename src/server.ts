@@ -246,7 +246,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
   const sizes = requestSizes({
     maxRequestElements: options.maxRequestElements, maxStringElements: options.maxStringElements,
     maxResponseBytes: options.maxResponseBytes, maxInFlightBytes: options.maxInFlightBytes, maxJsonValues: options.maxJsonValues,
-    maxRequestEntries: options.maxRequestEntries,
+    maxRequestEntries: options.maxRequestEntries, wireSliceBytes: options.wireSliceBytes,
   });
   const management: ManagementContext = { registry, reloader: undefined, token: undefined, maxConfigBytes: options.maxConfigBytes };
   let app: TemplatedApp | undefined;

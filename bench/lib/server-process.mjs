@@ -84,11 +84,12 @@ const probeArgs = (loopProbe) => (loopProbe ? ['--import', LOOP_PROBE] : []);
 
 /**
  * Starts ortserve with `flags` (its command-line flags) on free REST and gRPC ports of 127.0.0.1. The log level is
- * forced to info (last flag wins) because the "listening" log line is how the ports are learned.
+ * forced to info (last flag wins) because the "listening" log line is how the ports are learned. `nodeArgs` go to
+ * node before the script (e.g. --cpu-prof, which NODE_OPTIONS does not allow).
  * @returns {Promise<RunningSystem>}
  */
-export function startOrtserve(flags, { loopProbe = probeByDefault() } = {}) {
-  const args = [...probeArgs(loopProbe), path.join(root, 'bin', 'ortserve.js'), '--host=127.0.0.1', '--rest_api_port=0', '--port=0', ...flags, '--log_level=info'];
+export function startOrtserve(flags, { loopProbe = probeByDefault(), nodeArgs = [] } = {}) {
+  const args = [...nodeArgs, ...probeArgs(loopProbe), path.join(root, 'bin', 'ortserve.js'), '--host=127.0.0.1', '--rest_api_port=0', '--port=0', ...flags, '--log_level=info'];
   return spawnUntil(args, (line) => {
     if (!line.includes('ortserve listening')) return undefined;
     const { restPort, grpcPort } = JSON.parse(line);

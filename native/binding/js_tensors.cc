@@ -77,22 +77,36 @@ void ParseNumericData(Napi::Env env, const Napi::Value& data, const std::string&
 }
 
 void ParseStringData(Napi::Env env, const Napi::Value& data, const std::string& field, double elements,
-                     InputTensor* tensor) {
+                     InputTensor* tensor, PinnedInputs* pinned) {
   if (!data.IsArray()) ThrowInvalidArgument(env, Field(field, "data") + " must be an array of Uint8Array for dtype string");
   Napi::Array array = data.As<Napi::Array>();
   if (array.Length() != elements) {
     ThrowInvalidArgument(env, Field(field, "data") + " has " + std::to_string(array.Length()) +
                                   " strings but the shape needs " + std::to_string(static_cast<int64_t>(elements)));
   }
-  tensor->strings.reserve(array.Length());
+  // Views, not copies: ORT copies each element into its own tensor anyway, and does so on the worker that runs it;
+  // copying here too held the JS thread (16k elements of 4 KB: about 30 ms). Each element whose memory is not that
+  // of the element before it is pinned, so every buffer the views point into outlives the run even if the caller
+  // changes its array meanwhile (views of one request body, the usual case, pin one element).
+  tensor->string_views.reserve(array.Length());
+  const void* pinned_base = nullptr;
   for (uint32_t i = 0; i < array.Length(); ++i) {
     Napi::Value element = array.Get(i);
-    if (!element.IsTypedArray() || element.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    napi_typedarray_type type;
+    std::size_t length = 0;
+    void* bytes = nullptr;
+    napi_value buffer = nullptr;
+    std::size_t offset = 0;
+    if (!element.IsTypedArray() ||
+        napi_get_typedarray_info(env, element, &type, &length, &bytes, &buffer, &offset) != napi_ok || type != napi_uint8_array) {
       ThrowInvalidArgument(env, Index(Field(field, "data"), i) + " must be a Uint8Array");
     }
-    Napi::Uint8Array bytes = element.As<Napi::Uint8Array>();
-    // Strings are copied: ORT keeps its own std::string per element.
-    tensor->strings.emplace_back(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
+    const void* base = static_cast<const uint8_t*>(bytes) - offset;
+    if (base != pinned_base || i == 0) {
+      pinned->pins.push_back(Napi::Persistent(element));
+      pinned_base = base;
+    }
+    tensor->string_views.emplace_back(length == 0 ? "" : static_cast<const char*>(bytes), length);
   }
 }
 
@@ -118,7 +132,7 @@ PinnedInputs ParseInputs(const Napi::Value& value) {
     double elements = 0;
     tensor.shape = ParseShape(env, object.Get(keys.Get(JsKeys::kShape)), Field(field, "shape"), &elements);
     if (tensor.type == ElementType::kString) {
-      ParseStringData(env, object.Get(keys.Get(JsKeys::kData)), field, elements, &tensor);
+      ParseStringData(env, object.Get(keys.Get(JsKeys::kData)), field, elements, &tensor, &pinned);
     } else {
       ParseNumericData(env, object.Get(keys.Get(JsKeys::kData)), field, elements, &tensor, &pinned);
     }
@@ -260,6 +274,24 @@ BatchPolicy ParseBatchPolicy(const Napi::Value& options) {
 }
 
 Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs) {
+  if (output.type == ElementType::kString && output.packed) {
+    // Packed by the worker (binding/completions.cc): the block becomes an external ArrayBuffer, freed by its
+    // finalizer, and each element a view of it; nothing is copied here.
+    std::size_t total = 0;
+    for (std::size_t n : output.packed_lengths) total += n;
+    Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, 0);
+    if (total > 0) {
+      auto* hold = new std::shared_ptr<char[]>(output.packed);
+      bytes = Napi::ArrayBuffer::New(env, hold->get(), total, [](Napi::Env, void*, std::shared_ptr<char[]>* h) { delete h; }, hold);
+    }
+    Napi::Array strings = Napi::Array::New(env, output.packed_lengths.size());
+    std::size_t offset = 0;
+    for (std::size_t i = 0; i < output.packed_lengths.size(); ++i) {
+      strings.Set(static_cast<uint32_t>(i), Napi::Uint8Array::New(env, output.packed_lengths[i], bytes, offset));
+      offset += output.packed_lengths[i];
+    }
+    return strings;
+  }
   if (output.type == ElementType::kString) {
     // One backing store for all the elements and a Uint8Array view per element: a Buffer per element would cost a
     // backing store (and its bookkeeping) each, which for millions of strings is most of the time and memory.
@@ -373,8 +405,9 @@ std::string OutputsOverBounds(const std::vector<OutputTensor>& outputs, const Ou
       bytes += static_cast<int64_t>(output.byte_length);
       continue;
     }
-    strings += static_cast<int64_t>(output.strings.size());
+    strings += static_cast<int64_t>(output.strings.size() + output.packed_lengths.size());
     for (const auto& s : output.strings) bytes += 4 + static_cast<int64_t>(s.size());
+    for (std::size_t n : output.packed_lengths) bytes += 4 + static_cast<int64_t>(n);
   }
   if (bounds.max_strings >= 0 && strings > bounds.max_strings) {
     return "the outputs hold " + std::to_string(strings) + " BYTES elements, more than the limit of " +

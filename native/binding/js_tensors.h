@@ -24,7 +24,8 @@ struct PinnedInputs {
 bool IsCountUpTo(double value, double max);
 
 // inputs: Array<{name: string, dtype: string, shape: number[], data: TypedArray | Uint8Array[]}>.
-// Numeric data is not copied. Throws (ThrowInvalidArgument) naming the field (e.g. "inputs[1].shape[0]").
+// Neither numeric data nor string elements are copied (string elements become views; ORT copies them on the worker).
+// Throws (ThrowInvalidArgument) naming the field (e.g. "inputs[1].shape[0]").
 PinnedInputs ParseInputs(const Napi::Value& value);
 
 // outputNames: string[] | undefined. Throws (ThrowInvalidArgument).

@@ -31,14 +31,15 @@ void CopyPadded(const uint8_t* src, const std::vector<int64_t>& src_shape, uint8
 }
 
 // The same for string elements (by index, since strings are not fixed-size).
-void CopyPaddedStrings(const std::vector<std::string>& src, const std::vector<int64_t>& src_shape,
+void CopyPaddedStrings(const InputTensor& src, const std::vector<int64_t>& src_shape,
                        std::vector<std::string>* dst, int64_t dst_offset, const std::vector<int64_t>& dst_shape) {
   const std::size_t rank = src_shape.size();
   std::vector<int64_t> index(rank, 0);
-  for (std::size_t flat = 0; flat < src.size(); ++flat) {
+  const std::size_t count = src.StringCount();
+  for (std::size_t flat = 0; flat < count; ++flat) {
     int64_t target = 0;
     for (std::size_t d = 0; d < rank; ++d) target = target * dst_shape[d] + index[d];
-    (*dst)[static_cast<std::size_t>(dst_offset + target)] = src[flat];
+    (*dst)[static_cast<std::size_t>(dst_offset + target)] = std::string(src.StringAt(flat));
     for (std::size_t d = rank; d-- > 0;) {   // advance the row-major index
       if (++index[d] < src_shape[d]) break;
       index[d] = 0;
@@ -73,7 +74,7 @@ Status AssembleOne(const Batch& batch, std::size_t i, bool pad, InputTensor* out
       const InputTensor& in = task->inputs[i];
       std::vector<int64_t> dst_shape = out->shape;
       dst_shape[0] = in.shape[0];
-      CopyPaddedStrings(in.strings, in.shape, &out->strings, row * row_elements, dst_shape);
+      CopyPaddedStrings(in, in.shape, &out->strings, row * row_elements, dst_shape);
       row += in.shape[0];
     }
     return Status::Ok();

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/element_type.h"
@@ -13,14 +14,21 @@
 namespace ortserve {
 
 // An input tensor. Numeric data is a view: the caller owns `data` and keeps it alive and unchanged until the run
-// completes (the binding pins the JS buffer). String tensors carry their elements by value.
+// completes (the binding pins the JS buffer). String tensors carry their elements by value (`strings`), or as views
+// over caller memory kept alive and unchanged until the run completes (`string_views`, which the binding fills: the
+// bytes are then copied once, into ONNX Runtime's tensor, by the worker that runs it, not on the JS thread).
 struct InputTensor {
   std::string name;
   ElementType type = ElementType::kUndefined;
   std::vector<int64_t> shape;
   const void* data = nullptr;   // numeric types only
   std::size_t byte_length = 0;  // numeric types only; == element count * ElementSize(type)
-  std::vector<std::string> strings;   // string type only, one per element, arbitrary bytes
+  std::vector<std::string> strings;             // string type only, one per element, arbitrary bytes
+  std::vector<std::string_view> string_views;   // string type only, instead of `strings` when not empty
+
+  // The string elements, whichever way they are held.
+  std::size_t StringCount() const { return string_views.empty() ? strings.size() : string_views.size(); }
+  std::string_view StringAt(std::size_t i) const { return string_views.empty() ? std::string_view(strings[i]) : string_views[i]; }
 };
 
 // Keeps an output's memory alive. Destroying the last owner frees it (for ORT outputs: releases the OrtValue).
@@ -47,6 +55,10 @@ struct OutputTensor {
   std::size_t byte_length = 0;
   std::shared_ptr<BufferOwner> owner;   // null when byte_length == 0 or for strings
   std::vector<std::string> strings;     // string type only
+  // String type, once packed by the worker that ran it (binding/completions.cc): the elements' bytes back to back and
+  // each one's length, `strings` then empty. The JS thread hands them out as views of this memory, copying nothing.
+  std::shared_ptr<char[]> packed;
+  std::vector<std::size_t> packed_lengths;
 };
 
 }  // namespace ortserve

@@ -126,9 +126,10 @@ Status MakeInputValue(const InputTensor& input, OrtValue** value) {
     RETURN_IF_ORT_ERROR(api.GetAllocatorWithDefaultOptions(&allocator), StatusCode::kInternal);
     RETURN_IF_ORT_ERROR(api.CreateTensorAsOrtValue(allocator, input.shape.data(), input.shape.size(), onnx_type, value),
                         StatusCode::kInvalidArgument);
-    for (std::size_t i = 0; i < input.strings.size(); ++i) {
+    const std::size_t count = input.StringCount();
+    for (std::size_t i = 0; i < count; ++i) {
       char* buffer = nullptr;
-      const std::string& element = input.strings[i];
+      const std::string_view element = input.StringAt(i);
       // Length-aware fill: elements may contain NUL bytes (FillStringTensor would stop at the first one).
       RETURN_IF_ORT_ERROR(api.GetResizedStringTensorElementBuffer(*value, i, element.size(), &buffer), StatusCode::kInternal);
       if (!element.empty()) std::memcpy(buffer, element.data(), element.size());

@@ -21,6 +21,12 @@ export interface SizeLimits {
    * may carry, counted as it is decoded (src/protocol/protobuf/decode-counts.ts).
    */
   maxRequestEntries: number;
+  /**
+   * Work done per turn of the event loop when a large tensor is converted for the wire or from it (protobuf answers,
+   * typed varint fields, BYTES elements): bytes copied, and 16 per value converted one at a time
+   * (src/protocol/work-slices.ts). Not a size limit: it bounds how long one request holds the JS thread at a time.
+   */
+  wireSliceBytes: number;
 }
 
 export const DEFAULT_SIZE_LIMITS: SizeLimits = {
@@ -30,6 +36,7 @@ export const DEFAULT_SIZE_LIMITS: SizeLimits = {
   maxInFlightBytes: 1024 * 1024 * 1024,
   maxJsonValues: 1024 * 1024,
   maxRequestEntries: 4096,
+  wireSliceBytes: 1024 * 1024,
 };
 
 /** String values a JSON request body may hold beyond --max_string_elements: input names, datatypes, ids. */

@@ -1,5 +1,6 @@
 // Raw tensor bytes ⇄ Tensors for every binary wire form (KServe binary extension, gRPC raw contents, TF tensor_content, FlatBuffers).
 
+import { COPY_STEP_BYTES, copySteps, runNow, VALUE_UNITS, type WorkSteps } from './work-slices.js';
 import { clientText, fail } from '../errors.js';
 import {
   DTYPE_SIZE, elementCount, shapeText, viewAs,
@@ -67,6 +68,18 @@ export function bytesToTensor(dtype: DType, shape: number[], bytes: Uint8Array, 
   return { dtype, shape, data: alignedView(dtype, bytes) };
 }
 
+/**
+ * `bytes` themselves when they start 8-byte aligned (any element type can view them) or are small, else an aligned
+ * copy made COPY_STEP_BYTES per step (src/protocol/work-slices.ts): run in slices before a large misaligned tensor
+ * is decoded, so alignedView finds it aligned instead of copying it all at once on the event-loop thread.
+ */
+export function* alignedSteps(bytes: Uint8Array): WorkSteps<Uint8Array> {
+  if (bytes.byteOffset % 8 === 0 || bytes.byteLength <= COPY_STEP_BYTES) return bytes;
+  const copy = Buffer.from(new ArrayBuffer(bytes.byteLength));
+  yield* copySteps(copy, 0, bytes);
+  return copy;
+}
+
 /** The typed view, copying only when `bytes` starts at an offset the element type cannot start at. */
 export function alignedView(dtype: NumericDType, bytes: Uint8Array): Tensor['data'] {
   const size = DTYPE_SIZE[dtype];
@@ -112,6 +125,15 @@ export function parseLengthPrefixed(bytes: Uint8Array, count: number, field: str
 
 /** The wire bytes of a tensor: a view over numeric data (no copy); BYTES elements length-prefixed into one buffer. */
 export function tensorToBytes(t: Tensor): Uint8Array {
+  return runNow(tensorToBytesSteps(t));
+}
+
+/**
+ * tensorToBytes in steps (src/protocol/work-slices.ts) of about COPY_STEP_BYTES: BYTES elements are copied a step at a
+ * time, so a large string tensor can be converted over several turns of the event loop; numeric data is one step
+ * (a view, nothing copied).
+ */
+export function* tensorToBytesSteps(t: Tensor): WorkSteps<Uint8Array> {
   if (t.dtype !== 'string') {
     const d = t.data as ArrayBufferView;
     return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
@@ -119,13 +141,20 @@ export function tensorToBytes(t: Tensor): Uint8Array {
   const items = t.data as StringData;
   let total = 0;
   for (const s of items) total += 4 + s.byteLength;
+  yield items.length;
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
   let pos = 0;
+  let units = 0;
   for (const s of items) {
     view.setUint32(pos, s.byteLength, true);
     out.set(s, pos + 4);
     pos += 4 + s.byteLength;
+    units += VALUE_UNITS + s.byteLength;
+    if (units >= COPY_STEP_BYTES) {
+      yield units;
+      units = 0;
+    }
   }
   return out;
 }

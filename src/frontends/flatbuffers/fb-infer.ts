@@ -9,7 +9,7 @@ import type { ProtocolId } from '../../inference/request-stats.js';
 import { sequenceFromParameters } from '../../inference/sequence-request.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ModelRegistry, VersionSelector } from '../../registry/model-registry.js';
-import { decodeInferRequest, encodeErrorResponse, encodeInferResponse } from '../../protocol/flatbuffers/messages.js';
+import { decodeInferRequest, encodeErrorResponse, encodeInferResponseInSlices } from '../../protocol/flatbuffers/messages.js';
 
 export interface FbInferResult {
   /** The encoded InferResponse (success or error). */
@@ -43,8 +43,11 @@ export function runFlatBuffersInfer(
     const error = toOrtServeError(err);
     return { bytes: encodeErrorResponse(id, model, error), status: error.httpStatus, id };
   };
-  const encoded = (response: InferResponse): FbInferResult =>
-    ({ bytes: encodeInferResponse(id, response.model, response.version, response.outputs), status: 200, id });
+  // A large answer is encoded over several turns of the event loop (--wire_slice_bytes), a small one in this turn.
+  const encoded = (response: InferResponse): FbInferResult | Promise<FbInferResult> => {
+    const bytes = encodeInferResponseInSlices(id, response.model, response.version, response.outputs, sizes.limits.wireSliceBytes);
+    return bytes instanceof Promise ? bytes.then((b) => ({ bytes: b, status: 200, id }), failed) : { bytes, status: 200, id };
+  };
   try {
     const request = decodeInferRequest(bytes, sizes.limits);
     id = request.id;

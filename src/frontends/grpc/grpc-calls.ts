@@ -5,7 +5,7 @@ import { toOrtServeError } from '../../errors.js';
 import { fromWallClock } from '../../inference/deadline.js';
 import type { CallLimits } from '../../inference/infer-request.js';
 import { ROUTE_KEY_HEADER } from '../../registry/model-version.js';
-import { wellFormed, type MalformedMessage } from './proto-schemas.js';
+import { wellFormedInSlices, type MalformedMessage } from './proto-schemas.js';
 
 /** What every kind of server call offers (grpc-js does not export its own name for this). */
 export type ServerSurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, 'cancelled' | 'metadata' | 'getDeadline'> & NodeJS.EventEmitter;
@@ -89,7 +89,11 @@ export function unary<Req, Res>(
   method: string,
   handler: (request: Req, call: ServerUnaryCall<Req | MalformedMessage, Res>) => Promise<Res> | Res,
 ): handleUnaryCall<Req | MalformedMessage, Res> {
-  const body = (call: ServerUnaryCall<Req | MalformedMessage, Res>) => handler(wellFormed(call.request, method), call);
+  // A large message arrives undecoded (DeferredDecode) and is decoded over several turns of the event loop first.
+  const body = (call: ServerUnaryCall<Req | MalformedMessage, Res>) => {
+    const request = wellFormedInSlices(call.request, method);
+    return request instanceof Promise ? request.then((r) => handler(r, call)) : handler(request, call);
+  };
   const grpcHandler: handleUnaryCall<Req | MalformedMessage, Res> = (call, callback) => {
     let result: Promise<Res> | Res;
     try {

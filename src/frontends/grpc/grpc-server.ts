@@ -14,7 +14,7 @@ import type { GrpcActivity, GrpcContext } from './grpc-context.js';
 import { healthService } from './health-service.js';
 import { kserveService } from './kserve-service.js';
 import { kserveWireCodecs, predictionWireCodecs } from './grpc-wire-codecs.js';
-import { guardedService } from './proto-schemas.js';
+import { DeferredDecode, guardedService } from './proto-schemas.js';
 import { modelService, predictionService } from './tf-serving-service.js';
 
 export interface GrpcServerOptions {
@@ -93,7 +93,12 @@ function drained(definition: ServiceDefinition, handlers: object, gate: DrainGat
         handler(call, (error, value) => pending.answer(error, value));
       }) satisfies UnaryHandler
       : ((call, callback) => {
-        if (gate.closing) return callback(toServiceError(shuttingDown()));
+        if (gate.closing) {
+          // A large message held for decoding in slices gives its bytes in flight back (it will not be decoded).
+          const request = (call as { request?: unknown }).request;
+          if (request instanceof DeferredDecode) request.release();
+          return callback(toServiceError(shuttingDown()));
+        }
         let result: unknown;
         try {
           result = body(call as Parameters<UnaryBody>[0]);
@@ -191,8 +196,8 @@ export class GrpcFrontEnd implements DrainSource {
         raw.push({ definition: definition[method]!, handler: implementation[method] as RawUnaryMethod['handler'] });
       }
     };
-    add('inference.GRPCInferenceService', guardedService('inference.GRPCInferenceService', kserveWireCodecs(ctx.sizes.limits)), kserveService(ctx));
-    add('tensorflow.serving.PredictionService', guardedService('tensorflow.serving.PredictionService', predictionWireCodecs(ctx.sizes.limits)), predictionService(ctx));
+    add('inference.GRPCInferenceService', guardedService('inference.GRPCInferenceService', kserveWireCodecs(ctx.sizes.limits, ctx.sizes.inFlight)), kserveService(ctx));
+    add('tensorflow.serving.PredictionService', guardedService('tensorflow.serving.PredictionService', predictionWireCodecs(ctx.sizes.limits, ctx.sizes.inFlight)), predictionService(ctx));
     add('tensorflow.serving.ModelService', guardedService('tensorflow.serving.ModelService'), modelService(ctx));
     add('grpc.health.v1.Health', guardedService('grpc.health.v1.Health'), healthService(ctx));
     // Before the injectors: grpc-js binds its stream handler to each HTTP/2 server as the injector makes it.

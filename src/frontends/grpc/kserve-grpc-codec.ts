@@ -6,8 +6,9 @@ import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from '../kser
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
 import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
 import { versionSelector } from '../kserve/model-info.js';
-import type { InferTensorContentsWire, ModelInferReply, ModelInferRequestWire } from '../../protocol/protobuf/kserve-infer-wire.js';
-import { alignedView, bytesToTensor, checkTensorFits, parseShape, tensorToBytes } from '../../protocol/tensor-bytes.js';
+import { modelInferResponseSteps, type InferTensorContentsWire, type ModelInferReply, type ModelInferRequestWire } from '../../protocol/protobuf/kserve-infer-wire.js';
+import { alignedView, bytesToTensor, checkTensorFits, parseShape, tensorToBytes, tensorToBytesSteps } from '../../protocol/tensor-bytes.js';
+import { runInSlices, runNow, type WorkSteps } from '../../protocol/work-slices.js';
 import { DEFAULT_SIZE_LIMITS, RequestTally, type SizeLimits } from '../../engine/tensor-limits.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
 import type { InferParameter__Output } from './generated/inference/InferParameter.js';
@@ -192,11 +193,30 @@ export function decodeModelInfer(
 
 /** The reply the server sends: every output in raw_output_contents (Triton's choice too), in the order of `outputs`. */
 export function modelInferReply(response: InferResponse): ModelInferReply {
+  return runNow(modelInferReplySteps(response));
+}
+
+/** modelInferReply in steps (src/protocol/work-slices.ts): BYTES outputs are length-prefixed a step at a time. */
+export function* modelInferReplySteps(response: InferResponse): WorkSteps<ModelInferReply> {
   const outputs: ModelInferReply['outputs'] = [];
   for (const [name, tensor] of response.outputs) {
-    outputs.push({ name, datatype: KSERVE_DATATYPE[tensor.dtype], shape: tensor.shape, contents: tensorToBytes(tensor) });
+    outputs.push({ name, datatype: KSERVE_DATATYPE[tensor.dtype], shape: tensor.shape, contents: yield* tensorToBytesSteps(tensor) });
   }
   return { model_name: response.model, model_version: String(response.version), id: response.id ?? '', outputs };
+}
+
+/**
+ * The unary reply, encoded: its BYTES outputs converted and the message written `sliceBytes` of work per turn of
+ * the event loop (--wire_slice_bytes), so a large answer does not hold the JS thread; a small one in this turn.
+ */
+export function encodedModelInferReply(response: InferResponse, sliceBytes: number): ModelInferReply | Promise<ModelInferReply> {
+  return runInSlices(encodedReplySteps(response), sliceBytes);
+}
+
+function* encodedReplySteps(response: InferResponse): WorkSteps<ModelInferReply> {
+  const reply = yield* modelInferReplySteps(response);
+  reply.encoded = yield* modelInferResponseSteps(reply);
+  return reply;
 }
 
 /** The same response as a protobufjs object (the generic path), kept as the reference test/grpc-wire-codec.test.ts compares with. */

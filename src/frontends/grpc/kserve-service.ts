@@ -48,7 +48,7 @@ export function kserveService(ctx: GrpcContext): KServeHandlers {
       modelMetadata(ctx.registry, req.name, versionSelector(req.name, req.version))),
     ModelConfig: unary('ModelConfig', (req: ModelConfigRequest__Output) =>
       ({ config: modelConfig(ctx.registry, req.name, versionSelector(req.name, req.version)) })),
-    ModelInfer: unary('ModelInfer', (req: ModelInferRequestWire, call) => inferMessage(ctx, req, callLimits(call), routeKeyOf(call))),
+    ModelInfer: unary('ModelInfer', (req: ModelInferRequestWire, call) => inferMessage(ctx, req, callLimits(call), routeKeyOf(call), undefined, true)),
     ModelStreamInfer: (call: ServerDuplexStream<ModelInferRequestWire | MalformedMessage, ModelStreamInferReply>) => handleStreamInfer(call, ctx),
     ModelStatistics: unary('ModelStatistics', (req: ModelStatisticsRequest__Output) => modelStatistics(ctx.registry, req.name, req.version)),
     RepositoryIndex: unary('RepositoryIndex', (req: RepositoryIndexRequest__Output, call) =>

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type MessageTypeDefinition, type Options, type PackageDefinition } from '@grpc/proto-loader';
 import { fail, OrtServeError } from '../../errors.js';
+import { runInSlices, type WorkSteps } from '../../protocol/work-slices.js';
 
 /** The files that define every service ortserve answers on its gRPC port (they import the rest). */
 export const SCHEMA_FILES = ['kserve_grpc_inference.proto', 'tensorflow_serving_apis.proto', 'grpc_health_v1.proto'];
@@ -95,6 +96,51 @@ export function wireStructureError(bytes: Uint8Array): string | undefined {
 export interface WireCodec<Req = unknown, Res = never> {
   decode(bytes: Buffer): Req;
   encode(reply: Res): Buffer;
+  /**
+   * The decoder in steps (src/protocol/work-slices.ts), with the work done per turn of the event loop: a message
+   * larger than that is handed to the handler as a DeferredDecode, decoded over several turns instead of at once.
+   */
+  sliced?: {
+    steps(bytes: Buffer): WorkSteps<Req>;
+    sliceBytes: number;
+    /**
+     * Counts the message in the server's bytes in flight while it is decoded over several turns (the handler counts
+     * it again once it has it); throws the refusal (ERR_QUEUE_FULL) when over the limit. Returns the release.
+     */
+    reserve?(bytes: number): () => void;
+  };
+}
+
+/** A large request message not decoded yet: the handler decodes it in slices (wellFormedInSlices). */
+export class DeferredDecode<T = unknown> {
+  constructor(readonly steps: () => WorkSteps<T>, readonly sliceBytes: number, readonly release: () => void = () => {}) {}
+}
+
+/**
+ * wellFormed, for a message that may be a DeferredDecode: decoded `sliceBytes` of work per turn of the event loop,
+ * a failure refused as wellFormed refuses a MalformedMessage. Anything else is answered as wellFormed answers it.
+ */
+export function wellFormedInSlices<T>(message: T | MalformedMessage | DeferredDecode<T>, method: string): T | Promise<T> {
+  if (!(message instanceof DeferredDecode)) return wellFormed(message, method);
+  const malformed = (err: unknown) => new MalformedMessage(err instanceof Error ? err.message : String(err), err instanceof OrtServeError ? err : undefined);
+  let decoded: T | Promise<T>;
+  try {
+    decoded = runInSlices(message.steps(), message.sliceBytes);
+  } catch (err) {
+    message.release();
+    return wellFormed<T>(malformed(err), method);
+  }
+  if (!(decoded instanceof Promise)) {
+    message.release();
+    return decoded;
+  }
+  return decoded.then((value) => {
+    message.release();
+    return value;
+  }, (err: unknown) => {
+    message.release();
+    return wellFormed<T>(malformed(err), method);
+  });
 }
 
 /**
@@ -117,6 +163,11 @@ export function guardedService(name: string, codecs: Readonly<Record<string, Wir
         const malformed = check(bytes);
         if (malformed !== undefined) return new MalformedMessage(malformed);
         try {
+          if (codec?.sliced !== undefined && bytes.length > codec.sliced.sliceBytes) {
+            const steps = codec.sliced.steps;
+            const release = codec.sliced.reserve?.(bytes.length);
+            return new DeferredDecode(() => steps(bytes), codec.sliced.sliceBytes, release);
+          }
           return decode(bytes);
         } catch (err) {
           return new MalformedMessage(err instanceof Error ? err.message : String(err), err instanceof OrtServeError ? err : undefined);

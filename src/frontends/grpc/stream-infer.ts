@@ -7,7 +7,7 @@ import { callLimits, routeKeyOf, toServiceError } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferRequestWire, ModelStreamInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
 import { inferMessage } from './kserve-infer.js';
-import { MalformedMessage, wellFormed } from './proto-schemas.js';
+import { DeferredDecode, MalformedMessage, wellFormedInSlices } from './proto-schemas.js';
 import { shuttingDown } from '../drain-gate.js';
 
 type StreamCall = ServerDuplexStream<ModelInferRequestWire | MalformedMessage, ModelStreamInferReply>;
@@ -15,7 +15,8 @@ type StreamCall = ServerDuplexStream<ModelInferRequestWire | MalformedMessage, M
 /** A failed request's answer: the message, plus the model, version and id so the client can match it. */
 function errorResponse(err: unknown, msg: ModelInferRequestWire | MalformedMessage): ModelStreamInferReply {
   const error = toOrtServeError(err);
-  const request = msg instanceof MalformedMessage ? undefined : msg;
+  // (A large message decoded in slices (DeferredDecode) is answered without its id when it fails.)
+  const request = msg instanceof MalformedMessage || (msg as unknown) instanceof DeferredDecode ? undefined : msg;
   return {
     error_message: error.message,
     infer_response: {
@@ -92,7 +93,7 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
   };
   const answer = async (msg: ModelInferRequestWire | MalformedMessage) => {
     try {
-      write({ error_message: '', infer_response: await inferMessage(ctx, wellFormed(msg, 'ModelStreamInfer'), limits, routeKey) });
+      write({ error_message: '', infer_response: await inferMessage(ctx, await wellFormedInSlices(msg, 'ModelStreamInfer'), limits, routeKey) });
     } catch (err) {
       write(errorResponse(err, msg));
     }
@@ -100,6 +101,8 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
 
   call.on('data', (msg: ModelInferRequestWire | MalformedMessage) => {
     if (ctx.gate.closing) {
+      // A large message held for decoding in slices gives its bytes in flight back (it will not be decoded).
+      if ((msg as unknown) instanceof DeferredDecode) (msg as unknown as DeferredDecode).release();
       write(errorResponse(shuttingDown(), msg));
       return;
     }

@@ -25,7 +25,9 @@ import type { ReloadConfigRequest__Output } from './generated/tensorflow/serving
 import type { SignatureDef } from './generated/tensorflow/SignatureDef.js';
 import type { SignatureDefMap } from './generated/tensorflow/serving/SignatureDefMap.js';
 import { authorizeManagement, reloadConfig } from './grpc-management.js';
-import type { PredictReply, PredictRequestWire } from '../../protocol/protobuf/tf-predict-wire.js';
+import { predictResponseSteps, type PredictReply, type PredictRequestWire } from '../../protocol/protobuf/tf-predict-wire.js';
+import { COPY_STEP_BYTES, runInSlices, type WorkSteps } from '../../protocol/work-slices.js';
+import { alignedSteps } from '../../protocol/tensor-bytes.js';
 import { serializeMessage, type MalformedMessage } from './proto-schemas.js';
 import { directTensor, tensorProtoWireToTensor } from './tf-tensor-wire.js';
 import type { Tensor } from '../../engine/tensor.js';
@@ -61,6 +63,22 @@ function predict(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<t
 }
 
 function predictHeld(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<typeof callLimits>, routeKey: string | undefined): PredictReply | Promise<PredictReply> {
+  // Large misaligned tensor_content is copied aligned a slice at a time first (alignedView would copy it at once).
+  let pending: Promise<void> | undefined;
+  for (const name in req.inputs) {
+    const tp = req.inputs[name]!;
+    const content = tp.tensor_content;
+    if (content.byteOffset % 8 === 0 || content.byteLength <= COPY_STEP_BYTES) continue;
+    const copy = runInSlices(alignedSteps(content), ctx.sizes.limits.wireSliceBytes);
+    const store = (c: Uint8Array) => { tp.tensor_content = Buffer.from(c.buffer, c.byteOffset, c.byteLength); };
+    if (copy instanceof Promise) pending = (pending ?? Promise.resolve()).then(() => copy).then(store);
+    else store(copy);
+  }
+  if (pending !== undefined) return pending.then(() => predictAligned(ctx, req, limits, routeKey));
+  return predictAligned(ctx, req, limits, routeKey);
+}
+
+function predictAligned(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<typeof callLimits>, routeKey: string | undefined): PredictReply | Promise<PredictReply> {
   const { model, selector: named } = selectorOf(req.model_spec);
   const selector = withRouteKey(named, routeKey);
   checkServable(ctx.registry, model, selector);
@@ -69,17 +87,39 @@ function predictHeld(ctx: GrpcContext, req: PredictRequestWire, limits: ReturnTy
   const tally = new RequestTally(ctx.sizes.limits, ctx.maxReceiveMessageBytes, '--grpc_max_receive_message_bytes');
   // The direct path first; what it leaves (anything unusual, anything bad) gets TensorFlow's full rules and messages.
   const inputs = new Map<string, Tensor>();
+  // Large fills (TensorFlow's one-value rule: 8M int64 took ~50 ms in one piece) are written in slices before the run.
+  const fills: Array<WorkSteps<void>> = [];
+  const defer = (steps: WorkSteps<void>) => { fills.push(steps); };
   for (const name in req.inputs) {
     const tp = req.inputs[name]!;
-    inputs.set(name, directTensor(tp, ctx.maxReceiveMessageBytes, tally) ?? tensorProtoWireToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes, tally));
+    inputs.set(name, directTensor(tp, ctx.maxReceiveMessageBytes, tally) ?? tensorProtoWireToTensor(tp, TF_NAMES.input(name), ctx.maxReceiveMessageBytes, tally, defer));
   }
   checkUniqueNames(req.output_filter, (i) => `output_filter[${i}]`, 'output');
+  if (fills.length > 0) {
+    const filled = runInSlices(allSteps(fills), ctx.sizes.limits.wireSliceBytes);
+    if (filled instanceof Promise) return filled.then(() => predictRun(ctx, req, limits, model, selector, inputs));
+  }
+  return predictRun(ctx, req, limits, model, selector, inputs);
+}
+
+function* allSteps(list: Array<WorkSteps<void>>): WorkSteps<void> {
+  for (const steps of list) yield* steps;
+}
+
+function predictRun(
+  ctx: GrpcContext, req: PredictRequestWire, limits: ReturnType<typeof callLimits>, model: string, selector: VersionSelector, inputs: Map<string, Tensor>,
+): PredictReply | Promise<PredictReply> {
   const response = runInference(ctx.registry, {
     model, selector, inputs, outputNames: req.output_filter.length > 0 ? req.output_filter : undefined, limits, sizes: ctx.sizes, protocol: Protocol.tfservingGrpc,
     heldBytes: req.messageBytes,
   }, TF_NAMES);
-  const reply = (answer: InferResponse): PredictReply =>
-    ({ outputs: answer.outputs, model_spec: { name: answer.model, version: answer.version, signature_name: DEFAULT_SIGNATURE } });
+  const reply = (answer: InferResponse): PredictReply | Promise<PredictReply> => {
+    const unencoded: PredictReply = { outputs: answer.outputs, model_spec: { name: answer.model, version: answer.version, signature_name: DEFAULT_SIGNATURE } };
+    // Encoded here, --wire_slice_bytes of work per turn of the event loop: a large answer (8M int64 varints) would
+    // otherwise hold the JS thread for the whole encoding. A small one is done in this turn, as before.
+    const encoded = runInSlices(predictResponseSteps(unencoded), ctx.sizes.limits.wireSliceBytes);
+    return encoded instanceof Promise ? encoded.then((buf) => ({ ...unencoded, encoded: buf })) : { ...unencoded, encoded };
+  };
   // An inline run is answered directly: unary() sends it without a microtask in between.
   return response instanceof Promise ? response.then(reply) : reply(response);
 }

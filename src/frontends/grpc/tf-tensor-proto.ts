@@ -1,7 +1,8 @@
 // tensorflow.TensorProto ⇄ Tensor: typed *_val fields (with TensorFlow's fill-from-one-value rule) and tensor_content.
 
 import { clientText, fail } from '../../errors.js';
-import { elementCount, shapeText, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
+import { DTYPE_SIZE, elementCount, shapeText, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
+import { COPY_STEP_BYTES, type WorkSteps } from '../../protocol/work-slices.js';
 import type { RequestTally } from '../../engine/tensor-limits.js';
 import { bytesToTensor, checkTensorFits, parseShape } from '../../protocol/tensor-bytes.js';
 import { TF_DTYPE, dtypeOfTfName } from '../../protocol/tfserving/tf-vocabulary.js';
@@ -21,7 +22,13 @@ const INT_RANGE: Partial<Record<DType, [number, number]>> = {
   int8: [-128, 127], int16: [-32768, 32767], uint8: [0, 255], uint16: [0, 65535], float16: [0, 65535], bfloat16: [0, 65535],
 };
 
-function convert(values: unknown[], dtype: DType, count: number, field: string): Tensor['data'] {
+/**
+ * Collects the fills of large tensors (TensorFlow's one-value rule) for the caller to run in slices: the tensor's
+ * array is allocated at once (untouched memory, the kernel's zero pages), its values written by the steps.
+ */
+export type DeferFill = (steps: WorkSteps<void>) => void;
+
+function convert(values: unknown[], dtype: DType, count: number, field: string, defer?: DeferFill): Tensor['data'] {
   const range = INT_RANGE[dtype];
   if (range !== undefined) {
     const bad = values.findIndex((v) => (v as number) < range[0] || (v as number) > range[1]);
@@ -29,7 +36,12 @@ function convert(values: unknown[], dtype: DType, count: number, field: string):
   }
   // TensorFlow's rule: one value and a larger shape means that value everywhere. The count was tallied against the
   // request's limits already; a typed array is filled at memset speed, not element by element through a callback.
-  if (values.length === 1 && count > 1) return filled(values[0], dtype, count);
+  if (values.length === 1 && count > 1) {
+    if (defer === undefined || dtype === 'string' || count * DTYPE_SIZE[dtype] <= COPY_STEP_BYTES) return filled(values[0], dtype, count);
+    const data = emptyOf(dtype, count);
+    defer(fillSteps(data, fillValue(values[0], dtype)));
+    return data;
+  }
   const at = (i: number) => values[i];
   switch (dtype) {
     case 'bool': return Uint8Array.from({ length: count }, (_, i) => (at(i) ? 1 : 0));
@@ -44,6 +56,38 @@ function convert(values: unknown[], dtype: DType, count: number, field: string):
     case 'uint8': return Uint8Array.from({ length: count }, (_, i) => at(i) as number);
     case 'uint32': return Uint32Array.from({ length: count }, (_, i) => at(i) as number);
     default: return Uint16Array.from({ length: count }, (_, i) => at(i) as number); // uint16, float16, bfloat16 bits
+  }
+}
+
+/** A new zeroed typed array of `count` elements of `dtype` (numeric). */
+function emptyOf(dtype: DType, count: number): Exclude<Tensor['data'], StringData> {
+  switch (dtype) {
+    case 'bool': case 'uint8': return new Uint8Array(count);
+    case 'int64': return new BigInt64Array(count);
+    case 'uint64': return new BigUint64Array(count);
+    case 'float32': return new Float32Array(count);
+    case 'float64': return new Float64Array(count);
+    case 'int8': return new Int8Array(count);
+    case 'int16': return new Int16Array(count);
+    case 'int32': return new Int32Array(count);
+    case 'uint32': return new Uint32Array(count);
+    default: return new Uint16Array(count); // uint16, float16, bfloat16 bits
+  }
+}
+
+/** The element `filled` would write for `value`. */
+function fillValue(value: unknown, dtype: DType): number | bigint {
+  if (dtype === 'bool') return value ? 1 : 0;
+  if (dtype === 'int64' || dtype === 'uint64') return BigInt(value as string);
+  return value as number;
+}
+
+/** Writes `value` into every element of `data`, about COPY_STEP_BYTES per step (src/protocol/work-slices.ts). */
+function* fillSteps(data: Exclude<Tensor['data'], StringData>, value: number | bigint): WorkSteps<void> {
+  const perStep = Math.max(1, Math.floor(COPY_STEP_BYTES / data.BYTES_PER_ELEMENT));
+  for (let from = 0; from < data.length; from += perStep) {
+    (data as { fill(v: number | bigint, start: number, end: number): unknown }).fill(value, from, Math.min(data.length, from + perStep));
+    yield COPY_STEP_BYTES;
   }
 }
 
@@ -75,7 +119,7 @@ function fillNumeric(value: number, dtype: DType, count: number): Tensor['data']
  * Decodes one TensorProto; `field` (e.g. `inputs["x"]`) prefixes every error. The generated type says `dtype` is a
  * DataType name, but protobufjs gives an enum value the schema does not list as its number: hence String(tp.dtype).
  */
-export function tensorProtoToTensor(tp: TensorProto__Output, field: string, maxBytes: number, tally?: RequestTally): Tensor {
+export function tensorProtoToTensor(tp: TensorProto__Output, field: string, maxBytes: number, tally?: RequestTally, defer?: DeferFill): Tensor {
   const dtype = dtypeOfTfName(String(tp.dtype));
   if (dtype === undefined) {
     fail('ERR_DTYPE', `${field}.dtype: ${String(tp.dtype)} is not a dtype ortserve serves (one of ${Object.values(TF_DTYPE).join(', ')})`);
@@ -97,7 +141,7 @@ export function tensorProtoToTensor(tp: TensorProto__Output, field: string, maxB
   if (!fills) {
     fail('ERR_SHAPE', `${field}.${valField}: ${values.length} values, but tensor_shape ${shapeText(shape)} needs ${count} (or exactly 1, which fills it)`);
   }
-  return { dtype, shape, data: convert(values, dtype, count, `${field}.${valField}`) };
+  return { dtype, shape, data: convert(values, dtype, count, `${field}.${valField}`, defer) };
 }
 
 /** Encodes a tensor into its typed field, as TF Serving answers by default (clients read float_val etc. directly). */

@@ -7,7 +7,7 @@ import { alignedView } from '../../protocol/tensor-bytes.js';
 import type { TensorProtoWire } from '../../protocol/protobuf/tf-predict-wire.js';
 import { dtypeOfTfName } from '../../protocol/tfserving/tf-vocabulary.js';
 import type { TensorProto__Output } from './generated/tensorflow/TensorProto.js';
-import { tensorProtoToTensor } from './tf-tensor-proto.js';
+import { tensorProtoToTensor, type DeferFill } from './tf-tensor-proto.js';
 
 type TypedValField = 'float_val' | 'double_val' | 'int_val' | 'int64_val' | 'bool_val' | 'half_val' | 'uint32_val' | 'uint64_val' | 'scomplex_val' | 'dcomplex_val';
 const TYPED_VAL_FIELDS: TypedValField[] = [
@@ -94,9 +94,10 @@ function asTensorProto(tp: TensorProtoWire): TensorProto__Output {
 /**
  * Decodes one TensorProto from the wire decoder; `field` (e.g. `inputs["x"]`) prefixes every error, as for the
  * generic path, and `tally` counts its expanded size against the request's limits before anything is allocated.
+ * `defer`: large fills (one value for the whole shape) are handed to it as steps instead of written now.
  */
-export function tensorProtoWireToTensor(tp: TensorProtoWire, field: string, maxBytes: number, tally?: RequestTally): Tensor {
-  return tensorProtoToTensor(asTensorProto(tp), field, maxBytes, tally);
+export function tensorProtoWireToTensor(tp: TensorProtoWire, field: string, maxBytes: number, tally?: RequestTally, defer?: DeferFill): Tensor {
+  return tensorProtoToTensor(asTensorProto(tp), field, maxBytes, tally, defer);
 }
 
 /**

@@ -58,6 +58,72 @@ export interface HttpExchangeOptions {
   inFlight?: InFlightBytes;
 }
 
+
+/** Bodies larger than this are written a piece at a time as the socket takes them (HttpExchange.sendInPieces). */
+const STREAM_FROM_BYTES = 1024 * 1024;
+const STREAM_PIECE_BYTES = 256 * 1024;
+
+/** A body written in pieces: its byte length, and the piece from byte `pos` on (asked for with `pos` never falling). */
+interface Pieces {
+  total: number;
+  pieceAt(pos: number): Uint8Array;
+}
+
+/** `parts` as pieces of at most STREAM_PIECE_BYTES, each within one part (views; nothing copied). */
+function bytePieces(parts: Uint8Array[], total: number): Pieces {
+  const starts: number[] = [];
+  let at = 0;
+  for (const part of parts) {
+    starts.push(at);
+    at += part.byteLength;
+  }
+  return {
+    total,
+    pieceAt: (pos) => {
+      let k = starts.length - 1;
+      while (starts[k]! > pos) k--;
+      const part = parts[k]!;
+      const from = pos - starts[k]!;
+      return part.subarray(from, Math.min(part.byteLength, from + STREAM_PIECE_BYTES));
+    },
+  };
+}
+
+/**
+ * A text as UTF-8 pieces of about STREAM_PIECE_BYTES characters, each encoded when first asked for (never split
+ * inside a surrogate pair), so the text is never encoded whole at once. Its byte length is counted up front.
+ */
+function textPieces(text: string): Pieces {
+  let piece = Buffer.alloc(0);
+  let pieceStart = 0;   // byte offset of `piece` in the body
+  let nextChar = 0;     // first character not encoded yet
+  return {
+    total: Buffer.byteLength(text, 'utf8'),
+    pieceAt: (pos) => {
+      while (pos >= pieceStart + piece.length && nextChar < text.length) {
+        pieceStart += piece.length;
+        let end = Math.min(text.length, nextChar + STREAM_PIECE_BYTES);
+        const last = text.charCodeAt(end - 1);
+        if (end < text.length && last >= 0xd800 && last <= 0xdbff) end++;   // keep a surrogate pair together
+        piece = Buffer.from(text.slice(nextChar, end), 'utf8');
+        nextChar = end;
+      }
+      return piece.subarray(pos - pieceStart);
+    },
+  };
+}
+
+/**
+ * A buffer for a body of `length` bytes whose byte `alignAt` (when given and inside it) lies at an 8-byte aligned
+ * address: a misaligned tensor would be copied whole, at once, on the event-loop thread before it could be viewed.
+ */
+function bodyBuffer(length: number, alignAt: number | undefined): Buffer {
+  if (alignAt === undefined || alignAt >= length) return Buffer.allocUnsafe(length);
+  const backing = Buffer.allocUnsafe(length + 7);
+  const start = (8 - ((backing.byteOffset + alignAt) % 8)) % 8;
+  return backing.subarray(start, start + length);
+}
+
 /**
  * Wraps a uWS response. uWS frees the request object when the handler returns and the response when the client
  * aborts, so everything needed later is copied here, and every write checks `aborted` first. Every answer goes out
@@ -144,9 +210,10 @@ export class HttpExchange implements PendingAnswer, Cancellable {
   /**
    * readBody with callbacks: `onBody` runs inside uWS's data callback, in the same turn as the last chunk arrives, so
    * a request answered at once (an inline run) is answered without a promise or a microtask in between. Exactly one
-   * of the callbacks runs, once.
+   * of the callbacks runs, once. `alignAt`: the byte of the body to place 8-byte aligned in memory (KServe's binary
+   * data after its JSON header), so that typed views of the tensor there need no copy.
    */
-  readBodyThen(limit: number, resolve: (body: Buffer) => void, reject: (err: OrtServeError) => void): void {
+  readBodyThen(limit: number, resolve: (body: Buffer) => void, reject: (err: OrtServeError) => void, alignAt?: number): void {
     const tooLarge = () =>
       new OrtServeError('ERR_TOO_LARGE', `request body exceeds the limit of ${limit} bytes (--max_body_bytes)`);
     // Past the limit the rest of the body is read and dropped, up to another `limit` bytes, before the 413 goes out:
@@ -163,7 +230,7 @@ export class HttpExchange implements PendingAnswer, Cancellable {
     // usable) and then refused with the retryable 503.
     let busy = oversized ? undefined : this.countBody(this.contentLength ?? 0);
     // With a Content-Length we fill one preallocated buffer; without one (chunked) we collect chunks.
-    const whole = this.contentLength !== undefined && !oversized && busy === undefined ? Buffer.allocUnsafe(this.contentLength) : undefined;
+    const whole = this.contentLength !== undefined && !oversized && busy === undefined ? bodyBuffer(this.contentLength, alignAt) : undefined;
     const chunks: Buffer[] = [];
     let received = 0;
     let settled = false;
@@ -244,6 +311,11 @@ export class HttpExchange implements PendingAnswer, Cancellable {
    */
   sendJson(status: number, body: string, closeConnection = false): void {
     const close = closeConnection || this.options.gate?.draining === true;
+    // A large text is written as the socket takes it, encoded a piece at a time (sendInPieces, textPieces).
+    if (body.length > STREAM_FROM_BYTES && !this.held && !close) {
+      this.sendInPieces(status, 'application/json', textPieces(body));
+      return;
+    }
     this.respond((res) => {
       res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
       if (this.options.cors !== undefined) this.options.cors.writeHeaders(res, this.origin);
@@ -255,14 +327,53 @@ export class HttpExchange implements PendingAnswer, Cancellable {
    * Sends a binary body with `status`, `contentType` and any further `headers`. No-op if the client went away or a
    * reply was already sent.
    */
-  sendBytes(status: number, contentType: string, body: Uint8Array, headers?: Record<string, string>): void {
+  sendBytes(status: number, contentType: string, body: Uint8Array | Uint8Array[], headers?: Record<string, string>): void {
+    const parts = Array.isArray(body) ? body : [body];
+    let total = 0;
+    for (const part of parts) total += part.byteLength;
+    // A large body is written as the socket takes it (sendInPieces), unless the connection is held for pipelining:
+    // its next request must not be read before the whole answer is out.
+    if (total > STREAM_FROM_BYTES && !this.held) {
+      this.sendInPieces(status, contentType, bytePieces(parts, total), headers);
+      return;
+    }
+    const whole = parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
     this.respond((res) => {
       res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
       if (this.options.cors !== undefined) this.options.cors.writeHeaders(res, this.origin);
       if (headers !== undefined) for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
-      res.end(body, this.options.gate?.draining === true);
+      res.end(whole, this.options.gate?.draining === true);
     });
   }
+  /**
+   * Writes a large body a piece of at most STREAM_PIECE_BYTES at a time, each when the socket can take it (uWS
+   * tryEnd, then onWritable after backpressure): res.end with the whole body copies what the socket does not take at
+   * once into uWS's buffer in one go (a 64 MB answer: tens of ms on the event-loop thread), and joining binary parts
+   * or encoding a whole text would cost as much again. Byte parts are not copied: they must not change until the
+   * answer is out. The connection is not closed after it (a draining server closes it when it stops).
+   */
+  private sendInPieces(status: number, contentType: string, body: Pieces, headers?: Record<string, string>): void {
+    const res = this.res;
+    const { total, pieceAt } = body;
+    // Writes pieces until the body is out (true) or the socket pushes back (false: onWritable calls again).
+    const pump = (): boolean => {
+      if (this.aborted) return true;
+      for (;;) {
+        const pos = res.getWriteOffset();
+        if (pos >= total) return true;
+        const [ok, done] = res.tryEnd(pieceAt(pos), total);
+        if (done) return true;
+        if (!ok) return false;
+      }
+    };
+    this.respond(() => {
+      res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
+      if (this.options.cors !== undefined) this.options.cors.writeHeaders(res, this.origin);
+      if (headers !== undefined) for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+      if (!pump()) res.onWritable(() => pump());
+    });
+  }
+
 
   /** Answers now with `error` (shutdown): the answer the request was waiting for is dropped when it comes. */
   abandon(error: OrtServeError): void {

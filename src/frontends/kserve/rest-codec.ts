@@ -4,13 +4,14 @@ import { clientText, fail } from '../../errors.js';
 import { elementCount, shapeText, type DType, type Tensor } from '../../engine/tensor.js';
 import { isJsonObject, type JsonObject, type JsonParseLimits, type JsonValue } from '../../protocol/json/json-parser.js';
 import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/tensor-json.js';
-import { tensorSteps, textNow, type JsonSteps } from '../../protocol/json/json-slices.js';
+import { STRING_BYTES_PER_VALUE, tensorSteps, textNow, type JsonSteps } from '../../protocol/json/json-slices.js';
+import type { WorkSteps } from '../../protocol/work-slices.js';
 import { decodeEarly, type EarlyParse } from '../../protocol/json/json-fast-path.js';
 import { isPacked } from '../../protocol/json/packed-numbers.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
 import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
-import { bytesToTensor, checkTensorFits, parseShape, tensorToBytes, type WireDim } from '../../protocol/tensor-bytes.js';
+import { bytesToTensor, checkTensorFits, parseShape, tensorToBytesSteps, type WireDim } from '../../protocol/tensor-bytes.js';
 import { DEFAULT_SIZE_LIMITS, JSON_NAME_STRINGS, RequestTally, type SizeLimits } from '../../engine/tensor-limits.js';
 
 export interface RestCodecLimits {
@@ -241,6 +242,15 @@ export function encodeRestInfer(response: InferResponse, binaryOutput: (name: st
   return { json: textNow(restInferSteps(response, binaryOutput, binary, Number.POSITIVE_INFINITY)), binary };
 }
 
+/** Work steps (src/protocol/work-slices.ts: bytes) re-counted as JSON values (STRING_BYTES_PER_VALUE bytes each). */
+function* asJsonValues<T>(steps: WorkSteps<T>): Generator<number, T, void> {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    yield step.value / STRING_BYTES_PER_VALUE;
+  }
+}
+
 /**
  * encodeRestInfer's JSON header in steps of about `stepValues` values (src/protocol/json/json-slices.ts); the binary
  * sections of outputs sent as binary data are appended to `binary`, in output order, as the steps reach them.
@@ -250,7 +260,8 @@ export function* restInferSteps(response: InferResponse, binaryOutput: (name: st
   for (const [name, tensor] of response.outputs) {
     const head = `{"name":${JSON.stringify(name)},"datatype":"${KSERVE_DATATYPE[tensor.dtype]}","shape":[${tensor.shape.join(',')}]`;
     if (binaryOutput(name)) {
-      const bytes = tensorToBytes(tensor);
+      // BYTES outputs are length-prefixed in steps of their own, counted as JSON values by their bytes.
+      const bytes = yield* asJsonValues(tensorToBytesSteps(tensor));
       binary.push(bytes);
       outputs.push(`${head},"parameters":{"binary_data_size":${bytes.byteLength}}}`);
     } else {

@@ -7,7 +7,8 @@ import { DEFAULT_SIZE_LIMITS, RequestTally, type SizeLimits } from '../../engine
 import { Error as FbError } from './generated/ortserve/fb/error.js';
 import { InferRequest as FbInferRequest } from './generated/ortserve/fb/infer-request.js';
 import { InferResponse as FbInferResponse } from './generated/ortserve/fb/infer-response.js';
-import { createCachedString, readTensor, writeTensor } from './tensors.js';
+import { createCachedString, readTensor, tensorSteps, writeTensor } from './tensors.js';
+import { runInSlices, runNow, VALUE_UNITS, type WorkSteps } from '../work-slices.js';
 import { verifyInferRequest, verifyInferResponse } from './verify.js';
 
 /** The protocol revision this code writes (schemas/ortserve_infer.fbs). */
@@ -175,12 +176,38 @@ function versionBigInt(version: number): bigint {
  * message once more out of the shared builder (small answers; large ones are built in a builder of their own).
  */
 export function encodeInferResponse(id: string, model: string, version: number, outputs: Map<string, Tensor>): Uint8Array {
+  return runNow(inferResponseSteps(id, model, version, outputs, false));
+}
+
+/**
+ * encodeInferResponse with its tensor data converted and copied `sliceBytes` of work per turn of the event loop
+ * (--wire_slice_bytes), so a large answer does not hold the JS thread: the bytes when it fits in one slice (built at
+ * once, in the shared builder, as before), else a promise of them.
+ */
+export function encodeInferResponseInSlices(
+  id: string, model: string, version: number, outputs: Map<string, Tensor>, sliceBytes: number,
+): Uint8Array | Promise<Uint8Array> {
+  // The work the steps count is at most twice the tensor bytes (BYTES: converted, then copied) plus VALUE_UNITS per
+  // string element each time; an answer under that fits in one slice and never yields with the shared builder.
+  let work = 0;
+  for (const t of outputs.values()) work += Array.isArray(t.data) ? 2 * VALUE_UNITS * t.data.length : 0;
+  work += 2 * estimateBytes(outputs);
+  if (work <= sliceBytes) return encodeInferResponse(id, model, version, outputs);
+  return runInSlices(inferResponseSteps(id, model, version, outputs, true), sliceBytes);
+}
+
+/**
+ * encodeInferResponse in steps (src/protocol/work-slices.ts): tensor data is converted and copied a step at a time,
+ * so a large answer can be built over several turns of the event loop. `sliced`: the steps will be run over several
+ * turns, so the shared builder (which another response may use meanwhile) is never used.
+ */
+function* inferResponseSteps(id: string, model: string, version: number, outputs: Map<string, Tensor>, sliced: boolean): WorkSteps<Uint8Array> {
   const estimate = 1024 + estimateBytes(outputs);
-  const shared = estimate <= REUSED_BUILDER_MAX_BYTES;
+  const shared = !sliced && estimate <= REUSED_BUILDER_MAX_BYTES;
   const builder = shared ? responseBuilder : new flatbuffers.Builder(estimate);
   if (shared) builder.clear();
   const tensors: flatbuffers.Offset[] = [];
-  for (const [name, t] of outputs) tensors.push(writeTensor(builder, name, t));
+  for (const [name, t] of outputs) tensors.push(yield* tensorSteps(builder, name, t));
   const vector = FbInferResponse.createOutputsVector(builder, tensors);
   const idOffset = builder.createString(id);
   const modelOffset = createCachedString(builder, model);

@@ -5,7 +5,8 @@ import * as flatbuffers from 'flatbuffers';
 import { clientText, fail } from '../../errors.js';
 import type { DType, Tensor } from '../../engine/tensor.js';
 import type { RequestTally } from '../../engine/tensor-limits.js';
-import { bytesToTensor, parseShape, tensorToBytes } from '../tensor-bytes.js';
+import { bytesToTensor, parseShape, tensorToBytesSteps } from '../tensor-bytes.js';
+import { copySteps, runNow, type WorkSteps } from '../work-slices.js';
 import { DataType } from './generated/ortserve/fb/data-type.js';
 import { Tensor as FbTensor } from './generated/ortserve/fb/tensor.js';
 
@@ -63,10 +64,18 @@ type BuilderInternals = { space: number };
 
 /** Writes `bytes` as a [ubyte] vector aligned to DATA_ALIGNMENT, in one bulk copy. */
 export function writeByteVector(builder: flatbuffers.Builder, bytes: Uint8Array): flatbuffers.Offset {
+  return runNow(byteVectorSteps(builder, bytes));
+}
+
+/**
+ * writeByteVector in steps (src/protocol/work-slices.ts): the bytes are copied COPY_STEP_BYTES at a time. The builder
+ * must not be used by anything else until the steps are done (a response built over several turns has its own).
+ */
+export function* byteVectorSteps(builder: flatbuffers.Builder, bytes: Uint8Array): WorkSteps<flatbuffers.Offset> {
   builder.startVector(1, bytes.length, DATA_ALIGNMENT);
   const internals = builder as unknown as BuilderInternals;
   internals.space -= bytes.length;
-  builder.dataBuffer().bytes().set(bytes, internals.space);
+  yield* copySteps(builder.dataBuffer().bytes(), internals.space, bytes);
   return builder.endVector();
 }
 
@@ -105,7 +114,12 @@ export function createCachedString(builder: flatbuffers.Builder, text: string): 
 
 /** Writes one Tensor table; its data is copied once, straight from `tensor`'s memory into the message. */
 export function writeTensor(builder: flatbuffers.Builder, name: string, tensor: Tensor): flatbuffers.Offset {
-  const data = writeByteVector(builder, tensorToBytes(tensor));
+  return runNow(tensorSteps(builder, name, tensor));
+}
+
+/** writeTensor in steps (src/protocol/work-slices.ts): BYTES conversion and the data's copy a step at a time. */
+export function* tensorSteps(builder: flatbuffers.Builder, name: string, tensor: Tensor): WorkSteps<flatbuffers.Offset> {
+  const data = yield* byteVectorSteps(builder, yield* tensorToBytesSteps(tensor));
   const shape = writeShapeVector(builder, tensor.shape);
   const nameOffset = createCachedString(builder, name);
   FbTensor.startTensor(builder);

@@ -49,6 +49,24 @@ async function continueInSlices(steps: JsonSteps, sliceValues: number): Promise<
   }
 }
 
+/**
+ * Bytes of a BYTES element's text that cost about what one number's text does (measured here: a float32 printed,
+ * against escaping or base64-encoding string bytes).
+ */
+export const STRING_BYTES_PER_VALUE = 64;
+
+/**
+ * What writing `t` as JSON costs, in values: its elements, plus, for BYTES, one per STRING_BYTES_PER_VALUE bytes of
+ * its strings, so that 16k strings of 4 KB are not written in one step as if they were 16k numbers.
+ */
+export function jsonWeight(t: Tensor): number {
+  const count = elementCount(t.shape);
+  if (t.dtype !== 'string') return count;
+  let bytes = 0;
+  for (const s of t.data as StringData) bytes += s.byteLength;
+  return count + Math.ceil(bytes / STRING_BYTES_PER_VALUE);
+}
+
 /** Dim-0 row `r` of `t` as a tensor of its own (a view of the same data). */
 export function rowOf(t: Tensor, r: number): Tensor {
   const shape = t.shape.slice(1);
@@ -59,10 +77,11 @@ export function rowOf(t: Tensor, r: number): Tensor {
 
 /**
  * Tensor `t` as nested JSON lists, the text tensorToJson gives, in steps of at most about `stepValues` values (whole
- * dim-0 rows per step; a row larger than that is itself written row by row). Infinity: one step.
+ * dim-0 rows per step; a row larger than that is itself written row by row; BYTES weighed by jsonWeight, so the
+ * rows of a step hold about `stepValues` × STRING_BYTES_PER_VALUE bytes of strings on average). Infinity: one step.
  */
 export function* tensorSteps(t: Tensor, opts: TensorJsonOptions, stepValues: number): JsonSteps {
-  const count = elementCount(t.shape);
+  const count = jsonWeight(t);
   if (count <= stepValues || t.shape.length === 0) {
     const text = tensorToJson(t, opts);
     yield count;

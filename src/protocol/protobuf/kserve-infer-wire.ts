@@ -6,6 +6,7 @@
 // arrays of each field's own type (fp32_contents a Float32Array...) and shape dims are numbers, or bigints past 2^53.
 // Where protobuf's rules and protobufjs differ, this follows protobuf: in a oneof, the member last on the wire wins.
 
+import { copySteps, runNow, type WorkSteps } from '../work-slices.js';
 import {
   ScalarRuns, WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT, WireReader, WireWriter,
   delimitedSize, utf8Length, varint64Size, varintSize,
@@ -116,7 +117,7 @@ function readInt64s(r: WireReader, out: Array<number | bigint>, name: string, co
   }
 }
 
-function readContents(r: WireReader, counts: DecodeCounts): InferTensorContentsWire {
+function* readContents(r: WireReader, counts: DecodeCounts): WorkSteps<InferTensorContentsWire> {
   let bool: ScalarRuns<'bool'> | undefined;
   let int: ScalarRuns<'int32'> | undefined;
   let int64: ScalarRuns<'int64'> | undefined;
@@ -128,30 +129,30 @@ function readContents(r: WireReader, counts: DecodeCounts): InferTensorContentsW
   while (r.more()) {
     r.key();
     switch (r.field) {
-      case 1: bool = r.scalarRun(bool, 'bool', 'bool_contents'); break;
-      case 2: int = r.scalarRun(int, 'int32', 'int_contents'); break;
-      case 3: int64 = r.scalarRun(int64, 'int64', 'int64_contents'); break;
-      case 4: uint = r.scalarRun(uint, 'uint32', 'uint_contents'); break;
-      case 5: uint64 = r.scalarRun(uint64, 'uint64', 'uint64_contents'); break;
-      case 6: fp32 = r.scalarRun(fp32, 'float', 'fp32_contents'); break;
-      case 7: fp64 = r.scalarRun(fp64, 'double', 'fp64_contents'); break;
+      case 1: bool = yield* r.scalarRunSteps(bool, 'bool', 'bool_contents'); break;
+      case 2: int = yield* r.scalarRunSteps(int, 'int32', 'int_contents'); break;
+      case 3: int64 = yield* r.scalarRunSteps(int64, 'int64', 'int64_contents'); break;
+      case 4: uint = yield* r.scalarRunSteps(uint, 'uint32', 'uint_contents'); break;
+      case 5: uint64 = yield* r.scalarRunSteps(uint64, 'uint64', 'uint64_contents'); break;
+      case 6: fp32 = yield* r.scalarRunSteps(fp32, 'float', 'fp32_contents'); break;
+      case 7: fp64 = yield* r.scalarRunSteps(fp64, 'double', 'fp64_contents'); break;
       case 8: r.expect(WIRE_BYTES, 'bytes_contents'); counts.value(`${r.where}.bytes_contents`); bytes.push(r.bytes()); break;
       default: r.skip();
     }
   }
   return {
-    bool_contents: r.scalars('bool', bool),
-    int_contents: r.scalars('int32', int),
-    int64_contents: r.scalars('int64', int64),
-    uint_contents: r.scalars('uint32', uint),
-    uint64_contents: r.scalars('uint64', uint64),
-    fp32_contents: r.scalars('float', fp32),
-    fp64_contents: r.scalars('double', fp64),
+    bool_contents: yield* r.scalarsSteps('bool', bool),
+    int_contents: yield* r.scalarsSteps('int32', int),
+    int64_contents: yield* r.scalarsSteps('int64', int64),
+    uint_contents: yield* r.scalarsSteps('uint32', uint),
+    uint64_contents: yield* r.scalarsSteps('uint64', uint64),
+    fp32_contents: yield* r.scalarsSteps('float', fp32),
+    fp64_contents: yield* r.scalarsSteps('double', fp64),
     bytes_contents: bytes,
   };
 }
 
-function readInput(r: WireReader, counts: DecodeCounts): InferInputTensorWire {
+function* readInput(r: WireReader, counts: DecodeCounts): WorkSteps<InferInputTensorWire> {
   const input: InferInputTensorWire = { name: '', datatype: '', shape: [], parameters: NO_PARAMETERS, contents: null };
   while (r.more()) {
     r.key();
@@ -164,7 +165,7 @@ function readInput(r: WireReader, counts: DecodeCounts): InferInputTensorWire {
         r.expect(WIRE_BYTES, 'contents');
         const end = r.bytesEnd();
         // A message field sent twice: the later one replaces the earlier, as the generic decoder does.
-        input.contents = readContents(r.nested(r.pos, end, `${r.where}.contents`), counts);
+        input.contents = yield* readContents(r.nested(r.pos, end, `${r.where}.contents`), counts);
         r.pos = end;
         break;
       }
@@ -195,6 +196,14 @@ function readOutput(r: WireReader, counts: DecodeCounts): { name: string; parame
  * DecodeCounts), before making the objects for them.
  */
 export function decodeModelInferRequest(bytes: Buffer, limits: DecodeLimits = UNLIMITED): ModelInferRequestWire {
+  return runNow(modelInferRequestSteps(bytes, limits));
+}
+
+/**
+ * decodeModelInferRequest in steps (src/protocol/work-slices.ts): typed contents are counted, copied and decoded about
+ * COPY_STEP_BYTES of work at a time, so a large message can be decoded over several turns of the event loop.
+ */
+export function* modelInferRequestSteps(bytes: Buffer, limits: DecodeLimits = UNLIMITED): WorkSteps<ModelInferRequestWire> {
   const r = new WireReader(bytes, 0, bytes.length, '');
   const counts = new DecodeCounts(limits);
   const msg: ModelInferRequestWire = {
@@ -212,7 +221,7 @@ export function decodeModelInferRequest(bytes: Buffer, limits: DecodeLimits = UN
         r.expect(WIRE_BYTES, 'inputs');
         counts.entry('inputs');
         const end = r.bytesEnd();
-        msg.inputs.push(readInput(r.nested(r.pos, end, `inputs[${msg.inputs.length}]`), counts));
+        msg.inputs.push(yield* readInput(r.nested(r.pos, end, `inputs[${msg.inputs.length}]`), counts));
         r.pos = end;
         break;
       }
@@ -247,6 +256,11 @@ export interface ModelInferReply {
   id: string;
   parameters?: ParameterMap;
   outputs: InferOutputReply[];
+  /**
+   * The ModelInferResponse already encoded (modelInferResponseSteps run in slices by the handler, for a large
+   * answer): the unary encoder sends it as it is.
+   */
+  encoded?: Buffer;
 }
 
 export interface ModelStreamInferReply {
@@ -365,7 +379,7 @@ function responseSize(reply: ModelInferReply, sizes: number[]): number {
   return size;
 }
 
-function writeResponse(w: WireWriter, reply: ModelInferReply, sizes: number[]): void {
+function* writeResponse(w: WireWriter, reply: ModelInferReply, sizes: number[]): WorkSteps<void> {
   writeStringField(w, 1, reply.model_name);
   writeStringField(w, 2, reply.model_version);
   writeStringField(w, 3, reply.id);
@@ -385,20 +399,30 @@ function writeResponse(w: WireWriter, reply: ModelInferReply, sizes: number[]): 
       for (let j = 0; j < o.shape.length; j++) writeInt64(w, o.shape[j]!);
     }
   }
-  // raw_output_contents after every output (field order, as protobuf writers do): one copy of each tensor's bytes.
+  // raw_output_contents after every output (field order, as protobuf writers do): one copy of each tensor's bytes,
+  // COPY_STEP_BYTES per step.
   for (let k = 0; k < outputs.length; k++) {
     const o = outputs[k]!;
     w.key(6, WIRE_BYTES);
     w.varint(o.contents.byteLength);
-    w.raw(o.contents);
+    yield* copySteps(w.buf, w.pos, o.contents);
+    w.pos += o.contents.byteLength;
   }
 }
 
-/** Encodes a ModelInferResponse into one Buffer of its exact size. */
+/** Encodes a ModelInferResponse into one Buffer of its exact size (or gives the one already encoded). */
 export function encodeModelInferResponse(reply: ModelInferReply): Buffer {
+  return reply.encoded ?? runNow(modelInferResponseSteps(reply));
+}
+
+/**
+ * encodeModelInferResponse in steps (src/protocol/work-slices.ts): the tensor bytes are copied about COPY_STEP_BYTES
+ * at a time, so a large answer can be encoded over several turns of the event loop.
+ */
+export function* modelInferResponseSteps(reply: ModelInferReply): WorkSteps<Buffer> {
   const sizes: number[] = [];
   const w = new WireWriter(responseSize(reply, sizes));
-  writeResponse(w, reply, sizes);
+  yield* writeResponse(w, reply, sizes);
   return w.buf;
 }
 
@@ -411,7 +435,7 @@ export function encodeModelStreamInferResponse(reply: ModelStreamInferReply): Bu
   if (reply.infer_response !== null) {
     w.key(2, WIRE_BYTES);
     w.varint(inner);
-    writeResponse(w, reply.infer_response, sizes);
+    runNow(writeResponse(w, reply.infer_response, sizes));
   }
   return w.buf;
 }

@@ -12,6 +12,7 @@ import {
   ScalarRuns, WIRE_BYTES, WIRE_VARINT, WireReader, WireWriter, delimitedSize, int32Size, utf8Length, varint64Size, varintSize,
 } from './wire.js';
 import { DecodeCounts, UNLIMITED, type DecodeLimits } from './decode-counts.js';
+import { COPY_STEP_BYTES, VALUE_UNITS, copySteps, runNow, type WorkSteps } from '../work-slices.js';
 
 /** tensorflow.DataType's numbers, from schemas/tensorflow_framework.proto; index = number. */
 const DATA_TYPE_NAMES = [
@@ -140,7 +141,7 @@ function readShape(r: WireReader, counts: DecodeCounts): TensorShapeWire {
 
 const EMPTY_BYTES = Buffer.alloc(0);
 
-function readTensor(r: WireReader, counts: DecodeCounts): TensorProtoWire {
+function* readTensor(r: WireReader, counts: DecodeCounts): WorkSteps<TensorProtoWire> {
   let dtype: string | number = 'DT_INVALID';
   let shape: TensorShapeWire | null = null;
   let version = 0;
@@ -175,32 +176,34 @@ function readTensor(r: WireReader, counts: DecodeCounts): TensorProtoWire {
       }
       case 3: r.expect(WIRE_VARINT, 'version_number'); version = r.int32(); break;
       case 4: r.expect(WIRE_BYTES, 'tensor_content'); content = r.bytes(); break;
-      case 5: float = r.scalarRun(float, 'float', 'float_val'); break;
-      case 6: double = r.scalarRun(double, 'double', 'double_val'); break;
-      case 7: int = r.scalarRun(int, 'int32', 'int_val'); break;
+      case 5: float = yield* r.scalarRunSteps(float, 'float', 'float_val'); break;
+      case 6: double = yield* r.scalarRunSteps(double, 'double', 'double_val'); break;
+      case 7: int = yield* r.scalarRunSteps(int, 'int32', 'int_val'); break;
       case 8: r.expect(WIRE_BYTES, 'string_val'); counts.value(`${r.where}.string_val`); strings.push(r.bytes()); break;
-      case 9: scomplex = r.scalarRun(scomplex, 'float', 'scomplex_val'); break;
-      case 10: int64 = r.scalarRun(int64, 'int64', 'int64_val'); break;
-      case 11: bool = r.scalarRun(bool, 'bool', 'bool_val'); break;
-      case 12: dcomplex = r.scalarRun(dcomplex, 'double', 'dcomplex_val'); break;
-      case 13: half = r.scalarRun(half, 'int32', 'half_val'); break;
-      case 16: uint32 = r.scalarRun(uint32, 'uint32', 'uint32_val'); break;
-      case 17: uint64 = r.scalarRun(uint64, 'uint64', 'uint64_val'); break;
+      case 9: scomplex = yield* r.scalarRunSteps(scomplex, 'float', 'scomplex_val'); break;
+      case 10: int64 = yield* r.scalarRunSteps(int64, 'int64', 'int64_val'); break;
+      case 11: bool = yield* r.scalarRunSteps(bool, 'bool', 'bool_val'); break;
+      case 12: dcomplex = yield* r.scalarRunSteps(dcomplex, 'double', 'dcomplex_val'); break;
+      case 13: half = yield* r.scalarRunSteps(half, 'int32', 'half_val'); break;
+      case 16: uint32 = yield* r.scalarRunSteps(uint32, 'uint32', 'uint32_val'); break;
+      case 17: uint64 = yield* r.scalarRunSteps(uint64, 'uint64', 'uint64_val'); break;
       default: r.skip();
     }
   }
   return {
     dtype, tensor_shape: shape, version_number: version, tensor_content: content,
-    float_val: r.scalars('float', float), double_val: r.scalars('double', double), int_val: r.scalars('int32', int), string_val: strings,
-    scomplex_val: r.scalars('float', scomplex), int64_val: r.scalars('int64', int64), bool_val: r.scalars('bool', bool),
-    dcomplex_val: r.scalars('double', dcomplex), half_val: r.scalars('int32', half), uint32_val: r.scalars('uint32', uint32), uint64_val: r.scalars('uint64', uint64),
+    float_val: yield* r.scalarsSteps('float', float), double_val: yield* r.scalarsSteps('double', double),
+    int_val: yield* r.scalarsSteps('int32', int), string_val: strings, scomplex_val: yield* r.scalarsSteps('float', scomplex),
+    int64_val: yield* r.scalarsSteps('int64', int64), bool_val: yield* r.scalarsSteps('bool', bool),
+    dcomplex_val: yield* r.scalarsSteps('double', dcomplex), half_val: yield* r.scalarsSteps('int32', half),
+    uint32_val: yield* r.scalarsSteps('uint32', uint32), uint64_val: yield* r.scalarsSteps('uint64', uint64),
   };
 }
 
 /** One map<string, TensorProto> entry into `inputs`; an entry without a value is refused, as the generic decoder does. */
-function readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>, counts: DecodeCounts): void {
+function* readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>, counts: DecodeCounts): WorkSteps<void> {
   counts.entry('inputs');
-  const { key, value } = r.mapEntry('inputs', (k) => `inputs[${JSON.stringify(k)}]`, (tensor) => readTensor(tensor, counts));
+  const { key, value } = yield* r.mapEntrySteps('inputs', (k) => `inputs[${JSON.stringify(k)}]`, (tensor) => readTensor(tensor, counts));
   inputs[key] = value;
 }
 
@@ -210,6 +213,14 @@ function readTensorEntry(r: WireReader, inputs: Record<string, TensorProtoWire>,
  * the objects for them.
  */
 export function decodePredictRequest(bytes: Buffer, limits: DecodeLimits = UNLIMITED): PredictRequestWire {
+  return runNow(predictRequestSteps(bytes, limits));
+}
+
+/**
+ * decodePredictRequest in steps (src/protocol/work-slices.ts): typed fields are counted, copied and decoded about
+ * COPY_STEP_BYTES of work at a time, so a large message can be decoded over several turns of the event loop.
+ */
+export function* predictRequestSteps(bytes: Buffer, limits: DecodeLimits = UNLIMITED): WorkSteps<PredictRequestWire> {
   const r = new WireReader(bytes, 0, bytes.length, '');
   const counts = new DecodeCounts(limits);
   const msg: PredictRequestWire = {
@@ -225,7 +236,7 @@ export function decodePredictRequest(bytes: Buffer, limits: DecodeLimits = UNLIM
         r.pos = end;
         break;
       }
-      case 2: r.expect(WIRE_BYTES, 'inputs'); readTensorEntry(r, msg.inputs, counts); break;
+      case 2: r.expect(WIRE_BYTES, 'inputs'); yield* readTensorEntry(r, msg.inputs, counts); break;
       case 3: r.expect(WIRE_BYTES, 'output_filter'); counts.entry('output_filter'); msg.output_filter.push(r.string()); break;
       default: r.skip();
     }
@@ -239,6 +250,11 @@ export interface PredictReply {
   /** Output name → tensor, written in this order as map entries of PredictResponse.outputs. */
   outputs: Iterable<readonly [string, Tensor]>;
   model_spec: { name: string; version: number; signature_name: string };
+  /**
+   * The message already encoded (predictResponseSteps run in slices by the handler, for a large answer): the encoder
+   * sends it as it is.
+   */
+  encoded?: Buffer;
 }
 
 /** TensorProto field numbers of the typed field each dtype is answered in (as TF Serving answers by default). */
@@ -247,27 +263,40 @@ const VAL_FIELD_NUMBER: Record<Tensor['dtype'], number> = {
   float16: 13, bfloat16: 13, uint32: 16, uint64: 17,
 };
 
+/** Values encoded one at a time per step (about COPY_STEP_BYTES of work). */
+const VALUES_PER_STEP = COPY_STEP_BYTES / VALUE_UNITS;
+
 /** Bytes of the values of a tensor's typed field (for string: the whole repeated bytes field, keys included). */
-function valuesSize(t: Tensor): number {
+function* valuesSize(t: Tensor): WorkSteps<number> {
   const d = t.data;
   switch (t.dtype) {
     case 'float32': case 'float64': return (d as Float32Array).byteLength;
     case 'bool': return (d as Uint8Array).length;
     case 'string': {
+      const items = d as Uint8Array[];
       let n = 0;
-      for (const s of d as Uint8Array[]) n += delimitedSize(1, s.byteLength);
+      for (let i = 0; i < items.length; i++) {
+        n += delimitedSize(1, items[i]!.byteLength);
+        if ((i + 1) % VALUES_PER_STEP === 0) yield COPY_STEP_BYTES;
+      }
       return n;
     }
     case 'int64': case 'uint64': {
       const h = halvesOf(d as BigInt64Array);
       let n = 0;
-      for (let i = 0; i < h.length; i += 2) n += varint64Size(h[i]!, h[i + 1]!);
+      for (let i = 0; i < h.length; i += 2) {
+        n += varint64Size(h[i]!, h[i + 1]!);
+        if ((i / 2 + 1) % VALUES_PER_STEP === 0) yield COPY_STEP_BYTES;
+      }
       return n;
     }
     default: {
       const ints = d as Int32Array;
       let n = 0;
-      for (let i = 0; i < ints.length; i++) n += int32Size(ints[i]!);
+      for (let i = 0; i < ints.length; i++) {
+        n += int32Size(ints[i]!);
+        if ((i + 1) % VALUES_PER_STEP === 0) yield COPY_STEP_BYTES;
+      }
       return n;
     }
   }
@@ -277,34 +306,51 @@ function halvesOf(d: BigInt64Array | BigUint64Array): Uint32Array {
   return new Uint32Array(d.buffer, d.byteOffset, d.length * 2);
 }
 
-function writeValues(w: WireWriter, t: Tensor): void {
+function* writeValues(w: WireWriter, t: Tensor): WorkSteps<void> {
   const d = t.data;
   switch (t.dtype) {
     case 'float32': case 'float64': {
       const v = d as Float32Array;
-      w.raw(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+      yield* copySteps(w.buf, w.pos, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+      w.pos += v.byteLength;
       return;
     }
     case 'bool': {
       const b = d as Uint8Array;
-      for (let i = 0; i < b.length; i++) w.buf[w.pos++] = b[i] !== 0 ? 1 : 0;
+      for (let i = 0; i < b.length; i++) {
+        w.buf[w.pos++] = b[i] !== 0 ? 1 : 0;
+        if ((i + 1) % COPY_STEP_BYTES === 0) yield COPY_STEP_BYTES;
+      }
       return;
     }
-    case 'string':
+    case 'string': {
+      let units = 0;
       for (const s of d as Uint8Array[]) {
         w.key(8, WIRE_BYTES);
         w.varint(s.byteLength);
         w.raw(s);
+        units += VALUE_UNITS + s.byteLength;
+        if (units >= COPY_STEP_BYTES) {
+          yield units;
+          units = 0;
+        }
       }
       return;
+    }
     case 'int64': case 'uint64': {
       const h = halvesOf(d as BigInt64Array);
-      for (let i = 0; i < h.length; i += 2) w.varint64(h[i]!, h[i + 1]!);
+      for (let i = 0; i < h.length; i += 2) {
+        w.varint64(h[i]!, h[i + 1]!);
+        if ((i / 2 + 1) % VALUES_PER_STEP === 0) yield COPY_STEP_BYTES;
+      }
       return;
     }
     default: {
       const ints = d as Int32Array;
-      for (let i = 0; i < ints.length; i++) w.int32(ints[i]!);
+      for (let i = 0; i < ints.length; i++) {
+        w.int32(ints[i]!);
+        if ((i + 1) % VALUES_PER_STEP === 0) yield COPY_STEP_BYTES;
+      }
     }
   }
 }
@@ -321,15 +367,15 @@ function dimsSize(shape: readonly number[]): number {
   return n;
 }
 
-function tensorSizes(t: Tensor): TensorSizes {
+function* tensorSizes(t: Tensor): WorkSteps<TensorSizes> {
   const shape = dimsSize(t.shape);
-  const values = elementsOf(t) === 0 ? 0 : valuesSize(t);
+  const values = elementsOf(t) === 0 ? 0 : yield* valuesSize(t);
   let tensor = 1 + varintSize(DATA_TYPE_NUMBER.get(TF_DTYPE[t.dtype])!) + delimitedSize(1, shape);
   if (values > 0) tensor += t.dtype === 'string' ? values : delimitedSize(varintSize(VAL_FIELD_NUMBER[t.dtype] * 8 + 2), values);
   return { shape, values, tensor };
 }
 
-function writeTensor(w: WireWriter, t: Tensor, s: TensorSizes): void {
+function* writeTensor(w: WireWriter, t: Tensor, s: TensorSizes): WorkSteps<void> {
   w.key(1, WIRE_VARINT);
   w.varint(DATA_TYPE_NUMBER.get(TF_DTYPE[t.dtype])!);
   w.key(2, WIRE_BYTES);
@@ -348,7 +394,7 @@ function writeTensor(w: WireWriter, t: Tensor, s: TensorSizes): void {
     w.key(VAL_FIELD_NUMBER[t.dtype], WIRE_BYTES);
     w.varint(s.values);
   }
-  writeValues(w, t);
+  yield* writeValues(w, t);
 }
 
 function specSize(spec: PredictReply['model_spec']): { version: number; spec: number } {
@@ -361,8 +407,17 @@ function specSize(spec: PredictReply['model_spec']): { version: number; spec: nu
 
 /** Encodes a PredictResponse into one Buffer of its exact size: float and double values copied once, in bulk. */
 export function encodePredictResponse(reply: PredictReply): Buffer {
+  return reply.encoded ?? runNow(predictResponseSteps(reply));
+}
+
+/**
+ * encodePredictResponse in steps (src/protocol/work-slices.ts): sizes and values are computed and written about
+ * COPY_STEP_BYTES of work at a time, so a large answer can be encoded over several turns of the event loop.
+ */
+export function* predictResponseSteps(reply: PredictReply): WorkSteps<Buffer> {
   const outputs = [...reply.outputs];
-  const sizes = outputs.map(([, t]) => tensorSizes(t));
+  const sizes: TensorSizes[] = [];
+  for (const [, t] of outputs) sizes.push(yield* tensorSizes(t));
   const entries = outputs.map(([name], i) => {
     const key = utf8Length(name);
     return { key, entry: (key === 0 ? 0 : delimitedSize(1, key)) + delimitedSize(1, sizes[i]!.tensor) };
@@ -371,7 +426,8 @@ export function encodePredictResponse(reply: PredictReply): Buffer {
   let size = delimitedSize(1, spec.spec);
   for (const e of entries) size += delimitedSize(1, e.entry);
   const w = new WireWriter(size);
-  outputs.forEach(([name, t], i) => {
+  for (let i = 0; i < outputs.length; i++) {
+    const [name, t] = outputs[i]!;
     w.key(1, WIRE_BYTES);
     w.varint(entries[i]!.entry);
     if (entries[i]!.key > 0) {
@@ -381,8 +437,8 @@ export function encodePredictResponse(reply: PredictReply): Buffer {
     }
     w.key(2, WIRE_BYTES);
     w.varint(sizes[i]!.tensor);
-    writeTensor(w, t, sizes[i]!);
-  });
+    yield* writeTensor(w, t, sizes[i]!);
+  }
   const { name, version, signature_name: signature } = reply.model_spec;
   w.key(2, WIRE_BYTES);
   w.varint(spec.spec);

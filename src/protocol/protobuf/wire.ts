@@ -8,6 +8,8 @@
 // at byte 3 runs past the end of the 10-byte message`. Tensor data is assumed little-endian in memory, as
 // everywhere in ortserve (tensor-bytes.ts views wire bytes as typed arrays directly).
 
+import { COPY_STEP_BYTES, VALUE_UNITS, copySteps, runNow, type WorkSteps } from '../work-slices.js';
+
 /** A message the reader refused; the reason names the field and the byte where it went wrong. */
 export class WireError extends Error {}
 
@@ -47,6 +49,10 @@ const FIXED_SIZE: Partial<Record<ScalarKind, number>> = { float: 4, double: 8 };
  * values are their concatenation (protobuf's rule). Collected while a message is read; `count` is exact before
  * anything is allocated for the values.
  */
+/** Bytes of a packed varint run counted per step, and varints decoded per step (about COPY_STEP_BYTES of work). */
+const SCAN_STEP_BYTES = COPY_STEP_BYTES;
+const VARINTS_PER_STEP = COPY_STEP_BYTES / VALUE_UNITS;
+
 export class ScalarRuns<K extends ScalarKind = ScalarKind> {
   readonly starts: number[] = [];
   readonly ends: number[] = [];
@@ -247,6 +253,11 @@ export class WireReader {
    * by `readValue` from a reader named `valueWhere(key)`). An entry without a value is refused, as protobufjs does.
    */
   mapEntry<V>(where: string, valueWhere: (key: string) => string, readValue: (value: WireReader) => V): { key: string; value: V } {
+    return runNow(this.mapEntrySteps(where, valueWhere, function* steps(value) { return readValue(value); }));
+  }
+
+  /** mapEntry whose value reader is work steps (src/protocol/work-slices.ts). */
+  *mapEntrySteps<V>(where: string, valueWhere: (key: string) => string, readValue: (value: WireReader) => WorkSteps<V>): WorkSteps<{ key: string; value: V }> {
     const end = this.bytesEnd();
     const entry = this.nested(this.pos, end, where);
     this.pos = end;
@@ -260,7 +271,7 @@ export class WireReader {
       } else if (entry.field === 2) {
         entry.expect(WIRE_BYTES, 'value');
         const valueEnd = entry.bytesEnd();
-        value = readValue(entry.nested(entry.pos, valueEnd, valueWhere(key)));
+        value = yield* readValue(entry.nested(entry.pos, valueEnd, valueWhere(key)));
         entry.pos = valueEnd;
       } else entry.skip();
     }
@@ -278,6 +289,11 @@ export class WireReader {
    * that a packed run holds whole values, so the array can be allocated once at its final size.
    */
   scalarRun<K extends ScalarKind>(found: ScalarRuns<K> | undefined, kind: K, name: string): ScalarRuns<K> {
+    return runNow(this.scalarRunSteps(found, kind, name));
+  }
+
+  /** scalarRun in steps (src/protocol/work-slices.ts): a long packed varint run is counted SCAN_STEP_BYTES at a time. */
+  *scalarRunSteps<K extends ScalarKind>(found: ScalarRuns<K> | undefined, kind: K, name: string): WorkSteps<ScalarRuns<K>> {
     const runs = found ?? new ScalarRuns(kind);
     const single = SCALAR_WIRE[kind];
     const at = this.pos;
@@ -292,7 +308,11 @@ export class WireReader {
         count = (end - this.pos) / size;
       } else {
         const buf = this.buf;
-        for (let p = this.pos; p < end; p++) if (buf[p]! < 0x80) count++;
+        for (let from = this.pos; from < end; from += SCAN_STEP_BYTES) {
+          const to = Math.min(end, from + SCAN_STEP_BYTES);
+          for (let p = from; p < to; p++) if (buf[p]! < 0x80) count++;
+          if (to < end) yield to - from;
+        }
         if (end > this.pos && buf[end - 1]! >= 0x80) {
           this.fail(`field ${this.field} (${name}) at byte ${this.at(this.fieldAt)}: the packed run ends inside a varint`);
         }
@@ -317,6 +337,14 @@ export class WireReader {
    * a shared empty array when the field never appeared.
    */
   scalars<K extends ScalarKind>(kindOfField: K, runs: ScalarRuns<K> | undefined): ScalarArrays[K] {
+    return runNow(this.scalarsSteps(kindOfField, runs));
+  }
+
+  /**
+   * scalars in steps (src/protocol/work-slices.ts): fixed-size values copied COPY_STEP_BYTES at a time, varints
+   * decoded VARINTS_PER_STEP at a time.
+   */
+  *scalarsSteps<K extends ScalarKind>(kindOfField: K, runs: ScalarRuns<K> | undefined): WorkSteps<ScalarArrays[K]> {
     const kind: ScalarKind = kindOfField;
     if (runs === undefined || runs.count === 0) return EMPTY[kind] as ScalarArrays[K];
     const n = runs.count;
@@ -329,7 +357,7 @@ export class WireReader {
       for (let r = 0; r < runs.starts.length; r++) {
         const s = runs.starts[r]!;
         const e = runs.ends[r]!;
-        bytes.set(buf.subarray(s, e), offset);
+        yield* copySteps(bytes, offset, buf.subarray(s, e));
         offset += e - s;
       }
       return out as ScalarArrays[K];
@@ -342,6 +370,7 @@ export class WireReader {
     const halves = wide ? new Uint32Array(out.buffer, out.byteOffset, n * 2) : undefined;
     const target = out as Int32Array | Uint32Array | Uint8Array;
     let i = 0;
+    let stepEnd = VARINTS_PER_STEP;
     for (let r = 0; r < runs.starts.length; r++) {
       const sub = new WireReader(buf, runs.starts[r]!, runs.ends[r]!, this.where);
       sub.field = this.field;
@@ -354,6 +383,10 @@ export class WireReader {
         } else if (kind === 'bool') target[i] = (sub.lo | sub.hi) !== 0 ? 1 : 0;
         else target[i] = sub.lo;
         i++;
+        if (i === stepEnd) {
+          stepEnd += VARINTS_PER_STEP;
+          yield VARINTS_PER_STEP * VALUE_UNITS;
+        }
       }
     }
     return out as ScalarArrays[K];

@@ -4,7 +4,7 @@ import { elementCount, shapeText, type DType, type Tensor } from '../../engine/t
 import type { RequestTally } from '../../engine/tensor-limits.js';
 import { type JsonValue, type JsonObject, isJsonObject } from '../json/json-parser.js';
 import { describeJson, isB64Object, jsonToTensor, rowsToTensor, tensorJsonWriter } from '../json/tensor-json.js';
-import { rowOf, tensorSteps, textNow, type JsonSteps } from '../json/json-slices.js';
+import { jsonWeight, rowOf, tensorSteps, textNow, type JsonSteps } from '../json/json-slices.js';
 import { isPacked } from '../json/packed-numbers.js';
 
 export interface SignatureInput {
@@ -170,7 +170,8 @@ export function* predictResponseSteps(form: PredictForm, outputs: ReadonlyArray<
     return `{"outputs":{${members.join(',')}}}`;
   }
   const rows = batchSize(outputs);
-  const rowValues = outputs.reduce((sum, o) => sum + (rows === 0 ? 0 : elementCount(o.tensor.shape) / rows), 0);
+  // Strings weigh by their bytes too (jsonWeight), so rows of long strings are not written in one step.
+  const rowValues = outputs.reduce((sum, o) => sum + (rows === 0 ? 0 : jsonWeight(o.tensor) / rows), 0);
   const parts = new Array<string>(rows);
   if (rowValues > stepValues) {
     // Rows too large for one step: each output's slice of the row is written in steps of its own.

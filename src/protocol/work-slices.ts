@@ -1,0 +1,73 @@
+// Work built in steps (a generator), run at once or a slice at a time so the event loop turns between slices.
+
+/*
+ * Why: converting a large tensor for the wire (varints one value at a time, copying megabytes of BYTES elements or
+ * tensor bytes into a message) costs the event-loop thread tens to hundreds of ms at the default limits, and every
+ * other client waits meanwhile. A converter written as a generator yields after each step with the work it did, in
+ * "work units": a byte copied is 1, a value encoded or decoded one at a time counts VALUE_UNITS. runNow runs it
+ * through (the one-shot result, kept as the reference); runInSlices lets the event loop turn (setImmediate) after
+ * about --wire_slice_bytes units. Both run the same code, so both give the same bytes: only when they are built differs.
+ * JSON answers have their own slicer by values (src/protocol/json/json-slices.ts).
+ */
+
+/** Work steps: each yield is the work units the step did; the return value is the result. */
+export type WorkSteps<T> = Generator<number, T, void>;
+
+/** Work units of one value converted on its own (a varint, a string's length prefix): about a 16-byte copy's time. */
+export const VALUE_UNITS = 16;
+
+/** Bytes copied per step by the copy helpers below (a slice may hold several steps). */
+export const COPY_STEP_BYTES = 256 * 1024;
+
+/** Runs every step now and returns the result. */
+export function runNow<T>(steps: WorkSteps<T>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * Runs the steps, letting the event loop turn each time `sliceUnits` units have been done since the last turn.
+ * Returns the result itself when it was done within the first slice (no promise for small work), else a promise of
+ * it. A step that throws throws here, or rejects the promise.
+ */
+export function runInSlices<T>(steps: WorkSteps<T>, sliceUnits: number): T | Promise<T> {
+  const first = runSlice(steps, sliceUnits);
+  return first.done ? first.value : continueInSlices(steps, sliceUnits);
+}
+
+type SliceResult<T> = { done: true; value: T } | { done: false };
+
+function runSlice<T>(steps: WorkSteps<T>, sliceUnits: number): SliceResult<T> {
+  let done = 0;
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return { done: true, value: step.value };
+    done += step.value;
+    if (done >= sliceUnits) return { done: false };
+  }
+}
+
+async function continueInSlices<T>(steps: WorkSteps<T>, sliceUnits: number): Promise<T> {
+  for (;;) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const slice = runSlice(steps, sliceUnits);
+    if (slice.done) return slice.value;
+  }
+}
+
+/** Copies `bytes` into `into` at `at`, COPY_STEP_BYTES per step. */
+export function* copySteps(into: Uint8Array, at: number, bytes: Uint8Array): WorkSteps<void> {
+  const n = bytes.byteLength;
+  if (n <= COPY_STEP_BYTES) {
+    into.set(bytes, at);
+    yield n;
+    return;
+  }
+  for (let p = 0; p < n; p += COPY_STEP_BYTES) {
+    const end = Math.min(n, p + COPY_STEP_BYTES);
+    into.set(bytes.subarray(p, end), at + p);
+    yield end - p;
+  }
+}
