@@ -3,11 +3,12 @@
 // pending; this file pins down exactly what a client gets: by default (--rest_hold_pipelined on), which holds later
 // requests in the socket and answers them in order, and with it off. README, "Guarantees and limits", says the same.
 
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlpModel } from '../scripts/make-example-models.mjs';
-import { slowModel } from './support/models.mjs';
+import { identityModel, slowModel } from './support/models.mjs';
 import { closeTo, mlpReference } from './support/reference.js';
-import { converse, httpRequest, type RawResponse } from './support/raw-http.js';
+import { converse, httpRequest, parseResponses, type RawResponse } from './support/raw-http.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
 import { requestBytes, resultOf } from '../src/client/flatbuffers-http-client.js';
 import { decodeInferResponse } from '../src/protocol/flatbuffers/messages.js';
@@ -21,7 +22,7 @@ const portOf = (t: TestServer) => Number(new URL(t.baseUrl).port);
 beforeAll(async () => {
   // 32 MatMuls of 1024²: a run lasts far longer than the 200 ms after which the tests send their second request,
   // even on a fast idle core (8 steps took 140-170 ms here, too close to it).
-  const models = { mlp: { 1: mlpModel(1) }, slow: { 1: slowModel({ steps: 32 }) } };
+  const models = { mlp: { 1: mlpModel(1) }, slow: { 1: slowModel({ steps: 32 }) }, id: { 1: identityModel('float32') } };
   plain = await startTestServer(models, { restHoldPipelined: false });
   holding = await startTestServer(models);
 });
@@ -181,6 +182,50 @@ describe('default (--rest_hold_pipelined on): requests sent while an answer is p
     // The other client did not wait for the held connection's two slow runs (each ~0.2 s on one core).
     expect(otherAnsweredAt).toBeLessThan(heldAnsweredAt);
     expect(otherAnsweredAt - started).toBeLessThan(15_000);   // generous: the order above is the check
+  });
+
+  it('a large answer to a held connection is written in pieces while the client is slow, whole; the connection stays usable', async () => {
+    // 1M rows x 2 float32 = 8 MB each way over KServe's binary extension. A first request to a version is queued, so
+    // the connection is held while it runs; the client does not read for 500 ms, so the answer fills the socket
+    // buffers and the rest goes out in pieces as they drain. A request sent after the whole answer is answered too.
+    const rows = 1 << 20;
+    const data = new Float32Array(rows * 2).map((_, i) => (i % 1000) / 7);
+    const bytes = Buffer.from(data.buffer);
+    const header = Buffer.from(json({
+      inputs: [{ name: 'x', shape: [rows, 2], datatype: 'FP32', parameters: { binary_data_size: bytes.length } }],
+      outputs: [{ name: 'y', parameters: { binary_data: true } }],
+    }));
+    const infer = httpRequest('POST', '/v2/models/id/infer', Buffer.concat([header, bytes]), {
+      'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length),
+    });
+    const socket = net.connect(port(), '127.0.0.1');
+    const received: Buffer[] = [];
+    let closed = false;
+    const count = () => parseResponses(Buffer.concat(received)).responses.length;
+    const done = new Promise<void>((resolve) => {
+      socket.on('close', () => { closed = true; resolve(); });
+      socket.once('connect', () => {
+        socket.write(infer);
+        setTimeout(() => {
+          socket.on('data', (chunk: Buffer) => {
+            const before = count();
+            received.push(chunk);
+            if (before === 0 && count() === 1) socket.write(req.status);
+            if (count() >= 2) resolve();
+          });
+        }, 500);
+      });
+    });
+    await done;
+    socket.destroy();
+    const { responses } = parseResponses(Buffer.concat(received));
+    expect(closed).toBe(false);
+    expect(responses).toHaveLength(2);
+    const answer = expectOk(responses[0]);
+    const jsonLength = Number(answer.headers['inference-header-content-length']);
+    expect(JSON.parse(answer.body.subarray(0, jsonLength).toString()).outputs[0].parameters.binary_data_size).toBe(bytes.length);
+    expect(answer.body.subarray(jsonLength).equals(bytes)).toBe(true);
+    expectStatus(responses[1]);
   });
 
   it('a held connection stays usable: a request sent after the answers is answered too', async () => {

@@ -312,7 +312,7 @@ export class HttpExchange implements PendingAnswer, Cancellable {
   sendJson(status: number, body: string, closeConnection = false): void {
     const close = closeConnection || this.options.gate?.draining === true;
     // A large text is written as the socket takes it, encoded a piece at a time (sendInPieces, textPieces).
-    if (body.length > STREAM_FROM_BYTES && !this.held && !close) {
+    if (body.length > STREAM_FROM_BYTES && !close) {
       this.sendInPieces(status, 'application/json', textPieces(body));
       return;
     }
@@ -331,9 +331,8 @@ export class HttpExchange implements PendingAnswer, Cancellable {
     const parts = Array.isArray(body) ? body : [body];
     let total = 0;
     for (const part of parts) total += part.byteLength;
-    // A large body is written as the socket takes it (sendInPieces), unless the connection is held for pipelining:
-    // its next request must not be read before the whole answer is out.
-    if (total > STREAM_FROM_BYTES && !this.held) {
+    // A large body is written as the socket takes it (sendInPieces).
+    if (total > STREAM_FROM_BYTES) {
       this.sendInPieces(status, contentType, bytePieces(parts, total), headers);
       return;
     }
@@ -350,7 +349,10 @@ export class HttpExchange implements PendingAnswer, Cancellable {
    * tryEnd, then onWritable after backpressure): res.end with the whole body copies what the socket does not take at
    * once into uWS's buffer in one go (a 64 MB answer: tens of ms on the event-loop thread), and joining binary parts
    * or encoding a whole text would cost as much again. Byte parts are not copied: they must not change until the
-   * answer is out. The connection is not closed after it (a draining server closes it when it stops).
+   * answer is out. The connection is not closed after it (a draining server closes it when it stops). A connection
+   * held for pipelining is read again when the answer starts, as for a one-piece answer: a paused uWS socket gets no
+   * writable events either, and uSockets polls a socket for reading again after a write cut short anyway. So a
+   * request pipelined behind an answer still being written in pieces meets uWS's close (README, Guarantees).
    */
   private sendInPieces(status: number, contentType: string, body: Pieces, headers?: Record<string, string>): void {
     const res = this.res;
