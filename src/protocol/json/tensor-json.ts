@@ -87,7 +87,21 @@ function stackPacked(rows: JsonValue[]): PackedNumbers | undefined {
   }
   const values = new Float64Array(per * rows.length);
   for (let r = 0; r < rows.length; r++) values.set((rows[r] as unknown as PackedNumbers).values, r * per);
-  return new PackedNumbers([rows.length, ...first.shape], values);
+  // Big integers keep their places: row r's positions move by r * per.
+  let bigs = 0;
+  for (const row of rows) bigs += (row as unknown as PackedNumbers).exact?.at.length ?? 0;
+  if (bigs === 0) return new PackedNumbers([rows.length, ...first.shape], values);
+  const at = new Uint32Array(bigs);
+  const big: bigint[] = [];
+  for (let r = 0; r < rows.length; r++) {
+    const exact = (rows[r] as unknown as PackedNumbers).exact;
+    if (exact === undefined) continue;
+    for (let k = 0; k < exact.at.length; k++) {
+      at[big.length] = exact.at[k]! + r * per;
+      big.push(exact.values[k]!);
+    }
+  }
+  return new PackedNumbers([rows.length, ...first.shape], values, { at, values: big });
 }
 
 function indexText(idx: readonly number[], from: number, to: number): string {
@@ -118,13 +132,17 @@ function convertPacked(p: PackedNumbers, dtype: DType, field: string, pathOf: Pa
   const shape = p.shape.slice();
   if (opts?.expectedShape) checkShape(field, shape, opts.expectedShape);
   opts?.tally?.add(dtype, shape, field);
-  const data = packedData(p.values, dtype);
+  const data = packedData(p, dtype);
   if (data === undefined) return convert(unpackNumbers(p) as JsonValue, dtype, field, pathOf, { ...opts, tally: undefined });
   return { dtype, shape, data };
 }
 
-/** The values as `dtype` with the setters' rules (see makeSetter), or undefined when one does not fit. */
-function packedData(v: Float64Array, dtype: DType): NumericData | undefined {
+/**
+ * The values as `dtype` with the setters' rules (see makeSetter), or undefined when one does not fit. A big integer's
+ * double is Number() of it, which is what every setter but the int64/uint64 ones reads from a bigint.
+ */
+function packedData(p: PackedNumbers, dtype: DType): NumericData | undefined {
+  const v = p.values;
   const n = v.length;
   switch (dtype) {
     case 'float64': return v.slice();
@@ -149,7 +167,17 @@ function packedData(v: Float64Array, dtype: DType): NumericData | undefined {
     case 'int64':
     case 'uint64': {
       const a = dtype === 'int64' ? new BigInt64Array(n) : new BigUint64Array(n);
+      const at = p.exact?.at;
+      let next = 0;
       for (let i = 0; i < n; i++) {
+        if (at !== undefined && next < at.length && at[next] === i) {
+          // A big integer: exact, if the dtype holds it.
+          const b = p.exact!.values[next++]!;
+          const [min, max] = INT64_RANGE[dtype];
+          if (b < min || b > max) return undefined;
+          a[i] = b;
+          continue;
+        }
         const x = v[i]!;
         if (!Number.isSafeInteger(x) || (dtype === 'uint64' && x < 0)) return undefined;
         a[i] = BigInt(x);
