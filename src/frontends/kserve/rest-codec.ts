@@ -182,12 +182,18 @@ export function decodeRestInferJson(root: JsonValue, binary: Uint8Array, limits:
  */
 function checkDeclaredInput(v: JsonObject, i: number, maxBodyBytes: number, sizes: SizeLimits): void {
   const dtype = typeof v['datatype'] === 'string' ? dtypeOfDatatype(v['datatype']) : undefined;
-  const shapeJson = v['shape'];
+  const shapeJson = shapeList(v['shape']);
   if (typeof v['name'] !== 'string' || v['name'] === '' || dtype === undefined || !Array.isArray(shapeJson)) return;
   const field = `inputs[${i}]`;
   const shape = parseShape(shapeJson as WireDim[], `${field}.shape`);
   checkTensorFits(dtype, shape, `${field}.shape`, maxBodyBytes, '--max_body_bytes');
   new RequestTally(sizes, maxBodyBytes, '--max_body_bytes').add(dtype, shape, `${field}.shape`);
+}
+
+/** An input's "shape" as the JS parser gives it: the native parser packs a list of numbers (bigints kept exact). */
+function shapeList(v: JsonValue | undefined): JsonValue | undefined {
+  if (!isPacked(v)) return v;
+  return (v.exact === undefined ? Array.from(v.values) : unpackNumbers(v)) as JsonValue;
 }
 
 function decodeInput(v: JsonValue, i: number, cursor: BinaryCursor, limits: RestCodecLimits, tally: RequestTally): { name: string; tensor: Tensor } {
@@ -200,9 +206,7 @@ function decodeInput(v: JsonValue, i: number, cursor: BinaryCursor, limits: Rest
   if (datatype === undefined || dtype === undefined) {
     fail('ERR_DTYPE', `${field}.datatype: ${datatype === undefined ? 'required' : `'${clientText(datatype)}' is not a datatype`} (one of ${KSERVE_DATATYPE_NAMES.join(', ')})`);
   }
-  const shapeValue = v['shape'];
-  // The native parser packs a list of numbers; the dims are the numbers the JS parser gives (bigints included).
-  const shapeJson = isPacked(shapeValue) ? (shapeValue.exact === undefined ? Array.from(shapeValue.values) : unpackNumbers(shapeValue)) : shapeValue;
+  const shapeJson = shapeList(v['shape']);
   if (!Array.isArray(shapeJson)) fail('ERR_SHAPE', `${field}.shape: expected a list of dims, got ${describeJson(shapeJson)}`);
   const shape = parseShape(shapeJson as WireDim[], `${field}.shape`);
   checkTensorFits(dtype, shape, `${field}.shape`, limits.maxBodyBytes, '--max_body_bytes');

@@ -7,10 +7,11 @@
 // on it is worded on the same tree unpacked, which is the JS parser's tree, with no re-parse), and a body the native
 // reader declines is read by the JS parser on a worker thread, only for its error (json-offthread-parse.ts).
 import { nativeJsonCodec } from '../../engine/native-binding.js';
-import type { OrtServeError } from '../../errors.js';
+import { OrtServeError } from '../../errors.js';
 import { parseJson, type JsonObject, type JsonParseLimits, type JsonValue } from './json-parser.js';
 import { jsParseOffThread, type OnKeySpec } from './json-offthread-parse.js';
 import { PackedNumbers, unpackTree } from './packed-numbers.js';
+import { packedDescriptions } from './tensor-json.js';
 
 /** Marks an object in the addon's raw tree (an array [OBJECT, key, value, ...]); no JSON value can be it. */
 const OBJECT = Object.freeze({});
@@ -148,11 +149,16 @@ export function decodeEarly<T>(early: EarlyParse, body: Uint8Array, limits: Json
   }
   // The native reader accepted the body, so parseJson would have too, up to what onKey refuses: replay it.
   const tree = revive(early.raw, 0, limits.onKey);
+  const described = packedDescriptions();
   try {
     return decode(tree);
-  } catch {
-    // The decoders meet a PackedNumbers in places where they word errors for lists: decode again on the tree
-    // unpacked, which is parseJson's tree (no text is parsed again), so the error (or answer) is the JS path's.
+  } catch (err) {
+    // The decoders handle a PackedNumbers wherever a list of numbers is usual, and their errors there read as on
+    // the JS tree. Where one met a PackedNumbers it did not expect (it described it in an error) or failed some
+    // other way, it decodes again on the tree unpacked, which is parseJson's tree (no text is parsed again): the
+    // error (or answer) is the JS path's. Unpacking costs the JS thread about 20 ms per million values, so it is
+    // kept to those cases.
+    if (err instanceof OrtServeError && packedDescriptions() === described) throw err;
     return decode(unpackTree(tree) as JsonValue);
   }
 }

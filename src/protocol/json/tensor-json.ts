@@ -6,7 +6,7 @@ import {
 } from '../../engine/tensor.js';
 import type { RequestTally } from '../../engine/tensor-limits.js';
 import { type JsonValue, type JsonObject, isJsonObject } from './json-parser.js';
-import { isPacked, PackedNumbers, unpackNumbers } from './packed-numbers.js';
+import { isPacked, PackedNumbers, unpackNumbers, unpackTree } from './packed-numbers.js';
 import { nativeJsonCodec } from '../../engine/native-binding.js';
 import {
   formatFloat32, formatFloat64, formatFloat16, formatBfloat16, floatToHalf, floatToBfloat16,
@@ -43,11 +43,27 @@ export function isB64Object(v: JsonValue | undefined): v is JsonObject & { b64: 
   return true;
 }
 
+/** Times describeJson was given a PackedNumbers (see packedDescriptions). */
+let packedDescribed = 0;
+
+/**
+ * How many times describeJson has met a PackedNumbers. A decoder words an error about a value it did not expect
+ * through describeJson; when that value is a native packed list, the JS parser's tree (plain lists) may have taken
+ * another branch, so the caller words the error again on that tree (json-fast-path.ts decodeEarly).
+ */
+export function packedDescriptions(): number {
+  return packedDescribed;
+}
+
 /** A short description of a JSON value for error messages. */
 export function describeJson(v: JsonValue | undefined): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
+  if (isPacked(v)) {
+    packedDescribed++;
+    return 'a list';
+  }
   if (typeof v === 'object') return isB64Object(v) ? 'a {"b64": ...} object' : 'an object';
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
   if (typeof v === 'number') return formatFloat64(v).replace(/\.0$/, '');
@@ -112,6 +128,9 @@ function indexText(idx: readonly number[], from: number, to: number): string {
 
 function convert(value: JsonValue | PackedNumbers, dtype: DType, field: string, pathOf: PathOf, opts?: JsonToTensorOptions): Tensor {
   if (isPacked(value)) return convertPacked(value, dtype, field, pathOf, opts);
+  // Lists holding packed blocks the native parser could not join (ragged rows, rows mixed with other values) are
+  // walked as the JS parser's lists, so shapes and errors read the same; a rare form, unpacked only here.
+  if (Array.isArray(value) && holdsPacked(value)) value = unpackTree(value) as JsonValue;
   const expected = opts?.expectedShape;
   const shape = inferShape(value, expected);
   const idx: number[] = [];
@@ -122,6 +141,13 @@ function convert(value: JsonValue | PackedNumbers, dtype: DType, field: string, 
   const { data, set } = makeSetter(dtype, elementCount(shape));
   fill(value, shape, 0, idx, { k: 0 }, set, dtype, pathOf);
   return { dtype, shape, data };
+}
+
+function holdsPacked(list: readonly JsonValue[]): boolean {
+  for (const e of list) {
+    if (isPacked(e) || (Array.isArray(e) && holdsPacked(e))) return true;
+  }
+  return false;
 }
 
 /**
