@@ -23,7 +23,7 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-/** One worker for the process, started on first use; it does not keep the process alive (unref). */
+/** One worker for the process, started on first use. */
 let worker: Worker | undefined;
 const pending = new Map<number, Pending>();
 let nextId = 1;
@@ -37,15 +37,18 @@ function lost(err: unknown): void {
 function theWorker(): Worker {
   if (worker !== undefined) return worker;
   const w = new Worker(new URL(runnableUrl(import.meta.url, './json-parse-worker.js')));
-  w.unref();
   w.on('message', (a: ParseAnswer) => {
     const p = pending.get(a.id);
     if (p === undefined) return;
     pending.delete(a.id);
+    if (pending.size === 0) w.unref();
     p.resolve(a.ok ? undefined : new OrtServeError(a.code as ErrorCode, a.message, { detail: a.detail }));
   });
   w.on('error', (err) => lost(new OrtServeError('ERR_INTERNAL', 'the JSON parse worker failed', { cause: err, detail: String(err) })));
   w.on('exit', (code) => { if (worker === w) lost(new OrtServeError('ERR_INTERNAL', `the JSON parse worker exited (${code})`)); });
+  // Referenced only while it has jobs (an idle worker must not keep the process alive); after the listeners, since
+  // adding a 'message' listener refs it again.
+  w.unref();
   worker = w;
   return w;
 }
@@ -63,6 +66,7 @@ export function jsParseOffThread(body: Uint8Array, limits: JsonParseLimits, onKe
   return new Promise((resolve, reject) => {
     const w = theWorker();
     pending.set(id, { resolve, reject });
+    if (pending.size === 1) w.ref();
     w.postMessage(job, [copy.buffer]);
   });
 }

@@ -159,8 +159,33 @@ function convertPacked(p: PackedNumbers, dtype: DType, field: string, pathOf: Pa
   if (opts?.expectedShape) checkShape(field, shape, opts.expectedShape);
   opts?.tally?.add(dtype, shape, field);
   const data = packedData(p, dtype);
-  if (data === undefined) return convert(unpackNumbers(p) as JsonValue, dtype, field, pathOf, { ...opts, tally: undefined });
+  if (data === undefined) {
+    packedElementError(p, dtype, pathOf);
+    return convert(unpackNumbers(p) as JsonValue, dtype, field, pathOf, { ...opts, tally: undefined });
+  }
   return { dtype, shape, data };
+}
+
+/**
+ * Throws the error fill() gives for the first element (row-major) that does not fit `dtype`, with the same setter
+ * and path, without unpacking the block: a million-value body with one bad value costs one pass, not a list per row.
+ */
+function packedElementError(p: PackedNumbers, dtype: DType, pathOf: PathOf): void {
+  const { set } = makeSetter(dtype, 1);
+  const at = p.exact?.at;
+  let next = 0;
+  for (let k = 0; k < p.values.length; k++) {
+    const big = at !== undefined && next < at.length && at[next] === k;
+    const v: JsonValue = big ? p.exact!.values[next++]! : p.values[k]!;
+    const why = set(0, v);
+    if (why === undefined) continue;
+    const idx = new Array<number>(p.shape.length);
+    for (let d = p.shape.length - 1, rest = k; d >= 0; d--) {
+      idx[d] = rest % p.shape[d]!;
+      rest = Math.floor(rest / p.shape[d]!);
+    }
+    fail('ERR_DTYPE', `${pathOf(idx, p.shape.length)}: ${why}`);
+  }
 }
 
 /**
