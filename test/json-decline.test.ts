@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { OrtServeError } from '../src/errors.js';
-import { parseJson, type JsonParseLimits, type JsonValue } from '../src/protocol/json/json-parser.js';
+import { parseJson, parseJsonBytesRead, type JsonParseLimits, type JsonValue } from '../src/protocol/json/json-parser.js';
 import { decodeEarly, parseEarly } from '../src/protocol/json/json-fast-path.js';
 import { decodePredictRequest, type PredictSignature } from '../src/protocol/tfserving/predict-codec.js';
 import {
@@ -49,10 +49,13 @@ function viaLargePath<T>(body: Uint8Array, limits: JsonParseLimits, decode: (ear
   offthread: boolean, onKey?: ReturnType<typeof declaredInputOnKeySpec>): Promise<string> {
   return new Promise((resolve) => {
     const where = { offthreadBytes: offthread ? 1 : 0, jsInlineBytes: 0, ...(onKey ? { onKey } : {}) };
+    const before = parseJsonBytesRead();
     const r = parseEarly(body, limits, where, (early) => {
       expect(early !== undefined || body.length === 0).toBe(true);
-      // The JS parser must not run here: the body is over jsInlineBytes.
-      resolve(outcome(() => decode(early)));
+      const result = outcome(() => decode(early));
+      // The JS parser never ran on this thread: the body is over jsInlineBytes (an empty one is not).
+      if (body.length > 0) expect(parseJsonBytesRead() - before).toBe(0);
+      resolve(result);
     }, (err) => resolve(`onError: ${String(err)}`));
     if (r instanceof Promise) r.catch((err: unknown) => resolve(`rejected: ${String(err)}`));
   });

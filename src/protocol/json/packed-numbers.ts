@@ -4,7 +4,8 @@
 // that every non-empty list whose leaves are all numbers and whose sub-lists share one shape is a PackedNumbers.
 // To code that does not know it, a PackedNumbers is neither a list (Array.isArray is false) nor an object
 // (isJsonObject is false) nor a scalar, so every decoder refuses it by default; the REST decoders then run again on
-// the JS parser's tree (decodeJsonBody), so a form the fast path does not cover costs time, never a different answer.
+// the JS parser's tree (a small body) or on the native tree unpacked (unpackTree: the same tree, for a large body;
+// see json-fast-path.ts), so a form the fast path does not cover costs time, never a different answer.
 
 /**
  * Integer literals past ±(2^53−1) in a block, which the JS parser gives as bigint: their positions in `values`
