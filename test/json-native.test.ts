@@ -271,6 +271,33 @@ describe('tensors from the native tree equal tensors from the JS tree', () => {
     }
   });
 
+  it('big integers: exact in every dtype, through the addon\'s int64/uint64 words or its BigInt list', () => {
+    const BIG = ['9007199254740993', '-9007199254740993', '9223372036854775807', '-9223372036854775808', '9223372036854775808',
+      '18446744073709551615', '18446744073709551616', '-18446744073709551616', '1' + '0'.repeat(30), '1' + '0'.repeat(400)];
+    const kinds = (text: string) => {
+      const exact = (parseJsonPacked(Buffer.from(text), LIMITS) as PackedNumbers).exact!;
+      return exact.values instanceof BigInt64Array ? 'int64' : exact.values instanceof BigUint64Array ? 'uint64' : 'list';
+    };
+    expect(kinds('[9223372036854775807, -9223372036854775808, 1, 9007199254740993]')).toBe('int64');
+    expect(kinds('[18446744073709551615, 9007199254740993]')).toBe('uint64');
+    expect(kinds('[18446744073709551616, 9007199254740993]')).toBe('list');
+    expect(kinds('[-9223372036854775809]')).toBe('list');
+    const r = rng(5);
+    for (let n = 0; n < 3000; n++) {
+      const rows = 1 + Math.floor(r() * 3);
+      const cols = 1 + Math.floor(r() * 3);
+      const mostlyBig = r() < 0.5;
+      const cell = () => (mostlyBig || r() < 0.3 ? BIG[Math.floor(r() * (r() < 0.7 ? 4 : BIG.length))]! : CELLS[Math.floor(r() * 4)]!);
+      const text = `[${Array.from({ length: rows }, () => `[${Array.from({ length: cols }, cell).join(',')}]`).join(',')}]`;
+      const dtype = DTYPES[Math.floor(r() * DTYPES.length)]!;
+      const native = parseJsonPacked(Buffer.from(text), LIMITS)!;
+      expect(isPacked(native)).toBe(true);
+      const a = attempt(() => tensorText(jsonToTensor(native, dtype, 'inputs')));
+      const b = attempt(() => tensorText(jsonToTensor(parseJson(text, LIMITS), dtype, 'inputs')));
+      expect(a, `${dtype} ${text}`).toEqual(b);
+    }
+  });
+
   const signature = (shapes: Record<string, number[]>, dtype: DType = 'float32'): PredictSignature => ({
     inputs: Object.entries(shapes).map(([name, shape]) => ({ name, dtype, shape })),
   });

@@ -152,7 +152,13 @@ bool JsonDocument::PushNumber() {
   bool exact = false;
   if (!Number(&v, &exact)) return false;
   if (exact) {
-    exact_.push_back({static_cast<uint32_t>(numbers_.size()), static_cast<uint32_t>(start), static_cast<uint32_t>(pos_ - start)});
+    JsonExact e{static_cast<uint32_t>(numbers_.size()), static_cast<uint32_t>(start), static_cast<uint32_t>(pos_ - start), false, true, 0};
+    e.negative = input_[start] == '-';
+    for (size_t i = start + (e.negative ? 1 : 0); i < pos_ && e.small; i++) {
+      e.small = !__builtin_mul_overflow(e.magnitude, uint64_t{10}, &e.magnitude) &&
+                !__builtin_add_overflow(e.magnitude, static_cast<uint64_t>(input_[i] - '0'), &e.magnitude);
+    }
+    exact_.push_back(e);
   }
   numbers_.push_back(v);
   return true;

@@ -47,11 +47,15 @@ struct JsonNode {
   uint32_t a, b, c, d;
 };
 
-// An integer literal past ±(2^53−1): the index of its number and its text (sign and digits) in the input.
+// An integer literal past ±(2^53−1): the index of its number and its text (sign and digits) in the input; its sign
+// and magnitude too when the magnitude is below 2^64 (`small`), read here, off the JS thread for a large body.
 struct JsonExact {
   uint32_t number;
   uint32_t offset;
   uint32_t length;
+  bool negative;
+  bool small;
+  uint64_t magnitude;
 };
 
 class JsonDocument {

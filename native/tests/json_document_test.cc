@@ -98,6 +98,16 @@ TEST(JsonDocumentKeepsBigIntegersExact) {
   CHECK_EQ(std::string(doc.ExactText(doc.exact()[1]), doc.exact()[1].length), std::string("-9223372036854775808"));
   const auto [first, last] = doc.ExactIn(block.a + 2, 2);
   CHECK_EQ(last - first, 1);
+  // Sign and magnitude, read while parsing: below 2^64 they are the value.
+  CHECK(doc.exact()[0].small && !doc.exact()[0].negative);
+  CHECK_EQ(doc.exact()[0].magnitude, uint64_t{9007199254740993});
+  CHECK(doc.exact()[1].small && doc.exact()[1].negative);
+  CHECK_EQ(doc.exact()[1].magnitude, uint64_t{1} << 63);
+  CHECK(Parse(&doc, "[18446744073709551615, 18446744073709551616, -18446744073709551616]"));
+  CHECK(doc.exact()[0].small);
+  CHECK_EQ(doc.exact()[0].magnitude, UINT64_MAX);
+  CHECK(!doc.exact()[1].small);
+  CHECK(!doc.exact()[2].small && doc.exact()[2].negative);
   // A scalar, and an integer past a double's range (Number() of it is Infinity).
   const std::string huge(400, '9');
   CHECK(Parse(&doc, "{\"id\": " + huge + ", \"x\": [1, true, -" + huge + "]}"));

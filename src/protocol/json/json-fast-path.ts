@@ -56,7 +56,7 @@ function revive(v: unknown, depth: number, onKey: JsonParseLimits['onKey']): Jso
     const rank = v[0]!;
     const shape = new Array<number>(rank);
     for (let k = 0; k < rank; k++) shape[k] = v[1 + k]!;
-    const exact = (v as { exact?: [Uint32Array, bigint[]] }).exact;
+    const exact = (v as { exact?: [Uint32Array, ArrayLike<bigint>] }).exact;
     const big = exact === undefined ? undefined : { at: exact[0], values: exact[1] };
     return new PackedNumbers(shape, v.subarray(1 + rank), big) as unknown as JsonValue;
   }

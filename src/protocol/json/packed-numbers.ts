@@ -13,7 +13,8 @@
  */
 export interface ExactIntegers {
   at: Uint32Array;
-  values: bigint[];
+  /** A BigInt64Array or BigUint64Array when every value fits one (the addon's choice), else a list. */
+  values: ArrayLike<bigint>;
 }
 
 /**

@@ -219,6 +219,12 @@ function packedData(p: PackedNumbers, dtype: DType): NumericData | undefined {
     case 'uint64': {
       const a = dtype === 'int64' ? new BigInt64Array(n) : new BigUint64Array(n);
       const at = p.exact?.at;
+      // Every value big, and the addon's words already of this dtype (so in its range): one copy.
+      const words = p.exact?.values;
+      if (at?.length === n && (dtype === 'int64' ? words instanceof BigInt64Array : words instanceof BigUint64Array)) {
+        a.set(words as BigInt64Array & BigUint64Array);
+        return a;
+      }
       let next = 0;
       for (let i = 0; i < n; i++) {
         if (at !== undefined && next < at.length && at[next] === i) {
