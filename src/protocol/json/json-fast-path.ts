@@ -4,8 +4,9 @@
 // Why: the JS parser holds the JS thread about 20 µs per KiB (a million values: ~0.4 s). A body of at most
 // --json_js_inline_bytes may still be read again by it on the JS thread (a few ms), so its errors are the JS
 // parser's and decoders' by construction. A larger body never is: the native reader's tree is final (a decode error
-// on it is worded on the same tree unpacked, which is the JS parser's tree, with no re-parse), and a body the native
-// reader declines is read by the JS parser on a worker thread, only for its error (json-offthread-parse.ts).
+// where a decoder met a packed list it did not expect is worded again on the same tree unpacked, which is the JS
+// parser's tree, with no re-parse), and a body the native reader declines is read by the JS parser on a worker
+// thread, only for its error (json-offthread-parse.ts). test/json-decline.test.ts holds this path to the JS path.
 import { nativeJsonCodec } from '../../engine/native-binding.js';
 import { OrtServeError } from '../../errors.js';
 import { parseJson, type JsonObject, type JsonParseLimits, type JsonValue } from './json-parser.js';
