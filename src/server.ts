@@ -158,6 +158,7 @@ function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
     maxJsonDepth: options.maxJsonDepth,
     jsonSliceValues: options.jsonSliceValues,
     jsonOffthreadBytes: options.jsonNativeOffthreadBytes,
+    jsonJsInlineBytes: options.jsonJsInlineBytes,
     sizes,
     restTimeoutMs: options.restApiTimeoutInMs,
   };

@@ -1,7 +1,7 @@
 // --json_native_offthread_bytes: large JSON bodies parsed on a libuv worker thread give the same answers and errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlpModel } from '../scripts/make-example-models.mjs';
-import { parseEarly, parseJsonPacked, parseJsonPackedAsync, type EarlyParse } from '../src/protocol/json/json-fast-path.js';
+import { decodeEarly, parseEarly, parseJsonPacked, parseJsonPackedAsync, type EarlyParse } from '../src/protocol/json/json-fast-path.js';
 import { unpackTree } from '../src/protocol/json/packed-numbers.js';
 import { postText, startTestServer, type TestServer } from './support/test-server.js';
 
@@ -32,15 +32,17 @@ describe('parseJsonPackedAsync', () => {
     const fail = (err: unknown) => {
       throw err;
     };
-    expect(parseEarly(body, LIMITS, 0, record, fail)).toBeUndefined();
-    expect(parseEarly(body, LIMITS, body.length + 1, record, fail)).toBeUndefined();
+    const inline = Infinity; // --json_js_inline_bytes past the body: only the offthread size decides
+    expect(parseEarly(body, LIMITS, { offthreadBytes: 0, jsInlineBytes: inline }, record, fail)).toBeUndefined();
+    expect(parseEarly(body, LIMITS, { offthreadBytes: body.length + 1, jsInlineBytes: inline }, record, fail)).toBeUndefined();
     expect(seen).toEqual([undefined, undefined]); // both called back synchronously, nothing parsed early
-    const pending = parseEarly(body, LIMITS, body.length, record, fail);
+    const pending = parseEarly(body, LIMITS, { offthreadBytes: body.length, jsInlineBytes: inline }, record, fail);
     expect(pending).toBeInstanceOf(Promise);
     expect(seen.length).toBe(2); // not yet: the parse is on a worker thread
     await pending;
     expect(seen.length).toBe(3);
-    expect(unpackTree(seen[2]!.tree)).toEqual(unpackTree(parseJsonPacked(body, LIMITS)));
+    expect(seen[2]!.final).toBe(false);
+    expect(unpackTree(decodeEarly(seen[2], body, LIMITS, (json) => json))).toEqual(unpackTree(parseJsonPacked(body, LIMITS)));
   });
 });
 

@@ -1,7 +1,7 @@
 // Fuzz target for the native JSON fast path: parseJsonPacked and decodeJsonBody held to the JS parser and decoder.
 
 import { parseJson, type JsonValue } from '../../src/protocol/json/json-parser.js';
-import { decodeJsonBody, parseJsonPacked } from '../../src/protocol/json/json-fast-path.js';
+import { decodeEarly, decodeJsonBody, parseEarly, parseJsonPacked, type EarlyParse } from '../../src/protocol/json/json-fast-path.js';
 import { unpackTree } from '../../src/protocol/json/packed-numbers.js';
 import { decodePredictRequest, type PredictSignature } from '../../src/protocol/tfserving/predict-codec.js';
 import { defaultOptions } from '../../src/config/knobs.js';
@@ -44,14 +44,16 @@ function outcome(decode: () => Map<string, Tensor>): string {
 
 export const jsonNative: FuzzTarget = {
   name: 'json-native',
-  description: 'the addon\'s parseJsonPacked against parseJson (declines every rejection, equal trees when it accepts), '
-    + 'then decodeJsonBody + decodePredictRequest against the JS-only decode (same tensors or the same error)',
+  description: 'the addon\'s parseJsonPacked against parseJson (declines every rejection, accepts every valid body, equal '
+    + 'trees), then decodeJsonBody and the large-body path (native tree final, no JS re-parse) + decodePredictRequest '
+    + 'against the JS-only decode (same tensors or the same error)',
   seeds: () => [
     '{"instances": [[1, 2, 3, 4], [5.5, -6e-3, 7E2, 8]]}',
     '{"inputs": [[NaN, Infinity, -Infinity, -0]], "signature_name": "serving_default"}',
     '{"instances": [{"x": [1, 2], "y": 0.5}, {"x": [3, 4], "y": 1e300}]}',
     '{"inputs": {"x": [[1, 2]], "y": [1.5]}}',
     '\ufeff {"a\\u00e9": ["\\ud83d\\ude00", true, null, [], [[1], [2]], 12345678901234567890, {"__proto__": {"b64": "aGk="}}]}',
+    '{"instances": [[9007199254740993, -9223372036854775808, 1, 1e-400], [1, 2, 3, 4]], "inputs": [18446744073709551616]}',
   ].map((s) => new TextEncoder().encode(s)),
   run: (input, note) => {
     let js: JsonValue | undefined;
@@ -62,6 +64,7 @@ export const jsonNative: FuzzTarget = {
     }
     const native = parseJsonPacked(input, LIMITS);
     if (js === undefined && native !== undefined) throw new Error('parseJsonPacked accepted a body parseJson rejects');
+    if (js !== undefined && native === undefined) throw new Error('parseJsonPacked declined a body parseJson accepts');
     if (js !== undefined && native !== undefined) {
       const d = difference(unpackTree(native), js, '$');
       if (d !== undefined) throw new Error(`parseJsonPacked and parseJson differ at ${d}`);
@@ -71,6 +74,14 @@ export const jsonNative: FuzzTarget = {
       const fast = outcome(() => decodeJsonBody(input, LIMITS, (json) => decodePredictRequest(json, signature)).inputs);
       const slow = outcome(() => decodePredictRequest(parseJson(input, LIMITS), signature).inputs);
       if (fast !== slow) throw new Error(`decodeJsonBody and the JS decode differ: ${fast.slice(0, 200)} vs ${slow.slice(0, 200)}`);
+      if (native !== undefined) {
+        // The path of a body over --json_js_inline_bytes: the native tree is final (a decline goes to the worker
+        // thread, whose parseJson error is the JS path's by construction, so only acceptance is fuzzed here).
+        let early: EarlyParse;
+        parseEarly(input, LIMITS, { offthreadBytes: 0, jsInlineBytes: 0 }, (e) => { early = e; }, (err) => { throw err; });
+        const large = outcome(() => decodeEarly(early, input, LIMITS, (json) => decodePredictRequest(json, signature)).inputs);
+        if (large !== slow) throw new Error(`the large-body path and the JS decode differ: ${large.slice(0, 200)} vs ${slow.slice(0, 200)}`);
+      }
       tensors.push(...refused(() => [...decodeJsonBody(input, LIMITS, (json) => decodePredictRequest(json, signature)).inputs.values()], note));
     }
     return tensors;

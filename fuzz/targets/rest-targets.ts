@@ -2,7 +2,8 @@
 
 import { parseJson } from '../../src/protocol/json/json-parser.js';
 import { decodePredictRequest, type PredictSignature } from '../../src/protocol/tfserving/predict-codec.js';
-import { decodeRestInfer, headerLength } from '../../src/frontends/kserve/rest-codec.js';
+import { decodeRestInfer, headerLength, restJsonLimits, type RestInferRequest } from '../../src/frontends/kserve/rest-codec.js';
+import { parseEarly, parseJsonPacked, type EarlyParse } from '../../src/protocol/json/json-fast-path.js';
 import { defaultOptions } from '../../src/config/knobs.js';
 import { tensorToBytes } from '../../src/protocol/tensor-bytes.js';
 import { refused, type FuzzTarget } from '../target.js';
@@ -55,7 +56,8 @@ export const tfJson: FuzzTarget = {
 
 export const kserveJson: FuzzTarget = {
   name: 'kserve-json',
-  description: 'KServe V2 REST /infer body, all JSON (no Inference-Header-Content-Length): decodeRestInfer',
+  description: 'KServe V2 REST /infer body, all JSON (no Inference-Header-Content-Length): decodeRestInfer, inline and '
+    + 'as a large body (native tree final, onKey replayed) giving the same tensors or the same error',
   seeds: () => [
     '{"id": "1", "inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3, 4]}]}',
     '{"inputs": [{"name": "x", "shape": [2, 2], "datatype": "INT64", "data": [[9007199254740993, -1], [0, 2]]}],'
@@ -69,8 +71,29 @@ export const kserveJson: FuzzTarget = {
     '{"inputs": [{"name": "q", "shape": [], "datatype": "UINT64", "data": [18446744073709551615]},'
       + ' {"name": "r", "shape": [1], "datatype": "BF16", "data": [1.5]}]}',
   ].map(text),
-  run: (input) => [...decodeRestInfer(input, undefined, REST_LIMITS).inputs.values()],
+  run: (input, note) => {
+    const tensors = refused(() => [...decodeRestInfer(input, undefined, REST_LIMITS).inputs.values()], note);
+    // A body the addon accepts, decoded as one over --json_js_inline_bytes is (a decline goes to the worker thread,
+    // whose parseJson error is the JS path's by construction): the same outcome as inline.
+    if (parseJsonPacked(input, restJsonLimits(REST_LIMITS)) !== undefined) {
+      let early: EarlyParse;
+      parseEarly(input, restJsonLimits(REST_LIMITS), { offthreadBytes: 0, jsInlineBytes: 0 }, (e) => { early = e; }, (err) => { throw err; });
+      const large = restOutcome(() => decodeRestInfer(input, undefined, REST_LIMITS, early));
+      const inline = restOutcome(() => decodeRestInfer(input, undefined, REST_LIMITS));
+      if (large !== inline) throw new Error(`the large-body path and the inline decode differ: ${large.slice(0, 200)} vs ${inline.slice(0, 200)}`);
+    }
+    return tensors;
+  },
 };
+
+/** A decode as comparable text: the tensors, or the error's code and message. */
+function restOutcome(decode: () => RestInferRequest): string {
+  try {
+    return [...decode().inputs].map(([k, t]) => `${k} ${t.dtype} ${t.shape.join('x')} ${Array.from(t.data as ArrayLike<unknown>, String).join(',')}`).join(';');
+  } catch (err) {
+    return `error ${(err as { code?: string }).code}: ${(err as Error).message}`;
+  }
+}
 
 /** A binary-extension seed: the header length on the first line (as the HTTP header carries it), then the body. */
 function binarySeed(header: object, ...sections: Uint8Array[]): Uint8Array {

@@ -2,6 +2,7 @@
 #include "binding/json_fast.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -44,10 +45,32 @@ struct KeyCache {
   }
 };
 
+// A JS BigInt from an integer literal's text (an optional '-' and decimal digits, already checked by the reader).
+napi_value BigIntFromText(napi_env env, const char* text, size_t length) {
+  const bool negative = length > 0 && text[0] == '-';
+  std::vector<uint64_t> words(1, 0);   // little-endian base 2^64
+  for (size_t i = negative ? 1 : 0; i < length; i++) {
+    unsigned __int128 carry = static_cast<unsigned>(text[i] - '0');
+    for (uint64_t& w : words) {
+      const unsigned __int128 x = static_cast<unsigned __int128>(w) * 10 + carry;
+      w = static_cast<uint64_t>(x);
+      carry = x >> 64;
+    }
+    if (carry != 0) words.push_back(static_cast<uint64_t>(carry));
+  }
+  napi_value v = nullptr;
+  napi_create_bigint_words(env, negative ? 1 : 0, words.size(), words.data(), &v);
+  return v;
+}
+
 // Builds the raw tree json-fast-path.ts revives, with the raw C API (node-addon-api adds a check and a C++ object per
 // call, here per value). N-API is slow at objects (a JS call for a null prototype, a keyed store each), so:
 //   - an object is an array [marker, key, value, key, value, ...] (marker: an object no JSON value can be);
-//   - a packed block is a Float64Array [rank, dims..., values...] over one ArrayBuffer shared by the document;
+//   - a packed block is a Float64Array [rank, dims..., values...] over one ArrayBuffer shared by the document; one
+//     holding big integers carries them as its property `exact`: [Uint32Array of value positions, their values]: a
+//     BigInt64Array when every one fits int64, else a BigUint64Array when every one fits uint64 (no BigInt per value:
+//     a million int64 ids cost a copy, not a million N-API calls), else an array of BigInts;
+//   - a big integer outside a packed block is a BigInt;
 //   - lists, strings, numbers, booleans and null are themselves.
 struct Builder {
   napi_env env;
@@ -66,7 +89,12 @@ struct Builder {
       case JsonKind::kNull: napi_get_null(env, &v); return v;
       case JsonKind::kFalse: napi_get_boolean(env, false, &v); return v;
       case JsonKind::kTrue: napi_get_boolean(env, true, &v); return v;
-      case JsonKind::kNumber: napi_create_double(env, doc.numbers()[n.a], &v); return v;
+      case JsonKind::kNumber: {
+        const auto [first, last] = doc.ExactIn(n.a, 1);
+        if (first != last) return BigIntFromText(env, doc.ExactText(*first), first->length);
+        napi_create_double(env, doc.numbers()[n.a], &v);
+        return v;
+      }
       case JsonKind::kString: return String(n);
       case JsonKind::kArray: {
         if (napi_create_array_with_length(env, n.b, &v) != napi_ok) return nullptr;
@@ -115,6 +143,42 @@ struct Builder {
     return String(n);
   }
 
+  // The exact values of `count` entries: a BigInt64Array or BigUint64Array when they all fit one, else BigInts.
+  napi_value ExactValues(const JsonExact* first, size_t count) {
+    bool fits_signed = true;
+    bool fits_unsigned = true;
+    for (size_t k = 0; k < count && (fits_signed || fits_unsigned); k++) {
+      const JsonExact& e = first[k];
+      if (!e.small) {
+        fits_signed = fits_unsigned = false;
+      } else {
+        if (e.negative ? e.magnitude > (uint64_t{1} << 63) : e.magnitude > INT64_MAX) fits_signed = false;
+        if (e.negative) fits_unsigned = false;
+      }
+    }
+    napi_value values = nullptr;
+    if (fits_signed || fits_unsigned) {
+      void* data = nullptr;
+      napi_value buffer;
+      if (napi_create_arraybuffer(env, count * sizeof(uint64_t), &data, &buffer) != napi_ok ||
+          napi_create_typedarray(env, fits_signed ? napi_bigint64_array : napi_biguint64_array, count, buffer, 0, &values) != napi_ok) {
+        return nullptr;
+      }
+      uint64_t* words = static_cast<uint64_t*>(data);
+      for (size_t k = 0; k < count; k++) {
+        const uint64_t m = first[k].magnitude;
+        words[k] = first[k].negative ? ~m + 1 : m;   // two's complement; -2^63 is its own negation
+      }
+      return values;
+    }
+    if (napi_create_array_with_length(env, count, &values) != napi_ok) return nullptr;
+    for (size_t k = 0; k < count; k++) {
+      napi_value big = BigIntFromText(env, doc.ExactText(first[k]), first[k].length);
+      if (big == nullptr || napi_set_element(env, values, static_cast<uint32_t>(k), big) != napi_ok) return nullptr;
+    }
+    return values;
+  }
+
   napi_value Packed(const JsonNode& n) {
     if (buffer == nullptr) {
       // Room for every number and every block's header: blocks nested in bigger ones are counted too (a few bytes).
@@ -134,7 +198,30 @@ struct Builder {
     buffer_used += 1 + n.d + n.b;
     napi_value v = nullptr;
     if (napi_create_typedarray(env, napi_float64_array, 1 + n.d + n.b, buffer, start * sizeof(double), &v) != napi_ok) return nullptr;
+    const auto [first, last] = doc.ExactIn(n.a, n.b);
+    if (first != last) return WithExact(v, n.a, first, last);
     return v;
+  }
+
+  // Sets `exact` on a packed block: the positions (in its values) of its big integers, and their values.
+  napi_value WithExact(napi_value block, uint32_t base, const JsonExact* first, const JsonExact* last) {
+    const size_t count = static_cast<size_t>(last - first);
+    void* data = nullptr;
+    napi_value positions_buffer, positions, values, pair;
+    if (napi_create_arraybuffer(env, count * sizeof(uint32_t), &data, &positions_buffer) != napi_ok ||
+        napi_create_typedarray(env, napi_uint32_array, count, positions_buffer, 0, &positions) != napi_ok ||
+        napi_create_array_with_length(env, 2, &pair) != napi_ok) {
+      return nullptr;
+    }
+    uint32_t* at = static_cast<uint32_t*>(data);
+    for (size_t k = 0; k < count; k++) at[k] = first[k].number - base;
+    values = ExactValues(first, count);
+    if (values == nullptr) return nullptr;
+    if (napi_set_element(env, pair, 0, positions) != napi_ok || napi_set_element(env, pair, 1, values) != napi_ok ||
+        napi_set_named_property(env, block, "exact", pair) != napi_ok) {
+      return nullptr;
+    }
+    return block;
   }
 };
 

@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
+#include <unordered_set>
 #include <system_error>
 
 namespace ortserve {
@@ -13,9 +16,10 @@ namespace {
 
 // The native stack bounds recursion, whatever maxDepth says; deeper documents go to the JS parser.
 constexpr uint32_t kNativeDepthCap = 512;
-// Duplicate keys are found by comparing with every earlier key: bounded so a hostile object stays linear-ish.
-constexpr uint32_t kMaxObjectMembers = 256;
-// ±(2^53 − 1): the JS parser turns integer literals past it into bigint (exact int64), which this reader does not.
+// Duplicate keys are found by comparing with every earlier key up to this many members; a larger object switches to
+// a hash set of its keys, so a hostile object of a million keys stays linear.
+constexpr uint32_t kLinearKeyScan = 16;
+// ±(2^53 − 1): the JS parser turns integer literals past it into bigint; this reader lists them in `exact`.
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 // Offsets are 32-bit.
 constexpr size_t kMaxInput = 0x7fffffff;
@@ -81,6 +85,7 @@ bool JsonDocument::Parse(const uint8_t* data, size_t size, const JsonLimits& lim
   stack_.clear();
   numbers_.clear();
   dims_.clear();
+  exact_.clear();
   arena_.clear();
   if (size > kMaxInput) return false;
   // A UTF-8 BOM is skipped, as the JS parser does (RFC 8259 allows ignoring it).
@@ -126,18 +131,43 @@ bool JsonDocument::Value(uint32_t depth, uint32_t* out) {
     case 'f': if (!Literal("false", 5)) return false; *out = Add({JsonKind::kFalse, false, false, 0, 0, 0, 0}); return true;
     case 'n': if (!Literal("null", 4)) return false; *out = Add({JsonKind::kNull, false, false, 0, 0, 0, 0}); return true;
     default: {
-      double v;
-      if (!Number(&v)) return false;
-      numbers_.push_back(v);
+      if (!PushNumber()) return false;
       *out = Add({JsonKind::kNumber, false, false, static_cast<uint32_t>(numbers_.size() - 1), 0, 0, 0});
       return true;
     }
   }
 }
 
+std::pair<const JsonExact*, const JsonExact*> JsonDocument::ExactIn(uint32_t first, uint32_t count) const {
+  const auto below = [](const JsonExact& e, uint32_t n) { return e.number < n; };
+  const JsonExact* begin = std::lower_bound(exact_.data(), exact_.data() + exact_.size(), first, below);
+  const JsonExact* end = std::lower_bound(begin, exact_.data() + exact_.size(), first + count, below);
+  return {begin, end};
+}
+
+// Number() at pos_, appended to numbers_; a big integer is listed in exact_ too.
+bool JsonDocument::PushNumber() {
+  const size_t start = pos_;
+  double v;
+  bool exact = false;
+  if (!Number(&v, &exact)) return false;
+  if (exact) {
+    JsonExact e{static_cast<uint32_t>(numbers_.size()), static_cast<uint32_t>(start), static_cast<uint32_t>(pos_ - start), false, true, 0};
+    e.negative = input_[start] == '-';
+    for (size_t i = start + (e.negative ? 1 : 0); i < pos_ && e.small; i++) {
+      e.small = !__builtin_mul_overflow(e.magnitude, uint64_t{10}, &e.magnitude) &&
+                !__builtin_add_overflow(e.magnitude, static_cast<uint64_t>(input_[i] - '0'), &e.magnitude);
+    }
+    exact_.push_back(e);
+  }
+  numbers_.push_back(v);
+  return true;
+}
+
 // A number, or one of the tokens NaN, Infinity, -Infinity. The grammar is checked here; the value comes from
-// std::from_chars, which rounds correctly, as Number() and the JS parser's exact fast path do.
-bool JsonDocument::Number(double* out) {
+// std::from_chars, which rounds correctly, as Number() and the JS parser's exact fast path do. *exact: an integer
+// literal past ±(2^53−1), which the JS parser keeps as a bigint.
+bool JsonDocument::Number(double* out, bool* exact) {
   const size_t start = pos_;
   size_t i = pos_;
   if (input_[i] == 'N') {
@@ -210,10 +240,22 @@ bool JsonDocument::Number(double* out) {
   const char* last = reinterpret_cast<const char*>(input_ + i);
   double v = 0;
   const auto [ptr, ec] = std::from_chars(first, last, v);
-  // ERANGE: too large for a double (the JS parser refuses it) or an underflow to zero (it reads 0): either way,
-  // the JS parser decides.
-  if (ec != std::errc() || ptr != last) return false;
-  if (integer && std::fabs(v) > kMaxSafeInteger) return false;
+  if (ptr != last) return false;
+  if (ec == std::errc::result_out_of_range) {
+    if (integer) {
+      // An integer past a double's range is still a bigint to the JS parser; Number() of it is ±Infinity.
+      v = neg ? -HUGE_VAL : HUGE_VAL;
+    } else {
+      // Too large for a double (the JS parser refuses it), or an underflow, which JS reads as 0 or a subnormal:
+      // strtod (correctly rounded in glibc, "C" locale in Node) tells which and gives that value.
+      const std::string text(first, last);
+      v = std::strtod(text.c_str(), nullptr);
+      if (!std::isfinite(v)) return false;
+    }
+  } else if (ec != std::errc()) {
+    return false;
+  }
+  *exact = integer && std::fabs(v) > kMaxSafeInteger;
   pos_ = i;
   *out = v;
   return true;
@@ -237,9 +279,7 @@ bool JsonDocument::Array(uint32_t depth, uint32_t* out) {
     if (!CountElement() || pos_ >= end_) return false;
     const uint8_t c = input_[pos_];
     if (all_numbers && (IsDigit(c) || c == '-' || c == 'N' || c == 'I')) {
-      double v;
-      if (!Number(&v)) return false;
-      numbers_.push_back(v);
+      if (!PushNumber()) return false;
     } else {
       if (all_numbers) {
         // The first non-number: the numbers before it become nodes after all.
@@ -311,8 +351,16 @@ bool JsonDocument::Object(uint32_t depth, uint32_t* out) {
   }
   const size_t mark = stack_.size();
   uint32_t members = 0;
+  // The keys' node indices, once the object outgrows the linear scan. Hashed through StringData at each use: the
+  // arena may move while the object's values are read, so no pointer into it is kept.
+  const auto key_hash = [this](uint32_t n) {
+    const JsonNode& k = nodes_[n];
+    return std::hash<std::string_view>()(std::string_view(StringData(k), k.b));
+  };
+  const auto key_equal = [this](uint32_t x, uint32_t y) { return SameKey(nodes_[x], nodes_[y]); };
+  std::unordered_set<uint32_t, decltype(key_hash), decltype(key_equal)> seen(0, key_hash, key_equal);
   for (;;) {
-    if (pos_ >= end_ || input_[pos_] != '"' || members >= kMaxObjectMembers) return false;
+    if (pos_ >= end_ || input_[pos_] != '"') return false;
     uint32_t key;
     if (!String(false, &key)) return false;
     SkipWs();
@@ -322,8 +370,15 @@ bool JsonDocument::Object(uint32_t depth, uint32_t* out) {
     uint32_t value;
     if (!Value(depth, &value)) return false;
     // A duplicate key is an error in the JS parser.
-    for (size_t k = mark; k < stack_.size(); k += 2) {
-      if (SameKey(nodes_[stack_[k]], nodes_[key])) return false;
+    if (members < kLinearKeyScan) {
+      for (size_t k = mark; k < stack_.size(); k += 2) {
+        if (SameKey(nodes_[stack_[k]], nodes_[key])) return false;
+      }
+    } else {
+      if (seen.empty()) {
+        for (size_t k = mark; k < stack_.size(); k += 2) seen.insert(stack_[k]);
+      }
+      if (!seen.insert(key).second) return false;
     }
     stack_.push_back(key);
     stack_.push_back(value);

@@ -3,10 +3,13 @@
 
 // Why: on a tiny model the JS JSON parser was a tenth of the server's CPU per request. This reader accepts exactly
 // the language of src/protocol/json/json-parser.ts (RFC 8259 plus NaN, Infinity, -Infinity, a leading UTF-8 BOM,
-// exact integers) for the documents it is sure about, and "declines" everything else: a syntax error, invalid
-// UTF-8, a limit exceeded, an integer past ±(2^53−1) (the JS parser makes those bigint), a number a double cannot
-// hold, a duplicate key. The caller then runs the JS parser, which is the only producer of error messages, so every
-// error text stays what it was by construction.
+// exact integers) and "declines" every document the JS parser rejects: a syntax error, invalid UTF-8, a limit
+// exceeded, a finite number a double cannot hold, a duplicate key, too deep a nesting. The JS parser is the only
+// producer of error messages (the caller runs it, on a worker thread for a large body), so every error text stays
+// what it was by construction. The one valid form it still declines: nesting past kNativeDepthCap.
+//
+// Integer literals past ±(2^53−1), which the JS parser makes bigint, are kept exact: their number holds the
+// correctly rounded double (what Number(bigint) gives) and `exact` lists them, in document order, with their text.
 //
 // The result is a flat tree (no pointers, no per-node allocation). Every non-empty list whose leaves are all numbers
 // and whose sub-lists have one shape is a single kPacked node: its shape in `dims` and its values contiguous in
@@ -15,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ortserve {
@@ -43,6 +47,17 @@ struct JsonNode {
   uint32_t a, b, c, d;
 };
 
+// An integer literal past ±(2^53−1): the index of its number and its text (sign and digits) in the input; its sign
+// and magnitude too when the magnitude is below 2^64 (`small`), read here, off the JS thread for a large body.
+struct JsonExact {
+  uint32_t number;
+  uint32_t offset;
+  uint32_t length;
+  bool negative;
+  bool small;
+  uint64_t magnitude;
+};
+
 class JsonDocument {
  public:
   // Parses `size` bytes. Returns false (declined) for anything the JS parser would reject or treat specially.
@@ -55,6 +70,12 @@ class JsonDocument {
   const std::vector<uint32_t>& kids() const { return kids_; }
   const std::vector<double>& numbers() const { return numbers_; }
   const std::vector<uint32_t>& dims() const { return dims_; }
+  // Sorted by number index.
+  const std::vector<JsonExact>& exact() const { return exact_; }
+  // The exact entries whose numbers are in [first, first + count): a range of exact().
+  std::pair<const JsonExact*, const JsonExact*> ExactIn(uint32_t first, uint32_t count) const;
+  // The text of an exact entry.
+  const char* ExactText(const JsonExact& e) const { return reinterpret_cast<const char*>(input_) + e.offset; }
   // The bytes of a kString node.
   const char* StringData(const JsonNode& n) const {
     return n.in_arena ? arena_.data() + n.a : reinterpret_cast<const char*>(input_) + n.a;
@@ -65,7 +86,8 @@ class JsonDocument {
   bool Array(uint32_t depth, uint32_t* out);
   bool Object(uint32_t depth, uint32_t* out);
   bool String(bool is_value, uint32_t* out);
-  bool Number(double* out);
+  bool Number(double* out, bool* exact);
+  bool PushNumber();
   bool Literal(const char* word, size_t len);
   bool CountElement();
   bool SameKey(const JsonNode& x, const JsonNode& y) const;
@@ -84,6 +106,7 @@ class JsonDocument {
   std::vector<uint32_t> stack_;   // children of the lists/objects being read, moved to kids_ when one closes
   std::vector<double> numbers_;
   std::vector<uint32_t> dims_;
+  std::vector<JsonExact> exact_;
   std::string arena_;
 };
 

@@ -74,14 +74,69 @@ TEST(JsonDocumentKeepsRaggedAndMixedListsAsLists) {
   CHECK(doc.nodes()[doc.root()].kind == JsonKind::kArray);
 }
 
-TEST(JsonDocumentDeclinesWhatTheJsParserRejectsOrReadsAsBigint) {
+TEST(JsonDocumentDeclinesWhatTheJsParserRejects) {
   JsonDocument doc;
   for (const char* bad : {"", "[1,]", "[01]", "[1.]", "[.5]", "[+1]", "{\"a\":1,\"a\":2}", "{\"a\" 1}", "[1 2]", "nul",
-                          "NaNx", "[-]", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\\ud800\"", "\"a\x01\"", "[1e999]", "[1e-999]",
-                          "[9007199254740992]", "[-9007199254740993]", "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "[1]]", "\"abc"}) {
+                          "NaNx", "[-]", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\\ud800\"", "\"a\x01\"", "[1e999]", "[-1.5e400]",
+                          "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "[1]]", "\"abc"}) {
     if (Parse(&doc, bad)) ::ortserve_test::Fail(__FILE__, __LINE__, std::string("accepted: ") + bad);
   }
   CHECK(Parse(&doc, "[9007199254740991, 1e300, 12345678901234567890.0]"));   // a fraction or exponent is a double
+  CHECK(doc.exact().empty());
+}
+
+TEST(JsonDocumentKeepsBigIntegersExact) {
+  JsonDocument doc;
+  // In a packed block: the double is Number(bigint)'s (round to nearest even), the text is listed for the exact value.
+  CHECK(Parse(&doc, "[[1, 9007199254740993], [-9223372036854775808, 2]]"));
+  const JsonNode& block = doc.nodes()[doc.root()];
+  CHECK(block.kind == JsonKind::kPacked);
+  CHECK_EQ(doc.exact().size(), 2u);
+  CHECK_EQ(doc.exact()[0].number, block.a + 1);
+  CHECK_EQ(std::string(doc.ExactText(doc.exact()[0]), doc.exact()[0].length), std::string("9007199254740993"));
+  CHECK_EQ(doc.numbers()[block.a + 1], 9007199254740992.0);
+  CHECK_EQ(std::string(doc.ExactText(doc.exact()[1]), doc.exact()[1].length), std::string("-9223372036854775808"));
+  const auto [first, last] = doc.ExactIn(block.a + 2, 2);
+  CHECK_EQ(last - first, 1);
+  // Sign and magnitude, read while parsing: below 2^64 they are the value.
+  CHECK(doc.exact()[0].small && !doc.exact()[0].negative);
+  CHECK_EQ(doc.exact()[0].magnitude, uint64_t{9007199254740993});
+  CHECK(doc.exact()[1].small && doc.exact()[1].negative);
+  CHECK_EQ(doc.exact()[1].magnitude, uint64_t{1} << 63);
+  CHECK(Parse(&doc, "[18446744073709551615, 18446744073709551616, -18446744073709551616]"));
+  CHECK(doc.exact()[0].small);
+  CHECK_EQ(doc.exact()[0].magnitude, UINT64_MAX);
+  CHECK(!doc.exact()[1].small);
+  CHECK(!doc.exact()[2].small && doc.exact()[2].negative);
+  // A scalar, and an integer past a double's range (Number() of it is Infinity).
+  const std::string huge(400, '9');
+  CHECK(Parse(&doc, "{\"id\": " + huge + ", \"x\": [1, true, -" + huge + "]}"));
+  CHECK_EQ(doc.exact().size(), 2u);
+  CHECK_EQ(doc.exact()[0].length, 400u);
+  CHECK(std::isinf(doc.numbers()[doc.exact()[0].number]));
+  CHECK(std::isinf(doc.numbers()[doc.exact()[1].number]) && doc.numbers()[doc.exact()[1].number] < 0);
+}
+
+TEST(JsonDocumentReadsUnderflowsAsJavaScriptDoes) {
+  JsonDocument doc;
+  CHECK(Parse(&doc, "[1e-400, -2e-330, 5e-324, 3e-324, 2.4703282292062328e-324]"));
+  const double* v = doc.numbers().data();
+  CHECK_EQ(v[0], 0.0);
+  CHECK(v[1] == 0.0 && std::signbit(v[1]));
+  CHECK_EQ(v[2], 5e-324);
+  CHECK_EQ(v[3], 5e-324);   // rounds up to the smallest subnormal, as Number("3e-324") does
+  CHECK_EQ(v[4], 5e-324);
+}
+
+TEST(JsonDocumentFindsDuplicateKeysInLargeObjects) {
+  JsonDocument doc;
+  std::string text = "{";
+  for (int i = 0; i < 5000; i++) text += "\"k" + std::to_string(i) + "\": " + std::to_string(i) + ",";
+  CHECK(Parse(&doc, text + "\"last\": 0}"));
+  CHECK_EQ(doc.nodes()[doc.root()].b, 5001u);
+  CHECK(!Parse(&doc, text + "\"k4321\": 0}"));
+  CHECK(!Parse(&doc, text + "\"k\\u0031\": 0}"));   // "k\u0031" is "k1": escaped keys live in the arena
+  CHECK(Parse(&doc, text + "\"k\\u0031x\": 0}"));
 }
 
 TEST(JsonDocumentLimits) {

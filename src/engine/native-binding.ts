@@ -279,11 +279,12 @@ export interface NativeAddon {
   liveOutputBuffers(): { owners: number; external: number };
   addressOf(view: ArrayBuffer | ArrayBufferView): bigint;
   /**
-   * [sync] Parses a request body as src/protocol/json/json-parser.ts does, or returns undefined (declined) for
-   * anything it is not sure of, errors included. The result is a raw tree (src/protocol/json/json-fast-path.ts
-   * revives it): an object is an array [marker, key, value, ...], a non-empty rectangular list of numbers a
-   * Float64Array [rank, ...dims, ...values]; a key equal to an entry of `keys` is that very string. Throws TypeError
-   * for malformed arguments.
+   * [sync] Parses a request body as src/protocol/json/json-parser.ts does, or returns undefined (declined) for every
+   * body it rejects, and for nesting past 512. The result is a raw tree (src/protocol/json/json-fast-path.ts revives
+   * it): an object is an array [marker, key, value, ...], a non-empty rectangular list of numbers a Float64Array
+   * [rank, ...dims, ...values] (with a property `exact` = [Uint32Array positions, BigInt[]] when it holds integers
+   * past ±(2^53−1)), such an integer elsewhere a BigInt; a key equal to an entry of `keys` is that very string.
+   * Throws TypeError for malformed arguments.
    */
   parseJsonPacked(
     bytes: Uint8Array, maxDepth: number, maxElements: number, maxStrings: number, marker: object, keys: readonly string[],

@@ -7,7 +7,8 @@ import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/te
 import { STRING_BYTES_PER_VALUE, tensorSteps, textNow, type JsonSteps } from '../../protocol/json/json-slices.js';
 import type { WorkSteps } from '../../protocol/work-slices.js';
 import { decodeEarly, type EarlyParse } from '../../protocol/json/json-fast-path.js';
-import { isPacked } from '../../protocol/json/packed-numbers.js';
+import { runnableUrl, type OnKeySpec } from '../../protocol/json/json-offthread-parse.js';
+import { isPacked, unpackNumbers } from '../../protocol/json/packed-numbers.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
 import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
@@ -105,21 +106,39 @@ export function restJsonLimits(limits: RestCodecLimits): JsonParseLimits {
  */
 export function decodeRestInfer(body: Uint8Array, headerLength: number | undefined, limits: RestCodecLimits, early?: EarlyParse): RestInferRequest {
   const { json, binary } = splitBody(body, headerLength);
-  const sizes = limits.sizeLimits ?? DEFAULT_SIZE_LIMITS;
+  // Native parse first. A small body: on a decline or any error the JS parser (with the early size checks of onKey)
+  // and the decoder run again, and word the error. A large one: see decodeEarly (onKey is replayed on its tree).
+  return decodeEarly(early, json, { ...restJsonLimits(limits), onKey: declaredInputOnKey(declaredInputArg(limits)) },
+    (root) => decodeRestInferJson(root, binary, limits));
+}
+
+/** What declaredInputOnKey needs: plain data, so the JSON parse worker thread can make the same callback. */
+export interface DeclaredInputArg {
+  maxBodyBytes: number;
+  sizes: SizeLimits;
+}
+
+function declaredInputArg(limits: RestCodecLimits): DeclaredInputArg {
+  return { maxBodyBytes: limits.maxBodyBytes, sizes: limits.sizeLimits ?? DEFAULT_SIZE_LIMITS };
+}
+
+/**
+ * The onKey of an /infer body's parse. Clients write an input's name, datatype and shape before its data: a tensor
+ * declared over a limit is refused before its data is parsed, with the message decodeInput would give it after
+ * (inputs[i] counts the input objects met so far). A fresh callback per parse: it counts the objects.
+ */
+export function declaredInputOnKey(arg: DeclaredInputArg): JsonParseLimits['onKey'] {
   const inputObjects = new Set<JsonObject>();
-  // Native parse first; on a decline or any error the JS parser (with the early size checks of onKey, which only
-  // it calls) and the decoder run again, and word the error.
-  return decodeEarly(early, json, {
-    ...restJsonLimits(limits),
-    // Clients write an input's name, datatype and shape before its data: a tensor declared over a limit is refused
-    // before its data is parsed, with the message decodeInput would give it after (inputs[i] counts the input
-    // objects met so far).
-    onKey: (key, depth, object) => {
-      if (depth !== 3) return;
-      inputObjects.add(object);
-      if (key === 'data') checkDeclaredInput(object, inputObjects.size - 1, limits.maxBodyBytes, sizes);
-    },
-  }, (root) => decodeRestInferJson(root, binary, limits));
+  return (key, depth, object) => {
+    if (depth !== 3) return;
+    inputObjects.add(object);
+    if (key === 'data') checkDeclaredInput(object, inputObjects.size - 1, arg.maxBodyBytes, arg.sizes);
+  };
+}
+
+/** The onKey of decodeRestInfer as the JSON parse worker thread makes it (for a large body the native reader declined). */
+export function declaredInputOnKeySpec(limits: RestCodecLimits): OnKeySpec {
+  return { url: runnableUrl(import.meta.url, './rest-codec.js'), name: 'declaredInputOnKey', arg: declaredInputArg(limits) };
 }
 
 /** The request from its parsed JSON header and binary section; no effect beyond its result (it may run twice). */
@@ -164,12 +183,18 @@ export function decodeRestInferJson(root: JsonValue, binary: Uint8Array, limits:
  */
 function checkDeclaredInput(v: JsonObject, i: number, maxBodyBytes: number, sizes: SizeLimits): void {
   const dtype = typeof v['datatype'] === 'string' ? dtypeOfDatatype(v['datatype']) : undefined;
-  const shapeJson = v['shape'];
+  const shapeJson = shapeList(v['shape']);
   if (typeof v['name'] !== 'string' || v['name'] === '' || dtype === undefined || !Array.isArray(shapeJson)) return;
   const field = `inputs[${i}]`;
   const shape = parseShape(shapeJson as WireDim[], `${field}.shape`);
   checkTensorFits(dtype, shape, `${field}.shape`, maxBodyBytes, '--max_body_bytes');
   new RequestTally(sizes, maxBodyBytes, '--max_body_bytes').add(dtype, shape, `${field}.shape`);
+}
+
+/** An input's "shape" as the JS parser gives it: the native parser packs a list of numbers (bigints kept exact). */
+function shapeList(v: JsonValue | undefined): JsonValue | undefined {
+  if (!isPacked(v)) return v;
+  return (v.exact === undefined ? Array.from(v.values) : unpackNumbers(v)) as JsonValue;
 }
 
 function decodeInput(v: JsonValue, i: number, cursor: BinaryCursor, limits: RestCodecLimits, tally: RequestTally): { name: string; tensor: Tensor } {
@@ -182,9 +207,7 @@ function decodeInput(v: JsonValue, i: number, cursor: BinaryCursor, limits: Rest
   if (datatype === undefined || dtype === undefined) {
     fail('ERR_DTYPE', `${field}.datatype: ${datatype === undefined ? 'required' : `'${clientText(datatype)}' is not a datatype`} (one of ${KSERVE_DATATYPE_NAMES.join(', ')})`);
   }
-  const shapeValue = v['shape'];
-  // The native parser packs a list of numbers; the dims are the numbers the JS parser gives.
-  const shapeJson = isPacked(shapeValue) ? Array.from(shapeValue.values) : shapeValue;
+  const shapeJson = shapeList(v['shape']);
   if (!Array.isArray(shapeJson)) fail('ERR_SHAPE', `${field}.shape: expected a list of dims, got ${describeJson(shapeJson)}`);
   const shape = parseShape(shapeJson as WireDim[], `${field}.shape`);
   checkTensorFits(dtype, shape, `${field}.shape`, limits.maxBodyBytes, '--max_body_bytes');

@@ -16,7 +16,7 @@ import { modelConfig, modelMetadata, modelReady, serverMetadata, serverReady, ve
 import { modelStatistics } from './model-statistics.js';
 import { textInSlices } from '../../protocol/json/json-slices.js';
 import {
-  decodeRestInfer, headerLength, restInferJson, restInferSteps, restJsonLimits, type RestInferBody, type RestInferRequest,
+  declaredInputOnKeySpec, decodeRestInfer, headerLength, restInferJson, restInferSteps, restJsonLimits, type RestInferBody, type RestInferRequest,
 } from './rest-codec.js';
 import { parseEarly, type EarlyParse } from '../../protocol/json/json-fast-path.js';
 import type { KserveRoute } from './rest-paths.js';
@@ -33,6 +33,8 @@ export interface KserveRestContext {
   restTimeoutMs: number;
   /** JSON headers of at least this many bytes are parsed off the JS thread (--json_native_offthread_bytes; 0 or absent = never). */
   jsonOffthreadBytes?: number;
+  /** Larger JSON headers are never read by the JS JSON parser on the JS thread (--json_js_inline_bytes; absent = no limit). */
+  jsonJsInlineBytes?: number;
   /** The management API: when it is on, server metadata lists the model_repository extension it serves. */
   management: ManagementContext;
 }
@@ -61,7 +63,8 @@ function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRout
   checkServable(ctx.registry, model, selector);
   const length = headerLength(headers.inferenceHeaderLength);
   const limits = { maxJsonDepth: ctx.maxJsonDepth, maxBodyBytes: ctx.maxBodyBytes, sizeLimits: ctx.sizes.limits };
-  return parseEarly(restInferJson(body, length), restJsonLimits(limits), ctx.jsonOffthreadBytes ?? 0,
+  const where = { offthreadBytes: ctx.jsonOffthreadBytes ?? 0, jsInlineBytes: ctx.jsonJsInlineBytes ?? Infinity, onKey: declaredInputOnKeySpec(limits) };
+  return parseEarly(restInferJson(body, length), restJsonLimits(limits), where,
     (early) => infer(ex, ctx, model, selector, decodeRestInfer(body, length, limits, early), early), (err: unknown) => ex.sendError(err));
 }
 

@@ -28,6 +28,8 @@ export interface TfServingRestContext {
   restTimeoutMs: number;
   /** Bodies of at least this many bytes are parsed off the JS thread (--json_native_offthread_bytes; 0 or absent = never). */
   jsonOffthreadBytes?: number;
+  /** Larger bodies are never read by the JS JSON parser on the JS thread (--json_js_inline_bytes; absent = no limit). */
+  jsonJsInlineBytes?: number;
 }
 
 /** TF Serving's REST names inputs by key (`inputs["x"]`), whichever form the body used. */
@@ -56,7 +58,8 @@ function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfSer
   const limits = {
     maxDepth: ctx.maxJsonDepth, maxElements: sizes.maxJsonValues, maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS,
   };
-  return parseEarly(body, limits, ctx.jsonOffthreadBytes ?? 0, (early) => predict(ex, ctx, route, body, limits, early),
+  const where = { offthreadBytes: ctx.jsonOffthreadBytes ?? 0, jsInlineBytes: ctx.jsonJsInlineBytes ?? Infinity };
+  return parseEarly(body, limits, where, (early) => predict(ex, ctx, route, body, limits, early),
     (err: unknown) => ex.sendError(err));
 }
 
@@ -72,8 +75,8 @@ function predict(
     selector: withRouteKey(route.selector, ex.routeKey),
     // The row form spreads "instances" over the inputs the model declares, so decoding waits for the version.
     inputs: (signature) => {
-      // Native parse first (or the early one); on a decline or any error the JS parser and decoder run again and
-      // word the error.
+      // Native parse first (or the early one); for a small body, on a decline or any error the JS parser and
+      // decoder run again and word the error (a large one: see decodeEarly).
       const request = decodeEarly(early, body, limits, (json) =>
         decodePredictRequest(json, { inputs: signature.inputs as SignatureInput[] }, new RequestTally(ctx.sizes.limits, ctx.maxBodyBytes, '--max_body_bytes')));
       if (request.signatureName !== undefined && request.signatureName !== DEFAULT_SIGNATURE) {

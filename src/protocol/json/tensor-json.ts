@@ -6,7 +6,7 @@ import {
 } from '../../engine/tensor.js';
 import type { RequestTally } from '../../engine/tensor-limits.js';
 import { type JsonValue, type JsonObject, isJsonObject } from './json-parser.js';
-import { isPacked, PackedNumbers, unpackNumbers } from './packed-numbers.js';
+import { isPacked, PackedNumbers, unpackNumbers, unpackTree } from './packed-numbers.js';
 import { nativeJsonCodec } from '../../engine/native-binding.js';
 import {
   formatFloat32, formatFloat64, formatFloat16, formatBfloat16, floatToHalf, floatToBfloat16,
@@ -43,11 +43,27 @@ export function isB64Object(v: JsonValue | undefined): v is JsonObject & { b64: 
   return true;
 }
 
+/** Times describeJson was given a PackedNumbers (see packedDescriptions). */
+let packedDescribed = 0;
+
+/**
+ * How many times describeJson has met a PackedNumbers. A decoder words an error about a value it did not expect
+ * through describeJson; when that value is a native packed list, the JS parser's tree (plain lists) may have taken
+ * another branch, so the caller words the error again on that tree (json-fast-path.ts decodeEarly).
+ */
+export function packedDescriptions(): number {
+  return packedDescribed;
+}
+
 /** A short description of a JSON value for error messages. */
 export function describeJson(v: JsonValue | undefined): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
+  if (isPacked(v)) {
+    packedDescribed++;
+    return 'a list';
+  }
   if (typeof v === 'object') return isB64Object(v) ? 'a {"b64": ...} object' : 'an object';
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
   if (typeof v === 'number') return formatFloat64(v).replace(/\.0$/, '');
@@ -87,7 +103,21 @@ function stackPacked(rows: JsonValue[]): PackedNumbers | undefined {
   }
   const values = new Float64Array(per * rows.length);
   for (let r = 0; r < rows.length; r++) values.set((rows[r] as unknown as PackedNumbers).values, r * per);
-  return new PackedNumbers([rows.length, ...first.shape], values);
+  // Big integers keep their places: row r's positions move by r * per.
+  let bigs = 0;
+  for (const row of rows) bigs += (row as unknown as PackedNumbers).exact?.at.length ?? 0;
+  if (bigs === 0) return new PackedNumbers([rows.length, ...first.shape], values);
+  const at = new Uint32Array(bigs);
+  const big: bigint[] = [];
+  for (let r = 0; r < rows.length; r++) {
+    const exact = (rows[r] as unknown as PackedNumbers).exact;
+    if (exact === undefined) continue;
+    for (let k = 0; k < exact.at.length; k++) {
+      at[big.length] = exact.at[k]! + r * per;
+      big.push(exact.values[k]!);
+    }
+  }
+  return new PackedNumbers([rows.length, ...first.shape], values, { at, values: big });
 }
 
 function indexText(idx: readonly number[], from: number, to: number): string {
@@ -98,6 +128,9 @@ function indexText(idx: readonly number[], from: number, to: number): string {
 
 function convert(value: JsonValue | PackedNumbers, dtype: DType, field: string, pathOf: PathOf, opts?: JsonToTensorOptions): Tensor {
   if (isPacked(value)) return convertPacked(value, dtype, field, pathOf, opts);
+  // Lists holding packed blocks the native parser could not join (ragged rows, rows mixed with other values) are
+  // walked as the JS parser's lists, so shapes and errors read the same; a rare form, unpacked only here.
+  if (Array.isArray(value) && holdsPacked(value)) value = unpackTree(value) as JsonValue;
   const expected = opts?.expectedShape;
   const shape = inferShape(value, expected);
   const idx: number[] = [];
@@ -110,6 +143,13 @@ function convert(value: JsonValue | PackedNumbers, dtype: DType, field: string, 
   return { dtype, shape, data };
 }
 
+function holdsPacked(list: readonly JsonValue[]): boolean {
+  for (const e of list) {
+    if (isPacked(e) || (Array.isArray(e) && holdsPacked(e))) return true;
+  }
+  return false;
+}
+
 /**
  * convert() for a PackedNumbers: the same checks in the same order, then one typed conversion. A value that does not
  * fit the dtype sends the whole list through convert() as nested lists, which words the error as it always did.
@@ -118,13 +158,42 @@ function convertPacked(p: PackedNumbers, dtype: DType, field: string, pathOf: Pa
   const shape = p.shape.slice();
   if (opts?.expectedShape) checkShape(field, shape, opts.expectedShape);
   opts?.tally?.add(dtype, shape, field);
-  const data = packedData(p.values, dtype);
-  if (data === undefined) return convert(unpackNumbers(p) as JsonValue, dtype, field, pathOf, { ...opts, tally: undefined });
+  const data = packedData(p, dtype);
+  if (data === undefined) {
+    packedElementError(p, dtype, pathOf);
+    return convert(unpackNumbers(p) as JsonValue, dtype, field, pathOf, { ...opts, tally: undefined });
+  }
   return { dtype, shape, data };
 }
 
-/** The values as `dtype` with the setters' rules (see makeSetter), or undefined when one does not fit. */
-function packedData(v: Float64Array, dtype: DType): NumericData | undefined {
+/**
+ * Throws the error fill() gives for the first element (row-major) that does not fit `dtype`, with the same setter
+ * and path, without unpacking the block: a million-value body with one bad value costs one pass, not a list per row.
+ */
+function packedElementError(p: PackedNumbers, dtype: DType, pathOf: PathOf): void {
+  const { set } = makeSetter(dtype, 1);
+  const at = p.exact?.at;
+  let next = 0;
+  for (let k = 0; k < p.values.length; k++) {
+    const big = at !== undefined && next < at.length && at[next] === k;
+    const v: JsonValue = big ? p.exact!.values[next++]! : p.values[k]!;
+    const why = set(0, v);
+    if (why === undefined) continue;
+    const idx = new Array<number>(p.shape.length);
+    for (let d = p.shape.length - 1, rest = k; d >= 0; d--) {
+      idx[d] = rest % p.shape[d]!;
+      rest = Math.floor(rest / p.shape[d]!);
+    }
+    fail('ERR_DTYPE', `${pathOf(idx, p.shape.length)}: ${why}`);
+  }
+}
+
+/**
+ * The values as `dtype` with the setters' rules (see makeSetter), or undefined when one does not fit. A big integer's
+ * double is Number() of it, which is what every setter but the int64/uint64 ones reads from a bigint.
+ */
+function packedData(p: PackedNumbers, dtype: DType): NumericData | undefined {
+  const v = p.values;
   const n = v.length;
   switch (dtype) {
     case 'float64': return v.slice();
@@ -149,7 +218,23 @@ function packedData(v: Float64Array, dtype: DType): NumericData | undefined {
     case 'int64':
     case 'uint64': {
       const a = dtype === 'int64' ? new BigInt64Array(n) : new BigUint64Array(n);
+      const at = p.exact?.at;
+      // Every value big, and the addon's words already of this dtype (so in its range): one copy.
+      const words = p.exact?.values;
+      if (at?.length === n && (dtype === 'int64' ? words instanceof BigInt64Array : words instanceof BigUint64Array)) {
+        a.set(words as BigInt64Array & BigUint64Array);
+        return a;
+      }
+      let next = 0;
       for (let i = 0; i < n; i++) {
+        if (at !== undefined && next < at.length && at[next] === i) {
+          // A big integer: exact, if the dtype holds it.
+          const b = p.exact!.values[next++]!;
+          const [min, max] = INT64_RANGE[dtype];
+          if (b < min || b > max) return undefined;
+          a[i] = b;
+          continue;
+        }
         const x = v[i]!;
         if (!Number.isSafeInteger(x) || (dtype === 'uint64' && x < 0)) return undefined;
         a[i] = BigInt(x);
