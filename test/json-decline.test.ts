@@ -3,7 +3,6 @@
 // Each document goes through the path a large body takes (parseEarly with jsInlineBytes 0: the native tree is final,
 // a decline is parsed by the JS parser on the worker thread) and through the JS path alone (parseJson, then the
 // decoder); the outcome must be the same: the same tensors, or the same error code and full message.
-import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { OrtServeError } from '../src/errors.js';
 import { parseJson, parseJsonBytesRead, type JsonParseLimits, type JsonValue } from '../src/protocol/json/json-parser.js';
@@ -15,6 +14,7 @@ import {
 import { RequestTally, DEFAULT_SIZE_LIMITS, type SizeLimits } from '../src/engine/tensor-limits.js';
 import type { DType, Tensor } from '../src/engine/tensor.js';
 import { nativeJsonCodec } from '../src/engine/native-binding.js';
+import { corpusFromTests } from './support/json-corpus.js';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -132,16 +132,6 @@ function mutate(text: string, r: () => number): string {
   return `${text} ${pick(r, ['x', ']', '{}', '1'])}`; // trailing junk
 }
 
-function corpusFromTests(): string[] {
-  const out = new Set<string>();
-  for (const file of readdirSync('test')) {
-    if (!file.endsWith('.ts')) continue;
-    const src = readFileSync(`test/${file}`, 'utf8');
-    for (const m of src.matchAll(/'([[{][^'\n]*)'/g)) out.add(m[1]!);
-    for (const m of src.matchAll(/`([[{][^`$\n]*)`/g)) out.add(m[1]!);
-  }
-  return [...out];
-}
 
 // ---------- the comparisons ----------
 const TF_LIMITS: JsonParseLimits = { maxDepth: 8, maxElements: 400, maxStrings: 40 };

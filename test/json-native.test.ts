@@ -1,5 +1,4 @@
 // Differential tests of the native tensor-JSON fast path (real addon) against the JS parser, decoders and writer.
-import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { parseJson, type JsonParseLimits, type JsonValue } from '../src/protocol/json/json-parser.js';
 import { decodeJsonBody, parseJsonPacked } from '../src/protocol/json/json-fast-path.js';
@@ -9,6 +8,7 @@ import { decodePredictRequest, type PredictSignature } from '../src/protocol/tfs
 import { decodeRestInfer, decodeRestInferJson } from '../src/frontends/kserve/rest-codec.js';
 import type { DType, Tensor } from '../src/engine/tensor.js';
 import { nativeJsonCodec } from '../src/engine/native-binding.js';
+import { corpusFromTests } from './support/json-corpus.js';
 
 /** A seeded PRNG (mulberry32), so a failure names a reproducible case. */
 function rng(seed: number): () => number {
@@ -130,17 +130,6 @@ function mutate(text: string, r: () => number): string {
   return text.slice(0, i) + BAD_NUMBERS[Math.floor(r() * BAD_NUMBERS.length)] + text.slice(i);
 }
 
-/** JSON string literals in the repository's own test files: every body the suite sends, roughly. */
-function corpusFromTests(): string[] {
-  const out = new Set<string>();
-  for (const file of readdirSync('test')) {
-    if (!file.endsWith('.ts')) continue;
-    const src = readFileSync(`test/${file}`, 'utf8');
-    for (const m of src.matchAll(/'([[{][^'\n]*)'/g)) out.add(m[1]!);
-    for (const m of src.matchAll(/`([[{][^`$\n]*)`/g)) out.add(m[1]!);
-  }
-  return [...out];
-}
 
 describe('parseJsonPacked against parseJson', () => {
   const LIMITS: JsonParseLimits = { maxDepth: 64 };
