@@ -15,17 +15,8 @@ import { RequestTally, DEFAULT_SIZE_LIMITS, type SizeLimits } from '../src/engin
 import type { DType, Tensor } from '../src/engine/tensor.js';
 import { nativeJsonCodec } from '../src/engine/native-binding.js';
 import { corpusFromTests } from './support/json-corpus.js';
+import { rng } from './support/seeded-random.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
 /** A decode's outcome as text: the tensors (exact, bigints included), or the error's code and full message. */

@@ -9,18 +9,8 @@ import { decodeRestInfer, decodeRestInferJson } from '../src/frontends/kserve/re
 import type { DType, Tensor } from '../src/engine/tensor.js';
 import { nativeJsonCodec } from '../src/engine/native-binding.js';
 import { corpusFromTests } from './support/json-corpus.js';
+import { rng } from './support/seeded-random.js';
 
-/** A seeded PRNG (mulberry32), so a failure names a reproducible case. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Strict equality of parse trees: Object.is for numbers (-0, NaN), null prototypes, key order. */
 function sameTree(a: unknown, b: unknown, path = '$'): string | undefined {
