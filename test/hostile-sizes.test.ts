@@ -3,13 +3,7 @@
 // promptly (issue 17, rows 1, 6 and 7, and the server's bytes in flight). Each server runs in a child process with a
 // capped heap: on code without these limits, a case fails fast there instead of exhausting the machine.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJson } from '../src/protocol/json/json-parser.js';
 import { decodeInferResponse, encodeInferRequest } from '../src/protocol/flatbuffers/messages.js';
@@ -18,9 +12,9 @@ import { grpc, grpcClients, rawUnaryCall, unaryCall, type GrpcClients } from './
 import { bytes, int, msg, str, varint } from './support/protobuf-wire.js';
 import { closeTo, mlpReference } from './support/reference.js';
 import { mlpModel } from './support/registry-helpers.js';
+import { postOnOwnConnection, startServerChild, type ServerChild } from './support/server-child.js';
 import { writeRepository } from './support/test-server.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CHILD_HEAP = '--max-old-space-size=512';
 const ROWS = [[1, 2, 3, 4], [-1.5, 0.25, 2, -3]];
 /**
@@ -30,46 +24,20 @@ const ROWS = [[1, 2, 3, 4], [-1.5, 0.25, 2, -3]];
  */
 const PROMPT_MS = 15_000;
 
-interface Child {
-  process: ChildProcess;
-  baseUrl: string;
-  restPort: number;
-  grpcAddress: string;
+interface Child extends ServerChild {
   /** Peak resident memory of the child so far, in MB (Linux /proc). */
   peakRssMb(): number;
 }
 
 async function startChild(options: Record<string, unknown>): Promise<Child> {
   const repository = writeRepository({ mlp: { 1: mlpModel(1) }, multi_io: { 1: multiIoModel() } });
-  const child = spawn(process.execPath, [CHILD_HEAP, path.join(root, 'test/support/config-server-child.mjs'), root,
-    JSON.stringify({ modelBasePath: repository, fileSystemPollWaitSeconds: 0, ...options })], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await Promise.race([
-    once(createInterface({ input: child.stdout! }), 'line'),
-    once(child, 'exit').then(([code]) => { throw new Error(`the server child exited (${code}) before serving`); }),
-  ])) as [string];
-  const ports = JSON.parse(line) as { restPort: number; grpcPort: number };
-  return {
-    process: child,
-    baseUrl: `http://127.0.0.1:${ports.restPort}`,
-    restPort: ports.restPort,
-    grpcAddress: `127.0.0.1:${ports.grpcPort}`,
-    peakRssMb: () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
-  };
+  const child = await startServerChild({ modelBasePath: repository, fileSystemPollWaitSeconds: 0, ...options }, [CHILD_HEAP]);
+  return { ...child, peakRssMb: () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.process.pid}/status`, 'utf8'))![1]) / 1024 };
 }
 
-/** POSTs on a connection of its own (agent: false), so it cannot queue behind another request on the client side. */
-function post(child: Child, urlPath: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; ms: number }> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${child.baseUrl}${urlPath}`, { method: 'POST', agent: false, timeout: 30_000, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), ms: performance.now() - started }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`POST ${urlPath} timed out`)));
-    req.on('error', reject);
-    req.end(body);
-  });
+async function post(child: Child, urlPath: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; ms: number }> {
+  const res = await postOnOwnConnection(`${child.baseUrl}${urlPath}`, body, headers, 30_000);
+  return { status: res.status, body: res.body, ms: res.doneAt - res.startedAt };
 }
 
 async function postJson(child: Child, urlPath: string, body: string | Uint8Array, headers: Record<string, string> = {}) {

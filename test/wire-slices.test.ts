@@ -3,13 +3,8 @@
 // one-shot ones give, on varied inputs, and do turn the loop; a real server answers a concurrent client while one
 // large request of each such kind is being converted, and answers the large one right.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../src/engine/tensor.js';
 import type { InferResponse } from '../src/inference/infer-request.js';
@@ -28,9 +23,9 @@ import { definition, grpc, grpcClients, rawUnaryCall, type GrpcClients } from '.
 import { bytes, int, msg, readFields, str, varint } from './support/protobuf-wire.js';
 import { closeTo, mlpReference } from './support/reference.js';
 import { mlpModel } from './support/registry-helpers.js';
+import { postOnOwnConnection, startServerChild, type OwnConnectionAnswer, type ServerChild } from './support/server-child.js';
 import { writeRepository } from './support/test-server.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // ---- Inputs: deterministic pseudo-random, so a failure repeats ----
 function random(seed: number): () => number {
@@ -228,31 +223,15 @@ const stringModel = () => buildModel({ graph: {
   nodes: [{ op: 'Identity', inputs: ['text'], outputs: ['text_bytes'] }],
 } });
 
-interface Child { process: ChildProcess; baseUrl: string; grpcAddress: string }
+type Child = ServerChild;
 
-async function startChild(options: Record<string, unknown> = {}): Promise<Child> {
+function startChild(options: Record<string, unknown> = {}): Promise<Child> {
   const repository = writeRepository({ mlp: { 1: mlpModel(1) }, id_i64: { 1: identity('id_i64', 'int64') }, strings: { 1: stringModel() } });
-  const child = spawn(process.execPath, [path.join(root, 'test/support/config-server-child.mjs'), root,
-    JSON.stringify({ modelBasePath: repository, fileSystemPollWaitSeconds: 0, ...options })], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await Promise.race([
-    once(createInterface({ input: child.stdout! }), 'line'),
-    once(child, 'exit').then(([code]) => { throw new Error(`the server child exited (${code}) before serving`); }),
-  ])) as [string];
-  const ports = JSON.parse(line) as { restPort: number; grpcPort: number };
-  return { process: child, baseUrl: `http://127.0.0.1:${ports.restPort}`, grpcAddress: `127.0.0.1:${ports.grpcPort}` };
+  return startServerChild({ modelBasePath: repository, fileSystemPollWaitSeconds: 0, ...options });
 }
 
-function post(child: Child, urlPath: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; doneAt: number; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${child.baseUrl}${urlPath}`, { method: 'POST', agent: false, timeout: 60_000, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), doneAt: performance.now(), headers: res.headers }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`POST ${urlPath} timed out`)));
-    req.on('error', reject);
-    req.end(body);
-  });
+function post(child: Child, urlPath: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<OwnConnectionAnswer> {
+  return postOnOwnConnection(`${child.baseUrl}${urlPath}`, body, headers, 60_000);
 }
 
 /** Sends `large`, then the concurrent client's MLP predict; checks the small answer and that it came first, promptly. */

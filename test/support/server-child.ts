@@ -1,0 +1,60 @@
+// A real ortserve in a child process (test/support/config-server-child.mjs), for tests that cap its heap or must see
+// it crash without taking the test runner down, and a POST on a connection of its own to reach it.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface ServerChild {
+  process: ChildProcess;
+  baseUrl: string;
+  restPort: number;
+  grpcAddress: string;
+}
+
+/**
+ * Starts the child with createServer `options` (and `nodeArgs` for node itself, e.g. a heap cap); resolves once it
+ * serves, rejects if it exits first.
+ */
+export async function startServerChild(options: Record<string, unknown>, nodeArgs: readonly string[] = []): Promise<ServerChild> {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'test/support/config-server-child.mjs'), root, JSON.stringify(options)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await Promise.race([
+    once(createInterface({ input: child.stdout! }), 'line'),
+    once(child, 'exit').then(([code]) => { throw new Error(`the server child exited (${code}) before serving`); }),
+  ])) as [string];
+  const ports = JSON.parse(line) as { restPort: number; grpcPort: number };
+  return { process: child, baseUrl: `http://127.0.0.1:${ports.restPort}`, restPort: ports.restPort, grpcAddress: `127.0.0.1:${ports.grpcPort}` };
+}
+
+export interface OwnConnectionAnswer {
+  status: number;
+  body: Buffer;
+  headers: http.IncomingHttpHeaders;
+  /** performance.now() when the request was sent and when its answer ended. */
+  startedAt: number;
+  doneAt: number;
+}
+
+/** POSTs on a connection of its own (agent: false), so it cannot queue behind another request on the client side. */
+export function postOnOwnConnection(
+  url: string, body: string | Uint8Array, headers: Record<string, string> = {}, timeoutMs = 30_000,
+): Promise<OwnConnectionAnswer> {
+  const startedAt = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent: false, timeout: timeoutMs, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), headers: res.headers, startedAt, doneAt: performance.now() }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`POST ${new URL(url).pathname} timed out`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
