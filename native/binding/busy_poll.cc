@@ -42,17 +42,19 @@ void BeforeBlocking(uv_prepare_t* handle) {
   if (timeout_ms > 0 && static_cast<int64_t>(timeout_ms) * 1000000 < budget) budget = static_cast<int64_t>(timeout_ms) * 1000000;
   struct pollfd ready{uv_backend_fd(state->loop), POLLIN, 0};
   const Clock::time_point start = Clock::now();
-  int64_t spent = 0;
+  const Clock::time_point until = start + std::chrono::nanoseconds(budget);
   state->spins += 1;
+  Clock::time_point now = start;
   for (;;) {
     if (poll(&ready, 1, 0) != 0) {  // an event (or an error, which libuv will report itself)
       state->hits += 1;
+      now = Clock::now();
       break;
     }
-    spent = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
-    if (spent >= budget) break;
+    now = Clock::now();
+    if (now >= until) break;
   }
-  state->spin_ns += static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+  state->spin_ns += static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count());
 }
 
 }  // namespace
