@@ -1,5 +1,6 @@
 // Polling before sleeping. Busy polling (--busy_poll_micros): the event loop polls before it sleeps, answers stay
-// right, timers stay on time, the metrics count the polls, and a stopped server leaves the loop sleeping at once.
+// right, timers stay on time, polling turns itself off through long gaps and on after short ones, the metrics count
+// the polls, and a stopped server leaves the loop sleeping at once.
 // Worker spinning (--worker_spin_micros): queued runs stay right while an idle worker watches for work.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +55,27 @@ describe('--busy_poll_micros', () => {
     } finally {
       nativeAddon().setBusyPoll(300);
     }
+  });
+
+  it('turns itself off while the loop sleeps longer than the budget, and on again after a short sleep', async () => {
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const before = nativeAddon().busyPollStats();
+    // Nothing but 5 ms timers: the first poll finds nothing within its 300 µs, and the sleeps after it are skipped.
+    for (let i = 0; i < 20; i++) await sleep(5);
+    const idle = nativeAddon().busyPollStats();
+    expect(idle.skips - before.skips).toBeGreaterThanOrEqual(15);
+    expect(idle.spins - before.spins).toBeLessThanOrEqual(5);
+    // Requests whose answers come back within the budget: a short sleep turns polling on again, and polls find events.
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${t.baseUrl}/v1/models/mlp/metadata`);
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+    const busy = nativeAddon().busyPollStats();
+    expect(busy.spins).toBeGreaterThan(idle.spins);
+    expect(busy.hits).toBeGreaterThan(idle.hits);
+    const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    expect(sample(metrics, 'ortserve_busy_poll_skips_total')).toBeGreaterThanOrEqual(idle.skips);
   });
 
   it('refuses a budget that is not an integer from 0 to 1,000,000', () => {

@@ -20,9 +20,17 @@ namespace ortserve {
 struct BusyPollState {
   uv_loop_t* loop = nullptr;
   uv_prepare_t prepare{};
+  uv_check_t check{};
   int64_t budget_ns = 0;
+  // Adaptive: after a poll that found nothing, the loop sleeps without polling until a sleep (measured by libuv's
+  // idle-time metric, which Node turns on) is again shorter than the budget. So a server whose requests come further
+  // apart than the budget (an idle one, or one at a steady low rate) pays one wasted budget, not one per request.
+  bool watching = false;
+  bool measuring = false;
+  uint64_t idle_at_prepare_ns = 0;
   double spins = 0;
   double hits = 0;
+  double skips = 0;
   double spin_ns = 0;
 };
 
@@ -38,6 +46,12 @@ void BeforeBlocking(uv_prepare_t* handle) {
   if (state->budget_ns <= 0) return;
   const int timeout_ms = uv_backend_timeout(state->loop);
   if (timeout_ms == 0) return;  // callbacks or a due timer are waiting: the loop will not block anyway
+  if (state->watching) {
+    state->skips += 1;
+    state->measuring = true;
+    state->idle_at_prepare_ns = uv_metrics_idle_time(state->loop);
+    return;
+  }
   int64_t budget = state->budget_ns;
   if (timeout_ms > 0 && static_cast<int64_t>(timeout_ms) * 1000000 < budget) budget = static_cast<int64_t>(timeout_ms) * 1000000;
   struct pollfd ready{uv_backend_fd(state->loop), POLLIN, 0};
@@ -52,9 +66,22 @@ void BeforeBlocking(uv_prepare_t* handle) {
       break;
     }
     now = Clock::now();
-    if (now >= until) break;
+    if (now >= until) {
+      state->watching = true;
+      break;
+    }
   }
   state->spin_ns += static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count());
+}
+
+// Runs right after the loop's poll phase: when the last turn slept without polling, a sleep no longer than the budget
+// means polling would have caught the event, so the next turn polls again.
+void AfterPolling(uv_check_t* handle) {
+  auto* state = static_cast<BusyPollState*>(handle->data);
+  if (!state->measuring) return;
+  state->measuring = false;
+  const uint64_t slept_ns = uv_metrics_idle_time(state->loop) - state->idle_at_prepare_ns;
+  if (static_cast<int64_t>(slept_ns) <= state->budget_ns) state->watching = false;
 }
 
 }  // namespace
@@ -83,6 +110,10 @@ Napi::Value SetBusyPoll(const Napi::CallbackInfo& info) {
     state->prepare.data = state;
     uv_prepare_start(&state->prepare, BeforeBlocking);
     uv_unref(reinterpret_cast<uv_handle_t*>(&state->prepare));
+    uv_check_init(loop, &state->check);
+    state->check.data = state;
+    uv_check_start(&state->check, AfterPolling);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&state->check));
     data.busy_poll = state;
     // At teardown, before Node closes the loop: stop and close the handle; its close callback frees the state.
     AddonData* owner = &data;
@@ -90,11 +121,16 @@ Napi::Value SetBusyPoll(const Napi::CallbackInfo& info) {
       BusyPollState* closing = owner->busy_poll;
       owner->busy_poll = nullptr;
       uv_prepare_stop(&closing->prepare);
+      uv_check_stop(&closing->check);
+      // Two handles share the state: the prepare handle's close frees it, after the check handle's (libuv runs
+      // close callbacks in the order the handles were closed).
+      uv_close(reinterpret_cast<uv_handle_t*>(&closing->check), nullptr);
       uv_close(reinterpret_cast<uv_handle_t*>(&closing->prepare),
                [](uv_handle_t* handle) { delete static_cast<BusyPollState*>(handle->data); });
     });
   }
   data.busy_poll->budget_ns = static_cast<int64_t>(micros) * 1000;
+  data.busy_poll->watching = false;
   return Napi::Boolean::New(env, true);
 #else
   return Napi::Boolean::New(env, false);
@@ -108,10 +144,12 @@ Napi::Value BusyPollStats(const Napi::CallbackInfo& info) {
   const BusyPollState* state = GetAddonData(env).busy_poll;
   result.Set("spins", state != nullptr ? state->spins : 0.0);
   result.Set("hits", state != nullptr ? state->hits : 0.0);
+  result.Set("skips", state != nullptr ? state->skips : 0.0);
   result.Set("spinMicros", state != nullptr ? state->spin_ns / 1000 : 0.0);
 #else
   result.Set("spins", 0.0);
   result.Set("hits", 0.0);
+  result.Set("skips", 0.0);
   result.Set("spinMicros", 0.0);
 #endif
   return result;

@@ -273,7 +273,7 @@ export interface NativeAddon {
   }): void;
   schedulerInfo(): { started: boolean; threads: number };
   setBusyPoll(micros: number): boolean;
-  busyPollStats(): { spins: number; hits: number; spinMicros: number };
+  busyPollStats(): { spins: number; hits: number; skips: number; spinMicros: number };
   ortVersion(): string;
   apiVersion(): number;
   liveOutputBuffers(): { owners: number; external: number };

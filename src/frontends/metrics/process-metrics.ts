@@ -24,7 +24,7 @@ export async function processMetricsText(): Promise<string> {
 
 /** The JS thread's busy polling (--busy_poll_micros), read from the addon's counters when scraped. */
 function addBusyPollMetrics(register: Registry): void {
-  const counter = (name: string, help: string, read: (s: { spins: number; hits: number; spinMicros: number }) => number): void => {
+  const counter = (name: string, help: string, read: (s: { spins: number; hits: number; skips: number; spinMicros: number }) => number): void => {
     new Counter({
       name, help, registers: [register],
       collect() {
@@ -35,5 +35,6 @@ function addBusyPollMetrics(register: Registry): void {
   };
   counter('ortserve_busy_poll_spins_total', 'Times the event loop polled before sleeping (--busy_poll_micros)', (s) => s.spins);
   counter('ortserve_busy_poll_hits_total', 'Polls that ended because an event was ready (the sleep was avoided)', (s) => s.hits);
+  counter('ortserve_busy_poll_skips_total', 'Sleeps taken without polling because the last poll found nothing (polling resumes after a sleep shorter than the budget)', (s) => s.skips);
   counter('ortserve_busy_poll_seconds_total', 'Time the JS thread spent polling', (s) => s.spinMicros / 1e6);
 }
