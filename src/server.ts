@@ -296,6 +296,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         registry, maxBodyBytes: options.maxBodyBytes, restTimeoutMs: options.restApiTimeoutInMs, sizes,
         wsMaxBackpressureBytes: options.wsMaxBackpressureBytes, wsMaxInFlight: options.wsMaxInFlight,
         exchange: { holdPipelined: options.restHoldPipelined, ...(cors === undefined ? {} : { cors }) }, gate, inferenceToken,
+        fastPath: options.flatbuffersFastPath,
       });
       gate.addSource(flatBuffers);
       routeRest(app, {

@@ -104,6 +104,7 @@ Napi::Function SessionObject::Define(Napi::Env env) {
       InstanceMethod<&SessionObject::Run>("run"),
       InstanceMethod<&SessionObject::RunInline>("runInline"),
       InstanceMethod<&SessionObject::RunDirect>("runDirect"),
+      InstanceMethod<&SessionObject::RunFlatBuffers>("runFlatBuffers"),
       InstanceMethod<&SessionObject::Stats>("stats"),
       InstanceMethod<&SessionObject::Release>("release"),
       InstanceMethod<&SessionObject::SequenceStatsJs>("sequenceStats"),
@@ -358,6 +359,144 @@ Napi::Value SessionObject::RunDirect(const Napi::CallbackInfo& info) {
   // ORT read the inputs in place (no input phase); handing its outputs to JS is the output phase.
   queue_->RecordExecution(1, 1, ExecutionPhases{0, end - start, SteadyClock::Instance().NowMicros() - end});
   return result;
+}
+
+Napi::Value SessionObject::RunFlatBuffers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!session_) ThrowInvalidArgument(env, "session was released");
+  if (queue_->policy().enabled || queue_->policy().num_levels() > 1 || (info[2].ToBoolean().Value() && !queue_->NoneWaiting())) {
+    return env.Undefined();
+  }
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowInvalidArgument(env, "message must be a Uint8Array");
+  }
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[1].As<Napi::TypedArray>().ElementLength() < 4) {
+    ThrowInvalidArgument(env, "io must be a Float64Array of at least 4 elements");
+  }
+  if (!info[3].IsNumber() || !info[4].IsNumber()) ThrowInvalidArgument(env, "version and protocolVersion must be numbers");
+  Napi::Uint8Array message = info[0].As<Napi::Uint8Array>();
+  double* io = info[1].As<Napi::Float64Array>().Data();
+  OutputBounds bounds;
+  bounds.max_bytes = io[1] < 0 ? -1 : static_cast<int64_t>(io[1]);
+  const double max_elements = io[2];
+  const double cpu_threshold = io[3];
+  if (!fbdirect::ReadRequest(message.Data(), message.ByteLength(), &fb_request_)) return env.Undefined();
+  const auto& metadata = session_->metadata();
+  // The inputs must be exactly the model's: as many, each model input named once (names are distinct, so this
+  // matches them one to one), of its dtype, with its fixed dims, and data of the length and alignment they need.
+  if (fb_request_.inputs.size() != direct_inputs_.size()) return env.Undefined();
+  constexpr int64_t kMaxDim = 9007199254740991 / 16;
+  double elements_total = 0;
+  double first_dim = 1;
+  bool fits = true;
+  for (std::size_t i = 0; i < direct_inputs_.size() && fits; ++i) {
+    InputTensor& input = direct_inputs_[i];
+    const std::vector<int64_t>& declared = metadata.inputs[i].shape;
+    const fbdirect::TensorView* sent = nullptr;
+    for (const auto& candidate : fb_request_.inputs) {
+      if (candidate.name == input.name) {
+        sent = &candidate;
+        break;
+      }
+    }
+    const std::size_t element_size = ElementSize(input.type);
+    if (sent == nullptr || sent->type != input.type || element_size == 0 || input.type == ElementType::kString ||
+        sent->rank != declared.size()) {
+      fits = false;
+      break;
+    }
+    input.shape.resize(sent->rank);
+    double elements = 1;
+    for (uint32_t d = 0; d < sent->rank; ++d) {
+      const int64_t dim = sent->Dim(d);
+      if (dim < 0 || dim > kMaxDim || (declared[d] >= 0 && declared[d] != dim)) {
+        fits = false;
+        break;
+      }
+      input.shape[d] = dim;
+      elements *= static_cast<double>(dim);
+    }
+    if (!fits || elements > static_cast<double>(kMaxDim) ||
+        static_cast<double>(sent->data_length) != elements * static_cast<double>(element_size) ||
+        reinterpret_cast<std::uintptr_t>(sent->data) % element_size != 0) {
+      fits = false;
+      break;
+    }
+    if (i == 0 && sent->rank > 0) first_dim = static_cast<double>(input.shape[0]);
+    elements_total += elements;
+    input.data = sent->data;
+    input.byte_length = sent->data_length;
+  }
+  if (!fits || elements_total > max_elements) {
+    for (auto& input : direct_inputs_) input.data = nullptr;
+    return env.Undefined();
+  }
+  // The outputs: those named (each a model output, once), or all; every one numeric.
+  const auto& model_outputs = metadata.outputs;
+  direct_output_names_.clear();
+  const auto numeric = [](const TensorInfo& output) {
+    return output.kind == "tensor" && output.onnx_type != static_cast<int>(ElementType::kString) &&
+           fbdirect::DataTypeOf(static_cast<ElementType>(output.onnx_type)) >= 0;
+  };
+  if (fb_request_.outputs.empty()) {
+    for (const auto& output : model_outputs) {
+      if (!numeric(output)) fits = false;
+      direct_output_names_.push_back(output.name);
+    }
+  } else {
+    for (std::size_t i = 0; i < fb_request_.outputs.size() && fits; ++i) {
+      const std::string_view wanted = fb_request_.outputs[i];
+      const TensorInfo* found = nullptr;
+      for (const auto& output : model_outputs) {
+        if (output.name == wanted) found = &output;
+      }
+      for (std::size_t j = 0; j < i; ++j) {
+        if (fb_request_.outputs[j] == wanted) found = nullptr;
+      }
+      if (found == nullptr || !numeric(*found)) fits = false;
+      else direct_output_names_.push_back(found->name);
+    }
+  }
+  if (!fits) {
+    for (auto& input : direct_inputs_) input.data = nullptr;
+    return env.Undefined();
+  }
+  const bool measure_cpu = elements_total > cpu_threshold;
+  const int64_t start = SteadyClock::Instance().NowMicros();
+  const int64_t cpu_start = measure_cpu ? ThreadCpuMicros() : 0;
+  Status status = session_->Run(direct_inputs_, direct_output_names_, &direct_outputs_, nullptr);
+  const int64_t cpu_end = measure_cpu ? ThreadCpuMicros() : 0;
+  const int64_t end = SteadyClock::Instance().NowMicros();
+  for (auto& input : direct_inputs_) input.data = nullptr;
+  if (!status.ok()) throw MakeJsError(env, status);
+  const std::string over = OutputsOverBounds(direct_outputs_, bounds);
+  if (!over.empty()) {
+    direct_outputs_.clear();
+    throw OutputsTooLargeError(env, over);
+  }
+  fb_outputs_.resize(direct_outputs_.size());
+  for (std::size_t i = 0; i < direct_outputs_.size(); ++i) {
+    const OutputTensor& output = direct_outputs_[i];
+    if (fbdirect::DataTypeOf(output.type) < 0) {   // the model declared a numeric output but produced something else
+      direct_outputs_.clear();
+      throw MakeJsError(env, Status(StatusCode::kInference, "output '" + output.name + "' is not a numeric tensor"));
+    }
+    fb_outputs_[i] = fbdirect::OutputView{direct_output_names_[i], output.type, output.shape.data(), output.shape.size(),
+                                          output.data, output.byte_length};
+  }
+  const std::size_t size = fbdirect::ResponseSize(fb_request_.id, fb_request_.model, fb_outputs_);
+  Napi::Buffer<uint8_t> answer = Napi::Buffer<uint8_t>::New(env, size);
+  fbdirect::WriteResponse(answer.Data(), info[4].As<Napi::Number>().Uint32Value(), fb_request_.id, fb_request_.model,
+                          info[3].As<Napi::Number>().Int64Value(), fb_outputs_);
+  fb_outputs_.clear();
+  direct_outputs_.clear();
+  io[0] = static_cast<double>(end - start);
+  io[1] = measure_cpu ? static_cast<double>(cpu_end - cpu_start) : -1;
+  io[2] = elements_total;
+  io[3] = first_dim;
+  queue_->RecordExecution(1, 1, ExecutionPhases{0, end - start, SteadyClock::Instance().NowMicros() - end});
+  return answer;
 }
 
 Napi::Value SessionObject::Stats(const Napi::CallbackInfo& info) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "core/fb_direct_codec.h"
 #include "core/batch_scheduler.h"
 #include "core/sequence_table.h"
 #include "ort/model_session.h"
@@ -80,6 +81,23 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   the dims do not give, io too short), {code: 'RESOURCE_EXHAUSTED'} for outputs over the bounds, and ORT's
   //   {code, ortCode, message} when the run fails.
   Napi::Value RunDirect(const Napi::CallbackInfo& info);
+  // [sync] runFlatBuffers(message, io, requireEmptyQueue, version, protocolVersion) → Buffer, or undefined having
+  //   run nothing. The FlatBuffers fast path: reads a whole InferRequest in place (core/fb_direct_codec.h), runs it
+  //   on the JS thread as runDirect does, and writes the InferResponse straight from ORT's outputs. Returns
+  //   undefined, so that the caller takes the general path (which decodes the same bytes and answers or refuses them
+  //   in full), when the request must take the queue (as runDirect), when the codec declines the message (malformed,
+  //   or fields the general path owns: timeout, priority, sequence, BYTES), when its inputs are not exactly the
+  //   model's (names, dtypes, the dims the model fixes, data lengths, data not aligned to its element size), when
+  //   they hold more than maxRequestElements elements, when an output it names is unknown or repeated, or when an
+  //   output it would return is not numeric.
+  //   message: Uint8Array, read in place for the call's duration. io: Float64Array of at least 4, in and out. In:
+  //   [unused, maxOutputBytes (-1 none), maxRequestElements, cpuThreshold: read the thread CPU clock around the run
+  //   when the inputs hold more elements than this (-1: always)]. Out: [computeMicros, threadCpuMicros (-1 when not
+  //   read), the inputs' element count, the first input's first dim (1 for a scalar)]. version: the version number
+  //   the answer names; protocolVersion: the protocol_version it carries.
+  //   Throws as runDirect does: TypeError (code INVALID_ARGUMENT) for malformed arguments, {code:
+  //   'RESOURCE_EXHAUSTED'} for outputs over maxOutputBytes, ORT's {code, ortCode, message} when the run fails.
+  Napi::Value RunFlatBuffers(const Napi::CallbackInfo& info);
   // [sync] stats() → {enqueued, rejectedFull, expired, terminated, batches, tasksRun, rowsRun, paddedRows, queued,
   // running, batchSizes: [{batchSize, executions, inputMicros, inferMicros, outputMicros}], executedRequests,
   // requestInputMicros, requestInferMicros, requestOutputMicros} (terminated: runs stopped past their deadline;
@@ -111,6 +129,9 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   std::vector<InputTensor> direct_inputs_;
   std::vector<OutputTensor> direct_outputs_;
   std::vector<std::string> direct_output_names_;
+  // runFlatBuffers' scratch, likewise.
+  fbdirect::RequestView fb_request_;
+  std::vector<fbdirect::OutputView> fb_outputs_;
 };
 
 }  // namespace ortserve

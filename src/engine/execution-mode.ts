@@ -74,6 +74,11 @@ export class ExecutionMode {
     return this.confirmNext || inputElements > this.largestFastInput;
   }
 
+  /** measureCpuFor as a threshold, for the addon to apply: read the CPU clock above this many elements (-1: always). */
+  cpuThreshold(): number {
+    return this.confirmNext ? -1 : this.largestFastInput;
+  }
+
   /**
    * Records an inline run from its wall time and, when it was read, its thread CPU time (see measureCpuFor). With
    * the CPU time, the rule applies in full (a run over budget sends the version to the workers for COOLDOWN_MS). A

@@ -348,6 +348,45 @@ export class ModelSession {
     return this.counted(result, inputs, started);
   }
 
+  /**
+   * The FlatBuffers fast path (native runFlatBuffers): runs the InferRequest `message` on the JS thread and returns
+   * its encoded InferResponse, naming `version`, or undefined having run nothing: when this version is not inline
+   * now, has several instances, string inputs or sequences, or when the addon declines the message (see
+   * NativeSession.runFlatBuffers). The caller then takes the general path, which answers in full. Counts the request
+   * and feeds the execution mode as start() does. Throws as start() does for a failed run.
+   */
+  startFlatBuffers(message: Uint8Array, version: number, protocolVersion: number,
+                   limits: { maxResponseBytes: number; maxRequestElements: number }): { bytes: Buffer; info: RunInfo; rows: number } | undefined {
+    const io = this.directIo;
+    if (io === undefined || this.natives.length !== 1 || !this.executionMode.inline()) return undefined;
+    const started = performance.now();
+    io[0] = -1;
+    io[1] = limits.maxResponseBytes;
+    io[2] = limits.maxRequestElements;
+    io[3] = this.executionMode.cpuThreshold();
+    let bytes: Buffer | undefined;
+    try {
+      bytes = this.natives[0]!.runFlatBuffers(message, io, this.executionMode.switching, version, protocolVersion);
+    } catch (err) {
+      this.counters.failure++;
+      throw fromNativeError(err, 'running the model');
+    }
+    if (bytes === undefined) return undefined;
+    const computeMicros = io[0]!;
+    const threadCpuMicros = io[1]! >= 0 ? io[1]! : undefined;
+    const rows = io[3]!;
+    this.executionMode.recordInline(computeMicros, threadCpuMicros, io[2]!);
+    const info: RunInfo = { batchRows: 1, batchRequests: 1, queueMicros: 0, computeMicros };
+    if (threadCpuMicros !== undefined) info.threadCpuMicros = threadCpuMicros;
+    const c = this.counters;
+    c.success++;
+    c.inferences += rows;
+    c.requestMicros += Math.round((performance.now() - started) * 1000);
+    c.computeMicros += computeMicros;
+    c.inlineRuns++;
+    return { bytes, info, rows };
+  }
+
   /** Adds a successful request to the counters. */
   private counted(result: RunResult, inputs: ReadonlyMap<string, Tensor>, started: number): RunResult {
     const c = this.counters;

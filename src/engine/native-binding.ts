@@ -240,6 +240,13 @@ export interface NativeSession {
    * ArrayBuffer (numeric) or Uint8Array[] (string), or undefined without running when the request must take the queue.
    */
   runDirect(datas: ArrayBufferView[], io: Float64Array, outputIndices: Uint32Array | undefined, requireEmptyQueue: boolean, measureCpu: boolean): Array<ArrayBuffer | Uint8Array[]> | undefined;
+  /**
+   * [sync] The FlatBuffers fast path (native/binding/session_object.h has the full contract): reads an InferRequest
+   * in place, runs it on the JS thread and returns the encoded InferResponse, or undefined having run nothing (the
+   * caller then takes the general path). io in: [unused, maxOutputBytes, maxRequestElements, cpuThreshold]; out:
+   * [computeMicros, threadCpuMicros or -1, input elements, first input's first dim].
+   */
+  runFlatBuffers(message: Uint8Array, io: Float64Array, requireEmptyQueue: boolean, version: number, protocolVersion: number): Buffer | undefined;
   /** [sync] Counters of the model's queue. */
   stats(): NativeQueueStats;
   /** [sync] No new requests; queued and running ones finish, then the session is freed. */
@@ -272,6 +279,12 @@ export interface NativeAddon {
     workerSpinMicros?: number;
   }): void;
   schedulerInfo(): { started: boolean; threads: number };
+  /**
+   * [sync] The model, version (0 = none), label, route key and id a FlatBuffers InferRequest names, or undefined when
+   * the fast path declines it (malformed, or timeout, priority, sequence or BYTES fields): the general decoder then
+   * answers it. Throws TypeError for a non-Uint8Array.
+   */
+  flatBuffersRoute(message: Uint8Array): [string, number, string, string, string] | undefined;
   setBusyPoll(micros: number): boolean;
   busyPollStats(): { spins: number; hits: number; skips: number; spinMicros: number };
   ortVersion(): string;

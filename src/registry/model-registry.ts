@@ -265,6 +265,22 @@ export class ModelRegistry {
     return new PlainRequest(m.resolve(selector).acquire());
   }
 
+  /**
+   * acquireForRequest for a fast path that may still hand the request to the general one: the plain handle on the
+   * version the request names, or undefined when the model is unknown or not servable now (the general path says
+   * why), or when traffic weights would pick the version (a pick feeds the rollback window, so it is made once, by
+   * the general path).
+   */
+  acquirePlain(model: string, selector: VersionSelector): RequestHandle | undefined {
+    const m = this.models.get(model);
+    if (m === undefined || (m.traffic !== undefined && selector.version === undefined && selector.label === undefined)) return undefined;
+    try {
+      return new PlainRequest(m.resolve(selector).acquire());
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Logs a failed request's full error text when the client was told less (ORT's source locations are left out). */
   logRequestFailure(model: string, version: number, err: unknown): void {
     if (err instanceof OrtServeError && err.detail !== err.message) {

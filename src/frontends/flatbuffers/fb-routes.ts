@@ -34,6 +34,8 @@ export interface FlatBuffersContext {
   gate: DrainGate;
   /** Bearer token a request or WebSocket upgrade must carry (--inference_token_file); undefined = none. */
   inferenceToken?: BearerToken | undefined;
+  /** Whether plain requests to inline versions take the one-call fast path (--flatbuffers_fast_path); default true. */
+  fastPath?: boolean;
 }
 
 /**
@@ -111,7 +113,8 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
     // aborts the signal, which drops the request if it is still queued. A request run inline is answered in the same
     // turn its last byte arrived.
     ex.readBodyThen(ctx.maxBodyBytes, (body) => {
-      const result = runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes, Protocol.flatbuffersHttp, ex.heldBytes);
+      const result = runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes,
+        Protocol.flatbuffersHttp, ex.heldBytes, ctx.fastPath ?? true);
       if (result instanceof Promise) void result.then(send);
       else send(result);
     }, (error) => {
@@ -176,7 +179,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         // Corked: outside uWS's own callbacks an uncorked send is held until the loop next polls the socket.
         if (connection.open) ws.cork(() => ws.send(result.bytes, true));
       };
-      const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs, bytes.length);
+      const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs, bytes.length, ctx.fastPath ?? true);
       if (result instanceof Promise) void result.then(reply);
       else reply(result);
     },
