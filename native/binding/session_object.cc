@@ -105,6 +105,7 @@ Napi::Function SessionObject::Define(Napi::Env env) {
       InstanceMethod<&SessionObject::RunInline>("runInline"),
       InstanceMethod<&SessionObject::RunDirect>("runDirect"),
       InstanceMethod<&SessionObject::RunFlatBuffers>("runFlatBuffers"),
+      InstanceMethod<&SessionObject::RunKserveBinary>("runKserveBinary"),
       InstanceMethod<&SessionObject::Stats>("stats"),
       InstanceMethod<&SessionObject::Release>("release"),
       InstanceMethod<&SessionObject::SequenceStatsJs>("sequenceStats"),
@@ -361,120 +362,152 @@ Napi::Value SessionObject::RunDirect(const Napi::CallbackInfo& info) {
   return result;
 }
 
-Napi::Value SessionObject::RunFlatBuffers(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!session_) ThrowInvalidArgument(env, "session was released");
-  if (queue_->policy().enabled || queue_->policy().num_levels() > 1 || (info[2].ToBoolean().Value() && !queue_->NoneWaiting())) {
-    return env.Undefined();
-  }
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    ThrowInvalidArgument(env, "message must be a Uint8Array");
-  }
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[1].As<Napi::TypedArray>().ElementLength() < 4) {
-    ThrowInvalidArgument(env, "io must be a Float64Array of at least 4 elements");
-  }
-  if (!info[3].IsNumber() || !info[4].IsNumber()) ThrowInvalidArgument(env, "version and protocolVersion must be numbers");
-  Napi::Uint8Array message = info[0].As<Napi::Uint8Array>();
-  double* io = info[1].As<Napi::Float64Array>().Data();
-  OutputBounds bounds;
-  bounds.max_bytes = io[1] < 0 ? -1 : static_cast<int64_t>(io[1]);
-  const double max_elements = io[2];
-  const double cpu_threshold = io[3];
-  if (!fbdirect::ReadRequest(message.Data(), message.ByteLength(), &fb_request_)) return env.Undefined();
-  const auto& metadata = session_->metadata();
-  // The inputs must be exactly the model's: as many, each model input named once (names are distinct, so this
-  // matches them one to one), of its dtype, with its fixed dims, and data of the length and alignment they need.
-  if (fb_request_.inputs.size() != direct_inputs_.size()) return env.Undefined();
+namespace {
+
+// The dims of a fast path's input view, whichever codec read it.
+uint32_t RankOf(const fbdirect::TensorView& v) { return v.rank; }
+int64_t DimOf(const fbdirect::TensorView& v, uint32_t d) { return v.Dim(d); }
+uint32_t RankOf(const kservedirect::InputView& v) { return static_cast<uint32_t>(v.dims.size()); }
+int64_t DimOf(const kservedirect::InputView& v, uint32_t d) { return v.dims[d]; }
+
+// Points `direct` (the model's inputs, in model order) at the tensors a fast path read: they must be exactly the
+// model's (as many, each model input named once, of its dtype, with the dims the model fixes, data of the length the
+// dims give and aligned to its element size) and hold at most `max_elements` elements. False (and `direct` holding no
+// pointers) declines. Sets `elements` (all inputs) and `first_dim` (dim 0 of the first model input, 1 for a scalar).
+template <typename View>
+bool BindInputs(std::vector<InputTensor>* direct, const std::vector<TensorInfo>& declared_inputs, const std::vector<View>& sent,
+                double max_elements, double* elements, double* first_dim) {
   constexpr int64_t kMaxDim = 9007199254740991 / 16;
-  double elements_total = 0;
-  double first_dim = 1;
-  bool fits = true;
-  for (std::size_t i = 0; i < direct_inputs_.size() && fits; ++i) {
-    InputTensor& input = direct_inputs_[i];
-    const std::vector<int64_t>& declared = metadata.inputs[i].shape;
-    const fbdirect::TensorView* sent = nullptr;
-    for (const auto& candidate : fb_request_.inputs) {
+  *elements = 0;
+  *first_dim = 1;
+  bool fits = sent.size() == direct->size();
+  for (std::size_t i = 0; i < direct->size() && fits; ++i) {
+    InputTensor& input = (*direct)[i];
+    const std::vector<int64_t>& declared = declared_inputs[i].shape;
+    const View* match = nullptr;
+    for (const View& candidate : sent) {
       if (candidate.name == input.name) {
-        sent = &candidate;
+        match = &candidate;
         break;
       }
     }
     const std::size_t element_size = ElementSize(input.type);
-    if (sent == nullptr || sent->type != input.type || element_size == 0 || input.type == ElementType::kString ||
-        sent->rank != declared.size()) {
+    if (match == nullptr || match->type != input.type || element_size == 0 || input.type == ElementType::kString ||
+        RankOf(*match) != declared.size()) {
       fits = false;
       break;
     }
-    input.shape.resize(sent->rank);
-    double elements = 1;
-    for (uint32_t d = 0; d < sent->rank; ++d) {
-      const int64_t dim = sent->Dim(d);
-      if (dim < 0 || dim > kMaxDim || (declared[d] >= 0 && declared[d] != dim)) {
-        fits = false;
-        break;
-      }
+    const uint32_t rank = RankOf(*match);
+    input.shape.resize(rank);
+    double count = 1;
+    for (uint32_t d = 0; d < rank && fits; ++d) {
+      const int64_t dim = DimOf(*match, d);
+      if (dim < 0 || dim > kMaxDim || (declared[d] >= 0 && declared[d] != dim)) fits = false;
       input.shape[d] = dim;
-      elements *= static_cast<double>(dim);
+      count *= static_cast<double>(dim);
     }
-    if (!fits || elements > static_cast<double>(kMaxDim) ||
-        static_cast<double>(sent->data_length) != elements * static_cast<double>(element_size) ||
-        reinterpret_cast<std::uintptr_t>(sent->data) % element_size != 0) {
+    if (!fits || count > static_cast<double>(kMaxDim) ||
+        static_cast<double>(match->data_length) != count * static_cast<double>(element_size) ||
+        reinterpret_cast<std::uintptr_t>(match->data) % element_size != 0) {
       fits = false;
       break;
     }
-    if (i == 0 && sent->rank > 0) first_dim = static_cast<double>(input.shape[0]);
-    elements_total += elements;
-    input.data = sent->data;
-    input.byte_length = sent->data_length;
+    if (i == 0 && rank > 0) *first_dim = static_cast<double>(input.shape[0]);
+    *elements += count;
+    input.data = match->data;
+    input.byte_length = match->data_length;
   }
-  if (!fits || elements_total > max_elements) {
-    for (auto& input : direct_inputs_) input.data = nullptr;
-    return env.Undefined();
+  if (!fits || *elements > max_elements) {
+    for (auto& input : *direct) input.data = nullptr;
+    return false;
   }
-  // The outputs: those named (each a model output, once), or all; every one numeric.
-  const auto& model_outputs = metadata.outputs;
+  return true;
+}
+
+}  // namespace
+
+bool SessionObject::SelectDirectOutputs(const std::vector<std::string_view>& wanted, bool (*writable)(const TensorInfo&)) {
+  const auto& model_outputs = session_->metadata().outputs;
   direct_output_names_.clear();
-  const auto numeric = [](const TensorInfo& output) {
-    return output.kind == "tensor" && output.onnx_type != static_cast<int>(ElementType::kString) &&
-           fbdirect::DataTypeOf(static_cast<ElementType>(output.onnx_type)) >= 0;
-  };
-  if (fb_request_.outputs.empty()) {
+  if (wanted.empty()) {
     for (const auto& output : model_outputs) {
-      if (!numeric(output)) fits = false;
+      if (!writable(output)) return false;
       direct_output_names_.push_back(output.name);
     }
-  } else {
-    for (std::size_t i = 0; i < fb_request_.outputs.size() && fits; ++i) {
-      const std::string_view wanted = fb_request_.outputs[i];
-      const TensorInfo* found = nullptr;
-      for (const auto& output : model_outputs) {
-        if (output.name == wanted) found = &output;
-      }
-      for (std::size_t j = 0; j < i; ++j) {
-        if (fb_request_.outputs[j] == wanted) found = nullptr;
-      }
-      if (found == nullptr || !numeric(*found)) fits = false;
-      else direct_output_names_.push_back(found->name);
+    return true;
+  }
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    const TensorInfo* found = nullptr;
+    for (const auto& output : model_outputs) {
+      if (output.name == wanted[i]) found = &output;
     }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (wanted[j] == wanted[i]) found = nullptr;
+    }
+    if (found == nullptr || !writable(*found)) return false;
+    direct_output_names_.push_back(found->name);
   }
-  if (!fits) {
-    for (auto& input : direct_inputs_) input.data = nullptr;
-    return env.Undefined();
+  return true;
+}
+
+bool SessionObject::DirectPathClosed(const Napi::CallbackInfo& info, std::size_t require_empty_queue_arg, std::size_t io_arg,
+                                     std::size_t io_length) {
+  Napi::Env env = info.Env();
+  if (!session_) ThrowInvalidArgument(env, "session was released");
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowInvalidArgument(env, "the message must be a Uint8Array");
   }
-  const bool measure_cpu = elements_total > cpu_threshold;
+  if (!info[io_arg].IsTypedArray() || info[io_arg].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[io_arg].As<Napi::TypedArray>().ElementLength() < io_length) {
+    ThrowInvalidArgument(env, "io must be a Float64Array of at least " + std::to_string(io_length) + " elements");
+  }
+  // As runDirect: batching, priority levels, or a request still queued while the version turns inline.
+  return queue_->policy().enabled || queue_->policy().num_levels() > 1 ||
+         (info[require_empty_queue_arg].ToBoolean().Value() && !queue_->NoneWaiting());
+}
+
+Status SessionObject::RunBoundInputs(double elements, double* io) {
+  const bool measure_cpu = elements > io[3];
   const int64_t start = SteadyClock::Instance().NowMicros();
   const int64_t cpu_start = measure_cpu ? ThreadCpuMicros() : 0;
   Status status = session_->Run(direct_inputs_, direct_output_names_, &direct_outputs_, nullptr);
   const int64_t cpu_end = measure_cpu ? ThreadCpuMicros() : 0;
   const int64_t end = SteadyClock::Instance().NowMicros();
   for (auto& input : direct_inputs_) input.data = nullptr;
-  if (!status.ok()) throw MakeJsError(env, status);
+  if (!status.ok()) return status;
+  OutputBounds bounds;
+  bounds.max_bytes = io[1] < 0 ? -1 : static_cast<int64_t>(io[1]);
   const std::string over = OutputsOverBounds(direct_outputs_, bounds);
   if (!over.empty()) {
     direct_outputs_.clear();
-    throw OutputsTooLargeError(env, over);
+    return Status(StatusCode::kCapacity, over);
   }
+  io[0] = static_cast<double>(end - start);
+  io[1] = measure_cpu ? static_cast<double>(cpu_end - cpu_start) : -1;
+  io[2] = elements;
+  queue_->RecordExecution(1, 1, ExecutionPhases{0, end - start, SteadyClock::Instance().NowMicros() - end});
+  return Status::Ok();
+}
+
+Napi::Value SessionObject::RunFlatBuffers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (DirectPathClosed(info, 2, 1, 4)) return env.Undefined();
+  if (!info[3].IsNumber() || !info[4].IsNumber()) ThrowInvalidArgument(env, "version and protocolVersion must be numbers");
+  Napi::Uint8Array message = info[0].As<Napi::Uint8Array>();
+  double* io = info[1].As<Napi::Float64Array>().Data();
+  if (!fbdirect::ReadRequest(message.Data(), message.ByteLength(), &fb_request_)) return env.Undefined();
+  double elements = 0, first_dim = 1;
+  if (!BindInputs(&direct_inputs_, session_->metadata().inputs, fb_request_.inputs, io[2], &elements, &first_dim)) return env.Undefined();
+  const auto numeric = [](const TensorInfo& output) {
+    return output.kind == "tensor" && fbdirect::DataTypeOf(static_cast<ElementType>(output.onnx_type)) >= 0;
+  };
+  if (!SelectDirectOutputs(fb_request_.outputs, numeric)) {
+    for (auto& input : direct_inputs_) input.data = nullptr;
+    return env.Undefined();
+  }
+  const Status status = RunBoundInputs(elements, io);
+  if (status.code() == StatusCode::kCapacity) throw OutputsTooLargeError(env, status.message());
+  if (!status.ok()) throw MakeJsError(env, status);
   fb_outputs_.resize(direct_outputs_.size());
   for (std::size_t i = 0; i < direct_outputs_.size(); ++i) {
     const OutputTensor& output = direct_outputs_[i];
@@ -491,11 +524,65 @@ Napi::Value SessionObject::RunFlatBuffers(const Napi::CallbackInfo& info) {
                           info[3].As<Napi::Number>().Int64Value(), fb_outputs_);
   fb_outputs_.clear();
   direct_outputs_.clear();
-  io[0] = static_cast<double>(end - start);
-  io[1] = measure_cpu ? static_cast<double>(cpu_end - cpu_start) : -1;
-  io[2] = elements_total;
   io[3] = first_dim;
-  queue_->RecordExecution(1, 1, ExecutionPhases{0, end - start, SteadyClock::Instance().NowMicros() - end});
+  return answer;
+}
+
+Napi::Value SessionObject::RunKserveBinary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (DirectPathClosed(info, 3, 2, 5)) return env.Undefined();
+  if (!info[1].IsNumber() || !info[4].IsString() || !info[5].IsNumber()) {
+    ThrowInvalidArgument(env, "headerLength and version must be numbers, model a string");
+  }
+  Napi::Uint8Array body = info[0].As<Napi::Uint8Array>();
+  double* io = info[2].As<Napi::Float64Array>().Data();
+  const double header_length = info[1].As<Napi::Number>().DoubleValue();
+  if (!(header_length >= 0 && header_length <= static_cast<double>(body.ByteLength()))) return env.Undefined();
+  if (!kservedirect::ReadRequest(body.Data(), body.ByteLength(), static_cast<std::size_t>(header_length), &kserve_document_,
+                                 &kserve_request_)) {
+    return env.Undefined();
+  }
+  const std::string model = info[4].As<Napi::String>().Utf8Value();
+  if (!kservedirect::PlainJsonText(model)) return env.Undefined();
+  double elements = 0, first_dim = 1;
+  if (!BindInputs(&direct_inputs_, session_->metadata().inputs, kserve_request_.inputs, io[2], &elements, &first_dim)) {
+    return env.Undefined();
+  }
+  const auto writable = [](const TensorInfo& output) {
+    return output.kind == "tensor" && kservedirect::DatatypeName(static_cast<ElementType>(output.onnx_type)) != nullptr &&
+           kservedirect::PlainJsonText(output.name);
+  };
+  if (!SelectDirectOutputs(kserve_request_.outputs, writable)) {
+    for (auto& input : direct_inputs_) input.data = nullptr;
+    return env.Undefined();
+  }
+  const Status status = RunBoundInputs(elements, io);
+  if (status.code() == StatusCode::kCapacity) throw OutputsTooLargeError(env, status.message());
+  if (!status.ok()) throw MakeJsError(env, status);
+  kserve_outputs_.resize(direct_outputs_.size());
+  std::size_t binary = 0;
+  for (std::size_t i = 0; i < direct_outputs_.size(); ++i) {
+    const OutputTensor& output = direct_outputs_[i];
+    if (kservedirect::DatatypeName(output.type) == nullptr) {
+      direct_outputs_.clear();
+      throw MakeJsError(env, Status(StatusCode::kInference, "output '" + output.name + "' is not a numeric tensor"));
+    }
+    kserve_outputs_[i] = kservedirect::OutputView{direct_output_names_[i], output.type, output.shape.data(), output.shape.size(),
+                                                  output.data, output.byte_length};
+    binary += output.byte_length;
+  }
+  const std::string header = kservedirect::ResponseHeader(model, info[5].As<Napi::Number>().Int64Value(), kserve_request_, kserve_outputs_);
+  Napi::Buffer<uint8_t> answer = Napi::Buffer<uint8_t>::New(env, header.size() + binary);
+  std::memcpy(answer.Data(), header.data(), header.size());
+  std::size_t at = header.size();
+  for (const auto& output : kserve_outputs_) {
+    if (output.data_length > 0) std::memcpy(answer.Data() + at, output.data, output.data_length);
+    at += output.data_length;
+  }
+  kserve_outputs_.clear();
+  direct_outputs_.clear();
+  io[3] = first_dim;
+  io[4] = static_cast<double>(header.size());
   return answer;
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/fb_direct_codec.h"
+#include "core/kserve_direct_codec.h"
 #include "core/batch_scheduler.h"
 #include "core/sequence_table.h"
 #include "ort/model_session.h"
@@ -98,6 +99,15 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   Throws as runDirect does: TypeError (code INVALID_ARGUMENT) for malformed arguments, {code:
   //   'RESOURCE_EXHAUSTED'} for outputs over maxOutputBytes, ORT's {code, ortCode, message} when the run fails.
   Napi::Value RunFlatBuffers(const Napi::CallbackInfo& info);
+  // [sync] runKserveBinary(body, headerLength, io, requireEmptyQueue, model, version) → Buffer, or undefined having
+  //   run nothing. The KServe binary-extension fast path, as runFlatBuffers: reads the JSON header
+  //   (core/kserve_direct_codec.h) and the tensors' bytes after it in place, runs, and returns the answer: the JSON
+  //   header the general path would write (naming `model` and `version`), then every output's raw bytes. Declines
+  //   (undefined) as runFlatBuffers does, and for headers over 4 KiB, any key the fast path does not know (timeouts,
+  //   priorities, sequences, route keys, JSON data, classification), an output answered as JSON, and names or ids
+  //   JSON would escape. io as runFlatBuffers', at least 5 long: out, io[4] is the answer's JSON header length.
+  //   Throws as runFlatBuffers does.
+  Napi::Value RunKserveBinary(const Napi::CallbackInfo& info);
   // [sync] stats() → {enqueued, rejectedFull, expired, terminated, batches, tasksRun, rowsRun, paddedRows, queued,
   // running, batchSizes: [{batchSize, executions, inputMicros, inferMicros, outputMicros}], executedRequests,
   // requestInputMicros, requestInferMicros, requestOutputMicros} (terminated: runs stopped past their deadline;
@@ -129,9 +139,22 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   std::vector<InputTensor> direct_inputs_;
   std::vector<OutputTensor> direct_outputs_;
   std::vector<std::string> direct_output_names_;
-  // runFlatBuffers' scratch, likewise.
+  // Whether a fast path must leave this request to the general one before reading it (batching, priority levels, a
+  // request still queued while the version turns inline); throws TypeError for a non-Uint8Array message (arg 0) or
+  // an io (arg io_arg) that is not a Float64Array of io_length.
+  bool DirectPathClosed(const Napi::CallbackInfo& info, std::size_t require_empty_queue_arg, std::size_t io_arg, std::size_t io_length);
+  // Sets direct_output_names_ to `wanted` (every model output when empty); false when one is unknown, repeated or
+  // not `writable` by the fast path's codec.
+  bool SelectDirectOutputs(const std::vector<std::string_view>& wanted, bool (*writable)(const TensorInfo&));
+  // Runs direct_inputs_ (bound by a fast path) into direct_outputs_, reading the thread CPU clock when `elements`
+  // passes io[3]; writes io[0..2] (compute µs, CPU µs or -1, elements). kCapacity: outputs over io[1] bytes.
+  Status RunBoundInputs(double elements, double* io);
+  // The fast paths' scratch, likewise.
   fbdirect::RequestView fb_request_;
   std::vector<fbdirect::OutputView> fb_outputs_;
+  JsonDocument kserve_document_;
+  kservedirect::RequestView kserve_request_;
+  std::vector<kservedirect::OutputView> kserve_outputs_;
 };
 
 }  // namespace ortserve

@@ -96,6 +96,20 @@ export interface RunResult {
 }
 export type ProviderOutcome = NativeProviderOutcome;
 
+/** The limits a fast path applies before and after its run. */
+export interface DirectLimits {
+  maxResponseBytes: number;
+  maxRequestElements: number;
+}
+
+/** A fast path's answer: the encoded bytes, the run's figures, the batch size, and (KServe) the JSON header's length. */
+export interface DirectRun {
+  bytes: Buffer;
+  info: RunInfo;
+  rows: number;
+  headerLength: number;
+}
+
 // ONNX Runtime's OrtErrorCode names, so messages keep ORT's own verdict.
 const ORT_ERROR_NAMES = [
   'OK', 'FAIL', 'INVALID_ARGUMENT', 'NO_SUCHFILE', 'NO_MODEL', 'ENGINE_ERROR', 'RUNTIME_EXCEPTION',
@@ -191,7 +205,7 @@ export class ModelSession {
     // sequence table feeds, takes runInline instead, as does one with string inputs.
     const numericInputs = this.signature.inputs.every((s) => s.dtype !== 'string' && s.dtype !== 'unsupported');
     const slots = this.signature.inputs.length + this.signature.outputs.length;
-    this.directIo = numericInputs && !this.stateful ? new Float64Array(2 + 65 * slots) : undefined;
+    this.directIo = numericInputs && !this.stateful ? new Float64Array(Math.max(5, 2 + 65 * slots)) : undefined;
   }
 
   /** Loads `path` on a native thread. Rejects with ERR_MODEL_LOAD naming the path and ORT's reason. */
@@ -355,8 +369,21 @@ export class ModelSession {
    * NativeSession.runFlatBuffers). The caller then takes the general path, which answers in full. Counts the request
    * and feeds the execution mode as start() does. Throws as start() does for a failed run.
    */
-  startFlatBuffers(message: Uint8Array, version: number, protocolVersion: number,
-                   limits: { maxResponseBytes: number; maxRequestElements: number }): { bytes: Buffer; info: RunInfo; rows: number } | undefined {
+  startFlatBuffers(message: Uint8Array, version: number, protocolVersion: number, limits: DirectLimits): DirectRun | undefined {
+    return this.startDirect(limits, (native, io, requireEmptyQueue) => native.runFlatBuffers(message, io, requireEmptyQueue, version, protocolVersion));
+  }
+
+  /**
+   * The KServe binary-extension fast path (native runKserveBinary), as startFlatBuffers: `body` is the whole /infer
+   * body with its JSON header's length; the answer is the JSON header naming `model` and `version`, then the
+   * outputs' bytes, and `headerLength` says where one ends.
+   */
+  startKserveBinary(body: Uint8Array, headerLength: number, model: string, version: number, limits: DirectLimits): DirectRun | undefined {
+    return this.startDirect(limits, (native, io, requireEmptyQueue) => native.runKserveBinary(body, headerLength, io, requireEmptyQueue, model, version));
+  }
+
+  /** The fast paths' common part: the inline check, the limits in, the counters and execution mode after. */
+  private startDirect(limits: DirectLimits, call: (native: NativeSession, io: Float64Array, requireEmptyQueue: boolean) => Buffer | undefined): DirectRun | undefined {
     const io = this.directIo;
     if (io === undefined || this.natives.length !== 1 || !this.executionMode.inline()) return undefined;
     const started = performance.now();
@@ -366,7 +393,7 @@ export class ModelSession {
     io[3] = this.executionMode.cpuThreshold();
     let bytes: Buffer | undefined;
     try {
-      bytes = this.natives[0]!.runFlatBuffers(message, io, this.executionMode.switching, version, protocolVersion);
+      bytes = call(this.natives[0]!, io, this.executionMode.switching);
     } catch (err) {
       this.counters.failure++;
       throw fromNativeError(err, 'running the model');
@@ -384,7 +411,7 @@ export class ModelSession {
     c.requestMicros += Math.round((performance.now() - started) * 1000);
     c.computeMicros += computeMicros;
     c.inlineRuns++;
-    return { bytes, info, rows };
+    return { bytes, info, rows, headerLength: io[4]! };
   }
 
   /** Adds a successful request to the counters. */

@@ -247,6 +247,12 @@ export interface NativeSession {
    * [computeMicros, threadCpuMicros or -1, input elements, first input's first dim].
    */
   runFlatBuffers(message: Uint8Array, io: Float64Array, requireEmptyQueue: boolean, version: number, protocolVersion: number): Buffer | undefined;
+  /**
+   * [sync] The KServe binary-extension fast path, as runFlatBuffers: `body` is the /infer body, its first
+   * `headerLength` bytes the JSON header; returns the answer (JSON header naming `model` and `version`, then the
+   * outputs' bytes) with io[4] = its header's length, or undefined having run nothing.
+   */
+  runKserveBinary(body: Uint8Array, headerLength: number, io: Float64Array, requireEmptyQueue: boolean, model: string, version: number): Buffer | undefined;
   /** [sync] Counters of the model's queue. */
   stats(): NativeQueueStats;
   /** [sync] No new requests; queued and running ones finish, then the session is freed. */

@@ -5,9 +5,9 @@ import { nativeAddon } from '../../engine/native-binding.js';
 import type { DType } from '../../engine/tensor.js';
 import type { CallLimits, InferResponse } from '../../inference/infer-request.js';
 import { listedInputNames, withPriority } from '../../inference/infer-request.js';
-import { expireIfPast, runInference } from '../../inference/run-inference.js';
-import { requestStats, type ProtocolId } from '../../inference/request-stats.js';
-import { releaseNextTurn } from '../../inference/run-on-version.js';
+import { runInference } from '../../inference/run-inference.js';
+import type { ProtocolId } from '../../inference/request-stats.js';
+import { runDirect } from '../../inference/direct-run.js';
 import { sequenceFromParameters } from '../../inference/sequence-request.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import type { ModelRegistry, VersionSelector } from '../../registry/model-registry.js';
@@ -30,7 +30,7 @@ const fbDtypeName = (d: DType | 'unsupported'): string => d;
  * `limitsFor` turns the request's own timeout_micros (0 = none) into its limits under the one deadline rule, counted
  * from when the request arrived; its signal drops the request if it has not started. `protocol`: HTTP or WebSocket.
  * `heldBytes`: the body's bytes the front end already counts in flight (InferRequest.heldBytes). `fastPath`: try
- * the one-call path first (runDirect below).
+ * the one-call path first (runFast below).
  */
 export function runFlatBuffersInfer(
   registry: ModelRegistry,
@@ -41,7 +41,7 @@ export function runFlatBuffersInfer(
   heldBytes = 0,
   fastPath = true,
 ): FbInferResult | Promise<FbInferResult> {
-  const direct = fastPath ? runDirect(registry, bytes, limitsFor, sizes, protocol) : undefined;
+  const direct = fastPath ? runFast(registry, bytes, limitsFor, sizes, protocol) : undefined;
   if (direct !== undefined) return direct;
   let id = '';
   let model = '';
@@ -79,47 +79,24 @@ export function runFlatBuffersInfer(
 /**
  * The fast path of runFlatBuffersInfer: a plain request (no timeout, priority, sequence or BYTES; see
  * native/core/fb_direct_codec.h) to a numeric model version that runs inline now is read, run and answered by one
- * addon call, with no JS objects for its tensors (ModelSession.startFlatBuffers). Returns undefined, having run
- * nothing and counted nothing, for every request it does not take, so the general path answers those in full, errors
- * included. A run that fails is answered here, as the general path answers it. Why: for a model of a few µs, the
- * general path's decoding into tensor objects, its checks by name and its FlatBuffers builder cost several times the
- * run (README, Architecture, the FlatBuffers fast path).
+ * addon call, with no JS objects for its tensors (ModelSession.startFlatBuffers, src/inference/direct-run.ts).
+ * Returns undefined, having run nothing and counted nothing, for every request it does not take, so the general
+ * path answers those in full, errors included. Why: for a model of a few µs, the general path's decoding into tensor
+ * objects, its checks by name and its FlatBuffers builder cost several times the run (README, Architecture).
  */
-function runDirect(registry: ModelRegistry, bytes: Uint8Array, limitsFor: (timeoutMicros: number) => CallLimits,
-                   sizes: RequestSizes, protocol: ProtocolId): FbInferResult | undefined {
+function runFast(registry: ModelRegistry, bytes: Uint8Array, limitsFor: (timeoutMicros: number) => CallLimits,
+                 sizes: RequestSizes, protocol: ProtocolId): FbInferResult | undefined {
   const route = nativeAddon().flatBuffersRoute(bytes);
   if (route === undefined) return undefined;
   const [model, version, label, routeKey, id] = route;
-  try {
-    expireIfPast(limitsFor(0));
-  } catch {
-    return undefined;
-  }
   const selector: VersionSelector = {};
   if (version > 0) selector.version = version;
   if (label !== '') selector.label = label;
   if (routeKey !== '') selector.routeKey = routeKey;
-  const handle = registry.acquirePlain(model, selector);
-  if (handle === undefined) return undefined;
-  const v = handle.version;
-  const received = performance.now();
-  let ran: ReturnType<typeof v.session.startFlatBuffers>;
-  try {
-    ran = v.session.startFlatBuffers(bytes, v.version, PROTOCOL_VERSION, sizes.limits);
-    if (ran === undefined) {
-      handle.finish();
-      return undefined;
-    }
-    // Counted in flight as the general path counts an answer: until the turn after it is built.
-    releaseNextTurn([sizes.inFlight.reserve(ran.bytes.length, 'the answer')]);
-  } catch (err) {
-    handle.finish(err);
-    requestStats(registry, v.session, v.model, v.version).failed(protocol, received, err);
-    registry.logRequestFailure(v.model, v.version, err);
-    const error = toOrtServeError(err);
-    return { bytes: encodeErrorResponse(id, model, error), status: error.httpStatus, id };
-  }
-  handle.finish();
-  requestStats(registry, v.session, v.model, v.version).succeeded(protocol, received, ran.info, ran.rows);
-  return { bytes: ran.bytes, status: 200, id };
+  const outcome = runDirect(registry, model, selector, limitsFor(0), sizes, protocol,
+    (v) => v.session.startFlatBuffers(bytes, v.version, PROTOCOL_VERSION, sizes.limits));
+  if (outcome === undefined) return undefined;
+  if ('run' in outcome) return { bytes: outcome.run.bytes, status: 200, id };
+  const error = toOrtServeError(outcome.error);
+  return { bytes: encodeErrorResponse(id, model, error), status: error.httpStatus, id };
 }

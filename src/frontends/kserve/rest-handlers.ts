@@ -8,6 +8,7 @@ import type { VersionSelector } from '../../registry/model-version.js';
 import type { HttpExchange } from '../http/http-exchange.js';
 import { datatypeOf } from './datatypes.js';
 import { listedInputNames, withPriority, type InferResponse } from '../../inference/infer-request.js';
+import { runDirect } from '../../inference/direct-run.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
 import { Protocol } from '../../inference/request-stats.js';
 import type { RequestSizes } from '../../inference/request-size.js';
@@ -37,6 +38,8 @@ export interface KserveRestContext {
   jsonJsInlineBytes?: number;
   /** The management API: when it is on, server metadata lists the model_repository extension it serves. */
   management: ManagementContext;
+  /** Whether plain binary-extension requests to inline versions take the one-call fast path (--binary_fast_path). */
+  fastPath?: boolean;
 }
 
 /** The request headers the KServe routes need. uWS frees the request when the route callback returns, so copy first. */
@@ -62,10 +65,25 @@ function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRout
   const selector = versionSelector(model, route.version ?? '');
   checkServable(ctx.registry, model, selector);
   const length = headerLength(headers.inferenceHeaderLength);
+  if (length !== undefined && ctx.fastPath === true && answeredFast(ex, ctx, model, selector, body, length)) return;
   const limits = { maxJsonDepth: ctx.maxJsonDepth, maxBodyBytes: ctx.maxBodyBytes, sizeLimits: ctx.sizes.limits };
   const where = { offthreadBytes: ctx.jsonOffthreadBytes ?? 0, jsInlineBytes: ctx.jsonJsInlineBytes ?? Infinity, onKey: declaredInputOnKeySpec(limits) };
   return parseEarly(restInferJson(body, length), restJsonLimits(limits), where,
     (early) => infer(ex, ctx, model, selector, decodeRestInfer(body, length, limits, early), early), (err: unknown) => ex.sendError(err));
+}
+
+/**
+ * The binary extension's fast path: a plain request (native/core/kserve_direct_codec.h) to a numeric version that
+ * runs inline now is read, run and answered in one addon call (src/inference/direct-run.ts). False, having run and
+ * counted nothing, for every request it does not take: the general path below answers those, errors included.
+ */
+function answeredFast(ex: HttpExchange, ctx: KserveRestContext, model: string, selector: VersionSelector, body: Buffer, length: number): boolean {
+  const outcome = runDirect(ctx.registry, model, withRouteKey(selector, ex.routeKey), ex.callLimits(ctx.restTimeoutMs), ctx.sizes, Protocol.kserveRest,
+    (v) => v.session.startKserveBinary(body, length, v.model, v.version, ctx.sizes.limits));
+  if (outcome === undefined) return false;
+  if ('error' in outcome) ex.sendError(outcome.error);
+  else ex.sendBytes(200, 'application/octet-stream', outcome.run.bytes, { 'Inference-Header-Content-Length': String(outcome.run.headerLength) });
+  return true;
 }
 
 /** Runs a decoded infer request; answers directly when the run went inline, else when its promise settles (never rejecting). */

@@ -135,8 +135,13 @@ export function parseEarly(
   return settled instanceof Promise ? settled.catch(onError) : settled;
 }
 
-/** decode(body) using an early parse when there was one, else decodeJsonBody. */
-export function decodeEarly<T>(early: EarlyParse, body: Uint8Array, limits: JsonParseLimits, decode: (json: JsonValue) => T): T {
+/**
+ * decode(body) using an early parse when there was one, else decodeJsonBody. A body shorter than `jsBelowBytes` with
+ * no early parse goes straight to the JS parser: for small bodies of objects and strings (a KServe binary header,
+ * a few dozen values) building the addon's tree through N-API costs more than the JS parser's whole parse.
+ */
+export function decodeEarly<T>(early: EarlyParse, body: Uint8Array, limits: JsonParseLimits, decode: (json: JsonValue) => T, jsBelowBytes = 0): T {
+  if (early === undefined && body.length < jsBelowBytes) return decode(parseJson(body, limits));
   if (early === undefined) return decodeJsonBody(body, limits, decode);
   if (early.error !== undefined) throw early.error;
   // Declined: a small body, or (rare) a valid form the native reader does not take, nesting past its depth cap.

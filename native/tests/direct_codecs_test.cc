@@ -1,6 +1,7 @@
-// fb_direct_codec tests: a message the JS encoder wrote reads back field by field, declined fields decline, and
-// truncations and seeded byte mutations never read outside the message (run under ASan+UBSan by
-// scripts/native-tests.mjs); a written response lays out as the format requires.
+// The fast paths' codecs (fb_direct_codec, kserve_direct_codec): a request reads back field by field, declined
+// forms decline, and truncations and seeded byte mutations never read outside the message (run under ASan+UBSan by
+// scripts/native-tests.mjs); a written FlatBuffers response lays out as the format requires.
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "core/fb_direct_codec.h"
+#include "core/kserve_direct_codec.h"
 #include "tests/check.h"
 
 using namespace ortserve;
@@ -142,4 +144,46 @@ TEST(fb_direct_writes_an_aligned_response) {
   CHECK_EQ((data_at + 4) % 16, 0u);
   CHECK(std::memcmp(out + data_at + 4, data, sizeof(data)) == 0);
   CHECK(data_at + 4 + length <= size);
+}
+
+// kserve_direct_codec: the same sweep for the KServe binary-extension reader (a JSON header, then tensor bytes).
+TEST(kserve_direct_reads_a_plain_request_and_survives_mutations) {
+  const std::string header =
+      R"({"id":"r1","inputs":[{"name":"a","shape":[1,3],"datatype":"FP32","parameters":{"binary_data_size":12}},)"
+      R"({"name":"b","shape":[1,2],"datatype":"INT64","parameters":{"binary_data_size":16}}],)"
+      R"("outputs":[{"name":"a_doubled","parameters":{"binary_data":true}}]})";
+  std::vector<uint8_t> seed(header.begin(), header.end());
+  for (int i = 0; i < 28; ++i) seed.push_back(static_cast<uint8_t>(i));
+  const auto read = [&header](const std::vector<uint8_t>& bytes, kservedirect::RequestView* out) {
+    static JsonDocument document;
+    static std::unique_ptr<uint8_t[]> exact;
+    exact.reset(new uint8_t[bytes.size() == 0 ? 1 : bytes.size()]);
+    if (!bytes.empty()) std::memcpy(exact.get(), bytes.data(), bytes.size());
+    return kservedirect::ReadRequest(exact.get(), bytes.size(), std::min(header.size(), bytes.size()), &document, out);
+  };
+  kservedirect::RequestView r;
+  CHECK(read(seed, &r));
+  CHECK(r.has_id && r.id == "r1");
+  CHECK_EQ(r.inputs.size(), 2u);
+  CHECK_EQ(r.outputs.size(), 1u);
+  if (r.inputs.size() == 2) {
+    CHECK(r.inputs[1].type == ElementType::kInt64);
+    CHECK_EQ(r.inputs[1].dims.size(), 2u);
+    CHECK_EQ(r.inputs[1].data_length, 16u);
+    CHECK_EQ(static_cast<int>(r.inputs[1].data[0]), 12);
+  }
+  // Trailing bytes no input claims, and a missing one, decline.
+  std::vector<uint8_t> longer = seed;
+  longer.push_back(0);
+  CHECK(!read(longer, &r));
+  CHECK(!read(std::vector<uint8_t>(seed.begin(), seed.end() - 1), &r));
+  std::mt19937 random(7);
+  int accepted = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::vector<uint8_t> bytes = seed;
+    const int flips = 1 + static_cast<int>(random() % 3);
+    for (int f = 0; f < flips; ++f) bytes[random() % bytes.size()] = static_cast<uint8_t>(random());
+    if (read(bytes, &r)) ++accepted;
+  }
+  CHECK(accepted > 0);
 }
