@@ -161,7 +161,7 @@ function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
     jsonJsInlineBytes: options.jsonJsInlineBytes,
     sizes,
     restTimeoutMs: options.restApiTimeoutInMs,
-    fastPath: options.binaryFastPath,
+    fastPath: options.fastPath,
   };
   const exchange: HttpExchangeOptions = { holdPipelined: options.restHoldPipelined, gate, inFlight: sizes.inFlight, ...(cors === undefined ? {} : { cors }) };
   const kserveCtx = { ...ctx, management };
@@ -297,7 +297,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         registry, maxBodyBytes: options.maxBodyBytes, restTimeoutMs: options.restApiTimeoutInMs, sizes,
         wsMaxBackpressureBytes: options.wsMaxBackpressureBytes, wsMaxInFlight: options.wsMaxInFlight,
         exchange: { holdPipelined: options.restHoldPipelined, ...(cors === undefined ? {} : { cors }) }, gate, inferenceToken,
-        fastPath: options.binaryFastPath,
+        fastPath: options.fastPath,
       });
       gate.addSource(flatBuffers);
       routeRest(app, {

@@ -1,7 +1,7 @@
-// The binary fast paths (one addon call reads, runs and answers a plain FlatBuffers or KServe binary-extension request
-// to an inline numeric version): answers equal an independent forward pass and the general path's, every request they
-// do not take is answered exactly as the general path answers it, and mutated requests get the same answer from a
-// server with the fast paths and one without.
+// The fast paths (one addon call reads, runs and answers a plain FlatBuffers, KServe binary-extension or TF Serving
+// row-form request to an inline numeric version): answers equal an independent forward pass and the general path's,
+// every request they do not take is answered exactly as the general path answers it, and mutated requests get the
+// same answer from a server with the fast paths and one without.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlpModel } from '../scripts/make-example-models.mjs';
@@ -43,9 +43,18 @@ function scalarModel(): Uint8Array {
   } });
 }
 
+/** x float32 [n] → y = x + x, float32 [n]: rank-1 rows, so each prediction is a bare number. */
+function rowsModel(): Uint8Array {
+  return buildModel({ graph: {
+    name: 'rows', inputs: [{ name: 'x', dtype: 'float32', shape: ['n'] }], outputs: [{ name: 'y', dtype: 'float32', shape: ['n'] }],
+    nodes: [{ op: 'Add', inputs: ['x', 'x'], outputs: ['y'] }],
+  } });
+}
+
 const models = (): Record<string, Record<number, Uint8Array>> => {
   const spec: Record<string, Record<number, Uint8Array>> = {
     mlp: { 1: mlpModel(1) }, two: { 1: twoByTwoModel() }, strings: { 1: stringModel() }, scalar: { 1: scalarModel() },
+    scalar_out: { 1: rowsModel() },
   };
   for (const dtype of NUMERIC) spec[`id_${dtype}`] = { 1: identityModel(dtype) };
   return spec;
@@ -56,12 +65,12 @@ let general: TestServer;
 /** Fast-path calls that answered (the addon returned bytes) and that declined, on the fast server. */
 const calls = { answered: 0, declined: 0 };
 
-/** Counts the addon's fast-path outcomes by wrapping runFlatBuffers and runKserveBinary on every loaded session. */
+/** Counts the addon's fast-path outcomes by wrapping its three entry points on every loaded session. */
 function countFastPath(server: TestServer): void {
   for (const name of server.server.registry.modelNames()) {
     const session = server.server.registry.resolve(name)!.session as unknown as { natives: NativeSession[] };
     for (const native of session.natives) {
-      for (const method of ['runFlatBuffers', 'runKserveBinary'] as const) {
+      for (const method of ['runFlatBuffers', 'runKserveBinary', 'runTfPredict'] as const) {
         const original = (native[method] as (...args: unknown[]) => Buffer | undefined).bind(native);
         // The class's methods are read-only; an own property shadows it for this instance.
         Object.defineProperty(native, method, {
@@ -113,7 +122,7 @@ beforeAll(async () => {
   // A budget far above these models' runs: a run slowed by a busy machine does not send a version back to the
   // queue (which the fast path leaves to the general one) in the middle of a comparison.
   fast = await startTestServer(models(), { inlineBudgetMicros: 100_000 });
-  general = await startTestServer(models(), { binaryFastPath: false, inlineBudgetMicros: 100_000 });
+  general = await startTestServer(models(), { fastPath: false, inlineBudgetMicros: 100_000 });
   countFastPath(fast);
   const twoInputs: Record<string, Tensor> = {
     a: { dtype: 'float32', shape: [1, 3], data: new Float32Array([1, 2, 3]) },
@@ -122,6 +131,7 @@ beforeAll(async () => {
   for (const server of [fast, general]) {
     await warm(server, 'mlp', mlpInput([mlpRow(1)]));
     await warm(server, 'two', twoInputs);
+    await warm(server, 'scalar_out', { x: { dtype: 'float32', shape: [2], data: new Float32Array([1, 2]) } });
   }
 }, 60_000);
 afterAll(async () => {
@@ -377,5 +387,97 @@ describe('KServe binary-extension fast path', () => {
     }
     expect(answeredFast).toBeGreaterThan(0);
     expect(((await postKserve(fast, 'two', seed)) as { status: number }).status).toBe(200);
+  });
+});
+
+/** POSTs a TF Serving :predict body; resolves with its status, content type and text. */
+async function postPredict(server: TestServer, model: string, body: string | Buffer): Promise<unknown> {
+  const res = await fetch(`${server.baseUrl}/v1/models/${model}:predict`, { method: 'POST', body });
+  return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+}
+
+describe('TF Serving :predict fast path', () => {
+  it('answers plain row-form bodies in one addon call, equal to an independent forward pass', async () => {
+    const before = calls.answered;
+    for (let i = 0; i < 30; i++) {
+      const rows = [mlpRow(i), mlpRow(3 * i - 2), mlpRow(-i)];
+      const res = await fetch(`${fast.baseUrl}/v1/models/mlp:predict`, { method: 'POST', body: JSON.stringify({ instances: rows }) });
+      expect(res.status).toBe(200);
+      const body = await res.json() as { predictions: number[][] };
+      expect(closeTo(body.predictions, mlpReference(rows, 1))).toBe(true);
+    }
+    expect(calls.answered - before).toBeGreaterThanOrEqual(25);
+  });
+
+  it('writes the same bytes as the general path: float edge values, NaN and Infinity tokens, rank-1 outputs', async () => {
+    const floats = (n: number, r: () => number) => Array.from({ length: n }, () => {
+      const kind = r();
+      if (kind < 0.05) return 0;
+      if (kind < 0.1) return 1e-40 * r();       // subnormal in float32
+      if (kind < 0.15) return 3e38 * (r() - 0.5); // near float32's range
+      if (kind < 0.2) return Math.round(r() * 1e6);
+      return (r() - 0.5) * 10 ** Math.floor(r() * 16 - 8);
+    });
+    const r = rng(5);
+    const cases: Array<[string, string]> = [];
+    for (let i = 0; i < 20; i++) cases.push(['mlp', JSON.stringify({ instances: [floats(4, r), floats(4, r)] })]);
+    cases.push(['mlp', '{"instances":[[NaN,Infinity,-Infinity,-0]]}']);
+    cases.push(['mlp', '{"instances":[[1e-300,3e38,5e-324,-1.5]]}']);
+    cases.push(['mlp', ' {"instances" : [ [1, 2, 3, 4] ] } ']);
+    for (const dtype of ['float32'] as const) cases.push([`id_${dtype}`, JSON.stringify({ instances: [floats(2, r), floats(2, r), floats(2, r)] })]);
+    cases.push(['scalar_out', '{"instances":[1.5,2.5,-3]}']);
+    for (const [model, body] of cases) {
+      const before = calls.answered;
+      const [a, b] = [await postPredict(fast, model, body), await postPredict(general, model, body)];
+      expect((a as { status: number }).status, body).toBe(200);
+      expect(a, body).toEqual(b);
+      expect(calls.answered - before, `${model} ${body} took the fast path`).toBe(1);
+    }
+  });
+
+  it('answers every body it does not take exactly as the general path does', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['columnar form', 'mlp', '{"inputs":[[1,2,3,4]]}'],
+      ['named rows', 'mlp', '{"instances":[{"x":[1,2,3,4]}]}'],
+      ['a signature name', 'mlp', '{"signature_name":"serving_default","instances":[[1,2,3,4]]}'],
+      ['an unknown signature', 'mlp', '{"signature_name":"other","instances":[[1,2,3,4]]}'],
+      ['an unknown key', 'mlp', '{"instances":[[1,2,3,4]],"extra":1}'],
+      ['ragged rows', 'mlp', '{"instances":[[1,2,3,4],[1,2,3]]}'],
+      ['a wrong row length', 'mlp', '{"instances":[[1,2,3]]}'],
+      ['an empty list', 'mlp', '{"instances":[]}'],
+      ['strings', 'mlp', '{"instances":[["a","b","c","d"]]}'],
+      ['a big integer', 'mlp', '{"instances":[[12345678901234567890,2,3,4]]}'],
+      ['a value past float32', 'mlp', '{"instances":[[1e300,2,3,4]]}'],
+      ['a syntax error', 'mlp', '{"instances":[[1,2,3,4]]'],
+      ['a duplicate key', 'mlp', '{"instances":[[1,2,3,4]],"instances":[[1,2,3,4]]}'],
+      ['a two-input model', 'two', '{"instances":[[1,2,3]]}'],
+      ['an int64 model', 'id_int64', '{"instances":[[1,2],[3,4]]}'],
+      ['an unknown model', 'nope', '{"instances":[[1,2,3,4]]}'],
+      ['a body over 64 KiB', 'mlp', JSON.stringify({ instances: Array.from({ length: 3000 }, (_, i) => mlpRow(i)) })],
+    ];
+    for (const [what, model, body] of cases) {
+      const before = calls.answered;
+      const [a, b] = [await postPredict(fast, model, body), await postPredict(general, model, body)];
+      expect(a, what).toEqual(b);
+      expect(calls.answered - before, `${what}: not answered by the fast path`).toBe(0);
+    }
+  });
+
+  it('mutated bodies: both servers give the same answer to each', async () => {
+    const seed = JSON.stringify({ instances: [[0.5, -1.25, 3, 4e-3], [1, 2, 3, 4]] });
+    const alphabet = '0123456789.-+eE,[]{}" :NaIfity';
+    const r = rng(31);
+    let answeredFast = 0;
+    for (let i = 0; i < 300; i++) {
+      const chars = [...seed];
+      const flips = 1 + Math.floor(r() * 2);
+      for (let f = 0; f < flips; f++) chars[Math.floor(r() * chars.length)] = alphabet[Math.floor(r() * alphabet.length)]!;
+      const body = chars.join('');
+      const before = calls.answered;
+      const [a, b] = [await postPredict(fast, 'mlp', body), await postPredict(general, 'mlp', body)];
+      expect(a, `mutation ${i}: ${body}`).toEqual(b);
+      answeredFast += calls.answered - before;
+    }
+    expect(answeredFast).toBeGreaterThan(0);
   });
 });

@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -106,6 +107,7 @@ Napi::Function SessionObject::Define(Napi::Env env) {
       InstanceMethod<&SessionObject::RunDirect>("runDirect"),
       InstanceMethod<&SessionObject::RunFlatBuffers>("runFlatBuffers"),
       InstanceMethod<&SessionObject::RunKserveBinary>("runKserveBinary"),
+      InstanceMethod<&SessionObject::RunTfPredict>("runTfPredict"),
       InstanceMethod<&SessionObject::Stats>("stats"),
       InstanceMethod<&SessionObject::Release>("release"),
       InstanceMethod<&SessionObject::SequenceStatsJs>("sequenceStats"),
@@ -538,7 +540,7 @@ Napi::Value SessionObject::RunKserveBinary(const Napi::CallbackInfo& info) {
   double* io = info[2].As<Napi::Float64Array>().Data();
   const double header_length = info[1].As<Napi::Number>().DoubleValue();
   if (!(header_length >= 0 && header_length <= static_cast<double>(body.ByteLength()))) return env.Undefined();
-  if (!kservedirect::ReadRequest(body.Data(), body.ByteLength(), static_cast<std::size_t>(header_length), &kserve_document_,
+  if (!kservedirect::ReadRequest(body.Data(), body.ByteLength(), static_cast<std::size_t>(header_length), &json_document_,
                                  &kserve_request_)) {
     return env.Undefined();
   }
@@ -584,6 +586,58 @@ Napi::Value SessionObject::RunKserveBinary(const Napi::CallbackInfo& info) {
   io[3] = first_dim;
   io[4] = static_cast<double>(header.size());
   return answer;
+}
+
+Napi::Value SessionObject::RunTfPredict(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (DirectPathClosed(info, 2, 1, 4)) return env.Undefined();
+  if (!info[3].IsNumber() || !info[4].IsNumber()) ThrowInvalidArgument(env, "maxDepth and maxValues must be numbers");
+  // One float32 input, one output the JSON writers agree on, of rank 1 or more (rows to split).
+  const auto& metadata = session_->metadata();
+  if (direct_inputs_.size() != 1 || direct_inputs_[0].type != ElementType::kFloat32 || metadata.outputs.size() != 1 ||
+      metadata.outputs[0].kind != "tensor" || !tfdirect::Writable(static_cast<ElementType>(metadata.outputs[0].onnx_type)) ||
+      metadata.outputs[0].shape.empty()) {
+    return env.Undefined();
+  }
+  Napi::Uint8Array body = info[0].As<Napi::Uint8Array>();
+  double* io = info[1].As<Napi::Float64Array>().Data();
+  const double max_depth = info[3].As<Napi::Number>().DoubleValue();
+  if (!tfdirect::ReadInstances(body.Data(), body.ByteLength(), static_cast<uint32_t>(std::min(max_depth, 1e9)),
+                               info[4].As<Napi::Number>().DoubleValue(), &json_document_, &tf_instances_)) {
+    return env.Undefined();
+  }
+  // Math.fround of each value, as the general path converts a JSON number for a float32 tensor.
+  tf_floats_.resize(tf_instances_.count);
+  // A finite value past float32's range is the general path's error ("out of range for float32"): leave it to it.
+  for (std::size_t i = 0; i < tf_instances_.count; ++i) {
+    const double v = tf_instances_.values[i];
+    const float f = static_cast<float>(v);
+    if (std::isinf(f) && std::isfinite(v)) return env.Undefined();
+    tf_floats_[i] = f;
+  }
+  tf_input_.resize(1);
+  kservedirect::InputView& input = tf_input_[0];
+  input.name = direct_inputs_[0].name;
+  input.type = ElementType::kFloat32;
+  input.dims = tf_instances_.dims;
+  input.data = reinterpret_cast<const uint8_t*>(tf_floats_.data());
+  input.data_length = tf_floats_.size() * sizeof(float);
+  double elements = 0, first_dim = 1;
+  if (!BindInputs(&direct_inputs_, metadata.inputs, tf_input_, io[2], &elements, &first_dim)) return env.Undefined();
+  direct_output_names_.assign(1, metadata.outputs[0].name);
+  const Status status = RunBoundInputs(elements, io);
+  if (status.code() == StatusCode::kCapacity) throw OutputsTooLargeError(env, status.message());
+  if (!status.ok()) throw MakeJsError(env, status);
+  const OutputTensor& output = direct_outputs_[0];
+  if (!tfdirect::Writable(output.type) || output.shape.empty()) {
+    direct_outputs_.clear();
+    throw MakeJsError(env, Status(StatusCode::kInference, "output '" + output.name + "' is not the tensor the model declares"));
+  }
+  tf_text_.clear();
+  tfdirect::AppendPredictions(&tf_text_, output.type, output.data, output.shape.data(), output.shape.size());
+  direct_outputs_.clear();
+  io[3] = first_dim;
+  return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(tf_text_.data()), tf_text_.size());
 }
 
 Napi::Value SessionObject::Stats(const Napi::CallbackInfo& info) {

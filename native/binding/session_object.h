@@ -8,6 +8,7 @@
 
 #include "core/fb_direct_codec.h"
 #include "core/kserve_direct_codec.h"
+#include "core/tf_direct_codec.h"
 #include "core/batch_scheduler.h"
 #include "core/sequence_table.h"
 #include "ort/model_session.h"
@@ -108,6 +109,13 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   JSON would escape. io as runFlatBuffers', at least 5 long: out, io[4] is the answer's JSON header length.
   //   Throws as runFlatBuffers does.
   Napi::Value RunKserveBinary(const Napi::CallbackInfo& info);
+  // [sync] runTfPredict(body, io, requireEmptyQueue, maxDepth, maxValues) → Buffer, or undefined having run nothing.
+  //   The TF Serving :predict fast path, as runFlatBuffers, for a model of one float32 input and one output of rank
+  //   1 or more (of a type the JSON writers share): reads a body that is exactly {"instances": a rectangular list of
+  //   numbers} (core/tf_direct_codec.h, at most 64 KiB, nesting at most maxDepth, at most maxValues values), runs,
+  //   and returns {"predictions": rows} as UTF-8, byte for byte what the general path writes. io as
+  //   runFlatBuffers'. Throws as runFlatBuffers does.
+  Napi::Value RunTfPredict(const Napi::CallbackInfo& info);
   // [sync] stats() → {enqueued, rejectedFull, expired, terminated, batches, tasksRun, rowsRun, paddedRows, queued,
   // running, batchSizes: [{batchSize, executions, inputMicros, inferMicros, outputMicros}], executedRequests,
   // requestInputMicros, requestInferMicros, requestOutputMicros} (terminated: runs stopped past their deadline;
@@ -152,9 +160,13 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   // The fast paths' scratch, likewise.
   fbdirect::RequestView fb_request_;
   std::vector<fbdirect::OutputView> fb_outputs_;
-  JsonDocument kserve_document_;
+  JsonDocument json_document_;
   kservedirect::RequestView kserve_request_;
   std::vector<kservedirect::OutputView> kserve_outputs_;
+  tfdirect::Instances tf_instances_;
+  std::vector<float> tf_floats_;
+  std::vector<kservedirect::InputView> tf_input_;
+  std::string tf_text_;
 };
 
 }  // namespace ortserve

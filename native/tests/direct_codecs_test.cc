@@ -1,6 +1,6 @@
-// The fast paths' codecs (fb_direct_codec, kserve_direct_codec): a request reads back field by field, declined
-// forms decline, and truncations and seeded byte mutations never read outside the message (run under ASan+UBSan by
-// scripts/native-tests.mjs); a written FlatBuffers response lays out as the format requires.
+// The fast paths' codecs (fb_direct_codec, kserve_direct_codec, tf_direct_codec): a request reads back field by
+// field, declined forms decline, and truncations and seeded byte mutations never read outside the message (run under
+// ASan+UBSan by scripts/native-tests.mjs); answers lay out as their formats require.
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -10,6 +10,7 @@
 
 #include "core/fb_direct_codec.h"
 #include "core/kserve_direct_codec.h"
+#include "core/tf_direct_codec.h"
 #include "tests/check.h"
 
 using namespace ortserve;
@@ -186,4 +187,38 @@ TEST(kserve_direct_reads_a_plain_request_and_survives_mutations) {
     if (read(bytes, &r)) ++accepted;
   }
   CHECK(accepted > 0);
+}
+
+// tf_direct_codec: a plain row-form body reads, others decline, mutations never read outside the body; predictions
+// are written row by row.
+TEST(tf_direct_reads_instances_and_writes_predictions) {
+  const auto read = [](const std::string& text, tfdirect::Instances* out) {
+    static JsonDocument document;
+    static std::unique_ptr<uint8_t[]> exact;
+    exact.reset(new uint8_t[text.size() == 0 ? 1 : text.size()]);
+    if (!text.empty()) std::memcpy(exact.get(), text.data(), text.size());
+    return tfdirect::ReadInstances(exact.get(), text.size(), 64, 1e6, &document, out);
+  };
+  tfdirect::Instances rows;
+  CHECK(read(R"({"instances":[[1,2.5],[3,-4]]})", &rows));
+  CHECK_EQ(rows.dims.size(), 2u);
+  CHECK_EQ(rows.count, 4u);
+  if (rows.count == 4) CHECK(rows.values[1] == 2.5 && rows.values[3] == -4);
+  CHECK(!read(R"({"inputs":[[1,2]]})", &rows));
+  CHECK(!read(R"({"instances":[{"x":[1,2]}]})", &rows));
+  CHECK(!read(R"({"instances":[[1,2]],"signature_name":"serving_default"})", &rows));
+  CHECK(!read(R"({"instances":[]})", &rows));
+  CHECK(!read(R"({"instances":[[1,2],[3]]})", &rows));
+  const std::string seed = R"({"instances":[[0.5,-1.25,3,4e-3],[1,2,3,4]]})";
+  std::mt19937 random(3);
+  for (int round = 0; round < 20000; ++round) {
+    std::string text = seed;
+    text[random() % text.size()] = static_cast<char>(random());
+    read(text, &rows);
+  }
+  const float data[4] = {1.5f, -0.0f, 3.0f, 0.1f};
+  const int64_t shape[2] = {2, 2};
+  std::string out;
+  tfdirect::AppendPredictions(&out, ElementType::kFloat32, data, shape, 2);
+  CHECK_EQ(out, std::string(R"({"predictions":[[1.5,-0.0],[3.0,0.1]]})"));
 }

@@ -382,6 +382,14 @@ export class ModelSession {
     return this.startDirect(limits, (native, io, requireEmptyQueue) => native.runKserveBinary(body, headerLength, io, requireEmptyQueue, model, version));
   }
 
+  /**
+   * The TF Serving :predict fast path (native runTfPredict), as startFlatBuffers: `body` is the whole JSON body, read
+   * under the JSON limits the general path uses (`maxDepth`, `maxValues`); the answer is {"predictions": rows}.
+   */
+  startTfPredict(body: Uint8Array, maxDepth: number, maxValues: number, limits: DirectLimits): DirectRun | undefined {
+    return this.startDirect(limits, (native, io, requireEmptyQueue) => native.runTfPredict(body, io, requireEmptyQueue, maxDepth, maxValues));
+  }
+
   /** The fast paths' common part: the inline check, the limits in, the counters and execution mode after. */
   private startDirect(limits: DirectLimits, call: (native: NativeSession, io: Float64Array, requireEmptyQueue: boolean) => Buffer | undefined): DirectRun | undefined {
     const io = this.directIo;

@@ -253,6 +253,12 @@ export interface NativeSession {
    * outputs' bytes) with io[4] = its header's length, or undefined having run nothing.
    */
   runKserveBinary(body: Uint8Array, headerLength: number, io: Float64Array, requireEmptyQueue: boolean, model: string, version: number): Buffer | undefined;
+  /**
+   * [sync] The TF Serving :predict fast path, as runFlatBuffers, for a body that is exactly {"instances": a list of
+   * numbers} to a model of one float32 input and one output: returns {"predictions": ...} as UTF-8, or undefined
+   * having run nothing.
+   */
+  runTfPredict(body: Uint8Array, io: Float64Array, requireEmptyQueue: boolean, maxDepth: number, maxValues: number): Buffer | undefined;
   /** [sync] Counters of the model's queue. */
   stats(): NativeQueueStats;
   /** [sync] No new requests; queued and running ones finish, then the session is freed. */

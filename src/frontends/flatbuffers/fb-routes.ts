@@ -34,7 +34,7 @@ export interface FlatBuffersContext {
   gate: DrainGate;
   /** Bearer token a request or WebSocket upgrade must carry (--inference_token_file); undefined = none. */
   inferenceToken?: BearerToken | undefined;
-  /** Whether plain requests to inline versions take the one-call fast path (--binary_fast_path); default true. */
+  /** Whether plain requests to inline versions take the one-call fast path (--fast_path); default true. */
   fastPath?: boolean;
 }
 

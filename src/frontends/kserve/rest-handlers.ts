@@ -38,7 +38,7 @@ export interface KserveRestContext {
   jsonJsInlineBytes?: number;
   /** The management API: when it is on, server metadata lists the model_repository extension it serves. */
   management: ManagementContext;
-  /** Whether plain binary-extension requests to inline versions take the one-call fast path (--binary_fast_path). */
+  /** Whether plain binary-extension requests to inline versions take the one-call fast path (--fast_path). */
   fastPath?: boolean;
 }
 

@@ -1,6 +1,7 @@
 // TF Serving REST API handlers: model status, model metadata and :predict, answering with TF Serving's JSON shapes.
 
 import { OrtServeError, clientText, fail } from '../../errors.js';
+import { runDirect } from '../../inference/direct-run.js';
 import { runInference } from '../../inference/run-inference.js';
 import { Protocol } from '../../inference/request-stats.js';
 import { JSON_NAME_STRINGS, RequestTally, type RequestSizes } from '../../inference/request-size.js';
@@ -30,6 +31,8 @@ export interface TfServingRestContext {
   jsonOffthreadBytes?: number;
   /** Larger bodies are never read by the JS JSON parser on the JS thread (--json_js_inline_bytes; absent = no limit). */
   jsonJsInlineBytes?: number;
+  /** Whether plain row-form bodies to inline versions take the one-call fast path (--fast_path). */
+  fastPath?: boolean;
 }
 
 /** TF Serving's REST names inputs by key (`inputs["x"]`), whichever form the body used. */
@@ -58,10 +61,29 @@ function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfSer
   const limits = {
     maxDepth: ctx.maxJsonDepth, maxElements: sizes.maxJsonValues, maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS,
   };
+  if (ctx.fastPath === true && answeredFast(ex, ctx, route, body, limits)) return;
   const where = { offthreadBytes: ctx.jsonOffthreadBytes ?? 0, jsInlineBytes: ctx.jsonJsInlineBytes ?? Infinity };
   return parseEarly(body, limits, where, (early) => predict(ex, ctx, route, body, limits, early),
     (err: unknown) => ex.sendError(err));
 }
+
+/**
+ * The :predict fast path: a body that is exactly {"instances": rows of numbers} to a version of one float32 input and
+ * one output that runs inline now is read, run and answered in one addon call (src/inference/direct-run.ts). False,
+ * having run and counted nothing, for every request it does not take: the general path answers those, errors included.
+ */
+function answeredFast(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute, body: Buffer, limits: { maxDepth: number; maxElements: number }): boolean {
+  if (body.length > TF_FAST_PATH_MAX_BYTES) return false;
+  const outcome = runDirect(ctx.registry, route.model, withRouteKey(route.selector, ex.routeKey), ex.callLimits(ctx.restTimeoutMs), ctx.sizes,
+    Protocol.tfservingRest, (v) => v.session.startTfPredict(body, limits.maxDepth, limits.maxElements, ctx.sizes.limits));
+  if (outcome === undefined) return false;
+  if ('error' in outcome) ex.sendError(outcome.error);
+  else ex.sendBytes(200, 'application/json', outcome.run.bytes);
+  return true;
+}
+
+/** Bodies the :predict fast path reads on the JS thread at most (native/core/tf_direct_codec.h kMaxBodyBytes). */
+const TF_FAST_PATH_MAX_BYTES = 64 * 1024;
 
 /** Runs :predict; directly when the run went inline, else when its promise settles (which never rejects here). */
 function predict(
