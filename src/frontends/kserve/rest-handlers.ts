@@ -16,8 +16,10 @@ import { modelConfig, modelMetadata, modelReady, serverMetadata, serverReady, ve
 import { modelStatistics } from './model-statistics.js';
 import { textInSlices } from '../../protocol/json/json-slices.js';
 import {
-  declaredInputOnKeySpec, decodeRestInfer, headerLength, restInferJson, restInferSteps, restJsonLimits, type RestInferBody, type RestInferRequest,
+  declaredInputOnKeySpec, decodeRestInfer, headerLength, restInferJson, restInferPieces, restInferSteps, restJsonLimits, type RestInferBody,
+  type RestInferRequest,
 } from './rest-codec.js';
+import { answersNatively, writeAnswerNative } from '../../protocol/json/json-answer-native.js';
 import { parseEarly, type EarlyParse } from '../../protocol/json/json-fast-path.js';
 import type { KserveRoute } from './rest-paths.js';
 
@@ -83,6 +85,9 @@ function infer(
   }, listedInputNames(decoded.inputs, datatypeOf));
   // A large JSON answer is built over several turns of the event loop (--json_slice_values); a small one in this turn.
   const reply = (answer: InferResponse): void | Promise<void> => {
+    // A larger one, all JSON, is written by the addon on a worker thread (json-answer-native.ts).
+    const pieces = answersNatively(answer.outputs.values(), ctx.jsonSliceValues) ? restInferPieces(answer, decoded.binaryOutput) : undefined;
+    if (pieces !== undefined) return writeAnswerNative(pieces).then((bytes) => ex.sendBytes(200, 'application/json', bytes));
     const binary: Uint8Array[] = [];
     const send = (json: string) => {
       if (binary.length === 0) ex.sendJson(200, json);

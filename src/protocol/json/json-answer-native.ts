@@ -1,0 +1,56 @@
+// Large REST answers written by the addon on a worker thread: which answers go there, and their tensors as it reads them.
+
+/*
+ * Why: the JS writer (tensor-json.ts, sliced by json-slices.ts) escapes strings, joins parts and encodes the text on
+ * the event-loop thread; even a slice at a time, 16k strings of 3 KB held it over 100 ms (the joins, the UTF-8
+ * encoding of the whole text and the garbage collector are not sliced). The addon writes the same bytes
+ * (native/core/json_answer_text.h) into one Buffer on a libuv worker thread; the JS thread only lists the pieces.
+ * Answers of at most --json_slice_values values (jsonWeight) stay on the JS writer: they are written in one turn
+ * anyway, and a tiny answer is faster without two thread hand-offs. float16/bfloat16 tensors stay on the JS writer
+ * (sliced), as they do when the addon is not there.
+ */
+import type { Buffer } from 'node:buffer';
+import { nativeJsonCodec, type NativeAnswerPiece, type NativeAnswerTensor } from '../../engine/native-binding.js';
+import { type DType, type Tensor, elementCount } from '../../engine/tensor.js';
+import { jsonWeight } from './json-slices.js';
+import type { TensorJsonOptions } from './tensor-json.js';
+
+// The typed array each numeric dtype the addon writes must come in.
+const NATIVE_DATA: Partial<Record<DType, abstract new (...args: never[]) => ArrayBufferView>> = {
+  float32: Float32Array, float64: Float64Array, int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array,
+  uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array, bool: Uint8Array,
+};
+
+/**
+ * `t` as the addon's answer writer reads it (with `shape` in place of its own, e.g. KServe's flat data), or undefined
+ * when the addon cannot write it (float16/bfloat16, or data that does not fit the shape: the JS writer words that).
+ */
+export function nativeAnswerTensor(t: Tensor, opts: TensorJsonOptions, shape: readonly number[] = t.shape): NativeAnswerTensor | undefined {
+  if (t.data.length !== elementCount(shape)) return undefined;
+  if (t.dtype === 'string') return Array.isArray(t.data) ? { data: t.data, shape, isBool: false, b64: opts.bytesAsB64 } : undefined;
+  const kind = NATIVE_DATA[t.dtype];
+  if (kind === undefined || !(t.data instanceof kind)) return undefined;
+  return { data: t.data, shape, isBool: t.dtype === 'bool', b64: false };
+}
+
+/** Whether an answer holding `tensors` is written by the addon: over `sliceValues` values (jsonWeight) and the addon there. */
+export function answersNatively(tensors: Iterable<Tensor>, sliceValues: number): boolean {
+  if (nativeJsonCodec() === undefined) return false;
+  let weight = 0;
+  for (const t of tensors) {
+    weight += jsonWeight(t);
+    if (weight > sliceValues) return true;
+  }
+  return false;
+}
+
+/** The answer's UTF-8 bytes, written on a worker thread; the tensors must not change until the promise settles. */
+export function writeAnswerNative(pieces: readonly NativeAnswerPiece[]): Promise<Buffer> {
+  const codec = nativeJsonCodec();
+  if (codec === undefined) return Promise.reject(new Error('writeAnswerNative: the addon is not loaded'));
+  try {
+    return codec.writeJsonAnswerAsync(pieces);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
