@@ -6,6 +6,7 @@ import { type JsonValue, type JsonObject, isJsonObject } from '../json/json-pars
 import { describeJson, isB64Object, jsonToTensor, rowsToTensor, tensorJsonWriter } from '../json/tensor-json.js';
 import { jsonWeight, rowOf, tensorSteps, textNow, type JsonSteps } from '../json/json-slices.js';
 import { nativeAnswerTensor } from '../json/json-answer-native.js';
+import { isPackedStrings } from '../json/packed-strings.js';
 import type { NativeAnswerPiece, NativeAnswerTensor } from '../../engine/native-binding.js';
 import { isPacked } from '../json/packed-numbers.js';
 
@@ -74,8 +75,8 @@ function isNamedInputs(v: JsonValue | undefined): v is JsonObject {
 }
 
 function decodeRows(instances: JsonValue, specs: ReadonlyArray<SignatureInput>, tally?: RequestTally): Map<string, Tensor> {
-  // A PackedNumbers (native parser) is a non-empty list of bare number rows: the checks below all pass for it.
-  const packed = isPacked(instances);
+  // A PackedNumbers or PackedStrings (native parser) is a non-empty list of bare rows: the checks below all pass for it.
+  const packed = isPacked(instances) || isPackedStrings(instances);
   if (!packed && !Array.isArray(instances)) fail('ERR_BAD_REQUEST', `instances: expected a list of instances, got ${describeJson(instances)}`);
   if (!packed && instances.length === 0) fail('ERR_BAD_REQUEST', 'instances: the list is empty; send at least one instance');
   if (!packed && isNamedInputs(instances[0])) return decodeNamedRows(instances, specs, tally);
