@@ -116,6 +116,23 @@ describe('writeJsonAnswerAsync against the JS writer', () => {
     }
   });
 
+  it('BYTES elements that are consecutive views of one buffer (as the addon makes outputs) go as one span, same bytes', async () => {
+    const separate = [...edgeStrings(), ...randomStrings(5, 4000)];
+    const whole = Buffer.concat(separate);
+    const views: Uint8Array[] = [];
+    let at = 0;
+    for (const s of separate) {
+      views.push(new Uint8Array(whole.buffer, whole.byteOffset + at, s.byteLength));
+      at += s.byteLength;
+    }
+    const t: Tensor = { dtype: 'string', shape: [views.length], data: views };
+    const span = nativeAnswerTensor(t, { bytesAsB64: false });
+    expect(span?.lengths?.length).toBe(views.length);
+    expect(nativeAnswerTensor({ ...t, data: separate }, { bytesAsB64: false })?.lengths).toBeUndefined();
+    await kserveBoth(response([['s', t]]));
+    await tfBoth([{ name: 's', tensor: t }, { name: 's_bytes', tensor: t }]);
+  });
+
   it('every numeric dtype with edge values, several outputs, multi-dim, in KServe and both TF forms', async () => {
     for (const [shape, seed] of [[[40], 1], [[5, 8], 2], [[2, 3, 4], 3], [[1, 1], 4]] as Array<[number[], number]>) {
       const outputs = numericTensors(shape, seed);
@@ -181,6 +198,9 @@ describe('writeJsonAnswerAsync against the JS writer', () => {
       [[{ tensors: [t({ data: [new Uint8Array(1), 'x', 1, 2] })], keys: [], rows: -1 }], /tensors\[0\]\.data\[1\] must be a Uint8Array/],
       [[{ tensors: [t({ data: new Uint16Array(4), isBool: true })], keys: [], rows: -1 }], /bool tensor must be a Uint8Array/],
       [[7], /pieces\[0\] must be a string or an object/],
+      [[{ tensors: [t({ data: new Uint8Array(3), lengths: Uint32Array.from([1, 1, 1, 1]) })], keys: [], rows: -1 }], /lengths add up to more than data holds/],
+      [[{ tensors: [t({ data: new Uint8Array(9), lengths: Uint32Array.from([1, 1, 1]) })], keys: [], rows: -1 }], /lengths length is not the product of shape/],
+      [[{ tensors: [t({ data: new Uint8Array(9), lengths: [1, 1, 1, 1] })], keys: [], rows: -1 }], /lengths must be a Uint32Array/],
     ];
     for (const [pieces, message] of cases) {
       expect(() => codec.writeJsonAnswerAsync(pieces as never)).toThrow(message);

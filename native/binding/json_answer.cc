@@ -62,6 +62,32 @@ JsonElementType NumericType(napi_env env, napi_typedarray_type array_type, bool 
   }
 }
 
+// BYTES elements back to back in one Uint8Array, their lengths in a Uint32Array: two N-API calls for any count.
+AnswerTensor ReadSpanStrings(napi_env env, napi_value data, napi_value lengths, double count, const std::string& field, AnswerTensor t) {
+  napi_typedarray_type type;
+  size_t bytes = 0, length_count = 0;
+  void* base = nullptr;
+  void* length_data = nullptr;
+  if (napi_get_typedarray_info(env, data, &type, &bytes, &base, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
+    ThrowInvalidArgument(env, field + ".data must be a Uint8Array when lengths is given");
+  }
+  if (napi_get_typedarray_info(env, lengths, &type, &length_count, &length_data, nullptr, nullptr) != napi_ok || type != napi_uint32_array) {
+    ThrowInvalidArgument(env, field + ".lengths must be a Uint32Array");
+  }
+  if (static_cast<double>(length_count) != count) ThrowInvalidArgument(env, field + ".lengths length is not the product of shape");
+  t.is_string = true;
+  t.strings.reserve(length_count);
+  const auto* sizes = static_cast<const uint32_t*>(length_data);
+  const char* at = static_cast<const char*>(base);
+  size_t used = 0;
+  for (size_t i = 0; i < length_count; i++) {
+    if (sizes[i] > bytes - used) ThrowInvalidArgument(env, field + ".lengths add up to more than data holds");
+    t.strings.emplace_back(sizes[i] == 0 ? "" : at + used, sizes[i]);
+    used += sizes[i];
+  }
+  return t;
+}
+
 AnswerTensor ReadTensor(napi_env env, napi_value object, const std::string& field) {
   AnswerTensor t;
   double count = 0;
@@ -70,6 +96,10 @@ AnswerTensor ReadTensor(napi_env env, napi_value object, const std::string& fiel
   if (napi_get_value_bool(env, Property(env, object, "isBool"), &is_bool) != napi_ok) ThrowInvalidArgument(env, field + ".isBool must be a boolean");
   if (napi_get_value_bool(env, Property(env, object, "b64"), &t.b64) != napi_ok) ThrowInvalidArgument(env, field + ".b64 must be a boolean");
   napi_value data = Property(env, object, "data");
+  napi_value lengths = Property(env, object, "lengths");
+  napi_valuetype lengths_type;
+  napi_typeof(env, lengths, &lengths_type);
+  if (lengths_type != napi_undefined) return ReadSpanStrings(env, data, lengths, count, field, std::move(t));
   bool is_array = false;
   napi_is_array(env, data, &is_array);
   if (!is_array) {
@@ -172,13 +202,7 @@ class AnswerWorker final : public Napi::AsyncWorker {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     std::string* text = text_.release();
-    const int64_t bytes = static_cast<int64_t>(text->capacity());
-    Napi::Buffer<char> buffer = Napi::Buffer<char>::New(env, text->data(), text->size(), [bytes](Napi::Env e, char*, std::string* s) {
-      delete s;
-      Napi::MemoryManagement::AdjustExternalMemory(e, -bytes);
-    }, text);
-    // V8 learns the Buffer's size, so a burst of large answers prompts a collection instead of piling up.
-    Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+    Napi::Buffer<char> buffer = Napi::Buffer<char>::New(env, text->data(), text->size(), [](Napi::Env, char*, std::string* s) { delete s; }, text);
     deferred_.Resolve(buffer);
   }
 

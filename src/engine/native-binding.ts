@@ -314,7 +314,9 @@ export interface NativeAddon {
 
 /** A tensor of a native answer: numeric typed array data (isBool: a Uint8Array read as bool) or BYTES elements. */
 export interface NativeAnswerTensor {
+  /** Numeric data, BYTES elements, or (with `lengths`) BYTES elements back to back in one Uint8Array. */
   data: ArrayBufferView | readonly Uint8Array[];
+  lengths?: Uint32Array;
   shape: readonly number[];
   isBool: boolean;
   /** BYTES: every element as {"b64": ...} (else as a JSON string when it is UTF-8). */
