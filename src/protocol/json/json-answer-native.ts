@@ -5,14 +5,14 @@
  * the event-loop thread; even a slice at a time, 16k strings of 3 KB held it over 100 ms (the joins, the UTF-8
  * encoding of the whole text and the garbage collector are not sliced). The addon writes the same bytes
  * (native/core/json_answer_text.h) into one Buffer on a libuv worker thread; the JS thread only lists the pieces.
- * Answers of at most --json_slice_values values (jsonWeight) stay on the JS writer: they are written in one turn
+ * Answers of at most --json_slice_values values (json-slices.ts jsonWeight) stay on the JS writer: they are written in one turn
  * anyway, and a tiny answer is faster without two thread hand-offs. float16/bfloat16 tensors stay on the JS writer
  * (sliced), as they do when the addon is not there.
  */
 import type { Buffer } from 'node:buffer';
 import { nativeJsonCodec, type NativeAnswerPiece, type NativeAnswerTensor } from '../../engine/native-binding.js';
 import { type DType, type Tensor, elementCount } from '../../engine/tensor.js';
-import { jsonWeight } from './json-slices.js';
+import { STRING_BYTES_PER_VALUE } from './json-slices.js';
 import type { TensorJsonOptions } from './tensor-json.js';
 
 // The typed array each numeric dtype the addon writes must come in.
@@ -56,13 +56,21 @@ function backToBack(views: readonly Uint8Array[]): { data: Uint8Array; lengths: 
   return { data: new Uint8Array(buffer, first.byteOffset, end - first.byteOffset), lengths };
 }
 
-/** Whether an answer holding `tensors` is written by the addon: over `sliceValues` values (jsonWeight) and the addon there. */
+/** Whether an answer holding `tensors` is written by the addon: over `sliceValues` values (json-slices.ts jsonWeight) and the addon there. */
 export function answersNatively(tensors: Iterable<Tensor>, sliceValues: number): boolean {
   if (nativeJsonCodec() === undefined) return false;
+  // jsonWeight, stopped as soon as it is over (16k long strings: after the first few, not after 16k byteLengths).
   let weight = 0;
   for (const t of tensors) {
-    weight += jsonWeight(t);
+    weight += elementCount(t.shape);
     if (weight > sliceValues) return true;
+    if (t.dtype !== 'string') continue;
+    let bytes = 0;
+    for (const s of t.data as readonly Uint8Array[]) {
+      bytes += s.byteLength;
+      if (weight + Math.ceil(bytes / STRING_BYTES_PER_VALUE) > sliceValues) return true;
+    }
+    weight += Math.ceil(bytes / STRING_BYTES_PER_VALUE);
   }
   return false;
 }
