@@ -208,7 +208,9 @@ size_t AnswerSizeHint(const std::vector<AnswerPiece>& pieces) {
         bytes += ElementCount(t) * 12;
         continue;
       }
-      for (std::string_view s : t.strings) bytes += (t.b64 ? (s.size() + 2) / 3 * 4 + 10 : s.size() + 2) + 1;
+      // Quotes and a comma each (b64: the {"b64":""} wrapper), and the outer brackets; escapes and inner lists add more.
+      bytes += 2;
+      for (std::string_view s : t.strings) bytes += t.b64 ? (s.size() + 2) / 3 * 4 + 11 : s.size() + 3;
     }
   }
   return bytes;

@@ -47,7 +47,8 @@ struct AnswerPiece {
 // Appends the answer's UTF-8 bytes to `out`.
 void AppendAnswer(std::string* out, const std::vector<AnswerPiece>& pieces);
 
-// A close upper estimate of the bytes AppendAnswer writes (to reserve once instead of growing a 60 MB text).
+// An estimate of the bytes AppendAnswer writes, to reserve once instead of growing a 60 MB text: at least the size of
+// a flat list of strings without escapes; escapes, inner lists and long numbers can go past it (the text then grows).
 size_t AnswerSizeHint(const std::vector<AnswerPiece>& pieces);
 
 // One BYTES element as JSON text (above rules); exposed for tests.
