@@ -83,9 +83,9 @@ function infer(
     limits: withPriority(ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), decoded.priority), sizes: ctx.sizes, protocol: Protocol.kserveRest, sequence: decoded.sequence,
     heldBytes: ex.heldBytes,
   }, listedInputNames(decoded.inputs, datatypeOf));
-  // A large JSON answer is built over several turns of the event loop (--json_slice_values); a small one in this turn.
+  // A small answer is written in this turn; a larger one, all JSON, by the addon on a worker thread
+  // (json-answer-native.ts); one the addon does not write over several turns of the event loop (--json_slice_values).
   const reply = (answer: InferResponse): void | Promise<void> => {
-    // A larger one, all JSON, is written by the addon on a worker thread (json-answer-native.ts).
     const pieces = answersNatively(answer.outputs.values(), ctx.jsonSliceValues) ? restInferPieces(answer, decoded.binaryOutput) : undefined;
     if (pieces !== undefined) return writeAnswerNative(pieces).then((bytes) => ex.sendBytes(200, 'application/json', bytes));
     const binary: Uint8Array[] = [];

@@ -93,11 +93,11 @@ function predict(
     protocol: Protocol.tfservingRest,
     heldBytes: ex.heldBytes,
   }, TF_REST_NAMES);
-  // A large answer is built over several turns of the event loop (--json_slice_values), so other clients are served
-  // meanwhile; a small one is sent in this turn.
+  // A small answer is sent in this turn; a larger one is written by the addon on a worker thread
+  // (json-answer-native.ts), and one the addon does not write over several turns of the event loop
+  // (--json_slice_values), so other clients are served meanwhile.
   const reply = (answer: InferResponse): void | Promise<void> => {
     const outputs = [...answer.outputs].map(([name, tensor]) => ({ name, tensor }));
-    // A larger one is written by the addon on a worker thread (json-answer-native.ts).
     const pieces = answersNatively(answer.outputs.values(), ctx.jsonSliceValues) ? predictResponsePieces(form, outputs) : undefined;
     if (pieces !== undefined) return writeAnswerNative(pieces).then((bytes) => ex.sendBytes(200, 'application/json', bytes));
     const text = textInSlices(predictResponseSteps(form, outputs, ctx.jsonSliceValues), ctx.jsonSliceValues);
