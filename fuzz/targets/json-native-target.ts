@@ -54,6 +54,9 @@ export const jsonNative: FuzzTarget = {
     '{"inputs": {"x": [[1, 2]], "y": [1.5]}}',
     '\ufeff {"a\\u00e9": ["\\ud83d\\ude00", true, null, [], [[1], [2]], 12345678901234567890, {"__proto__": {"b64": "aGk="}}]}',
     '{"instances": [[9007199254740993, -9223372036854775808, 1, 1e-400], [1, 2, 3, 4]], "inputs": [18446744073709551616]}',
+    // Lists of 64+ strings come back as spans of the body (PackedStrings), escaped ones from an arena.
+    `{"instances": [${Array.from({ length: 70 }, (_, i) => (i % 9 === 4 ? '"q\\"t\\u00e9\\n"' : `"s${i}"`)).join(', ')}]}`,
+    `{"inputs": {"x": [${Array.from({ length: 64 }, (_, i) => `"\u65e5${i}"`).join(',')}], "y": [["a", "b"]]}}`,
   ].map((s) => new TextEncoder().encode(s)),
   run: (input, note) => {
     let js: JsonValue | undefined;

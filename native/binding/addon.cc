@@ -8,6 +8,7 @@
 #include "binding/js_errors.h"
 #include "binding/js_sequence.h"
 #include "binding/js_tensors.h"
+#include "binding/json_answer.h"
 #include "binding/json_fast.h"
 #include "binding/session_object.h"
 #include "ort/runtime.h"
@@ -235,6 +236,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("parseJsonPacked", Napi::Function::New<ParseJsonPacked>(env, "parseJsonPacked"));
   exports.Set("parseJsonPackedAsync", Napi::Function::New<ParseJsonPackedAsync>(env, "parseJsonPackedAsync"));
   exports.Set("writeTensorJson", Napi::Function::New<WriteTensorJson>(env, "writeTensorJson"));
+  exports.Set("writeJsonAnswerAsync", Napi::Function::New<WriteJsonAnswerAsync>(env, "writeJsonAnswerAsync"));
   exports.Set("setBusyPoll", Napi::Function::New<SetBusyPoll>(env, "setBusyPoll"));
   exports.Set("busyPollStats", Napi::Function::New<BusyPollStats>(env, "busyPollStats"));
   exports.Set("flatBuffersRoute", Napi::Function::New<FlatBuffersRoute>(env, "flatBuffersRoute"));

@@ -45,6 +45,11 @@ struct KeyCache {
   }
 };
 
+// Lists of at least this many strings (and nothing else) are packed (Builder::PackedStrings): below it the JS strings
+// cost less than the views of the body the tensor then needs, and a short list of names or labels stays a list.
+constexpr uint32_t kPackStringsFrom = 64;
+constexpr uint32_t kArenaBit = 0x80000000u;
+
 // A JS BigInt from an integer literal's text (an optional '-' and decimal digits, already checked by the reader).
 napi_value BigIntFromText(napi_env env, const char* text, size_t length) {
   const bool negative = length > 0 && text[0] == '-';
@@ -97,6 +102,8 @@ struct Builder {
       }
       case JsonKind::kString: return String(n);
       case JsonKind::kArray: {
+        size_t arena_bytes = 0;
+        if (PackableStrings(n, &arena_bytes)) return PackedStrings(n, arena_bytes);
         if (napi_create_array_with_length(env, n.b, &v) != napi_ok) return nullptr;
         for (uint32_t k = 0; k < n.b; k++) {
           napi_value item = Build(doc.kids()[n.a + k]);
@@ -177,6 +184,53 @@ struct Builder {
       if (big == nullptr || napi_set_element(env, values, static_cast<uint32_t>(k), big) != napi_ok) return nullptr;
     }
     return values;
+  }
+
+  // Whether list `n` is kPackStringsFrom or more strings and nothing else, every body offset below 2^31 (bit 31 marks
+  // the arena); sets the bytes its escaped strings take in the arena.
+  bool PackableStrings(const JsonNode& n, size_t* arena_bytes) const {
+    if (n.b < kPackStringsFrom) return false;
+    for (uint32_t k = 0; k < n.b; k++) {
+      const JsonNode& e = doc.nodes()[doc.kids()[n.a + k]];
+      if (e.kind != JsonKind::kString) return false;
+      if (e.in_arena) *arena_bytes += e.b;
+      else if (static_cast<uint64_t>(e.a) + e.b >= kArenaBit) return false;
+    }
+    return *arena_bytes < kArenaBit;
+  }
+
+  // A list of strings as a Uint32Array [offset, length, ...] of their UTF-8 bytes: in the body (nothing copied), or,
+  // with bit 31 set, in the ArrayBuffer property `arena`, where the strings that had escapes are copied decoded. No JS
+  // string per element: 16k strings of 3 KB made 46 MB of them, each then encoded back to UTF-8 for its tensor.
+  napi_value PackedStrings(const JsonNode& n, size_t arena_bytes) {
+    void* data = nullptr;
+    napi_value spans_buffer, spans;
+    if (napi_create_arraybuffer(env, static_cast<size_t>(n.b) * 2 * sizeof(uint32_t), &data, &spans_buffer) != napi_ok ||
+        napi_create_typedarray(env, napi_uint32_array, static_cast<size_t>(n.b) * 2, spans_buffer, 0, &spans) != napi_ok) {
+      return nullptr;
+    }
+    auto* out = static_cast<uint32_t*>(data);
+    char* arena = nullptr;
+    napi_value arena_buffer = nullptr;
+    if (arena_bytes > 0) {
+      void* arena_data = nullptr;
+      if (napi_create_arraybuffer(env, arena_bytes, &arena_data, &arena_buffer) != napi_ok) return nullptr;
+      arena = static_cast<char*>(arena_data);
+    }
+    uint32_t used = 0;
+    for (uint32_t k = 0; k < n.b; k++) {
+      const JsonNode& e = doc.nodes()[doc.kids()[n.a + k]];
+      if (e.in_arena) {
+        std::memcpy(arena + used, doc.StringData(e), e.b);
+        out[2 * k] = used | kArenaBit;
+        used += e.b;
+      } else {
+        out[2 * k] = e.a;
+      }
+      out[2 * k + 1] = e.b;
+    }
+    if (arena_buffer != nullptr && napi_set_named_property(env, spans, "arena", arena_buffer) != napi_ok) return nullptr;
+    return spans;
   }
 
   napi_value Packed(const JsonNode& n) {

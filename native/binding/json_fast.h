@@ -11,7 +11,9 @@ namespace ortserve {
 // (undefined) anything else — an error, a limit exceeded, a big integer, an unusual form — so the caller runs the JS
 // parser, which words every error. The raw tree (json-fast-path.ts revives it): an object is an array
 // [marker, key, value, ...]; every non-empty rectangular list of numbers is a Float64Array [rank, ...dims, ...values]
-// (views of one ArrayBuffer per document); lists, strings, numbers, booleans, null are themselves. A key equal to
+// (views of one ArrayBuffer per document); a list of 64 or more strings and nothing else is a Uint32Array
+// [offset, length, ...] of their UTF-8 bytes in `bytes` (offset bit 31 set: in its ArrayBuffer property `arena`,
+// where strings that had escapes are copied decoded); lists, strings, numbers, booleans, null are themselves. A key equal to
 // an entry of `keys` is that entry's string. Throws TypeError for malformed arguments.
 Napi::Value ParseJsonPacked(const Napi::CallbackInfo& info);
 

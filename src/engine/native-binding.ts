@@ -328,7 +328,31 @@ export interface NativeAddon {
    * not the product of shape, a row out of range, or a Float16/string tensor.
    */
   writeTensorJson(data: ArrayBufferView, shape: readonly number[], row: number, isBool: boolean): string;
+  /**
+   * [async] A whole REST answer's JSON text as UTF-8 bytes, written on a libuv worker thread (native/binding/json_answer.h):
+   * string pieces as they are, tensor pieces byte-identical to tensor-json.ts. The tensors' data must not change until
+   * the promise settles. Throws TypeError synchronously for a malformed piece (a length that is not the product of
+   * shape, rows past a tensor's dim 0, keys that do not match the tensors, float16/bfloat16 data).
+   */
+  writeJsonAnswerAsync(pieces: readonly NativeAnswerPiece[]): Promise<Buffer>;
 }
+
+/** A tensor of a native answer: numeric typed array data (isBool: a Uint8Array read as bool) or BYTES elements. */
+export interface NativeAnswerTensor {
+  /** Numeric data, BYTES elements, or (with `lengths`) BYTES elements back to back in one Uint8Array. */
+  data: ArrayBufferView | readonly Uint8Array[];
+  lengths?: Uint32Array;
+  shape: readonly number[];
+  isBool: boolean;
+  /** BYTES: every element as {"b64": ...} (else as a JSON string when it is UTF-8). */
+  b64: boolean;
+}
+
+/**
+ * A piece of a native answer: text as it is, or one tensor whole (rows -1), or `rows` comma-separated dim-0 rows of
+ * one tensor, or of several, each row then `{keys[0]:row,...}` (keys: JSON text, one per tensor).
+ */
+export type NativeAnswerPiece = string | { tensors: readonly NativeAnswerTensor[]; keys: readonly string[]; rows: number };
 
 /** Native status codes (native/core/status.h). */
 export type NativeStatusCode =
@@ -375,7 +399,7 @@ export function loadAddon(location: AddonLocation): NativeAddon {
 }
 
 /** The addon's tensor-JSON functions, or undefined when the addon cannot load (the JS codec then does all the work). */
-export function nativeJsonCodec(): Pick<NativeAddon, 'parseJsonPacked' | 'parseJsonPackedAsync' | 'writeTensorJson'> | undefined {
+export function nativeJsonCodec(): NativeJsonCodec | undefined {
   if (jsonCodec === null) {
     try {
       const a = nativeAddon();
@@ -386,4 +410,5 @@ export function nativeJsonCodec(): Pick<NativeAddon, 'parseJsonPacked' | 'parseJ
   }
   return jsonCodec;
 }
-let jsonCodec: Pick<NativeAddon, 'parseJsonPacked' | 'parseJsonPackedAsync' | 'writeTensorJson'> | undefined | null = null;
+let jsonCodec: NativeJsonCodec | undefined | null = null;
+type NativeJsonCodec = Pick<NativeAddon, 'parseJsonPacked' | 'parseJsonPackedAsync' | 'writeTensorJson' | 'writeJsonAnswerAsync'>;

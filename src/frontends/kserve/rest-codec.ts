@@ -6,6 +6,8 @@ import { isJsonObject, type JsonObject, type JsonParseLimits, type JsonValue } f
 import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/tensor-json.js';
 import { STRING_BYTES_PER_VALUE, tensorSteps, textNow, type JsonSteps } from '../../protocol/json/json-slices.js';
 import type { WorkSteps } from '../../protocol/work-slices.js';
+import type { NativeAnswerPiece } from '../../engine/native-binding.js';
+import { nativeAnswerTensor } from '../../protocol/json/json-answer-native.js';
 import { decodeEarly, type EarlyParse } from '../../protocol/json/json-fast-path.js';
 import { runnableUrl, type OnKeySpec } from '../../protocol/json/json-offthread-parse.js';
 import { isPacked, unpackNumbers } from '../../protocol/json/packed-numbers.js';
@@ -290,7 +292,7 @@ function* asJsonValues<T>(steps: WorkSteps<T>): Generator<number, T, void> {
 export function* restInferSteps(response: InferResponse, binaryOutput: (name: string) => boolean, binary: Uint8Array[], stepValues: number): JsonSteps {
   const outputs: string[] = [];
   for (const [name, tensor] of response.outputs) {
-    const head = `{"name":${JSON.stringify(name)},"datatype":"${KSERVE_DATATYPE[tensor.dtype]}","shape":[${tensor.shape.join(',')}]`;
+    const head = outputHead(name, tensor);
     if (binaryOutput(name)) {
       // BYTES outputs are length-prefixed in steps of their own, counted as JSON values by their bytes.
       const bytes = yield* asJsonValues(tensorToBytesSteps(tensor));
@@ -302,6 +304,37 @@ export function* restInferSteps(response: InferResponse, binaryOutput: (name: st
       outputs.push(`${head},"data":${flat}}`);
     }
   }
+  return `${answerHead(response)}${outputs.join(',')}]}`;
+}
+
+/** An output's members before its data: name, datatype, shape. */
+function outputHead(name: string, tensor: Tensor): string {
+  return `{"name":${JSON.stringify(name)},"datatype":"${KSERVE_DATATYPE[tensor.dtype]}","shape":[${tensor.shape.join(',')}]`;
+}
+
+/** The answer's members before its outputs' list, and the list's opening bracket. */
+function answerHead(response: InferResponse): string {
   const id = response.id !== undefined ? `,"id":${JSON.stringify(response.id)}` : '';
-  return `{"model_name":${JSON.stringify(response.model)},"model_version":"${response.version}"${id},"outputs":[${outputs.join(',')}]}`;
+  return `{"model_name":${JSON.stringify(response.model)},"model_version":"${response.version}"${id},"outputs":[`;
+}
+
+/**
+ * The all-JSON answer restInferSteps writes, as pieces for the addon's writer (src/protocol/json/json-answer-native.ts),
+ * or undefined when an output is sent as binary data or is a tensor the addon does not write (the JS steps then do).
+ */
+export function restInferPieces(response: InferResponse, binaryOutput: (name: string) => boolean): NativeAnswerPiece[] | undefined {
+  const pieces: NativeAnswerPiece[] = [];
+  let text = answerHead(response);
+  let first = true;
+  for (const [name, tensor] of response.outputs) {
+    if (binaryOutput(name)) return undefined;
+    // Row-major flat data, as restInferSteps writes it.
+    const flat = nativeAnswerTensor(tensor, { bytesAsB64: false }, [tensor.data.length]);
+    if (flat === undefined) return undefined;
+    pieces.push(`${text}${first ? '' : ','}${outputHead(name, tensor)},"data":`, { tensors: [flat], keys: [], rows: -1 });
+    text = '}';
+    first = false;
+  }
+  pieces.push(`${text}]}`);
+  return pieces;
 }

@@ -17,8 +17,10 @@ import { modelConfig, modelMetadata, modelReady, serverMetadata, serverReady, ve
 import { modelStatistics } from './model-statistics.js';
 import { textInSlices } from '../../protocol/json/json-slices.js';
 import {
-  declaredInputOnKeySpec, decodeRestInfer, headerLength, restInferJson, restInferSteps, restJsonLimits, type RestInferBody, type RestInferRequest,
+  declaredInputOnKeySpec, decodeRestInfer, headerLength, restInferJson, restInferPieces, restInferSteps, restJsonLimits, type RestInferBody,
+  type RestInferRequest,
 } from './rest-codec.js';
+import { answersNatively, writeAnswerNative } from '../../protocol/json/json-answer-native.js';
 import { parseEarly, type EarlyParse } from '../../protocol/json/json-fast-path.js';
 import type { KserveRoute } from './rest-paths.js';
 
@@ -99,8 +101,11 @@ function infer(
     limits: withPriority(ex.callLimits(ctx.restTimeoutMs, decoded.timeoutMicros), decoded.priority), sizes: ctx.sizes, protocol: Protocol.kserveRest, sequence: decoded.sequence,
     heldBytes: ex.heldBytes,
   }, listedInputNames(decoded.inputs, datatypeOf));
-  // A large JSON answer is built over several turns of the event loop (--json_slice_values); a small one in this turn.
+  // A small answer is written in this turn; a larger one, all JSON, by the addon on a worker thread
+  // (json-answer-native.ts); one the addon does not write over several turns of the event loop (--json_slice_values).
   const reply = (answer: InferResponse): void | Promise<void> => {
+    const pieces = answersNatively(answer.outputs.values(), ctx.jsonSliceValues) ? restInferPieces(answer, decoded.binaryOutput) : undefined;
+    if (pieces !== undefined) return writeAnswerNative(pieces).then((bytes) => ex.sendBytes(200, 'application/json', bytes));
     const binary: Uint8Array[] = [];
     const send = (json: string) => {
       if (binary.length === 0) ex.sendJson(200, json);

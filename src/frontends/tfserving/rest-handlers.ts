@@ -11,7 +11,10 @@ import type { HttpExchange } from '../http/http-exchange.js';
 import { textInSlices } from '../../protocol/json/json-slices.js';
 import { decodeEarly, parseEarly, type EarlyParse } from '../../protocol/json/json-fast-path.js';
 import type { JsonParseLimits } from '../../protocol/json/json-parser.js';
-import { decodePredictRequest, predictResponseSteps, type PredictForm, type SignatureInput } from '../../protocol/tfserving/predict-codec.js';
+import {
+  decodePredictRequest, predictResponsePieces, predictResponseSteps, type PredictForm, type SignatureInput,
+} from '../../protocol/tfserving/predict-codec.js';
+import { answersNatively, writeAnswerNative } from '../../protocol/json/json-answer-native.js';
 import {
   DEFAULT_SIGNATURE, signatureDef, signatureNotFound, tfDtypeName, versionStatus,
 } from '../../protocol/tfserving/tf-vocabulary.js';
@@ -112,10 +115,13 @@ function predict(
     protocol: Protocol.tfservingRest,
     heldBytes: ex.heldBytes,
   }, TF_REST_NAMES);
-  // A large answer is built over several turns of the event loop (--json_slice_values), so other clients are served
-  // meanwhile; a small one is sent in this turn.
+  // A small answer is sent in this turn; a larger one is written by the addon on a worker thread
+  // (json-answer-native.ts), and one the addon does not write over several turns of the event loop
+  // (--json_slice_values), so other clients are served meanwhile.
   const reply = (answer: InferResponse): void | Promise<void> => {
     const outputs = [...answer.outputs].map(([name, tensor]) => ({ name, tensor }));
+    const pieces = answersNatively(answer.outputs.values(), ctx.jsonSliceValues) ? predictResponsePieces(form, outputs) : undefined;
+    if (pieces !== undefined) return writeAnswerNative(pieces).then((bytes) => ex.sendBytes(200, 'application/json', bytes));
     const text = textInSlices(predictResponseSteps(form, outputs, ctx.jsonSliceValues), ctx.jsonSliceValues);
     if (typeof text === 'string') return ex.sendJson(200, text);
     return text.then((t) => ex.sendJson(200, t));

@@ -12,6 +12,7 @@ import { OrtServeError } from '../../errors.js';
 import { parseJson, type JsonObject, type JsonParseLimits, type JsonValue } from './json-parser.js';
 import { jsParseOffThread, type OnKeySpec } from './json-offthread-parse.js';
 import { PackedNumbers, unpackTree } from './packed-numbers.js';
+import { PackedStrings } from './packed-strings.js';
 import { packedDescriptions } from './tensor-json.js';
 
 /** Marks an object in the addon's raw tree (an array [OBJECT, key, value, ...]); no JSON value can be it. */
@@ -31,7 +32,7 @@ export function parseJsonPacked(body: Uint8Array, limits: JsonParseLimits): Json
   const codec = nativeJsonCodec();
   if (codec === undefined) return undefined;
   const raw = codec.parseJsonPacked(body, limits.maxDepth, limits.maxElements ?? Infinity, limits.maxStrings ?? Infinity, OBJECT, KEYS);
-  return raw === undefined ? undefined : revive(raw, 0, undefined);
+  return raw === undefined ? undefined : revive(raw, 0, undefined, body);
 }
 
 /**
@@ -42,17 +43,18 @@ export function parseJsonPackedAsync(body: Uint8Array, limits: JsonParseLimits):
   const codec = nativeJsonCodec();
   if (codec === undefined) return undefined;
   return codec.parseJsonPackedAsync(body, limits.maxDepth, limits.maxElements ?? Infinity, limits.maxStrings ?? Infinity, OBJECT, KEYS)
-    .then((raw) => (raw === undefined ? undefined : revive(raw, 0, undefined)));
+    .then((raw) => (raw === undefined ? undefined : revive(raw, 0, undefined, body)));
 }
 
 /**
  * The addon's raw tree as parseJson's tree: objects are built here because JS makes a null-prototype object and
  * sets its keys several times faster than N-API does; a Float64Array [rank, ...dims, ...values] is a PackedNumbers
- * (with its big integers when it has an `exact` property). `onKey` is called as parseJson calls it: for each key, in
+ * (with its big integers when it has an `exact` property); a Uint32Array of spans of `body` is a PackedStrings. `onKey` is called as parseJson calls it: for each key, in
  * document order, before its value, with the object's nesting depth (the root object is 1) and its members so far.
  */
-function revive(v: unknown, depth: number, onKey: JsonParseLimits['onKey']): JsonValue {
+function revive(v: unknown, depth: number, onKey: JsonParseLimits['onKey'], body: Uint8Array): JsonValue {
   if (typeof v !== 'object' || v === null) return v as JsonValue;
+  if (v instanceof Uint32Array) return new PackedStrings(body, v, (v as { arena?: ArrayBuffer }).arena) as unknown as JsonValue;
   if (v instanceof Float64Array) {
     const rank = v[0]!;
     const shape = new Array<number>(rank);
@@ -67,11 +69,11 @@ function revive(v: unknown, depth: number, onKey: JsonParseLimits['onKey']): Jso
     for (let i = 1; i < list.length; i += 2) {
       const key = list[i] as string;
       onKey?.(key, depth + 1, out);
-      out[key] = revive(list[i + 1], depth + 1, onKey);
+      out[key] = revive(list[i + 1], depth + 1, onKey, body);
     }
     return out;
   }
-  for (let i = 0; i < list.length; i++) list[i] = revive(list[i], depth + 1, onKey);
+  for (let i = 0; i < list.length; i++) list[i] = revive(list[i], depth + 1, onKey, body);
   return list as JsonValue[];
 }
 
@@ -148,13 +150,13 @@ export function decodeEarly<T>(early: EarlyParse, body: Uint8Array, limits: Json
   if (early.raw === undefined) return decode(parseJson(body, limits));
   if (!early.final) {
     try {
-      return decode(revive(early.raw, 0, undefined));
+      return decode(revive(early.raw, 0, undefined, body));
     } catch {
       return decode(parseJson(body, limits));
     }
   }
   // The native reader accepted the body, so parseJson would have too, up to what onKey refuses: replay it.
-  const tree = revive(early.raw, 0, limits.onKey);
+  const tree = revive(early.raw, 0, limits.onKey, body);
   const described = packedDescriptions();
   try {
     return decode(tree);

@@ -3,6 +3,7 @@
 import { Buffer } from 'node:buffer';
 import { clientText, fail } from '../../errors.js';
 import { PackedNumbers } from './packed-numbers.js';
+import { PackedStrings } from './packed-strings.js';
 
 /**
  * A parsed JSON value. Integer literals outside ±(2^53−1) are `bigint` (exact); every other number is a JS number.
@@ -38,9 +39,9 @@ export interface JsonParseLimits {
   onKey?: (key: string, depth: number, object: JsonObject) => void;
 }
 
-/** True for a JSON object (not an array, not null, not a PackedNumbers from the native parser). */
+/** True for a JSON object (not an array, not null, not a PackedNumbers or PackedStrings from the native parser). */
 export function isJsonObject(v: JsonValue | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof PackedNumbers);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof PackedNumbers) && !(v instanceof PackedStrings);
 }
 
 // Bytes are decoded once by the native (SIMD) decoder and then parsed as a string with charCodeAt, which V8 runs

@@ -7,6 +7,8 @@
 // the JS parser's tree (a small body) or on the native tree unpacked (unpackTree: the same tree, for a large body;
 // see json-fast-path.ts), so a form the fast path does not cover costs time, never a different answer.
 
+import { PackedStrings } from './packed-strings.js';
+
 /**
  * Integer literals past ±(2^53−1) in a block, which the JS parser gives as bigint: their positions in `values`
  * (ascending) and their exact values. `values` holds Number() of each (the correctly rounded double).
@@ -53,9 +55,10 @@ export function unpackNumbers(p: PackedNumbers): unknown[] {
   return block(0, 0, values.length);
 }
 
-/** A tree with every PackedNumbers replaced by nested lists: what the JS parser returns for the same body. */
+/** A tree with every PackedNumbers (and PackedStrings) replaced by lists: what the JS parser returns for the same body. */
 export function unpackTree(v: unknown): unknown {
   if (v instanceof PackedNumbers) return unpackNumbers(v);
+  if (v instanceof PackedStrings) return v.strings();
   if (Array.isArray(v)) return v.map(unpackTree);
   if (typeof v === 'object' && v !== null) {
     const out = Object.create(null) as Record<string, unknown>;

@@ -7,6 +7,7 @@ import {
 import type { RequestTally } from '../../engine/tensor-limits.js';
 import { type JsonValue, type JsonObject, isJsonObject } from './json-parser.js';
 import { isPacked, PackedNumbers, unpackNumbers, unpackTree } from './packed-numbers.js';
+import { isPackedStrings, type PackedStrings } from './packed-strings.js';
 import { nativeJsonCodec } from '../../engine/native-binding.js';
 import {
   formatFloat32, formatFloat64, formatFloat16, formatBfloat16, floatToHalf, floatToBfloat16,
@@ -43,7 +44,7 @@ export function isB64Object(v: JsonValue | undefined): v is JsonObject & { b64: 
   return true;
 }
 
-/** Times describeJson was given a PackedNumbers (see packedDescriptions). */
+/** Times describeJson was given a PackedNumbers or PackedStrings (see packedDescriptions). */
 let packedDescribed = 0;
 
 /**
@@ -60,7 +61,7 @@ export function describeJson(v: JsonValue | undefined): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
-  if (isPacked(v)) {
+  if (isPacked(v) || isPackedStrings(v)) {
     packedDescribed++;
     return 'a list';
   }
@@ -128,6 +129,7 @@ function indexText(idx: readonly number[], from: number, to: number): string {
 
 function convert(value: JsonValue | PackedNumbers, dtype: DType, field: string, pathOf: PathOf, opts?: JsonToTensorOptions): Tensor {
   if (isPacked(value)) return convertPacked(value, dtype, field, pathOf, opts);
+  if (isPackedStrings(value)) return convertPackedStrings(value, dtype, field, pathOf, opts);
   // Lists holding packed blocks the native parser could not join (ragged rows, rows mixed with other values) are
   // walked as the JS parser's lists, so shapes and errors read the same; a rare form, unpacked only here.
   if (Array.isArray(value) && holdsPacked(value)) value = unpackTree(value) as JsonValue;
@@ -145,7 +147,7 @@ function convert(value: JsonValue | PackedNumbers, dtype: DType, field: string, 
 
 function holdsPacked(list: readonly JsonValue[]): boolean {
   for (const e of list) {
-    if (isPacked(e) || (Array.isArray(e) && holdsPacked(e))) return true;
+    if (isPacked(e) || isPackedStrings(e) || (Array.isArray(e) && holdsPacked(e))) return true;
   }
   return false;
 }
@@ -164,6 +166,21 @@ function convertPacked(p: PackedNumbers, dtype: DType, field: string, pathOf: Pa
     return convert(unpackNumbers(p) as JsonValue, dtype, field, pathOf, { ...opts, tally: undefined });
   }
   return { dtype, shape, data };
+}
+
+/**
+ * convert() for a PackedStrings (a flat list of strings): for a string tensor the same checks in the same order, then
+ * views of the bytes, which are what the string setter encodes (the native parser keeps only valid UTF-8). Any other
+ * dtype goes through convert() on the strings, which words the error as it always did.
+ */
+function convertPackedStrings(p: PackedStrings, dtype: DType, field: string, pathOf: PathOf, opts?: JsonToTensorOptions): Tensor {
+  if (dtype !== 'string') return convert(p.strings(), dtype, field, pathOf, opts);
+  const expected = opts?.expectedShape;
+  // inferShape: one dim; a model shape cannot add dims to a non-empty list.
+  const shape = [p.length];
+  if (expected) checkShape(field, shape, expected);
+  opts?.tally?.add(dtype, shape, field);
+  return { dtype, shape, data: p.views() };
 }
 
 /**

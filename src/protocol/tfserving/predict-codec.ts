@@ -5,6 +5,9 @@ import type { RequestTally } from '../../engine/tensor-limits.js';
 import { type JsonValue, type JsonObject, isJsonObject } from '../json/json-parser.js';
 import { describeJson, isB64Object, jsonToTensor, rowsToTensor, tensorJsonWriter } from '../json/tensor-json.js';
 import { jsonWeight, rowOf, tensorSteps, textNow, type JsonSteps } from '../json/json-slices.js';
+import { nativeAnswerTensor } from '../json/json-answer-native.js';
+import { isPackedStrings } from '../json/packed-strings.js';
+import type { NativeAnswerPiece, NativeAnswerTensor } from '../../engine/native-binding.js';
 import { isPacked } from '../json/packed-numbers.js';
 
 export interface SignatureInput {
@@ -72,8 +75,8 @@ function isNamedInputs(v: JsonValue | undefined): v is JsonObject {
 }
 
 function decodeRows(instances: JsonValue, specs: ReadonlyArray<SignatureInput>, tally?: RequestTally): Map<string, Tensor> {
-  // A PackedNumbers (native parser) is a non-empty list of bare number rows: the checks below all pass for it.
-  const packed = isPacked(instances);
+  // A PackedNumbers or PackedStrings (native parser) is a non-empty list of bare rows: the checks below all pass for it.
+  const packed = isPacked(instances) || isPackedStrings(instances);
   if (!packed && !Array.isArray(instances)) fail('ERR_BAD_REQUEST', `instances: expected a list of instances, got ${describeJson(instances)}`);
   if (!packed && instances.length === 0) fail('ERR_BAD_REQUEST', 'instances: the list is empty; send at least one instance');
   if (!packed && isNamedInputs(instances[0])) return decodeNamedRows(instances, specs, tally);
@@ -192,6 +195,31 @@ export function* predictResponseSteps(form: PredictForm, outputs: ReadonlyArray<
     }
   }
   return `{"predictions":[${parts.join(',')}]}`;
+}
+
+/**
+ * encodePredictResponse's text as pieces for the addon's writer (src/protocol/json/json-answer-native.ts), or undefined
+ * when an output is a tensor the addon does not write (the JS steps then do). Throws encodePredictResponse's errors.
+ */
+export function predictResponsePieces(form: PredictForm, outputs: ReadonlyArray<PredictOutput>): NativeAnswerPiece[] | undefined {
+  const rows = form === 'columnar' ? -1 : batchSize(outputs);
+  const tensors: NativeAnswerTensor[] = [];
+  for (const o of outputs) {
+    const t = nativeAnswerTensor(o.tensor, { bytesAsB64: isBytesOutput(o) });
+    if (t === undefined) return undefined;
+    tensors.push(t);
+  }
+  const keys = outputs.map((o) => JSON.stringify(o.name));
+  if (form === 'columnar') {
+    if (outputs.length === 1) return ['{"outputs":', { tensors, keys: [], rows: -1 }, '}'];
+    const pieces: NativeAnswerPiece[] = [];
+    for (let k = 0; k < outputs.length; k++) pieces.push(`${k === 0 ? '{"outputs":{' : ','}${keys[k]}:`, { tensors: [tensors[k]!], keys: [], rows: -1 });
+    pieces.push(outputs.length === 0 ? '{"outputs":{}}' : '}}');
+    return pieces;
+  }
+  if (outputs.length === 0) return ['{"predictions":[]}'];
+  // Row r: the output's slice (one output) or {name: slice, ...} (several), as predictResponseSteps writes it.
+  return ['{"predictions":[', { tensors, keys: outputs.length === 1 ? [] : keys, rows }, ']}'];
 }
 
 function batchSize(outputs: ReadonlyArray<PredictOutput>): number {
