@@ -104,6 +104,21 @@ export function whileHeld<T>(inFlight: InFlightBytes, bytes: number, what: strin
   return result.finally(release);
 }
 
+/**
+ * How a REST handler counts the JSON parse worker's copy of a body the native reader declined (json-fast-path.ts,
+ * parseEarly): in `sizes`' bytes in flight beside the body itself, until the worker answers; skipped when `client`
+ * leaves first.
+ */
+export function parseCopyCount(
+  sizes: RequestSizes, client: { readonly signal: AbortSignal },
+): { reserveCopy: (bytes: number) => () => void; signal: () => AbortSignal } {
+  return {
+    reserveCopy: (bytes) => sizes.inFlight.reserve(bytes, "the JSON parse worker's copy of the body"),
+    // Asked for only when a body goes to the worker: most requests never make the exchange's AbortController.
+    signal: () => client.signal,
+  };
+}
+
 /** What runInference needs to bound a request: the limits and the server's in-flight byte count. */
 export interface RequestSizes {
   limits: SizeLimits;

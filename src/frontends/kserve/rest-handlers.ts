@@ -10,7 +10,7 @@ import { datatypeOf } from './datatypes.js';
 import { listedInputNames, withPriority, type InferResponse } from '../../inference/infer-request.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
 import { Protocol } from '../../inference/request-stats.js';
-import type { RequestSizes } from '../../inference/request-size.js';
+import { parseCopyCount, type RequestSizes } from '../../inference/request-size.js';
 import type { ManagementContext } from '../management/management-routes.js';
 import { modelConfig, modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from './model-info.js';
 import { modelStatistics } from './model-statistics.js';
@@ -63,7 +63,10 @@ function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRout
   checkServable(ctx.registry, model, selector);
   const length = headerLength(headers.inferenceHeaderLength);
   const limits = { maxJsonDepth: ctx.maxJsonDepth, maxBodyBytes: ctx.maxBodyBytes, sizeLimits: ctx.sizes.limits };
-  const where = { offthreadBytes: ctx.jsonOffthreadBytes ?? 0, jsInlineBytes: ctx.jsonJsInlineBytes ?? Infinity, onKey: declaredInputOnKeySpec(limits) };
+  const where = {
+    offthreadBytes: ctx.jsonOffthreadBytes ?? 0, jsInlineBytes: ctx.jsonJsInlineBytes ?? Infinity, onKey: declaredInputOnKeySpec(limits),
+    ...parseCopyCount(ctx.sizes, ex),
+  };
   return parseEarly(restInferJson(body, length), restJsonLimits(limits), where,
     (early) => infer(ex, ctx, model, selector, decodeRestInfer(body, length, limits, early), early), (err: unknown) => ex.sendError(err));
 }
