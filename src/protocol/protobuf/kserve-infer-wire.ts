@@ -240,6 +240,37 @@ export function* modelInferRequestSteps(bytes: Buffer, limits: DecodeLimits = UN
   return msg;
 }
 
+/** What names a request in an answer: its model, version and id. */
+export interface RequestHead {
+  model_name: string;
+  model_version: string;
+  id: string;
+}
+
+/**
+ * The model_name, model_version and id of a ModelInferRequest that was not (or could not be) decoded, read from the
+ * fields before its first other field: protobuf writers put fields in number order, so these three (1–3) come first
+ * and the scan costs a few bytes whatever the message's size. A field that is not well formed ends the scan.
+ */
+export function modelInferRequestHead(bytes: Uint8Array): RequestHead {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const r = new WireReader(buf, 0, buf.length, '');
+  const head: RequestHead = { model_name: '', model_version: '', id: '' };
+  try {
+    while (r.more()) {
+      r.key();
+      if (r.field < 1 || r.field > 3 || r.wire !== WIRE_BYTES) break;
+      const value = r.string();
+      if (r.field === 1) head.model_name = value;
+      else if (r.field === 2) head.model_version = value;
+      else head.id = value;
+    }
+  } catch {
+    // A malformed field: the head is what came before it.
+  }
+  return head;
+}
+
 // ---- Responses ----
 
 export interface InferOutputReply {
