@@ -391,23 +391,46 @@ function shapeSize(shape: readonly number[]): number {
   return n;
 }
 
-function outputSize(o: InferOutputReply, shapeBytes: number): number {
+/** An output as its size needs it: everything but its contents, whose byte count is given apart. */
+export type OutputHead = Omit<InferOutputReply, 'contents'>;
+
+function outputSize(o: OutputHead, shapeBytes: number): number {
   return stringFieldSize(o.name) + stringFieldSize(o.datatype) + (shapeBytes === 0 ? 0 : delimitedSize(1, shapeBytes));
 }
 
 /** The ModelInferResponse's size; `sizes` receives each output's shape and message sizes, for the writer. */
 function responseSize(reply: ModelInferReply, sizes: number[]): number {
-  let size = stringFieldSize(reply.model_name) + stringFieldSize(reply.model_version) + stringFieldSize(reply.id);
-  size += parametersSize(reply.parameters, 4);
   const outputs = reply.outputs;
-  for (let k = 0; k < outputs.length; k++) {
-    const o = outputs[k]!;
-    const shapeBytes = shapeSize(o.shape);
-    const outputBytes = outputSize(o, shapeBytes);
-    sizes.push(shapeBytes, outputBytes);
-    size += delimitedSize(1, outputBytes) + delimitedSize(1, o.contents.byteLength);
-  }
+  let size = replyHeadSize(reply);
+  for (let k = 0; k < outputs.length; k++) size += outputEntriesSize(outputs[k]!, outputs[k]!.contents.byteLength, sizes);
   return size;
+}
+
+function replyHeadSize(reply: Omit<ModelInferReply, 'outputs'>): number {
+  return stringFieldSize(reply.model_name) + stringFieldSize(reply.model_version) + stringFieldSize(reply.id)
+    + parametersSize(reply.parameters, 4);
+}
+
+/** The bytes an output adds to a ModelInferResponse: its entry in `outputs` and its raw_output_contents. */
+function outputEntriesSize(o: OutputHead, contentsBytes: number, sizes: number[]): number {
+  const shapeBytes = shapeSize(o.shape);
+  const outputBytes = outputSize(o, shapeBytes);
+  sizes.push(shapeBytes, outputBytes);
+  return delimitedSize(1, outputBytes) + delimitedSize(1, contentsBytes);
+}
+
+/**
+ * The size of the ModelInferResponse (`stream`: of the ModelStreamInferResponse around it, with no error message) that
+ * `reply` and outputs of `contentsBytes[k]` raw bytes each would encode to: the same arithmetic as the encoder, known
+ * before the contents are converted or anything is written.
+ */
+export function modelInferResponseBytes(
+  reply: Omit<ModelInferReply, 'outputs'>, outputs: readonly OutputHead[], contentsBytes: readonly number[], stream: boolean,
+): number {
+  const sizes: number[] = [];
+  let size = replyHeadSize(reply);
+  for (let k = 0; k < outputs.length; k++) size += outputEntriesSize(outputs[k]!, contentsBytes[k]!, sizes);
+  return stream ? delimitedSize(1, size) : size;
 }
 
 function* writeResponse(w: WireWriter, reply: ModelInferReply, sizes: number[]): WorkSteps<void> {
