@@ -50,6 +50,20 @@ export class InFlightBytes {
     };
   }
 
+  /**
+   * Counts `bytes` that cannot be refused any more (an answer already made, waiting for a slow client), so that new
+   * requests see them; the returned function gives them back (call it once).
+   */
+  count(bytes: number): () => void {
+    this.held += bytes;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.held -= bytes;
+    };
+  }
+
   /** A count that grows as a body arrives and is given back at once (HeldBytes). */
   hold(): HeldBytes {
     return new HeldBytes(this);
