@@ -8,6 +8,7 @@ import { decodeMessage, grpcClients, type GrpcClients } from './support/grpc-cli
 import { bytes, msg, str, varint } from './support/protobuf-wire.js';
 import { mlpReference } from './support/reference.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
+import { modelInferRequestHead } from '../src/protocol/protobuf/kserve-infer-wire.js';
 
 /** Messages over this many bytes are decoded by the handler in slices (DeferredDecode). */
 const SLICE = 4096;
@@ -94,4 +95,18 @@ describe('ModelStreamInfer failure answers carry the request id', () => {
     }
     expect(t.server.status().grpc).toMatchObject({ activeStreams: 0, streamTasksInFlight: 0 });
   }, 60_000);
+});
+
+describe('modelInferRequestHead (what names a message that was not decoded)', () => {
+  it('reads model, version and id from the leading fields, the last of each winning, and stops at the first other field', () => {
+    const head = (...parts: Buffer[]) => modelInferRequestHead(Buffer.concat(parts));
+    expect(head(str(1, 'm'), str(2, '3'), str(3, 'id-1'), msg(5, str(1, 'x')), str(3, 'after-inputs')))
+      .toEqual({ model_name: 'm', model_version: '3', id: 'id-1' });
+    expect(head(str(3, 'first'), str(1, 'm'), str(3, 'second'))).toEqual({ model_name: 'm', model_version: '', id: 'second' });
+    // A field that runs past the end ends the scan: what came before it is kept.
+    expect(head(str(1, 'm'), str(3, 'ok'), Buffer.from([0x1a, 0x7f, 0x61]))).toEqual({ model_name: 'm', model_version: '', id: 'ok' });
+    // The id with the wire type of a varint is not an id.
+    expect(head(str(1, 'm'), Buffer.from([0x18, 0x05]), str(3, 'late'))).toEqual({ model_name: 'm', model_version: '', id: '' });
+    expect(head()).toEqual({ model_name: '', model_version: '', id: '' });
+  });
 });
