@@ -316,7 +316,8 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       }
       grpc = new GrpcFrontEnd(
         {
-          registry, management, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes, sizes, streamMaxInFlight: options.grpcStreamMaxInFlight,
+          registry, management, maxReceiveMessageBytes: options.grpcMaxReceiveMessageBytes, maxSendMessageBytes: options.grpcMaxSendMessageBytes,
+          sizes, streamMaxInFlight: options.grpcStreamMaxInFlight,
           maxInferStreams: options.grpcMaxInferStreams, gate, log,
         },
         {

@@ -7,7 +7,7 @@
 
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mlpModel } from '../scripts/make-example-models.mjs';
+import { mlpModel, multiIoModel } from '../scripts/make-example-models.mjs';
 import { identityModel } from './support/models.mjs';
 import { closeTo, mlpReference } from './support/reference.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
@@ -50,7 +50,7 @@ async function withConcurrentClient(server: TestServer, urlPath: string, body: s
 describe('large hostile JSON bodies: exact errors, other clients served', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ mlp: { 1: mlpModel(1) }, identity_int64: { 1: identityModel('int64') } });
+    server = await startTestServer({ mlp: { 1: mlpModel(1) }, identity_int64: { 1: identityModel('int64') }, multi_io: { 1: multiIoModel() } });
   });
   afterAll(async () => {
     await server?.close();
@@ -91,9 +91,46 @@ describe('large hostile JSON bodies: exact errors, other clients served', () => 
       status: 400, code: 'ERR_SHAPE',
       error: `inputs[0].data: holds ${4 * ROWS} elements as [${4 * ROWS}], but the shape [${ROWS + 1},4] needs ${4 * (ROWS + 1)}`,
     });
+    // The shape is checked before a value is converted (no tensor is made for data of the wrong size): a body whose
+    // data is both one value off its shape and holds a value float32 cannot (1e40, at the end) gets the shape error.
+    const overflowing = await withConcurrentClient(server, '/v2/models/mlp/infer',
+      `{"inputs": [{"name": "x", "shape": [${ROWS + 2}, 4], "datatype": "FP32", "data": [${flat},1e40]}]}`);
+    expect(overflowing).toEqual({
+      status: 400, code: 'ERR_SHAPE',
+      error: `inputs[0].data: holds ${4 * ROWS + 1} elements as [${4 * ROWS + 1}], but the shape [${ROWS + 2},4] needs ${4 * (ROWS + 2)}`,
+    });
+    // Nested data too: rows of 4 declared as rows of 5, the last value out of range.
+    const nested = await withConcurrentClient(server, '/v2/models/mlp/infer',
+      `{"inputs": [{"name": "x", "shape": [${ROWS}, 5], "datatype": "FP32", "data": [${rows.slice(0, -1)}1e40]]}]}`);
+    expect(nested).toEqual({
+      status: 400, code: 'ERR_SHAPE',
+      error: `inputs[0].data: holds ${4 * ROWS} elements as [${ROWS},4], but the shape [${ROWS},5] needs ${5 * ROWS}`,
+    });
     // A list where a tensor object belongs (the decoder meets a packed list it does not expect): the JS tree's words.
     const listed = await withConcurrentClient(server, '/v2/models/mlp/infer', `{"inputs": [${flat}]}`);
     expect(listed).toEqual({ status: 400, code: 'ERR_BAD_REQUEST', error: 'inputs[0]: expected an input tensor object, got 0' });
+  }, 60_000);
+});
+
+describe('TF named rows are checked against the model before any input is converted', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ multi_io: { 1: multiIoModel() } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('rows of `b` one value too long and `a` (converted first until now) holding a value float32 cannot: the shape error; a valid body is answered', async () => {
+    const N = 10_000; // strings within --max_string_elements (16,384)
+    const row = (i: number, last: string) => `{"a": [${i % 5}, 1.5, ${last}], "b": [${i}, 2, 3], "text": "t${i}"}`;
+    const instances = Array.from({ length: N }, (_, i) => row(i, i === N - 1 ? '1e40' : '-2')).join(',');
+    const res = await post(server, '/v1/models/multi_io:predict', `{"instances": [${instances}]}`);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text)).toEqual({ code: 'ERR_SHAPE', error: `instances[*].b: shape [${N},3] does not match the model's [-1,2]` });
+    const ok = await post(server, '/v1/models/multi_io:predict', JSON.stringify({ instances: [{ a: [1, 2, 3], b: [4, 5], text: 'hi' }] }));
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.text).predictions[0]).toMatchObject({ a_doubled: [2, 4, 6], b_plus_one: [5, 6], text_echo: 'hi', a_sum: 6 });
   }, 60_000);
 });
 

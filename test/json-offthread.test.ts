@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlpModel } from '../scripts/make-example-models.mjs';
 import { decodeEarly, parseEarly, parseJsonPacked, parseJsonPackedAsync, type EarlyParse } from '../src/protocol/json/json-fast-path.js';
 import { unpackTree } from '../src/protocol/json/packed-numbers.js';
+import { CANCELLED, jsParseOffThread } from '../src/protocol/json/json-offthread-parse.js';
 import { postText, startTestServer, type TestServer } from './support/test-server.js';
 
 const LIMITS = { maxDepth: 64 };
@@ -43,6 +44,27 @@ describe('parseJsonPackedAsync', () => {
     expect(seen.length).toBe(3);
     expect(seen[2]!.final).toBe(false);
     expect(unpackTree(decodeEarly(seen[2], body, LIMITS, (json) => json))).toEqual(unpackTree(parseJsonPacked(body, LIMITS)));
+  });
+});
+
+describe('jsParseOffThread and a client that leaves', () => {
+  it('a job whose signal aborted before it was started is skipped (CANCELLED); the others are parsed for their errors', async () => {
+    const bad = Buffer.from('{"instances": [[1, 2]]');
+    const error = { code: 'ERR_JSON_SYNTAX', message: `JSON syntax error at byte ${bad.length}: expected ',' or '}', got end of input` };
+    // Aborted before it is posted: no copy, no worker.
+    const gone = new AbortController();
+    gone.abort();
+    expect(await jsParseOffThread(bad, LIMITS, undefined, gone.signal)).toBe(CANCELLED);
+    // Posted behind a large job, aborted in this turn: the worker reaches it after the large one and skips it.
+    const large = Buffer.from(`{"instances": [${'[1, 2],'.repeat(200_000)}[1, 2]]`);
+    const first = jsParseOffThread(large, LIMITS);
+    const leaving = new AbortController();
+    const skipped = jsParseOffThread(bad, LIMITS, undefined, leaving.signal);
+    const after = jsParseOffThread(bad, LIMITS);
+    leaving.abort();
+    expect(await skipped).toBe(CANCELLED);
+    expect(await first).toMatchObject({ code: 'ERR_JSON_SYNTAX', message: `JSON syntax error at byte ${large.length}: expected ',' or '}', got end of input` });
+    expect(await after).toMatchObject(error);
   });
 });
 

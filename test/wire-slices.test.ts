@@ -11,12 +11,17 @@ import type { InferResponse } from '../src/inference/infer-request.js';
 import { encodedModelInferReply, encodeModelInfer } from '../src/frontends/grpc/kserve-grpc-codec.js';
 import { serializeMessage } from '../src/frontends/grpc/proto-schemas.js';
 import { tensorToTensorProto } from '../src/frontends/grpc/tf-tensor-proto.js';
-import { decodeInferResponse, encodeInferRequest, encodeInferResponse, encodeInferResponseInSlices } from '../src/protocol/flatbuffers/messages.js';
+import * as flatbuffers from 'flatbuffers';
+import { PROTOCOL_VERSION, decodeInferResponse, encodeInferRequest, encodeInferResponse, encodeInferResponseInSlices } from '../src/protocol/flatbuffers/messages.js';
+import { writeByteVector } from '../src/protocol/flatbuffers/tensors.js';
+import { DataType } from '../src/protocol/flatbuffers/generated/ortserve/fb/data-type.js';
+import { InferResponse as FbInferResponse } from '../src/protocol/flatbuffers/generated/ortserve/fb/infer-response.js';
+import { Tensor as FbTensor } from '../src/protocol/flatbuffers/generated/ortserve/fb/tensor.js';
 import { tensorSteps, textNow } from '../src/protocol/json/json-slices.js';
 import { tensorToJson } from '../src/protocol/json/tensor-json.js';
 import { decodeModelInferRequest, modelInferRequestSteps } from '../src/protocol/protobuf/kserve-infer-wire.js';
 import { decodePredictRequest, encodePredictResponse, predictRequestSteps, predictResponseSteps } from '../src/protocol/protobuf/tf-predict-wire.js';
-import { tensorToBytesSteps } from '../src/protocol/tensor-bytes.js';
+import { tensorToBytes, tensorToBytesSteps } from '../src/protocol/tensor-bytes.js';
 import { runInSlices, runNow, type WorkSteps } from '../src/protocol/work-slices.js';
 import { buildModel } from '../scripts/onnx/onnx-writer.mjs';
 import { definition, grpc, grpcClients, rawUnaryCall, type GrpcClients } from './support/grpc-client.js';
@@ -72,6 +77,37 @@ const BIG_OUTPUTS: Array<[string, Tensor]> = (() => {
   ];
 })();
 const BIG_RESPONSE: InferResponse = { model: 'big', version: 3, id: 'r-1', outputs: new Map(BIG_OUTPUTS) };
+
+/** A FlatBuffers InferResponse built with the generated code, tensor data by tensorToBytes then one bulk copy. */
+function referenceResponse(id: string, model: string, version: number, outputs: Map<string, Tensor>): Buffer {
+  const b = new flatbuffers.Builder(1024);
+  const tensors = [...outputs].map(([name, t]) => {
+    const data = writeByteVector(b, tensorToBytes(t));
+    const shape = FbTensor.createShapeVector(b, t.shape.map((d) => BigInt(d)));
+    const nameOffset = b.createString(name);
+    FbTensor.startTensor(b);
+    FbTensor.addName(b, nameOffset);
+    FbTensor.addDatatype(b, DATA_TYPE[t.dtype]!);
+    FbTensor.addShape(b, shape);
+    FbTensor.addData(b, data);
+    return FbTensor.endTensor(b);
+  });
+  const vector = FbInferResponse.createOutputsVector(b, tensors);
+  const idOffset = b.createString(id);
+  const modelOffset = b.createString(model);
+  FbInferResponse.startInferResponse(b);
+  FbInferResponse.addProtocolVersion(b, PROTOCOL_VERSION);
+  FbInferResponse.addId(b, idOffset);
+  FbInferResponse.addModelName(b, modelOffset);
+  FbInferResponse.addModelVersion(b, BigInt(version));
+  FbInferResponse.addOutputs(b, vector);
+  b.finish(FbInferResponse.endInferResponse(b), 'OSV1');
+  return Buffer.from(b.asUint8Array());
+}
+const DATA_TYPE: Partial<Record<string, DataType>> = {
+  int64: DataType.INT64, uint64: DataType.UINT64, int32: DataType.INT32, uint8: DataType.UINT8, bool: DataType.BOOL,
+  float32: DataType.FP32, float64: DataType.FP64, string: DataType.BYTES,
+};
 
 /**
  * Runs `steps` in slices of `sliceBytes` and counts the turns of the event loop that passed meanwhile (a setImmediate
@@ -132,6 +168,9 @@ describe('sliced conversions give the one-shot bytes and values', () => {
     const oneShot = encodeInferResponse('r-1', 'big', 3, outputs);
     const slicedBytes = await encodeInferResponseInSlices('r-1', 'big', 3, outputs, SLICE);
     expect(Buffer.compare(Buffer.from(slicedBytes), Buffer.from(oneShot))).toBe(0);
+    // Both equal the answer built with the generated API, each tensor's data length-prefixed into a buffer of its own
+    // first (tensorToBytes), as before BYTES elements were written straight into the message.
+    expect(Buffer.compare(Buffer.from(oneShot), referenceResponse('r-1', 'big', 3, outputs))).toBe(0);
     // A small answer is built at once, in the shared builder, as before.
     const small = new Map([BIG_OUTPUTS.at(-1)!]);
     const now = encodeInferResponseInSlices('r-2', 'big', 3, small, SLICE);

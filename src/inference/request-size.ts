@@ -50,6 +50,20 @@ export class InFlightBytes {
     };
   }
 
+  /**
+   * Counts `bytes` that cannot be refused any more (an answer already made, waiting for a slow client), so that new
+   * requests see them; the returned function gives them back (call it once).
+   */
+  count(bytes: number): () => void {
+    this.held += bytes;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.held -= bytes;
+    };
+  }
+
   /** A count that grows as a body arrives and is given back at once (HeldBytes). */
   hold(): HeldBytes {
     return new HeldBytes(this);
@@ -102,6 +116,21 @@ export function whileHeld<T>(inFlight: InFlightBytes, bytes: number, what: strin
     return result;
   }
   return result.finally(release);
+}
+
+/**
+ * How a REST handler counts the JSON parse worker's copy of a body the native reader declined (json-fast-path.ts,
+ * parseEarly): in `sizes`' bytes in flight beside the body itself, until the worker answers; skipped when `client`
+ * leaves first.
+ */
+export function parseCopyCount(
+  sizes: RequestSizes, client: { readonly signal: AbortSignal },
+): { reserveCopy: (bytes: number) => () => void; signal: () => AbortSignal } {
+  return {
+    reserveCopy: (bytes) => sizes.inFlight.reserve(bytes, "the JSON parse worker's copy of the body"),
+    // Asked for only when a body goes to the worker: most requests never make the exchange's AbortController.
+    signal: () => client.signal,
+  };
 }
 
 /** What runInference needs to bound a request: the limits and the server's in-flight byte count. */

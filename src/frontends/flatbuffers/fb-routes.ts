@@ -12,6 +12,7 @@ import { HttpExchange, statusLine, type HttpExchangeOptions } from '../http/http
 import { shuttingDown, type DrainGate, type DrainSource } from '../drain-gate.js';
 import type { BearerToken } from '../management/management-auth.js';
 import { runFlatBuffersInfer, type FbInferResult } from './fb-infer.js';
+import { WsOutbox } from './ws-outbox.js';
 import { Protocol } from '../../inference/request-stats.js';
 
 export const FLATBUFFERS_HTTP_PATH = '/v1/flatbuffers/infer';
@@ -65,6 +66,8 @@ interface Connection {
   open: boolean;
   /** The requests in flight on this connection. */
   inFlight: Set<WsRequest>;
+  /** Every binary message to the client goes through it, in order (large answers in fragments); set on open. */
+  out?: WsOutbox;
 }
 
 /** Shutdown of the FlatBuffers WebSockets: their requests in flight (a DrainSource), and closing them all. */
@@ -80,7 +83,7 @@ function replyError(ws: WebSocket<Connection>, bytes: Uint8Array, error: OrtServ
   } catch {
     // undecodable: the refusal goes out without an id
   }
-  ws.send(encodeErrorResponse(id, '', error), true);
+  ws.getUserData().out?.send(encodeErrorResponse(id, '', error));
 }
 
 /** Why a request or upgrade may not come in (an Origin CORS does not allow, no inference token), or undefined. */
@@ -142,11 +145,16 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
     },
     open: (ws) => {
       sockets.add(ws);
+      const connection = ws.getUserData();
+      // An answer waiting there to be handed to uWS (a large one goes in fragments) counts in the bytes in flight.
+      connection.out = new WsOutbox(ws as WebSocket<unknown>, ctx.sizes.limits.wireSliceBytes, ctx.wsMaxBackpressureBytes,
+        () => connection.open, (bytes) => ctx.sizes.inFlight.count(bytes));
     },
+    drain: (ws) => ws.getUserData().out?.drained(),
     message: (ws, message, isBinary) => {
       const connection = ws.getUserData();
       if (!isBinary) {
-        ws.send(encodeErrorResponse('', '', new OrtServeError('ERR_BAD_REQUEST', 'send binary FlatBuffers messages, not text')), true);
+        connection.out?.send(encodeErrorResponse('', '', new OrtServeError('ERR_BAD_REQUEST', 'send binary FlatBuffers messages, not text')));
         return;
       }
       // uWS reuses `message` after this callback returns, so the request keeps its own copy (the one copy on this path).
@@ -175,9 +183,8 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         release();
         // Not there any more: shutdown has answered it already (abandon below).
         if (!connection.inFlight.delete(request)) return;
-        // A closed connection's results are dropped; send() on a backed-up one closes it (closeOnBackpressureLimit).
-        // Corked: outside uWS's own callbacks an uncorked send is held until the loop next polls the socket.
-        if (connection.open) ws.cork(() => ws.send(result.bytes, true));
+        // A closed connection's results are dropped; a send on a backed-up one closes it (closeOnBackpressureLimit).
+        if (connection.open) connection.out?.send(result.bytes);
       };
       const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs, bytes.length, ctx.fastPath ?? true);
       if (result instanceof Promise) void result.then(reply);
@@ -186,6 +193,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
     close: (ws) => {
       const connection = ws.getUserData();
       connection.open = false;
+      connection.out?.closed();
       sockets.delete(ws);
       // Requests not yet started are dropped from the native queue; running ones finish and are discarded.
       for (const request of connection.inFlight) request.abort();

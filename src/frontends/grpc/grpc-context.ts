@@ -23,6 +23,8 @@ export interface GrpcContext {
   management: ManagementContext;
   /** The largest message the server accepts (bounds declared tensor sizes too). */
   maxReceiveMessageBytes: number;
+  /** The largest message the server sends (--grpc_max_send_message_bytes): answers over it are refused before encoding. */
+  maxSendMessageBytes: number;
   /** The server's size limits and bytes in flight (shared by every front end). */
   sizes: RequestSizes;
   /** Requests one ModelStreamInfer stream may have in flight before the server stops reading it. */

@@ -3,7 +3,9 @@
 
 import { DEFAULT_SIZE_LIMITS } from '../../engine/tensor-limits.js';
 import type { DecodeLimits } from '../../protocol/protobuf/decode-counts.js';
-import { decodeModelInferRequest, encodeModelInferResponse, encodeModelStreamInferResponse, modelInferRequestSteps } from '../../protocol/protobuf/kserve-infer-wire.js';
+import {
+  decodeModelInferRequest, encodeModelInferResponse, encodeModelStreamInferResponse, modelInferRequestHead, modelInferRequestSteps,
+} from '../../protocol/protobuf/kserve-infer-wire.js';
 import { decodePredictRequest, encodePredictResponse, predictRequestSteps } from '../../protocol/protobuf/tf-predict-wire.js';
 import type { WireCodec } from './proto-schemas.js';
 import type { InFlightBytes } from '../../inference/request-size.js';
@@ -20,7 +22,8 @@ export function kserveWireCodecs(limits: DecodeLimits & { wireSliceBytes: number
   const sliced = { steps: (bytes: Buffer) => modelInferRequestSteps(bytes, limits), sliceBytes: limits.wireSliceBytes, ...reserving(inFlight) };
   return {
     ModelInfer: { decode, encode: encodeModelInferResponse, sliced },
-    ModelStreamInfer: { decode, encode: encodeModelStreamInferResponse, sliced },
+    // A stream's failure answers carry the request's id, read from the message when it was not decoded.
+    ModelStreamInfer: { decode, encode: encodeModelStreamInferResponse, sliced, head: modelInferRequestHead },
   };
 }
 

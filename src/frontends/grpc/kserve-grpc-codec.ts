@@ -6,10 +6,12 @@ import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from '../kser
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
 import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
 import { versionSelector } from '../kserve/model-info.js';
-import { modelInferResponseSteps, type InferTensorContentsWire, type ModelInferReply, type ModelInferRequestWire } from '../../protocol/protobuf/kserve-infer-wire.js';
+import {
+  modelInferResponseBytes, modelInferResponseSteps, type InferTensorContentsWire, type ModelInferReply, type ModelInferRequestWire, type OutputHead,
+} from '../../protocol/protobuf/kserve-infer-wire.js';
 import { alignedView, bytesToTensor, checkTensorFits, parseShape, tensorToBytes, tensorToBytesSteps } from '../../protocol/tensor-bytes.js';
 import { runInSlices, runNow, type WorkSteps } from '../../protocol/work-slices.js';
-import { DEFAULT_SIZE_LIMITS, RequestTally, type SizeLimits } from '../../engine/tensor-limits.js';
+import { DEFAULT_SIZE_LIMITS, RequestTally, tensorBytes, type SizeLimits } from '../../engine/tensor-limits.js';
 import type { VersionSelector } from '../../registry/model-registry.js';
 import type { InferParameter__Output } from './generated/inference/InferParameter.js';
 import type { InferTensorContents__Output } from './generated/inference/InferTensorContents.js';
@@ -189,6 +191,26 @@ export function decodeModelInfer(
     result.priority = level;
   }
   return result;
+}
+
+/**
+ * ERR_TOO_LARGE (RESOURCE_EXHAUSTED) naming --grpc_max_send_message_bytes when the reply to `response` would encode to
+ * a message over `maxBytes` (`stream`: a ModelStreamInferResponse): computed from the tensors (raw contents are
+ * their bytes; BYTES elements 4 more each), before a BYTES output is converted or a byte written. grpc-js would
+ * refuse it only after it was encoded.
+ */
+export function checkReplySize(response: InferResponse, maxBytes: number, stream: boolean): void {
+  const heads: OutputHead[] = [];
+  const contents: number[] = [];
+  for (const [name, tensor] of response.outputs) {
+    heads.push({ name, datatype: KSERVE_DATATYPE[tensor.dtype], shape: tensor.shape });
+    contents.push(tensorBytes(tensor));
+  }
+  const head = { model_name: response.model, model_version: String(response.version), id: response.id ?? '' };
+  const size = modelInferResponseBytes(head, heads, contents, stream);
+  if (size <= maxBytes) return;
+  fail('ERR_TOO_LARGE',
+    `the answer's ${stream ? 'ModelStreamInferResponse' : 'ModelInferResponse'} would be ${size} bytes, more than the limit of ${maxBytes} (--grpc_max_send_message_bytes)`);
 }
 
 /** The reply the server sends: every output in raw_output_contents (Triton's choice too), in the order of `outputs`. */

@@ -8,7 +8,7 @@ import { Protocol } from '../../inference/request-stats.js';
 import { versionSelector } from '../kserve/model-info.js';
 import type { GrpcContext } from './grpc-context.js';
 import type { ModelInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
-import { decodeModelInfer, encodedModelInferReply, modelInferReplySteps, routeKeyParameter, type ModelInferMessage } from './kserve-grpc-codec.js';
+import { checkReplySize, decodeModelInfer, encodedModelInferReply, modelInferReplySteps, routeKeyParameter, type ModelInferMessage } from './kserve-grpc-codec.js';
 import { COPY_STEP_BYTES, runInSlices } from '../../protocol/work-slices.js';
 import { alignedSteps } from '../../protocol/tensor-bytes.js';
 import type { InferResponse } from '../../inference/infer-request.js';
@@ -26,7 +26,7 @@ function withTimeout(limits: CallLimits, timeoutMicros: number | undefined, rece
  * the call started or the stream message arrived (the origin of Triton's timeout parameter). `routeKey`: the call's
  * x-ortserve-route-key metadata; the message's route_key parameter wins over it. An inline run is answered
  * directly, a queued one through a promise; failures throw (or reject). `encode`: the reply carries its encoded
- * ModelInferResponse (unary ModelInfer; a stream wraps the reply in its own message).
+ * ModelInferResponse (unary ModelInfer; a stream wraps the reply in its own message, whose size is checked instead).
  */
 export function inferMessage(
   ctx: GrpcContext, msg: ModelInferMessage, limits: CallLimits, routeKey?: string, receivedAt = deadlineClock(), encode = false,
@@ -79,6 +79,10 @@ function runHeld(
   // The answer is converted (and, for a unary call, encoded) --wire_slice_bytes of work per turn of the event loop,
   // so a large one does not hold the JS thread; a small one is done in this turn, as before.
   const slice = ctx.sizes.limits.wireSliceBytes;
-  const reply = (answer: InferResponse) => (encode ? encodedModelInferReply(answer, slice) : runInSlices(modelInferReplySteps(answer), slice));
+  const reply = (answer: InferResponse) => {
+    // An answer too large to send is refused from its tensors' sizes, before it is converted or encoded.
+    checkReplySize(answer, ctx.maxSendMessageBytes, !encode);
+    return encode ? encodedModelInferReply(answer, slice) : runInSlices(modelInferReplySteps(answer), slice);
+  };
   return response instanceof Promise ? response.then(reply) : reply(response);
 }

@@ -42,7 +42,8 @@ export function loadSchemas(): PackageDefinition {
  * `error` when the decoder refused it for a limit of ours (ERR_TOO_LARGE) rather than for its form.
  */
 export class MalformedMessage {
-  constructor(readonly reason: string, readonly error?: OrtServeError) {}
+  /** `head`: the fields that name the request (its id...), when the method's codec can read them (WireCodec.head). */
+  constructor(readonly reason: string, readonly error?: OrtServeError, readonly head?: unknown) {}
 }
 
 /** Throws ERR_PROTOBUF (or the decoder's own error) for a request that could not be decoded; returns the message otherwise. */
@@ -109,11 +110,20 @@ export interface WireCodec<Req = unknown, Res = never> {
      */
     reserve?(bytes: number): () => void;
   };
+  /**
+   * The fields that name a request (model, id), read from a message that is not decoded: a failure's answer on a
+   * stream carries them even when the message failed to decode or was never decoded (at shutdown).
+   */
+  head?(bytes: Buffer): unknown;
 }
 
 /** A large request message not decoded yet: the handler decodes it in slices (wellFormedInSlices). */
 export class DeferredDecode<T = unknown> {
-  constructor(readonly steps: () => WorkSteps<T>, readonly sliceBytes: number, readonly release: () => void = () => {}) {}
+  constructor(
+    readonly steps: () => WorkSteps<T>, readonly sliceBytes: number, readonly release: () => void = () => {},
+    /** The codec's head of the message (WireCodec.head), undefined without one. */
+    readonly head: () => unknown = () => undefined,
+  ) {}
 }
 
 /**
@@ -166,11 +176,12 @@ export function guardedService(name: string, codecs: Readonly<Record<string, Wir
           if (codec?.sliced !== undefined && bytes.length > codec.sliced.sliceBytes) {
             const steps = codec.sliced.steps;
             const release = codec.sliced.reserve?.(bytes.length);
-            return new DeferredDecode(() => steps(bytes), codec.sliced.sliceBytes, release);
+            const head = codec.head;
+            return new DeferredDecode(() => steps(bytes), codec.sliced.sliceBytes, release, head === undefined ? undefined : () => head(bytes));
           }
           return decode(bytes);
         } catch (err) {
-          return new MalformedMessage(err instanceof Error ? err.message : String(err), err instanceof OrtServeError ? err : undefined);
+          return new MalformedMessage(err instanceof Error ? err.message : String(err), err instanceof OrtServeError ? err : undefined, codec?.head?.(bytes));
         }
       },
       ...(codec === undefined ? {} : { responseSerialize: codec.encode as (reply: unknown) => Buffer }),

@@ -5,18 +5,26 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { OrtServeError, toOrtServeError } from '../../errors.js';
 import { callLimits, routeKeyOf, toServiceError } from './grpc-calls.js';
 import type { GrpcContext } from './grpc-context.js';
-import type { ModelInferRequestWire, ModelStreamInferReply } from '../../protocol/protobuf/kserve-infer-wire.js';
+import type { ModelInferRequestWire, ModelStreamInferReply, RequestHead } from '../../protocol/protobuf/kserve-infer-wire.js';
 import { inferMessage } from './kserve-infer.js';
 import { DeferredDecode, MalformedMessage, wellFormedInSlices } from './proto-schemas.js';
 import { shuttingDown } from '../drain-gate.js';
 
 type StreamCall = ServerDuplexStream<ModelInferRequestWire | MalformedMessage, ModelStreamInferReply>;
 
+/**
+ * What names a message that was not decoded: a MalformedMessage's or DeferredDecode's head (read by the codec from its
+ * leading fields), or the message itself.
+ */
+function headOf(msg: ModelInferRequestWire | MalformedMessage): Partial<RequestHead> | undefined {
+  if (msg instanceof MalformedMessage) return msg.head as RequestHead | undefined;
+  if ((msg as unknown) instanceof DeferredDecode) return (msg as unknown as DeferredDecode).head() as RequestHead | undefined;
+  return msg;
+}
+
 /** A failed request's answer: the message, plus the model, version and id so the client can match it. */
-function errorResponse(err: unknown, msg: ModelInferRequestWire | MalformedMessage): ModelStreamInferReply {
+function errorResponse(err: unknown, request: Partial<RequestHead> | undefined): ModelStreamInferReply {
   const error = toOrtServeError(err);
-  // (A large message decoded in slices (DeferredDecode) is answered without its id when it fails.)
-  const request = msg instanceof MalformedMessage || (msg as unknown) instanceof DeferredDecode ? undefined : msg;
   return {
     error_message: error.message,
     infer_response: {
@@ -92,10 +100,13 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
     }
   };
   const answer = async (msg: ModelInferRequestWire | MalformedMessage) => {
+    // Every failure answer names its request: the decoded message once there is one, else what the codec read of it.
+    let request: ModelInferRequestWire | undefined;
     try {
-      write({ error_message: '', infer_response: await inferMessage(ctx, await wellFormedInSlices(msg, 'ModelStreamInfer'), limits, routeKey) });
+      request = await wellFormedInSlices(msg, 'ModelStreamInfer');
+      write({ error_message: '', infer_response: await inferMessage(ctx, request, limits, routeKey) });
     } catch (err) {
-      write(errorResponse(err, msg));
+      write(errorResponse(err, request ?? headOf(msg)));
     }
   };
 
@@ -103,7 +114,7 @@ export function handleStreamInfer(call: StreamCall, ctx: GrpcContext): void {
     if (ctx.gate.closing) {
       // A large message held for decoding in slices gives its bytes in flight back (it will not be decoded).
       if ((msg as unknown) instanceof DeferredDecode) (msg as unknown as DeferredDecode).release();
-      write(errorResponse(shuttingDown(), msg));
+      write(errorResponse(shuttingDown(), headOf(msg)));
       return;
     }
     inFlight++;

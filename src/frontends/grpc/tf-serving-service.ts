@@ -117,7 +117,8 @@ function predictRun(
     const unencoded: PredictReply = { outputs: answer.outputs, model_spec: { name: answer.model, version: answer.version, signature_name: DEFAULT_SIGNATURE } };
     // Encoded here, --wire_slice_bytes of work per turn of the event loop: a large answer (8M int64 varints) would
     // otherwise hold the JS thread for the whole encoding. A small one is done in this turn, as before.
-    const encoded = runInSlices(predictResponseSteps(unencoded), ctx.sizes.limits.wireSliceBytes);
+    // An answer over --grpc_max_send_message_bytes is refused once its size is counted, before it is written.
+    const encoded = runInSlices(predictResponseSteps(unencoded, ctx.maxSendMessageBytes), ctx.sizes.limits.wireSliceBytes);
     return encoded instanceof Promise ? encoded.then((buf) => ({ ...unencoded, encoded: buf })) : { ...unencoded, encoded };
   };
   // An inline run is answered directly: unary() sends it without a microtask in between.

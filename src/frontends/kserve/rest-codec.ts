@@ -11,6 +11,7 @@ import { nativeAnswerTensor } from '../../protocol/json/json-answer-native.js';
 import { decodeEarly, type EarlyParse } from '../../protocol/json/json-fast-path.js';
 import { runnableUrl, type OnKeySpec } from '../../protocol/json/json-offthread-parse.js';
 import { isPacked, unpackNumbers } from '../../protocol/json/packed-numbers.js';
+import { dataShape } from '../../protocol/json/data-shape.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from './datatypes.js';
 import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
@@ -239,15 +240,23 @@ function decodeInput(v: JsonValue, i: number, cursor: BinaryCursor, limits: Rest
   return { name, tensor: bytesToTensor(dtype, shape, bytes.subarray(offset, offset + size), label, datatype) };
 }
 
-/** "data" may be flat (row-major) or nested exactly as the shape says. */
+/**
+ * "data" may be flat (row-major) or nested exactly as the shape says. Its own shape is checked against the declared
+ * one before a value is converted (the declared one is already within the limits), so data of the wrong size costs
+ * no tensor; ragged lists are found by the converter, and the same check runs on what it made.
+ */
 function jsonDataToTensor(data: JsonValue, dtype: DType, shape: number[], field: string): Tensor {
+  checkDataShape(dataShape(data), shape, field);
   const tensor = jsonToTensor(data, dtype, field);
-  const same = tensor.shape.length === shape.length && tensor.shape.every((d, k) => d === shape[k]);
-  const flat = tensor.shape.length <= 1 && tensor.data.length === elementCount(shape);
-  if (!same && !flat) {
-    fail('ERR_SHAPE', `${field}: holds ${tensor.data.length} elements as ${shapeText(tensor.shape)}, but the shape ${shapeText(shape)} needs ${elementCount(shape)}`);
-  }
+  checkDataShape(tensor.shape, shape, field);
   return { dtype, shape, data: tensor.data };
+}
+
+/** ERR_SHAPE unless data of shape `own` fills the declared `shape`: the same dims, or flat with as many elements. */
+function checkDataShape(own: readonly number[], shape: readonly number[], field: string): void {
+  const same = own.length === shape.length && own.every((d, k) => d === shape[k]);
+  if (same || (own.length <= 1 && elementCount(own) === elementCount(shape))) return;
+  fail('ERR_SHAPE', `${field}: holds ${elementCount(own)} elements as ${shapeText(own)}, but the shape ${shapeText(shape)} needs ${elementCount(shape)}`);
 }
 
 function decodeOutputs(v: JsonValue | undefined): Array<{ name: string; binary?: boolean }> | undefined {

@@ -11,7 +11,7 @@ import { listedInputNames, withPriority, type InferResponse } from '../../infere
 import { runDirect } from '../../inference/direct-run.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
 import { Protocol } from '../../inference/request-stats.js';
-import type { RequestSizes } from '../../inference/request-size.js';
+import { parseCopyCount, type RequestSizes } from '../../inference/request-size.js';
 import type { ManagementContext } from '../management/management-routes.js';
 import { modelConfig, modelMetadata, modelReady, serverMetadata, serverReady, versionSelector } from './model-info.js';
 import { modelStatistics } from './model-statistics.js';
@@ -69,7 +69,10 @@ function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRout
   const length = headerLength(headers.inferenceHeaderLength);
   if (length !== undefined && ctx.fastPath === true && answeredFast(ex, ctx, model, selector, body, length)) return;
   const limits = { maxJsonDepth: ctx.maxJsonDepth, maxBodyBytes: ctx.maxBodyBytes, sizeLimits: ctx.sizes.limits };
-  const where = { offthreadBytes: ctx.jsonOffthreadBytes ?? 0, jsInlineBytes: ctx.jsonJsInlineBytes ?? Infinity, onKey: declaredInputOnKeySpec(limits) };
+  const where = {
+    offthreadBytes: ctx.jsonOffthreadBytes ?? 0, jsInlineBytes: ctx.jsonJsInlineBytes ?? Infinity, onKey: declaredInputOnKeySpec(limits),
+    ...parseCopyCount(ctx.sizes, ex),
+  };
   return parseEarly(restInferJson(body, length), restJsonLimits(limits), where,
     (early) => infer(ex, ctx, model, selector, decodeRestInfer(body, length, limits, early), early), (err: unknown) => ex.sendError(err));
 }

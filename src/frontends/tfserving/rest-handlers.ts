@@ -4,7 +4,7 @@ import { OrtServeError, clientText, fail } from '../../errors.js';
 import { runDirect } from '../../inference/direct-run.js';
 import { runInference } from '../../inference/run-inference.js';
 import { Protocol } from '../../inference/request-stats.js';
-import { JSON_NAME_STRINGS, RequestTally, type RequestSizes } from '../../inference/request-size.js';
+import { JSON_NAME_STRINGS, RequestTally, parseCopyCount, type RequestSizes } from '../../inference/request-size.js';
 import type { InferResponse, ProtocolNames } from '../../inference/infer-request.js';
 import { withRouteKey, type ModelRegistry } from '../../registry/model-registry.js';
 import type { HttpExchange } from '../http/http-exchange.js';
@@ -65,7 +65,9 @@ function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfSer
     maxDepth: ctx.maxJsonDepth, maxElements: sizes.maxJsonValues, maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS,
   };
   if (ctx.fastPath === true && answeredFast(ex, ctx, route, body, limits)) return;
-  const where = { offthreadBytes: ctx.jsonOffthreadBytes ?? 0, jsInlineBytes: ctx.jsonJsInlineBytes ?? Infinity };
+  const where = {
+    offthreadBytes: ctx.jsonOffthreadBytes ?? 0, jsInlineBytes: ctx.jsonJsInlineBytes ?? Infinity, ...parseCopyCount(ctx.sizes, ex),
+  };
   return parseEarly(body, limits, where, (early) => predict(ex, ctx, route, body, limits, early),
     (err: unknown) => ex.sendError(err));
 }

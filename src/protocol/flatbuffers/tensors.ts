@@ -3,10 +3,10 @@
 
 import * as flatbuffers from 'flatbuffers';
 import { clientText, fail } from '../../errors.js';
-import type { DType, Tensor } from '../../engine/tensor.js';
+import type { DType, StringData, Tensor } from '../../engine/tensor.js';
 import type { RequestTally } from '../../engine/tensor-limits.js';
 import { bytesToTensor, parseShape, tensorToBytesSteps } from '../tensor-bytes.js';
-import { copySteps, runNow, type WorkSteps } from '../work-slices.js';
+import { COPY_STEP_BYTES, VALUE_UNITS, copySteps, runNow, type WorkSteps } from '../work-slices.js';
 import { DataType } from './generated/ortserve/fb/data-type.js';
 import { Tensor as FbTensor } from './generated/ortserve/fb/tensor.js';
 
@@ -117,9 +117,42 @@ export function writeTensor(builder: flatbuffers.Builder, name: string, tensor: 
   return runNow(tensorSteps(builder, name, tensor));
 }
 
+/**
+ * Writes BYTES elements as one [ubyte] vector aligned to DATA_ALIGNMENT, each as a 4-byte little-endian length and
+ * its bytes (tensorToBytes's layout), straight into the builder a step at a time: no intermediate buffer of the
+ * whole tensor (for 16k × 3 KB strings: one 46 MB allocation and one pass over it fewer, on the event-loop thread).
+ */
+function* stringVectorSteps(builder: flatbuffers.Builder, items: StringData): WorkSteps<flatbuffers.Offset> {
+  let total = 0;
+  for (let i = 0; i < items.length; i++) total += 4 + items[i]!.byteLength;
+  yield items.length;
+  builder.startVector(1, total, DATA_ALIGNMENT);
+  const internals = builder as unknown as BuilderInternals;
+  internals.space -= total;
+  // After startVector, which may have grown (replaced) the builder's buffer.
+  const bytes = builder.dataBuffer().bytes();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = internals.space;
+  let units = 0;
+  for (let i = 0; i < items.length; i++) {
+    const s = items[i]!;
+    view.setUint32(pos, s.byteLength, true);
+    bytes.set(s, pos + 4);
+    pos += 4 + s.byteLength;
+    units += VALUE_UNITS + s.byteLength;
+    if (units >= COPY_STEP_BYTES) {
+      yield units;
+      units = 0;
+    }
+  }
+  return builder.endVector();
+}
+
 /** writeTensor in steps (src/protocol/work-slices.ts): BYTES conversion and the data's copy a step at a time. */
 export function* tensorSteps(builder: flatbuffers.Builder, name: string, tensor: Tensor): WorkSteps<flatbuffers.Offset> {
-  const data = yield* byteVectorSteps(builder, yield* tensorToBytesSteps(tensor));
+  const data = tensor.dtype === 'string'
+    ? yield* stringVectorSteps(builder, tensor.data as StringData)
+    : yield* byteVectorSteps(builder, yield* tensorToBytesSteps(tensor));
   const shape = writeShapeVector(builder, tensor.shape);
   const nameOffset = createCachedString(builder, name);
   FbTensor.startTensor(builder);

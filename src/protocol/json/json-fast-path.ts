@@ -110,6 +110,13 @@ export interface EarlyParseOptions {
   jsInlineBytes: number;
   /** The onKey the decoder passes to decodeEarly, as the worker thread can make it (see OnKeySpec). */
   onKey?: OnKeySpec;
+  /**
+   * Counts the worker thread's copy of a declined body (`bytes`) in the server's bytes in flight until the worker has
+   * answered, or throws the refusal (ERR_QUEUE_FULL); returns the release. Absent: not counted.
+   */
+  reserveCopy?: (bytes: number) => () => void;
+  /** The client's signal, which aborts when it leaves: a copy still waiting for the worker is then skipped. */
+  signal?: () => AbortSignal;
 }
 
 /**
@@ -128,8 +135,11 @@ export function parseEarly(
   if (codec === undefined || (!final && !offthread)) return then(undefined);
   const settle = (raw: unknown): void | Promise<void> => {
     if (raw !== undefined || !final) return then({ raw, final });
-    // Declined and too large for the JS parser here: it reads the body on the worker thread, for the error only.
-    return jsParseOffThread(body, limits, options.onKey).then((error) => then({ raw: undefined, final, ...(error ? { error } : {}) }));
+    // Declined and too large for the JS parser here: it reads the body on the worker thread, for the error only. Its
+    // copy there counts in the bytes in flight (a refusal goes to onError) until the worker answers, on every path.
+    const release = options.reserveCopy?.(body.length);
+    return jsParseOffThread(body, limits, options.onKey, options.signal?.()).finally(release)
+      .then((error) => then({ raw: undefined, final, ...(error ? { error } : {}) }));
   };
   const args = [limits.maxDepth, limits.maxElements ?? Infinity, limits.maxStrings ?? Infinity, OBJECT, KEYS] as const;
   if (offthread) return codec.parseJsonPackedAsync(body, ...args).then(settle).catch(onError);

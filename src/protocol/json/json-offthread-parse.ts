@@ -42,7 +42,8 @@ function theWorker(): Worker {
     if (p === undefined) return;
     pending.delete(a.id);
     if (pending.size === 0) w.unref();
-    p.resolve(a.ok ? undefined : new OrtServeError(a.code as ErrorCode, a.message, { detail: a.detail }));
+    if ('cancelled' in a) p.resolve(CANCELLED);
+    else p.resolve(a.ok ? undefined : new OrtServeError(a.code as ErrorCode, a.message, { detail: a.detail }));
   });
   w.on('error', (err) => lost(new OrtServeError('ERR_INTERNAL', 'the JSON parse worker failed', { cause: err, detail: String(err) })));
   w.on('exit', (code) => { if (worker === w) lost(new OrtServeError('ERR_INTERNAL', `the JSON parse worker exited (${code})`)); });
@@ -53,20 +54,33 @@ function theWorker(): Worker {
   return w;
 }
 
+/** What jsParseOffThread resolves to for a job whose `signal` aborted before the worker reached it (never parsed). */
+export const CANCELLED = new OrtServeError('ERR_BAD_REQUEST', 'the client left before its body was parsed');
+
 /**
  * Runs parseJson(body, limits with the onKey `onKey` makes) on the worker thread. Resolves to the error it throws,
- * or undefined when it accepts the body. The body is copied (a memcpy here, no parsing), so it may change afterwards.
+ * or undefined when it accepts the body. The body is copied (a memcpy here, no parsing), so it may change afterwards;
+ * the copy lives until the worker has answered (the caller counts it in the server's bytes in flight until then).
  * Jobs run one at a time in arrival order: a flood of hostile bodies waits on the worker, never on the JS thread.
+ * When `signal` aborts (the client left), a job the worker has not started is skipped: it answers CANCELLED at
+ * once when reached, so abandoned bodies do not hold the worker (or their bytes) behind them.
  */
-export function jsParseOffThread(body: Uint8Array, limits: JsonParseLimits, onKey?: OnKeySpec): Promise<OrtServeError | undefined> {
+export function jsParseOffThread(
+  body: Uint8Array, limits: JsonParseLimits, onKey?: OnKeySpec, signal?: AbortSignal,
+): Promise<OrtServeError | undefined> {
+  if (signal?.aborted === true) return Promise.resolve(CANCELLED);
   const copy = new Uint8Array(body);
   const { onKey: _unused, ...plain } = limits;
   const id = nextId++;
-  const job: ParseJob = { id, body: copy, limits: plain, ...(onKey === undefined ? {} : { onKey }) };
-  return new Promise((resolve, reject) => {
+  // Shared with the worker, which reads it just before it parses: no message could reach it while it works its queue.
+  const cancelled = new Int32Array(new SharedArrayBuffer(4));
+  const job: ParseJob = { id, body: copy, limits: plain, cancelled, ...(onKey === undefined ? {} : { onKey }) };
+  const cancel = () => Atomics.store(cancelled, 0, 1);
+  signal?.addEventListener('abort', cancel, { once: true });
+  return new Promise<OrtServeError | undefined>((resolve, reject) => {
     const w = theWorker();
     pending.set(id, { resolve, reject });
     if (pending.size === 1) w.ref();
     w.postMessage(job, [copy.buffer]);
-  });
+  }).finally(() => signal?.removeEventListener('abort', cancel));
 }

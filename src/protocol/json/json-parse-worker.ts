@@ -18,11 +18,14 @@ export interface ParseJob {
   body: Uint8Array;
   limits: Omit<JsonParseLimits, 'onKey'>;
   onKey?: OnKeySpec;
+  /** [0] is set to 1 by the JS thread when the client left: the job is then answered `cancelled`, not parsed. */
+  cancelled?: Int32Array;
 }
 
 /** ok: parseJson accepted the body; else its error (an OrtServeError's code, message and detail, or a crash). */
 export type ParseAnswer =
   | { id: number; ok: true }
+  | { id: number; cancelled: true }
   | { id: number; ok: false; code: string; message: string; detail: string };
 
 type OnKeyFactory = (arg: unknown) => JsonParseLimits['onKey'];
@@ -47,6 +50,10 @@ function answer(job: ParseJob, onKey: JsonParseLimits['onKey']): ParseAnswer {
 let previous: Promise<void> = Promise.resolve();
 parentPort!.on('message', (job: ParseJob) => {
   previous = previous.then(async () => {
+    if (job.cancelled !== undefined && Atomics.load(job.cancelled, 0) === 1) {
+      parentPort!.postMessage({ id: job.id, cancelled: true } satisfies ParseAnswer);
+      return;
+    }
     let onKey: JsonParseLimits['onKey'];
     try {
       onKey = await onKeyOf(job.onKey);

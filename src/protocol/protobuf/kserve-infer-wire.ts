@@ -240,6 +240,37 @@ export function* modelInferRequestSteps(bytes: Buffer, limits: DecodeLimits = UN
   return msg;
 }
 
+/** What names a request in an answer: its model, version and id. */
+export interface RequestHead {
+  model_name: string;
+  model_version: string;
+  id: string;
+}
+
+/**
+ * The model_name, model_version and id of a ModelInferRequest that was not (or could not be) decoded, read from the
+ * fields before its first other field: protobuf writers put fields in number order, so these three (1–3) come first
+ * and the scan costs a few bytes whatever the message's size. A field that is not well formed ends the scan.
+ */
+export function modelInferRequestHead(bytes: Uint8Array): RequestHead {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const r = new WireReader(buf, 0, buf.length, '');
+  const head: RequestHead = { model_name: '', model_version: '', id: '' };
+  try {
+    while (r.more()) {
+      r.key();
+      if (r.field < 1 || r.field > 3 || r.wire !== WIRE_BYTES) break;
+      const value = r.string();
+      if (r.field === 1) head.model_name = value;
+      else if (r.field === 2) head.model_version = value;
+      else head.id = value;
+    }
+  } catch {
+    // A malformed field: the head is what came before it.
+  }
+  return head;
+}
+
 // ---- Responses ----
 
 export interface InferOutputReply {
@@ -360,23 +391,46 @@ function shapeSize(shape: readonly number[]): number {
   return n;
 }
 
-function outputSize(o: InferOutputReply, shapeBytes: number): number {
+/** An output as its size needs it: everything but its contents, whose byte count is given apart. */
+export type OutputHead = Omit<InferOutputReply, 'contents'>;
+
+function outputSize(o: OutputHead, shapeBytes: number): number {
   return stringFieldSize(o.name) + stringFieldSize(o.datatype) + (shapeBytes === 0 ? 0 : delimitedSize(1, shapeBytes));
 }
 
 /** The ModelInferResponse's size; `sizes` receives each output's shape and message sizes, for the writer. */
 function responseSize(reply: ModelInferReply, sizes: number[]): number {
-  let size = stringFieldSize(reply.model_name) + stringFieldSize(reply.model_version) + stringFieldSize(reply.id);
-  size += parametersSize(reply.parameters, 4);
   const outputs = reply.outputs;
-  for (let k = 0; k < outputs.length; k++) {
-    const o = outputs[k]!;
-    const shapeBytes = shapeSize(o.shape);
-    const outputBytes = outputSize(o, shapeBytes);
-    sizes.push(shapeBytes, outputBytes);
-    size += delimitedSize(1, outputBytes) + delimitedSize(1, o.contents.byteLength);
-  }
+  let size = replyHeadSize(reply);
+  for (let k = 0; k < outputs.length; k++) size += outputEntriesSize(outputs[k]!, outputs[k]!.contents.byteLength, sizes);
   return size;
+}
+
+function replyHeadSize(reply: Omit<ModelInferReply, 'outputs'>): number {
+  return stringFieldSize(reply.model_name) + stringFieldSize(reply.model_version) + stringFieldSize(reply.id)
+    + parametersSize(reply.parameters, 4);
+}
+
+/** The bytes an output adds to a ModelInferResponse: its entry in `outputs` and its raw_output_contents. */
+function outputEntriesSize(o: OutputHead, contentsBytes: number, sizes: number[]): number {
+  const shapeBytes = shapeSize(o.shape);
+  const outputBytes = outputSize(o, shapeBytes);
+  sizes.push(shapeBytes, outputBytes);
+  return delimitedSize(1, outputBytes) + delimitedSize(1, contentsBytes);
+}
+
+/**
+ * The size of the ModelInferResponse (`stream`: of the ModelStreamInferResponse around it, with no error message) that
+ * `reply` and outputs of `contentsBytes[k]` raw bytes each would encode to: the same arithmetic as the encoder, known
+ * before the contents are converted or anything is written.
+ */
+export function modelInferResponseBytes(
+  reply: Omit<ModelInferReply, 'outputs'>, outputs: readonly OutputHead[], contentsBytes: readonly number[], stream: boolean,
+): number {
+  const sizes: number[] = [];
+  let size = replyHeadSize(reply);
+  for (let k = 0; k < outputs.length; k++) size += outputEntriesSize(outputs[k]!, contentsBytes[k]!, sizes);
+  return stream ? delimitedSize(1, size) : size;
 }
 
 function* writeResponse(w: WireWriter, reply: ModelInferReply, sizes: number[]): WorkSteps<void> {

@@ -7,6 +7,7 @@
 // wire wins (protobuf's rule; protobufjs keeps both and names the later-declared one).
 
 import type { Tensor } from '../../engine/tensor.js';
+import { fail } from '../../errors.js';
 import { TF_DTYPE } from '../tfserving/tf-vocabulary.js';
 import {
   ScalarRuns, WIRE_BYTES, WIRE_VARINT, WireReader, WireWriter, delimitedSize, int32Size, utf8Length, varint64Size, varintSize,
@@ -412,9 +413,10 @@ export function encodePredictResponse(reply: PredictReply): Buffer {
 
 /**
  * encodePredictResponse in steps (src/protocol/work-slices.ts): sizes and values are computed and written about
- * COPY_STEP_BYTES of work at a time, so a large answer can be encoded over several turns of the event loop.
+ * COPY_STEP_BYTES of work at a time, so a large answer can be encoded over several turns of the event loop. An answer
+ * over `maxBytes` throws ERR_TOO_LARGE once its size is known, before anything is allocated or written.
  */
-export function* predictResponseSteps(reply: PredictReply): WorkSteps<Buffer> {
+export function* predictResponseSteps(reply: PredictReply, maxBytes = Number.POSITIVE_INFINITY): WorkSteps<Buffer> {
   const outputs = [...reply.outputs];
   const sizes: TensorSizes[] = [];
   for (const [, t] of outputs) sizes.push(yield* tensorSizes(t));
@@ -425,6 +427,10 @@ export function* predictResponseSteps(reply: PredictReply): WorkSteps<Buffer> {
   const spec = specSize(reply.model_spec);
   let size = delimitedSize(1, spec.spec);
   for (const e of entries) size += delimitedSize(1, e.entry);
+  // Sizes are counted (without writing) before the message is allocated: an answer over the send limit stops here.
+  if (size > maxBytes) {
+    fail('ERR_TOO_LARGE', `the answer's PredictResponse would be ${size} bytes, more than the limit of ${maxBytes} (--grpc_max_send_message_bytes)`);
+  }
   const w = new WireWriter(size);
   for (let i = 0; i < outputs.length; i++) {
     const [name, t] = outputs[i]!;

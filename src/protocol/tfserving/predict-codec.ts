@@ -3,7 +3,8 @@ import { clientText, fail } from '../../errors.js';
 import { elementCount, shapeText, type DType, type Tensor } from '../../engine/tensor.js';
 import type { RequestTally } from '../../engine/tensor-limits.js';
 import { type JsonValue, type JsonObject, isJsonObject } from '../json/json-parser.js';
-import { describeJson, isB64Object, jsonToTensor, rowsToTensor, tensorJsonWriter } from '../json/tensor-json.js';
+import { checkShape, describeJson, isB64Object, jsonToTensor, rowsToTensor, tensorJsonWriter } from '../json/tensor-json.js';
+import { dataShape } from '../json/data-shape.js';
 import { jsonWeight, rowOf, tensorSteps, textNow, type JsonSteps } from '../json/json-slices.js';
 import { nativeAnswerTensor } from '../json/json-answer-native.js';
 import { isPackedStrings } from '../json/packed-strings.js';
@@ -113,6 +114,13 @@ function decodeNamedRows(instances: JsonValue[], specs: ReadonlyArray<SignatureI
       const missing = specs.find((s) => row[s.name] === undefined);
       fail('ERR_INVALID_INPUT', `instances[${i}]: missing input '${missing?.name}' (model inputs: ${inputNames(specs)})`);
     }
+  }
+  // Every input's rows are checked against the model's shape, from their first elements, before any is converted
+  // (rowsToTensor joins packed rows into one block first): rows of the wrong shape cost no allocation.
+  for (const spec of specs) {
+    const rows = columns.get(spec.name)!;
+    const shape = rows.length === 0 ? [0] : [rows.length, ...dataShape(rows[0]!)];
+    if (!shape.includes(0)) checkShape(`instances[*].${spec.name}`, shape, spec.shape);
   }
   const tensors = new Map<string, Tensor>();
   for (const spec of specs) {
