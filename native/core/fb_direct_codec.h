@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/direct_output.h"
 #include "core/element_type.h"
 
 namespace ortserve::fbdirect {
@@ -47,15 +48,8 @@ constexpr uint32_t kMaxRank = 32;
 // message; strings must be NUL-terminated as the format requires; vectors and tables must be aligned.
 bool ReadRequest(const uint8_t* message, std::size_t size, RequestView* out);
 
-// One output to write: its name, type, dims and bytes.
-struct OutputView {
-  std::string_view name;
-  ElementType type = ElementType::kUndefined;
-  const int64_t* shape = nullptr;
-  std::size_t rank = 0;
-  const void* data = nullptr;
-  std::size_t data_length = 0;
-};
+// One output to write (core/direct_output.h).
+using OutputView = DirectOutput;
 
 // The FlatBuffers DataType of a numeric ONNX element type, or -1 for one the protocol cannot carry here (strings).
 int DataTypeOf(ElementType type);

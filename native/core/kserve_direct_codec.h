@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/direct_output.h"
 #include "core/element_type.h"
 #include "core/json_document.h"
 
@@ -50,15 +51,8 @@ bool ReadRequest(const uint8_t* body, std::size_t size, std::size_t header_lengt
 // The KServe datatype name of a numeric element type ("FP32"), or nullptr.
 const char* DatatypeName(ElementType type);
 
-// One output to write.
-struct OutputView {
-  std::string_view name;
-  ElementType type = ElementType::kUndefined;
-  const int64_t* shape = nullptr;
-  std::size_t rank = 0;
-  const void* data = nullptr;
-  std::size_t data_length = 0;
-};
+// One output to write (core/direct_output.h).
+using OutputView = DirectOutput;
 
 // The answer's JSON header, as the general path writes it (src/frontends/kserve/rest-codec.ts restInferSteps, every
 // output binary): {"model_name":..,"model_version":"N"[,"id":..],"outputs":[{"name":..,"datatype":..,"shape":[..],

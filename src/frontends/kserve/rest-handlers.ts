@@ -65,9 +65,10 @@ function sendBinary(ex: HttpExchange, body: RestInferBody): void {
 function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRoute, body: Buffer, headers: KserveHeaders): void | Promise<void> {
   const model = route.model!;
   const selector = versionSelector(model, route.version ?? '');
-  checkServable(ctx.registry, model, selector);
   const length = headerLength(headers.inferenceHeaderLength);
+  // Before checkServable: the fast path answers only a servable version (an unknown one is the general path's).
   if (length !== undefined && ctx.fastPath === true && answeredFast(ex, ctx, model, selector, body, length)) return;
+  checkServable(ctx.registry, model, selector);
   const limits = { maxJsonDepth: ctx.maxJsonDepth, maxBodyBytes: ctx.maxBodyBytes, sizeLimits: ctx.sizes.limits };
   const where = {
     offthreadBytes: ctx.jsonOffthreadBytes ?? 0, jsInlineBytes: ctx.jsonJsInlineBytes ?? Infinity, onKey: declaredInputOnKeySpec(limits),
