@@ -4,15 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Buffer } from 'node:buffer';
 import { buildModel } from '../scripts/onnx/onnx-writer.mjs';
-import { closeTo, mlpReference } from './support/reference.js';
 import { mlpModel } from './support/registry-helpers.js';
-import { postOnOwnConnection, startServerChild, type OwnConnectionAnswer, type ServerChild } from './support/server-child.js';
+import { postOnOwnConnection, startServerChild, whileLarge, type ServerChild } from './support/server-child.js';
 import { writeRepository } from './support/test-server.js';
 import { rng } from './support/seeded-random.js';
 
 /** A behaviour bound, not a benchmark: generous, so that a loaded machine cannot fail it. */
-const PROMPT_MS = 15_000;
-const ROWS = [[1, 2, 3, 4], [-1.5, 0.25, 2, -3]];
 const COUNT = 16_384;
 
 const identity = (name: string, dtype: string, output = 'y') => buildModel({ graph: {
@@ -61,24 +58,9 @@ describe('large JSON answers are built off the JS thread while another client is
   const post = (urlPath: string, body: string | Uint8Array, headers: Record<string, string> = {}) =>
     postOnOwnConnection(`${child.baseUrl}${urlPath}`, body, headers, 60_000);
 
-  /** Sends `large`, then the MLP predict; checks the small answer's values and that it did not wait for the large one. */
-  async function whileLarge(large: () => Promise<OwnConnectionAnswer>): Promise<OwnConnectionAnswer> {
-    const started = performance.now();
-    let largeDoneAt = Number.POSITIVE_INFINITY;
-    const result = large().then((value) => { largeDoneAt = performance.now(); return value; });
-    await new Promise((r) => setTimeout(r, 20));
-    const small = await post('/v1/models/mlp:predict', JSON.stringify({ instances: ROWS }));
-    expect(small.status).toBe(200);
-    expect(closeTo(JSON.parse(small.body.toString()).predictions, mlpReference(ROWS, 1))).toBe(true);
-    expect(small.doneAt - started).toBeLessThan(PROMPT_MS);
-    const value = await result;
-    expect(small.doneAt).toBeLessThanOrEqual(largeDoneAt);
-    return value;
-  }
-
   it('KServe REST, 16,384 escaped and non-ASCII strings as JSON in and out: the answer byte for byte', async () => {
     const data = texts(1);
-    const res = await whileLarge(() => post('/v2/models/text/infer', JSON.stringify({
+    const res = await whileLarge(child.baseUrl, () => post('/v2/models/text/infer', JSON.stringify({
       id: 'big-\u00e9', inputs: [{ name: 'x', datatype: 'BYTES', shape: [COUNT], data }],
     })));
     expect(res.status).toBe(200);
@@ -93,7 +75,7 @@ describe('large JSON answers are built off the JS thread while another client is
     const list = byteStrings(2);
     const bytes = Buffer.concat(list.flatMap((s) => { const l = Buffer.alloc(4); l.writeUInt32LE(s.length); return [l, s]; }));
     const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'BYTES', shape: [COUNT], parameters: { binary_data_size: bytes.length } }] }));
-    const res = await whileLarge(() => post('/v2/models/text/infer', Buffer.concat([header, bytes]), { 'inference-header-content-length': String(header.length) }));
+    const res = await whileLarge(child.baseUrl, () => post('/v2/models/text/infer', Buffer.concat([header, bytes]), { 'inference-header-content-length': String(header.length) }));
     expect(res.status).toBe(200);
     const data = list.map((s) => (isUtf8(s) ? s.toString('utf8') : b64(s)));
     expect(data.filter((d) => typeof d !== 'string').length).toBe(1639);   // i % 10 === 3 for i < 16,384
@@ -103,7 +85,7 @@ describe('large JSON answers are built off the JS thread while another client is
 
   it('TF REST columnar, 16,384 strings in, a `_bytes` output: {"outputs": [{"b64": ...}, ...]} byte for byte', async () => {
     const data = texts(3);
-    const res = await whileLarge(() => post('/v1/models/strings:predict', JSON.stringify({ inputs: data })));
+    const res = await whileLarge(child.baseUrl, () => post('/v1/models/strings:predict', JSON.stringify({ inputs: data })));
     expect(res.status).toBe(200);
     const expected = JSON.stringify({ outputs: data.map((s) => b64(Buffer.from(s, 'utf8'))) });
     expect(res.body.equals(Buffer.from(expected, 'utf8'))).toBe(true);
@@ -111,7 +93,7 @@ describe('large JSON answers are built off the JS thread while another client is
 
   it('TF REST row form, 16,384 strings in, a text output: {"predictions": [...]} byte for byte', async () => {
     const data = texts(4);
-    const res = await whileLarge(() => post('/v1/models/text:predict', JSON.stringify({ instances: data })));
+    const res = await whileLarge(child.baseUrl, () => post('/v1/models/text:predict', JSON.stringify({ instances: data })));
     expect(res.status).toBe(200);
     expect(res.body.equals(Buffer.from(JSON.stringify({ predictions: data }), 'utf8'))).toBe(true);
   }, 120_000);
@@ -119,7 +101,7 @@ describe('large JSON answers are built off the JS thread while another client is
   it('TF REST, 200,000 float32 values: every value comes back as its float32, value for value', async () => {
     const r = rng(5);
     const values = Array.from({ length: 200_000 }, (_, i) => (i < 4 ? [0, 1, 1e-7, 3.4e38][i]! : (r() - 0.5) * 10 ** Math.floor(r() * 12 - 6)));
-    const res = await whileLarge(() => post('/v1/models/id_f32:predict', JSON.stringify({ inputs: values })));
+    const res = await whileLarge(child.baseUrl, () => post('/v1/models/id_f32:predict', JSON.stringify({ inputs: values })));
     expect(res.status).toBe(200);
     const outputs = JSON.parse(res.body.toString()).outputs as number[];
     expect(outputs.length).toBe(values.length);

@@ -26,9 +26,8 @@ import { runInSlices, runNow, type WorkSteps } from '../src/protocol/work-slices
 import { buildModel } from '../scripts/onnx/onnx-writer.mjs';
 import { definition, grpc, grpcClients, rawUnaryCall, type GrpcClients } from './support/grpc-client.js';
 import { bytes, int, msg, readFields, str, varint } from './support/protobuf-wire.js';
-import { closeTo, mlpReference } from './support/reference.js';
 import { mlpModel } from './support/registry-helpers.js';
-import { postOnOwnConnection, startServerChild, type OwnConnectionAnswer, type ServerChild } from './support/server-child.js';
+import { postOnOwnConnection, startServerChild, whileLarge, type OwnConnectionAnswer, type ServerChild } from './support/server-child.js';
 import { writeRepository } from './support/test-server.js';
 
 
@@ -248,8 +247,6 @@ describe('sliced conversions give the one-shot bytes and values', () => {
  * A behaviour bound, not a benchmark (as in test/hostile-sizes.test.ts): the concurrent client's answer must not
  * wait for the large request to be done. Generous, so that a loaded machine cannot fail it.
  */
-const PROMPT_MS = 15_000;
-const ROWS = [[1, 2, 3, 4], [-1.5, 0.25, 2, -3]];
 
 function identity(name: string, dtype: string): Uint8Array {
   return buildModel({ graph: {
@@ -273,20 +270,6 @@ function post(child: Child, urlPath: string, body: string | Uint8Array, headers:
   return postOnOwnConnection(`${child.baseUrl}${urlPath}`, body, headers, 60_000);
 }
 
-/** Sends `large`, then the concurrent client's MLP predict; checks the small answer and that it came first, promptly. */
-async function whileLarge<T>(child: Child, large: () => Promise<T>): Promise<T> {
-  const started = performance.now();
-  let largeDoneAt = Number.POSITIVE_INFINITY;
-  const result = large().then((value) => { largeDoneAt = performance.now(); return value; });
-  await new Promise((r) => setTimeout(r, 20));
-  const small = await post(child, '/v1/models/mlp:predict', JSON.stringify({ instances: ROWS }));
-  expect(small.status).toBe(200);
-  expect(closeTo(JSON.parse(small.body.toString()).predictions, mlpReference(ROWS, 1))).toBe(true);
-  expect(small.doneAt - started).toBeLessThan(PROMPT_MS);
-  const value = await result;
-  expect(small.doneAt).toBeLessThanOrEqual(largeDoneAt);
-  return value;
-}
 
 /** The bytes of a packed field `field` inside the first length-delimited field `outer` of `message`, recursively by path. */
 function fieldAt(message: Buffer, ...fieldPath: number[]): Buffer {
@@ -312,7 +295,7 @@ describe('a real server converts one large request in slices while another clien
     const packed = Buffer.concat([...ids].map((v) => varint(v)));
     const tensor = Buffer.concat([int(1, 9), msg(2, msg(2, int(1, ids.length))), bytes(10, packed)]);
     const message = Buffer.concat([msg(1, str(1, 'id_i64')), msg(2, str(1, 'x'), bytes(2, tensor))]);
-    const result = await whileLarge(child, () => rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message));
+    const result = await whileLarge(child.baseUrl, () => rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message));
     expect(result.error).toBeUndefined();
     // outputs (1) → entry value (2) → TensorProto int64_val (10): the same canonical varints that were sent.
     expect(Buffer.compare(fieldAt(result.response!, 1, 2, 10), packed)).toBe(0);
@@ -321,7 +304,7 @@ describe('a real server converts one large request in slices while another clien
   it('TF gRPC Predict, [2M] int64 filled from one int64_val (written in slices before the run): every value is it', async () => {
     const tensor = Buffer.concat([int(1, 9), msg(2, msg(2, int(1, 2_000_000))), bytes(10, varint(-300n))]);
     const message = Buffer.concat([msg(1, str(1, 'id_i64')), msg(2, str(1, 'x'), bytes(2, tensor))]);
-    const result = await whileLarge(child, () => rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message));
+    const result = await whileLarge(child.baseUrl, () => rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message));
     expect(result.error).toBeUndefined();
     expect(Buffer.compare(fieldAt(result.response!, 1, 2, 10), Buffer.concat(Array.from({ length: 2_000_000 }, () => varint(-300n))))).toBe(0);
   }, 120_000);
@@ -330,7 +313,7 @@ describe('a real server converts one large request in slices while another clien
     const ids = int64s(2_000_000, 41);
     const message = Buffer.concat([str(1, 'id_i64'),
       msg(5, str(1, 'x'), str(2, 'INT64'), bytes(3, varint(ids.length)), msg(5, bytes(3, Buffer.concat([...ids].map((v) => varint(v))))))]);
-    const result = await whileLarge(child, () => rawUnaryCall(clients.kserve, '/inference.GRPCInferenceService/ModelInfer', message));
+    const result = await whileLarge(child.baseUrl, () => rawUnaryCall(clients.kserve, '/inference.GRPCInferenceService/ModelInfer', message));
     expect(result.error).toBeUndefined();
     expect(Buffer.compare(fieldAt(result.response!, 6), Buffer.from(ids.buffer))).toBe(0);
   }, 120_000);
@@ -339,7 +322,7 @@ describe('a real server converts one large request in slices while another clien
     const text = strings(16_384, 3000, 51);
     const message = Buffer.concat([str(1, 'strings'),
       msg(5, str(1, 'text'), str(2, 'BYTES'), bytes(3, varint(text.length)), msg(5, ...text.map((s) => bytes(8, s))))]);
-    const result = await whileLarge(child, () => rawUnaryCall(clients.kserve, '/inference.GRPCInferenceService/ModelInfer', message));
+    const result = await whileLarge(child.baseUrl, () => rawUnaryCall(clients.kserve, '/inference.GRPCInferenceService/ModelInfer', message));
     expect(result.error).toBeUndefined();
     const expected = Buffer.concat(text.flatMap((s) => { const l = Buffer.alloc(4); l.writeUInt32LE(s.length); return [l, s]; }));
     expect(Buffer.compare(fieldAt(result.response!, 6), expected)).toBe(0);
@@ -348,7 +331,7 @@ describe('a real server converts one large request in slices while another clien
   it('FlatBuffers HTTP, 16,384 strings of up to 3 KB: each string comes back', async () => {
     const text = strings(16_384, 3000, 61);
     const body = encodeInferRequest({ id: 'big', model: 'strings', outputs: [], inputs: new Map([['text', { dtype: 'string', shape: [text.length], data: text }]]) });
-    const res = await whileLarge(child, () => post(child, '/v1/flatbuffers/infer', body, { 'content-type': 'application/x-flatbuffers' }));
+    const res = await whileLarge(child.baseUrl, () => post(child, '/v1/flatbuffers/infer', body, { 'content-type': 'application/x-flatbuffers' }));
     expect(res.status).toBe(200);
     const out = decodeInferResponse(res.body).outputs.get('text_bytes')!.data as Uint8Array[];
     expect(out).toHaveLength(text.length);
@@ -362,7 +345,7 @@ describe('a real server converts one large request in slices while another clien
     const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'INT64', shape: [ids.length], parameters: { binary_data_size: ids.byteLength } }],
       parameters: { binary_data_output: true }, id: 'odd' }));
     const body = Buffer.concat([header, Buffer.from(ids.buffer)]);
-    const res = await whileLarge(child, () => post(child, '/v2/models/id_i64/infer', body, { 'inference-header-content-length': String(header.length) }));
+    const res = await whileLarge(child.baseUrl, () => post(child, '/v2/models/id_i64/infer', body, { 'inference-header-content-length': String(header.length) }));
     expect(res.status).toBe(200);
     const jsonLength = Number(res.headers['inference-header-content-length']);
     expect(JSON.parse(res.body.subarray(0, jsonLength).toString()).outputs[0].parameters.binary_data_size).toBe(ids.byteLength);
@@ -411,7 +394,7 @@ describe('a real server converts one large request in slices while another clien
     const text = Array.from({ length: 16_384 }, (_, i) => `${i}é${'😀'.repeat(90 + (i % 7))}`).map((t) => Buffer.from(t, 'utf8'));
     const data = Buffer.concat(text.flatMap((s) => { const l = Buffer.alloc(4); l.writeUInt32LE(s.length); return [l, s]; }));
     const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [text.length], parameters: { binary_data_size: data.length } }] }));
-    const res = await whileLarge(child, () => post(child, '/v2/models/strings/infer', Buffer.concat([header, data]), { 'inference-header-content-length': String(header.length) }));
+    const res = await whileLarge(child.baseUrl, () => post(child, '/v2/models/strings/infer', Buffer.concat([header, data]), { 'inference-header-content-length': String(header.length) }));
     expect(res.status).toBe(200);
     expect(Number(res.headers['content-length'])).toBe(res.body.length);
     expect(JSON.parse(res.body.toString('utf8')).outputs[0].data).toEqual(text.map((s) => s.toString('utf8')));
@@ -421,7 +404,7 @@ describe('a real server converts one large request in slices while another clien
     const text = strings(16_384, 3000, 71).map((b) => Buffer.from(b.toString('hex').slice(0, b.length)));   // printable
     const data = Buffer.concat(text.flatMap((s) => { const l = Buffer.alloc(4); l.writeUInt32LE(s.length); return [l, s]; }));
     const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [text.length], parameters: { binary_data_size: data.length } }] }));
-    const res = await whileLarge(child, () => post(child, '/v2/models/strings/infer', Buffer.concat([header, data]), { 'inference-header-content-length': String(header.length) }));
+    const res = await whileLarge(child.baseUrl, () => post(child, '/v2/models/strings/infer', Buffer.concat([header, data]), { 'inference-header-content-length': String(header.length) }));
     expect(res.status).toBe(200);
     const answer = JSON.parse(res.body.toString());
     expect(answer.outputs[0].data).toEqual(text.map((s) => s.toString()));

@@ -1,5 +1,6 @@
 // A real ortserve in a child process (test/support/config-server-child.mjs), for tests that cap its heap or must see
-// it crash without taking the test runner down, and a POST on a connection of its own to reach it.
+// it crash without taking the test runner down, a POST on a connection of its own to reach it, and the check that a
+// concurrent client is served while one large request is.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -7,6 +8,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { closeTo, mlpReference } from './reference.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -57,4 +60,27 @@ export function postOnOwnConnection(
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** The concurrent client's MLP rows (the example MLP's 4 inputs). */
+const CONCURRENT_ROWS = [[1, 2, 3, 4], [-1.5, 0.25, 2, -3]];
+/** A behaviour bound, not a benchmark: far above a served MLP request even on a loaded 2-core machine. */
+const PROMPT_MS = 15_000;
+
+/**
+ * Sends `large`, then a concurrent client's MLP predict to the server at `baseUrl` on its own connection; checks the
+ * small answer's values (an independent forward pass) and that it was answered promptly and not after the large one.
+ */
+export async function whileLarge<T>(baseUrl: string, large: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  let largeDoneAt = Number.POSITIVE_INFINITY;
+  const result = large().then((value) => { largeDoneAt = performance.now(); return value; });
+  await new Promise((r) => setTimeout(r, 20));
+  const small = await postOnOwnConnection(`${baseUrl}/v1/models/mlp:predict`, JSON.stringify({ instances: CONCURRENT_ROWS }), {}, 60_000);
+  expect(small.status).toBe(200);
+  expect(closeTo(JSON.parse(small.body.toString()).predictions, mlpReference(CONCURRENT_ROWS, 1))).toBe(true);
+  expect(small.doneAt - started).toBeLessThan(PROMPT_MS);
+  const value = await result;
+  expect(small.doneAt).toBeLessThanOrEqual(largeDoneAt);
+  return value;
 }
