@@ -37,15 +37,20 @@ function cliHasDrain(): boolean {
   return help.includes('--drain_seconds') && help.includes('--exit_timeout_seconds');
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * `count` distinct free ports: all are bound at once before any is released, so two calls cannot get the same port
+ * back (one after another, the kernel may hand out a port just released: an instance once got one port for REST
+ * and gRPC).
+ */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  })));
+  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
 }
 
 interface Instance {
@@ -168,10 +173,11 @@ describe.skipIf(NGINX === undefined)('rolling restart behind Nginx', () => {
     writeFileSync(path.join(repo, '1', 'model.onnx'), mlpModel(1));
     const drain = cliHasDrain();
     const instances: Instance[] = [];
-    for (let i = 0; i < 3; i++) instances.push({ restPort: await freePort(), grpcPort: await freePort() });
+    const ports = await freePorts(8);
+    for (let i = 0; i < 3; i++) instances.push({ restPort: ports[2 * i]!, grpcPort: ports[2 * i + 1]! });
     await Promise.all(instances.map((x) => start(x, repo, drain)));
-    const restFront = await freePort();
-    const grpcFront = await freePort();
+    const restFront = ports[6]!;
+    const grpcFront = ports[7]!;
     writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig(dir, instances, restFront, grpcFront));
     const nginx = spawn(NGINX!, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
     nginxMaster = nginx;
