@@ -128,6 +128,34 @@ export function tensorToBytes(t: Tensor): Uint8Array {
   return runNow(tensorToBytesSteps(t));
 }
 
+/** The bytes BYTES elements take in the binary wire forms: each a 4-byte little-endian length, then its bytes. */
+export function lengthPrefixedBytes(items: StringData): number {
+  let total = 0;
+  for (let i = 0; i < items.length; i++) total += 4 + items[i]!.byteLength;
+  return total;
+}
+
+/**
+ * Writes BYTES elements length-prefixed into `out` from byte `at` (lengthPrefixedBytes of room), in steps of about
+ * COPY_STEP_BYTES (src/protocol/work-slices.ts).
+ */
+export function* lengthPrefixedSteps(out: Uint8Array, at: number, items: StringData): WorkSteps<void> {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let pos = at;
+  let units = 0;
+  for (let i = 0; i < items.length; i++) {
+    const s = items[i]!;
+    view.setUint32(pos, s.byteLength, true);
+    out.set(s, pos + 4);
+    pos += 4 + s.byteLength;
+    units += VALUE_UNITS + s.byteLength;
+    if (units >= COPY_STEP_BYTES) {
+      yield units;
+      units = 0;
+    }
+  }
+}
+
 /**
  * tensorToBytes in steps (src/protocol/work-slices.ts) of about COPY_STEP_BYTES: BYTES elements are copied a step at a
  * time, so a large string tensor can be converted over several turns of the event loop; numeric data is one step
@@ -139,22 +167,9 @@ export function* tensorToBytesSteps(t: Tensor): WorkSteps<Uint8Array> {
     return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   }
   const items = t.data as StringData;
-  let total = 0;
-  for (const s of items) total += 4 + s.byteLength;
+  const total = lengthPrefixedBytes(items);
   yield items.length;
   const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let pos = 0;
-  let units = 0;
-  for (const s of items) {
-    view.setUint32(pos, s.byteLength, true);
-    out.set(s, pos + 4);
-    pos += 4 + s.byteLength;
-    units += VALUE_UNITS + s.byteLength;
-    if (units >= COPY_STEP_BYTES) {
-      yield units;
-      units = 0;
-    }
-  }
+  yield* lengthPrefixedSteps(out, 0, items);
   return out;
 }

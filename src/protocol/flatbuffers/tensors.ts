@@ -5,8 +5,8 @@ import * as flatbuffers from 'flatbuffers';
 import { clientText, fail } from '../../errors.js';
 import type { DType, StringData, Tensor } from '../../engine/tensor.js';
 import type { RequestTally } from '../../engine/tensor-limits.js';
-import { bytesToTensor, parseShape, tensorToBytesSteps } from '../tensor-bytes.js';
-import { COPY_STEP_BYTES, VALUE_UNITS, copySteps, runNow, type WorkSteps } from '../work-slices.js';
+import { bytesToTensor, lengthPrefixedBytes, lengthPrefixedSteps, parseShape, tensorToBytesSteps } from '../tensor-bytes.js';
+import { copySteps, runNow, type WorkSteps } from '../work-slices.js';
 import { DataType } from './generated/ortserve/fb/data-type.js';
 import { Tensor as FbTensor } from './generated/ortserve/fb/tensor.js';
 
@@ -123,28 +123,13 @@ export function writeTensor(builder: flatbuffers.Builder, name: string, tensor: 
  * whole tensor (for 16k × 3 KB strings: one 46 MB allocation and one pass over it fewer, on the event-loop thread).
  */
 function* stringVectorSteps(builder: flatbuffers.Builder, items: StringData): WorkSteps<flatbuffers.Offset> {
-  let total = 0;
-  for (let i = 0; i < items.length; i++) total += 4 + items[i]!.byteLength;
+  const total = lengthPrefixedBytes(items);
   yield items.length;
   builder.startVector(1, total, DATA_ALIGNMENT);
   const internals = builder as unknown as BuilderInternals;
   internals.space -= total;
   // After startVector, which may have grown (replaced) the builder's buffer.
-  const bytes = builder.dataBuffer().bytes();
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pos = internals.space;
-  let units = 0;
-  for (let i = 0; i < items.length; i++) {
-    const s = items[i]!;
-    view.setUint32(pos, s.byteLength, true);
-    bytes.set(s, pos + 4);
-    pos += 4 + s.byteLength;
-    units += VALUE_UNITS + s.byteLength;
-    if (units >= COPY_STEP_BYTES) {
-      yield units;
-      units = 0;
-    }
-  }
+  yield* lengthPrefixedSteps(builder.dataBuffer().bytes(), internals.space, items);
   return builder.endVector();
 }
 
