@@ -431,14 +431,14 @@ bool BindInputs(std::vector<InputTensor>* direct, const std::vector<TensorInfo>&
 bool SessionObject::SelectDirectOutputs(const std::vector<std::string_view>& wanted, bool (*writable)(const TensorInfo&)) {
   const auto& model_outputs = session_->metadata().outputs;
   direct_output_names_.clear();
+  bool fits = true;
   if (wanted.empty()) {
     for (const auto& output : model_outputs) {
-      if (!writable(output)) return false;
+      if (!writable(output)) fits = false;
       direct_output_names_.push_back(output.name);
     }
-    return true;
   }
-  for (std::size_t i = 0; i < wanted.size(); ++i) {
+  for (std::size_t i = 0; i < wanted.size() && fits; ++i) {
     const TensorInfo* found = nullptr;
     for (const auto& output : model_outputs) {
       if (output.name == wanted[i]) found = &output;
@@ -446,10 +446,13 @@ bool SessionObject::SelectDirectOutputs(const std::vector<std::string_view>& wan
     for (std::size_t j = 0; j < i; ++j) {
       if (wanted[j] == wanted[i]) found = nullptr;
     }
-    if (found == nullptr || !writable(*found)) return false;
-    direct_output_names_.push_back(found->name);
+    if (found == nullptr || !writable(*found)) fits = false;
+    else direct_output_names_.push_back(found->name);
   }
-  return true;
+  if (!fits) {
+    for (auto& input : direct_inputs_) input.data = nullptr;   // declined: no pointers into the caller's message kept
+  }
+  return fits;
 }
 
 bool SessionObject::DirectPathClosed(const Napi::CallbackInfo& info, std::size_t require_empty_queue_arg, std::size_t io_arg,
@@ -468,7 +471,8 @@ bool SessionObject::DirectPathClosed(const Napi::CallbackInfo& info, std::size_t
          (info[require_empty_queue_arg].ToBoolean().Value() && !queue_->NoneWaiting());
 }
 
-Status SessionObject::RunBoundInputs(double elements, double* io) {
+const std::vector<DirectOutput>& SessionObject::RunBoundInputs(Napi::Env env, double elements, double* io,
+                                                               bool (*writable)(ElementType)) {
   const bool measure_cpu = elements > io[3];
   const int64_t start = SteadyClock::Instance().NowMicros();
   const int64_t cpu_start = measure_cpu ? ThreadCpuMicros() : 0;
@@ -476,19 +480,34 @@ Status SessionObject::RunBoundInputs(double elements, double* io) {
   const int64_t cpu_end = measure_cpu ? ThreadCpuMicros() : 0;
   const int64_t end = SteadyClock::Instance().NowMicros();
   for (auto& input : direct_inputs_) input.data = nullptr;
-  if (!status.ok()) return status;
+  if (!status.ok()) throw MakeJsError(env, status);
   OutputBounds bounds;
   bounds.max_bytes = io[1] < 0 ? -1 : static_cast<int64_t>(io[1]);
   const std::string over = OutputsOverBounds(direct_outputs_, bounds);
   if (!over.empty()) {
     direct_outputs_.clear();
-    return Status(StatusCode::kCapacity, over);
+    throw OutputsTooLargeError(env, over);
+  }
+  direct_views_.resize(direct_outputs_.size());
+  for (std::size_t i = 0; i < direct_outputs_.size(); ++i) {
+    const OutputTensor& output = direct_outputs_[i];
+    if (!writable(output.type)) {   // the model declared a type the codec writes but produced another
+      direct_outputs_.clear();
+      throw MakeJsError(env, Status(StatusCode::kInference, "output '" + output.name + "' is not the tensor the model declares"));
+    }
+    direct_views_[i] = DirectOutput{direct_output_names_[i], output.type, output.shape.data(), output.shape.size(), output.data,
+                                    output.byte_length};
   }
   io[0] = static_cast<double>(end - start);
   io[1] = measure_cpu ? static_cast<double>(cpu_end - cpu_start) : -1;
   io[2] = elements;
   queue_->RecordExecution(1, 1, ExecutionPhases{0, end - start, SteadyClock::Instance().NowMicros() - end});
-  return Status::Ok();
+  return direct_views_;
+}
+
+void SessionObject::ReleaseDirectOutputs() {
+  direct_views_.clear();
+  direct_outputs_.clear();   // frees ORT's values now
 }
 
 Napi::Value SessionObject::RunFlatBuffers(const Napi::CallbackInfo& info) {
@@ -503,29 +522,13 @@ Napi::Value SessionObject::RunFlatBuffers(const Napi::CallbackInfo& info) {
   const auto numeric = [](const TensorInfo& output) {
     return output.kind == "tensor" && fbdirect::DataTypeOf(static_cast<ElementType>(output.onnx_type)) >= 0;
   };
-  if (!SelectDirectOutputs(fb_request_.outputs, numeric)) {
-    for (auto& input : direct_inputs_) input.data = nullptr;
-    return env.Undefined();
-  }
-  const Status status = RunBoundInputs(elements, io);
-  if (status.code() == StatusCode::kCapacity) throw OutputsTooLargeError(env, status.message());
-  if (!status.ok()) throw MakeJsError(env, status);
-  fb_outputs_.resize(direct_outputs_.size());
-  for (std::size_t i = 0; i < direct_outputs_.size(); ++i) {
-    const OutputTensor& output = direct_outputs_[i];
-    if (fbdirect::DataTypeOf(output.type) < 0) {   // the model declared a numeric output but produced something else
-      direct_outputs_.clear();
-      throw MakeJsError(env, Status(StatusCode::kInference, "output '" + output.name + "' is not a numeric tensor"));
-    }
-    fb_outputs_[i] = fbdirect::OutputView{direct_output_names_[i], output.type, output.shape.data(), output.shape.size(),
-                                          output.data, output.byte_length};
-  }
-  const std::size_t size = fbdirect::ResponseSize(fb_request_.id, fb_request_.model, fb_outputs_);
+  if (!SelectDirectOutputs(fb_request_.outputs, numeric)) return env.Undefined();
+  const auto& outputs = RunBoundInputs(env, elements, io, [](ElementType type) { return fbdirect::DataTypeOf(type) >= 0; });
+  const std::size_t size = fbdirect::ResponseSize(fb_request_.id, fb_request_.model, outputs);
   Napi::Buffer<uint8_t> answer = Napi::Buffer<uint8_t>::New(env, size);
   fbdirect::WriteResponse(answer.Data(), info[4].As<Napi::Number>().Uint32Value(), fb_request_.id, fb_request_.model,
-                          info[3].As<Napi::Number>().Int64Value(), fb_outputs_);
-  fb_outputs_.clear();
-  direct_outputs_.clear();
+                          info[3].As<Napi::Number>().Int64Value(), outputs);
+  ReleaseDirectOutputs();
   io[3] = first_dim;
   return answer;
 }
@@ -554,35 +557,19 @@ Napi::Value SessionObject::RunKserveBinary(const Napi::CallbackInfo& info) {
     return output.kind == "tensor" && kservedirect::DatatypeName(static_cast<ElementType>(output.onnx_type)) != nullptr &&
            kservedirect::PlainJsonText(output.name);
   };
-  if (!SelectDirectOutputs(kserve_request_.outputs, writable)) {
-    for (auto& input : direct_inputs_) input.data = nullptr;
-    return env.Undefined();
-  }
-  const Status status = RunBoundInputs(elements, io);
-  if (status.code() == StatusCode::kCapacity) throw OutputsTooLargeError(env, status.message());
-  if (!status.ok()) throw MakeJsError(env, status);
-  kserve_outputs_.resize(direct_outputs_.size());
+  if (!SelectDirectOutputs(kserve_request_.outputs, writable)) return env.Undefined();
+  const auto& outputs = RunBoundInputs(env, elements, io, [](ElementType type) { return kservedirect::DatatypeName(type) != nullptr; });
   std::size_t binary = 0;
-  for (std::size_t i = 0; i < direct_outputs_.size(); ++i) {
-    const OutputTensor& output = direct_outputs_[i];
-    if (kservedirect::DatatypeName(output.type) == nullptr) {
-      direct_outputs_.clear();
-      throw MakeJsError(env, Status(StatusCode::kInference, "output '" + output.name + "' is not a numeric tensor"));
-    }
-    kserve_outputs_[i] = kservedirect::OutputView{direct_output_names_[i], output.type, output.shape.data(), output.shape.size(),
-                                                  output.data, output.byte_length};
-    binary += output.byte_length;
-  }
-  const std::string header = kservedirect::ResponseHeader(model, info[5].As<Napi::Number>().Int64Value(), kserve_request_, kserve_outputs_);
+  for (const auto& output : outputs) binary += output.data_length;
+  const std::string header = kservedirect::ResponseHeader(model, info[5].As<Napi::Number>().Int64Value(), kserve_request_, outputs);
   Napi::Buffer<uint8_t> answer = Napi::Buffer<uint8_t>::New(env, header.size() + binary);
   std::memcpy(answer.Data(), header.data(), header.size());
   std::size_t at = header.size();
-  for (const auto& output : kserve_outputs_) {
+  for (const auto& output : outputs) {
     if (output.data_length > 0) std::memcpy(answer.Data() + at, output.data, output.data_length);
     at += output.data_length;
   }
-  kserve_outputs_.clear();
-  direct_outputs_.clear();
+  ReleaseDirectOutputs();
   io[3] = first_dim;
   io[4] = static_cast<double>(header.size());
   return answer;
@@ -625,17 +612,14 @@ Napi::Value SessionObject::RunTfPredict(const Napi::CallbackInfo& info) {
   double elements = 0, first_dim = 1;
   if (!BindInputs(&direct_inputs_, metadata.inputs, tf_input_, io[2], &elements, &first_dim)) return env.Undefined();
   direct_output_names_.assign(1, metadata.outputs[0].name);
-  const Status status = RunBoundInputs(elements, io);
-  if (status.code() == StatusCode::kCapacity) throw OutputsTooLargeError(env, status.message());
-  if (!status.ok()) throw MakeJsError(env, status);
-  const OutputTensor& output = direct_outputs_[0];
-  if (!tfdirect::Writable(output.type) || output.shape.empty()) {
-    direct_outputs_.clear();
-    throw MakeJsError(env, Status(StatusCode::kInference, "output '" + output.name + "' is not the tensor the model declares"));
+  const DirectOutput& output = RunBoundInputs(env, elements, io, tfdirect::Writable)[0];
+  if (output.rank == 0) {
+    ReleaseDirectOutputs();
+    throw MakeJsError(env, Status(StatusCode::kInference, "output '" + std::string(output.name) + "' is not the tensor the model declares"));
   }
   tf_text_.clear();
-  tfdirect::AppendPredictions(&tf_text_, output.type, output.data, output.shape.data(), output.shape.size());
-  direct_outputs_.clear();
+  tfdirect::AppendPredictions(&tf_text_, output.type, output.data, output.shape, output.rank);
+  ReleaseDirectOutputs();
   io[3] = first_dim;
   return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(tf_text_.data()), tf_text_.size());
 }

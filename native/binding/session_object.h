@@ -152,17 +152,20 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   // an io (arg io_arg) that is not a Float64Array of io_length.
   bool DirectPathClosed(const Napi::CallbackInfo& info, std::size_t require_empty_queue_arg, std::size_t io_arg, std::size_t io_length);
   // Sets direct_output_names_ to `wanted` (every model output when empty); false when one is unknown, repeated or
-  // not `writable` by the fast path's codec.
+  // not `writable` by the fast path's codec, and then direct_inputs_ keep no pointers into the caller's message.
   bool SelectDirectOutputs(const std::vector<std::string_view>& wanted, bool (*writable)(const TensorInfo&));
   // Runs direct_inputs_ (bound by a fast path) into direct_outputs_, reading the thread CPU clock when `elements`
-  // passes io[3]; writes io[0..2] (compute µs, CPU µs or -1, elements). kCapacity: outputs over io[1] bytes.
-  Status RunBoundInputs(double elements, double* io);
+  // passes io[3]; writes io[0..2] (compute µs, CPU µs or -1, elements). Returns the outputs as views, valid until
+  // ReleaseDirectOutputs(). Throws as runDirect does: ORT's error, {code: 'RESOURCE_EXHAUSTED'} for outputs over
+  // io[1] bytes; and an INFERENCE error for an output of a type `writable` refuses (declared otherwise).
+  const std::vector<DirectOutput>& RunBoundInputs(Napi::Env env, double elements, double* io, bool (*writable)(ElementType));
+  // Frees the outputs of the last RunBoundInputs (ORT's values) and their views.
+  void ReleaseDirectOutputs();
   // The fast paths' scratch, likewise.
   fbdirect::RequestView fb_request_;
-  std::vector<fbdirect::OutputView> fb_outputs_;
   JsonDocument json_document_;
   kservedirect::RequestView kserve_request_;
-  std::vector<kservedirect::OutputView> kserve_outputs_;
+  std::vector<DirectOutput> direct_views_;
   tfdirect::Instances tf_instances_;
   std::vector<float> tf_floats_;
   std::vector<kservedirect::InputView> tf_input_;
