@@ -17,6 +17,7 @@ import { HotReloader } from './registry/hot-reload.js';
 import { BearerToken, ManagementToken } from './frontends/management/management-auth.js';
 import { handleManagement, isManagementPath, type ManagementContext } from './frontends/management/management-routes.js';
 import { HttpExchange, type HttpExchangeOptions } from './frontends/http/http-exchange.js';
+import { restOneTurn } from './frontends/http/rest-one-turn.js';
 import { parseTfServingPath } from './frontends/tfserving/rest-paths.js';
 import { handleTfServingRest } from './frontends/tfserving/rest-handlers.js';
 import { prometheusText, serverText, type ServerGauges } from './frontends/metrics/prometheus-text.js';
@@ -163,8 +164,9 @@ function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
     restTimeoutMs: options.restApiTimeoutInMs,
     fastPath: options.fastPath,
   };
-  const exchange: HttpExchangeOptions = { holdPipelined: options.restHoldPipelined, gate, inFlight: sizes.inFlight, ...(cors === undefined ? {} : { cors }) };
+  const exchange: HttpExchangeOptions & { gate: DrainGate } = { holdPipelined: options.restHoldPipelined, gate, inFlight: sizes.inFlight, ...(cors === undefined ? {} : { cors }) };
   const kserveCtx = { ...ctx, management };
+  const oneTurn = restOneTurn(kserveCtx, ctx, exchange, inferenceToken === undefined);
   // Prometheus metrics: our path, and TF Serving's default monitoring path.
   for (const path of ['/metrics', '/monitoring/prometheus/metrics']) {
     app.get(path, (res) => {
@@ -182,6 +184,7 @@ function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
   }
   cors?.routePreflight(app);
   app.any('/*', (res, req) => {
+    if (oneTurn !== undefined && oneTurn(res, req)) return;
     const ex = new HttpExchange(res, req, exchange);
     if (gate.closing) return ex.refuse(shuttingDown(), options.maxBodyBytes);
     if (cors !== undefined) {

@@ -13,7 +13,7 @@ import { startTestServer, type TestServer } from './support/test-server.js';
 import { FlatBuffersHttpClient, FlatBuffersWsClient, type ClientInput } from '../src/client/index.js';
 import { decodeInferResponse, encodeInferRequest, type InferRequestMessage } from '../src/protocol/flatbuffers/messages.js';
 import type { DType, Tensor } from '../src/engine/tensor.js';
-import type { NativeSession } from '../src/engine/native-binding.js';
+import { countFastPath, type FastPathCalls } from './support/fast-path-calls.js';
 
 const NUMERIC = (ALL_DTYPES as DType[]).filter((d) => d !== 'string');
 
@@ -62,29 +62,8 @@ const models = (): Record<string, Record<number, Uint8Array>> => {
 
 let fast: TestServer;
 let general: TestServer;
-/** Fast-path calls that answered (the addon returned bytes) and that declined, on the fast server. */
-const calls = { answered: 0, declined: 0 };
-
-/** Counts the addon's fast-path outcomes by wrapping its three entry points on every loaded session. */
-function countFastPath(server: TestServer): void {
-  for (const name of server.server.registry.modelNames()) {
-    const session = server.server.registry.resolve(name)!.session as unknown as { natives: NativeSession[] };
-    for (const native of session.natives) {
-      for (const method of ['runFlatBuffers', 'runKserveBinary', 'runTfPredict'] as const) {
-        const original = (native[method] as (...args: unknown[]) => Buffer | undefined).bind(native);
-        // The class's methods are read-only; an own property shadows it for this instance.
-        Object.defineProperty(native, method, {
-          value: (...args: unknown[]) => {
-            const result = original(...args);
-            if (result === undefined) calls.declined++;
-            else calls.answered++;
-            return result;
-          },
-        });
-      }
-    }
-  }
-}
+/** Fast-path calls that answered and that declined, on the fast server. */
+let calls: FastPathCalls = { answered: 0, declined: 0, threw: 0 };
 
 /** POSTs raw FlatBuffers bytes; resolves with the status and the decoded answer (or the decoder's complaint). */
 async function post(server: TestServer, body: Uint8Array): Promise<{ status: number; answer: unknown }> {
@@ -123,7 +102,7 @@ beforeAll(async () => {
   // queue (which the fast path leaves to the general one) in the middle of a comparison.
   fast = await startTestServer(models(), { inlineBudgetMicros: 100_000 });
   general = await startTestServer(models(), { fastPath: false, inlineBudgetMicros: 100_000 });
-  countFastPath(fast);
+  calls = countFastPath(fast);
   const twoInputs: Record<string, Tensor> = {
     a: { dtype: 'float32', shape: [1, 3], data: new Float32Array([1, 2, 3]) },
     b: { dtype: 'int64', shape: [1, 2], data: new BigInt64Array([1n, 2n]) },

@@ -505,6 +505,15 @@ const std::vector<DirectOutput>& SessionObject::RunBoundInputs(Napi::Env env, do
   return direct_views_;
 }
 
+const uint8_t* SessionObject::AlignedBody(const uint8_t* data, std::size_t size, std::size_t align_at) {
+  if ((reinterpret_cast<std::uintptr_t>(data) + align_at) % 8 == 0 || size > kAlignedCopyMaxBytes) return data;
+  const std::size_t pad = (8 - align_at % 8) % 8;
+  aligned_copy_.resize((pad + size + 7) / 8);
+  uint8_t* start = reinterpret_cast<uint8_t*>(aligned_copy_.data()) + pad;
+  if (size > 0) std::memcpy(start, data, size);
+  return start;
+}
+
 void SessionObject::ReleaseDirectOutputs() {
   direct_views_.clear();
   direct_outputs_.clear();   // frees ORT's values now
@@ -516,7 +525,7 @@ Napi::Value SessionObject::RunFlatBuffers(const Napi::CallbackInfo& info) {
   if (!info[3].IsNumber() || !info[4].IsNumber()) ThrowInvalidArgument(env, "version and protocolVersion must be numbers");
   Napi::Uint8Array message = info[0].As<Napi::Uint8Array>();
   double* io = info[1].As<Napi::Float64Array>().Data();
-  if (!fbdirect::ReadRequest(message.Data(), message.ByteLength(), &fb_request_)) return env.Undefined();
+  if (!fbdirect::ReadRequest(AlignedBody(message.Data(), message.ByteLength(), 0), message.ByteLength(), &fb_request_)) return env.Undefined();
   double elements = 0, first_dim = 1;
   if (!BindInputs(&direct_inputs_, session_->metadata().inputs, fb_request_.inputs, io[2], &elements, &first_dim)) return env.Undefined();
   const auto numeric = [](const TensorInfo& output) {
@@ -543,7 +552,8 @@ Napi::Value SessionObject::RunKserveBinary(const Napi::CallbackInfo& info) {
   double* io = info[2].As<Napi::Float64Array>().Data();
   const double header_length = info[1].As<Napi::Number>().DoubleValue();
   if (!(header_length >= 0 && header_length <= static_cast<double>(body.ByteLength()))) return env.Undefined();
-  if (!kservedirect::ReadRequest(body.Data(), body.ByteLength(), static_cast<std::size_t>(header_length), &json_document_,
+  const uint8_t* data = AlignedBody(body.Data(), body.ByteLength(), static_cast<std::size_t>(header_length));
+  if (!kservedirect::ReadRequest(data, body.ByteLength(), static_cast<std::size_t>(header_length), &json_document_,
                                  &kserve_request_)) {
     return env.Undefined();
   }

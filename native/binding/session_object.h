@@ -92,7 +92,8 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   model's (names, dtypes, the dims the model fixes, data lengths, data not aligned to its element size), when
   //   they hold more than maxRequestElements elements, when an output it names is unknown or repeated, or when an
   //   output it would return is not numeric.
-  //   message: Uint8Array, read in place for the call's duration. io: Float64Array of at least 4, in and out. In:
+  //   message: Uint8Array, read in place for the call's duration (copied first when it starts misaligned and is at
+  //   most 64 KiB: AlignedBody). io: Float64Array of at least 4, in and out. In:
   //   [unused, maxOutputBytes (-1 none), maxRequestElements, cpuThreshold: read the thread CPU clock around the run
   //   when the inputs hold more elements than this (-1: always)]. Out: [computeMicros, threadCpuMicros (-1 when not
   //   read), the inputs' element count, the first input's first dim (1 for a scalar)]. version: the version number
@@ -162,6 +163,13 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   // Frees the outputs of the last RunBoundInputs (ORT's values) and their views.
   void ReleaseDirectOutputs();
   // The fast paths' scratch, likewise.
+  // `data` (`size` bytes) such that its byte `align_at` lies 8-byte aligned: `data` itself when it does, else its copy
+  // in aligned_copy_ (bodies up to kAlignedCopyMaxBytes; a larger misaligned one is returned as is, and a fast path
+  // then declines its tensors). Why: a one-turn HTTP body (src/frontends/http/one-turn-post.ts) is a view of uWS's
+  // receive buffer, where the request's headers leave it at any address, and tensor data must be aligned.
+  const uint8_t* AlignedBody(const uint8_t* data, std::size_t size, std::size_t align_at);
+  static constexpr std::size_t kAlignedCopyMaxBytes = 64 * 1024;
+  std::vector<uint64_t> aligned_copy_;
   fbdirect::RequestView fb_request_;
   JsonDocument json_document_;
   kservedirect::RequestView kserve_request_;

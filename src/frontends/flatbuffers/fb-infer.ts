@@ -30,7 +30,7 @@ const fbDtypeName = (d: DType | 'unsupported'): string => d;
  * `limitsFor` turns the request's own timeout_micros (0 = none) into its limits under the one deadline rule, counted
  * from when the request arrived; its signal drops the request if it has not started. `protocol`: HTTP or WebSocket.
  * `heldBytes`: the body's bytes the front end already counts in flight (InferRequest.heldBytes). `fastPath`: try
- * the one-call path first (runFast below).
+ * the one-call path first (runFlatBuffersFast below).
  */
 export function runFlatBuffersInfer(
   registry: ModelRegistry,
@@ -41,7 +41,7 @@ export function runFlatBuffersInfer(
   heldBytes = 0,
   fastPath = true,
 ): FbInferResult | Promise<FbInferResult> {
-  const direct = fastPath ? runFast(registry, bytes, limitsFor, sizes, protocol) : undefined;
+  const direct = fastPath ? runFlatBuffersFast(registry, bytes, limitsFor(0), sizes, protocol) : undefined;
   if (direct !== undefined) return direct;
   let id = '';
   let model = '';
@@ -77,15 +77,15 @@ export function runFlatBuffersInfer(
 }
 
 /**
- * The fast path of runFlatBuffersInfer: a plain request (no timeout, priority, sequence or BYTES; see
+ * The fast path of runFlatBuffersInfer (and of one-turn POSTs, fb-routes.ts): a plain request (no timeout, priority, sequence or BYTES; see
  * native/core/fb_direct_codec.h) to a numeric model version that runs inline now is read, run and answered by one
  * addon call, with no JS objects for its tensors (ModelSession.startFlatBuffers, src/inference/direct-run.ts).
  * Returns undefined, having run nothing and counted nothing, for every request it does not take, so the general
  * path answers those in full, errors included. Why: for a model of a few µs, the general path's decoding into tensor
  * objects, its checks by name and its FlatBuffers builder cost several times the run (README, Architecture).
  */
-function runFast(registry: ModelRegistry, bytes: Uint8Array, limitsFor: (timeoutMicros: number) => CallLimits,
-                 sizes: RequestSizes, protocol: ProtocolId): FbInferResult | undefined {
+export function runFlatBuffersFast(registry: ModelRegistry, bytes: Uint8Array, limits: CallLimits, sizes: RequestSizes,
+                                   protocol: ProtocolId): FbInferResult | undefined {
   const route = nativeAddon().flatBuffersRoute(bytes);
   if (route === undefined) return undefined;
   const [model, version, label, routeKey, id] = route;
@@ -93,7 +93,7 @@ function runFast(registry: ModelRegistry, bytes: Uint8Array, limitsFor: (timeout
   if (version > 0) selector.version = version;
   if (label !== '') selector.label = label;
   if (routeKey !== '') selector.routeKey = routeKey;
-  const outcome = runDirect(registry, model, selector, limitsFor(0), sizes, protocol,
+  const outcome = runDirect(registry, model, selector, limits, sizes, protocol,
     (v) => v.session.startFlatBuffers(bytes, v.version, PROTOCOL_VERSION, sizes.limits));
   if (outcome === undefined) return undefined;
   if ('run' in outcome) return { bytes: outcome.run.bytes, status: 200, id };

@@ -11,7 +11,8 @@ import { decodeInferRequest, encodeErrorResponse } from '../../protocol/flatbuff
 import { HttpExchange, statusLine, type HttpExchangeOptions } from '../http/http-exchange.js';
 import { shuttingDown, type DrainGate, type DrainSource } from '../drain-gate.js';
 import type { BearerToken } from '../management/management-auth.js';
-import { runFlatBuffersInfer, type FbInferResult } from './fb-infer.js';
+import { runFlatBuffersFast, runFlatBuffersInfer, type FbInferResult } from './fb-infer.js';
+import { oneTurnPost, type OneTurnRoute } from '../http/one-turn-post.js';
 import { WsOutbox } from './ws-outbox.js';
 import { Protocol } from '../../inference/request-stats.js';
 
@@ -105,25 +106,46 @@ function replyTooBusy(ws: WebSocket<Connection>, bytes: Uint8Array, max: number)
 
 export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): FlatBuffersRoutes {
   const sockets = new Set<WebSocket<Connection>>();
-  const exchangeOptions: HttpExchangeOptions = { ...ctx.exchange, gate: ctx.gate, inFlight: ctx.sizes.inFlight };
-  app.post(FLATBUFFERS_HTTP_PATH, (res, req) => {
-    const ex = new HttpExchange(res, req, exchangeOptions);
-    if (ctx.gate.closing) return ex.refuse(shuttingDown(), ctx.maxBodyBytes);
-    const refusal = admission(ctx, req, ex.origin);
-    if (refusal !== undefined) return ex.refuse(refusal, ctx.maxBodyBytes);
-    const send = (result: FbInferResult) => ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
+  const exchangeOptions: HttpExchangeOptions & { gate: DrainGate } = { ...ctx.exchange, gate: ctx.gate, inFlight: ctx.sizes.inFlight };
+  const send = (ex: HttpExchange, result: FbInferResult) => ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
+  /** Reads the body and answers it (`fastPath`: whether the fast path may still be tried). */
+  const answer = (ex: HttpExchange, fastPath: boolean) => {
     // The body buffer is the request buffer: tensor data reach the engine as views into it. A client that disconnects
     // aborts the signal, which drops the request if it is still queued. A request run inline is answered in the same
     // turn its last byte arrived.
     ex.readBodyThen(ctx.maxBodyBytes, (body) => {
       const result = runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes,
-        Protocol.flatbuffersHttp, ex.heldBytes, ctx.fastPath ?? true);
-      if (result instanceof Promise) void result.then(send);
-      else send(result);
+        Protocol.flatbuffersHttp, ex.heldBytes, fastPath);
+      if (result instanceof Promise) void result.then((r) => send(ex, r));
+      else send(ex, result);
     }, (error) => {
       // Only body-reading failures land here (size limit, client gone); reply in the protocol's own form.
       ex.sendBytes(error.httpStatus, FLATBUFFERS_CONTENT_TYPE, encodeErrorResponse('', '', error));
     });
+  };
+  // A small request is offered to the fast path as it arrives, with no exchange (one-turn-post.ts); not when each
+  // request must pass CORS or carry the inference token, which the general path checks.
+  const oneTurn: OneTurnRoute<undefined> | undefined = (ctx.fastPath ?? true) && ctx.exchange?.cors === undefined && ctx.inferenceToken === undefined
+    ? {
+        exchange: exchangeOptions,
+        serverTimeoutMs: ctx.restTimeoutMs,
+        fast: (body, limits) => {
+          const result = runFlatBuffersFast(ctx.registry, body, limits, ctx.sizes, Protocol.flatbuffersHttp);
+          return result === undefined ? undefined : { status: result.status, contentType: FLATBUFFERS_CONTENT_TYPE, bytes: result.bytes };
+        },
+        general: (ex, declined) => {
+          if (ctx.gate.closing) return ex.refuse(shuttingDown(), ctx.maxBodyBytes);
+          answer(ex, !declined);
+        },
+      }
+    : undefined;
+  app.post(FLATBUFFERS_HTTP_PATH, (res, req) => {
+    if (oneTurn !== undefined && oneTurnPost(res, req, FLATBUFFERS_HTTP_PATH, oneTurn, undefined)) return;
+    const ex = new HttpExchange(res, req, exchangeOptions);
+    if (ctx.gate.closing) return ex.refuse(shuttingDown(), ctx.maxBodyBytes);
+    const refusal = admission(ctx, req, ex.origin);
+    if (refusal !== undefined) return ex.refuse(refusal, ctx.maxBodyBytes);
+    answer(ex, ctx.fastPath ?? true);
   });
   app.ws<Connection>(FLATBUFFERS_WS_PATH, {
     maxPayloadLength: ctx.maxBodyBytes,

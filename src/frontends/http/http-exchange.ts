@@ -124,6 +124,47 @@ function bodyBuffer(length: number, alignAt: number | undefined): Buffer {
   return backing.subarray(start, start + length);
 }
 
+/** What an exchange keeps of its request's head: uWS frees the request object when the route handler returns. */
+export interface RequestHead {
+  method: string;
+  url: string;
+  contentLength: number | undefined;
+  contentType: string;
+  /** The client's own timeout in ms (header x-request-timeout-ms; 0 = none), if it sent a valid one. */
+  requestTimeoutMs: number | undefined;
+  /** The Origin header; read only with CORS on ('' otherwise). */
+  origin: string;
+  /** The client's routing key for weighted traffic (header x-ortserve-route-key); '' when none. */
+  routeKey: string;
+  /** Whether the request has no body to wait for (no Content-Length or 0, and not chunked). */
+  bodiless: boolean;
+  /** When the headers arrived (deadlineClock()), the origin of the request's deadline. */
+  receivedAt: number;
+}
+
+/** Reads the head of `req` (during its route handler: uWS frees it afterwards). */
+export function readRequestHead(req: HttpRequest, options: HttpExchangeOptions): RequestHead {
+  const contentLength = decimalHeader(req.getHeader('content-length'), Number.POSITIVE_INFINITY);
+  return {
+    method: req.getMethod(),
+    url: req.getUrl(),
+    contentLength,
+    contentType: req.getHeader('content-type'),
+    requestTimeoutMs: decimalHeader(req.getHeader('x-request-timeout-ms'), 9),
+    origin: options.cors !== undefined ? req.getHeader('origin') : '',
+    routeKey: req.getHeader(ROUTE_KEY_HEADER),
+    // Read only where it matters (holding a connection whose request has fully arrived).
+    bodiless: options.holdPipelined === true && (contentLength ?? 0) === 0 && req.getHeader('transfer-encoding') === '',
+    receivedAt: deadlineClock(),
+  };
+}
+
+/**
+ * Where an exchange's body comes from: uWS's onData by default. A one-turn POST that falls back to an exchange
+ * (one-turn-post.ts) passes on the chunks its own onData handler gets: uWS keeps one data handler per response.
+ */
+export type BodySource = (onChunk: (chunk: ArrayBuffer, isLast: boolean) => void) => void;
+
 /**
  * Wraps a uWS response. uWS frees the request object when the handler returns and the response when the client
  * aborts, so everything needed later is copied here, and every write checks `aborted` first. Every answer goes out
@@ -132,17 +173,16 @@ function bodyBuffer(length: number, alignAt: number | undefined): Buffer {
 export class HttpExchange implements PendingAnswer, Cancellable {
   readonly method: string;
   readonly url: string;
-  readonly query: string;
   readonly contentLength: number | undefined;
   readonly contentType: string;
   /** The client's own timeout for this request in ms (header x-request-timeout-ms; 0 = none), if it sent a valid one. */
   readonly requestTimeoutMs: number | undefined;
   /** The request's Origin header; read only with CORS on ('' otherwise). */
-  readonly origin: string = '';
+  readonly origin: string;
   /** The client's routing key for weighted traffic (header x-ortserve-route-key); '' when none. */
   readonly routeKey: string;
   /** When the request's headers arrived (deadlineClock()), the origin of its deadline. */
-  readonly receivedAt = deadlineClock();
+  readonly receivedAt: number;
   aborted = false;
   private responded = false;
   private onAbort: (() => void) | undefined;
@@ -152,18 +192,22 @@ export class HttpExchange implements PendingAnswer, Cancellable {
   /** The body's bytes in the server's count of bytes in flight, given back when the exchange answers or aborts. */
   private body: HeldBytes | undefined;
 
-  constructor(private readonly res: HttpResponse, req: HttpRequest, private readonly options: HttpExchangeOptions = {}) {
-    this.method = req.getMethod();
-    this.url = req.getUrl();
-    this.query = req.getQuery() ?? '';
-    const length = req.getHeader('content-length');
-    this.contentLength = decimalHeader(length, Number.POSITIVE_INFINITY);
-    this.contentType = req.getHeader('content-type');
-    const timeout = req.getHeader('x-request-timeout-ms');
-    this.requestTimeoutMs = decimalHeader(timeout, 9);
-    if (options.cors !== undefined) this.origin = req.getHeader('origin');
+  /**
+   * `request`: the uWS request (read now, in its route handler) or its head read earlier (readRequestHead).
+   * `bodySource`: where the body's chunks come from, when not from uWS's onData (BodySource).
+   */
+  constructor(private readonly res: HttpResponse, request: HttpRequest | RequestHead, private readonly options: HttpExchangeOptions = {},
+              private readonly bodySource?: BodySource) {
+    const head = 'receivedAt' in request ? request : readRequestHead(request, options);
+    this.method = head.method;
+    this.url = head.url;
+    this.contentLength = head.contentLength;
+    this.contentType = head.contentType;
+    this.requestTimeoutMs = head.requestTimeoutMs;
+    this.origin = head.origin;
+    this.routeKey = head.routeKey;
+    this.receivedAt = head.receivedAt;
     options.gate?.pending.add(this);
-    this.routeKey = req.getHeader(ROUTE_KEY_HEADER);
     res.onAborted(() => {
       this.aborted = true;
       this.body?.release();
@@ -175,9 +219,7 @@ export class HttpExchange implements PendingAnswer, Cancellable {
     // body, without Content-Length, must not be held before: pausing would stop it arriving). Held only if still
     // unanswered once the handler's turn is over (most answers to a GET are written in it): pausing and resuming
     // cost two system calls, and the connection is read again only in a later turn of the event loop anyway.
-    if (options.holdPipelined === true && (this.contentLength ?? 0) === 0 && req.getHeader('transfer-encoding') === '') {
-      queueMicrotask(() => this.hold());
-    }
+    if (head.bodiless) queueMicrotask(() => this.hold());
   }
 
   /** Stops reading the connection until the answer goes out (only with holdPipelined, and only while unanswered). */
@@ -241,7 +283,7 @@ export class HttpExchange implements PendingAnswer, Cancellable {
     };
     // A client that disconnects mid-body must not leave this promise (and its buffers) pending forever.
     this.onAbort = () => settle(() => reject(new OrtServeError('ERR_BAD_REQUEST', 'the client closed the connection before sending the whole body')));
-    this.res.onData((chunk, isLast) => {
+    const onChunk = (chunk: ArrayBuffer, isLast: boolean): void => {
       received += chunk.byteLength;
       if (received > limit) {
         chunks.length = 0;
@@ -266,7 +308,9 @@ export class HttpExchange implements PendingAnswer, Cancellable {
         // After: an answer written at once (an inline run, through readBodyThen) needs no hold.
         this.hold();
       }
-    });
+    };
+    if (this.bodySource !== undefined) this.bodySource(onChunk);
+    else this.res.onData(onChunk);
   }
 
   /** Counts `bytes` more of the body in the server's bytes in flight; the refusal (ERR_QUEUE_FULL) when over its limit. */

@@ -23,6 +23,8 @@ import {
 import { answersNatively, writeAnswerNative } from '../../protocol/json/json-answer-native.js';
 import { parseEarly, type EarlyParse } from '../../protocol/json/json-fast-path.js';
 import type { KserveRoute } from './rest-paths.js';
+import type { CallLimits } from '../../inference/infer-request.js';
+import { sendFastAnswer, type FastAnswer } from '../http/one-turn-post.js';
 
 export interface KserveRestContext {
   registry: ModelRegistry;
@@ -80,16 +82,44 @@ function handleInfer(ex: HttpExchange, ctx: KserveRestContext, route: KserveRout
 
 /**
  * The binary extension's fast path: a plain request (native/core/kserve_direct_codec.h) to a numeric version that
- * runs inline now is read, run and answered in one addon call (src/inference/direct-run.ts). False, having run and
- * counted nothing, for every request it does not take: the general path below answers those, errors included.
+ * runs inline now is read, run and answered in one addon call (src/inference/direct-run.ts). Undefined, having run
+ * and counted nothing, for every request it does not take: the general path answers those, errors included.
  */
-function answeredFast(ex: HttpExchange, ctx: KserveRestContext, model: string, selector: VersionSelector, body: Buffer, length: number): boolean {
-  const outcome = runDirect(ctx.registry, model, withRouteKey(selector, ex.routeKey), ex.callLimits(ctx.restTimeoutMs), ctx.sizes, Protocol.kserveRest,
+function fastAnswer(ctx: KserveRestContext, model: string, selector: VersionSelector, routeKey: string, limits: CallLimits,
+                    body: Uint8Array, length: number): FastAnswer | undefined {
+  const outcome = runDirect(ctx.registry, model, withRouteKey(selector, routeKey), limits, ctx.sizes, Protocol.kserveRest,
     (v) => v.session.startKserveBinary(body, length, v.model, v.version, ctx.sizes.limits));
-  if (outcome === undefined) return false;
-  if ('error' in outcome) ex.sendError(outcome.error);
-  else ex.sendBytes(200, 'application/octet-stream', outcome.run.bytes, { 'Inference-Header-Content-Length': String(outcome.run.headerLength) });
+  if (outcome === undefined || 'error' in outcome) return outcome;
+  return {
+    status: 200, contentType: 'application/octet-stream', bytes: outcome.run.bytes,
+    headers: { 'Inference-Header-Content-Length': String(outcome.run.headerLength) },
+  };
+}
+
+/** fastAnswer for a request whose body has been read: false, having done nothing, when it declines. */
+function answeredFast(ex: HttpExchange, ctx: KserveRestContext, model: string, selector: VersionSelector, body: Buffer, length: number): boolean {
+  const answer = fastAnswer(ctx, model, selector, ex.routeKey, ex.callLimits(ctx.restTimeoutMs), body, length);
+  if (answer === undefined) return false;
+  sendFastAnswer(ex, answer);
   return true;
+}
+
+/**
+ * fastAnswer for a one-turn POST (src/frontends/http/one-turn-post.ts) to `route` with the binary extension's header
+ * `headers`: undefined, having done nothing, for anything but a well-formed /infer the fast path takes.
+ */
+export function kserveOneTurnAnswer(ctx: KserveRestContext, route: KserveRoute, headers: KserveHeaders, body: Uint8Array, limits: CallLimits,
+                                    routeKey: string): FastAnswer | undefined {
+  if (route.action !== 'infer' || route.model === undefined) return undefined;
+  let length: number | undefined;
+  let selector: VersionSelector;
+  try {
+    length = headerLength(headers.inferenceHeaderLength);
+    selector = versionSelector(route.model, route.version ?? '');
+  } catch {
+    return undefined;   // the general path names the fault
+  }
+  return length === undefined ? undefined : fastAnswer(ctx, route.model, selector, routeKey, limits, body, length);
 }
 
 /** Runs a decoded infer request; answers directly when the run went inline, else when its promise settles (never rejecting). */

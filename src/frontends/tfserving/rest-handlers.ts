@@ -19,6 +19,8 @@ import {
   DEFAULT_SIGNATURE, signatureDef, signatureNotFound, tfDtypeName, versionStatus,
 } from '../../protocol/tfserving/tf-vocabulary.js';
 import type { TfServingRoute } from './rest-paths.js';
+import type { CallLimits } from '../../inference/infer-request.js';
+import { sendFastAnswer, type FastAnswer } from '../http/one-turn-post.js';
 
 export interface TfServingRestContext {
   registry: ModelRegistry;
@@ -59,11 +61,7 @@ function handleMetadata(ex: HttpExchange, ctx: TfServingRestContext, route: TfSe
 
 /** Answers :predict; a large body is parsed off the JS thread first (parseEarly), a small one inline, in this turn. */
 function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute, body: Buffer): void | Promise<void> {
-  // Parsing stops once the lists hold more values (or strings) than a request may have.
-  const sizes = ctx.sizes.limits;
-  const limits = {
-    maxDepth: ctx.maxJsonDepth, maxElements: sizes.maxJsonValues, maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS,
-  };
+  const limits = predictJsonLimits(ctx);
   if (ctx.fastPath === true && answeredFast(ex, ctx, route, body, limits)) return;
   const where = {
     offthreadBytes: ctx.jsonOffthreadBytes ?? 0, jsInlineBytes: ctx.jsonJsInlineBytes ?? Infinity, ...parseCopyCount(ctx.sizes, ex),
@@ -72,19 +70,38 @@ function handlePredict(ex: HttpExchange, ctx: TfServingRestContext, route: TfSer
     (err: unknown) => ex.sendError(err));
 }
 
+/** The JSON limits of a :predict body: parsing stops once the lists hold more values (or strings) than a request may have. */
+function predictJsonLimits(ctx: TfServingRestContext): JsonParseLimits & { maxDepth: number; maxElements: number } {
+  const sizes = ctx.sizes.limits;
+  return { maxDepth: ctx.maxJsonDepth, maxElements: sizes.maxJsonValues, maxStrings: sizes.maxStringElements + JSON_NAME_STRINGS };
+}
+
 /**
  * The :predict fast path: a body that is exactly {"instances": rows of numbers} to a version of one float32 input and
- * one output that runs inline now is read, run and answered in one addon call (src/inference/direct-run.ts). False,
- * having run and counted nothing, for every request it does not take: the general path answers those, errors included.
+ * one output that runs inline now is read, run and answered in one addon call (src/inference/direct-run.ts).
+ * Undefined, having run and counted nothing, for every request it does not take: the general path answers those,
+ * errors included.
  */
-function answeredFast(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute, body: Buffer, limits: { maxDepth: number; maxElements: number }): boolean {
-  if (body.length > TF_FAST_PATH_MAX_BYTES) return false;
-  const outcome = runDirect(ctx.registry, route.model, withRouteKey(route.selector, ex.routeKey), ex.callLimits(ctx.restTimeoutMs), ctx.sizes,
-    Protocol.tfservingRest, (v) => v.session.startTfPredict(body, limits.maxDepth, limits.maxElements, ctx.sizes.limits));
-  if (outcome === undefined) return false;
-  if ('error' in outcome) ex.sendError(outcome.error);
-  else ex.sendBytes(200, 'application/json', outcome.run.bytes);
+function fastAnswer(ctx: TfServingRestContext, route: TfServingRoute, routeKey: string, limits: CallLimits, body: Uint8Array,
+                    json: { maxDepth: number; maxElements: number }): FastAnswer | undefined {
+  if (body.length > TF_FAST_PATH_MAX_BYTES) return undefined;
+  const outcome = runDirect(ctx.registry, route.model, withRouteKey(route.selector, routeKey), limits, ctx.sizes,
+    Protocol.tfservingRest, (v) => v.session.startTfPredict(body, json.maxDepth, json.maxElements, ctx.sizes.limits));
+  if (outcome === undefined || 'error' in outcome) return outcome;
+  return { status: 200, contentType: 'application/json', bytes: outcome.run.bytes };
+}
+
+/** fastAnswer for a body that has been read: false, having done nothing, when it declines. */
+function answeredFast(ex: HttpExchange, ctx: TfServingRestContext, route: TfServingRoute, body: Buffer, json: { maxDepth: number; maxElements: number }): boolean {
+  const answer = fastAnswer(ctx, route, ex.routeKey, ex.callLimits(ctx.restTimeoutMs), body, json);
+  if (answer === undefined) return false;
+  sendFastAnswer(ex, answer);
   return true;
+}
+
+/** fastAnswer for a one-turn POST (src/frontends/http/one-turn-post.ts) to `route`: undefined unless it is a :predict the fast path takes. */
+export function tfOneTurnAnswer(ctx: TfServingRestContext, route: TfServingRoute, body: Uint8Array, limits: CallLimits, routeKey: string): FastAnswer | undefined {
+  return route.action === 'predict' ? fastAnswer(ctx, route, routeKey, limits, body, predictJsonLimits(ctx)) : undefined;
 }
 
 /** Bodies the :predict fast path reads on the JS thread at most (native/core/tf_direct_codec.h kMaxBodyBytes). */

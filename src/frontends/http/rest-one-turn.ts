@@ -1,0 +1,57 @@
+// The REST port's one-turn POSTs: KServe binary-extension /infer and TF Serving :predict bodies that arrive whole are
+// offered to their fast paths as they arrive (one-turn-post.ts), before the port's general handler makes an exchange.
+
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { shuttingDown } from '../drain-gate.js';
+import { parseKservePath, type KserveRoute } from '../kserve/rest-paths.js';
+import { handleKserveRest, kserveOneTurnAnswer, readKserveHeaders, type KserveHeaders, type KserveRestContext } from '../kserve/rest-handlers.js';
+import { parseTfServingPath, type TfServingRoute } from '../tfserving/rest-paths.js';
+import { handleTfServingRest, tfOneTurnAnswer, type TfServingRestContext } from '../tfserving/rest-handlers.js';
+import type { HttpExchangeOptions } from './http-exchange.js';
+import { oneTurnPost, type OneTurnRoute } from './one-turn-post.js';
+import type { DrainGate } from '../drain-gate.js';
+
+/** What a one-turn REST request matched: a KServe route with its binary-extension header, or a TF Serving route. */
+type RestTarget = { kserve: KserveRoute; headers: KserveHeaders } | { tf: TfServingRoute };
+
+/**
+ * The REST port's one-turn handling, or undefined when it is off: without --fast_path, and when every inference
+ * request must pass CORS or carry the inference token (the general handler checks those). The function returns
+ * true when it took the request (answered it, or handed it to a full exchange), false having read only headers.
+ */
+export function restOneTurn(kserveCtx: KserveRestContext, tfCtx: TfServingRestContext, exchange: HttpExchangeOptions & { gate: DrainGate },
+                            admissionFree: boolean): ((res: HttpResponse, req: HttpRequest) => boolean) | undefined {
+  if (kserveCtx.fastPath !== true || !admissionFree || exchange.cors !== undefined) return undefined;
+  // A request the fast path declined goes the general way without asking it again.
+  const kserveGeneral: KserveRestContext = { ...kserveCtx, fastPath: false };
+  const tfGeneral: TfServingRestContext = { ...tfCtx, fastPath: false };
+  const route: OneTurnRoute<RestTarget> = {
+    exchange,
+    serverTimeoutMs: tfCtx.restTimeoutMs,
+    fast: (body, limits, routeKey, target) => 'kserve' in target
+      ? kserveOneTurnAnswer(kserveCtx, target.kserve, target.headers, body, limits, routeKey)
+      : tfOneTurnAnswer(tfCtx, target.tf, body, limits, routeKey),
+    general: (ex, declined, target) => {
+      if (exchange.gate.closing) return ex.refuse(shuttingDown(), tfCtx.maxBodyBytes);
+      try {
+        if ('kserve' in target) handleKserveRest(ex, declined ? kserveGeneral : kserveCtx, target.kserve, target.headers);
+        else handleTfServingRest(ex, declined ? tfGeneral : tfCtx, target.tf);
+      } catch (err) {
+        ex.sendError(err);
+      }
+    },
+  };
+  return (res, req) => {
+    if (req.getMethod() !== 'post') return false;
+    const url = req.getUrl();
+    const kserve = parseKservePath(url);
+    if (kserve !== undefined) {
+      if (kserve.action !== 'infer') return false;
+      const headers = readKserveHeaders(req);
+      // Only the binary extension has a fast path; a JSON body goes the general way from the start.
+      return headers.inferenceHeaderLength !== '' && oneTurnPost(res, req, url, route, { kserve, headers });
+    }
+    const tf = parseTfServingPath(url);
+    return tf !== undefined && tf.action === 'predict' && oneTurnPost(res, req, url, route, { tf });
+  };
+}

@@ -1,0 +1,185 @@
+// One-turn POSTs (src/frontends/http/one-turn-post.ts): a small body that arrives whole is answered by the fast path
+// as it arrives, wherever the request's headers leave it in the socket's buffer; a body in several writes, pipelined
+// requests, declined requests and failed runs get exactly what a server without fast paths answers.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mlpModel } from '../scripts/make-example-models.mjs';
+import { closeTo, mlpReference } from './support/reference.js';
+import { startTestServer, type TestServer } from './support/test-server.js';
+import { converse, type RawResponse, type RawWrite } from './support/raw-http.js';
+import { countFastPath, type FastPathCalls } from './support/fast-path-calls.js';
+import { decodeInferResponse, encodeInferRequest } from '../src/protocol/flatbuffers/messages.js';
+
+const mlpRow = (i: number): number[] => [i / 10, -i / 7, 1, 0.25 * i];
+
+/** The three request forms with a fast path, for `rows` of the MLP: the path, extra headers and the body. */
+function flatBuffers(rows: number[][], id = 'r'): { path: string; headers: string; body: Buffer } {
+  const x = { dtype: 'float32' as const, shape: [rows.length, 4], data: Float32Array.from(rows.flat()) };
+  const body = Buffer.from(encodeInferRequest({ id, model: 'mlp', inputs: new Map([['x', x]]), outputs: [] }));
+  return { path: '/v1/flatbuffers/infer', headers: 'Content-Type: application/x-flatbuffers\r\n', body };
+}
+function kserveBinary(rows: number[][], id = 'r'): { path: string; headers: string; body: Buffer } {
+  const json = Buffer.from(JSON.stringify({
+    id, inputs: [{ name: 'x', datatype: 'FP32', shape: [rows.length, 4], parameters: { binary_data_size: rows.length * 16 } }],
+    outputs: [{ name: 'scores', parameters: { binary_data: true } }],
+  }));
+  const data = Float32Array.from(rows.flat());
+  return {
+    path: '/v2/models/mlp/infer', headers: `Inference-Header-Content-Length: ${json.length}\r\nContent-Type: application/octet-stream\r\n`,
+    body: Buffer.concat([json, Buffer.from(data.buffer)]),
+  };
+}
+function tfPredict(rows: number[][]): { path: string; headers: string; body: Buffer } {
+  return { path: '/v1/models/mlp:predict', headers: 'Content-Type: application/json\r\n', body: Buffer.from(JSON.stringify({ instances: rows })) };
+}
+
+/** The request's bytes, with a padding header of `pad` characters that moves the body's place in the server's buffer. */
+function requestBytes(form: { path: string; headers: string; body: Buffer }, pad = 0): Buffer {
+  const head = `POST ${form.path} HTTP/1.1\r\nHost: t\r\n${pad > 0 ? `X-Pad: ${'p'.repeat(pad)}\r\n` : ''}${form.headers}Content-Length: ${form.body.length}\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), form.body]);
+}
+
+/** The MLP's scores in an answer of each form, as rows. */
+function scores(kind: 'fb' | 'kserve' | 'tf', res: RawResponse): number[][] {
+  let flat: number[];
+  if (kind === 'fb') flat = Array.from(decodeInferResponse(new Uint8Array(res.body)).outputs.get('scores')!.data as Float32Array);
+  else if (kind === 'tf') return (JSON.parse(res.body.toString()) as { predictions: number[][] }).predictions;
+  else {
+    const length = Number(res.headers['inference-header-content-length']);
+    const data = Buffer.from(res.body.subarray(length));
+    flat = Array.from(new Float32Array(data.buffer, data.byteOffset, data.length / 4));
+  }
+  const rows: number[][] = [];
+  for (let i = 0; i < flat.length; i += 3) rows.push(flat.slice(i, i + 3));
+  return rows;
+}
+
+const FORMS = [['fb', flatBuffers], ['kserve', kserveBinary], ['tf', tfPredict]] as const;
+
+let fast: TestServer;
+let general: TestServer;
+let calls: FastPathCalls;
+const portOf = (server: TestServer) => Number(new URL(server.baseUrl).port);
+
+beforeAll(async () => {
+  // A budget far above this model's runs: a run slowed by a busy machine does not send it back to the queue.
+  fast = await startTestServer({ mlp: { 1: mlpModel(1) } }, { inlineBudgetMicros: 100_000 });
+  general = await startTestServer({ mlp: { 1: mlpModel(1) } }, { fastPath: false, inlineBudgetMicros: 100_000 });
+  calls = countFastPath(fast);
+  // Enough runs for the version to go inline (execution-mode.ts).
+  for (const server of [fast, general]) {
+    for (let i = 0; i < 24; i++) {
+      const res = await fetch(`${server.baseUrl}/v1/models/mlp:predict`, { method: 'POST', body: JSON.stringify({ instances: [mlpRow(i)] }) });
+      expect(res.status).toBe(200);
+    }
+  }
+}, 60_000);
+afterAll(async () => {
+  await fast?.close();
+  await general?.close();
+});
+
+describe('one-turn POSTs', () => {
+  it('answer every form from the fast path wherever the headers leave the body (alignment 0..15)', async () => {
+    for (const [kind, form] of FORMS) {
+      for (let pad = 0; pad < 16; pad++) {
+        const rows = [mlpRow(pad), mlpRow(pad + 20)];
+        const before = calls.answered;
+        const { responses } = await converse(portOf(fast), [{ bytes: requestBytes(form(rows), pad) }], 1);
+        expect(responses[0]?.status, `${kind} pad ${pad}`).toBe(200);
+        expect(closeTo(scores(kind, responses[0]!), mlpReference(rows, 1)), `${kind} pad ${pad}`).toBe(true);
+        expect(calls.answered - before, `${kind} pad ${pad}: answered by the fast path`).toBe(1);
+      }
+    }
+  });
+
+  it('a body in several writes is answered as the general path answers it', async () => {
+    for (const [kind, form] of FORMS) {
+      const rows = [mlpRow(3), mlpRow(4), mlpRow(5)];
+      const bytes = requestBytes(form(rows));
+      // Headers and part of the body, then the rest once the server has surely read the first part.
+      const cut = bytes.length - 7;
+      const writes: RawWrite[] = [{ bytes: bytes.subarray(0, cut) }, { bytes: bytes.subarray(cut), afterMs: 50 }];
+      const [a, b] = [await converse(portOf(fast), writes, 1), await converse(portOf(general), writes, 1)];
+      expect(a.responses[0]?.status, kind).toBe(200);
+      expect(closeTo(scores(kind, a.responses[0]!), mlpReference(rows, 1)), kind).toBe(true);
+      // KServe and TF answers are the same bytes; FlatBuffers' two writers lay the same message out differently.
+      if (kind === 'fb') expect(scores(kind, a.responses[0]!), kind).toEqual(scores(kind, b.responses[0]!));
+      else expect(a.responses[0]!.body.equals(b.responses[0]!.body), `${kind}: same bytes as the general path`).toBe(true);
+    }
+  });
+
+  it('pipelined requests in one write are all answered, in order', async () => {
+    for (const [kind, form] of FORMS) {
+      const batches = [[mlpRow(1)], [mlpRow(2), mlpRow(3)], [mlpRow(4)]];
+      const write = Buffer.concat(batches.map((rows) => requestBytes(form(rows))));
+      const { responses, closed } = await converse(portOf(fast), [{ bytes: write }], 3);
+      expect(closed, kind).toBe(false);
+      expect(responses.map((r) => r.status), kind).toEqual([200, 200, 200]);
+      batches.forEach((rows, i) => expect(closeTo(scores(kind, responses[i]!), mlpReference(rows, 1)), `${kind} #${i}`).toBe(true));
+    }
+  });
+
+  it('requests the fast path declines get the general path\'s answer, status and headers', async () => {
+    const cases: Array<[string, Buffer]> = [
+      ['FlatBuffers, an unknown model', requestBytes({ ...flatBuffers([mlpRow(1)]), body: Buffer.from(encodeInferRequest({ id: 'q', model: 'nope', inputs: new Map(), outputs: [] })) })],
+      ['FlatBuffers, garbage', requestBytes({ ...flatBuffers([mlpRow(1)]), body: Buffer.from('not a flatbuffer at all') })],
+      ['KServe, a header length past the body', requestBytes({ ...kserveBinary([mlpRow(1)]), headers: 'Inference-Header-Content-Length: 9999\r\n' })],
+      ['KServe, a malformed header length', requestBytes({ ...kserveBinary([mlpRow(1)]), headers: 'Inference-Header-Content-Length: 12x\r\n' })],
+      ['KServe, wrong input shape', requestBytes(kserveBinary([[1, 2, 3]]))],
+      ['TF, ragged rows', requestBytes(tfPredict([[1, 2, 3, 4], [1, 2]]))],
+      ['TF, not JSON', requestBytes({ ...tfPredict([]), body: Buffer.from('{"instances": [[1, 2') })],
+    ];
+    for (const [what, bytes] of cases) {
+      const before = calls.answered;
+      const [a, b] = [await converse(portOf(fast), [{ bytes }], 1), await converse(portOf(general), [{ bytes }], 1)];
+      expect(a.responses[0]?.status, what).toBeGreaterThanOrEqual(400);
+      expect(a.responses[0]?.status, what).toBe(b.responses[0]?.status);
+      expect(a.responses[0]?.headers['content-type'], what).toBe(b.responses[0]?.headers['content-type']);
+      expect(a.responses[0]!.body.equals(b.responses[0]!.body), `${what}: same body`).toBe(true);
+      expect(calls.answered - before, what).toBe(0);
+    }
+  });
+});
+
+describe('one-turn POSTs whose run fails', () => {
+  let small: TestServer;
+  let smallGeneral: TestServer;
+  beforeAll(async () => {
+    // Answers over 20 bytes fail after the run: the MLP's scores for one row are 12 bytes, for two 24.
+    small = await startTestServer({ mlp: { 1: mlpModel(1) } }, { inlineBudgetMicros: 100_000, maxResponseBytes: 20 });
+    smallGeneral = await startTestServer({ mlp: { 1: mlpModel(1) } }, { fastPath: false, inlineBudgetMicros: 100_000, maxResponseBytes: 20 });
+    // One-row runs take both versions inline.
+    for (const server of [small, smallGeneral]) {
+      for (let i = 0; i < 24; i++) {
+        const res = await fetch(`${server.baseUrl}/v1/models/mlp:predict`, { method: 'POST', body: JSON.stringify({ instances: [mlpRow(i)] }) });
+        expect(res.status).toBe(200);
+      }
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await small?.close();
+    await smallGeneral?.close();
+  });
+
+  it('get the error the general path sends, and the server keeps serving', async () => {
+    const smallCalls = countFastPath(small);
+    for (let i = 0; i < 30; i++) {
+      for (const [kind, form] of FORMS) {
+        const bytes = requestBytes(form([mlpRow(i), mlpRow(i + 1)]));
+        const [a, b] = [await converse(portOf(small), [{ bytes }], 1), await converse(portOf(smallGeneral), [{ bytes }], 1)];
+        expect(a.responses[0]?.status, `${kind} #${i}`).toBe(413);
+        expect(a.responses[0]?.status, kind).toBe(b.responses[0]?.status);
+        expect(a.responses[0]!.body.toString(), kind).toBe(b.responses[0]!.body.toString());
+        expect(a.closed, `${kind}: the connection closes as the general path closes it`).toBe(b.closed);
+      }
+    }
+    // Those failed inside the fast path (the version runs inline), answered through one-turn's error route.
+    expect(smallCalls.threw).toBeGreaterThan(45);
+    const res = await fetch(`${small.baseUrl}/v1/models/mlp`);
+    expect(res.status).toBe(200);
+    const metrics = await (await fetch(`${small.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/ortserve_execution_inline\{model="mlp",version="1"\} 1/);
+    expect(smallCalls.answered).toBe(0);
+  });
+});
