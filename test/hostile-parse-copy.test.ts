@@ -121,3 +121,57 @@ describe('the JSON parse worker copy in --max_in_flight_bytes', () => {
     await expectSmallServed();
   }, 60_000);
 });
+
+describe('the JSON parse worker failing a declined body gives its copy back', () => {
+  /** Values a body may hold on this server (--max_json_values), so that a 1.1 MB body can pass it. */
+  const MAX_VALUES = 200_000;
+  const rowsOf = (n: number) => Array.from({ length: n }, (_, r) => `[${r % 7},${-(r % 5)},0.5,${r % 11}]`).join(',');
+  /** A valid TF body of `n` rows, padded with JSON whitespace to `size` bytes. */
+  const padded = (n: number, size: number) => {
+    const open = `{"instances": [${rowsOf(n)}]`;
+    return open + ' '.repeat(size - open.length - 1) + '}';
+  };
+
+  it('depth, a syntax error inside, the value limit, bad UTF-8: each worded by the worker; then a body needing nearly the whole budget is answered', async () => {
+    t = await startTestServer({ mlp: { 1: mlpModel(1) } }, { maxInFlightBytes: LIMIT, maxJsonValues: MAX_VALUES });
+    const size = 1_100_000;   // over --json_js_inline_bytes: the worker words the error; body and copy fit (2.2 of 2.5 MB)
+    // 100 nested lists after 1.1 MB of whitespace: the root object is level 1, so the 64th '[' is level 65.
+    const depthOpen = `{"instances": ${' '.repeat(size - 200)}`;
+    const depth = `${depthOpen}${'['.repeat(100)}1${']'.repeat(100)}}`;
+    // A bad token in the middle of valid rows: the native reader declines it, the worker finds it.
+    const valid = padded(40_000, size);
+    const badAt = valid.indexOf(',[', 300_000) + 2;   // the first value of a row in the middle
+    const syntax = `${valid.slice(0, badAt)}x${valid.slice(badAt + 1)}`;
+    // One row past --max_json_values: each row is 5 values (itself in "instances", and its 4 numbers), so the list of
+    // row 40,000 is value 200,001.
+    const values = padded(MAX_VALUES / 5 + 1, size);
+    const valuesStop = `{"instances": [${rowsOf(MAX_VALUES / 5)},`.length;
+    // A byte that is not UTF-8 inside a string, after valid rows.
+    const utf8Open = `{"signature_name": "ok`;
+    const utf8 = Buffer.concat([Buffer.from(utf8Open), Buffer.from([0xff]), Buffer.from(`", "instances": [${rowsOf(1000)}]${' '.repeat(size - 30_000)}}`)]);
+    const cases: Array<[string, string | Buffer, number, { code: string; error: string | RegExp }]> = [
+      ['depth', depth, 400, { code: 'ERR_JSON_DEPTH', error: `JSON nesting at byte ${depthOpen.length + 63} is deeper than the limit of 64` }],
+      ['syntax', syntax, 400, { code: 'ERR_JSON_SYNTAX', error: new RegExp(`^JSON syntax error at byte ${badAt}: `) }],
+      ['values', values, 413, { code: 'ERR_TOO_LARGE', error: `JSON body: its lists hold more values than the limit of ${MAX_VALUES} (--max_json_values); parsing stopped at byte ${valuesStop}` }],
+      ['utf8', utf8, 400, { code: 'ERR_JSON_SYNTAX', error: `JSON syntax error at byte ${utf8Open.length}: invalid UTF-8` }],
+    ];
+    for (const [label, body, status, expected] of cases) {
+      const res = await postOnOwnConnection(`${t.baseUrl}${path('tf')}`, body);
+      const json = JSON.parse(res.body.toString('utf8')) as { code: string; error: string };
+      expect(res.status, label).toBe(status);
+      expect(json.code, label).toBe(expected.code);
+      if (typeof expected.error === 'string') expect(json.error, label).toBe(expected.error);
+      else expect(json.error, label).toMatch(expected.error);
+      await vi.waitFor(async () => expect(await inFlightBytes(), label).toBe(0), { timeout: 20_000, interval: 20 });
+    }
+    // The same four at once: each its error or, past the budget, the retryable 503; every copy comes back.
+    const flood = await Promise.all(cases.map(([, body]) => postOnOwnConnection(`${t!.baseUrl}${path('tf')}`, body)));
+    flood.forEach((res, i) => expect([cases[i]![2], 503]).toContain(res.status));
+    await vi.waitFor(async () => expect(await inFlightBytes()).toBe(0), { timeout: 20_000, interval: 20 });
+    // 2.45 of the 2.5 MB budget: answered only if no copy is still counted.
+    const rows = Array.from({ length: 3 }, (_, r) => [r % 7, -(r % 5), 0.5, r % 11]);
+    const whole = await postOnOwnConnection(`${t.baseUrl}${path('tf')}`, padded(3, LIMIT - 50_000));
+    expect(whole.status).toBe(200);
+    expect(closeTo(JSON.parse(whole.body.toString('utf8')).predictions, mlpReference(rows, 1))).toBe(true);
+  }, 90_000);
+});

@@ -109,7 +109,7 @@ function kinds(server, clients) {
 
     ['KServe REST JSON BYTES in+out', `16k × 1 B`, () => httpPost(o, '/v2/models/strings/infer', JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [MAX_STRINGS], data: TINY.map((s) => s.toString()) }] }))],
     ['KServe REST JSON BYTES in+out', `16k × ${BIG_JSON[0].length} B`, () => httpPost(o, '/v2/models/strings/infer', JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [MAX_STRINGS], data: BIG_JSON.map((s) => s.toString()) }] }))],
-    ['KServe binary BYTES in, JSON out', `16k × ${BIG_EACH} B`, () => { const r = kserveBinaryStrings(BIG_JSON, false); return httpPost(o, '/v2/models/strings/infer', r.body, r.headers); }],
+    ['KServe binary BYTES in, JSON out', `16k × ${BIG_JSON[0].length} B`, () => { const r = kserveBinaryStrings(BIG_JSON, false); return httpPost(o, '/v2/models/strings/infer', r.body, r.headers); }],
     ['KServe binary BYTES in+out', `16k × 1 B`, () => { const r = kserveBinaryStrings(TINY, true); return httpPost(o, '/v2/models/strings/infer', r.body, r.headers); }],
     ['KServe binary BYTES in+out', `16k × ${BIG_EACH} B`, () => { const r = kserveBinaryStrings(BIG, true); return httpPost(o, '/v2/models/strings/infer', r.body, r.headers); }],
     ['KServe gRPC bytes_contents in+out', `16k × 1 B`, async () => ok(await grpcRaw(ks, '/inference.GRPCInferenceService/ModelInfer', kserveStrings(TINY)))],

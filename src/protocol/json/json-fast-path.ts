@@ -138,8 +138,15 @@ export function parseEarly(
     // Declined and too large for the JS parser here: it reads the body on the worker thread, for the error only. Its
     // copy there counts in the bytes in flight (a refusal goes to onError) until the worker answers, on every path.
     const release = options.reserveCopy?.(body.length);
-    return jsParseOffThread(body, limits, options.onKey, options.signal?.()).finally(release)
-      .then((error) => then({ raw: undefined, final, ...(error ? { error } : {}) }));
+    let parsed: Promise<OrtServeError | undefined>;
+    try {
+      parsed = jsParseOffThread(body, limits, options.onKey, options.signal?.());
+    } catch (err) {
+      // The copy could not be made or handed over (its allocation failed): nothing holds the bytes.
+      release?.();
+      throw err;
+    }
+    return parsed.finally(release).then((error) => then({ raw: undefined, final, ...(error ? { error } : {}) }));
   };
   const args = [limits.maxDepth, limits.maxElements ?? Infinity, limits.maxStrings ?? Infinity, OBJECT, KEYS] as const;
   if (offthread) return codec.parseJsonPackedAsync(body, ...args).then(settle).catch(onError);

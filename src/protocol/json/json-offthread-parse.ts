@@ -81,6 +81,13 @@ export function jsParseOffThread(
     const w = theWorker();
     pending.set(id, { resolve, reject });
     if (pending.size === 1) w.ref();
-    w.postMessage(job, [copy.buffer]);
+    try {
+      w.postMessage(job, [copy.buffer]);
+    } catch (err) {
+      // Not handed over (the promise rejects with err): no answer will come for it, so it must not keep the worker ref'd.
+      pending.delete(id);
+      if (pending.size === 0) w.unref();
+      throw err;
+    }
   }).finally(() => signal?.removeEventListener('abort', cancel));
 }

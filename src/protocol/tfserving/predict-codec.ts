@@ -115,16 +115,21 @@ function decodeNamedRows(instances: JsonValue[], specs: ReadonlyArray<SignatureI
       fail('ERR_INVALID_INPUT', `instances[${i}]: missing input '${missing?.name}' (model inputs: ${inputNames(specs)})`);
     }
   }
-  // Every input's rows are checked against the model's shape, from their first elements, before any is converted
-  // (rowsToTensor joins packed rows into one block first): rows of the wrong shape cost no allocation.
+  // Every input's rows are checked against the model's shape, and counted against the request's size limits, from
+  // their first elements, before any is converted (rowsToTensor joins packed rows into one block first, and unpacks
+  // rows it cannot join): rows of the wrong shape, or a request over a limit, cost no allocation. The count is the
+  // one conversion would make: a row whose shape differs from the first one's is refused by the conversion (ERR_SHAPE).
   for (const spec of specs) {
     const rows = columns.get(spec.name)!;
+    const field = `instances[*].${spec.name}`;
     const shape = rows.length === 0 ? [0] : [rows.length, ...dataShape(rows[0]!)];
-    if (!shape.includes(0)) checkShape(`instances[*].${spec.name}`, shape, spec.shape);
+    if (!shape.includes(0)) checkShape(field, shape, spec.shape);
+    tally?.add(spec.dtype, shape, field);
   }
+  // Counted above: the conversions get no tally, so that no input is counted twice.
   const tensors = new Map<string, Tensor>();
   for (const spec of specs) {
-    tensors.set(spec.name, rowsToTensor(columns.get(spec.name)!, spec.dtype, spec.name, { expectedShape: spec.shape, ...(tally ? { tally } : {}) }));
+    tensors.set(spec.name, rowsToTensor(columns.get(spec.name)!, spec.dtype, spec.name, { expectedShape: spec.shape }));
   }
   return tensors;
 }
