@@ -93,6 +93,24 @@ describe('one-turn POSTs', () => {
     }
   });
 
+  it('FlatBuffers requests naming a version or a route key are answered by the fast path; an unknown version as the general path answers it', async () => {
+    const x = { dtype: 'float32' as const, shape: [1, 4], data: Float32Array.from(mlpRow(9)) };
+    const form = (extra: { version?: number; routeKey?: string }) => ({
+      ...flatBuffers([]), body: Buffer.from(encodeInferRequest({ id: 'v', model: 'mlp', inputs: new Map([['x', x]]), outputs: [], ...extra })),
+    });
+    for (const extra of [{ version: 1 }, { routeKey: 'user-7' }, { version: 1, routeKey: 'user-8' }]) {
+      const before = calls.answered;
+      const { responses } = await converse(portOf(fast), [{ bytes: requestBytes(form(extra)) }], 1);
+      expect(responses[0]?.status, JSON.stringify(extra)).toBe(200);
+      expect(closeTo(scores('fb', responses[0]!), mlpReference([mlpRow(9)], 1))).toBe(true);
+      expect(calls.answered - before, JSON.stringify(extra)).toBe(1);
+    }
+    const unknown = requestBytes(form({ version: 2 }));
+    const [a, b] = [await converse(portOf(fast), [{ bytes: unknown }], 1), await converse(portOf(general), [{ bytes: unknown }], 1)];
+    expect(a.responses[0]?.status).toBe(404);
+    expect(a.responses[0]!.body.equals(b.responses[0]!.body)).toBe(true);
+  });
+
   it('a body in several writes is answered as the general path answers it', async () => {
     for (const [kind, form] of FORMS) {
       const rows = [mlpRow(3), mlpRow(4), mlpRow(5)];

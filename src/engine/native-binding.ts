@@ -296,7 +296,7 @@ export interface NativeAddon {
    * the fast path declines it (malformed, or timeout, priority, sequence or BYTES fields): the general decoder then
    * answers it. Throws TypeError for a non-Uint8Array.
    */
-  flatBuffersRoute(message: Uint8Array): [string, number, string, string, string] | undefined;
+  flatBuffersRoute(message: Uint8Array, io: Float64Array): string | [model: string, label: string, routeKey: string] | undefined;
   setBusyPoll(micros: number): boolean;
   busyPollStats(): { spins: number; hits: number; skips: number; spinMicros: number };
   ortVersion(): string;

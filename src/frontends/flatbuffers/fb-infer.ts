@@ -17,8 +17,6 @@ export interface FbInferResult {
   /** The encoded InferResponse (success or error). */
   bytes: Uint8Array;
   status: number;
-  /** The request id, for matching on a WebSocket ('' when the request could not be decoded). */
-  id: string;
 }
 
 /** FlatBuffers names dtypes as ortserve does (float32, int64, string). */
@@ -47,12 +45,12 @@ export function runFlatBuffersInfer(
   let model = '';
   const failed = (err: unknown): FbInferResult => {
     const error = toOrtServeError(err);
-    return { bytes: encodeErrorResponse(id, model, error), status: error.httpStatus, id };
+    return { bytes: encodeErrorResponse(id, model, error), status: error.httpStatus };
   };
   // A large answer is encoded over several turns of the event loop (--wire_slice_bytes), a small one in this turn.
   const encoded = (response: InferResponse): FbInferResult | Promise<FbInferResult> => {
     const bytes = encodeInferResponseInSlices(id, response.model, response.version, response.outputs, sizes.limits.wireSliceBytes);
-    return bytes instanceof Promise ? bytes.then((b) => ({ bytes: b, status: 200, id }), failed) : { bytes, status: 200, id };
+    return bytes instanceof Promise ? bytes.then((b) => ({ bytes: b, status: 200 }), failed) : { bytes, status: 200 };
   };
   try {
     const request = decodeInferRequest(bytes, sizes.limits);
@@ -86,17 +84,29 @@ export function runFlatBuffersInfer(
  */
 export function runFlatBuffersFast(registry: ModelRegistry, bytes: Uint8Array, limits: CallLimits, sizes: RequestSizes,
                                    protocol: ProtocolId): FbInferResult | undefined {
-  const route = nativeAddon().flatBuffersRoute(bytes);
+  const route = nativeAddon().flatBuffersRoute(bytes, routeIo);
   if (route === undefined) return undefined;
-  const [model, version, label, routeKey, id] = route;
+  const model = typeof route === 'string' ? route : route[0];
   const selector: VersionSelector = {};
-  if (version > 0) selector.version = version;
-  if (label !== '') selector.label = label;
-  if (routeKey !== '') selector.routeKey = routeKey;
+  if (routeIo[0]! > 0) selector.version = routeIo[0]!;
+  if (typeof route !== 'string') {
+    if (route[1] !== '') selector.label = route[1];
+    if (route[2] !== '') selector.routeKey = route[2];
+  }
   const outcome = runDirect(registry, model, selector, limits, sizes, protocol,
     (v) => v.session.startFlatBuffers(bytes, v.version, PROTOCOL_VERSION, sizes.limits));
   if (outcome === undefined) return undefined;
-  if ('run' in outcome) return { bytes: outcome.run.bytes, status: 200, id };
+  if ('run' in outcome) return { bytes: outcome.run.bytes, status: 200 };
   const error = toOrtServeError(outcome.error);
-  return { bytes: encodeErrorResponse(id, model, error), status: error.httpStatus, id };
+  // The id only a failed run's answer needs (the addon read the message already, so it decodes).
+  let id = '';
+  try {
+    id = decodeInferRequest(bytes, sizes.limits).id;
+  } catch {
+    // answered without an id, as an undecodable message is
+  }
+  return { bytes: encodeErrorResponse(id, model, error), status: error.httpStatus };
 }
+
+/** The version flatBuffersRoute reads, written there (one array for every call: the JS thread runs one at a time). */
+const routeIo = new Float64Array(1);
