@@ -8,7 +8,6 @@ import type { CallLimits } from './infer-request.js';
 import type { RequestSizes } from './request-size.js';
 import { requestStats, type ProtocolId } from './request-stats.js';
 import { expireIfPast } from './run-inference.js';
-import { releaseNextTurn } from './run-on-version.js';
 
 /** What a fast path did: answered (`run`), failed running (`error`, to be answered as the general path would), or declined. */
 export type DirectOutcome = { run: DirectRun } | { error: unknown } | undefined;
@@ -39,7 +38,7 @@ export function runDirect(registry: ModelRegistry, model: string, selector: Vers
       return undefined;
     }
     // Counted in flight as the general path counts an answer: until the turn after it is built.
-    releaseNextTurn([sizes.inFlight.reserve(run.bytes.length, 'the answer')]);
+    sizes.inFlight.takeForThisTurn(run.bytes.length, 'the answer');
   } catch (error) {
     handle.finish(error);
     requestStats(registry, v.session, v.model, v.version).failed(protocol, received, error);

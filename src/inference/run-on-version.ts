@@ -38,7 +38,7 @@ class EngineRunOptions implements RunOptions {
 /** Releases waiting for the next turn of the event loop: one setImmediate serves every request of a turn. */
 let pendingReleases: Array<() => void> = [];
 
-export function releaseNextTurn(releases: ReadonlyArray<() => void>): void {
+function releaseNextTurn(releases: ReadonlyArray<() => void>): void {
   if (pendingReleases.length === 0) {
     setImmediate(() => {
       const due = pendingReleases;
