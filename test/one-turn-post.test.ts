@@ -3,6 +3,7 @@
 // requests, declined requests and failed runs get exactly what a server without fast paths answers.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { mlpModel } from '../scripts/make-example-models.mjs';
 import { closeTo, mlpReference } from './support/reference.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
@@ -109,6 +110,42 @@ describe('one-turn POSTs', () => {
     const [a, b] = [await converse(portOf(fast), [{ bytes: unknown }], 1), await converse(portOf(general), [{ bytes: unknown }], 1)];
     expect(a.responses[0]?.status).toBe(404);
     expect(a.responses[0]!.body.equals(b.responses[0]!.body)).toBe(true);
+  });
+
+  it('WebSocket messages are answered by the fast path as they arrive, each matched by id; declined ones as the general path answers them', async () => {
+    const sockets = [fast, general].map((server) => new WebSocket(`${server.baseUrl.replace('http', 'ws')}/v1/flatbuffers/ws`));
+    const answers = sockets.map(() => new Map<string, Uint8Array>());
+    await Promise.all(sockets.map((ws, i) => new Promise<void>((resolve, reject) => {
+      ws.on('open', () => resolve());
+      ws.on('error', reject);
+      ws.on('message', (data: Buffer) => {
+        const bytes = new Uint8Array(data);
+        answers[i]!.set(decodeInferResponse(bytes).id, bytes);
+      });
+    })));
+    try {
+      const before = calls.answered;
+      const ids: string[] = [];
+      // Several in flight at once on each connection, then a few the fast path declines.
+      for (let i = 0; i < 12; i++) {
+        ids.push(`w${i}`);
+        for (const ws of sockets) ws.send(flatBuffers([mlpRow(i), mlpRow(i + 1)], `w${i}`).body);
+      }
+      const declined = Buffer.from(encodeInferRequest({ id: 'nope', model: 'nope', inputs: new Map(), outputs: [] }));
+      for (const ws of sockets) ws.send(declined);
+      ids.push('nope');
+      await expect.poll(() => answers.every((got) => ids.every((id) => got.has(id))), { timeout: 20_000 }).toBe(true);
+      for (let i = 0; i < 12; i++) {
+        const got = decodeInferResponse(answers[0]!.get(`w${i}`)!);
+        const flat = Array.from(got.outputs.get('scores')!.data as Float32Array);
+        expect(closeTo([flat.slice(0, 3), flat.slice(3)], mlpReference([mlpRow(i), mlpRow(i + 1)], 1)), `w${i}`).toBe(true);
+      }
+      expect(decodeInferResponse(answers[0]!.get('nope')!).error).toEqual(decodeInferResponse(answers[1]!.get('nope')!).error);
+      expect(decodeInferResponse(answers[0]!.get('nope')!).error?.code).toBe('ERR_MODEL_NOT_FOUND');
+      expect(calls.answered - before).toBe(12);
+    } finally {
+      for (const ws of sockets) ws.close();
+    }
   });
 
   it('a body in several writes is answered as the general path answers it', async () => {

@@ -12,7 +12,7 @@ import { HttpExchange, statusLine, type HttpExchangeOptions } from '../http/http
 import { shuttingDown, type DrainGate, type DrainSource } from '../drain-gate.js';
 import type { BearerToken } from '../management/management-auth.js';
 import { runFlatBuffersFast, runFlatBuffersInfer, type FbInferResult } from './fb-infer.js';
-import { oneTurnPost, type OneTurnRoute } from '../http/one-turn-post.js';
+import { ONE_TURN_MAX_BYTES, oneTurnPost, type OneTurnRoute } from '../http/one-turn-post.js';
 import { WsOutbox } from './ws-outbox.js';
 import { Protocol } from '../../inference/request-stats.js';
 
@@ -100,6 +100,9 @@ function admission(ctx: FlatBuffersContext, req: HttpRequest, origin: string): O
   }
 }
 
+/** The limits of a WebSocket message answered within its callback: none can pass before it runs. */
+const NO_LIMITS: CallLimits = {};
+
 function replyTooBusy(ws: WebSocket<Connection>, bytes: Uint8Array, max: number): void {
   replyError(ws, bytes, new OrtServeError('ERR_QUEUE_FULL', `this connection already has ${max} requests in flight (--ws_max_in_flight); wait for replies`));
 }
@@ -107,15 +110,16 @@ function replyTooBusy(ws: WebSocket<Connection>, bytes: Uint8Array, max: number)
 export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): FlatBuffersRoutes {
   const sockets = new Set<WebSocket<Connection>>();
   const exchangeOptions: HttpExchangeOptions & { gate: DrainGate } = { ...ctx.exchange, gate: ctx.gate, inFlight: ctx.sizes.inFlight };
+  const fastPath = ctx.fastPath ?? true;
   const send = (ex: HttpExchange, result: FbInferResult) => ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
-  /** Reads the body and answers it (`fastPath`: whether the fast path may still be tried). */
-  const answer = (ex: HttpExchange, fastPath: boolean) => {
+  /** Reads the body and answers it (`tryFast`: whether the fast path may still be tried). */
+  const answer = (ex: HttpExchange, tryFast: boolean) => {
     // The body buffer is the request buffer: tensor data reach the engine as views into it. A client that disconnects
     // aborts the signal, which drops the request if it is still queued. A request run inline is answered in the same
     // turn its last byte arrived.
     ex.readBodyThen(ctx.maxBodyBytes, (body) => {
       const result = runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes,
-        Protocol.flatbuffersHttp, ex.heldBytes, fastPath);
+        Protocol.flatbuffersHttp, ex.heldBytes, tryFast);
       if (result instanceof Promise) void result.then((r) => send(ex, r));
       else send(ex, result);
     }, (error) => {
@@ -125,7 +129,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
   };
   // A small request is offered to the fast path as it arrives, with no exchange (one-turn-post.ts); not when each
   // request must pass CORS or carry the inference token, which the general path checks.
-  const oneTurn: OneTurnRoute<undefined> | undefined = (ctx.fastPath ?? true) && ctx.exchange?.cors === undefined && ctx.inferenceToken === undefined
+  const oneTurn: OneTurnRoute<undefined> | undefined = fastPath && ctx.exchange?.cors === undefined && ctx.inferenceToken === undefined
     ? {
         exchange: exchangeOptions,
         serverTimeoutMs: ctx.restTimeoutMs,
@@ -145,7 +149,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
     if (ctx.gate.closing) return ex.refuse(shuttingDown(), ctx.maxBodyBytes);
     const refusal = admission(ctx, req, ex.origin);
     if (refusal !== undefined) return ex.refuse(refusal, ctx.maxBodyBytes);
-    answer(ex, ctx.fastPath ?? true);
+    answer(ex, fastPath);
   });
   app.ws<Connection>(FLATBUFFERS_WS_PATH, {
     maxPayloadLength: ctx.maxBodyBytes,
@@ -179,6 +183,16 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         connection.out?.send(encodeErrorResponse('', '', new OrtServeError('ERR_BAD_REQUEST', 'send binary FlatBuffers messages, not text')));
         return;
       }
+      // A small message the fast path takes is read in place and answered before this callback returns, as a one-turn
+      // POST is (one-turn-post.ts): no copy, no slot in --ws_max_in_flight, no cancellation, no deadline to pass.
+      const triedFast = fastPath && !ctx.gate.closing && message.byteLength <= ONE_TURN_MAX_BYTES;
+      if (triedFast) {
+        const result = runFlatBuffersFast(ctx.registry, new Uint8Array(message), NO_LIMITS, ctx.sizes, Protocol.flatbuffersWs);
+        if (result !== undefined) {
+          connection.out?.send(result.bytes);
+          return;
+        }
+      }
       // uWS reuses `message` after this callback returns, so the request keeps its own copy (the one copy on this path).
       const bytes = new Uint8Array(message.slice(0));
       if (ctx.gate.closing) {
@@ -208,7 +222,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         // A closed connection's results are dropped; a send on a backed-up one closes it (closeOnBackpressureLimit).
         if (connection.open) connection.out?.send(result.bytes);
       };
-      const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs, bytes.length, ctx.fastPath ?? true);
+      const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs, bytes.length, fastPath && !triedFast);
       if (result instanceof Promise) void result.then(reply);
       else reply(result);
     },
