@@ -57,6 +57,16 @@ function scores(kind: 'fb' | 'kserve' | 'tf', res: RawResponse): number[][] {
 
 const FORMS = [['fb', flatBuffers], ['kserve', kserveBinary], ['tf', tfPredict]] as const;
 
+/** Enough one-row runs for the MLP's version to go inline on each server (execution-mode.ts). */
+async function warm(...servers: TestServer[]): Promise<void> {
+  for (const server of servers) {
+    for (let i = 0; i < 24; i++) {
+      const res = await fetch(`${server.baseUrl}/v1/models/mlp:predict`, { method: 'POST', body: JSON.stringify({ instances: [mlpRow(i)] }) });
+      expect(res.status).toBe(200);
+    }
+  }
+}
+
 let fast: TestServer;
 let general: TestServer;
 let calls: FastPathCalls;
@@ -67,13 +77,7 @@ beforeAll(async () => {
   fast = await startTestServer({ mlp: { 1: mlpModel(1) } }, { inlineBudgetMicros: 100_000 });
   general = await startTestServer({ mlp: { 1: mlpModel(1) } }, { fastPath: false, inlineBudgetMicros: 100_000 });
   calls = countFastPath(fast);
-  // Enough runs for the version to go inline (execution-mode.ts).
-  for (const server of [fast, general]) {
-    for (let i = 0; i < 24; i++) {
-      const res = await fetch(`${server.baseUrl}/v1/models/mlp:predict`, { method: 'POST', body: JSON.stringify({ instances: [mlpRow(i)] }) });
-      expect(res.status).toBe(200);
-    }
-  }
+  await warm(fast, general);
 }, 60_000);
 afterAll(async () => {
   await fast?.close();
@@ -204,13 +208,7 @@ describe('one-turn POSTs whose run fails', () => {
     // Answers over 20 bytes fail after the run: the MLP's scores for one row are 12 bytes, for two 24.
     small = await startTestServer({ mlp: { 1: mlpModel(1) } }, { inlineBudgetMicros: 100_000, maxResponseBytes: 20 });
     smallGeneral = await startTestServer({ mlp: { 1: mlpModel(1) } }, { fastPath: false, inlineBudgetMicros: 100_000, maxResponseBytes: 20 });
-    // One-row runs take both versions inline.
-    for (const server of [small, smallGeneral]) {
-      for (let i = 0; i < 24; i++) {
-        const res = await fetch(`${server.baseUrl}/v1/models/mlp:predict`, { method: 'POST', body: JSON.stringify({ instances: [mlpRow(i)] }) });
-        expect(res.status).toBe(200);
-      }
-    }
+    await warm(small, smallGeneral);
   }, 60_000);
   afterAll(async () => {
     await small?.close();
