@@ -3,6 +3,7 @@
 // requests, declined requests and failed runs get exactly what a server without fast paths answers.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
 import WebSocket from 'ws';
 import { mlpModel } from '../scripts/make-example-models.mjs';
 import { closeTo, mlpReference } from './support/reference.js';
@@ -166,6 +167,30 @@ describe('one-turn POSTs', () => {
       if (kind === 'fb') expect(scores(kind, a.responses[0]!), kind).toEqual(scores(kind, b.responses[0]!));
       else expect(a.responses[0]!.body.equals(b.responses[0]!.body), `${kind}: same bytes as the general path`).toBe(true);
     }
+  });
+
+  it('a client that leaves mid-body after the fallback gives its body\'s bytes back (the exchange took over the abort)', async () => {
+    const inFlight = async () => {
+      const text = await (await fetch(`${fast.baseUrl}/metrics`)).text();
+      return Number(/^ortserve_in_flight_bytes (\d+)/m.exec(text)![1]);
+    };
+    for (const [kind, form] of FORMS) {
+      const rows = Array.from({ length: 500 }, (_, i) => mlpRow(i));
+      const bytes = requestBytes(form(rows));
+      const bodyLength = form(rows).body.length;
+      expect(bodyLength, kind).toBeLessThan(64 * 1024);
+      const socket = net.connect(portOf(fast), '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise<void>((resolve) => socket.on('connect', resolve));
+      socket.write(bytes.subarray(0, bytes.length - 100));
+      // The exchange counts the whole declared body from its first chunk.
+      await expect.poll(inFlight, { timeout: 20_000, interval: 20 }).toBe(bodyLength);
+      socket.destroy();
+      await expect.poll(inFlight, { timeout: 20_000, interval: 20 }).toBe(0);
+    }
+    // And the server goes on answering.
+    const { responses } = await converse(portOf(fast), [{ bytes: requestBytes(flatBuffers([mlpRow(1)])) }], 1);
+    expect(responses[0]?.status).toBe(200);
   });
 
   it('pipelined requests in one write are all answered, in order', async () => {
