@@ -213,6 +213,10 @@ describe('one-turn POSTs', () => {
       ['KServe, wrong input shape', requestBytes(kserveBinary([[1, 2, 3]]))],
       ['TF, ragged rows', requestBytes(tfPredict([[1, 2, 3, 4], [1, 2]]))],
       ['TF, not JSON', requestBytes({ ...tfPredict([]), body: Buffer.from('{"instances": [[1, 2') })],
+      ['KServe, no such route', requestBytes({ ...kserveBinary([mlpRow(1)]), path: '/v2/repository/index' })],
+      ['KServe, a malformed version', requestBytes({ ...kserveBinary([mlpRow(1)]), path: '/v2/models/mlp/versions/x1/infer' })],
+      ['TF, an unknown verb', requestBytes({ ...tfPredict([mlpRow(1)]), path: '/v1/models/mlp:explain' })],
+      ['TF, bad percent-encoding', requestBytes({ ...tfPredict([mlpRow(1)]), path: '/v1/models/%zz:predict' })],
     ];
     for (const [what, bytes] of cases) {
       const before = calls.answered;

@@ -105,7 +105,12 @@ export function oneTurnPost<T>(res: HttpResponse, req: HttpRequest, url: string,
     const whole = isLast && chunk.byteLength === length && !route.exchange.gate.closing;
     if (whole) {
       const deadline = route.serverTimeoutMs > 0 ? receivedAt + route.serverTimeoutMs : undefined;
-      const answer = route.fast(new Uint8Array(chunk), new TurnLimits(deadline), routeKey, target);
+      let answer: FastAnswer | undefined;
+      try {
+        answer = route.fast(new Uint8Array(chunk), new TurnLimits(deadline), routeKey, target);
+      } catch (error) {
+        answer = { error };   // never out of uWS's callback: answered as any failure
+      }
       if (answer !== undefined && !('error' in answer)) {
         // Inside uWS's data callback the response is corked already.
         if (answer.status !== 200) res.writeStatus(statusLine(answer.status));

@@ -44,14 +44,25 @@ export function restOneTurn(kserveCtx: KserveRestContext, tfCtx: TfServingRestCo
   return (res, req) => {
     if (req.getMethod() !== 'post') return false;
     const url = req.getUrl();
-    const kserve = parseKservePath(url);
-    if (kserve !== undefined) {
-      if (kserve.action !== 'infer') return false;
-      const headers = readKserveHeaders(req);
-      // Only the binary extension has a fast path; a JSON body goes the general way from the start.
-      return headers.inferenceHeaderLength !== '' && oneTurnPost(res, req, url, route, { kserve, headers });
+    let target: RestTarget | undefined;
+    try {
+      target = restTarget(url, req);
+    } catch {
+      return false;   // a malformed path or header: the general handler names the fault
     }
-    const tf = parseTfServingPath(url);
-    return tf !== undefined && tf.action === 'predict' && oneTurnPost(res, req, url, route, { tf });
+    return target !== undefined && oneTurnPost(res, req, url, route, target);
   };
+}
+
+/** What a POST to `url` is, when it is one a fast path may take: a KServe /infer with the binary extension, or a TF :predict. */
+function restTarget(url: string, req: HttpRequest): RestTarget | undefined {
+  const kserve = parseKservePath(url);
+  if (kserve !== undefined) {
+    if (kserve.action !== 'infer') return undefined;
+    const headers = readKserveHeaders(req);
+    // Only the binary extension has a fast path; a JSON body goes the general way from the start.
+    return headers.inferenceHeaderLength !== '' ? { kserve, headers } : undefined;
+  }
+  const tf = parseTfServingPath(url);
+  return tf !== undefined && tf.action === 'predict' ? { tf } : undefined;
 }
