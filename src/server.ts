@@ -163,7 +163,7 @@ function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
     restTimeoutMs: options.restApiTimeoutInMs,
     fastPath: options.fastPath,
   };
-  const exchange: HttpExchangeOptions = { holdPipelined: options.restHoldPipelined, gate, inFlight: sizes.inFlight, ...(cors === undefined ? {} : { cors }) };
+  const exchange: HttpExchangeOptions = { holdPipelined: options.restHoldPipelined, prefaultFromBytes: options.prefaultFromBytes, gate, inFlight: sizes.inFlight, ...(cors === undefined ? {} : { cors }) };
   const kserveCtx = { ...ctx, management };
   // Prometheus metrics: our path, and TF Serving's default monitoring path.
   for (const path of ['/metrics', '/monitoring/prometheus/metrics']) {
@@ -296,7 +296,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       flatBuffers = routeFlatBuffers(app, {
         registry, maxBodyBytes: options.maxBodyBytes, restTimeoutMs: options.restApiTimeoutInMs, sizes,
         wsMaxBackpressureBytes: options.wsMaxBackpressureBytes, wsMaxInFlight: options.wsMaxInFlight,
-        exchange: { holdPipelined: options.restHoldPipelined, ...(cors === undefined ? {} : { cors }) }, gate, inferenceToken,
+        exchange: { holdPipelined: options.restHoldPipelined, prefaultFromBytes: options.prefaultFromBytes, ...(cors === undefined ? {} : { cors }) }, gate, inferenceToken,
         fastPath: options.fastPath,
       });
       gate.addSource(flatBuffers);
