@@ -33,6 +33,8 @@ import type { GrpcActivity } from './frontends/grpc/grpc-context.js';
 import { requestSizes, type RequestSizes } from './inference/request-size.js';
 import { DrainGate, shuttingDown } from './frontends/drain-gate.js';
 import { setAccessLog } from './inference/request-stats.js';
+import { installLargeBufferWarmer } from './protocol/large-buffers.js';
+import { warmBuffer } from './engine/buffer-warmer.js';
 
 export interface CreateServerOptions extends Partial<ServerOptions> {
   /** A pino logger to use instead of one built from logLevel. */
@@ -163,7 +165,7 @@ function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
     restTimeoutMs: options.restApiTimeoutInMs,
     fastPath: options.fastPath,
   };
-  const exchange: HttpExchangeOptions = { holdPipelined: options.restHoldPipelined, prefaultFromBytes: options.prefaultFromBytes, gate, inFlight: sizes.inFlight, ...(cors === undefined ? {} : { cors }) };
+  const exchange: HttpExchangeOptions = { holdPipelined: options.restHoldPipelined, gate, inFlight: sizes.inFlight, ...(cors === undefined ? {} : { cors }) };
   const kserveCtx = { ...ctx, management };
   // Prometheus metrics: our path, and TF Serving's default monitoring path.
   for (const path of ['/metrics', '/monitoring/prometheus/metrics']) {
@@ -250,6 +252,8 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     maxResponseBytes: options.maxResponseBytes, maxInFlightBytes: options.maxInFlightBytes, maxJsonValues: options.maxJsonValues,
     maxRequestEntries: options.maxRequestEntries, wireSliceBytes: options.wireSliceBytes,
   });
+  // Large request and answer buffers: their page faults taken on a native worker thread (src/protocol/large-buffers.ts).
+  installLargeBufferWarmer(warmBuffer, options.prefaultFromBytes);
   const management: ManagementContext = { registry, reloader: undefined, token: undefined, maxConfigBytes: options.maxConfigBytes };
   let app: TemplatedApp | undefined;
   let flatBuffers: FlatBuffersRoutes | undefined;
@@ -296,7 +300,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       flatBuffers = routeFlatBuffers(app, {
         registry, maxBodyBytes: options.maxBodyBytes, restTimeoutMs: options.restApiTimeoutInMs, sizes,
         wsMaxBackpressureBytes: options.wsMaxBackpressureBytes, wsMaxInFlight: options.wsMaxInFlight,
-        exchange: { holdPipelined: options.restHoldPipelined, prefaultFromBytes: options.prefaultFromBytes, ...(cors === undefined ? {} : { cors }) }, gate, inferenceToken,
+        exchange: { holdPipelined: options.restHoldPipelined, ...(cors === undefined ? {} : { cors }) }, gate, inferenceToken,
         fastPath: options.fastPath,
       });
       gate.addSource(flatBuffers);

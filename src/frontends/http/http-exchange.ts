@@ -8,7 +8,7 @@ import type { HeldBytes, InFlightBytes } from '../../inference/request-size.js';
 import type { DrainGate, PendingAnswer } from '../drain-gate.js';
 import type { CorsPolicy } from './cors.js';
 import { ROUTE_KEY_HEADER } from '../../registry/model-version.js';
-import { warmBuffer } from '../../engine/buffer-warmer.js';
+import { warmLarge } from '../../protocol/large-buffers.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
@@ -57,12 +57,6 @@ export interface HttpExchangeOptions {
    * or the bytes received so far) until the exchange answers or its client leaves.
    */
   inFlight?: InFlightBytes;
-  /**
-   * A body with a Content-Length at least this large (--prefault_from_bytes; 0 or absent: never) has its buffer's
-   * pages faulted in on a native worker thread while it arrives (src/engine/buffer-warmer.ts): uWS hands over up to
-   * ~4 MB of body per turn of the event loop, and copying it into fresh memory costs the JS thread the page faults too.
-   */
-  prefaultFromBytes?: number;
 }
 
 
@@ -238,8 +232,9 @@ export class HttpExchange implements PendingAnswer, Cancellable {
     let busy = oversized ? undefined : this.countBody(this.contentLength ?? 0);
     // With a Content-Length we fill one preallocated buffer; without one (chunked) we collect chunks.
     const whole = this.contentLength !== undefined && !oversized && busy === undefined ? bodyBuffer(this.contentLength, alignAt) : undefined;
-    const prefaultFrom = this.options.prefaultFromBytes ?? 0;
-    if (whole !== undefined && prefaultFrom > 0 && whole.byteLength >= prefaultFrom) warmBuffer(whole);
+    // uWS hands over up to ~4 MB of body per turn of the event loop; a large body's pages are faulted in off the JS
+    // thread meanwhile (--prefault_from_bytes, src/protocol/large-buffers.ts), so copying it in costs only the copy.
+    if (whole !== undefined) warmLarge(whole);
     const chunks: Buffer[] = [];
     let received = 0;
     let settled = false;
