@@ -2,7 +2,7 @@
 // Starts the real server (bin/ortserve.js, default flags) with the loop probe (bench/lib/loop-probe.mjs), sends the
 // largest request each protocol accepts for each kind (BYTES in/out, typed TF fields, the fill rule, big numeric
 // answers encoded to protobuf), and reads the event loop's longest delay while that one request was served.
-// `node bench/frontends/stall-probe.mjs [--repeat 5] [--only substring] [--cpu-prof dir [--cpu-prof-interval µs]] [--gc] [--flag=--some_knob=value ...]`
+// `node bench/frontends/stall-probe.mjs [--repeat 5] [--only 'substring|substring'] [--cpu-prof dir [--cpu-prof-interval µs]] [--gc] [--flag=--some_knob=value ...]`
 // (--gc prints each repeat's longest garbage-collector pause to stderr; bench/lib/cpuprof-stalls.mjs reads the profile). Prints a Markdown table (the least and the
 // median of the repeats' longest stalls, in ms, over the 1 ms probe resolution). Noise: an idle loop on this 2-core VM shows 1–5 ms maxima;
 // the `idle` and `small` rows measure it in the same run.
@@ -150,7 +150,7 @@ const rows = [];
 const allGaps = [];
 try {
   for (const [kind, size, send] of kinds(server, clients)) {
-    if (args.only && !kind.includes(args.only)) continue;
+    if (args.only && !args.only.split('|').some((o) => `${kind} ${size}`.includes(o))) continue;
     const maxima = [];
     let note = '';
     for (let i = 0; i < REPEAT; i++) {
