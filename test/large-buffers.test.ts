@@ -1,5 +1,6 @@
 // Large wire buffers are allocated unzeroed (src/protocol/large-buffers.ts): every byte handed on must be written.
 // A "warmer" that poisons each buffer with 0xA5 before its user writes it proves it, against the old zeroed memory.
+// (Buffers under 64 KiB are plain zeroed arrays: the cases here are larger.)
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { Buffer } from 'node:buffer';
@@ -75,8 +76,8 @@ describe('buffers allocated without zeroing', () => {
     installLargeBufferWarmer(poison, 1);
     const r = rng(9);
     const varint = (v: bigint) => { const out: number[] = []; let x = BigInt.asUintN(64, v); do { const b = Number(x & 0x7fn); x >>= 7n; out.push(x > 0n ? b | 0x80 : b); } while (x > 0n); return out; };
-    const floats = Float32Array.from({ length: 3001 }, () => r() * 100 - 50);
-    const ints = Array.from({ length: 2999 }, () => BigInt(Math.floor(r() * 2 ** 52)) * (r() < 0.5 ? -1n : 1n));
+    const floats = Float32Array.from({ length: 30_001 }, () => r() * 100 - 50);
+    const ints = Array.from({ length: 12_999 }, () => BigInt(Math.floor(r() * 2 ** 52)) * (r() < 0.5 ? -1n : 1n));
     // Field 1: packed floats; field 2: packed int64 varints, then two more int64 values each in its own field.
     const floatBytes = Buffer.from(floats.buffer);
     const packed = ints.flatMap(varint);
@@ -101,7 +102,7 @@ describe('buffers allocated without zeroing', () => {
     installLargeBufferWarmer(poison, 1024);
     const copier = new WsMessageCopier(1 << 20);
     try {
-      const messages = [3000, 5000, 4097, 100, 9000, 9000].map((n, k) => Uint8Array.from({ length: n }, (_, j) => (j * 31 + k) % 256));
+      const messages = [70_000, 100_000, 65_537, 100, 130_000, 130_000].map((n, k) => Uint8Array.from({ length: n }, (_, j) => (j * 31 + k) % 256));
       const copies = messages.map((m) => copier.copy(m.slice().buffer));
       messages.forEach((m, k) => expect(Buffer.from(copies[k]!).equals(Buffer.from(m))).toBe(true));
       // No two live copies share memory: a write to one shows in no other.

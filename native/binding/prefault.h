@@ -10,7 +10,8 @@ namespace ortserve {
 // so the kernel maps the pages there (a fresh 64 MB allocation costs the thread that first writes it tens of ms of
 // page faults on a VM) while the JS thread fills the buffer from the front. The add is atomic, so a byte the JS
 // thread writes meanwhile keeps its value whichever comes first. The buffer is referenced (kept alive) until the
-// walk is done; nothing is reported back. Throws TypeError (code INVALID_ARGUMENT) for anything but a Uint8Array.
+// walk is done and must not be detached meanwhile (ours never are); nothing is reported back. Throws TypeError
+// (code INVALID_ARGUMENT) for anything but a Uint8Array.
 Napi::Value Prefault(const Napi::CallbackInfo& info);
 
 }  // namespace ortserve

@@ -12,6 +12,9 @@
 
 type Warmer = (buffer: Uint8Array) => void;
 
+/** Below this allocLarge makes a plain zeroed array (a tensor of a few thousand values, a small answer). */
+const SMALL_BYTES = 64 * 1024;
+
 let warm: Warmer | undefined;
 let warmFrom = Number.POSITIVE_INFINITY;
 
@@ -26,6 +29,8 @@ export function installLargeBufferWarmer(warmer: Warmer | undefined, fromBytes: 
  * it hands on. Pages of a large one are faulted in off the JS thread while the caller fills it.
  */
 export function allocLarge(bytes: number): Uint8Array {
+  // Small ones: zeroing costs nothing, and one object is cheaper than a Buffer and a view of it.
+  if (bytes < SMALL_BYTES) return new Uint8Array(bytes);
   const slow = Buffer.allocUnsafeSlow(bytes);
   const buffer = new Uint8Array(slow.buffer, slow.byteOffset, bytes);
   if (bytes >= warmFrom) warm?.(buffer);
