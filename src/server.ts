@@ -34,6 +34,8 @@ import type { GrpcActivity } from './frontends/grpc/grpc-context.js';
 import { requestSizes, type RequestSizes } from './inference/request-size.js';
 import { DrainGate, shuttingDown } from './frontends/drain-gate.js';
 import { setAccessLog } from './inference/request-stats.js';
+import { installLargeBufferWarmer } from './protocol/large-buffers.js';
+import { warmBuffer } from './engine/buffer-warmer.js';
 
 export interface CreateServerOptions extends Partial<ServerOptions> {
   /** A pino logger to use instead of one built from logLevel. */
@@ -253,6 +255,8 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     maxResponseBytes: options.maxResponseBytes, maxInFlightBytes: options.maxInFlightBytes, maxJsonValues: options.maxJsonValues,
     maxRequestEntries: options.maxRequestEntries, wireSliceBytes: options.wireSliceBytes,
   });
+  // Large request and answer buffers: their page faults taken on a native worker thread (src/protocol/large-buffers.ts).
+  installLargeBufferWarmer(warmBuffer, options.prefaultFromBytes);
   const management: ManagementContext = { registry, reloader: undefined, token: undefined, maxConfigBytes: options.maxConfigBytes };
   let app: TemplatedApp | undefined;
   let flatBuffers: FlatBuffersRoutes | undefined;

@@ -2,7 +2,8 @@
 // Starts the real server (bin/ortserve.js, default flags) with the loop probe (bench/lib/loop-probe.mjs), sends the
 // largest request each protocol accepts for each kind (BYTES in/out, typed TF fields, the fill rule, big numeric
 // answers encoded to protobuf), and reads the event loop's longest delay while that one request was served.
-// `node bench/frontends/stall-probe.mjs [--repeat 5] [--only substring] [--cpu-prof dir]`. Prints a Markdown table (the least and the
+// `node bench/frontends/stall-probe.mjs [--repeat 5] [--only 'substring|substring'] [--cpu-prof dir [--cpu-prof-interval µs]] [--gc] [--flag=--some_knob=value ...]`
+// (--gc prints each repeat's longest garbage-collector pause to stderr; bench/lib/cpuprof-stalls.mjs reads the profile). Prints a Markdown table (the least and the
 // median of the repeats' longest stalls, in ms, over the 1 ms probe resolution). Noise: an idle loop on this 2-core VM shows 1–5 ms maxima;
 // the `idle` and `small` rows measure it in the same run.
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { buildModel } from '../../scripts/onnx/onnx-writer.mjs';
 import { FlatBuffersHttpClient, FlatBuffersWsClient } from '../../dist/src/client/index.js';
 import { startOrtserve } from '../lib/server-process.mjs';
 
-const { values: args } = parseArgs({ options: { repeat: { type: 'string', default: '5' }, only: { type: 'string', default: '' }, 'cpu-prof': { type: 'string' } } });
+const { values: args } = parseArgs({ options: { repeat: { type: 'string', default: '5' }, only: { type: 'string', default: '' }, 'cpu-prof': { type: 'string' }, 'cpu-prof-interval': { type: 'string', default: '1000' }, gc: { type: 'boolean', default: false }, flag: { type: 'string', multiple: true, default: [] } } });
 const REPEAT = Number(args.repeat);
 
 // Defaults of the limits that size these requests (src/config/knobs.ts).
@@ -136,7 +137,9 @@ function kinds(server, clients) {
   ];
 }
 
-const server = await startOrtserve([`--model_base_path=${base}`, '--intra_op_threads=1'], { loopProbe: true, nodeArgs: args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [] });
+// The loop probe records the stalls' windows for the profile (bench/lib/loop-probe.mjs, ORTSERVE_LOOP_GAPS_MS).
+if (args['cpu-prof']) process.env.ORTSERVE_LOOP_GAPS_MS ??= '4';
+const server = await startOrtserve([`--model_base_path=${base}`, '--intra_op_threads=1', ...args.flag], { loopProbe: true, nodeArgs: args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`, `--cpu-prof-interval=${args['cpu-prof-interval']}`] : [] });
 const clients = {
   kserve: new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 }),
   tf: new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 }),
@@ -144,9 +147,10 @@ const clients = {
   fbWs: await FlatBuffersWsClient.connect(`${server.origin.replace('http', 'ws')}/v1/flatbuffers/ws`),
 };
 const rows = [];
+const allGaps = [];
 try {
   for (const [kind, size, send] of kinds(server, clients)) {
-    if (args.only && !kind.includes(args.only)) continue;
+    if (args.only && !args.only.split('|').some((o) => `${kind} ${size}`.includes(o))) continue;
     const maxima = [];
     let note = '';
     for (let i = 0; i < REPEAT; i++) {
@@ -158,7 +162,10 @@ try {
         note = String(error.message ?? error).slice(0, 80);   // a refusal at the limits is an answer too; say which
       }
       await new Promise((r) => setTimeout(r, 20));   // the answer's last slices
-      maxima.push((await server.ask({ probe: 'loop-delay' })).max);
+      const seen = await server.ask({ probe: 'loop-delay' });
+      maxima.push(seen.max);
+      allGaps.push(...(seen.gaps ?? []).map(([from, to]) => ({ kind, size, from, to })));
+      if (args.gc) process.stderr.write(`  ${kind} ${size}: stall ${seen.max.toFixed(1)} ms, longest gc ${seen.gcLongest.kind} ${seen.gcLongest.ms.toFixed(1)} ms, gc total ${seen.gcTotal.toFixed(1)} ms in ${seen.gcCount}\n`);
     }
     maxima.sort((a, b) => a - b);
     // The least of the repeats' maxima: a stall the request causes shows in every repeat, preemption by the other
@@ -170,6 +177,8 @@ try {
 } finally {
   clients.kserve.close(); clients.tf.close(); clients.fbWs.close?.();
   await server.stop();
+  // With --cpu-prof: the stalls' windows, for bench/lib/cpuprof-stalls.mjs --gaps.
+  if (args['cpu-prof']) writeFileSync(path.join(args['cpu-prof'], 'gaps.json'), JSON.stringify(allGaps));
 }
 console.log('| kind | size | longest stall, least of repeats (ms) | median of repeats (ms) | answer |\n|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.kind} | ${r.size} | ${r.least} | ${r.median} | ${r.note || 'ok'} |`);

@@ -10,6 +10,7 @@
 #include "binding/js_tensors.h"
 #include "binding/json_answer.h"
 #include "binding/json_fast.h"
+#include "binding/prefault.h"
 #include "binding/session_object.h"
 #include "ort/runtime.h"
 #include "ort/session_runner.h"
@@ -237,6 +238,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("parseJsonPackedAsync", Napi::Function::New<ParseJsonPackedAsync>(env, "parseJsonPackedAsync"));
   exports.Set("writeTensorJson", Napi::Function::New<WriteTensorJson>(env, "writeTensorJson"));
   exports.Set("writeJsonAnswerAsync", Napi::Function::New<WriteJsonAnswerAsync>(env, "writeJsonAnswerAsync"));
+  exports.Set("prefault", Napi::Function::New<Prefault>(env, "prefault"));
   exports.Set("setBusyPoll", Napi::Function::New<SetBusyPoll>(env, "setBusyPoll"));
   exports.Set("busyPollStats", Napi::Function::New<BusyPollStats>(env, "busyPollStats"));
   exports.Set("flatBuffersRoute", Napi::Function::New<FlatBuffersRoute>(env, "flatBuffersRoute"));

@@ -335,6 +335,12 @@ export interface NativeAddon {
    * shape, rows past a tensor's dim 0, keys that do not match the tensors, float16/bfloat16 data).
    */
   writeJsonAnswerAsync(pieces: readonly NativeAnswerPiece[]): Promise<Buffer>;
+  /**
+   * [async] Faults in every page of `buffer` on a libuv worker thread (native/binding/prefault.h), so the JS thread
+   * that fills a fresh large buffer does not take its page faults; nothing is reported back. Bytes written meanwhile
+   * keep their values. Throws TypeError for anything but a Uint8Array.
+   */
+  prefault(buffer: Uint8Array): void;
 }
 
 /** A tensor of a native answer: numeric typed array data (isBool: a Uint8Array read as bool) or BYTES elements. */

@@ -2,6 +2,7 @@
 
 import { COPY_STEP_BYTES, copySteps, runNow, VALUE_UNITS, type WorkSteps } from './work-slices.js';
 import { clientText, fail } from '../errors.js';
+import { allocLarge } from './large-buffers.js';
 import {
   DTYPE_SIZE, elementCount, shapeText, viewAs,
   type DType, type NumericDType, type StringData, type Tensor,
@@ -169,7 +170,8 @@ export function* tensorToBytesSteps(t: Tensor): WorkSteps<Uint8Array> {
   const items = t.data as StringData;
   const total = lengthPrefixedBytes(items);
   yield items.length;
-  const out = new Uint8Array(total);
+  // Every byte is written by the steps: no zeroing, and a large one's page faults are taken off the JS thread.
+  const out = allocLarge(total);
   yield* lengthPrefixedSteps(out, 0, items);
   return out;
 }

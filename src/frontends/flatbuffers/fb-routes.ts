@@ -8,6 +8,7 @@ import { CancellableLimits, type CallLimits, type Cancellable } from '../../infe
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import type { RequestSizes } from '../../inference/request-size.js';
 import { decodeInferRequest, encodeErrorResponse } from '../../protocol/flatbuffers/messages.js';
+import { WsMessageCopier } from './ws-message-copy.js';
 import { HttpExchange, statusLine, type HttpExchangeOptions } from '../http/http-exchange.js';
 import { shuttingDown, type DrainGate, type DrainSource } from '../drain-gate.js';
 import type { BearerToken } from '../management/management-auth.js';
@@ -109,6 +110,7 @@ function replyTooBusy(ws: WebSocket<Connection>, bytes: Uint8Array, max: number)
 
 export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): FlatBuffersRoutes {
   const sockets = new Set<WebSocket<Connection>>();
+  const copier = new WsMessageCopier(ctx.maxBodyBytes);
   const exchangeOptions: HttpExchangeOptions & { gate: DrainGate } = { ...ctx.exchange, gate: ctx.gate, inFlight: ctx.sizes.inFlight };
   const fastPath = ctx.fastPath ?? true;
   const send = (ex: HttpExchange, result: FbInferResult) => ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
@@ -193,8 +195,9 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
           return;
         }
       }
-      // uWS reuses `message` after this callback returns, so the request keeps its own copy (the one copy on this path).
-      const bytes = new Uint8Array(message.slice(0));
+      // uWS reuses `message` after this callback returns, so the request keeps its own copy (the one copy on this path),
+      // a large one made into memory already faulted in (ws-message-copy.ts).
+      const bytes = copier.copy(message);
       if (ctx.gate.closing) {
         replyError(ws, bytes, shuttingDown());
         return;
@@ -238,6 +241,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
   });
   return {
     closeAll() {
+      copier.close();
       for (const ws of [...sockets]) ws.end(1001, 'server shutting down');
     },
     inFlight() {

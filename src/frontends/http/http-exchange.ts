@@ -8,6 +8,7 @@ import type { HeldBytes, InFlightBytes } from '../../inference/request-size.js';
 import type { DrainGate, PendingAnswer } from '../drain-gate.js';
 import type { CorsPolicy } from './cors.js';
 import { ROUTE_KEY_HEADER } from '../../registry/model-version.js';
+import { warmLarge } from '../../protocol/large-buffers.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
@@ -273,6 +274,9 @@ export class HttpExchange implements PendingAnswer, Cancellable {
     let busy = oversized ? undefined : this.countBody(this.contentLength ?? 0);
     // With a Content-Length we fill one preallocated buffer; without one (chunked) we collect chunks.
     const whole = this.contentLength !== undefined && !oversized && busy === undefined ? bodyBuffer(this.contentLength, alignAt) : undefined;
+    // uWS hands over up to ~4 MB of body per turn of the event loop; a large body's pages are faulted in off the JS
+    // thread meanwhile (--prefault_from_bytes, src/protocol/large-buffers.ts), so copying it in costs only the copy.
+    if (whole !== undefined) warmLarge(whole);
     const chunks: Buffer[] = [];
     let received = 0;
     let settled = false;

@@ -10,6 +10,7 @@ import { InferResponse as FbInferResponse } from './generated/ortserve/fb/infer-
 import { createCachedString, readTensor, tensorSteps, writeTensor } from './tensors.js';
 import { runInSlices, runNow, VALUE_UNITS, type WorkSteps } from '../work-slices.js';
 import { verifyInferRequest, verifyInferResponse } from './verify.js';
+import { allocLarge } from '../large-buffers.js';
 
 /** The protocol revision this code writes (schemas/ortserve_infer.fbs). */
 export const PROTOCOL_VERSION = 2;
@@ -197,6 +198,21 @@ export function encodeInferResponseInSlices(
 }
 
 /**
+ * A builder of `size` bytes over an unzeroed buffer whose pages are faulted in off the JS thread (large-buffers.ts):
+ * `new flatbuffers.Builder(size)` zeroes a 32-64 MB answer's buffer on the JS thread in one go (14-40 ms). Nothing
+ * is lost by skipping the zeroing: the builder writes every byte it hands out, padding included (the shared builder
+ * relies on that too, reusing its buffer after clear()).
+ */
+function largeBuilder(size: number): flatbuffers.Builder {
+  const builder = new flatbuffers.Builder(1);
+  // The pinned flatbuffers version keeps both plain fields (as tensors.ts's BuilderInternals relies on).
+  const internals = builder as unknown as { bb: flatbuffers.ByteBuffer; space: number };
+  internals.bb = new flatbuffers.ByteBuffer(allocLarge(size));
+  internals.space = size;
+  return builder;
+}
+
+/**
  * encodeInferResponse in steps (src/protocol/work-slices.ts): tensor data is converted and copied a step at a time,
  * so a large answer can be built over several turns of the event loop. `sliced`: the steps will be run over several
  * turns, so the shared builder (which another response may use meanwhile) is never used.
@@ -204,7 +220,7 @@ export function encodeInferResponseInSlices(
 function* inferResponseSteps(id: string, model: string, version: number, outputs: Map<string, Tensor>, sliced: boolean): WorkSteps<Uint8Array> {
   const estimate = 1024 + estimateBytes(outputs);
   const shared = !sliced && estimate <= REUSED_BUILDER_MAX_BYTES;
-  const builder = shared ? responseBuilder : new flatbuffers.Builder(estimate);
+  const builder = shared ? responseBuilder : largeBuilder(estimate);
   if (shared) builder.clear();
   const tensors: flatbuffers.Offset[] = [];
   for (const [name, t] of outputs) tensors.push(yield* tensorSteps(builder, name, t));

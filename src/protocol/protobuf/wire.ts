@@ -9,6 +9,7 @@
 // everywhere in ortserve (tensor-bytes.ts views wire bytes as typed arrays directly).
 
 import { COPY_STEP_BYTES, VALUE_UNITS, copySteps, runNow, type WorkSteps } from '../work-slices.js';
+import { allocLarge, warmLarge } from '../large-buffers.js';
 
 /** A message the reader refused; the reason names the field and the byte where it went wrong. */
 export class WireError extends Error {}
@@ -351,8 +352,9 @@ export class WireReader {
     const buf = this.buf;
     const size = FIXED_SIZE[kind];
     if (size !== undefined) {
-      const out = kind === 'float' ? new Float32Array(n) : new Float64Array(n);
-      const bytes = new Uint8Array(out.buffer);
+      // Every byte is copied in below: no zeroing, a large one's pages faulted in off the JS thread (large-buffers.ts).
+      const bytes = allocLarge(n * size);
+      const out = kind === 'float' ? new Float32Array(bytes.buffer, 0, n) : new Float64Array(bytes.buffer, 0, n);
       let offset = 0;
       for (let r = 0; r < runs.starts.length; r++) {
         const s = runs.starts[r]!;
@@ -364,8 +366,10 @@ export class WireReader {
     }
     // Varints: each run read with a reader bounded by the run, so a varint cannot spill into the next field.
     const wide = kind === 'int64' || kind === 'uint64';
-    const out = kind === 'int32' ? new Int32Array(n) : kind === 'uint32' ? new Uint32Array(n) : kind === 'bool' ? new Uint8Array(n)
-      : kind === 'int64' ? new BigInt64Array(n) : new BigUint64Array(n);
+    // Every value is written below (runs.count counted them): no zeroing, large ones warmed (large-buffers.ts).
+    const mem = allocLarge(n * (kind === 'bool' ? 1 : wide ? 8 : 4)).buffer;
+    const out = kind === 'int32' ? new Int32Array(mem, 0, n) : kind === 'uint32' ? new Uint32Array(mem, 0, n)
+      : kind === 'bool' ? new Uint8Array(mem, 0, n) : kind === 'int64' ? new BigInt64Array(mem, 0, n) : new BigUint64Array(mem, 0, n);
     // int64/uint64: both halves written into the same memory (little-endian), no BigInt made per value.
     const halves = wide ? new Uint32Array(out.buffer, out.byteOffset, n * 2) : undefined;
     const target = out as Int32Array | Uint32Array | Uint8Array;
@@ -434,6 +438,8 @@ export class WireWriter {
 
   constructor(size: number) {
     this.buf = Buffer.allocUnsafe(size);
+    // Written whole, a slice at a time for a large answer: its page faults are taken off the JS thread (large-buffers.ts).
+    warmLarge(this.buf);
   }
 
   /** Writes a key of a field whose number and wire type make a value below 128 or any other (fields < 2^28). */

@@ -1,0 +1,50 @@
+// WsMessageCopier: a WebSocket message's own copy, a large one made into a spare buffer whose pages are already in.
+
+import { allocLarge, warmsAt } from '../../protocol/large-buffers.js';
+
+/*
+ * Why: uWS hands a message over only for the duration of its callback, whole (a 46 MB FlatBuffers request in one
+ * piece), so its copy must be made in that one turn of the event loop. Into fresh memory that copy also takes the
+ * page faults (~0.6 ms per MB on a VM: 30-40 ms for 46 MB); into memory already faulted in, only the copy itself.
+ * So after each large message a spare buffer of its size class (the next power of two, at most the largest message
+ * allowed) is allocated and its pages faulted in on a native worker thread (src/protocol/large-buffers.ts), ready for
+ * the next one. The spare is handed to that request whole (never reused while a request may still view it) and a new
+ * one made; it is dropped after SPARE_IDLE_MS without a large message, so an idle server does not keep it.
+ */
+
+/** How long a spare is kept without a large message to take. */
+const SPARE_IDLE_MS = 30_000;
+
+export class WsMessageCopier {
+  private spare: Uint8Array | undefined;
+  private dropTimer: NodeJS.Timeout | undefined;
+
+  /** `maxMessageBytes`: the largest message uWS lets through (a spare is never larger). */
+  constructor(private readonly maxMessageBytes: number) {}
+
+  /** A copy of `message` that the caller owns (uWS reuses the message's memory after its callback). */
+  copy(message: ArrayBuffer): Uint8Array {
+    const n = message.byteLength;
+    if (!warmsAt(n)) return new Uint8Array(message.slice(0));
+    const spare = this.spare;
+    // A spare more than twice the message would hold too much memory idle for it: a fresh buffer then.
+    const into = spare !== undefined && spare.byteLength >= n && spare.byteLength <= 2 * n ? spare.subarray(0, n) : allocLarge(n);
+    this.spare = allocLarge(Math.min(this.maxMessageBytes, sizeClass(n)));
+    this.dropTimer?.refresh();
+    this.dropTimer ??= setTimeout(() => { this.spare = undefined; this.dropTimer = undefined; }, SPARE_IDLE_MS).unref();
+    into.set(new Uint8Array(message));
+    return into;
+  }
+
+  /** Drops the spare (the server stops). */
+  close(): void {
+    clearTimeout(this.dropTimer);
+    this.dropTimer = undefined;
+    this.spare = undefined;
+  }
+}
+
+/** The next power of two at least `n`. */
+function sizeClass(n: number): number {
+  return 2 ** Math.ceil(Math.log2(n));
+}

@@ -1,0 +1,48 @@
+// allocLarge: buffers for wire conversion that every byte of is written, allocated unzeroed, large ones pre-faulted.
+
+/*
+ * Why: a zeroed allocation of tens of MB (new Uint8Array(n), a FlatBuffers Builder of n bytes) is zeroed by the
+ * allocator on the JS thread once the heap reuses freed memory, and every first write to a fresh page then faults
+ * into the kernel (~0.6 ms per MB on a VM): 14-40 ms in one turn for a 32-64 MB answer, before any slicing helps.
+ * The buffers here are written whole by their caller (a decoded tensor, an answer's bytes), so zeroing buys nothing;
+ * the server installs a warmer (src/engine/buffer-warmer.ts, the addon's prefault) that takes the page faults of
+ * buffers at least --prefault_from_bytes large on a native worker thread. Without one (the protocol code used on its
+ * own, by clients), allocLarge only skips the zeroing. Process-wide: the last server started sets it.
+ */
+
+type Warmer = (buffer: Uint8Array) => void;
+
+/** Below this allocLarge makes a plain zeroed array (a tensor of a few thousand values, a small answer). */
+const SMALL_BYTES = 64 * 1024;
+
+let warm: Warmer | undefined;
+let warmFrom = Number.POSITIVE_INFINITY;
+
+/** Installs the page-fault warmer for buffers of at least `fromBytes` (0: none). */
+export function installLargeBufferWarmer(warmer: Warmer | undefined, fromBytes: number): void {
+  warm = fromBytes > 0 ? warmer : undefined;
+  warmFrom = fromBytes > 0 ? fromBytes : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * A plain Uint8Array of `bytes` over its own ArrayBuffer (byteOffset 0), NOT zeroed: the caller must write every byte
+ * it hands on. Pages of a large one are faulted in off the JS thread while the caller fills it.
+ */
+export function allocLarge(bytes: number): Uint8Array {
+  // Small ones: zeroing costs nothing, and one object is cheaper than a Buffer and a view of it.
+  if (bytes < SMALL_BYTES) return new Uint8Array(bytes);
+  const slow = Buffer.allocUnsafeSlow(bytes);
+  const buffer = new Uint8Array(slow.buffer, slow.byteOffset, bytes);
+  if (bytes >= warmFrom) warm?.(buffer);
+  return buffer;
+}
+
+/** Whether a buffer of `bytes` is large enough to be warmed (for callers that allocate by other means). */
+export function warmsAt(bytes: number): boolean {
+  return warm !== undefined && bytes >= warmFrom;
+}
+
+/** Warms `buffer` if it is large enough (a buffer allocated elsewhere, e.g. an HTTP body). */
+export function warmLarge(buffer: Uint8Array): void {
+  if (buffer.byteLength >= warmFrom) warm?.(buffer);
+}
