@@ -153,6 +153,21 @@ describe('one-turn POSTs', () => {
     }
   });
 
+  it('routes of many URLs (past the route cache\'s bound) are each answered for their own model', async () => {
+    for (let i = 0; i < 300; i++) {
+      const bytes = requestBytes({ ...kserveBinary([mlpRow(1)]), path: `/v2/models/m${i}/infer` });
+      const { responses } = await converse(portOf(fast), [{ bytes }], 1);
+      expect(responses[0]?.status, `m${i}`).toBe(404);
+      expect(responses[0]!.body.toString(), `m${i}`).toContain(`m${i}`);
+    }
+    for (const [kind, form] of FORMS) {
+      const before = calls.answered;
+      const { responses } = await converse(portOf(fast), [{ bytes: requestBytes(form([mlpRow(2)])) }], 1);
+      expect(closeTo(scores(kind, responses[0]!), mlpReference([mlpRow(2)], 1)), kind).toBe(true);
+      expect(calls.answered - before, kind).toBe(1);
+    }
+  });
+
   it('a body in several writes is answered as the general path answers it', async () => {
     for (const [kind, form] of FORMS) {
       const rows = [mlpRow(3), mlpRow(4), mlpRow(5)];

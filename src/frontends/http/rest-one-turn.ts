@@ -54,15 +54,28 @@ export function restOneTurn(kserveCtx: KserveRestContext, tfCtx: TfServingRestCo
   };
 }
 
+/**
+ * The inference routes of recent URLs: a deployment's clients send a handful of URLs over and over, and parsing one
+ * (splitting, percent-decoding, the version selector) cost more than the rest of reading the request. The routes are
+ * only read. Bounded: emptied when it holds ROUTE_CACHE_ENTRIES.
+ */
+const routeCache = new Map<string, { kserve: KserveRoute } | { tf: TfServingRoute }>();
+const ROUTE_CACHE_ENTRIES = 256;
+
 /** What a POST to `url` is, when it is one a fast path may take: a KServe /infer with the binary extension, or a TF :predict. */
 function restTarget(url: string, req: HttpRequest): RestTarget | undefined {
-  const kserve = parseKservePath(url);
-  if (kserve !== undefined) {
-    if (kserve.action !== 'infer') return undefined;
-    const headers = readKserveHeaders(req);
-    // Only the binary extension has a fast path; a JSON body goes the general way from the start.
-    return headers.inferenceHeaderLength !== '' ? { kserve, headers } : undefined;
+  let route = routeCache.get(url);
+  if (route === undefined) {
+    const kserve = parseKservePath(url);
+    const tf = kserve === undefined ? parseTfServingPath(url) : undefined;
+    if (kserve !== undefined && kserve.action === 'infer') route = { kserve };
+    else if (tf !== undefined && tf.action === 'predict') route = { tf };
+    else return undefined;
+    if (routeCache.size >= ROUTE_CACHE_ENTRIES) routeCache.clear();
+    routeCache.set(url, route);
   }
-  const tf = parseTfServingPath(url);
-  return tf !== undefined && tf.action === 'predict' ? { tf } : undefined;
+  if ('tf' in route) return route;
+  const headers = readKserveHeaders(req);
+  // Only the binary extension has a fast path; a JSON body goes the general way from the start.
+  return headers.inferenceHeaderLength !== '' ? { kserve: route.kserve, headers } : undefined;
 }
