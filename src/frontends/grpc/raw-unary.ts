@@ -3,6 +3,7 @@
 
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { status as Status, type Metadata, type MethodDefinition, type Server } from '@grpc/grpc-js';
+import { warmLarge } from '../../protocol/large-buffers.js';
 
 /*
  * Why: per call, grpc-js 1.14 builds a BaseServerInterceptingCall (a Metadata of the headers, a StreamDecoder, its
@@ -142,7 +143,10 @@ class RawUnaryCall {
       if (5 + this.firstLength > WHOLE_FROM_BYTES) {
         const received = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
         this.chunks = [];
-        this.whole = Buffer.allocUnsafe(5 + this.firstLength);
+        // Unzeroed, and its pages faulted in on a native worker while the chunks are copied in (large-buffers.ts):
+        // the first touch of fresh memory costs several times the copy itself.
+        this.whole = Buffer.allocUnsafeSlow(5 + this.firstLength);
+        warmLarge(this.whole);
         this.fill(received);
       }
     }
