@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { processCpuMs } from './open-loop.mjs';
 
-const PACKAGES = { wrk: 'wrk', h2load: 'nghttp2-client' };
+// nghttpd (C HTTP/2 server) serves the gRPC generator-headroom check's fixed reply (saturation-systems.mjs).
+const PACKAGES = { wrk: 'wrk', h2load: 'nghttp2-client', nghttpd: 'nghttp2-server' };
 
 const onPath = (tool) => {
   try {
@@ -34,7 +35,7 @@ function versions() {
 }
 
 /**
- * Makes sure wrk and h2load are on PATH: when one is missing, runs `apt-get install -y wrk nghttp2-client` (after
+ * Makes sure wrk, h2load and nghttpd are on PATH: when one is missing, runs `apt-get install -y` on its package (after
  * `apt-get update` if the first try fails), which needs root. Returns their versions; throws, saying what to install,
  * if they still are not there.
  */
@@ -59,7 +60,7 @@ export function ensureLoadTools({ log = console.log } = {}) {
     const still = Object.keys(PACKAGES).filter((tool) => !onPath(tool));
     if (still.length > 0) {
       throw new Error(`load tools missing: ${still.join(', ')}; install the Debian/Ubuntu packages ` +
-        `${still.map((tool) => PACKAGES[tool]).join(' ')} (apt-get install -y wrk nghttp2-client, as root)` +
+        `${still.map((tool) => PACKAGES[tool]).join(' ')} (apt-get install -y wrk nghttp2-client nghttp2-server, as root)` +
         (canInstall ? ': apt-get failed' : ': not root or no apt-get, so the bench could not'));
     }
   }
