@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Buffer } from 'node:buffer';
 import { buildModel } from '../scripts/onnx/onnx-writer.mjs';
-import { FlatBuffersHttpClient } from '../src/client/index.js';
+import { FlatBuffersHttpClient, FlatBuffersWsClient } from '../src/client/index.js';
 import { LargeBufferPool } from '../src/protocol/large-buffer-pool.js';
 import { postOnOwnConnection } from './support/server-child.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
@@ -31,7 +31,7 @@ const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteL
 /** One request on one protocol: resolves 'ok' when answered with exactly its own values, else the status it got. */
 type Send = (seed: number, options: { timeoutMs?: number; abortAfterMs?: number }) => Promise<string>;
 
-function protocols(baseUrl: string, fb: FlatBuffersHttpClient): Record<string, Send> {
+function protocols(baseUrl: string, fb: FlatBuffersHttpClient, ws: FlatBuffersWsClient): Record<string, Send> {
   // Binary bodies of 2 MiB, JSON bodies of ~1.4 MiB: over the pool's 1 MiB floor.
   const nBinary = 512 * 1024;
   const nJson = 200_000;
@@ -84,15 +84,28 @@ function protocols(baseUrl: string, fb: FlatBuffersHttpClient): Record<string, S
         return String((err as { code?: string }).code ?? err);
       }
     },
+    // Messages, not bodies: copied into a pooled buffer in uWS's message callback, given back after their answer.
+    // No aborts here (they would close the one connection every message shares): a deadline instead.
+    flatBuffersWs: async (seed, o) => {
+      const x = values(nBinary, seed);
+      const timeoutMs = o.abortAfterMs ?? o.timeoutMs;
+      try {
+        const answer = await ws.infer('neg40', { x }, timeoutMs !== undefined ? { timeoutMs } : {});
+        return bytesOf(answer.outputs.y!.data as Float32Array).equals(bytesOf(x)) ? 'ok' : 'WRONG';
+      } catch (err) {
+        return String((err as { code?: string }).code ?? err);
+      }
+    },
   };
 }
 
 /** Sends `rounds` waves of concurrent requests on every protocol, some with 1-20 ms deadlines, some aborted. */
 async function storm(t: TestServer, rounds: number): Promise<Record<string, Record<string, number>>> {
   const fb = new FlatBuffersHttpClient(t.baseUrl);
+  const ws = await FlatBuffersWsClient.connect(`${t.baseUrl.replace('http', 'ws')}/v1/flatbuffers/ws`);
   const tally: Record<string, Record<string, number>> = {};
   try {
-    const sends = protocols(t.baseUrl, fb);
+    const sends = protocols(t.baseUrl, fb, ws);
     let seed = 1;
     for (let round = 0; round < rounds; round++) {
       const wave: Array<Promise<void>> = [];
@@ -110,6 +123,7 @@ async function storm(t: TestServer, rounds: number): Promise<Record<string, Reco
     }
   } finally {
     await fb.close();
+    await ws.close();
   }
   return tally;
 }
@@ -125,7 +139,7 @@ describe('large bodies in pooled buffers, each buffer poisoned as it comes back'
     await t?.close();
   });
 
-  it('concurrent requests of different contents on KServe binary and JSON, TF REST and FlatBuffers HTTP, with timeouts and aborts: every answer its own values', async () => {
+  it('concurrent requests of different contents on KServe binary and JSON, TF REST, FlatBuffers HTTP and WebSocket, with timeouts and aborts: every answer its own values', async () => {
     const tally = await storm(t, 4);
     for (const [name, outcomes] of Object.entries(tally)) {
       expect(outcomes.WRONG, `${name}: ${JSON.stringify(outcomes)}`).toBeUndefined();
