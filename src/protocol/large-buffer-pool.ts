@@ -96,7 +96,12 @@ export class LargeBufferPool {
     const size = buffer.byteLength;
     if (size === 0 || this.classOf(size) !== size || !this.serves(size)) return;
     // Detach first, whatever happens next: the borrower's views must never see memory the pool may lend again.
-    const kept = structuredClone(buffer, { transfer: [buffer] });
+    let kept: ArrayBuffer;
+    try {
+      kept = structuredClone(buffer, { transfer: [buffer] });
+    } catch {
+      return;   // not transferable (not one of ours after all): it stays its holder's, for the garbage collector
+    }
     if (this.held + size > this.options.maxBytes) return;   // over the bound: the garbage collector frees it
     if (this.options.poisonByte !== undefined) new Uint8Array(kept).fill(this.options.poisonByte);
     let list = this.idle.get(size);
