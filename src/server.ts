@@ -35,6 +35,7 @@ import { requestSizes, type RequestSizes } from './inference/request-size.js';
 import { DrainGate, shuttingDown } from './frontends/drain-gate.js';
 import { setAccessLog } from './inference/request-stats.js';
 import { installLargeBufferWarmer } from './protocol/large-buffers.js';
+import { LargeBufferPool } from './protocol/large-buffer-pool.js';
 import { warmBuffer } from './engine/buffer-warmer.js';
 
 export interface CreateServerOptions extends Partial<ServerOptions> {
@@ -53,6 +54,8 @@ export interface ServerStatus {
   grpcTracked: GrpcTracked;
   /** Bytes requests in flight hold now (--max_in_flight_bytes; the gauge ortserve_in_flight_bytes). */
   inFlightBytes: number;
+  /** Bytes of idle large buffers kept for reuse (--large_buffer_pool_bytes; the gauge ortserve_large_buffer_pool_bytes). */
+  largeBufferPoolBytes: number;
   models: Array<{
     name: string;
     /** Why the model's own config cannot be used (it then has no version). */
@@ -89,6 +92,9 @@ export interface DrainReport {
 
 /** The longest a drain waits, once every request is answered, for gRPC connections to close after GOAWAY. */
 const GRPC_CLOSE_GRACE_MS = 1000;
+
+/** Request bodies from this size on take their memory from the pool (--large_buffer_pool_bytes); smaller ones cost V8 little. */
+const POOL_FROM_BYTES = 1024 * 1024;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -144,6 +150,8 @@ interface RestRoutesContext {
   /** Bearer token the inference routes need (--inference_token_file); undefined = off. */
   inferenceToken: BearerToken | undefined;
   log: Logger;
+  /** Lends large HTTP bodies their memory (--large_buffer_pool_bytes). */
+  pool: LargeBufferPool;
   /** The server-wide gauges of the metrics page, read when it is asked for. */
   gauges: () => ServerGauges;
 }
@@ -154,7 +162,7 @@ function authorize(token: BearerToken, req: HttpRequest): void {
 }
 
 function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
-  const { registry, options, management, sizes, gate, cors, inferenceToken, log, gauges } = c;
+  const { registry, options, management, sizes, gate, cors, inferenceToken, log, gauges, pool } = c;
   const ctx = {
     registry,
     maxBodyBytes: options.maxBodyBytes,
@@ -166,7 +174,7 @@ function routeRest(app: TemplatedApp, c: RestRoutesContext): void {
     restTimeoutMs: options.restApiTimeoutInMs,
     fastPath: options.fastPath,
   };
-  const exchange: HttpExchangeOptions & { gate: DrainGate } = { holdPipelined: options.restHoldPipelined, gate, inFlight: sizes.inFlight, ...(cors === undefined ? {} : { cors }) };
+  const exchange: HttpExchangeOptions & { gate: DrainGate } = { holdPipelined: options.restHoldPipelined, gate, inFlight: sizes.inFlight, pool, ...(cors === undefined ? {} : { cors }) };
   const kserveCtx = { ...ctx, management };
   const oneTurn = restOneTurn(kserveCtx, ctx, exchange, inferenceToken === undefined);
   // Prometheus metrics: our path, and TF Serving's default monitoring path.
@@ -257,6 +265,13 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
   });
   // Large request and answer buffers: their page faults taken on a native worker thread (src/protocol/large-buffers.ts).
   installLargeBufferWarmer(warmBuffer, options.prefaultFromBytes);
+  // Large HTTP bodies reuse buffers (src/protocol/large-buffer-pool.ts). ORTSERVE_TEST_POOL_POISON (tests only, not a
+  // knob): a byte every buffer given back is filled with, so a test sees any reader of memory it does not own.
+  const poison = process.env.ORTSERVE_TEST_POOL_POISON;
+  const pool = new LargeBufferPool({
+    maxBytes: options.largeBufferPoolBytes, fromBytes: POOL_FROM_BYTES, largestBytes: options.maxBodyBytes + 7,
+    ...(poison === undefined || poison === '' ? {} : { poisonByte: Number(poison) & 0xff }),
+  });
   const management: ManagementContext = { registry, reloader: undefined, token: undefined, maxConfigBytes: options.maxConfigBytes };
   let app: TemplatedApp | undefined;
   let flatBuffers: FlatBuffersRoutes | undefined;
@@ -303,13 +318,13 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       flatBuffers = routeFlatBuffers(app, {
         registry, maxBodyBytes: options.maxBodyBytes, restTimeoutMs: options.restApiTimeoutInMs, sizes,
         wsMaxBackpressureBytes: options.wsMaxBackpressureBytes, wsMaxInFlight: options.wsMaxInFlight,
-        exchange: { holdPipelined: options.restHoldPipelined, ...(cors === undefined ? {} : { cors }) }, gate, inferenceToken,
+        exchange: { holdPipelined: options.restHoldPipelined, pool, ...(cors === undefined ? {} : { cors }) }, gate, inferenceToken,
         fastPath: options.fastPath,
       });
       gate.addSource(flatBuffers);
       routeRest(app, {
-        registry, options, management, sizes, gate, cors, inferenceToken, log,
-        gauges: () => ({ inFlightBytes: sizes.inFlight.held, grpc: grpc?.activity }),
+        registry, options, management, sizes, gate, cors, inferenceToken, log, pool,
+        gauges: () => ({ inFlightBytes: sizes.inFlight.held, largeBufferPoolBytes: pool.heldBytes, grpc: grpc?.activity }),
       });
       if (tls.rest?.clientVerify === true) {
         mtlsFront = MtlsFront.prepare();
@@ -367,6 +382,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       grpc?.stop();
       grpc = undefined;
       registry.close();
+      pool.close();
     },
     drain(drainOptions = {}) {
       draining ??= (async () => {
@@ -407,6 +423,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
         grpc: { ...(grpc?.activity ?? { connections: 0, activeStreams: 0, streamTasksInFlight: 0 }) },
         grpcTracked: grpc?.tracked() ?? { streams: 0, sockets: 0, refusedPeers: 0 },
         inFlightBytes: sizes.inFlight.held,
+        largeBufferPoolBytes: pool.heldBytes,
         models: registry.describe().filter((report) => registry.modelNames().includes(report.name)).map((report) => ({
           name: report.name,
           ...(report.config.configError !== undefined ? { configError: report.config.configError } : {}),

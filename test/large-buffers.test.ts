@@ -103,7 +103,7 @@ describe('buffers allocated without zeroing', () => {
     const copier = new WsMessageCopier(1 << 20);
     try {
       const messages = [70_000, 100_000, 65_537, 100, 130_000, 130_000].map((n, k) => Uint8Array.from({ length: n }, (_, j) => (j * 31 + k) % 256));
-      const copies = messages.map((m) => copier.copy(m.slice().buffer));
+      const copies = messages.map((m) => copier.copy(m.slice().buffer).bytes);
       messages.forEach((m, k) => expect(Buffer.from(copies[k]!).equals(Buffer.from(m))).toBe(true));
       // No two live copies share memory: a write to one shows in no other.
       for (const c of copies) c.fill(0xee);

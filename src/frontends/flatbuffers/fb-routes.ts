@@ -110,7 +110,7 @@ function replyTooBusy(ws: WebSocket<Connection>, bytes: Uint8Array, max: number)
 
 export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): FlatBuffersRoutes {
   const sockets = new Set<WebSocket<Connection>>();
-  const copier = new WsMessageCopier(ctx.maxBodyBytes);
+  const copier = new WsMessageCopier(ctx.maxBodyBytes, ctx.exchange?.pool);
   const exchangeOptions: HttpExchangeOptions & { gate: DrainGate } = { ...ctx.exchange, gate: ctx.gate, inFlight: ctx.sizes.inFlight };
   const fastPath = ctx.fastPath ?? true;
   const send = (ex: HttpExchange, result: FbInferResult) => ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
@@ -197,7 +197,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
       }
       // uWS reuses `message` after this callback returns, so the request keeps its own copy (the one copy on this path),
       // a large one made into memory already faulted in (ws-message-copy.ts).
-      const bytes = copier.copy(message);
+      const { bytes, lent } = copier.copy(message);
       if (ctx.gate.closing) {
         replyError(ws, bytes, shuttingDown());
         return;
@@ -224,6 +224,10 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         if (!connection.inFlight.delete(request)) return;
         // A closed connection's results are dropped; a send on a backed-up one closes it (closeOnBackpressureLimit).
         if (connection.open) connection.out?.send(result.bytes);
+        // The message's memory back to the pool only after an answer (every run that read its tensors has completed;
+        // the answer is built of outputs, never of the message). After an error (a deadline passed, the run may still
+        // be reading) or when shutdown answered first (returned above), the garbage collector has it.
+        if (lent !== undefined && result.status === 200) ctx.exchange?.pool?.give(lent);
       };
       const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs, bytes.length, fastPath && !triedFast);
       if (result instanceof Promise) void result.then(reply);

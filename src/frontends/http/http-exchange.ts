@@ -9,6 +9,7 @@ import type { DrainGate, PendingAnswer } from '../drain-gate.js';
 import type { CorsPolicy } from './cors.js';
 import { ROUTE_KEY_HEADER } from '../../registry/model-version.js';
 import { warmLarge } from '../../protocol/large-buffers.js';
+import type { LargeBufferPool } from '../../protocol/large-buffer-pool.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
@@ -57,6 +58,11 @@ export interface HttpExchangeOptions {
    * or the bytes received so far) until the exchange answers or its client leaves.
    */
   inFlight?: InFlightBytes;
+  /**
+   * Large bodies with a Content-Length are read into buffers lent by this pool (--large_buffer_pool_bytes) and given
+   * back when the exchange has written a 2xx answer in full (see HttpExchange.pooledBody).
+   */
+  pool?: LargeBufferPool;
 }
 
 
@@ -118,11 +124,12 @@ function textPieces(text: string): Pieces {
  * A buffer for a body of `length` bytes whose byte `alignAt` (when given and inside it) lies at an 8-byte aligned
  * address: a misaligned tensor would be copied whole, at once, on the event-loop thread before it could be viewed.
  */
-function bodyBuffer(length: number, alignAt: number | undefined): Buffer {
+function bodyBuffer(length: number, alignAt: number | undefined, backing: ArrayBuffer | undefined): Buffer {
+  if (backing !== undefined) return Buffer.from(backing, alignAt === undefined ? 0 : (8 - (alignAt % 8)) % 8, length);
   if (alignAt === undefined || alignAt >= length) return Buffer.allocUnsafe(length);
-  const backing = Buffer.allocUnsafe(length + 7);
-  const start = (8 - ((backing.byteOffset + alignAt) % 8)) % 8;
-  return backing.subarray(start, start + length);
+  const whole = Buffer.allocUnsafe(length + 7);
+  const start = (8 - ((whole.byteOffset + alignAt) % 8)) % 8;
+  return whole.subarray(start, start + length);
 }
 
 /** What an exchange keeps of its request's head: uWS frees the request object when the route handler returns. */
@@ -192,6 +199,14 @@ export class HttpExchange implements PendingAnswer, Cancellable {
   private held = false;
   /** The body's bytes in the server's count of bytes in flight, given back when the exchange answers or aborts. */
   private body: HeldBytes | undefined;
+  /**
+   * The body's memory when lent by options.pool. Given back (and so detached, with every view of it) only once a 2xx
+   * answer has been written in full: a 2xx answer means every run that read the request's tensors has completed (its
+   * outputs are in the answer) and the answer's bytes are not the body's (outputs are copies, or ORT's own memory).
+   * Any other end (an error, a timeout or an abort while a run may still read a tensor viewing the body, a client
+   * gone mid-answer) leaves it to the garbage collector.
+   */
+  private pooledBody: ArrayBuffer | undefined;
 
   /**
    * `request`: the uWS request (read now, in its route handler) or its head read earlier (readRequestHead).
@@ -230,9 +245,12 @@ export class HttpExchange implements PendingAnswer, Cancellable {
     this.res.pause();
   }
 
-  /** Writes one whole answer: reads a held connection again (uWS refuses any call on `res` after end). */
-  private respond(write: (res: HttpResponse) => void): void {
-    if (this.aborted || this.responded) return;
+  /**
+   * Writes one whole answer: reads a held connection again (uWS refuses any call on `res` after end). False, having
+   * written nothing, when the client went away or an answer was written already.
+   */
+  private respond(write: (res: HttpResponse) => void): boolean {
+    if (this.aborted || this.responded) return false;
     this.responded = true;
     this.body?.release();
     this.options.gate?.pending.delete(this);
@@ -240,6 +258,15 @@ export class HttpExchange implements PendingAnswer, Cancellable {
       if (this.held) this.res.resume();
       write(this.res);
     });
+    return true;
+  }
+
+  /** After a 2xx answer written in full (res.end copies what the socket did not take): the body's memory to the pool. */
+  private answered(status: number): void {
+    const pooled = this.pooledBody;
+    if (pooled === undefined || status < 200 || status > 299 || this.aborted) return;
+    this.pooledBody = undefined;
+    this.options.pool?.give(pooled);
   }
 
   /**
@@ -273,10 +300,13 @@ export class HttpExchange implements PendingAnswer, Cancellable {
     // usable) and then refused with the retryable 503.
     let busy = oversized ? undefined : this.countBody(this.contentLength ?? 0);
     // With a Content-Length we fill one preallocated buffer; without one (chunked) we collect chunks.
-    const whole = this.contentLength !== undefined && !oversized && busy === undefined ? bodyBuffer(this.contentLength, alignAt) : undefined;
-    // uWS hands over up to ~4 MB of body per turn of the event loop; a large body's pages are faulted in off the JS
-    // thread meanwhile (--prefault_from_bytes, src/protocol/large-buffers.ts), so copying it in costs only the copy.
-    if (whole !== undefined) warmLarge(whole);
+    const sized = this.contentLength !== undefined && !oversized && busy === undefined;
+    // A large body goes into a buffer from the pool (its pages in already, and no new ArrayBuffer for V8 to count).
+    this.pooledBody = sized ? this.options.pool?.take(this.contentLength! + 7) : undefined;
+    const whole = sized ? bodyBuffer(this.contentLength!, alignAt, this.pooledBody) : undefined;
+    // uWS hands over up to ~4 MB of body per turn of the event loop; a fresh large body's pages are faulted in off the
+    // JS thread meanwhile (--prefault_from_bytes, src/protocol/large-buffers.ts), so copying it in costs only the copy.
+    if (whole !== undefined && this.pooledBody === undefined) warmLarge(whole);
     const chunks: Buffer[] = [];
     let received = 0;
     let settled = false;
@@ -364,11 +394,12 @@ export class HttpExchange implements PendingAnswer, Cancellable {
       this.sendInPieces(status, 'application/json', textPieces(body));
       return;
     }
-    this.respond((res) => {
+    const wrote = this.respond((res) => {
       res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
       if (this.options.cors !== undefined) this.options.cors.writeHeaders(res, this.origin);
       res.end(body, close);
     });
+    if (wrote) this.answered(status);
   }
 
   /**
@@ -385,12 +416,13 @@ export class HttpExchange implements PendingAnswer, Cancellable {
       return;
     }
     const whole = parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
-    this.respond((res) => {
+    const wrote = this.respond((res) => {
       res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
       if (this.options.cors !== undefined) this.options.cors.writeHeaders(res, this.origin);
       if (headers !== undefined) for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
       res.end(whole, this.options.gate?.draining === true);
     });
+    if (wrote) this.answered(status);
   }
   /**
    * Writes a large body a piece of at most STREAM_PIECE_BYTES at a time, each when the socket can take it (uWS
@@ -410,9 +442,9 @@ export class HttpExchange implements PendingAnswer, Cancellable {
       if (this.aborted) return true;
       for (;;) {
         const pos = res.getWriteOffset();
-        if (pos >= total) return true;
+        if (pos >= total) return this.answered(status), true;
         const [ok, done] = res.tryEnd(pieceAt(pos), total);
-        if (done) return true;
+        if (done) return this.answered(status), true;
         if (!ok) return false;
       }
     };

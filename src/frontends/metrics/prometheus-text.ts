@@ -122,6 +122,8 @@ function tfServingSeries(rows: Counters[]): [Series, HistogramSeries] {
 /** What the server holds now, whichever model it is for: bytes in flight and the gRPC front end's gauges. */
 export interface ServerGauges {
   inFlightBytes: number;
+  /** Bytes of idle large buffers kept for reuse (--large_buffer_pool_bytes). */
+  largeBufferPoolBytes: number;
   grpc: GrpcActivity | undefined;
 }
 
@@ -131,6 +133,7 @@ export function serverText(gauges: ServerGauges): string {
   const grpc = gauges.grpc ?? { connections: 0, activeStreams: 0, streamTasksInFlight: 0 };
   return render([
     gauge('ortserve_in_flight_bytes', 'Bytes requests in flight hold now: bodies and gRPC messages from their first byte, tensors beyond them, answers (--max_in_flight_bytes)', gauges.inFlightBytes),
+    gauge('ortserve_large_buffer_pool_bytes', 'Bytes of idle large buffers kept for reuse by later request bodies (--large_buffer_pool_bytes)', gauges.largeBufferPoolBytes),
     gauge('ortserve_grpc_connections', 'gRPC connections open now (admitted under --grpc_max_connections)', grpc.connections),
     gauge('ortserve_grpc_infer_streams', 'ModelStreamInfer streams open now (--grpc_max_infer_streams)', grpc.activeStreams),
     gauge('ortserve_grpc_stream_requests_in_flight', 'Requests received on ModelStreamInfer streams and not answered yet', grpc.streamTasksInFlight),
