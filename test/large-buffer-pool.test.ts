@@ -8,6 +8,7 @@ import { Buffer } from 'node:buffer';
 import { buildModel } from '../scripts/onnx/onnx-writer.mjs';
 import { FlatBuffersHttpClient, FlatBuffersWsClient } from '../src/client/index.js';
 import { LargeBufferPool } from '../src/protocol/large-buffer-pool.js';
+import { installLargeBufferWarmer } from '../src/protocol/large-buffers.js';
 import { postOnOwnConnection } from './support/server-child.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
 
@@ -193,6 +194,33 @@ describe('the pool\'s bound, and --large_buffer_pool_bytes=0', () => {
 
 describe('LargeBufferPool', () => {
   const options = { maxBytes: 8 * MiB, fromBytes: MiB, largestBytes: 6 * MiB, idleMs: 1000 };
+  // No page walk for these (a server started in this process installs the addon's): the cases below control it.
+  beforeAll(() => installLargeBufferWarmer(undefined, 0));
+
+  it('a fresh buffer still being walked by the page warmer is not transferred when given back, nor kept', () => {
+    const walks: Array<{ buffer: Uint8Array; done?: () => void }> = [];
+    installLargeBufferWarmer((buffer, done) => (walks.push({ buffer, done }), true), MiB);
+    try {
+      const pool = new LargeBufferPool(options);
+      const early = pool.take(2 * MiB)!;
+      expect(walks).toHaveLength(1);
+      expect(walks[0]!.buffer.buffer).toBe(early);
+      pool.give(early);   // its walk is not over: the walk's address must stay valid, so no transfer
+      expect(early.byteLength).toBe(2 * MiB);
+      expect(pool.heldBytes).toBe(0);
+      walks[0]!.done!();
+
+      const late = pool.take(2 * MiB)!;
+      expect(late).not.toBe(early);
+      walks[1]!.done!();   // walk over: given back the usual way
+      pool.give(late);
+      expect(late.byteLength).toBe(0);
+      expect(pool.heldBytes).toBe(2 * MiB);
+      pool.close();
+    } finally {
+      installLargeBufferWarmer(undefined, 0);
+    }
+  });
 
   it('a buffer given back is detached with every view of it; its memory is lent again, poisoned', () => {
     const pool = new LargeBufferPool({ ...options, poisonByte: POISON });

@@ -114,3 +114,16 @@ describe('buffers allocated without zeroing', () => {
     }
   });
 });
+
+describe('the addon\'s page walk (prefault)', () => {
+  it('calls done once the walk is over, leaves every byte as written, and refuses a done that is not a function', async () => {
+    const { warmBuffer } = await import('../src/engine/buffer-warmer.js');
+    const buffer = new Uint8Array(8 * 1024 * 1024 + 123);
+    for (let i = 0; i < buffer.length; i += 4093) buffer[i] = i % 251;
+    const done = new Promise<void>((resolve) => expect(warmBuffer(buffer, resolve)).toBe(true));
+    await done;
+    for (let i = 0; i < buffer.length; i++) if (buffer[i] !== (i % 4093 === 0 ? i % 251 : 0)) throw new Error(`byte ${i} changed`);
+    const { nativeAddon } = await import('../src/engine/native-binding.js');
+    expect(() => (nativeAddon().prefault as (b: Uint8Array, d: unknown) => void)(buffer, 5)).toThrow(/done must be a function/);
+  });
+});

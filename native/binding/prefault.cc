@@ -16,6 +16,10 @@ class PrefaultWorker final : public Napi::AsyncWorker {
  public:
   PrefaultWorker(Napi::Env env, Napi::Value buffer, uint8_t* data, size_t length)
       : Napi::AsyncWorker(env, "ortserve.prefault"), keep_(Napi::Persistent(buffer)), data_(data), length_(length) {}
+  // With `done`: AsyncWorker's OnOK calls it (no arguments) once the walk is over and the buffer is released.
+  PrefaultWorker(Napi::Function done, Napi::Value buffer, uint8_t* data, size_t length)
+      : Napi::AsyncWorker(done, "ortserve.prefault"), keep_(Napi::Persistent(buffer)), data_(data), length_(length),
+        has_done_(true) {}
 
   void Execute() override {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -27,12 +31,16 @@ class PrefaultWorker final : public Napi::AsyncWorker {
     }
   }
 
-  void OnOK() override {}
+  void OnOK() override {
+    keep_.Reset();
+    if (has_done_) Callback().Call({});
+  }
 
  private:
   Napi::Reference<Napi::Value> keep_;
   uint8_t* data_;
   size_t length_;
+  bool has_done_ = false;
 };
 
 }  // namespace
@@ -47,8 +55,17 @@ Napi::Value Prefault(const Napi::CallbackInfo& info) {
       napi_get_typedarray_info(env, info[0], &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
     ThrowInvalidArgument(env, "buffer must be a Uint8Array");
   }
-  if (length == 0) return info.Env().Undefined();
-  (new PrefaultWorker(info.Env(), info[0], static_cast<uint8_t*>(data), length))->Queue();
+  const bool with_done = info.Length() >= 2 && !info[1].IsUndefined();
+  if (with_done && !info[1].IsFunction()) ThrowInvalidArgument(env, "done must be a function");
+  if (length == 0) {
+    if (with_done) info[1].As<Napi::Function>().Call({});
+    return info.Env().Undefined();
+  }
+  if (with_done) {
+    (new PrefaultWorker(info[1].As<Napi::Function>(), info[0], static_cast<uint8_t*>(data), length))->Queue();
+  } else {
+    (new PrefaultWorker(info.Env(), info[0], static_cast<uint8_t*>(data), length))->Queue();
+  }
   return info.Env().Undefined();
 }
 

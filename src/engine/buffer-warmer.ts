@@ -9,10 +9,13 @@
  */
 import { nativeAddon } from './native-binding.js';
 
-let prefault: ((buffer: Uint8Array) => void) | undefined | null = null;
+let prefault: ((buffer: Uint8Array, done?: () => void) => void) | undefined | null = null;
 
-/** Starts faulting in `buffer`'s pages on a native worker thread; does nothing when the addon is unavailable. */
-export function warmBuffer(buffer: Uint8Array): void {
+/**
+ * Starts faulting in `buffer`'s pages on a native worker thread; true when it did (then `done`, if given, is called
+ * once the walk is over: until then `buffer` must not be detached or transferred), false when the addon is unavailable.
+ */
+export function warmBuffer(buffer: Uint8Array, done?: () => void): boolean {
   if (prefault === null) {
     try {
       const addon = nativeAddon();
@@ -21,5 +24,7 @@ export function warmBuffer(buffer: Uint8Array): void {
       prefault = undefined;
     }
   }
-  prefault?.(buffer);
+  if (prefault === undefined) return false;
+  prefault(buffer, done);
+  return true;
 }

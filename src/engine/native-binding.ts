@@ -337,10 +337,11 @@ export interface NativeAddon {
   writeJsonAnswerAsync(pieces: readonly NativeAnswerPiece[]): Promise<Buffer>;
   /**
    * [async] Faults in every page of `buffer` on a libuv worker thread (native/binding/prefault.h), so the JS thread
-   * that fills a fresh large buffer does not take its page faults; nothing is reported back. Bytes written meanwhile
-   * keep their values. Throws TypeError for anything but a Uint8Array.
+   * that fills a fresh large buffer does not take its page faults. Bytes written meanwhile keep their values. The
+   * buffer must not be detached or transferred until `done` (when given) has been called. Throws TypeError for
+   * anything but a Uint8Array.
    */
-  prefault(buffer: Uint8Array): void;
+  prefault(buffer: Uint8Array, done?: () => void): void;
 }
 
 /** A tensor of a native answer: numeric typed array data (isBool: a Uint8Array read as bool) or BYTES elements. */

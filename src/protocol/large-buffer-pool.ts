@@ -49,6 +49,8 @@ interface Idle {
 
 export class LargeBufferPool {
   private readonly idle = new Map<number, Idle[]>();
+  /** Fresh buffers whose page walk (warmLarge) is not over yet. */
+  private readonly warming = new Set<ArrayBuffer>();
   private held = 0;
   private trimTimer: NodeJS.Timeout | undefined;
   private readonly idleMs: number;
@@ -82,9 +84,12 @@ export class LargeBufferPool {
       this.held -= size;
       return reused.buffer;
     }
-    const fresh = Buffer.allocUnsafeSlow(size);
-    warmLarge(new Uint8Array(fresh.buffer, 0, bytes));
-    return fresh.buffer;
+    const fresh = Buffer.allocUnsafeSlow(size).buffer;
+    // The page walk holds the memory's address until it is over: a buffer given back before then is not transferred
+    // (the transfer would hand the memory to an ArrayBuffer the walk does not keep alive, which the pool may drop).
+    this.warming.add(fresh);
+    if (!warmLarge(new Uint8Array(fresh, 0, bytes), () => this.warming.delete(fresh))) this.warming.delete(fresh);
+    return fresh;
   }
 
   /**
@@ -95,6 +100,8 @@ export class LargeBufferPool {
   give(buffer: ArrayBuffer): void {
     const size = buffer.byteLength;
     if (size === 0 || this.classOf(size) !== size || !this.serves(size)) return;
+    // Still being walked (its first loan, returned quickly): left to the garbage collector, not detached.
+    if (this.warming.delete(buffer)) return;
     // Detach first, whatever happens next: the borrower's views must never see memory the pool may lend again.
     let kept: ArrayBuffer;
     try {

@@ -10,7 +10,11 @@
  * own, by clients), allocLarge only skips the zeroing. Process-wide: the last server started sets it.
  */
 
-type Warmer = (buffer: Uint8Array) => void;
+/**
+ * Starts faulting in `buffer`'s pages; returns true when that goes on asynchronously, and then calls `done` (when
+ * given) once it is over — until then the buffer must not be detached or transferred (the walk holds its address).
+ */
+type Warmer = (buffer: Uint8Array, done?: () => void) => boolean | void;
 
 /** Below this allocLarge makes a plain zeroed array (a tensor of a few thousand values, a small answer). */
 const SMALL_BYTES = 64 * 1024;
@@ -42,7 +46,10 @@ export function warmsAt(bytes: number): boolean {
   return warm !== undefined && bytes >= warmFrom;
 }
 
-/** Warms `buffer` if it is large enough (a buffer allocated elsewhere, e.g. an HTTP body). */
-export function warmLarge(buffer: Uint8Array): void {
-  if (buffer.byteLength >= warmFrom) warm?.(buffer);
+/**
+ * Warms `buffer` if it is large enough (a buffer allocated elsewhere, e.g. an HTTP body). True when a walk was started
+ * that will call `done` when over: until then the buffer must not be detached or transferred.
+ */
+export function warmLarge(buffer: Uint8Array, done?: () => void): boolean {
+  return buffer.byteLength >= warmFrom && warm?.(buffer, done) === true;
 }
