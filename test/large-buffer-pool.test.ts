@@ -197,7 +197,7 @@ describe('LargeBufferPool', () => {
   // No page walk for these (a server started in this process installs the addon's): the cases below control it.
   beforeAll(() => installLargeBufferWarmer(undefined, 0));
 
-  it('a fresh buffer still being walked by the page warmer is not transferred when given back, nor kept', () => {
+  it('a fresh buffer given back while the page warmer still walks it is transferred and kept only when the walk is over', () => {
     const walks: Array<{ buffer: Uint8Array; done?: () => void }> = [];
     installLargeBufferWarmer((buffer, done) => (walks.push({ buffer, done }), true), MiB);
     try {
@@ -205,18 +205,25 @@ describe('LargeBufferPool', () => {
       const early = pool.take(2 * MiB)!;
       expect(walks).toHaveLength(1);
       expect(walks[0]!.buffer.buffer).toBe(early);
-      pool.give(early);   // its walk is not over: the walk's address must stay valid, so no transfer
+      pool.give(early);   // its walk is not over: the walk's address must stay valid, so no transfer yet
       expect(early.byteLength).toBe(2 * MiB);
       expect(pool.heldBytes).toBe(0);
-      walks[0]!.done!();
-
-      const late = pool.take(2 * MiB)!;
-      expect(late).not.toBe(early);
-      walks[1]!.done!();   // walk over: given back the usual way
-      pool.give(late);
-      expect(late.byteLength).toBe(0);
+      const meanwhile = pool.take(2 * MiB)!;   // not lent twice: a fresh one
+      expect(meanwhile).not.toBe(early);
+      walks[0]!.done!();   // the walk is over: now it is detached and kept
+      expect(early.byteLength).toBe(0);
       expect(pool.heldBytes).toBe(2 * MiB);
+
+      walks[1]!.done!();   // walk over before the give: given back the usual way
+      pool.give(meanwhile);
+      expect(meanwhile.byteLength).toBe(0);
+      expect(pool.heldBytes).toBe(4 * MiB);
+
+      const afterClose = pool.take(MiB)!;
+      pool.give(afterClose);
       pool.close();
+      walks[2]!.done!();   // a walk ending after close: nothing kept
+      expect(pool.heldBytes).toBe(0);
     } finally {
       installLargeBufferWarmer(undefined, 0);
     }

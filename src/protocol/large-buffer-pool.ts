@@ -49,8 +49,9 @@ interface Idle {
 
 export class LargeBufferPool {
   private readonly idle = new Map<number, Idle[]>();
-  /** Fresh buffers whose page walk (warmLarge) is not over yet. */
-  private readonly warming = new Set<ArrayBuffer>();
+  /** Fresh buffers whose page walk (warmLarge) is not over yet, and whether their borrower has given them back. */
+  private readonly warming = new Map<ArrayBuffer, boolean>();
+  private closed = false;
   private held = 0;
   private trimTimer: NodeJS.Timeout | undefined;
   private readonly idleMs: number;
@@ -85,10 +86,11 @@ export class LargeBufferPool {
       return reused.buffer;
     }
     const fresh = Buffer.allocUnsafeSlow(size).buffer;
-    // The page walk holds the memory's address until it is over: a buffer given back before then is not transferred
-    // (the transfer would hand the memory to an ArrayBuffer the walk does not keep alive, which the pool may drop).
-    this.warming.add(fresh);
-    if (!warmLarge(new Uint8Array(fresh, 0, bytes), () => this.warming.delete(fresh))) this.warming.delete(fresh);
+    // The page walk holds the memory's address until it is over: a buffer given back before then is transferred only
+    // when the walk is done (the transfer would hand the memory to an ArrayBuffer the walk does not keep alive, which
+    // the pool may drop). Meanwhile it stays lent: nobody else is lent its memory.
+    this.warming.set(fresh, false);
+    if (!warmLarge(new Uint8Array(fresh, 0, bytes), () => this.walkDone(fresh))) this.warming.delete(fresh);
     return fresh;
   }
 
@@ -100,8 +102,11 @@ export class LargeBufferPool {
   give(buffer: ArrayBuffer): void {
     const size = buffer.byteLength;
     if (size === 0 || this.classOf(size) !== size || !this.serves(size)) return;
-    // Still being walked (its first loan, returned quickly): left to the garbage collector, not detached.
-    if (this.warming.delete(buffer)) return;
+    // Still being walked (its first loan, returned quickly): given back when the walk is over (walkDone).
+    if (this.warming.has(buffer)) {
+      this.warming.set(buffer, true);
+      return;
+    }
     // Detach first, whatever happens next: the borrower's views must never see memory the pool may lend again.
     let kept: ArrayBuffer;
     try {
@@ -132,11 +137,19 @@ export class LargeBufferPool {
     if (this.held === 0) this.stopTimer();
   }
 
-  /** Drops everything held (the server stops). */
+  /** Drops everything held (the server stops); buffers given back later go to the garbage collector. */
   close(): void {
+    this.closed = true;
     this.idle.clear();
     this.held = 0;
     this.stopTimer();
+  }
+
+  /** A fresh buffer's page walk is over: given back now if its borrower already did. */
+  private walkDone(buffer: ArrayBuffer): void {
+    const given = this.warming.get(buffer) === true;
+    this.warming.delete(buffer);
+    if (given && !this.closed) this.give(buffer);
   }
 
   private stopTimer(): void {
