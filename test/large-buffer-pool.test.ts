@@ -5,12 +5,9 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Buffer } from 'node:buffer';
-import net from 'node:net';
 import { buildModel } from '../scripts/onnx/onnx-writer.mjs';
 import { FlatBuffersHttpClient, FlatBuffersWsClient } from '../src/client/index.js';
 import { LargeBufferPool } from '../src/protocol/large-buffer-pool.js';
-import { decodeInferResponse, encodeInferRequest } from '../src/protocol/flatbuffers/messages.js';
-import { releasedOutputCount } from '../src/engine/release-outputs.js';
 import { installLargeBufferWarmer } from '../src/protocol/large-buffers.js';
 import { postOnOwnConnection } from './support/server-child.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
@@ -31,15 +28,6 @@ function slowIdentity(): Uint8Array {
 /** Whole numbers, distinct per request (`seed`) and per position, exact in float32 and in JSON. */
 const values = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7919 + seed * 104_729) % 1_000_003) - 500_000);
 const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-
-/** 1024 strings of 1-4 KiB (~2.5 MiB), distinct per request (`seed`) and per position. */
-const strings = (seed: number) => Array.from({ length: 1024 }, (_, i) => Buffer.alloc(1024 + ((i * 31 + seed) % 3072), `${seed}:${i};`));
-const sameStrings = (got: Uint8Array[], sent: Buffer[]) => got.length === sent.length && got.every((g, i) => Buffer.from(g).equals(sent[i]!));
-
-/** y = x for [batch, 2] strings. */
-function stringEcho(): Uint8Array {
-  return buildModel({ graph: { name: 'echo', inputs: [{ name: 'x', dtype: 'string', shape: ['batch', 2] }], outputs: [{ name: 'y', dtype: 'string', shape: ['batch', 2] }], nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }] } });
-}
 
 /** One request on one protocol: resolves 'ok' when answered with exactly its own values, else the status it got. */
 type Send = (seed: number, options: { timeoutMs?: number; abortAfterMs?: number }) => Promise<string>;
@@ -97,26 +85,6 @@ function protocols(baseUrl: string, fb: FlatBuffersHttpClient, ws: FlatBuffersWs
         return String((err as { code?: string }).code ?? err);
       }
     },
-    // String answers (a packed block out of the addon, released after the answer; the answer in a pooled builder).
-    flatBuffersStringsHttp: async (seed, o) => {
-      const x = strings(seed);
-      try {
-        const answer = await fb.infer('echo', { x: { dtype: 'string', shape: [x.length / 2, 2], data: x } }, o.timeoutMs !== undefined || o.abortAfterMs !== undefined ? { timeoutMs: o.timeoutMs ?? o.abortAfterMs! } : {});
-        return sameStrings(answer.outputs.y!.data as Uint8Array[], x) ? 'ok' : 'WRONG';
-      } catch (err) {
-        return String((err as { code?: string }).code ?? err);
-      }
-    },
-    flatBuffersStringsWs: async (seed, o) => {
-      const x = strings(seed);
-      const timeoutMs = o.abortAfterMs ?? o.timeoutMs;
-      try {
-        const answer = await ws.infer('echo', { x: { dtype: 'string', shape: [x.length / 2, 2], data: x } }, timeoutMs !== undefined ? { timeoutMs } : {});
-        return sameStrings(answer.outputs.y!.data as Uint8Array[], x) ? 'ok' : 'WRONG';
-      } catch (err) {
-        return String((err as { code?: string }).code ?? err);
-      }
-    },
     // Messages, not bodies: copied into a pooled buffer in uWS's message callback, given back after their answer.
     // No aborts here (they would close the one connection every message shares): a deadline instead.
     flatBuffersWs: async (seed, o) => {
@@ -165,7 +133,7 @@ describe('large bodies in pooled buffers, each buffer poisoned as it comes back'
   let t: TestServer;
   beforeAll(async () => {
     process.env.ORTSERVE_TEST_POOL_POISON = String(POISON);
-    t = await startTestServer({ neg40: { 1: slowIdentity() }, echo: { 1: stringEcho() } }, { numBatchThreads: 2, fileSystemPollWaitSeconds: 0 });
+    t = await startTestServer({ neg40: { 1: slowIdentity() } }, { numBatchThreads: 2, fileSystemPollWaitSeconds: 0 });
   }, 30_000);
   afterAll(async () => {
     delete process.env.ORTSERVE_TEST_POOL_POISON;
@@ -189,92 +157,12 @@ describe('large bodies in pooled buffers, each buffer poisoned as it comes back'
     const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
     expect(metrics).toMatch(new RegExp(`^ortserve_large_buffer_pool_bytes ${held}$`, 'm'));
   }, 180_000);
-
-  it('FlatBuffers (HTTP, WebSocket) and KServe binary answers release their run outputs once written, and read right', async () => {
-    const fb = new FlatBuffersHttpClient(t.baseUrl);
-    const ws = await FlatBuffersWsClient.connect(`${t.baseUrl.replace('http', 'ws')}/v1/flatbuffers/ws`);
-    try {
-      for (let k = 0; k < 4; k++) {
-        const x = values(512 * 1024, 1000 + k);
-        const before = releasedOutputCount();
-        // Each answer: 2 MiB of float32 out of ORT (an external ArrayBuffer), released once the answer is out.
-        const viaHttp = await fb.infer('neg40', { x });
-        expect(bytesOf(viaHttp.outputs.y!.data as Float32Array).equals(bytesOf(x))).toBe(true);
-        expect(releasedOutputCount()).toBe(before + 1);
-        const viaWs = await ws.infer('neg40', { x });
-        expect(bytesOf(viaWs.outputs.y!.data as Float32Array).equals(bytesOf(x))).toBe(true);
-        expect(releasedOutputCount()).toBe(before + 2);
-        const text = strings(3000 + k);
-        const echoed = await ws.infer('echo', { x: { dtype: 'string', shape: [text.length / 2, 2], data: text } });
-        expect(sameStrings(echoed.outputs.y!.data as Uint8Array[], text)).toBe(true);
-      }
-      // A KServe binary answer (its bytes a view of the output, written in pieces) releases its output once written.
-      const before = releasedOutputCount();
-      const x = values(512 * 1024, 7);
-      const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [x.length], parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } }));
-      const res = await postOnOwnConnection(`${t.baseUrl}/v2/models/neg40/infer`, Buffer.concat([header, bytesOf(x)]), { 'inference-header-content-length': String(header.length) }, 60_000);
-      expect(res.status).toBe(200);
-      expect(res.body.subarray(Number(res.headers['inference-header-content-length'])).equals(bytesOf(x))).toBe(true);
-      expect(releasedOutputCount()).toBe(before + 1);
-    } finally {
-      await fb.close();
-      await ws.close();
-    }
-  }, 60_000);
-
-  it('an answer its client reads late (written in pieces as the socket drains) keeps its pooled buffer until written', async () => {
-    // 16 MiB answers: more than loopback's socket buffers take at once, so the slow client's answer waits in its pool
-    // buffer (uWS tryEnd copies nothing) while answers of the same size class are built and given back, poisoned.
-    const n = 4 * 1024 * 1024;
-    const slowX = values(n, 501);
-    const body = encodeInferRequest({ id: 'slow', model: 'neg40', inputs: new Map([['x', { dtype: 'float32', shape: [n], data: slowX }]]), outputs: [] });
-    const { port } = new URL(t.baseUrl);
-    const socket = net.connect(Number(port), '127.0.0.1');
-    socket.pause();
-    await new Promise<void>((resolve) => socket.once('connect', resolve));
-    socket.write(`POST /v1/flatbuffers/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-flatbuffers\r\nContent-Length: ${body.byteLength}\r\n\r\n`);
-    socket.write(body);
-    // Meanwhile, others of the same size, read promptly, each with its own values.
-    const fb = new FlatBuffersHttpClient(t.baseUrl);
-    try {
-      for (let k = 0; k < 3; k++) {
-        const x = values(n, 600 + k);
-        const answer = await fb.infer('neg40', { x });
-        expect(bytesOf(answer.outputs.y!.data as Float32Array).equals(bytesOf(x))).toBe(true);
-      }
-    } finally {
-      await fb.close();
-    }
-    const chunks: Buffer[] = [];
-    const raw = await new Promise<Buffer>((resolve, reject) => {
-      let need = -1;
-      let got = 0;
-      socket.on('data', (chunk: Buffer) => {
-        chunks.push(chunk);
-        got += chunk.length;
-        if (need < 0) {
-          const all = Buffer.concat(chunks);
-          const end = all.indexOf('\r\n\r\n');
-          if (end >= 0) need = end + 4 + Number(/content-length: *(\d+)/i.exec(all.subarray(0, end).toString())![1]);
-        }
-        if (need >= 0 && got >= need) resolve(Buffer.concat(chunks));
-      });
-      socket.on('error', reject);
-      socket.resume();
-    });
-    socket.destroy();
-    const head = raw.subarray(0, raw.indexOf('\r\n\r\n')).toString();
-    expect(head).toMatch(/^HTTP\/1\.1 200/);
-    const answer = decodeInferResponse(raw.subarray(raw.indexOf('\r\n\r\n') + 4));
-    expect(answer.error).toBeUndefined();
-    expect(bytesOf(answer.outputs.get('y')!.data as Float32Array).equals(bytesOf(slowX))).toBe(true);
-  }, 120_000);
 });
 
 describe('the pool\'s bound, and --large_buffer_pool_bytes=0', () => {
   it('a bound of one buffer: never more held, answers still their own', async () => {
     process.env.ORTSERVE_TEST_POOL_POISON = String(POISON);
-    const t = await startTestServer({ neg40: { 1: slowIdentity() }, echo: { 1: stringEcho() } }, { numBatchThreads: 2, largeBufferPoolBytes: 4 * MiB, fileSystemPollWaitSeconds: 0 });
+    const t = await startTestServer({ neg40: { 1: slowIdentity() } }, { numBatchThreads: 2, largeBufferPoolBytes: 4 * MiB, fileSystemPollWaitSeconds: 0 });
     try {
       const seen: number[] = [];
       const timer = setInterval(() => seen.push(t.server.status().largeBufferPoolBytes), 1);
@@ -290,7 +178,7 @@ describe('the pool\'s bound, and --large_buffer_pool_bytes=0', () => {
   }, 120_000);
 
   it('0: no buffer is kept, answers as before', async () => {
-    const t = await startTestServer({ neg40: { 1: slowIdentity() }, echo: { 1: stringEcho() } }, { numBatchThreads: 2, largeBufferPoolBytes: 0, fileSystemPollWaitSeconds: 0 });
+    const t = await startTestServer({ neg40: { 1: slowIdentity() } }, { numBatchThreads: 2, largeBufferPoolBytes: 0, fileSystemPollWaitSeconds: 0 });
     try {
       const tally = await storm(t, 1);
       for (const outcomes of Object.values(tally)) {

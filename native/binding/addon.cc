@@ -198,23 +198,6 @@ Napi::Value LiveOutputBuffers(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// [sync] releaseOutputs(buffers: ArrayBuffer[]) → number: releases the run output ArrayBuffers among `buffers` that
-// the addon made (ReleaseOutput: detached; over native memory, their ORT value or string block let go now rather than
-// when the garbage collector finalizes them; a large copy's memory freed by V8 at once); anything else is skipped. Returns how many were released.
-// The caller must not use those outputs afterwards (they read as empty). Throws TypeError (INVALID_ARGUMENT) when
-// `buffers` is not an array.
-Napi::Value ReleaseOutputs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsArray()) ThrowInvalidArgument(env, "releaseOutputs expects an array of ArrayBuffers");
-  Napi::Array buffers = info[0].As<Napi::Array>();
-  double released = 0;
-  for (uint32_t i = 0; i < buffers.Length(); ++i) {
-    Napi::Value value = buffers.Get(i);
-    if (value.IsArrayBuffer() && ReleaseOutput(env, value.As<Napi::ArrayBuffer>())) released += 1;
-  }
-  return Napi::Number::New(env, released);
-}
-
 // [sync] addressOf(view: ArrayBuffer | TypedArray) → bigint: the address of the first byte, for zero-copy tests.
 // Throws TypeError (INVALID_ARGUMENT) for anything else.
 Napi::Value AddressOf(const Napi::CallbackInfo& info) {
@@ -250,7 +233,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ortVersion", Napi::Function::New<OrtVersion>(env, "ortVersion"));
   exports.Set("apiVersion", Napi::Function::New<ApiVersion>(env, "apiVersion"));
   exports.Set("liveOutputBuffers", Napi::Function::New<LiveOutputBuffers>(env, "liveOutputBuffers"));
-  exports.Set("releaseOutputs", Napi::Function::New<ReleaseOutputs>(env, "releaseOutputs"));
   exports.Set("addressOf", Napi::Function::New<AddressOf>(env, "addressOf"));
   exports.Set("parseJsonPacked", Napi::Function::New<ParseJsonPacked>(env, "parseJsonPacked"));
   exports.Set("parseJsonPackedAsync", Napi::Function::New<ParseJsonPackedAsync>(env, "parseJsonPackedAsync"));

@@ -7,8 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
-#include <type_traits>
-#include <unordered_map>
+#include <unordered_set>
 
 #include "binding/addon_data.h"
 #include "binding/js_errors.h"
@@ -20,42 +19,8 @@ namespace {
 // Largest element count we accept for one tensor: keeps byte sizes far from size_t overflow.
 constexpr double kMaxElements = 9007199254740991.0 / 16;
 
-// A live external output ArrayBuffer: its finalizer's hint, the one reference to its memory's owner that JS holds
-// (a numeric output's ORT value, or a packed string block). ReleaseOutputs empties the hint early; the finalizer,
-// which runs later, then deletes an empty one. `byte_length` guards the lookup by address.
-struct ExternalOutput {
-  std::shared_ptr<BufferOwner>* owner = nullptr;
-  std::shared_ptr<char[]>* block = nullptr;
-  std::size_t byte_length = 0;
-};
-
 std::mutex g_external_mutex;
-// By data pointer: the live external output ArrayBuffers (numeric and packed strings).
-std::unordered_map<const void*, ExternalOutput> g_external_data;
-
-// A finalizer's bookkeeping: forgets `data` only while it is still this hint's (a released buffer's memory may
-// already be another output's, registered anew under the same address).
-template <typename Hint>
-void ForgetExternal(const void* data, Hint* hint) {
-  std::lock_guard<std::mutex> guard(g_external_mutex);
-  auto it = g_external_data.find(data);
-  if (it == g_external_data.end()) return;
-  if constexpr (std::is_same_v<Hint, std::shared_ptr<BufferOwner>>) {
-    if (it->second.owner == hint) g_external_data.erase(it);
-  } else {
-    if (it->second.block == hint) g_external_data.erase(it);
-  }
-}
-
-// Marks the large output ArrayBuffers the addon filled with a copy (V8's own memory, no finalizer): ReleaseOutput
-// detaches those too (V8 frees their memory at once), and only those, never a buffer the addon did not make.
-constexpr napi_type_tag kCopiedOutputTag = {0x6f7274736572766bULL, 0x636f706965644f31ULL};
-// Copies smaller than this are not marked: V8 counts them too, but they are not what starts collections.
-constexpr std::size_t kMarkCopiesFromBytes = 64 * 1024;
-
-void MarkCopiedOutput(Napi::Env env, Napi::ArrayBuffer buffer) {
-  if (buffer.ByteLength() >= kMarkCopiesFromBytes) napi_type_tag_object(env, buffer, &kCopiedOutputTag);
-}
+std::unordered_set<const void*> g_external_data;   // data pointers of live external output ArrayBuffers
 
 std::string Field(const std::string& base, const char* name) { return base + "." + name; }
 std::string Index(const std::string& base, std::size_t i) { return base + "[" + std::to_string(i) + "]"; }
@@ -317,14 +282,7 @@ Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vecto
     Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, 0);
     if (total > 0) {
       auto* hold = new std::shared_ptr<char[]>(output.packed);
-      {
-        std::lock_guard<std::mutex> guard(g_external_mutex);
-        g_external_data[hold->get()] = ExternalOutput{nullptr, hold, total};
-      }
-      bytes = Napi::ArrayBuffer::New(env, hold->get(), total, [](Napi::Env, void* data, std::shared_ptr<char[]>* h) {
-        ForgetExternal(data, h);
-        delete h;
-      }, hold);
+      bytes = Napi::ArrayBuffer::New(env, hold->get(), total, [](Napi::Env, void*, std::shared_ptr<char[]>* h) { delete h; }, hold);
     }
     Napi::Array strings = Napi::Array::New(env, output.packed_lengths.size());
     std::size_t offset = 0;
@@ -340,7 +298,6 @@ Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vecto
     std::size_t total = 0;
     for (const auto& s : output.strings) total += s.size();
     Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, total);
-    MarkCopiedOutput(env, bytes);
     auto* base = static_cast<uint8_t*>(bytes.Data());
     Napi::Array strings = Napi::Array::New(env, output.strings.size());
     std::size_t offset = 0;
@@ -360,58 +317,25 @@ Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vecto
     if (input.byte_length > 0 && data >= begin && data < begin + input.byte_length) aliased = true;
   }
   std::unique_lock<std::mutex> lock(g_external_mutex);
-  if (aliased || output.byte_length <= kCopyOutputsUpToBytes || g_external_data.count(output.data) > 0) {
+  if (aliased || output.byte_length <= kCopyOutputsUpToBytes || !g_external_data.insert(output.data).second) {
     lock.unlock();
     Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, output.byte_length);
     std::memcpy(copy.Data(), output.data, output.byte_length);
     output.owner.reset();   // ORT's value is not needed any more
-    MarkCopiedOutput(env, copy);
     return copy;
   }
-  auto* hint = new std::shared_ptr<BufferOwner>(output.owner);
-  g_external_data[output.data] = ExternalOutput{hint, nullptr, output.byte_length};
   lock.unlock();
+  auto* hint = new std::shared_ptr<BufferOwner>(output.owner);
   return Napi::ArrayBuffer::New(
       env, output.data, output.byte_length,
       [](Napi::Env, void* data, std::shared_ptr<BufferOwner>* owner) {
-        ForgetExternal(data, owner);
-        delete owner;   // releases the ORT value when this was the last reference (none left after ReleaseOutput)
+        {
+          std::lock_guard<std::mutex> guard(g_external_mutex);
+          g_external_data.erase(data);
+        }
+        delete owner;   // releases the ORT value when this was the last reference
       },
       hint);
-}
-
-bool ReleaseOutput(Napi::Env env, Napi::ArrayBuffer buffer) {
-  const void* data = buffer.Data();
-  const std::size_t length = buffer.ByteLength();
-  if (data == nullptr || length == 0) return false;
-  bool external = false;
-  {
-    std::lock_guard<std::mutex> guard(g_external_mutex);
-    auto it = g_external_data.find(data);
-    external = it != g_external_data.end() && it->second.byte_length == length;
-  }
-  if (!external) {
-    // A copy the addon made (marked): V8's own memory, freed by the detach itself.
-    bool copied = false;
-    if (napi_check_object_type_tag(env, buffer, &kCopiedOutputTag, &copied) != napi_ok || !copied) return false;
-    return napi_detach_arraybuffer(env, buffer) == napi_ok;
-  }
-  // Detached first: from here no JS view can reach the memory (each reads as length 0), and V8 stops counting it.
-  // A buffer V8 will not detach (it never should be one of ours) keeps its owner until its finalizer.
-  if (napi_detach_arraybuffer(env, buffer) != napi_ok) return false;
-  ExternalOutput entry;
-  {
-    std::lock_guard<std::mutex> guard(g_external_mutex);
-    auto it = g_external_data.find(data);
-    if (it == g_external_data.end()) return false;
-    entry = it->second;
-    g_external_data.erase(it);
-  }
-  // The finalizer still deletes the hint; emptied now, it then frees nothing. Another holder of the same owner (a
-  // batch's other requests, a sequence's state) keeps the memory alive: only this reference goes.
-  if (entry.owner != nullptr) entry.owner->reset();
-  if (entry.block != nullptr) entry.block->reset();
-  return true;
 }
 
 Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs) {

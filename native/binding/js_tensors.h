@@ -90,15 +90,7 @@ Napi::Array RunResultToJs(Napi::Env env, std::vector<OutputTensor>& outputs, con
 
 Napi::Object MetadataToJs(Napi::Env env, const ModelMetadata& metadata);
 
-// Number of external output ArrayBuffers (numeric, and packed string blocks) neither finalized nor released.
+// Number of external output ArrayBuffers not yet finalized.
 int64_t LiveExternalBuffers();
-
-// Releases an output ArrayBuffer OutputDataToJs made: over native memory (numeric external, or a packed string
-// block), it is detached (every view of it reads as length 0; V8 un-counts its bytes at once) and JS's reference to
-// the memory's owner dropped now instead of at the finalizer; a copy of 64 KiB or more (marked with a type tag when
-// made) is detached, which frees V8's memory at once. False, doing nothing, for any other ArrayBuffer (a smaller copy,
-// one released or detached already, one the addon did not make, one V8 refuses to detach). The caller guarantees nothing native still reads the
-// memory through this buffer (it was never passed as a run's input).
-bool ReleaseOutput(Napi::Env env, Napi::ArrayBuffer buffer);
 
 }  // namespace ortserve

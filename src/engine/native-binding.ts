@@ -302,14 +302,6 @@ export interface NativeAddon {
   ortVersion(): string;
   apiVersion(): number;
   liveOutputBuffers(): { owners: number; external: number };
-  /**
-   * [sync] Releases the run output ArrayBuffers among `buffers` that the addon made: over native memory (numeric
-   * outputs above 4 KiB, packed string blocks) each is detached (length 0 from then on, with every view of it) and its
-   * ORT value or string block let go now, not when the garbage collector finalizes it; a copy of 64 KiB or more (an
-   * output aliasing an input, strings of an inline run) is detached, freeing its memory. Anything else is skipped.
-   * Returns how many were released. Throws TypeError (INVALID_ARGUMENT) when `buffers` is not an array.
-   */
-  releaseOutputs(buffers: ArrayBuffer[]): number;
   addressOf(view: ArrayBuffer | ArrayBufferView): bigint;
   /**
    * [sync] Parses a request body as src/protocol/json/json-parser.ts does, or returns undefined (declined) for every

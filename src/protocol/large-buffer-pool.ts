@@ -51,8 +51,6 @@ export class LargeBufferPool {
   private readonly idle = new Map<number, Idle[]>();
   /** Fresh buffers whose page walk (warmLarge) is not over yet. */
   private readonly warming = new Set<ArrayBuffer>();
-  /** Buffers lent and not given back (weakly: a borrower may drop one). */
-  private readonly lent = new WeakSet<ArrayBuffer>();
   private held = 0;
   private trimTimer: NodeJS.Timeout | undefined;
   private readonly idleMs: number;
@@ -84,21 +82,14 @@ export class LargeBufferPool {
     const reused = list?.pop();
     if (reused !== undefined) {
       this.held -= size;
-      this.lent.add(reused.buffer);
       return reused.buffer;
     }
     const fresh = Buffer.allocUnsafeSlow(size).buffer;
-    this.lent.add(fresh);
     // The page walk holds the memory's address until it is over: a buffer given back before then is not transferred
     // (the transfer would hand the memory to an ArrayBuffer the walk does not keep alive, which the pool may drop).
     this.warming.add(fresh);
     if (!warmLarge(new Uint8Array(fresh, 0, bytes), () => this.warming.delete(fresh))) this.warming.delete(fresh);
     return fresh;
-  }
-
-  /** Whether `buffer` is one this pool lent and that was not given back yet. */
-  lends(buffer: ArrayBufferLike): boolean {
-    return buffer instanceof ArrayBuffer && this.lent.has(buffer);
   }
 
   /**
@@ -109,7 +100,6 @@ export class LargeBufferPool {
   give(buffer: ArrayBuffer): void {
     const size = buffer.byteLength;
     if (size === 0 || this.classOf(size) !== size || !this.serves(size)) return;
-    this.lent.delete(buffer);
     // Still being walked (its first loan, returned quickly): left to the garbage collector, not detached.
     if (this.warming.delete(buffer)) return;
     // Detach first, whatever happens next: the borrower's views must never see memory the pool may lend again.

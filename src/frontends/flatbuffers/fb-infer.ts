@@ -2,9 +2,7 @@
 
 import { toOrtServeError } from '../../errors.js';
 import { nativeAddon } from '../../engine/native-binding.js';
-import type { DType, Tensor } from '../../engine/tensor.js';
-import { releaseRunOutputs } from '../../engine/release-outputs.js';
-import type { LargeBufferPool } from '../../protocol/large-buffer-pool.js';
+import type { DType } from '../../engine/tensor.js';
 import type { CallLimits, InferResponse } from '../../inference/infer-request.js';
 import { listedInputNames, withPriority } from '../../inference/infer-request.js';
 import { runInference } from '../../inference/run-inference.js';
@@ -19,22 +17,6 @@ export interface FbInferResult {
   /** The encoded InferResponse (success or error). */
   bytes: Uint8Array;
   status: number;
-  /** A 200's run outputs (the general path's), which nothing reads once `bytes` are built: see answerWritten. */
-  outputs?: Map<string, Tensor>;
-  /** The pool's buffer `bytes` lie in, when the answer was built in one (see answerWritten). */
-  lent?: ArrayBuffer;
-}
-
-/**
- * A FlatBuffers answer was handed off in full (uWS copied or sent every byte of it; a 200 only): its pool buffer goes
- * back to the pool and its run's outputs are released (src/engine/release-outputs.ts), so neither waits for the
- * garbage collector. The outputs are this request's alone (each request of a batch gets its own), and nothing else
- * holds them: the encoder copied them into the answer, statistics and logging never keep them.
- */
-export function answerWritten(result: FbInferResult, pool: LargeBufferPool | undefined): void {
-  if (result.status !== 200) return;
-  if (result.lent !== undefined) pool?.give(result.lent);
-  if (result.outputs !== undefined) releaseRunOutputs(result.outputs);
 }
 
 /** FlatBuffers names dtypes as ortserve does (float32, int64, string). */
@@ -46,8 +28,7 @@ const fbDtypeName = (d: DType | 'unsupported'): string => d;
  * `limitsFor` turns the request's own timeout_micros (0 = none) into its limits under the one deadline rule, counted
  * from when the request arrived; its signal drops the request if it has not started. `protocol`: HTTP or WebSocket.
  * `heldBytes`: the body's bytes the front end already counts in flight (InferRequest.heldBytes). `fastPath`: try
- * the one-call path first (runFlatBuffersFast below). `pool`: a large answer is built in a buffer it lends (the
- * result's `lent`), to be given back through answerWritten.
+ * the one-call path first (runFlatBuffersFast below).
  */
 export function runFlatBuffersInfer(
   registry: ModelRegistry,
@@ -57,7 +38,6 @@ export function runFlatBuffersInfer(
   protocol: ProtocolId,
   heldBytes = 0,
   fastPath = true,
-  pool?: LargeBufferPool,
 ): FbInferResult | Promise<FbInferResult> {
   const direct = fastPath ? runFlatBuffersFast(registry, bytes, limitsFor(0), sizes, protocol) : undefined;
   if (direct !== undefined) return direct;
@@ -69,13 +49,8 @@ export function runFlatBuffersInfer(
   };
   // A large answer is encoded over several turns of the event loop (--wire_slice_bytes), a small one in this turn.
   const encoded = (response: InferResponse): FbInferResult | Promise<FbInferResult> => {
-    const bytes = encodeInferResponseInSlices(id, response.model, response.version, response.outputs, sizes.limits.wireSliceBytes, pool);
-    const done = (b: Uint8Array): FbInferResult => {
-      const result: FbInferResult = { bytes: b, status: 200, outputs: response.outputs };
-      if (pool?.lends(b.buffer) === true) result.lent = b.buffer as ArrayBuffer;
-      return result;
-    };
-    return bytes instanceof Promise ? bytes.then(done, failed) : done(bytes);
+    const bytes = encodeInferResponseInSlices(id, response.model, response.version, response.outputs, sizes.limits.wireSliceBytes);
+    return bytes instanceof Promise ? bytes.then((b) => ({ bytes: b, status: 200 }), failed) : { bytes, status: 200 };
   };
   try {
     const request = decodeInferRequest(bytes, sizes.limits);

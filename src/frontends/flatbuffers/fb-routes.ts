@@ -12,7 +12,7 @@ import { WsMessageCopier } from './ws-message-copy.js';
 import { HttpExchange, statusLine, type HttpExchangeOptions } from '../http/http-exchange.js';
 import { shuttingDown, type DrainGate, type DrainSource } from '../drain-gate.js';
 import type { BearerToken } from '../management/management-auth.js';
-import { answerWritten, runFlatBuffersFast, runFlatBuffersInfer, type FbInferResult } from './fb-infer.js';
+import { runFlatBuffersFast, runFlatBuffersInfer, type FbInferResult } from './fb-infer.js';
 import { ONE_TURN_MAX_BYTES, oneTurnPost, type OneTurnRoute } from '../http/one-turn-post.js';
 import { WsOutbox } from './ws-outbox.js';
 import { Protocol } from '../../inference/request-stats.js';
@@ -113,12 +113,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
   const copier = new WsMessageCopier(ctx.maxBodyBytes, ctx.exchange?.pool);
   const exchangeOptions: HttpExchangeOptions & { gate: DrainGate } = { ...ctx.exchange, gate: ctx.gate, inFlight: ctx.sizes.inFlight };
   const fastPath = ctx.fastPath ?? true;
-  const pool = ctx.exchange?.pool;
-  const send = (ex: HttpExchange, result: FbInferResult) => {
-    // After the answer is out in full: its pool buffer back, its outputs released (a 200's; fb-infer.ts answerWritten).
-    if (result.status === 200 && (result.lent !== undefined || result.outputs !== undefined)) ex.whenAnswered(() => answerWritten(result, pool));
-    ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
-  };
+  const send = (ex: HttpExchange, result: FbInferResult) => ex.sendBytes(result.status, FLATBUFFERS_CONTENT_TYPE, result.bytes);
   /** Reads the body and answers it (`tryFast`: whether the fast path may still be tried). */
   const answer = (ex: HttpExchange, tryFast: boolean) => {
     // The body buffer is the request buffer: tensor data reach the engine as views into it. A client that disconnects
@@ -126,7 +121,7 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
     // turn its last byte arrived.
     ex.readBodyThen(ctx.maxBodyBytes, (body) => {
       const result = runFlatBuffersInfer(ctx.registry, body, (timeoutMicros) => ex.callLimits(ctx.restTimeoutMs, timeoutMicros), ctx.sizes,
-        Protocol.flatbuffersHttp, ex.heldBytes, tryFast, pool);
+        Protocol.flatbuffersHttp, ex.heldBytes, tryFast);
       if (result instanceof Promise) void result.then((r) => send(ex, r));
       else send(ex, result);
     }, (error) => {
@@ -228,14 +223,13 @@ export function routeFlatBuffers(app: TemplatedApp, ctx: FlatBuffersContext): Fl
         // Not there any more: shutdown has answered it already (abandon below).
         if (!connection.inFlight.delete(request)) return;
         // A closed connection's results are dropped; a send on a backed-up one closes it (closeOnBackpressureLimit).
-        // Once uWS has the whole answer: its pool buffer back, its outputs released (a 200's; answerWritten).
-        if (connection.open) connection.out?.send(result.bytes, () => answerWritten(result, pool));
+        if (connection.open) connection.out?.send(result.bytes);
         // The message's memory back to the pool only after an answer (every run that read its tensors has completed;
         // the answer is built of outputs, never of the message). After an error (a deadline passed, the run may still
         // be reading) or when shutdown answered first (returned above), the garbage collector has it.
-        if (lent !== undefined && result.status === 200) pool?.give(lent);
+        if (lent !== undefined && result.status === 200) ctx.exchange?.pool?.give(lent);
       };
-      const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs, bytes.length, fastPath && !triedFast, pool);
+      const result = runFlatBuffersInfer(ctx.registry, bytes, limitsFor, ctx.sizes, Protocol.flatbuffersWs, bytes.length, fastPath && !triedFast);
       if (result instanceof Promise) void result.then(reply);
       else reply(result);
     },

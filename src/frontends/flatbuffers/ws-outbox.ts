@@ -20,7 +20,7 @@ export class WsOutbox {
    * Messages not (wholly) handed to uWS yet, each with the release of its count in the server's bytes in flight; the
    * first may be part sent (`offset`).
    */
-  private readonly queue: Array<{ bytes: Uint8Array; sent: () => void; handedOff: (() => void) | undefined }> = [];
+  private readonly queue: Array<{ bytes: Uint8Array; sent: () => void }> = [];
   /** Their bytes not handed to uWS yet. */
   private queuedBytes = 0;
   private offset = 0;
@@ -38,18 +38,12 @@ export class WsOutbox {
     private readonly isOpen: () => boolean, private readonly count: (bytes: number) => () => void,
   ) {}
 
-  /**
-   * Sends `bytes` as one binary message, after every message sent before it. `handedOff` runs once uWS has taken
-   * every byte of it (sent, or copied into its own buffers: uWS WebSocket::send writes through AsyncSocket::write,
-   * which copies what the socket does not take), so the bytes' memory may be reused from then on; it never runs for a
-   * message dropped because the connection closed first.
-   */
-  send(bytes: Uint8Array, handedOff?: () => void): void {
+  /** Sends `bytes` as one binary message, after every message sent before it. */
+  send(bytes: Uint8Array): void {
     if (!this.isOpen()) return;
     if (this.queue.length === 0 && bytes.length <= this.fragmentBytes) {
       // The common case, as before: uWS sends it (corked: outside uWS's callbacks an uncorked send waits for a poll).
       this.ws.cork(() => this.ws.send(bytes, true));
-      handedOff?.();
       return;
     }
     // The client is not reading: what uWS's closeOnBackpressureLimit does to a send past the limit. What waits here
@@ -59,7 +53,7 @@ export class WsOutbox {
       this.ws.close();
       return;
     }
-    this.queue.push({ bytes, sent: this.count(bytes.length), handedOff });
+    this.queue.push({ bytes, sent: this.count(bytes.length) });
     this.queuedBytes += bytes.length;
     if (this.queue.length === 1) setImmediate(this.turn);
   }
@@ -89,7 +83,7 @@ export class WsOutbox {
       this.waitingDrain = true;
       return;
     }
-    const { bytes: message, sent, handedOff } = this.queue[0]!;
+    const { bytes: message, sent } = this.queue[0]!;
     const end = Math.min(message.length, this.offset + this.fragmentBytes);
     const piece = message.subarray(this.offset, end);
     const ws = this.ws as unknown as FragmentSender & WebSocket<unknown>;
@@ -104,7 +98,6 @@ export class WsOutbox {
       this.queue.shift();
       this.offset = 0;
       sent();
-      handedOff?.();
     } else {
       this.offset = end;
     }

@@ -207,8 +207,6 @@ export class HttpExchange implements PendingAnswer, Cancellable {
    * gone mid-answer) leaves it to the garbage collector.
    */
   private pooledBody: ArrayBuffer | undefined;
-  /** What whenAnswered asked to run after the answer. */
-  private afterAnswer: (() => void) | undefined;
 
   /**
    * `request`: the uWS request (read now, in its route handler) or its head read earlier (readRequestHead).
@@ -263,29 +261,12 @@ export class HttpExchange implements PendingAnswer, Cancellable {
     return true;
   }
 
-  /**
-   * After a 2xx answer written in full: the body's memory to the pool, then the caller's whenAnswered. "In full":
-   * res.end returns having sent or copied every byte (uWS AsyncSocket::write appends to the socket's own buffer what the
-   * socket did not take, unless the write is optional); tryEnd's optional writes copy nothing, so sendInPieces calls
-   * this only when the last piece went out. Never after an abort, an error answer, or a client gone mid-answer.
-   */
+  /** After a 2xx answer written in full (res.end copies what the socket did not take): the body's memory to the pool. */
   private answered(status: number): void {
-    if (status < 200 || status > 299 || this.aborted) return;
     const pooled = this.pooledBody;
-    const after = this.afterAnswer;
+    if (pooled === undefined || status < 200 || status > 299 || this.aborted) return;
     this.pooledBody = undefined;
-    this.afterAnswer = undefined;
-    if (pooled !== undefined) this.options.pool?.give(pooled);
-    after?.();
-  }
-
-  /**
-   * `then` runs once this exchange's 2xx answer has been written in full (see answered), never otherwise: the point
-   * after which nothing reads the answer's bytes, so the buffers they lie in (and the outputs they were built from)
-   * can be let go. Set it before sending the answer; a later call replaces it.
-   */
-  whenAnswered(then: () => void): void {
-    this.afterAnswer = then;
+    this.options.pool?.give(pooled);
   }
 
   /**

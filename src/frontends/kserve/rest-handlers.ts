@@ -9,7 +9,6 @@ import type { HttpExchange } from '../http/http-exchange.js';
 import { datatypeOf } from './datatypes.js';
 import { listedInputNames, withPriority, type InferResponse } from '../../inference/infer-request.js';
 import { runDirect } from '../../inference/direct-run.js';
-import { releaseRunOutputs } from '../../engine/release-outputs.js';
 import { checkServable, runInference } from '../../inference/run-inference.js';
 import { Protocol } from '../../inference/request-stats.js';
 import { parseCopyCount, type RequestSizes } from '../../inference/request-size.js';
@@ -139,9 +138,6 @@ function infer(
   // A small answer is written in this turn; a larger one, all JSON, by the addon on a worker thread
   // (json-answer-native.ts); one the addon does not write over several turns of the event loop (--json_slice_values).
   const reply = (answer: InferResponse): void | Promise<void> => {
-    // Once the answer is written in full (its bytes, which may view the outputs, all sent or copied by uWS), the run's
-    // outputs are released: not left for the garbage collector (src/engine/release-outputs.ts).
-    ex.whenAnswered(() => releaseRunOutputs(answer.outputs));
     const pieces = answersNatively(answer.outputs.values(), ctx.jsonSliceValues) ? restInferPieces(answer, decoded.binaryOutput) : undefined;
     if (pieces !== undefined) return writeAnswerNative(pieces).then((bytes) => ex.sendBytes(200, 'application/json', bytes));
     const binary: Uint8Array[] = [];

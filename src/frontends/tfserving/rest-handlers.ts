@@ -2,7 +2,6 @@
 
 import { OrtServeError, clientText, fail } from '../../errors.js';
 import { runDirect } from '../../inference/direct-run.js';
-import { releaseRunOutputs } from '../../engine/release-outputs.js';
 import { runInference } from '../../inference/run-inference.js';
 import { Protocol } from '../../inference/request-stats.js';
 import { JSON_NAME_STRINGS, RequestTally, parseCopyCount, type RequestSizes } from '../../inference/request-size.js';
@@ -139,9 +138,6 @@ function predict(
   // (json-answer-native.ts), and one the addon does not write over several turns of the event loop
   // (--json_slice_values), so other clients are served meanwhile.
   const reply = (answer: InferResponse): void | Promise<void> => {
-    // Once the answer is written in full (its bytes, which may view the outputs, all sent or copied by uWS), the run's
-    // outputs are released: not left for the garbage collector (src/engine/release-outputs.ts).
-    ex.whenAnswered(() => releaseRunOutputs(answer.outputs));
     const outputs = [...answer.outputs].map(([name, tensor]) => ({ name, tensor }));
     const pieces = answersNatively(answer.outputs.values(), ctx.jsonSliceValues) ? predictResponsePieces(form, outputs) : undefined;
     if (pieces !== undefined) return writeAnswerNative(pieces).then((bytes) => ex.sendBytes(200, 'application/json', bytes));

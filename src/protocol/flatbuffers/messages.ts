@@ -11,7 +11,6 @@ import { createCachedString, readTensor, tensorSteps, writeTensor } from './tens
 import { runInSlices, runNow, VALUE_UNITS, type WorkSteps } from '../work-slices.js';
 import { verifyInferRequest, verifyInferResponse } from './verify.js';
 import { allocLarge } from '../large-buffers.js';
-import type { LargeBufferPool } from '../large-buffer-pool.js';
 
 /** The protocol revision this code writes (schemas/ortserve_infer.fbs). */
 export const PROTOCOL_VERSION = 2;
@@ -184,19 +183,18 @@ export function encodeInferResponse(id: string, model: string, version: number, 
 /**
  * encodeInferResponse with its tensor data converted and copied `sliceBytes` of work per turn of the event loop
  * (--wire_slice_bytes), so a large answer does not hold the JS thread: the bytes when it fits in one slice (built at
- * once, in the shared builder, as before), else a promise of them. `pool`: a large answer is built in a buffer it
- * lends when it serves the size (pool.lends(bytes.buffer) says so; the caller gives it back once the answer is out).
+ * once, in the shared builder, as before), else a promise of them.
  */
 export function encodeInferResponseInSlices(
-  id: string, model: string, version: number, outputs: Map<string, Tensor>, sliceBytes: number, pool?: LargeBufferPool,
+  id: string, model: string, version: number, outputs: Map<string, Tensor>, sliceBytes: number,
 ): Uint8Array | Promise<Uint8Array> {
   // The work the steps count is at most twice the tensor bytes (BYTES: converted, then copied) plus VALUE_UNITS per
   // string element each time; an answer under that fits in one slice and never yields with the shared builder.
   let work = 0;
   for (const t of outputs.values()) work += Array.isArray(t.data) ? 2 * VALUE_UNITS * t.data.length : 0;
   work += 2 * estimateBytes(outputs);
-  if (work <= sliceBytes) return runNow(inferResponseSteps(id, model, version, outputs, false, pool));
-  return runInSlices(inferResponseSteps(id, model, version, outputs, true, pool), sliceBytes);
+  if (work <= sliceBytes) return encodeInferResponse(id, model, version, outputs);
+  return runInSlices(inferResponseSteps(id, model, version, outputs, true), sliceBytes);
 }
 
 /**
@@ -205,17 +203,12 @@ export function encodeInferResponseInSlices(
  * is lost by skipping the zeroing: the builder writes every byte it hands out, padding included (the shared builder
  * relies on that too, reusing its buffer after clear()).
  */
-function largeBuilder(size: number, pool: LargeBufferPool | undefined): flatbuffers.Builder {
+function largeBuilder(size: number): flatbuffers.Builder {
   const builder = new flatbuffers.Builder(1);
   // The pinned flatbuffers version keeps both plain fields (as tensors.ts's BuilderInternals relies on).
   const internals = builder as unknown as { bb: flatbuffers.ByteBuffer; space: number };
-  // Lent by the pool when it serves the size: the answer then lies in that buffer (pool.lends(bytes.buffer)), which
-  // the front end gives back once the answer is written. A builder that must grow moves to a fresh buffer of its own.
-  const lent = pool?.take(size);
-  // Only its first `size` bytes: those are the ones the pool faults in ahead when the buffer is fresh.
-  const bytes = lent !== undefined ? new Uint8Array(lent, 0, size) : allocLarge(size);
-  internals.bb = new flatbuffers.ByteBuffer(bytes);
-  internals.space = bytes.byteLength;
+  internals.bb = new flatbuffers.ByteBuffer(allocLarge(size));
+  internals.space = size;
   return builder;
 }
 
@@ -224,11 +217,10 @@ function largeBuilder(size: number, pool: LargeBufferPool | undefined): flatbuff
  * so a large answer can be built over several turns of the event loop. `sliced`: the steps will be run over several
  * turns, so the shared builder (which another response may use meanwhile) is never used.
  */
-function* inferResponseSteps(id: string, model: string, version: number, outputs: Map<string, Tensor>, sliced: boolean,
-                             pool?: LargeBufferPool): WorkSteps<Uint8Array> {
+function* inferResponseSteps(id: string, model: string, version: number, outputs: Map<string, Tensor>, sliced: boolean): WorkSteps<Uint8Array> {
   const estimate = 1024 + estimateBytes(outputs);
   const shared = !sliced && estimate <= REUSED_BUILDER_MAX_BYTES;
-  const builder = shared ? responseBuilder : largeBuilder(estimate, pool);
+  const builder = shared ? responseBuilder : largeBuilder(estimate);
   if (shared) builder.clear();
   const tensors: flatbuffers.Offset[] = [];
   for (const [name, t] of outputs) tensors.push(yield* tensorSteps(builder, name, t));
