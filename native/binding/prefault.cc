@@ -18,8 +18,7 @@ class PrefaultWorker final : public Napi::AsyncWorker {
       : Napi::AsyncWorker(env, "ortserve.prefault"), keep_(Napi::Persistent(buffer)), data_(data), length_(length) {}
   // With `done`: AsyncWorker's OnOK calls it (no arguments) once the walk is over and the buffer is released.
   PrefaultWorker(Napi::Function done, Napi::Value buffer, uint8_t* data, size_t length)
-      : Napi::AsyncWorker(done, "ortserve.prefault"), keep_(Napi::Persistent(buffer)), data_(data), length_(length),
-        has_done_(true) {}
+      : Napi::AsyncWorker(done, "ortserve.prefault"), keep_(Napi::Persistent(buffer)), data_(data), length_(length) {}
 
   void Execute() override {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -33,14 +32,13 @@ class PrefaultWorker final : public Napi::AsyncWorker {
 
   void OnOK() override {
     keep_.Reset();
-    if (has_done_) Callback().Call({});
+    if (!Callback().IsEmpty()) Callback().Call({});   // empty without `done` (the Env constructor)
   }
 
  private:
   Napi::Reference<Napi::Value> keep_;
   uint8_t* data_;
   size_t length_;
-  bool has_done_ = false;
 };
 
 }  // namespace
