@@ -263,7 +263,11 @@ describe('LargeBufferPool', () => {
     expect(pool.heldBytes).toBe(6 * MiB);
     pool.give(new ArrayBuffer(3 * MiB));   // not a size class: ignored, not detached
     expect(pool.heldBytes).toBe(6 * MiB);
+    const lateLoan = pool.take(2 * MiB)!;
     pool.close();
+    pool.give(lateLoan);   // after close: detached all the same, but not kept
+    expect(lateLoan.byteLength).toBe(0);
+    expect(pool.heldBytes).toBe(0);
     expect(new LargeBufferPool({ ...options, maxBytes: 0 }).take(2 * MiB)).toBeUndefined();
   });
 

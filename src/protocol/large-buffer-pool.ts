@@ -114,7 +114,8 @@ export class LargeBufferPool {
     } catch {
       return;   // not transferable (not one of ours after all): it stays its holder's, for the garbage collector
     }
-    if (this.held + size > this.options.maxBytes) return;   // over the bound: the garbage collector frees it
+    // Closed (the server stopped) or over the bound: the garbage collector frees it.
+    if (this.closed || this.held + size > this.options.maxBytes) return;
     if (this.options.poisonByte !== undefined) new Uint8Array(kept).fill(this.options.poisonByte);
     let list = this.idle.get(size);
     if (list === undefined) this.idle.set(size, (list = []));
@@ -149,7 +150,7 @@ export class LargeBufferPool {
   private walkDone(buffer: ArrayBuffer): void {
     const given = this.warming.get(buffer) === true;
     this.warming.delete(buffer);
-    if (given && !this.closed) this.give(buffer);
+    if (given) this.give(buffer);
   }
 
   private stopTimer(): void {
