@@ -124,7 +124,7 @@ export function generatorCheck(results, factor = 2) {
   const echoRps = median(['fb-http', 'kserve-binary'].flatMap((p) => perRepeat(results, p, 'reference', 'load', 'rps')));
   const ours = Math.max(...['tf-json', 'fb-http', 'kserve-binary'].map((p) => median(perRepeat(results, p, 'ortserve', 'load', 'rps'))).filter(Number.isFinite));
   if (Number.isFinite(echoRps) && Number.isFinite(ours)) checks.push({ what: 'HTTP (wrk)', echo: echoRps, ours, ok: echoRps >= factor * ours });
-  // node:http2's fixed reply where the run has it (bare grpc-js, the goal's reference, is itself slow), else grpc-js.
+  // nghttpd's fixed reply where the run has it (bare grpc-js, the goal's reference, is itself slow), else grpc-js.
   const ceiling = median(perRepeat(results, 'grpc', 'ceiling', 'load', 'rps'));
   const grpcEcho = Number.isFinite(ceiling) ? ceiling : median(perRepeat(results, 'grpc', 'reference', 'load', 'rps'));
   const grpcOurs = median(perRepeat(results, 'grpc', 'ortserve', 'load', 'rps'));
