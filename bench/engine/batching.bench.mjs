@@ -21,6 +21,10 @@ const DURATION_MS = full ? 5000 : 2500;
 const REPEATS = full ? 3 : 2;
 const connectionsArg = process.argv.find((a) => a.startsWith('--connections='));
 const CONNECTIONS = connectionsArg ? Number(connectionsArg.slice('--connections='.length)) : 256;
+if (!Number.isInteger(CONNECTIONS) || CONNECTIONS < 1) {
+  console.error(`batching.bench: --connections wants a positive whole number, got '${connectionsArg.slice('--connections='.length)}'`);
+  process.exit(2);
+}
 
 // A mid-size MLP, 512 → 2048 → 2048 → 16: one row reads 20 MB of weights, so merging rows pays off.
 function mlp() {
