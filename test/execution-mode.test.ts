@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlpModel } from '../scripts/make-example-models.mjs';
-import { COOLDOWN_MS, ExecutionMode, MIN_SAMPLES, OVER_BUDGET_ALLOWED, WINDOW } from '../src/engine/execution-mode.js';
+import { COOLDOWN_MS, ExecutionMode, INLINE_GROWTH, MIN_SAMPLES, OVER_BUDGET_ALLOWED, WINDOW } from '../src/engine/execution-mode.js';
 import { ModelSession } from '../src/engine/model-session.js';
 import { nativeAddon } from '../src/engine/native-binding.js';
 import type { Tensor } from '../src/engine/tensor.js';
@@ -179,30 +179,43 @@ describe('ModelSession: inline and queued runs', () => {
     }
   });
 
-  it('a slow input run inline sends the version back to the workers; the clock brings it back', async () => {
-    const clock = manualClock();
-    const session = await ModelSession.load(writeModel('add', addModel('float32')), { inlineBudgetMicros: 2_000 }, clock.now);
+  it('an input far larger than any proven within budget runs on the workers, not inline; the version stays inline', async () => {
+    const session = await ModelSession.load(writeModel('add', addModel('float32')), { inlineBudgetMicros: 2_000 });
     const small = new Map<string, Tensor>([['x', { dtype: 'float32', shape: [1, 2], data: new Float32Array([1, 2]) }]]);
-    // 8M floats: far over a 2 ms budget on any machine (it writes 32 MB).
+    const double = new Map<string, Tensor>([['x', { dtype: 'float32', shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }]]);
+    // 8M floats: far over a 2 ms budget on any machine (it writes 32 MB); inline it would hold the JS thread that long.
     const big = new Map<string, Tensor>([['x', { dtype: 'float32', shape: [4_000_000, 2], data: new Float32Array(8_000_000).fill(1.5) }]]);
     try {
       for (let i = 0; i < MIN_SAMPLES; i++) await session.run(small);
       expect(session.executionMode.name).toBe('inline');
-      const slow = await session.runWithInfo(big);
-      expect(slow.ranInline).toBe(true);
-      expect(slow.info.computeMicros).toBeGreaterThan(2_000);
-      expect((slow.outputs.get('y')!.data as Float32Array)[7_999_999]).toBe(3);
-      expect(session.executionMode.name).toBe('queued');
+      expect(session.executionMode.inlineWorkCap()).toBe(INLINE_GROWTH * 2);
+      const queued = await session.runWithInfo(big);
+      expect(queued.ranInline).toBe(false);
+      expect((queued.outputs.get('y')!.data as Float32Array)[7_999_999]).toBe(3);
+      // Not a cooldown: the next small request runs inline at once, and so does one of twice the proven size.
+      expect(session.executionMode.name).toBe('inline');
       const next = await session.runWithInfo(small);
-      expect(next.ranInline).toBe(false);
+      expect(next.ranInline).toBe(true);
       expect(Array.from(next.outputs.get('y')!.data as Float32Array)).toEqual([2, 4]);
-      clock.advance(COOLDOWN_MS);
-      const back = await session.runWithInfo(small);
-      expect(back.ranInline).toBe(true);
-      expect(Array.from(back.outputs.get('y')!.data as Float32Array)).toEqual([2, 4]);
+      const grown = await session.runWithInfo(double);
+      expect(grown.ranInline).toBe(true);
+      expect(Array.from(grown.outputs.get('y')!.data as Float32Array)).toEqual([2, 4, 6, 8]);
     } finally {
       session.release();
     }
+  });
+
+  it('the inline bound grows only with runs measured within budget, on the workers or inline', () => {
+    const mode = new ExecutionMode(100);
+    for (let i = 0; i < MIN_SAMPLES; i++) mode.record(10, false, 4);
+    expect(mode.inlineFor(8)).toBe(true);
+    expect(mode.inlineFor(9)).toBe(false);
+    mode.record(500, false, 1000);   // over budget: proves nothing
+    expect(mode.inlineFor(9)).toBe(false);
+    mode.record(50, false, 1000);    // within budget on the workers: inline up to twice that now
+    expect(mode.inlineFor(2000)).toBe(true);
+    expect(mode.inlineFor(2001)).toBe(false);
+    expect(new ExecutionMode(0).inlineFor(0)).toBe(false);
   });
 
   it('the addon sends a switching request to the queue while requests of the version wait for a worker, and any with batching', async () => {

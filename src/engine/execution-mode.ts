@@ -10,6 +10,10 @@
  *     the mean: a model that is slow most of the time never qualifies because a few of its runs were fast);
  *   - no inline run went over the budget in the last COOLDOWN_MS: one that does sends the version back to the
  *     workers for that long (and its measurement counts against the window, so a model that got slower stays there).
+ * Size counts too: a version is proven cheap only up to the inputs it was measured with. A request whose inputs hold
+ * more than INLINE_GROWTH times the most input work of any run measured within budget (inline or queued) runs on the
+ * workers, whose within-budget runs then raise that bound; so a model cheap at batch 1 never runs a 32 MB request on
+ * the JS thread, while one that stays cheap as inputs grow earns larger inline runs step by step.
  * Batching keeps a request on the workers too. A version turns inline only at a moment when none of its requests
  * waits in the queue, so no waiting request is overtaken by the switch; once inline it stays so while it qualifies,
  * even if requests queued before the switch are still finishing on the workers (waiting for the queue to be empty
@@ -23,6 +27,8 @@ export const WINDOW = 64;
 export const OVER_BUDGET_ALLOWED = 3;
 /** Runs measured before a version may go inline. */
 export const MIN_SAMPLES = 16;
+/** How much more input work than the most proven within budget an inline run may have (see the rule above). */
+export const INLINE_GROWTH = 2;
 /** How long a version stays on the workers after an inline run over budget. */
 export const COOLDOWN_MS = 250;
 
@@ -56,6 +62,16 @@ export class ExecutionMode {
   /** Whether an inline attempt must wait for an empty queue: true until the switch to inline has happened. */
   get switching(): boolean {
     return !this.entered;
+  }
+
+  /** Whether a request of `inputWork` (inputWork in model-session.ts) should try to run inline: inline() and within inlineWorkCap. */
+  inlineFor(inputWork: number): boolean {
+    return this.inline() && inputWork <= this.inlineWorkCap();
+  }
+
+  /** The most input work an inline run may have now: INLINE_GROWTH times the most of any run measured within budget. */
+  inlineWorkCap(): number {
+    return INLINE_GROWTH * this.largestFastInput;
   }
 
   /** The mode a request would take now, for status and metrics. */

@@ -346,7 +346,7 @@ export class ModelSession {
       if (outputNames !== undefined) this.validateOutputNames(outputNames);
       if (options.aborted ?? options.signal?.aborted) fail('ERR_DEADLINE_EXCEEDED', 'the request was cancelled before it ran');
       const nativeOptions = this.nativeRunOptions(options);
-      if (this.executionMode.inline()) result = this.runInlineNow(native, inputs, outputNames, nativeOptions);
+      if (this.executionMode.inlineFor(inputWork(inputs))) result = this.runInlineNow(native, inputs, outputNames, nativeOptions);
       if (result === undefined) {
         return this.runQueued(instance, inputs, outputNames, options, nativeOptions).then(
           (queued) => this.counted(queued, inputs, started),
@@ -387,7 +387,9 @@ export class ModelSession {
    * under the JSON limits the general path uses (`maxDepth`, `maxValues`); the answer is {"predictions": rows}.
    */
   startTfPredict(body: Uint8Array, maxDepth: number, maxValues: number, limits: DirectLimits): DirectRun | undefined {
-    return this.startDirect(limits, (native, io, requireEmptyQueue) => native.runTfPredict(body, io, requireEmptyQueue, maxDepth, maxValues));
+    // A body of more values than an inline run may take is declined before it is parsed here (on the JS thread).
+    const values = Math.min(maxValues, this.executionMode.inlineWorkCap());
+    return this.startDirect(limits, (native, io, requireEmptyQueue) => native.runTfPredict(body, io, requireEmptyQueue, maxDepth, values));
   }
 
   /** The fast paths' common part: the inline check, the limits in, the counters and execution mode after. */
@@ -397,7 +399,8 @@ export class ModelSession {
     const started = performance.now();
     io[0] = -1;
     io[1] = limits.maxResponseBytes;
-    io[2] = limits.maxRequestElements;
+    // Past the inline cap the addon declines (BindInputs) and the general path queues the request (inlineFor).
+    io[2] = Math.min(limits.maxRequestElements, this.executionMode.inlineWorkCap());
     io[3] = this.executionMode.cpuThreshold();
     let bytes: Buffer | undefined;
     try {
@@ -473,7 +476,7 @@ export class ModelSession {
       throw fromNativeError(err, 'running the model');
     }
     if (inline === undefined) return undefined;
-    this.executionMode.recordInline(inline.info.computeMicros, inline.info.threadCpuMicros, totalElements(inputs));
+    this.executionMode.recordInline(inline.info.computeMicros, inline.info.threadCpuMicros, inputWork(inputs));
     return { outputs: toTensors(inline), info: inline.info, ranInline: true, rows: 0 };
   }
 
@@ -551,7 +554,7 @@ export class ModelSession {
     } finally {
       this.unsettled[instance]!--;
     }
-    this.executionMode.record(result.info.computeMicros, false, totalElements(inputs));
+    this.executionMode.record(result.info.computeMicros, false, inputWork(inputs));
     return { outputs: toTensors(result), info: result.info, ranInline: false, rows: 0 };
   }
 
@@ -609,9 +612,17 @@ function sumStats(all: NativeQueueStats[]): NativeQueueStats {
 }
 
 /** Elements of all inputs together (a string tensor counts its strings). */
-function totalElements(inputs: ReadonlyMap<string, Tensor>): number {
+/**
+ * A request's input work, as the execution mode measures sizes: its elements, where a string element counts one more
+ * for each 16 of its bytes (an inline run copies them into ORT's strings). For numeric inputs it is the element count
+ * the addon's fast paths compute (io[2]), so both paths size requests alike.
+ */
+function inputWork(inputs: ReadonlyMap<string, Tensor>): number {
   let n = 0;
-  for (const t of inputs.values()) n += t.data.length;
+  for (const t of inputs.values()) {
+    if (Array.isArray(t.data)) for (const s of t.data as Uint8Array[]) n += 1 + (s.length >>> 4);
+    else n += t.data.length;
+  }
   return n;
 }
 
