@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <unordered_map>
 
 namespace ortserve {
@@ -169,6 +170,37 @@ OutputTensor SliceRows(const OutputTensor& whole, int64_t start, int64_t rows) {
 }
 
 }  // namespace
+
+namespace {
+
+// Memory a worker allocated for a copy of an output; freed with the output's last owner.
+class CopiedOutputOwner final : public BufferOwner {
+ public:
+  explicit CopiedOutputOwner(std::size_t size) : bytes_(new uint8_t[size]) {}
+  uint8_t* data() { return bytes_.get(); }
+
+ private:
+  std::unique_ptr<uint8_t[]> bytes_;
+};
+
+}  // namespace
+
+void CopyOutputsAliasingInputs(const std::vector<InputTensor>& inputs, std::vector<OutputTensor>* outputs) {
+  for (OutputTensor& output : *outputs) {
+    if (output.type == ElementType::kString || output.byte_length == 0 || output.data == nullptr) continue;
+    const auto* data = static_cast<const uint8_t*>(output.data);
+    bool aliased = false;
+    for (const InputTensor& input : inputs) {
+      const auto* begin = static_cast<const uint8_t*>(input.data);
+      if (input.byte_length > 0 && begin != nullptr && data >= begin && data < begin + input.byte_length) aliased = true;
+    }
+    if (!aliased) continue;
+    auto copy = std::make_shared<CopiedOutputOwner>(output.byte_length);
+    std::memcpy(copy->data(), output.data, output.byte_length);
+    output.data = copy->data();
+    output.owner = std::move(copy);   // drops ORT's value, which owned none of this memory
+  }
+}
 
 Status SplitBatchOutputs(const Batch& batch, const std::vector<std::string>& batch_output_names,
                          std::vector<OutputTensor>* batch_outputs) {

@@ -26,6 +26,13 @@ Status AssembleBatchInputs(const Batch& batch, bool pad_variable_length_inputs, 
 // The outputs to request from the model: every name some task asked for, in model order (all when one asks all).
 std::vector<std::string> BatchOutputNames(const Batch& batch, const std::vector<std::string>& model_outputs);
 
+// Gives each numeric output that ORT placed inside one of `inputs` (an Identity may hand its input back: seen on
+// inline runs) memory of its own, copied here on the worker. The inputs are the request's buffers (released, or lent
+// again by the large-buffer pool, once the answer is written) or the batch's assembly storage, which is gone when
+// the run returns: an output left pointing into it would be read after it was freed. js_tensors.cc's own check,
+// which copies on the JS thread, stays for inline runs.
+void CopyOutputsAliasingInputs(const std::vector<InputTensor>& inputs, std::vector<OutputTensor>* outputs);
+
 // Gives each task its requested outputs. For a batch of one, outputs are moved as they are. Otherwise each numeric
 // output must have dim 0 == padded_rows; task i gets a view of its rows that shares `owner` (the batch output is
 // freed when the last view is), and string outputs are split by copy. Fails naming the output that cannot be split.

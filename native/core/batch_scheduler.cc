@@ -272,6 +272,7 @@ void BatchScheduler::Execute(Work& work) {
     status = Status(StatusCode::kDeadlineExceeded,
                     "the request deadline passed while it ran, and the run was stopped (terminate_runs_past_deadline)");
   }
+  if (status.ok()) CopyOutputsAliasingInputs(inputs, &outputs);
   if (status.ok()) status = SplitBatchOutputs(batch, output_names, &outputs);
   const int64_t end = clock_.NowMicros();
   queue.batches_.fetch_add(1, std::memory_order_relaxed);

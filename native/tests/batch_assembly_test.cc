@@ -127,3 +127,35 @@ TEST(split_refuses_outputs_without_a_batch_dim) {
   CHECK(!status.ok());
   CHECK(status.message().find("'total'") != std::string::npos);
 }
+
+TEST(outputs_aliasing_inputs_get_memory_of_their_own) {
+  std::vector<float> x = {1, 2, 3, 4};
+  std::vector<InputTensor> inputs(1);
+  inputs[0].type = ElementType::kFloat32;
+  inputs[0].shape = {4};
+  inputs[0].data = x.data();
+  inputs[0].byte_length = x.size() * sizeof(float);
+  auto elsewhere = std::make_shared<VectorOwner>(8);
+  std::vector<OutputTensor> outputs(2);
+  // Output 0 is the input's second half (as ORT may hand an Identity's input back); output 1 lies elsewhere.
+  outputs[0].type = ElementType::kFloat32;
+  outputs[0].shape = {2};
+  outputs[0].data = x.data() + 2;
+  outputs[0].byte_length = 2 * sizeof(float);
+  outputs[1].type = ElementType::kFloat32;
+  outputs[1].shape = {2};
+  outputs[1].data = elsewhere->data();
+  outputs[1].byte_length = 8;
+  outputs[1].owner = elsewhere;
+  const int64_t owners_before = BufferOwner::LiveCount();
+  CopyOutputsAliasingInputs(inputs, &outputs);
+  CHECK(outputs[0].data != x.data() + 2);
+  CHECK(outputs[0].owner != nullptr);
+  CHECK_EQ(BufferOwner::LiveCount(), owners_before + 1);
+  x.assign({0, 0, 0, 0});   // the request's memory changes (released, lent again): the copy does not
+  CHECK_EQ(static_cast<const float*>(outputs[0].data)[0], 3.0f);
+  CHECK_EQ(static_cast<const float*>(outputs[0].data)[1], 4.0f);
+  CHECK(outputs[1].data == elsewhere->data());   // not aliasing: untouched, no copy
+  outputs.clear();
+  CHECK_EQ(BufferOwner::LiveCount(), owners_before);   // the copy is freed with its last owner (`elsewhere` still held here)
+}
