@@ -2,11 +2,13 @@
 // Starts the real server (bin/ortserve.js, default flags) with the loop probe (bench/lib/loop-probe.mjs), sends the
 // largest request each protocol accepts for each kind (BYTES in/out, typed TF fields, the fill rule, big numeric
 // answers encoded to protobuf), and reads the event loop's longest delay while that one request was served.
-// `node bench/frontends/stall-probe.mjs [--repeat 5] [--only 'substring|substring'] [--cpu-prof dir [--cpu-prof-interval µs]] [--gc] [--flag=--some_knob=value ...]`
-// (--gc prints each repeat's longest garbage-collector pause to stderr; bench/lib/cpuprof-stalls.mjs reads the profile). Prints a Markdown table (the least and the
+// `node bench/frontends/stall-probe.mjs [--repeat 5] [--only 'substring|substring'] [--cpu-prof dir [--cpu-prof-interval µs]] [--gc] [--sched] [--client-priority idle|nice|same] [--node-arg=--v8-flag ...] [--flag=--some_knob=value ...]`
+// (--gc prints each repeat's longest garbage-collector pause to stderr; --sched splits each repeat's longest interval
+// into the JS thread's time on a CPU and its time waiting for one, from Linux schedstat; bench/lib/cpuprof-stalls.mjs reads the profile). Prints a Markdown table (the least and the
 // median of the repeats' longest stalls, in ms, over the 1 ms probe resolution). Noise: an idle loop on this 2-core VM shows 1–5 ms maxima;
 // the `idle` and `small` rows measure it in the same run.
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,7 +17,7 @@ import { buildModel } from '../../scripts/onnx/onnx-writer.mjs';
 import { FlatBuffersHttpClient, FlatBuffersWsClient } from '../../dist/src/client/index.js';
 import { startOrtserve } from '../lib/server-process.mjs';
 
-const { values: args } = parseArgs({ options: { repeat: { type: 'string', default: '5' }, only: { type: 'string', default: '' }, 'cpu-prof': { type: 'string' }, 'cpu-prof-interval': { type: 'string', default: '1000' }, gc: { type: 'boolean', default: false }, flag: { type: 'string', multiple: true, default: [] } } });
+const { values: args } = parseArgs({ options: { repeat: { type: 'string', default: '5' }, only: { type: 'string', default: '' }, 'cpu-prof': { type: 'string' }, 'cpu-prof-interval': { type: 'string', default: '1000' }, gc: { type: 'boolean', default: false }, sched: { type: 'boolean', default: false }, 'node-arg': { type: 'string', multiple: true, default: [] }, 'client-priority': { type: 'string', default: 'idle' }, flag: { type: 'string', multiple: true, default: [] } } });
 const REPEAT = Number(args.repeat);
 
 // Defaults of the limits that size these requests (src/config/knobs.ts).
@@ -139,7 +141,33 @@ function kinds(server, clients) {
 
 // The loop probe records the stalls' windows for the profile (bench/lib/loop-probe.mjs, ORTSERVE_LOOP_GAPS_MS).
 if (args['cpu-prof']) process.env.ORTSERVE_LOOP_GAPS_MS ??= '4';
-const server = await startOrtserve([`--model_base_path=${base}`, '--intra_op_threads=1', ...args.flag], { loopProbe: true, nodeArgs: args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`, `--cpu-prof-interval=${args['cpu-prof-interval']}`] : [] });
+if (args.sched) process.env.ORTSERVE_LOOP_SCHED = '1';
+const server = await startOrtserve([`--model_base_path=${base}`, '--intra_op_threads=1', ...args.flag], { loopProbe: true, nodeArgs: [...args['node-arg'], ...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`, `--cpu-prof-interval=${args['cpu-prof-interval']}`] : [])] });
+if (args.sched) process.stderr.write(`server pid ${server.pid}\n`);
+// The clients stand in for other machines: on this shared 2-core VM their own CPU work (serializing and reading 32-64 MB
+// messages, their collector's threads) takes the cores the server's JS thread wakes up to, and the probe would
+// measure the client: the scheduler lets a running thread finish its tick (4 ms here) before a woken one of the same
+// priority gets the core. So once the server runs (at the priority it was started with), every thread of this process
+// steps aside: --client-priority=idle (default) puts them in SCHED_IDLE (util-linux `chrt`), which any normal thread
+// preempts at once; `nice` lowers them to nice 19; `same` leaves them as they are. Threads started later inherit it.
+const CLIENT_PRIORITY = args['client-priority'];
+if (!['idle', 'nice', 'same'].includes(CLIENT_PRIORITY)) {
+  process.stderr.write('--client-priority must be idle, nice or same\n');
+  process.exit(2);
+}
+let clientPriority = CLIENT_PRIORITY;
+for (const tid of CLIENT_PRIORITY === 'same' ? [] : readdirSync('/proc/self/task')) {
+  if (clientPriority === 'idle') {
+    try {
+      execFileSync('chrt', ['--idle', '--pid', '0', tid], { stdio: 'ignore' });
+      continue;
+    } catch {
+      clientPriority = 'nice (chrt failed)';
+    }
+  }
+  os.setPriority(Number(tid), 19);
+}
+process.stderr.write(`clients' priority: ${clientPriority}\n`);
 const clients = {
   kserve: new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 }),
   tf: new grpc.Client(server.grpcAddress, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 }),
@@ -152,6 +180,7 @@ try {
   for (const [kind, size, send] of kinds(server, clients)) {
     if (args.only && !args.only.split('|').some((o) => `${kind} ${size}`.includes(o))) continue;
     const maxima = [];
+    const oncpu = [];   // with --sched: the JS thread's CPU time within each repeat's longest timer interval
     let note = '';
     for (let i = 0; i < REPEAT; i++) {
       await new Promise((r) => setTimeout(r, 50));
@@ -166,11 +195,18 @@ try {
       maxima.push(seen.max);
       allGaps.push(...(seen.gaps ?? []).map(([from, to]) => ({ kind, size, from, to })));
       if (args.gc) process.stderr.write(`  ${kind} ${size}: stall ${seen.max.toFixed(1)} ms, longest gc ${seen.gcLongest.kind} ${seen.gcLongest.ms.toFixed(1)} ms, gc total ${seen.gcTotal.toFixed(1)} ms in ${seen.gcCount}\n`);
+      if (args.sched) {
+        const l = seen.longestInterval;
+        oncpu.push(l.cpuMs);
+        process.stderr.write(`  ${kind} ${size}: longest timer interval ${l.wallMs.toFixed(1)} ms: JS thread on CPU ${l.cpuMs.toFixed(1)} ms, waiting for a CPU ${l.waitMs.toFixed(1)} ms, neither ${(l.wallMs - l.cpuMs - l.waitMs).toFixed(1)} ms\n`);
+      }
     }
     maxima.sort((a, b) => a - b);
     // The least of the repeats' maxima: a stall the request causes shows in every repeat, preemption by the other
     // processes of a shared machine in some.
-    const row = { kind, size, least: maxima[0].toFixed(1), median: maxima[Math.floor(maxima.length / 2)].toFixed(1), note };
+    oncpu.sort((a, b) => a - b);
+    const row = { kind, size, least: maxima[0].toFixed(1), median: maxima[Math.floor(maxima.length / 2)].toFixed(1), note,
+      ...(args.sched ? { oncpuLeast: oncpu[0].toFixed(1), oncpuMedian: oncpu[Math.floor(oncpu.length / 2)].toFixed(1) } : {}) };
     rows.push(row);
     process.stderr.write(`${JSON.stringify(row)}\n`);
   }
@@ -180,6 +216,7 @@ try {
   // With --cpu-prof: the stalls' windows, for bench/lib/cpuprof-stalls.mjs --gaps.
   if (args['cpu-prof']) writeFileSync(path.join(args['cpu-prof'], 'gaps.json'), JSON.stringify(allGaps));
 }
-console.log('| kind | size | longest stall, least of repeats (ms) | median of repeats (ms) | answer |\n|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.kind} | ${r.size} | ${r.least} | ${r.median} | ${r.note || 'ok'} |`);
+const schedHead = args.sched ? ' JS thread on CPU in the longest interval, least / median (ms) |' : '';
+console.log(`| kind | size | longest stall, least of repeats (ms) | median of repeats (ms) |${schedHead} answer |\n|---|---|---|---|${args.sched ? '---|' : ''}---|`);
+for (const r of rows) console.log(`| ${r.kind} | ${r.size} | ${r.least} | ${r.median} |${args.sched ? ` ${r.oncpuLeast} / ${r.oncpuMedian} |` : ''} ${r.note || 'ok'} |`);
 process.exit(0);

@@ -33,6 +33,33 @@ if (GAP_MS > 0) {
   }, 1).unref();
 }
 
+// With ORTSERVE_LOOP_SCHED set: for the longest interval between turns of a 1 ms JS timer since the last reset, how
+// much of it this (the JS) thread spent on a CPU and how much runnable but waiting for one (Linux
+// /proc/thread-self/schedstat: ns on CPU, ns waiting on a run queue). On a shared 2-core machine a stall can be the
+// scheduler's, not our code's; this tells the two apart.
+let longestInterval = { wallMs: 0, cpuMs: 0, waitMs: 0 };
+if (process.env.ORTSERVE_LOOP_SCHED) {
+  const { openSync, readSync } = await import('node:fs');
+  // Opened once on this (the JS) thread, read again in place: a fresh readFileSync each ms would allocate 64 KiB
+  // buffers fast enough to start collections of its own.
+  const fd = openSync('/proc/thread-self/schedstat', 'r');
+  const text = Buffer.alloc(128);
+  const sched = () => {
+    const n = readSync(fd, text, 0, text.length, 0);
+    const first = text.indexOf(32), second = text.indexOf(32, first + 1);
+    return [Number(text.latin1Slice(0, first)), Number(text.latin1Slice(first + 1, second < n ? second : n))];
+  };
+  let lastAt = process.hrtime.bigint();
+  let [lastCpu, lastWait] = sched();
+  setInterval(() => {
+    const now = process.hrtime.bigint();
+    const [cpu, wait] = sched();
+    const wallMs = Number(now - lastAt) / 1e6;
+    if (wallMs > longestInterval.wallMs) longestInterval = { wallMs, cpuMs: (cpu - lastCpu) / 1e6, waitMs: (wait - lastWait) / 1e6 };
+    lastAt = now; lastCpu = cpu; lastWait = wait;
+  }, 1).unref();
+}
+
 if (process.send) {
   process.on('message', (message) => {
     if (message?.probe !== 'loop-delay') return;
@@ -43,8 +70,9 @@ if (process.send) {
       p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), p999: ms(histogram.percentile(99.9)),
       max: ms(histogram.max), mean: ms(histogram.mean),
       gcLongest: longest, gaps, gcTotal: gc.reduce((a, e) => a + e.ms, 0), gcCount: gc.length,
+      longestInterval,
     });
-    if (message.reset) { histogram.reset(); gc = []; gaps = []; }
+    if (message.reset) { histogram.reset(); gc = []; gaps = []; longestInterval = { wallMs: 0, cpuMs: 0, waitMs: 0 };}
   });
   // The channel must not keep the server alive once it has shut down.
   process.channel?.unref();
