@@ -103,9 +103,11 @@ beforeAll(async () => {
   fast = await startTestServer(models(), { inlineBudgetMicros: 100_000 });
   general = await startTestServer(models(), { fastPath: false, inlineBudgetMicros: 100_000 });
   calls = countFastPath(fast);
+  // Three rows: a version runs inline only up to twice the input size it was proven with (execution-mode.ts), and
+  // the cases below send up to three.
   const twoInputs: Record<string, Tensor> = {
-    a: { dtype: 'float32', shape: [1, 3], data: new Float32Array([1, 2, 3]) },
-    b: { dtype: 'int64', shape: [1, 2], data: new BigInt64Array([1n, 2n]) },
+    a: { dtype: 'float32', shape: [3, 3], data: new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9]) },
+    b: { dtype: 'int64', shape: [3, 2], data: new BigInt64Array([1n, 2n, 3n, 4n, 5n, 6n]) },
   };
   for (const server of [fast, general]) {
     await warm(server, 'mlp', mlpInput([mlpRow(1)]));
