@@ -346,9 +346,11 @@ export class ModelSession {
       if (outputNames !== undefined) this.validateOutputNames(outputNames);
       if (options.aborted ?? options.signal?.aborted) fail('ERR_DEADLINE_EXCEEDED', 'the request was cancelled before it ran');
       const nativeOptions = this.nativeRunOptions(options);
-      if (this.executionMode.inlineFor(inputWork(inputs))) result = this.runInlineNow(native, inputs, outputNames, nativeOptions);
+      // Computed once: the inline check and the run's record both need it (a string input walks its elements).
+      const work = inputWork(inputs);
+      if (this.executionMode.inlineFor(work)) result = this.runInlineNow(native, inputs, work, outputNames, nativeOptions);
       if (result === undefined) {
-        return this.runQueued(instance, inputs, outputNames, options, nativeOptions).then(
+        return this.runQueued(instance, inputs, work, outputNames, options, nativeOptions).then(
           (queued) => this.counted(queued, inputs, started),
           (err: unknown) => {
             this.counters.failure++;
@@ -464,8 +466,8 @@ export class ModelSession {
    * Runs on the JS thread now, or returns undefined when the addon sends the request to the queue (batching, or a
    * request of this version still waiting for a worker while the version switches to inline).
    */
-  private runInlineNow(native: NativeSession, inputs: ReadonlyMap<string, Tensor>, outputNames: readonly string[] | undefined,
-                       nativeOptions: NativeRunOptions): RunResult | undefined {
+  private runInlineNow(native: NativeSession, inputs: ReadonlyMap<string, Tensor>, work: number,
+                       outputNames: readonly string[] | undefined, nativeOptions: NativeRunOptions): RunResult | undefined {
     const requireEmptyQueue = this.executionMode.switching;
     if (this.directIo !== undefined) return this.runDirect(native, this.directIo, inputs, outputNames, nativeOptions, requireEmptyQueue);
     const names = outputNames === undefined ? undefined : [...outputNames];
@@ -476,7 +478,7 @@ export class ModelSession {
       throw fromNativeError(err, 'running the model');
     }
     if (inline === undefined) return undefined;
-    this.executionMode.recordInline(inline.info.computeMicros, inline.info.threadCpuMicros, inputWork(inputs));
+    this.executionMode.recordInline(inline.info.computeMicros, inline.info.threadCpuMicros, work);
     return { outputs: toTensors(inline), info: inline.info, ranInline: true, rows: 0 };
   }
 
@@ -533,8 +535,9 @@ export class ModelSession {
   }
 
   /** Queues the request on the model's native queue; an aborted signal drops it if it has not started. */
-  private async runQueued(instance: number, inputs: ReadonlyMap<string, Tensor>, outputNames: readonly string[] | undefined,
-                          options: RunOptions, nativeOptions: NativeRunOptions): Promise<RunResult> {
+  /** `work`: the request's inputWork, recorded with the run's compute time. */
+  private async runQueued(instance: number, inputs: ReadonlyMap<string, Tensor>, work: number,
+                          outputNames: readonly string[] | undefined, options: RunOptions, nativeOptions: NativeRunOptions): Promise<RunResult> {
     const native = this.natives[instance]!;
     const signal = options.signal;
     if (signal !== undefined) nativeOptions.cancellable = true;
@@ -554,7 +557,7 @@ export class ModelSession {
     } finally {
       this.unsettled[instance]!--;
     }
-    this.executionMode.record(result.info.computeMicros, false, inputWork(inputs));
+    this.executionMode.record(result.info.computeMicros, false, work);
     return { outputs: toTensors(result), info: result.info, ranInline: false, rows: 0 };
   }
 
@@ -611,7 +614,6 @@ function sumStats(all: NativeQueueStats[]): NativeQueueStats {
   return sum;
 }
 
-/** Elements of all inputs together (a string tensor counts its strings). */
 /**
  * A request's input work, as the execution mode measures sizes: its elements, where a string element counts one more
  * for each 16 of its bytes (an inline run copies them into ORT's strings). For numeric inputs it is the element count
