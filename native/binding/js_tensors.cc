@@ -310,12 +310,7 @@ Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vecto
     return strings;
   }
   if (output.byte_length == 0 || !output.owner) return Napi::ArrayBuffer::New(env, 0);
-  bool aliased = false;
-  for (const auto& input : pinned_inputs) {
-    const auto* begin = static_cast<const uint8_t*>(input.data);
-    const auto* data = static_cast<const uint8_t*>(output.data);
-    if (input.byte_length > 0 && data >= begin && data < begin + input.byte_length) aliased = true;
-  }
+  const bool aliased = OutputAliasesInputs(output, pinned_inputs);
   std::unique_lock<std::mutex> lock(g_external_mutex);
   if (aliased || output.byte_length <= kCopyOutputsUpToBytes || !g_external_data.insert(output.data).second) {
     lock.unlock();

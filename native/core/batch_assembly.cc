@@ -169,10 +169,6 @@ OutputTensor SliceRows(const OutputTensor& whole, int64_t start, int64_t rows) {
   return part;
 }
 
-}  // namespace
-
-namespace {
-
 // Memory a worker allocated for a copy of an output; freed with the output's last owner.
 class CopiedOutputOwner final : public BufferOwner {
  public:
@@ -188,13 +184,7 @@ class CopiedOutputOwner final : public BufferOwner {
 void CopyOutputsAliasingInputs(const std::vector<InputTensor>& inputs, std::vector<OutputTensor>* outputs) {
   for (OutputTensor& output : *outputs) {
     if (output.type == ElementType::kString || output.byte_length == 0 || output.data == nullptr) continue;
-    const auto* data = static_cast<const uint8_t*>(output.data);
-    bool aliased = false;
-    for (const InputTensor& input : inputs) {
-      const auto* begin = static_cast<const uint8_t*>(input.data);
-      if (input.byte_length > 0 && begin != nullptr && data >= begin && data < begin + input.byte_length) aliased = true;
-    }
-    if (!aliased) continue;
+    if (!OutputAliasesInputs(output, inputs)) continue;
     auto copy = std::make_shared<CopiedOutputOwner>(output.byte_length);
     std::memcpy(copy->data(), output.data, output.byte_length);
     output.data = copy->data();

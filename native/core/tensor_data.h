@@ -61,4 +61,15 @@ struct OutputTensor {
   std::vector<std::size_t> packed_lengths;
 };
 
+// Whether `output`'s numeric data lies inside one of `inputs` (ORT may hand an Identity's input back as its output):
+// such an output must be copied before the inputs' memory is released or reused.
+inline bool OutputAliasesInputs(const OutputTensor& output, const std::vector<InputTensor>& inputs) {
+  const auto* data = static_cast<const uint8_t*>(output.data);
+  for (const InputTensor& input : inputs) {
+    const auto* begin = static_cast<const uint8_t*>(input.data);
+    if (input.byte_length > 0 && begin != nullptr && data >= begin && data < begin + input.byte_length) return true;
+  }
+  return false;
+}
+
 }  // namespace ortserve
