@@ -19,6 +19,12 @@ import { startOrtserve } from '../lib/server-process.mjs';
 
 const { values: args } = parseArgs({ options: { repeat: { type: 'string', default: '5' }, only: { type: 'string', default: '' }, 'cpu-prof': { type: 'string' }, 'cpu-prof-interval': { type: 'string', default: '1000' }, gc: { type: 'boolean', default: false }, sched: { type: 'boolean', default: false }, 'node-arg': { type: 'string', multiple: true, default: [] }, 'client-priority': { type: 'string', default: 'idle' }, flag: { type: 'string', multiple: true, default: [] } } });
 const REPEAT = Number(args.repeat);
+// How the probe's own clients step aside once the server runs (see below, where it is applied).
+const CLIENT_PRIORITY = args['client-priority'];
+if (!['idle', 'nice', 'same'].includes(CLIENT_PRIORITY)) {
+  process.stderr.write('--client-priority must be idle, nice or same\n');
+  process.exit(2);
+}
 
 // Defaults of the limits that size these requests (src/config/knobs.ts).
 const MAX_STRINGS = 16_384;
@@ -150,11 +156,6 @@ if (args.sched) process.stderr.write(`server pid ${server.pid}\n`);
 // priority gets the core. So once the server runs (at the priority it was started with), every thread of this process
 // steps aside: --client-priority=idle (default) puts them in SCHED_IDLE (util-linux `chrt`), which any normal thread
 // preempts at once; `nice` lowers them to nice 19; `same` leaves them as they are. Threads started later inherit it.
-const CLIENT_PRIORITY = args['client-priority'];
-if (!['idle', 'nice', 'same'].includes(CLIENT_PRIORITY)) {
-  process.stderr.write('--client-priority must be idle, nice or same\n');
-  process.exit(2);
-}
 let clientPriority = CLIENT_PRIORITY;
 for (const tid of CLIENT_PRIORITY === 'same' ? [] : readdirSync('/proc/self/task')) {
   if (clientPriority === 'idle') {
