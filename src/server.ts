@@ -293,7 +293,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       nativeAddon().configure({
         numBatchThreads: options.numBatchThreads, ortLogLevel: ORT_LOG_LEVELS.indexOf(options.ortLogLevel),
         maxConcurrentRunsPerModel: options.maxConcurrentRunsPerModel, terminateRunsPastDeadline: options.terminateRunsPastDeadline,
-        workerSpinMicros: options.workerSpinMicros,
+        workerSpinMicros: options.workerSpinMicros, uncountedOutputBytes: options.uncountedOutputBytes,
       });
       if (!nativeAddon().setBusyPoll(options.busyPollMicros) && options.busyPollMicros > 0) {
         log.warn({ busyPollMicros: options.busyPollMicros }, 'busy polling is unavailable (the addon was built without libuv\'s header): the event loop sleeps at once');

@@ -117,12 +117,14 @@ Napi::Value LoadSession(const Napi::CallbackInfo& info) {
 }
 
 // [sync] configure({numBatchThreads?, ortLogLevel?, maxConcurrentRunsPerModel?, terminateRunsPastDeadline?,
-// workerSpinMicros?}) → undefined. numBatchThreads sets the shared worker pool size (0 = one per hardware thread); ortLogLevel the
+// workerSpinMicros?, uncountedOutputBytes?}) → undefined. numBatchThreads sets the shared worker pool size (0 = one per hardware thread); ortLogLevel the
 // severity ONNX Runtime logs at on stderr (0 verbose .. 4 fatal; process-wide); maxConcurrentRunsPerModel the most
 // batches one model version runs at once when its batching options set no numBatchThreads (0 = automatic: no limit
 // while one version is loaded, else max(1, threads - 1)); terminateRunsPastDeadline whether a run is stopped once
 // every request in it is past its deadline (default true); workerSpinMicros how long an idle worker watches for
-// work before it sleeps (0 = at once, BatchScheduler::SetSpinMicros). The last three may change at any time. Throws
+// work before it sleeps (0 = at once, BatchScheduler::SetSpinMicros); uncountedOutputBytes how many bytes of large
+// outputs may be alive off V8's external-memory count (SetUncountedOutputBudget, js_tensors.h; default 0). The last
+// four may change at any time. Throws
 // (INVALID_ARGUMENT) for a bad value, or for a different pool size once the pool has started (it starts with the
 // first loadSession).
 Napi::Value Configure(const Napi::CallbackInfo& info) {
@@ -154,6 +156,10 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
     if (!terminate.IsBoolean()) ThrowInvalidArgument(env, "terminateRunsPastDeadline must be a boolean");
     data.terminate_runs_past_deadline = terminate.As<Napi::Boolean>().Value();
     if (data.scheduler) data.scheduler->SetTerminateRunsPastDeadline(data.terminate_runs_past_deadline);
+  }
+  int64_t uncounted_output_bytes = 0;
+  if (integer_option("uncountedOutputBytes", 1125899906842624.0, &uncounted_output_bytes)) {
+    SetUncountedOutputBudget(env, uncounted_output_bytes);
   }
   if (integer_option("workerSpinMicros", 1e6, &data.worker_spin_micros) && data.scheduler) {
     data.scheduler->SetSpinMicros(data.worker_spin_micros);
@@ -189,12 +195,17 @@ Napi::Value OrtVersion(const Napi::CallbackInfo& info) { return Napi::String::Ne
 // [sync] apiVersion() → number: the ORT C API version this addon was compiled against. Never throws.
 Napi::Value ApiVersion(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), CompiledOrtApiVersion()); }
 
-// [sync] liveOutputBuffers() → {owners: number, external: number}: ORT output buffers still alive and external
-// ArrayBuffers not yet finalized. For leak tests. Never throws.
+// [sync] liveOutputBuffers() → {owners, external, uncountedBytes, v8ExternalMemory: number}: ORT output buffers still
+// alive, external ArrayBuffers not yet finalized, the bytes of live outputs off V8's external-memory count, and that
+// count as V8 reads it (Isolate::AdjustAmountOfExternalAllocatedMemory(0)). For leak tests. Never throws.
 Napi::Value LiveOutputBuffers(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(info.Env());
   result.Set("owners", static_cast<double>(BufferOwner::LiveCount()));
   result.Set("external", static_cast<double>(LiveExternalBuffers()));
+  result.Set("uncountedBytes", static_cast<double>(UncountedOutputBytes(info.Env())));
+  int64_t counted = 0;   // V8's own external-memory count, the one its collection heuristics read (a change of 0)
+  napi_adjust_external_memory(info.Env(), 0, &counted);
+  result.Set("v8ExternalMemory", static_cast<double>(counted));
   return result;
 }
 

@@ -30,8 +30,17 @@ class JsKeys {
   Napi::Reference<Napi::Array> names_;
 };
 
+// This environment's large outputs kept off V8's external-memory count (js_tensors.h, SetUncountedOutputBudget). JS
+// thread only. Shared with every such output's finalizer, which may run after the AddonData is gone.
+struct UncountedOutputLedger {
+  int64_t budget = 0;     // most bytes of live outputs off the count
+  int64_t bytes = 0;      // bytes of live outputs off the count now (until their finalizers run)
+  int64_t reserve = 0;    // bytes added to the count once, never taken back (why: SetUncountedOutputBudget)
+};
+
 struct AddonData {
   explicit AddonData(Napi::Env env) : keys(env) {}
+  std::shared_ptr<UncountedOutputLedger> uncounted_outputs = std::make_shared<UncountedOutputLedger>();
   JsKeys keys;
   Napi::FunctionReference session_constructor;
   // Declared before `scheduler`, so it is destroyed after it: the scheduler's workers complete into it.

@@ -2,7 +2,6 @@
 #include "binding/js_tensors.h"
 
 #include <algorithm>
-
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -21,6 +20,38 @@ constexpr double kMaxElements = 9007199254740991.0 / 16;
 
 std::mutex g_external_mutex;
 std::unordered_set<const void*> g_external_data;   // data pointers of live external output ArrayBuffers
+
+// Outputs below this many bytes are always counted: a collection is not started by them.
+constexpr std::size_t kUncountFromBytes = std::size_t{1} << 20;
+
+// Takes `bytes` of a new output ArrayBuffer off V8's count when it is large and the environment's budget has room;
+// returns the bytes taken (0 or `bytes`), which the ArrayBuffer's finalizer gives back (RecountOutput).
+std::size_t UncountOutput(Napi::Env env, UncountedOutputLedger& ledger, std::size_t bytes) {
+  if (bytes < kUncountFromBytes) return 0;
+  const auto wanted = static_cast<int64_t>(bytes);
+  if (ledger.bytes + wanted > ledger.budget) return 0;
+  ledger.bytes += wanted;
+  int64_t total = 0;
+  napi_adjust_external_memory(env, -wanted, &total);
+  return bytes;
+}
+
+// The finalizer's half: V8 un-counts the ArrayBuffer's bytes when it sweeps it (before this runs), so the bytes taken
+// off at creation are added back here and the count ends where it would have without UncountOutput.
+void RecountOutput(Napi::Env env, UncountedOutputLedger& ledger, std::size_t bytes) {
+  if (bytes == 0) return;
+  ledger.bytes -= static_cast<int64_t>(bytes);
+  int64_t total = 0;
+  napi_adjust_external_memory(env, static_cast<int64_t>(bytes), &total);
+}
+
+// What an output ArrayBuffer over native memory keeps alive, and the bytes its creation took off V8's count.
+template <typename Owner>
+struct OutputHold {
+  Owner owner;
+  std::shared_ptr<UncountedOutputLedger> ledger;
+  std::size_t uncounted = 0;
+};
 
 std::string Field(const std::string& base, const char* name) { return base + "." + name; }
 std::string Index(const std::string& base, std::size_t i) { return base + "[" + std::to_string(i) + "]"; }
@@ -281,8 +312,15 @@ Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vecto
     for (std::size_t n : output.packed_lengths) total += n;
     Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, 0);
     if (total > 0) {
-      auto* hold = new std::shared_ptr<char[]>(output.packed);
-      bytes = Napi::ArrayBuffer::New(env, hold->get(), total, [](Napi::Env, void*, std::shared_ptr<char[]>* h) { delete h; }, hold);
+      auto* hold = new OutputHold<std::shared_ptr<char[]>>{output.packed, GetAddonData(env).uncounted_outputs};
+      bytes = Napi::ArrayBuffer::New(
+          env, hold->owner.get(), total,
+          [](Napi::Env finalizing, void*, OutputHold<std::shared_ptr<char[]>>* h) {
+            RecountOutput(finalizing, *h->ledger, h->uncounted);
+            delete h;
+          },
+          hold);
+      hold->uncounted = UncountOutput(env, *hold->ledger, total);   // after New: V8 counts the bytes there
     }
     Napi::Array strings = Napi::Array::New(env, output.packed_lengths.size());
     std::size_t offset = 0;
@@ -320,17 +358,20 @@ Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vecto
     return copy;
   }
   lock.unlock();
-  auto* hint = new std::shared_ptr<BufferOwner>(output.owner);
-  return Napi::ArrayBuffer::New(
+  auto* hold = new OutputHold<std::shared_ptr<BufferOwner>>{output.owner, GetAddonData(env).uncounted_outputs};
+  Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(
       env, output.data, output.byte_length,
-      [](Napi::Env, void* data, std::shared_ptr<BufferOwner>* owner) {
+      [](Napi::Env finalizing, void* data, OutputHold<std::shared_ptr<BufferOwner>>* h) {
         {
           std::lock_guard<std::mutex> guard(g_external_mutex);
           g_external_data.erase(data);
         }
-        delete owner;   // releases the ORT value when this was the last reference
+        RecountOutput(finalizing, *h->ledger, h->uncounted);
+        delete h;   // releases the ORT value when this was the last reference
       },
-      hint);
+      hold);
+  hold->uncounted = UncountOutput(env, *hold->ledger, output.byte_length);   // after New: V8 counts the bytes there
+  return bytes;
 }
 
 Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs) {
@@ -480,5 +521,17 @@ int64_t LiveExternalBuffers() {
   std::lock_guard<std::mutex> guard(g_external_mutex);
   return static_cast<int64_t>(g_external_data.size());
 }
+
+void SetUncountedOutputBudget(Napi::Env env, int64_t bytes) {
+  UncountedOutputLedger& ledger = *GetAddonData(env).uncounted_outputs;
+  ledger.budget = bytes;
+  if (bytes > ledger.reserve) {
+    int64_t total = 0;
+    napi_adjust_external_memory(env, bytes - ledger.reserve, &total);
+    ledger.reserve = bytes;
+  }
+}
+
+int64_t UncountedOutputBytes(Napi::Env env) { return GetAddonData(env).uncounted_outputs->bytes; }
 
 }  // namespace ortserve

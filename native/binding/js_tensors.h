@@ -93,4 +93,18 @@ Napi::Object MetadataToJs(Napi::Env env, const ModelMetadata& metadata);
 // Number of external output ArrayBuffers not yet finalized.
 int64_t LiveExternalBuffers();
 
+// Output ArrayBuffers of 1 MiB or more that the addon makes over native memory (ORT's numeric outputs, a run's packed
+// string block) are taken off V8's external-memory count while the bytes so taken, alive at once, stay within
+// `bytes` (0: every output counted, V8's default). Why: V8 starts a collection each time ~64 MB of new external memory
+// has been counted since its last one, whatever the JS heap's size, so each 32-64 MB output started one (pauses of the
+// event loop of 5-15 ms per large request). The budget bounds what the collector is not told of: past it outputs are
+// counted as before. Each ArrayBuffer's finalizer adds its bytes back once V8 has un-counted them.
+// Between V8's sweep and the finalizer the count is low by that output's bytes; V8 versions after Node 20's check that
+// it never falls below 0, so the largest budget ever set is added to the count once, as a reserve that covers any such
+// dip. Per environment (a worker_threads isolate has its own count and budget, 0 until it configures one).
+void SetUncountedOutputBudget(Napi::Env env, int64_t bytes);
+
+// Bytes of this environment's live output ArrayBuffers currently off V8's count.
+int64_t UncountedOutputBytes(Napi::Env env);
+
 }  // namespace ortserve

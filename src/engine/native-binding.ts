@@ -289,6 +289,8 @@ export interface NativeAddon {
     terminateRunsPastDeadline?: boolean;
     /** µs an idle worker watches for work before sleeping (0 = at once); any time. */
     workerSpinMicros?: number;
+    /** Bytes of large outputs that may be alive off V8's external-memory count (0 = all counted); any time. */
+    uncountedOutputBytes?: number;
   }): void;
   schedulerInfo(): { started: boolean; threads: number };
   /**
@@ -301,7 +303,7 @@ export interface NativeAddon {
   busyPollStats(): { spins: number; hits: number; skips: number; spinMicros: number };
   ortVersion(): string;
   apiVersion(): number;
-  liveOutputBuffers(): { owners: number; external: number };
+  liveOutputBuffers(): { owners: number; external: number; uncountedBytes: number; v8ExternalMemory: number };
   addressOf(view: ArrayBuffer | ArrayBufferView): bigint;
   /**
    * [sync] Parses a request body as src/protocol/json/json-parser.ts does, or returns undefined (declined) for every
