@@ -117,16 +117,16 @@ Napi::Value LoadSession(const Napi::CallbackInfo& info) {
 }
 
 // [sync] configure({numBatchThreads?, ortLogLevel?, maxConcurrentRunsPerModel?, terminateRunsPastDeadline?,
-// workerSpinMicros?, uncountedOutputBytes?}) → undefined. numBatchThreads sets the shared worker pool size (0 = one per hardware thread); ortLogLevel the
-// severity ONNX Runtime logs at on stderr (0 verbose .. 4 fatal; process-wide); maxConcurrentRunsPerModel the most
-// batches one model version runs at once when its batching options set no numBatchThreads (0 = automatic: no limit
-// while one version is loaded, else max(1, threads - 1)); terminateRunsPastDeadline whether a run is stopped once
-// every request in it is past its deadline (default true); workerSpinMicros how long an idle worker watches for
-// work before it sleeps (0 = at once, BatchScheduler::SetSpinMicros); uncountedOutputBytes how many bytes of large
-// outputs may be alive off V8's external-memory count (SetUncountedOutputBudget, js_tensors.h; default 0). The last
-// four may change at any time. Throws
-// (INVALID_ARGUMENT) for a bad value, or for a different pool size once the pool has started (it starts with the
-// first loadSession).
+// workerSpinMicros?, uncountedOutputBytes?}) → undefined. numBatchThreads sets the shared worker pool size (0 = one
+// per hardware thread); ortLogLevel the severity ONNX Runtime logs at on stderr (0 verbose .. 4 fatal; process-wide);
+// maxConcurrentRunsPerModel the most batches one model version runs at once when its batching options set no
+// numBatchThreads (0 = automatic: no limit while one version is loaded, else max(1, threads - 1));
+// terminateRunsPastDeadline whether a run is stopped once every request in it is past its deadline (default true);
+// workerSpinMicros how long an idle worker watches for work before it sleeps (0 = at once,
+// BatchScheduler::SetSpinMicros); uncountedOutputBytes how many bytes of this environment's large outputs may be alive
+// off V8's external-memory count (SetUncountedOutputBudget, js_tensors.h; default 0). The last four may change at any
+// time. Throws (INVALID_ARGUMENT) for a bad value, or for a different pool size once the pool has started (it starts
+// with the first loadSession).
 Napi::Value Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) ThrowInvalidArgument(env, "configure expects an object");

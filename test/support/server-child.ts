@@ -66,10 +66,13 @@ export function postOnOwnConnection(
 const CONCURRENT_ROWS = [[1, 2, 3, 4], [-1.5, 0.25, 2, -3]];
 /** A behaviour bound, not a benchmark: far above a served MLP request even on a loaded 2-core machine. */
 const PROMPT_MS = 15_000;
+/** How long the large request must still run after the small one is sent for their order to mean something. */
+const ORDER_MARGIN_MS = 50;
 
 /**
  * Sends `large`, then a concurrent client's MLP predict to the server at `baseUrl` on its own connection; checks the
- * small answer's values (an independent forward pass) and that it was answered promptly and not after the large one.
+ * small answer's values (an independent forward pass) and that it was answered promptly and, when the large one was
+ * still running ORDER_MARGIN_MS after it was sent, before the large one.
  */
 export async function whileLarge<T>(baseUrl: string, large: () => Promise<T>): Promise<T> {
   const started = performance.now();
@@ -81,6 +84,8 @@ export async function whileLarge<T>(baseUrl: string, large: () => Promise<T>): P
   expect(closeTo(JSON.parse(small.body.toString()).predictions, mlpReference(CONCURRENT_ROWS, 1))).toBe(true);
   expect(small.doneAt - started).toBeLessThan(PROMPT_MS);
   const value = await result;
-  expect(small.doneAt).toBeLessThanOrEqual(largeDoneAt);
+  // Not after the large one, when that was still running well after the small one was sent: a large request that
+  // finished within a few ms of the small one's start (a faster machine, fewer collections) says nothing about order.
+  if (largeDoneAt - small.startedAt > ORDER_MARGIN_MS) expect(small.doneAt).toBeLessThanOrEqual(largeDoneAt);
   return value;
 }
