@@ -82,6 +82,7 @@ export interface ServerOptions {
   busyPollMicros: number;
   /** An idle native worker watches for new work this many µs before it sleeps (one at a time; 0 = sleep at once). */
   workerSpinMicros: number;
+  /** Most bytes of large run outputs alive at once off V8's external-memory count (0 = every output counted). */
   uncountedOutputBytes: number;
   /** Native worker threads shared by all models (0 = one per hardware thread). */
   numBatchThreads: number;
