@@ -45,13 +45,35 @@ void RecountOutput(Napi::Env env, UncountedOutputLedger& ledger, std::size_t byt
   napi_adjust_external_memory(env, static_cast<int64_t>(bytes), &total);
 }
 
-// What an output ArrayBuffer over native memory keeps alive, and the bytes its creation took off V8's count.
+// What an output ArrayBuffer over native memory keeps alive, the bytes its creation took off V8's count, and whether
+// its data pointer is in g_external_data.
 template <typename Owner>
 struct OutputHold {
   Owner owner;
   std::shared_ptr<UncountedOutputLedger> ledger;
   std::size_t uncounted = 0;
+  bool registered = false;
 };
+
+// An ArrayBuffer over `length` bytes at `data` that keeps `owner` alive until it is collected, its bytes off V8's count
+// when the budget has room (UncountOutput). `registered`: `data` is in g_external_data, and is forgotten then too.
+template <typename Owner>
+Napi::ArrayBuffer OutputArrayBuffer(Napi::Env env, void* data, std::size_t length, Owner owner, bool registered) {
+  auto* hold = new OutputHold<Owner>{std::move(owner), GetAddonData(env).uncounted_outputs, 0, registered};
+  Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(
+      env, data, length,
+      [](Napi::Env finalizing, void* at, OutputHold<Owner>* h) {
+        if (h->registered) {
+          std::lock_guard<std::mutex> guard(g_external_mutex);
+          g_external_data.erase(at);
+        }
+        RecountOutput(finalizing, *h->ledger, h->uncounted);
+        delete h;   // releases the owner (an ORT value, a string block) when this was its last reference
+      },
+      hold);
+  hold->uncounted = UncountOutput(env, *hold->ledger, length);   // after New: V8 counts the bytes there
+  return bytes;
+}
 
 std::string Field(const std::string& base, const char* name) { return base + "." + name; }
 std::string Index(const std::string& base, std::size_t i) { return base + "[" + std::to_string(i) + "]"; }
@@ -311,17 +333,7 @@ Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vecto
     std::size_t total = 0;
     for (std::size_t n : output.packed_lengths) total += n;
     Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, 0);
-    if (total > 0) {
-      auto* hold = new OutputHold<std::shared_ptr<char[]>>{output.packed, GetAddonData(env).uncounted_outputs};
-      bytes = Napi::ArrayBuffer::New(
-          env, hold->owner.get(), total,
-          [](Napi::Env finalizing, void*, OutputHold<std::shared_ptr<char[]>>* h) {
-            RecountOutput(finalizing, *h->ledger, h->uncounted);
-            delete h;
-          },
-          hold);
-      hold->uncounted = UncountOutput(env, *hold->ledger, total);   // after New: V8 counts the bytes there
-    }
+    if (total > 0) bytes = OutputArrayBuffer(env, output.packed.get(), total, output.packed, false);
     Napi::Array strings = Napi::Array::New(env, output.packed_lengths.size());
     std::size_t offset = 0;
     for (std::size_t i = 0; i < output.packed_lengths.size(); ++i) {
@@ -358,20 +370,7 @@ Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vecto
     return copy;
   }
   lock.unlock();
-  auto* hold = new OutputHold<std::shared_ptr<BufferOwner>>{output.owner, GetAddonData(env).uncounted_outputs};
-  Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(
-      env, output.data, output.byte_length,
-      [](Napi::Env finalizing, void* data, OutputHold<std::shared_ptr<BufferOwner>>* h) {
-        {
-          std::lock_guard<std::mutex> guard(g_external_mutex);
-          g_external_data.erase(data);
-        }
-        RecountOutput(finalizing, *h->ledger, h->uncounted);
-        delete h;   // releases the ORT value when this was the last reference
-      },
-      hold);
-  hold->uncounted = UncountOutput(env, *hold->ledger, output.byte_length);   // after New: V8 counts the bytes there
-  return bytes;
+  return OutputArrayBuffer(env, output.data, output.byte_length, output.owner, true);
 }
 
 Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs) {

@@ -534,8 +534,10 @@ export class ModelSession {
     return { outputs, info, ranInline: true, rows: 0 };
   }
 
-  /** Queues the request on the model's native queue; an aborted signal drops it if it has not started. */
-  /** `work`: the request's inputWork, recorded with the run's compute time. */
+  /**
+   * Queues the request on the model's native queue; an aborted signal drops it if it has not started. `work`: the
+   * request's inputWork, recorded with the run's compute time.
+   */
   private async runQueued(instance: number, inputs: ReadonlyMap<string, Tensor>, work: number,
                           outputNames: readonly string[] | undefined, options: RunOptions, nativeOptions: NativeRunOptions): Promise<RunResult> {
     const native = this.natives[instance]!;
