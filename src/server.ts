@@ -35,6 +35,7 @@ import { requestSizes, type RequestSizes } from './inference/request-size.js';
 import { DrainGate, shuttingDown } from './frontends/drain-gate.js';
 import { setAccessLog } from './inference/request-stats.js';
 import { installLargeBufferWarmer } from './protocol/large-buffers.js';
+import { setSliceTimeLimit } from './protocol/work-slices.js';
 import { LargeBufferPool } from './protocol/large-buffer-pool.js';
 import { warmBuffer } from './engine/buffer-warmer.js';
 
@@ -265,6 +266,8 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
   });
   // Large request and answer buffers: their page faults taken on a native worker thread (src/protocol/large-buffers.ts).
   installLargeBufferWarmer(warmBuffer, options.prefaultFromBytes);
+  // A slice of wire conversion ends by time as well as by work (src/protocol/work-slices.ts). Process-wide.
+  setSliceTimeLimit(options.wireSliceMicros);
   // Large HTTP bodies reuse buffers (src/protocol/large-buffer-pool.ts). ORTSERVE_TEST_POOL_POISON (tests only, not a
   // knob): a byte every buffer given back is filled with, so a test sees any reader of memory it does not own.
   const poison = process.env.ORTSERVE_TEST_POOL_POISON;

@@ -22,7 +22,7 @@ import { tensorToJson } from '../src/protocol/json/tensor-json.js';
 import { decodeModelInferRequest, modelInferRequestSteps } from '../src/protocol/protobuf/kserve-infer-wire.js';
 import { decodePredictRequest, encodePredictResponse, predictRequestSteps, predictResponseSteps } from '../src/protocol/protobuf/tf-predict-wire.js';
 import { tensorToBytes, tensorToBytesSteps } from '../src/protocol/tensor-bytes.js';
-import { runInSlices, runNow, type WorkSteps } from '../src/protocol/work-slices.js';
+import { DEFAULT_SLICE_MICROS, TIMED_FROM_UNITS, runInSlices, runNow, setSliceTimeLimit, type WorkSteps } from '../src/protocol/work-slices.js';
 import { buildModel } from '../scripts/onnx/onnx-writer.mjs';
 import { definition, grpc, grpcClients, rawUnaryCall, type GrpcClients } from './support/grpc-client.js';
 import { bytes, int, msg, readFields, str, varint } from './support/protobuf-wire.js';
@@ -238,6 +238,47 @@ describe('sliced conversions give the one-shot bytes and values', () => {
     }
     expect(runInSlices(small(), 1024)).toBe(42);
     expect(runNow(small())).toBe(42);
+  });
+
+  it('a slice also ends once --wire_slice_micros have passed, never before TIMED_FROM_UNITS of work; 0 (or Infinity units) ends it by units only', async () => {
+    // Steps that each stay busy 2 ms, twice the 1 ms limit set below, so the clock always says a step ran over it.
+    let ran = 0;
+    function* slow(count: number, units: number): WorkSteps<number> {
+      for (let i = 0; i < count; i++) {
+        const until = performance.now() + 2;
+        while (performance.now() < until) { /* a step slower than the limit */ }
+        ran++;
+        yield units;
+      }
+      return count;
+    }
+    const NO_UNIT_LIMIT = 2 ** 30;
+    try {
+      setSliceTimeLimit(1000);
+      // Over time after the first step, which did TIMED_FROM_UNITS: the slice ends there, the rest in later turns.
+      const sliced = runInSlices(slow(5, TIMED_FROM_UNITS), NO_UNIT_LIMIT);
+      expect(sliced).toBeInstanceOf(Promise);
+      expect(ran).toBe(1);
+      await expect(sliced).resolves.toBe(5);
+      expect(ran).toBe(5);
+      // Steps of half that work: the slice goes on until TIMED_FROM_UNITS is done (two steps), over time or not.
+      ran = 0;
+      const halves = runInSlices(slow(5, TIMED_FROM_UNITS / 2), NO_UNIT_LIMIT);
+      expect(ran).toBe(2);
+      await expect(halves).resolves.toBe(5);
+      // Work under TIMED_FROM_UNITS in all is done in the turn it starts, however long it takes.
+      ran = 0;
+      expect(runInSlices(slow(3, 100), NO_UNIT_LIMIT)).toBe(3);
+      // Infinity units: the caller asks for everything in this turn.
+      expect(runInSlices(slow(3, TIMED_FROM_UNITS), Number.POSITIVE_INFINITY)).toBe(3);
+      // 0: no time limit, the units alone end a slice (none here).
+      setSliceTimeLimit(0);
+      ran = 0;
+      expect(runInSlices(slow(5, TIMED_FROM_UNITS), NO_UNIT_LIMIT)).toBe(5);
+      expect(ran).toBe(5);
+    } finally {
+      setSliceTimeLimit(DEFAULT_SLICE_MICROS);
+    }
   });
 });
 

@@ -8,6 +8,12 @@
  * through (the one-shot result, kept as the reference); runInSlices lets the event loop turn (setImmediate) after
  * about --wire_slice_bytes units. Both run the same code, so both give the same bytes: only when they are built differs.
  * JSON answers have their own slicer by values (src/protocol/json/json-slices.ts).
+ *
+ * Units are a proxy for time, and a poor one at times: the same 65k varints took 1.3 ms in optimised code and 10 ms
+ * in the first slice, before V8 had optimised the converter (or after it dropped the optimised code when another
+ * request's tensor type reached it), and a collection or page faults inside a slice lengthen it further. So a slice
+ * also ends once it has run --wire_slice_micros (checked after each step, so steps are kept well under it), as long
+ * as it has done TIMED_FROM_UNITS of work: smaller work is always done in the turn it starts, as before.
  */
 
 /** Work steps: each yield is the work units the step did; the return value is the result. */
@@ -16,8 +22,31 @@ export type WorkSteps<T> = Generator<number, T, void>;
 /** Work units of one value converted on its own (a varint, a string's length prefix): about a 16-byte copy's time. */
 export const VALUE_UNITS = 16;
 
-/** Bytes copied per step by the copy helpers below (a slice may hold several steps). */
-export const COPY_STEP_BYTES = 256 * 1024;
+/**
+ * Work units per step: bytes copied per step by the copy helpers below, and about the work of one step of the
+ * converters that go a value at a time (COPY_STEP_BYTES / VALUE_UNITS values). A slice holds several steps, and a
+ * slice's time limit is checked between them, so a step must stay short even in unoptimised code: 4,096 varints
+ * take ~0.1 ms optimised, ~1 ms before.
+ */
+export const COPY_STEP_BYTES = 64 * 1024;
+
+/** Work below which a slice is not ended for time (so a small conversion never becomes asynchronous by chance). */
+export const TIMED_FROM_UNITS = COPY_STEP_BYTES;
+
+/** The default of --wire_slice_micros. */
+export const DEFAULT_SLICE_MICROS = 1000;
+
+let sliceMs = DEFAULT_SLICE_MICROS / 1000;
+
+/** Sets how long one slice may run (--wire_slice_micros; 0: no limit, units only). Process-wide. */
+export function setSliceTimeLimit(micros: number): void {
+  sliceMs = micros > 0 ? micros / 1000 : Number.POSITIVE_INFINITY;
+}
+
+/** When a slice that starts now must end (performance.now() time; Infinity without a time limit). */
+export function sliceDeadline(): number {
+  return sliceMs === Number.POSITIVE_INFINITY ? sliceMs : performance.now() + sliceMs;
+}
 
 /** Runs every step now and returns the result. */
 export function runNow<T>(steps: WorkSteps<T>): T {
@@ -28,9 +57,10 @@ export function runNow<T>(steps: WorkSteps<T>): T {
 }
 
 /**
- * Runs the steps, letting the event loop turn each time `sliceUnits` units have been done since the last turn.
- * Returns the result itself when it was done within the first slice (no promise for small work), else a promise of
- * it. A step that throws throws here, or rejects the promise.
+ * Runs the steps, letting the event loop turn each time `sliceUnits` units have been done since the last turn, or
+ * the slice time limit has passed once TIMED_FROM_UNITS were (Infinity units: everything in this turn). Returns the
+ * result itself when it was done within the first slice (no promise for small work), else a promise of it. A step
+ * that throws throws here, or rejects the promise.
  */
 export function runInSlices<T>(steps: WorkSteps<T>, sliceUnits: number): T | Promise<T> {
   const first = runSlice(steps, sliceUnits);
@@ -40,12 +70,14 @@ export function runInSlices<T>(steps: WorkSteps<T>, sliceUnits: number): T | Pro
 type SliceResult<T> = { done: true; value: T } | { done: false };
 
 function runSlice<T>(steps: WorkSteps<T>, sliceUnits: number): SliceResult<T> {
+  // Infinity units: the caller wants it all in this turn, however long it takes.
+  const until = sliceUnits === Number.POSITIVE_INFINITY ? sliceUnits : sliceDeadline();
   let done = 0;
   for (;;) {
     const step = steps.next();
     if (step.done) return { done: true, value: step.value };
     done += step.value;
-    if (done >= sliceUnits) return { done: false };
+    if (done >= sliceUnits || (done >= TIMED_FROM_UNITS && performance.now() >= until)) return { done: false };
   }
 }
 
