@@ -22,7 +22,8 @@ import { tensorToJson } from '../src/protocol/json/tensor-json.js';
 import { decodeModelInferRequest, modelInferRequestSteps } from '../src/protocol/protobuf/kserve-infer-wire.js';
 import { decodePredictRequest, encodePredictResponse, predictRequestSteps, predictResponseSteps } from '../src/protocol/protobuf/tf-predict-wire.js';
 import { tensorToBytes, tensorToBytesSteps } from '../src/protocol/tensor-bytes.js';
-import { DEFAULT_SLICE_MICROS, TIMED_FROM_UNITS, runInSlices, runNow, setSliceTimeLimit, type WorkSteps } from '../src/protocol/work-slices.js';
+import { TIMED_FROM_UNITS, runInSlices, runNow, setSliceTimeLimit, type WorkSteps } from '../src/protocol/work-slices.js';
+import { DEFAULT_WIRE_SLICE_MICROS } from '../src/engine/tensor-limits.js';
 import { buildModel } from '../scripts/onnx/onnx-writer.mjs';
 import { definition, grpc, grpcClients, rawUnaryCall, type GrpcClients } from './support/grpc-client.js';
 import { bytes, int, msg, readFields, str, varint } from './support/protobuf-wire.js';
@@ -277,7 +278,7 @@ describe('sliced conversions give the one-shot bytes and values', () => {
       expect(runInSlices(slow(5, TIMED_FROM_UNITS), NO_UNIT_LIMIT)).toBe(5);
       expect(ran).toBe(5);
     } finally {
-      setSliceTimeLimit(DEFAULT_SLICE_MICROS);
+      setSliceTimeLimit(DEFAULT_WIRE_SLICE_MICROS);
     }
   });
 });
@@ -449,6 +450,75 @@ describe('a real server converts one large request in slices while another clien
     expect(res.status).toBe(200);
     const answer = JSON.parse(res.body.toString());
     expect(answer.outputs[0].data).toEqual(text.map((s) => s.toString()));
+  }, 120_000);
+});
+
+describe('with --wire_slice_micros=1, every slice and every turn of writing ends after one step: the answers are whole', () => {
+  // A 1 µs limit is over after any step, so each conversion goes on a step per turn and a large HTTP answer a piece
+  // per turn (HttpExchange.sendInPieces resuming on the next turn): an answer lost, cut or written twice shows here.
+  let child: Child;
+  let clients: GrpcClients;
+  beforeAll(async () => {
+    child = await startChild({ wireSliceMicros: 1 });
+    clients = grpcClients(child.grpcAddress);
+  }, 30_000);
+  afterAll(() => {
+    clients?.close();
+    child?.process.kill('SIGKILL');
+  });
+
+  it('TF gRPC Predict, 1M int64_val in and out: the varints sent come back', async () => {
+    const ids = int64s(1_000_000, 101);
+    const packed = Buffer.concat([...ids].map((v) => varint(v)));
+    const tensor = Buffer.concat([int(1, 9), msg(2, msg(2, int(1, ids.length))), bytes(10, packed)]);
+    const message = Buffer.concat([msg(1, str(1, 'id_i64')), msg(2, str(1, 'x'), bytes(2, tensor))]);
+    const result = await whileLarge(child.baseUrl, () => rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message));
+    expect(result.error).toBeUndefined();
+    expect(Buffer.compare(fieldAt(result.response!, 1, 2, 10), packed)).toBe(0);
+  }, 120_000);
+
+  it('KServe REST binary, 2M int64 out in pieces a turn each, twice on one connection: the bytes sent, in order', async () => {
+    const url = new URL(child.baseUrl);
+    const socket = net.connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => { received = Buffer.concat([received, chunk]); });
+    try {
+      for (const seed of [111, 112]) {
+        const ids = int64s(2_000_000, seed);
+        const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'INT64', shape: [ids.length], parameters: { binary_data_size: ids.byteLength } }],
+          parameters: { binary_data_output: true } }));
+        socket.write(`POST /v2/models/id_i64/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ${header.length + ids.byteLength}\r\nInference-Header-Content-Length: ${header.length}\r\n\r\n`);
+        socket.write(Buffer.concat([header, Buffer.from(ids.buffer)]));
+        // The whole answer: its head, then Content-Length bytes (a second answer on the connection only after it).
+        let total = -1;
+        while (total < 0 || received.length < total) {
+          await once(socket, 'data');
+          const end = received.indexOf('\r\n\r\n');
+          if (total < 0 && end >= 0) total = end + 4 + Number(/\r\ncontent-length: (\d+)/i.exec(received.subarray(0, end).toString())![1]);
+        }
+        const end = received.indexOf('\r\n\r\n');
+        const head = received.subarray(0, end).toString();
+        expect(head).toMatch(/^HTTP\/1\.1 200/);
+        const jsonLength = Number(/inference-header-content-length: (\d+)/i.exec(head)![1]);
+        const payload = received.subarray(end + 4, total);
+        expect(payload.length).toBe(jsonLength + ids.byteLength);
+        expect(Buffer.compare(payload.subarray(jsonLength), Buffer.from(ids.buffer))).toBe(0);
+        received = received.subarray(total);
+      }
+      expect(received.length).toBe(0);
+    } finally {
+      socket.destroy();
+    }
+  }, 120_000);
+
+  it('a large JSON answer in text pieces a turn each: each string comes back', async () => {
+    const text = strings(16_384, 1000, 121).map((b) => Buffer.from(b.toString('hex').slice(0, b.length)));
+    const data = Buffer.concat(text.flatMap((t) => { const l = Buffer.alloc(4); l.writeUInt32LE(t.length); return [l, t]; }));
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [text.length], parameters: { binary_data_size: data.length } }] }));
+    const res = await whileLarge(child.baseUrl, () => post(child, '/v2/models/strings/infer', Buffer.concat([header, data]), { 'inference-header-content-length': String(header.length) }));
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body.toString()).outputs[0].data).toEqual(text.map((t) => t.toString()));
   }, 120_000);
 });
 

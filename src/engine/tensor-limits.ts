@@ -39,6 +39,9 @@ export const DEFAULT_SIZE_LIMITS: SizeLimits = {
   wireSliceBytes: 1024 * 1024,
 };
 
+/** The default of --wire_slice_micros: how long one slice of that work may run (src/protocol/work-slices.ts). */
+export const DEFAULT_WIRE_SLICE_MICROS = 1000;
+
 /** String values a JSON request body may hold beyond --max_string_elements: input names, datatypes, ids. */
 export const JSON_NAME_STRINGS = 1024;
 

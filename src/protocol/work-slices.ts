@@ -16,6 +16,8 @@
  * as it has done TIMED_FROM_UNITS of work: smaller work is always done in the turn it starts, as before.
  */
 
+import { DEFAULT_WIRE_SLICE_MICROS } from '../engine/tensor-limits.js';
+
 /** Work steps: each yield is the work units the step did; the return value is the result. */
 export type WorkSteps<T> = Generator<number, T, void>;
 
@@ -33,10 +35,7 @@ export const COPY_STEP_BYTES = 64 * 1024;
 /** Work below which a slice is not ended for time (so a small conversion never becomes asynchronous by chance). */
 export const TIMED_FROM_UNITS = COPY_STEP_BYTES;
 
-/** The default of --wire_slice_micros. */
-export const DEFAULT_SLICE_MICROS = 1000;
-
-let sliceMs = DEFAULT_SLICE_MICROS / 1000;
+let sliceMs = DEFAULT_WIRE_SLICE_MICROS / 1000;
 
 /** Sets how long one slice may run (--wire_slice_micros; 0: no limit, units only). Process-wide. */
 export function setSliceTimeLimit(micros: number): void {
