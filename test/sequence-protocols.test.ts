@@ -2,11 +2,15 @@
 // compared with the same model run step by step in onnxruntime-node with the state passed by hand; concurrent and
 // interleaved sequences, batching of different sequences under `oldest`, and the refusals.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
 import { identityModel } from './support/models.mjs';
 import { accumulatorModel, accumulatorSequenceConfig, rnnCellModel, rnnSequenceConfig } from '../scripts/sequence-models.mjs';
 import { errorCodeOf, unaryCall } from './support/grpc-client.js';
 import { FlatBuffersHttpClient, FlatBuffersWsClient, OrtServeClientError } from '../src/client/index.js';
+import { requestBytes } from '../src/client/flatbuffers-http-client.js';
+import { decodeInferResponse, type InferResponseMessage } from '../src/protocol/flatbuffers/messages.js';
 import {
   HandStepper, accumulatorFeed, closeFloats, grpcOutput, grpcRequest, grpcStep, ortSession, restOutput, restStep, rnnFeed,
   startSequenceServer, type SequenceServer,
@@ -240,4 +244,32 @@ describe('FlatBuffers', () => {
       await http.close();
     }
   });
+
+  it('over the WebSocket, large messages (started after the loop\'s I/O) and the small steps behind them start in the order sent', async () => {
+    // Steps 0, 2 and 4 carry a 1.1 MB request id, so their messages are large; 1 and 3 are small. All five are sent
+    // before any answer: a small step started ahead of the large one before it would run on the wrong state.
+    const socket = new WebSocket(`${t.baseUrl.replace('http', 'ws')}/v1/flatbuffers/ws`);
+    await once(socket, 'open');
+    try {
+      const answers = new Map<string, InferResponseMessage>();
+      socket.on('message', (m: Buffer) => {
+        const answer = decodeInferResponse(Uint8Array.from(m));
+        answers.set(answer.id, answer);
+      });
+      const ids = [0, 1, 2, 3, 4].map((step) => (step % 2 === 0 ? `large${step}:${'x'.repeat(1_100_000)}` : `small${step}`));
+      for (const [step, id] of ids.entries()) {
+        socket.send(requestBytes(id, 'rnn_quick', { x: { dtype: 'float32', shape: [1, 3], data: Float32Array.from(rnnX(11, step)) } },
+          { sequence: { id: 'ws-order', start: step === 0, end: step === 4 } }));
+      }
+      await vi.waitFor(() => expect(answers.size).toBe(5), { timeout: 30_000, interval: 20 });
+      const ref = new HandStepper(await ortSession(rnn), rnnFeed(), 'h_out');
+      for (const [step, id] of ids.entries()) {
+        const answer = answers.get(id)!;
+        expect(answer.error, answer.error?.message).toBeUndefined();
+        expect(closeFloats([...(answer.outputs.get('y')!.data as Float32Array)], await ref.step(rnnX(11, step)))).toBe(true);
+      }
+    } finally {
+      socket.close();
+    }
+  }, 60_000);
 });

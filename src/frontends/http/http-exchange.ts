@@ -9,7 +9,7 @@ import type { DrainGate, PendingAnswer } from '../drain-gate.js';
 import type { CorsPolicy } from './cors.js';
 import { ROUTE_KEY_HEADER } from '../../registry/model-version.js';
 import { warmLarge } from '../../protocol/large-buffers.js';
-import { sliceDeadline } from '../../protocol/work-slices.js';
+import { afterIo, sliceDeadline } from '../../protocol/work-slices.js';
 import type { LargeBufferPool } from '../../protocol/large-buffer-pool.js';
 
 const STATUS_TEXT: Record<number, string> = {
@@ -439,7 +439,7 @@ export class HttpExchange implements PendingAnswer, Cancellable {
   private sendInPieces(status: number, contentType: string, body: Pieces, headers?: Record<string, string>): void {
     const res = this.res;
     const { total, pieceAt } = body;
-    // The rest of the body on a later turn, when this one has written for its time (below).
+    // The rest of the body on a later turn, after the loop's I/O, when this one has written for its time (below).
     const resume = () => {
       if (this.aborted) return;
       res.cork(() => {
@@ -457,7 +457,7 @@ export class HttpExchange implements PendingAnswer, Cancellable {
         const pos = res.getWriteOffset();
         if (pos >= total) return this.answered(status), true;
         if (wrote && performance.now() >= until) {
-          setImmediate(resume);
+          afterIo(resume);
           return true;
         }
         const [ok, done] = res.tryEnd(pieceAt(pos), total);

@@ -8,6 +8,7 @@
  */
 import { type Tensor, elementCount, type StringData, type NumericData } from '../../engine/tensor.js';
 import { tensorJsonWriter, tensorToJson, type TensorJsonOptions } from './tensor-json.js';
+import { afterIo } from '../work-slices.js';
 
 /** A JSON text built in steps: each yield is the number of values the step wrote; the return value is the text. */
 export type JsonSteps = Generator<number, string, void>;
@@ -21,7 +22,7 @@ export function textNow(steps: JsonSteps): string {
 }
 
 /**
- * Runs the steps, letting the event loop turn (setImmediate) each time `sliceValues` values have been written since
+ * Runs the steps, letting the event loop turn (afterIo: its I/O first) each time `sliceValues` values have been written since
  * the last turn. Returns the text itself when it was done within the first slice (no promise for small replies),
  * else a promise of it. A step that throws throws here, or rejects the promise.
  */
@@ -43,7 +44,7 @@ function runSlice(steps: JsonSteps, sliceValues: number): string | undefined {
 
 async function continueInSlices(steps: JsonSteps, sliceValues: number): Promise<string> {
   for (;;) {
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => afterIo(resolve));
     const done = runSlice(steps, sliceValues);
     if (done !== undefined) return done;
   }
