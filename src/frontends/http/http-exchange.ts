@@ -429,9 +429,8 @@ export class HttpExchange implements PendingAnswer, Cancellable {
    * Writes a large body a piece of at most STREAM_PIECE_BYTES at a time, each when the socket can take it (uWS
    * tryEnd, then onWritable after backpressure), for at most --wire_slice_micros a turn: res.end with the whole body
    * copies what the socket does not take at once into uWS's buffer in one go (a 64 MB answer: tens of ms on the
-   * event-loop thread), and joining binary parts
-   * or encoding a whole text would cost as much again. Byte parts are not copied: they must not change until the
-   * answer is out. The connection is not closed after it (a draining server closes it when it stops). A connection
+   * event-loop thread), and joining binary parts or encoding a whole text would cost as much again. Byte parts are
+   * not copied: they must not change until the answer is out. The connection is not closed after it (a draining server closes it when it stops). A connection
    * held for pipelining is read again when the answer starts, as for a one-piece answer: a paused uWS socket gets no
    * writable events either, and uSockets polls a socket for reading again after a write cut short anyway. So a
    * request pipelined behind an answer still being written in pieces meets uWS's close (README, Guarantees).

@@ -22,9 +22,9 @@ export function textNow(steps: JsonSteps): string {
 }
 
 /**
- * Runs the steps, letting the event loop turn (afterIo: its I/O first) each time `sliceValues` values have been written since
- * the last turn. Returns the text itself when it was done within the first slice (no promise for small replies),
- * else a promise of it. A step that throws throws here, or rejects the promise.
+ * Runs the steps, letting the event loop turn (afterIo: its I/O first) each time `sliceValues` values have been
+ * written since the last turn. Returns the text itself when it was done within the first slice (no promise for small
+ * replies), else a promise of it. A step that throws throws here, or rejects the promise.
  */
 export function textInSlices(steps: JsonSteps, sliceValues: number): string | Promise<string> {
   const done = runSlice(steps, sliceValues);
