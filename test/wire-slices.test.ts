@@ -308,6 +308,34 @@ function startChild(options: Record<string, unknown> = {}): Promise<Child> {
   return startServerChild({ modelBasePath: repository, fileSystemPollWaitSeconds: 0, ...options });
 }
 
+/** A server child (startChild with `options`) and gRPC clients to it for the tests of one describe block. */
+function serverChild(options: Record<string, unknown> = {}): { child: Child; clients: GrpcClients } {
+  const server = {} as { child: Child; clients: GrpcClients };
+  beforeAll(async () => {
+    server.child = await startChild(options);
+    server.clients = grpcClients(server.child.grpcAddress);
+  }, 30_000);
+  afterAll(() => {
+    server.clients?.close();
+    server.child?.process.kill('SIGKILL');
+  });
+  return server;
+}
+
+/**
+ * A TF Predict of `n` seeded int64_val to id_i64 (raw unary gRPC) while another client is answered: the answer's
+ * outputs (1) → entry value (2) → TensorProto int64_val (10) must be the same canonical varints that were sent.
+ */
+async function int64PredictRoundTrip(server: { child: Child; clients: GrpcClients }, n: number, seed: number): Promise<void> {
+  const ids = int64s(n, seed);
+  const packed = Buffer.concat([...ids].map((v) => varint(v)));
+  const tensor = Buffer.concat([int(1, 9), msg(2, msg(2, int(1, ids.length))), bytes(10, packed)]);
+  const message = Buffer.concat([msg(1, str(1, 'id_i64')), msg(2, str(1, 'x'), bytes(2, tensor))]);
+  const result = await whileLarge(server.child.baseUrl, () => rawUnaryCall(server.clients.prediction, '/tensorflow.serving.PredictionService/Predict', message));
+  expect(result.error).toBeUndefined();
+  expect(Buffer.compare(fieldAt(result.response!, 1, 2, 10), packed)).toBe(0);
+}
+
 function post(child: Child, urlPath: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<OwnConnectionAnswer> {
   return postOnOwnConnection(`${child.baseUrl}${urlPath}`, body, headers, 60_000);
 }
@@ -321,32 +349,16 @@ function fieldAt(message: Buffer, ...fieldPath: number[]): Buffer {
 }
 
 describe('a real server converts one large request in slices while another client is answered', () => {
-  let child: Child;
-  let clients: GrpcClients;
-  beforeAll(async () => {
-    child = await startChild();
-    clients = grpcClients(child.grpcAddress);
-  }, 30_000);
-  afterAll(() => {
-    clients?.close();
-    child?.process.kill('SIGKILL');
-  });
+  const server = serverChild();
 
   it('TF gRPC Predict, 2M int64_val in and out (varints decoded and encoded in slices): the answer holds the values sent', async () => {
-    const ids = int64s(2_000_000, 31);
-    const packed = Buffer.concat([...ids].map((v) => varint(v)));
-    const tensor = Buffer.concat([int(1, 9), msg(2, msg(2, int(1, ids.length))), bytes(10, packed)]);
-    const message = Buffer.concat([msg(1, str(1, 'id_i64')), msg(2, str(1, 'x'), bytes(2, tensor))]);
-    const result = await whileLarge(child.baseUrl, () => rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message));
-    expect(result.error).toBeUndefined();
-    // outputs (1) → entry value (2) → TensorProto int64_val (10): the same canonical varints that were sent.
-    expect(Buffer.compare(fieldAt(result.response!, 1, 2, 10), packed)).toBe(0);
+    await int64PredictRoundTrip(server, 2_000_000, 31);
   }, 120_000);
 
   it('TF gRPC Predict, [2M] int64 filled from one int64_val (written in slices before the run): every value is it', async () => {
     const tensor = Buffer.concat([int(1, 9), msg(2, msg(2, int(1, 2_000_000))), bytes(10, varint(-300n))]);
     const message = Buffer.concat([msg(1, str(1, 'id_i64')), msg(2, str(1, 'x'), bytes(2, tensor))]);
-    const result = await whileLarge(child.baseUrl, () => rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message));
+    const result = await whileLarge(server.child.baseUrl, () => rawUnaryCall(server.clients.prediction, '/tensorflow.serving.PredictionService/Predict', message));
     expect(result.error).toBeUndefined();
     expect(Buffer.compare(fieldAt(result.response!, 1, 2, 10), Buffer.concat(Array.from({ length: 2_000_000 }, () => varint(-300n))))).toBe(0);
   }, 120_000);
@@ -355,7 +367,7 @@ describe('a real server converts one large request in slices while another clien
     const ids = int64s(2_000_000, 41);
     const message = Buffer.concat([str(1, 'id_i64'),
       msg(5, str(1, 'x'), str(2, 'INT64'), bytes(3, varint(ids.length)), msg(5, bytes(3, Buffer.concat([...ids].map((v) => varint(v))))))]);
-    const result = await whileLarge(child.baseUrl, () => rawUnaryCall(clients.kserve, '/inference.GRPCInferenceService/ModelInfer', message));
+    const result = await whileLarge(server.child.baseUrl, () => rawUnaryCall(server.clients.kserve, '/inference.GRPCInferenceService/ModelInfer', message));
     expect(result.error).toBeUndefined();
     expect(Buffer.compare(fieldAt(result.response!, 6), Buffer.from(ids.buffer))).toBe(0);
   }, 120_000);
@@ -364,7 +376,7 @@ describe('a real server converts one large request in slices while another clien
     const text = strings(16_384, 3000, 51);
     const message = Buffer.concat([str(1, 'strings'),
       msg(5, str(1, 'text'), str(2, 'BYTES'), bytes(3, varint(text.length)), msg(5, ...text.map((s) => bytes(8, s))))]);
-    const result = await whileLarge(child.baseUrl, () => rawUnaryCall(clients.kserve, '/inference.GRPCInferenceService/ModelInfer', message));
+    const result = await whileLarge(server.child.baseUrl, () => rawUnaryCall(server.clients.kserve, '/inference.GRPCInferenceService/ModelInfer', message));
     expect(result.error).toBeUndefined();
     const expected = Buffer.concat(text.flatMap((s) => { const l = Buffer.alloc(4); l.writeUInt32LE(s.length); return [l, s]; }));
     expect(Buffer.compare(fieldAt(result.response!, 6), expected)).toBe(0);
@@ -373,7 +385,7 @@ describe('a real server converts one large request in slices while another clien
   it('FlatBuffers HTTP, 16,384 strings of up to 3 KB: each string comes back', async () => {
     const text = strings(16_384, 3000, 61);
     const body = encodeInferRequest({ id: 'big', model: 'strings', outputs: [], inputs: new Map([['text', { dtype: 'string', shape: [text.length], data: text }]]) });
-    const res = await whileLarge(child.baseUrl, () => post(child, '/v1/flatbuffers/infer', body, { 'content-type': 'application/x-flatbuffers' }));
+    const res = await whileLarge(server.child.baseUrl, () => post(server.child, '/v1/flatbuffers/infer', body, { 'content-type': 'application/x-flatbuffers' }));
     expect(res.status).toBe(200);
     const out = decodeInferResponse(res.body).outputs.get('text_bytes')!.data as Uint8Array[];
     expect(out).toHaveLength(text.length);
@@ -387,7 +399,7 @@ describe('a real server converts one large request in slices while another clien
     const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'INT64', shape: [ids.length], parameters: { binary_data_size: ids.byteLength } }],
       parameters: { binary_data_output: true }, id: 'odd' }));
     const body = Buffer.concat([header, Buffer.from(ids.buffer)]);
-    const res = await whileLarge(child.baseUrl, () => post(child, '/v2/models/id_i64/infer', body, { 'inference-header-content-length': String(header.length) }));
+    const res = await whileLarge(server.child.baseUrl, () => post(server.child, '/v2/models/id_i64/infer', body, { 'inference-header-content-length': String(header.length) }));
     expect(res.status).toBe(200);
     const jsonLength = Number(res.headers['inference-header-content-length']);
     expect(JSON.parse(res.body.subarray(0, jsonLength).toString()).outputs[0].parameters.binary_data_size).toBe(ids.byteLength);
@@ -400,7 +412,7 @@ describe('a real server converts one large request in slices while another clien
     const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'INT64', shape: [ids.length], parameters: { binary_data_size: ids.byteLength } }],
       parameters: { binary_data_output: true } }));
     const body = Buffer.concat([header, Buffer.from(ids.buffer)]);
-    const url = new URL(child.baseUrl);
+    const url = new URL(server.child.baseUrl);
     const socket = net.connect(Number(url.port), url.hostname);
     await once(socket, 'connect');
     socket.write(`POST /v2/models/id_i64/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nInference-Header-Content-Length: ${header.length}\r\n\r\n`);
@@ -436,7 +448,7 @@ describe('a real server converts one large request in slices while another clien
     const text = Array.from({ length: 16_384 }, (_, i) => `${i}é${'😀'.repeat(90 + (i % 7))}`).map((t) => Buffer.from(t, 'utf8'));
     const data = Buffer.concat(text.flatMap((s) => { const l = Buffer.alloc(4); l.writeUInt32LE(s.length); return [l, s]; }));
     const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [text.length], parameters: { binary_data_size: data.length } }] }));
-    const res = await whileLarge(child.baseUrl, () => post(child, '/v2/models/strings/infer', Buffer.concat([header, data]), { 'inference-header-content-length': String(header.length) }));
+    const res = await whileLarge(server.child.baseUrl, () => post(server.child, '/v2/models/strings/infer', Buffer.concat([header, data]), { 'inference-header-content-length': String(header.length) }));
     expect(res.status).toBe(200);
     expect(Number(res.headers['content-length'])).toBe(res.body.length);
     expect(JSON.parse(res.body.toString('utf8')).outputs[0].data).toEqual(text.map((s) => s.toString('utf8')));
@@ -446,7 +458,7 @@ describe('a real server converts one large request in slices while another clien
     const text = strings(16_384, 3000, 71).map((b) => Buffer.from(b.toString('hex').slice(0, b.length)));   // printable
     const data = Buffer.concat(text.flatMap((s) => { const l = Buffer.alloc(4); l.writeUInt32LE(s.length); return [l, s]; }));
     const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [text.length], parameters: { binary_data_size: data.length } }] }));
-    const res = await whileLarge(child.baseUrl, () => post(child, '/v2/models/strings/infer', Buffer.concat([header, data]), { 'inference-header-content-length': String(header.length) }));
+    const res = await whileLarge(server.child.baseUrl, () => post(server.child, '/v2/models/strings/infer', Buffer.concat([header, data]), { 'inference-header-content-length': String(header.length) }));
     expect(res.status).toBe(200);
     const answer = JSON.parse(res.body.toString());
     expect(answer.outputs[0].data).toEqual(text.map((s) => s.toString()));
@@ -456,29 +468,14 @@ describe('a real server converts one large request in slices while another clien
 describe('with --wire_slice_micros=1, every slice and every turn of writing ends after one step: the answers are whole', () => {
   // A 1 µs limit is over after any step, so each conversion goes on a step per turn and a large HTTP answer a piece
   // per turn (HttpExchange.sendInPieces resuming on the next turn): an answer lost, cut or written twice shows here.
-  let child: Child;
-  let clients: GrpcClients;
-  beforeAll(async () => {
-    child = await startChild({ wireSliceMicros: 1 });
-    clients = grpcClients(child.grpcAddress);
-  }, 30_000);
-  afterAll(() => {
-    clients?.close();
-    child?.process.kill('SIGKILL');
-  });
+  const server = serverChild({ wireSliceMicros: 1 });
 
   it('TF gRPC Predict, 1M int64_val in and out: the varints sent come back', async () => {
-    const ids = int64s(1_000_000, 101);
-    const packed = Buffer.concat([...ids].map((v) => varint(v)));
-    const tensor = Buffer.concat([int(1, 9), msg(2, msg(2, int(1, ids.length))), bytes(10, packed)]);
-    const message = Buffer.concat([msg(1, str(1, 'id_i64')), msg(2, str(1, 'x'), bytes(2, tensor))]);
-    const result = await whileLarge(child.baseUrl, () => rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message));
-    expect(result.error).toBeUndefined();
-    expect(Buffer.compare(fieldAt(result.response!, 1, 2, 10), packed)).toBe(0);
+    await int64PredictRoundTrip(server, 1_000_000, 101);
   }, 120_000);
 
   it('KServe REST binary, 2M int64 out in pieces a turn each, twice on one connection: the bytes sent, in order', async () => {
-    const url = new URL(child.baseUrl);
+    const url = new URL(server.child.baseUrl);
     const socket = net.connect(Number(url.port), url.hostname);
     await once(socket, 'connect');
     let received = Buffer.alloc(0);
@@ -516,26 +513,17 @@ describe('with --wire_slice_micros=1, every slice and every turn of writing ends
     const text = strings(16_384, 1000, 121).map((b) => Buffer.from(b.toString('hex').slice(0, b.length)));
     const data = Buffer.concat(text.flatMap((t) => { const l = Buffer.alloc(4); l.writeUInt32LE(t.length); return [l, t]; }));
     const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [text.length], parameters: { binary_data_size: data.length } }] }));
-    const res = await whileLarge(child.baseUrl, () => post(child, '/v2/models/strings/infer', Buffer.concat([header, data]), { 'inference-header-content-length': String(header.length) }));
+    const res = await whileLarge(server.child.baseUrl, () => post(server.child, '/v2/models/strings/infer', Buffer.concat([header, data]), { 'inference-header-content-length': String(header.length) }));
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body.toString()).outputs[0].data).toEqual(text.map((t) => t.toString()));
   }, 120_000);
 });
 
 describe('a message decoded in slices counts in the server\'s bytes in flight meanwhile', () => {
-  let child: Child;
-  let clients: GrpcClients;
-  beforeAll(async () => {
-    child = await startChild({ maxInFlightBytes: 4_000_000 });
-    clients = grpcClients(child.grpcAddress);
-  }, 30_000);
-  afterAll(() => {
-    clients?.close();
-    child?.process.kill('SIGKILL');
-  });
+  const server = serverChild({ maxInFlightBytes: 4_000_000 });
 
   const inFlightGauge = async () => {
-    const text = await (await fetch(`${child.baseUrl}/metrics`)).text();
+    const text = await (await fetch(`${server.child.baseUrl}/metrics`)).text();
     return Number(/^ortserve_in_flight_bytes (\d+)$/m.exec(text)![1]);
   };
   const int64Message = (n: number) => Buffer.concat([msg(1, str(1, 'id_i64')),
@@ -543,7 +531,7 @@ describe('a message decoded in slices counts in the server\'s bytes in flight me
 
   it('over --max_in_flight_bytes: a retryable UNAVAILABLE naming the flag, and nothing left counted', async () => {
     const message = int64Message(5_000_000);   // 5 MB: over the 1 MiB slice, so decoded in slices, and over the limit
-    const result = await rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message);
+    const result = await rawUnaryCall(server.clients.prediction, '/tensorflow.serving.PredictionService/Predict', message);
     expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
     expect(result.error?.details).toBe(
       `the request message needs ${message.length} bytes while requests in flight hold 0; the server's limit is 4000000 (--max_in_flight_bytes); retry later`);
@@ -552,11 +540,11 @@ describe('a message decoded in slices counts in the server\'s bytes in flight me
 
   it('under it: decoded; an answer over it refused after the run, a small one answered; the count back to 0 after', async () => {
     const message = int64Message(1_500_000);   // 1.5 MB in, 1.5M int64 (12 MB) out: over the limit only as an answer
-    const result = await rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', message);
+    const result = await rawUnaryCall(server.clients.prediction, '/tensorflow.serving.PredictionService/Predict', message);
     // The answer's 12 MB of tensors are over the 4 MB limit too: refused the same way, after the run.
     expect(result.error?.code).toBe(grpc.status.UNAVAILABLE);
     expect(result.error?.details).toMatch(/--max_in_flight_bytes/);
-    const small = await rawUnaryCall(clients.prediction, '/tensorflow.serving.PredictionService/Predict', int64Message(200_000));
+    const small = await rawUnaryCall(server.clients.prediction, '/tensorflow.serving.PredictionService/Predict', int64Message(200_000));
     expect(small.error).toBeUndefined();
     expect(Buffer.compare(fieldAt(small.response!, 1, 2, 10), Buffer.alloc(200_000, 3))).toBe(0);
     expect(await inFlightGauge()).toBe(0);
