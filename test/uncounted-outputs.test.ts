@@ -23,7 +23,8 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(tmpDir, { recursive: true, force: true }));
 
 // The child: a `node --expose-gc` process, so collections can be forced and nothing else in it holds outputs. It reads
-// V8's own external-memory count (v8.getHeapStatistics), which the addon's bookkeeping does not compute.
+// V8's own external-memory count (liveOutputBuffers().v8ExternalMemory: napi_adjust_external_memory(0), V8's figure,
+// which the addon's bookkeeping does not compute; v8.getHeapStatistics reports backing-store bytes instead).
 const CHILD = `
   import { createRequire } from 'node:module';
   import v8 from 'node:v8';
