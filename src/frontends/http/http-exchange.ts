@@ -438,12 +438,13 @@ export class HttpExchange implements PendingAnswer, Cancellable {
   private sendInPieces(status: number, contentType: string, body: Pieces, headers?: Record<string, string>): void {
     const res = this.res;
     const { total, pieceAt } = body;
+    // Writes what the socket takes now; if it pushes back, the rest when it is writable again.
+    const write = () => {
+      if (!pump()) res.onWritable(pump);
+    };
     // The rest of the body on a later turn, after the loop's I/O, when this one has written for its time (below).
     const resume = () => {
-      if (this.aborted) return;
-      res.cork(() => {
-        if (!pump()) res.onWritable(() => pump());
-      });
+      if (!this.aborted) res.cork(write);
     };
     // Writes pieces until the body is out (true), the socket pushes back (false: onWritable calls again), or this turn
     // has written for --wire_slice_micros (true: resume goes on next turn): to a client that reads as fast as loopback
@@ -469,7 +470,7 @@ export class HttpExchange implements PendingAnswer, Cancellable {
       res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
       if (this.options.cors !== undefined) this.options.cors.writeHeaders(res, this.origin);
       if (headers !== undefined) for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
-      if (!pump()) res.onWritable(() => pump());
+      write();
     });
   }
 
