@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuBudget, planV8Pool } from '../../dist/src/launch/v8-pool.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -83,13 +84,23 @@ function asker(child, label) {
 const probeArgs = (loopProbe) => (loopProbe ? ['--import', LOOP_PROBE] : []);
 
 /**
+ * The V8 pool size bin/ortserve.js would relaunch the server with (--v8_pool_size, src/launch/v8-pool.ts), given to
+ * node here, so that the product's default is what is measured and the server is the process spawned here (its PID
+ * and the loop probe's IPC channel are the server's, not a launcher's). Nothing when `nodeArgs` already set it.
+ */
+function v8PoolArgs(flags, nodeArgs) {
+  const plan = planV8Pool({ argv: flags, execArgv: nodeArgs, nodeOptions: process.env.NODE_OPTIONS, budget: cpuBudget(), hasIpcChannel: false });
+  return plan.relaunch ? [`--v8-pool-size=${plan.size}`] : [];
+}
+
+/**
  * Starts ortserve with `flags` (its command-line flags) on free REST and gRPC ports of 127.0.0.1. The log level is
  * forced to info (last flag wins) because the "listening" log line is how the ports are learned. `nodeArgs` go to
  * node before the script (e.g. --cpu-prof, which NODE_OPTIONS does not allow).
  * @returns {Promise<RunningSystem>}
  */
 export function startOrtserve(flags, { loopProbe = probeByDefault(), nodeArgs = [] } = {}) {
-  const args = [...nodeArgs, ...probeArgs(loopProbe), path.join(root, 'bin', 'ortserve.js'), '--host=127.0.0.1', '--rest_api_port=0', '--port=0', ...flags, '--log_level=info'];
+  const args = [...nodeArgs, ...v8PoolArgs(flags, nodeArgs), ...probeArgs(loopProbe), path.join(root, 'bin', 'ortserve.js'), '--host=127.0.0.1', '--rest_api_port=0', '--port=0', ...flags, '--log_level=info'];
   return spawnUntil(args, (line) => {
     if (!line.includes('ortserve listening')) return undefined;
     const { restPort, grpcPort } = JSON.parse(line);

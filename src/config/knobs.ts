@@ -62,6 +62,12 @@ export interface ServerOptions {
   wireSliceMicros: number;
   /** ORT intra-op threads per session (0 = ORT default: one per physical core). */
   intraOpThreads: number;
+  /**
+   * V8 background workers for the `ortserve` command's process (0 = auto: 1 on 1–2 CPUs, else Node's 4). Read by
+   * bin/ortserve.js before the server starts (src/launch/v8-pool.ts); createServer() ignores it, since a process's
+   * pool is fixed by its own `node` command line.
+   */
+  v8PoolSize: number;
   /** ORT inter-op threads per session (0 = ORT default). */
   interOpThreads: number;
   /** ORT graph optimizations at load. */
@@ -200,6 +206,7 @@ export const KNOBS: readonly Knob[] = [
   { key: 'maxResponseBytes', flag: 'max_response_bytes', kind: 'integer', default: DEFAULT_SIZE_LIMITS.maxResponseBytes, min: 1, max: 2 ** 31 - 1, doc: 'Bytes one answer\'s output tensors may hold (numeric data; strings: their bytes plus 4 each), checked after the run and before they are converted or encoded; more get 413 / RESOURCE_EXHAUSTED (ERR_TOO_LARGE).' },
   { key: 'maxInFlightBytes', flag: 'max_in_flight_bytes', kind: 'integer', default: DEFAULT_SIZE_LIMITS.maxInFlightBytes, min: 1, max: 2 ** 50, doc: 'Bytes that all requests in flight may hold together: request bodies from their first byte (a body its whole Content-Length at once), gRPC and WebSocket messages once received, decoded tensors beyond their body, and answers; a request that would go over it fails at once with a retryable 503 / UNAVAILABLE (ERR_QUEUE_FULL) naming this flag (a refused body is read and dropped first). Gauge: ortserve_in_flight_bytes.' },
   { key: 'intraOpThreads', flag: 'intra_op_threads', kind: 'integer', default: 0, min: 0, max: 1024, aliases: ['tensorflow_intra_op_parallelism'], doc: 'ONNX Runtime intra-op threads per session; 0 = ORT default (one per physical core). Use 1 when benchmarking on a small machine.' },
+  { key: 'v8PoolSize', flag: 'v8_pool_size', kind: 'integer', default: 0, min: 0, max: 1024, doc: 'V8 background worker threads (the garbage collector\'s helpers) of the `ortserve` command\'s process; 0 = auto: 1 on a machine of 1–2 CPUs (the scheduler\'s affinity, lowered to a cgroup CPU quota), Node\'s own 4 elsewhere. Node fixes the pool when it starts, so when the size wanted differs from the one node was started with, the command starts the server in a child `node --v8-pool-size=N` and stands in for it: signals are passed on, its exit code or signal is returned, and the server drains if the launcher is killed. No child is started when node\'s own `--v8-pool-size` is set (command line or NODE_OPTIONS: it wins), when the size wanted is Node\'s 4, or when the command was started with an IPC channel. Why: on 2 CPUs the 4 workers took the cores from the JS thread during a large request\'s collections; 1 lowered the gRPC rows\' median stalls from 6.3–14.5 ms to 3.4–8.6 ms (README, Guarantees and limits). Command line only (createServer() runs in its host\'s process).' },
   { key: 'interOpThreads', flag: 'inter_op_threads', kind: 'integer', default: 0, min: 0, max: 1024, aliases: ['tensorflow_inter_op_parallelism'], doc: 'ONNX Runtime inter-op threads per session; 0 = ORT default.' },
   { key: 'graphOptimizationLevel', flag: 'graph_optimization_level', kind: 'enum', default: 'all', values: GRAPH_OPTIMIZATION_LEVELS, doc: 'ONNX Runtime graph optimizations applied when a model loads.' },
   { key: 'executionProviders', flag: 'execution_providers', kind: 'string', default: '', doc: 'Comma-separated providers to try before CPU, with an optional device id: e.g. "tensorrt:0,cuda:0". One that cannot load is skipped, with its reason in the log and in model metadata; CPU is always last.' },
