@@ -62,6 +62,9 @@ export async function main(argv: readonly string[], v8Pool?: Pick<V8PoolPlan, 's
     const onLauncherGone = () => shutdown('launcher exited');
     process.on('SIGINT', shutdown);
     process.on('SIGTERM', shutdown);
-    if (launcherChannel !== undefined) process.once('disconnect', onLauncherGone);
+    if (launcherChannel !== undefined) {
+      process.once('disconnect', onLauncherGone);
+      if (!process.connected) onLauncherGone();   // it died while this server was starting, before anyone listened
+    }
   });
 }

@@ -112,7 +112,12 @@ describe('the pool size asked for and the one node already has', () => {
 const started: ChildProcess[] = [];
 const dirs: string[] = [];
 afterEach(() => {
-  for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of started.splice(0)) {
+    // The server children first: a launcher killed alone leaves its server to drain on its own, which a test that
+    // failed midway should not wait for.
+    for (const server of childrenOf(child.pid!)) process.kill(server, 'SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -262,6 +267,20 @@ describe('bin/ortserve.js with --v8_pool_size', () => {
     await run.exited;
     await until('the orphaned server to exit', () => !alive(server));
     expect(run.stdout()).toMatch(/"signal":"launcher exited","msg":"shutting down"/);
+  });
+
+  it('a server whose launcher was killed while it was still starting drains and exits too', async () => {
+    const launcher = spawn(process.execPath, [BIN, `--model_base_path=${mlpRepository()}`, '--host=127.0.0.1',
+      '--rest_api_port=0', '--port=0', '--v8_pool_size=1', '--drain_seconds=0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    started.push(launcher);
+    let out = '';
+    launcher.stdout!.on('data', (d) => { out += String(d); });
+    let server: number | undefined;
+    await until('the server child to appear', () => (server = childrenOf(launcher.pid!)[0]) !== undefined, 10_000);
+    launcher.kill('SIGKILL');   // before the server listened: its 'disconnect' came before anything listened for it
+    await until('the orphaned server to exit', () => !alive(server!));
+    // The server holds the write end of the launcher's stdout pipe too, so its log still arrives here.
+    expect(out).toMatch(/"signal":"launcher exited","msg":"shutting down"/);
   });
 
   it('starts no child when node\'s own flag is set, or when it was started with an IPC channel', async () => {
