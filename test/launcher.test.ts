@@ -101,6 +101,12 @@ describe('the pool size asked for and the one node already has', () => {
     const ipc = planV8Pool(inputs({ hasIpcChannel: true }));
     expect(ipc).toMatchObject({ relaunch: false, size: 4 });
     expect(ipc.reason).toContain('IPC channel');
+    // A debugger attached to this process stays attached to the server.
+    for (const flag of ['--inspect', '--inspect-brk=9230', '--inspect-port=0']) {
+      const debugged = planV8Pool(inputs({ execArgv: [flag] }));
+      expect(debugged).toMatchObject({ relaunch: false, size: 4 });
+      expect(debugged.reason).toContain(flag);
+    }
     // --help, and a bad value the CLI parser will name, run in this process.
     expect(planV8Pool(inputs({ argv: ['--help'] }))).toMatchObject({ relaunch: false });
     expect(planV8Pool(inputs({ argv: ['--v8_pool_size=many'] }))).toMatchObject({ relaunch: false });

@@ -145,6 +145,11 @@ export function planV8Pool(inputs: V8PoolInputs): V8PoolPlan {
   const wanted = wantedV8PoolSize(flag, inputs.budget.cpus);
   const why = flag > 0 ? `--${V8_POOL_FLAG}=${flag}` : `--${V8_POOL_FLAG}=0 (auto) on ${cpus}`;
   if (wanted === current) return { relaunch: false, size: current, reason: `${why}: Node's default` };
+  const debugging = inputs.execArgv.find((a) => /^--(inspect|debug)/.test(a));
+  if (debugging !== undefined) {
+    // The launcher's own inspector holds the port; a relaunched server's would fail to bind it and not be the one debugged.
+    return { relaunch: false, size: current, reason: `${why} asks for ${wanted}, but node was started with ${debugging}; kept Node's ${current} in the process being debugged` };
+  }
   if (inputs.hasIpcChannel) {
     return { relaunch: false, size: current, reason: `${why} asks for ${wanted}, but this process has an IPC channel a relaunched server would lose; kept Node's ${current}` };
   }
