@@ -34,23 +34,46 @@ describe('the CPUs the launcher counts', () => {
     expect(cpusFromCgroupV1('x', '100000')).toBeUndefined();
   });
 
-  it('takes the lower of the affinity and a quota found under the cgroup root', () => {
+  it('takes the lower of the affinity and the lowest quota from the process\'s own cgroup up to the root', () => {
     const affinity = availableParallelism();
-    const v2 = tempDir('ortserve-cgroup-');
-    const v1 = tempDir('ortserve-cgroup-');
-    const none = tempDir('ortserve-cgroup-');
+    const quota = (source: string) => ({ cpus: 1, source: affinity > 1 ? source : 'affinity' });
+    const root = tempDir('ortserve-cgroup-');
+    const put = (dir: string, file: string, text: string) => {
+      mkdirSync(path.join(root, dir), { recursive: true });
+      writeFileSync(path.join(root, dir, file), text);
+    };
     try {
-      writeFileSync(path.join(v2, 'cpu.max'), '50000 100000\n');
-      expect(cpuBudget(v2)).toEqual({ cpus: 1, source: affinity > 1 ? 'cgroup v2 quota' : 'affinity' });
-      writeFileSync(path.join(v2, 'cpu.max'), `${(affinity + 8) * 100000} 100000\n`);   // a quota above the affinity
-      expect(cpuBudget(v2)).toEqual({ cpus: affinity, source: 'affinity' });
-      mkdirSync(path.join(v1, 'cpu'));
-      writeFileSync(path.join(v1, 'cpu', 'cpu.cfs_quota_us'), '100000\n');
-      writeFileSync(path.join(v1, 'cpu', 'cpu.cfs_period_us'), '100000\n');
-      expect(cpuBudget(v1)).toEqual({ cpus: 1, source: affinity > 1 ? 'cgroup v1 quota' : 'affinity' });
-      expect(cpuBudget(none)).toEqual({ cpus: affinity, source: 'affinity' });
+      // Nothing under the mount: the affinity.
+      expect(cpuBudget(root, '0::/\n')).toEqual({ cpus: affinity, source: 'affinity' });
+      // cgroup v2 in a container: the mount's root is the process's cgroup.
+      put('.', 'cpu.max', '50000 100000\n');
+      expect(cpuBudget(root, '0::/\n')).toEqual(quota('cgroup v2 quota'));
+      // A quota above the affinity changes nothing.
+      put('.', 'cpu.max', `${(affinity + 8) * 100000} 100000\n`);
+      expect(cpuBudget(root, '0::/\n')).toEqual({ cpus: affinity, source: 'affinity' });
+      // A systemd service (CPUQuota=100%) on a host: its own cgroup, below a root without a quota.
+      put('.', 'cpu.max', 'max 100000\n');
+      put('system.slice/ortserve.service', 'cpu.max', '100000 100000\n');
+      expect(cpuBudget(root, '0::/system.slice/ortserve.service\n')).toEqual(quota('cgroup v2 quota'));
+      // A quota on an ancestor bounds the cgroup below it, which has none of its own.
+      put('system.slice/ortserve.service', 'cpu.max', 'max 100000\n');
+      put('system.slice', 'cpu.max', '80000 100000\n');
+      expect(cpuBudget(root, '0::/system.slice/ortserve.service\n')).toEqual(quota('cgroup v2 quota'));
     } finally {
-      for (const dir of [v2, v1, none]) rmSync(dir, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
+    }
+    const v1 = tempDir('ortserve-cgroup-');
+    try {
+      // cgroup v1: the cpu controller's line names the cgroup, under the mount's cpu/ directory.
+      mkdirSync(path.join(v1, 'cpu', 'docker', 'abc'), { recursive: true });
+      writeFileSync(path.join(v1, 'cpu', 'docker', 'abc', 'cpu.cfs_quota_us'), '100000\n');
+      writeFileSync(path.join(v1, 'cpu', 'docker', 'abc', 'cpu.cfs_period_us'), '100000\n');
+      writeFileSync(path.join(v1, 'cpu', 'cpu.cfs_quota_us'), '-1\n');
+      writeFileSync(path.join(v1, 'cpu', 'cpu.cfs_period_us'), '100000\n');
+      expect(cpuBudget(v1, '5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/\n')).toEqual(quota('cgroup v1 quota'));
+      expect(cpuBudget(v1, '4:cpu,cpuacct:/\n')).toEqual({ cpus: affinity, source: 'affinity' });
+    } finally {
+      rmSync(v1, { recursive: true, force: true });
     }
   });
 });

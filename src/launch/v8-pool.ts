@@ -51,19 +51,47 @@ function readOrUndefined(file: string): string | undefined {
   }
 }
 
+/** The directories from `leaf` (a cgroup path, "/a/b") up to the hierarchy's root, under `mount`. */
+function leafToRoot(mount: string, leaf: string): string[] {
+  const parts = leaf.split('/').filter((p) => p !== '' && p !== '.' && p !== '..');
+  const dirs: string[] = [];
+  for (let depth = parts.length; depth >= 0; depth--) dirs.push([mount, ...parts.slice(0, depth)].join('/'));
+  return dirs;
+}
+
+/** The lowest of the quotas `read` finds in `dirs` (a quota on any ancestor bounds the cgroups below it). */
+function lowestQuota(dirs: readonly string[], read: (dir: string) => number | undefined): number | undefined {
+  let lowest: number | undefined;
+  for (const dir of dirs) {
+    const cpus = read(dir);
+    if (cpus !== undefined && (lowest === undefined || cpus < lowest)) lowest = cpus;
+  }
+  return lowest;
+}
+
 /**
  * The CPUs available to this process. os.availableParallelism() follows the affinity mask (taskset, docker
- * --cpuset-cpus) but not a CPU quota (docker --cpus, Kubernetes limits), which is read from the cgroup files of the
- * process's own cgroup mount (`/sys/fs/cgroup` inside a container). `root` is for tests.
+ * --cpuset-cpus) but not a CPU quota (docker --cpus, Kubernetes limits, systemd CPUQuota=), which is read from the
+ * cgroup files of the process's own cgroup (named in /proc/self/cgroup) and of each cgroup above it, under the
+ * mount at `root`: cgroup v2 `cpu.max`, or cgroup v1 `cpu/cpu.cfs_quota_us` over `cpu.cfs_period_us`. Inside a
+ * container the process's cgroup is usually the mount's root. `root` and `selfCgroup` are for tests.
  */
-export function cpuBudget(root = '/sys/fs/cgroup'): CpuBudget {
+export function cpuBudget(root = '/sys/fs/cgroup', selfCgroup = readOrUndefined('/proc/self/cgroup') ?? ''): CpuBudget {
   const affinity = availableParallelism();
-  const v2 = readOrUndefined(`${root}/cpu.max`);
-  const fromV2 = v2 === undefined ? undefined : cpusFromCgroupV2(v2);
+  const lines = selfCgroup.split('\n');
+  const v2Leaf = lines.find((l) => l.startsWith('0::'))?.slice(3).trim() ?? '/';
+  const fromV2 = lowestQuota(leafToRoot(root, v2Leaf), (dir) => {
+    const text = readOrUndefined(`${dir}/cpu.max`);
+    return text === undefined ? undefined : cpusFromCgroupV2(text);
+  });
   if (fromV2 !== undefined && fromV2 < affinity) return { cpus: fromV2, source: 'cgroup v2 quota' };
-  const v1Quota = readOrUndefined(`${root}/cpu/cpu.cfs_quota_us`);
-  const v1Period = readOrUndefined(`${root}/cpu/cpu.cfs_period_us`);
-  const fromV1 = v1Quota === undefined || v1Period === undefined ? undefined : cpusFromCgroupV1(v1Quota, v1Period);
+  // A v1 line names its controllers: "4:cpu,cpuacct:/docker/abc".
+  const v1Leaf = lines.map((l) => l.split(':')).find((f) => f.length >= 3 && f[1]!.split(',').includes('cpu'))?.slice(2).join(':').trim() ?? '/';
+  const fromV1 = lowestQuota(leafToRoot(`${root}/cpu`, v1Leaf), (dir) => {
+    const quota = readOrUndefined(`${dir}/cpu.cfs_quota_us`);
+    const period = readOrUndefined(`${dir}/cpu.cfs_period_us`);
+    return quota === undefined || period === undefined ? undefined : cpusFromCgroupV1(quota, period);
+  });
   if (fromV1 !== undefined && fromV1 < affinity) return { cpus: fromV1, source: 'cgroup v1 quota' };
   return { cpus: affinity, source: 'affinity' };
 }
