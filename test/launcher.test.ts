@@ -201,6 +201,12 @@ function childrenOf(pid: number): number[] {
   });
 }
 
+/** Field 3 of /proc/<pid>/stat: R running, S sleeping, T stopped, ... */
+function processState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
+}
+
 /** Field 5 of /proc/<pid>/stat: the process group. */
 function processGroup(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -269,6 +275,18 @@ describe('bin/ortserve.js with --v8_pool_size', () => {
     expect(await run.exited).toEqual({ code: 0, signal: null });
     expect(run.stdout()).toContain('"abandoned":0');
     expect(run.stdout().match(/"shutting down"/g)).toHaveLength(1);
+  });
+
+  it('stops with its server at SIGTSTP (a terminal\'s Ctrl-Z) and goes on with it at SIGCONT', async () => {
+    const run = await launch(['--v8_pool_size=1', '--drain_seconds=0']);
+    const server = childrenOf(run.launcher.pid!)[0]!;
+    run.launcher.kill('SIGTSTP');
+    await until('both to be stopped', () => processState(run.launcher.pid!) === 'T' && processState(server) === 'T');
+    run.launcher.kill('SIGCONT');
+    await until('both to run again', () => processState(run.launcher.pid!) !== 'T' && processState(server) !== 'T');
+    await predicts(run.restPort);
+    run.launcher.kill('SIGTERM');
+    expect(await run.exited).toEqual({ code: 0, signal: null });
   });
 
   it('ends as its server ended: killed by the same signal, or with the same exit code', async () => {

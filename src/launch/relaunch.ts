@@ -34,11 +34,23 @@ export function relaunchServer(plan: V8PoolPlan, script: string, args: readonly 
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   };
   for (const signal of FORWARDED_SIGNALS) process.on(signal, pass);
+  // Job control (a terminal's Ctrl-Z): the server, in a session of its own, would not stop with this process, and a
+  // SIGTSTP sent to it there is discarded by the kernel (an orphaned process group); so both are stopped with SIGSTOP,
+  // the server first, and both go on at SIGCONT (which `fg` or `bg` sends to this process).
+  const stop = () => {
+    pass('SIGSTOP');
+    process.kill(process.pid, 'SIGSTOP');
+  };
+  const resume = () => pass('SIGCONT');
+  process.on('SIGTSTP', stop);
+  process.on('SIGCONT', resume);
   // The channel exists so that the child notices if this process dies; nothing is sent over it, and it must not keep
   // this process alive after the child has gone (the 'exit' handler below decides when this process ends).
   child.channel?.unref();
   child.on('exit', (code, signal) => {
     for (const s of FORWARDED_SIGNALS) process.off(s, pass);
+    process.off('SIGTSTP', stop);
+    process.off('SIGCONT', resume);
     if (signal !== null) {
       // Die of the same signal, so a supervisor reads the same end as without the launcher. Its default action ends
       // the process now that no handler is installed; exitCode is the fallback should it be ignored (SIGWINCH).
