@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlpModel, mlpWeights, multiIoModel } from '../scripts/make-example-models.mjs';
 import { ADD_DTYPES, addModel, corruptModelBytes, failingModel, fixedBatchModel, identityModel, slowModel } from './support/models.mjs';
 import { OrtServeError } from '../src/errors.js';
-import { ModelSession } from '../src/engine/model-session.js';
+import { ModelSession, outputToTensor } from '../src/engine/model-session.js';
 import {
   ADDON_PATH, nativeAddon,
   type NativeAddon, type NativeInput, type NativeOutput, type NativeSession,
@@ -369,7 +369,12 @@ describe('addon', () => {
     expect(Array.from(new Float32Array(byName.get('a_doubled')!.data as ArrayBuffer))).toEqual([3, -4, 6, 0.5, 8, -16]);
     expect(Array.from(new BigInt64Array(byName.get('b_plus_one')!.data as ArrayBuffer))).toEqual([2n ** 62n + 1n, -4n, 1n, 2n ** 53n + 2n]);
     expect(Array.from(new Float32Array(byName.get('a_sum')!.data as ArrayBuffer))).toEqual([1.5 - 2 + 3, 0.25 + 4 - 8]);
-    expect((byName.get('text_echo')!.data as Buffer[]).map((s) => fromUtf8.decode(s))).toEqual(['x', 'yz']);
+    // A queued run's strings come packed: the elements back to back in one ArrayBuffer, and their lengths.
+    const echo = byName.get('text_echo')!;
+    expect(echo.lengths).toBeInstanceOf(Uint32Array);
+    expect(Array.from(echo.lengths!)).toEqual([1, 2]);
+    expect(fromUtf8.decode(echo.data as ArrayBuffer)).toBe('xyz');
+    expect(outputToTensor(echo).data).toEqual([utf8.encode('x'), utf8.encode('yz')]);
   });
 
   // -------------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -373,6 +374,29 @@ Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vecto
   return OutputArrayBuffer(env, output.data, output.byte_length, output.owner, true);
 }
 
+namespace {
+
+// A packed string output (binding/completions.cc) as its block, one external ArrayBuffer, and each element's length
+// in a Uint32Array, leaving the views to the JS side: made there, 16k views cost ~0.4 ms; made here, one N-API call
+// each, they held the JS thread ~2 ms. False (nothing set) when an element is too long for 32 bits.
+bool SetPackedStrings(Napi::Env env, const JsKeys& keys, OutputTensor& output, Napi::Object* object) {
+  std::size_t total = 0;
+  for (std::size_t n : output.packed_lengths) {
+    if (n > UINT32_MAX) return false;
+    total += n;
+  }
+  Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, 0);
+  if (total > 0) bytes = OutputArrayBuffer(env, output.packed.get(), total, output.packed, false);
+  Napi::Uint32Array lengths = Napi::Uint32Array::New(env, output.packed_lengths.size());
+  uint32_t* out = lengths.Data();
+  for (std::size_t i = 0; i < output.packed_lengths.size(); ++i) out[i] = static_cast<uint32_t>(output.packed_lengths[i]);
+  object->Set(keys.Get(JsKeys::kData), bytes);
+  object->Set(keys.Get(JsKeys::kLengths), lengths);
+  return true;
+}
+
+}  // namespace
+
 Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs) {
   const JsKeys& keys = GetAddonData(env).keys;
   Napi::Object object = Napi::Object::New(env);
@@ -381,6 +405,7 @@ Napi::Object OutputToJs(Napi::Env env, OutputTensor& output, const std::vector<I
   Napi::Array shape = Napi::Array::New(env, output.shape.size());
   for (std::size_t i = 0; i < output.shape.size(); ++i) shape.Set(static_cast<uint32_t>(i), static_cast<double>(output.shape[i]));
   object.Set(keys.Get(JsKeys::kShape), shape);
+  if (output.type == ElementType::kString && output.packed && SetPackedStrings(env, keys, output, &object)) return object;
   object.Set(keys.Get(JsKeys::kData), OutputDataToJs(env, output, pinned_inputs));
   return object;
 }

@@ -44,7 +44,9 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   SequenceTable::Begin says, thrown synchronously)}.
   //   The request joins the model's native queue; a worker runs it (merged with others when batching is on) and
   //   the promise resolves with outputs whose numeric data is an ArrayBuffer over ORT's own output memory (a view
-  //   of the batch output when batched), freed by the ArrayBuffer's finalizer; `info` has batchRows,
+  //   of the batch output when batched), freed by the ArrayBuffer's finalizer, and whose strings are `data`, one
+  //   ArrayBuffer holding the elements back to back, plus `lengths`, a Uint32Array of each one's byte length (the
+  //   caller makes any views: cheaper in JS than one N-API call per element); `info` has batchRows,
   //   batchRequests, queueMicros and computeMicros.
   //   Throws synchronously (TypeError, code INVALID_ARGUMENT) for malformed arguments, unknown/missing/duplicate
   //   inputs, unknown outputs, unequal dim 0 across inputs of a batched model, or a released session. Rejects

@@ -659,6 +659,21 @@ function sequenceMisfit(signature: ModelSignature, sequence: NonNullable<NativeS
   return undefined;
 }
 
+/**
+ * A view per element of strings packed back to back in `buffer`. Made here rather than by the addon: 16k views cost
+ * the JS thread ~0.4 ms this way, ~2 ms as one N-API call each (bench/engine/string-outputs.bench.mjs).
+ */
+function stringViews(buffer: ArrayBuffer, lengths: Uint32Array): Uint8Array[] {
+  const views = new Array<Uint8Array>(lengths.length);
+  let offset = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    const length = lengths[i]!;
+    views[i] = new Uint8Array(buffer, offset, length);
+    offset += length;
+  }
+  return views;
+}
+
 /** The outputs of an addon run, by name, as tensors over the addon's buffers. */
 function toTensors(result: NativeRunResult): Map<string, Tensor> {
   return new Map(result.map((o) => [o.name, outputToTensor(o)]));
@@ -673,7 +688,10 @@ function firstDim(inputs: ReadonlyMap<string, Tensor>): number {
 /** Wraps an addon output as a Tensor without copying: the typed array views ORT's buffer. */
 export function outputToTensor(output: NativeOutput): Tensor {
   const dtype = output.dtype as DType;
-  if (dtype === 'string') return { dtype, shape: output.shape, data: output.data as StringData };
+  if (dtype === 'string') {
+    const lengths = output.lengths;
+    return { dtype, shape: output.shape, data: lengths === undefined ? output.data as StringData : stringViews(output.data as ArrayBuffer, lengths) };
+  }
   const buffer = output.data as ArrayBuffer;
   const numeric = dtype as NumericDType;
   const data = new TYPED_ARRAY_FOR[numeric](buffer, 0, buffer.byteLength / DTYPE_SIZE[numeric]);

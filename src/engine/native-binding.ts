@@ -16,8 +16,13 @@ export interface NativeOutput {
   name: string;
   dtype: string;
   shape: number[];
-  /** Strings: a Uint8Array view per element, all over one ArrayBuffer. */
+  /**
+   * Strings: a Uint8Array view per element, all over one ArrayBuffer; or, with `lengths` (a queued run's output,
+   * packed by its worker), that ArrayBuffer itself, the elements back to back.
+   */
   data: ArrayBuffer | Uint8Array[];
+  /** Strings packed by the worker: each element's byte length, in order (outputToTensor makes the views). */
+  lengths?: Uint32Array;
   /** Only with {reportAddresses: true}: the address ORT wrote the output at. */
   address?: bigint;
 }
