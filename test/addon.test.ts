@@ -258,6 +258,33 @@ describe('addon', () => {
       }
     });
 
+    it('takes string inputs as one buffer with (offset, length) spans, and refuses spans that do not fit it by name', async () => {
+      const raw = await addon.loadSession(writeModel('identity_string_spans', identityModel('string')));
+      try {
+        // "héllo", "", "a\0b", "xyz" with a byte of padding between elements, as a decoder's buffer may have.
+        const data = Uint8Array.from([0x68, 0xc3, 0xa9, 0x6c, 0x6c, 0x6f, 0, 0x61, 0, 0x62, 0xee, 0x78, 0x79, 0x7a]);
+        const spans = Uint32Array.from([0, 6, 6, 0, 7, 3, 11, 3]);
+        const out = await raw.run([{ name: 'x', dtype: 'string', shape: [2, 2], data, spans }]);
+        const views = outputToTensor(out[0]!).data as Uint8Array[];
+        expect(views.map((b) => fromUtf8.decode(b))).toEqual(['héllo', '', 'a\0b', 'xyz']);
+        const bad: Array<[string, Partial<NativeInput>, string]> = [
+          ['spans too short', { spans: new Uint32Array(6) }, 'inputs[0].spans '],
+          ['spans of another type', { spans: new Float64Array(8) as unknown as Uint32Array }, 'inputs[0].spans '],
+          ['an element past the end', { spans: Uint32Array.from([0, 6, 6, 0, 7, 3, 11, 4]) }, 'inputs[0].spans[6]: element 3 at offset 11, 4 bytes long'],
+          ['an offset past the end', { spans: Uint32Array.from([0, 6, 99, 0, 7, 3, 11, 3]) }, 'inputs[0].spans[2]: element 1 at offset 99'],
+          ['data not one Uint8Array', { data: [data] }, 'inputs[0].data must be a Uint8Array when spans are given'],
+        ];
+        for (const [what, change, says] of bad) {
+          const err = thrownBy(() => raw.run([{ name: 'x', dtype: 'string', shape: [2, 2], data, spans, ...change }]));
+          expect(err, what).toBeInstanceOf(TypeError);
+          expect(err.code, what).toBe('INVALID_ARGUMENT');
+          expect(err.message.startsWith(says), `${what}: ${err.message}`).toBe(true);
+        }
+      } finally {
+        raw.release();
+      }
+    });
+
     // x + x for every dtype ORT CPU has an Add kernel for. Inputs are chosen so that no result overflows (signed
     // overflow is undefined behaviour in C++, so wrap-around is not a contract to test); several land exactly on
     // the type's limit (int8 -64 → -128, uint32 2^31-1 → 2^32-2, float16 32752 → 65504 = max half, ...).

@@ -104,6 +104,18 @@ describe('BYTES elements', () => {
     expect(parseLengthPrefixed(new Uint8Array(0), 0, 'x')).toEqual([]);
   });
 
+  it('a decoded BYTES tensor carries each element\'s offset and length in its buffer, for the addon', () => {
+    // [2]"ab" [0]"" [1]0xff, behind 3 bytes of something else: offsets are within the tensor's own bytes.
+    const body = Uint8Array.from([9, 9, 9, 2, 0, 0, 0, 0x61, 0x62, 0, 0, 0, 0, 1, 0, 0, 0, 0xff]);
+    const bytes = body.subarray(3);
+    const t = bytesToTensor('string', [3], bytes, 'x', 'BYTES');
+    expect(t.packed!.data).toBe(bytes);
+    expect(Array.from(t.packed!.spans)).toEqual([4, 2, 10, 0, 14, 1]);
+    expect((t.data as Uint8Array[]).map((b) => [...b])).toEqual([[0x61, 0x62], [], [0xff]]);
+    // The refusal of a count the data cannot hold comes before the spans are allocated for it.
+    expect(() => bytesToTensor('string', [1e9], new Uint8Array(8), 'inputs[0]', 'BYTES')).toThrow(/1000000000 BYTES elements need at least/);
+  });
+
   it('refuse a count the data cannot hold before allocating for it', () => {
     expect(() => parseLengthPrefixed(new Uint8Array(8), 1e9, 'inputs[0]')).toThrow(/1000000000 BYTES elements need at least 4000000000 bytes/);
   });

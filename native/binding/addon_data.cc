@@ -10,7 +10,7 @@ JsKeys::JsKeys(Napi::Env env) {
   static constexpr const char* kNames[kCount] = {
       "name", "dtype", "shape", "data", "info", "batchRows", "batchRequests", "queueMicros", "computeMicros",
       "reportAddresses", "timeoutMicros", "cancellable", "maxOutputStrings", "maxOutputBytes", "requireEmptyQueue",
-      "priority", "lengths"};
+      "priority", "lengths", "spans"};
   Napi::Object holder = Napi::Object::New(env);
   for (const char* key : kNames) holder.Set(key, true);
   // In insertion order (none is an array index), and internalized: the very strings V8 keys properties with.

@@ -21,7 +21,7 @@ class JsKeys {
  public:
   enum Key : uint32_t {
     kName, kDtype, kShape, kData, kInfo, kBatchRows, kBatchRequests, kQueueMicros, kComputeMicros,
-    kReportAddresses, kTimeoutMicros, kCancellable, kMaxOutputStrings, kMaxOutputBytes, kRequireEmptyQueue, kPriority, kLengths, kCount
+    kReportAddresses, kTimeoutMicros, kCancellable, kMaxOutputStrings, kMaxOutputBytes, kRequireEmptyQueue, kPriority, kLengths, kSpans, kCount
   };
   explicit JsKeys(Napi::Env env);
   Napi::Value Get(Key key) const { return names_.Value().Get(static_cast<uint32_t>(key)); }

@@ -164,6 +164,39 @@ void ParseStringData(Napi::Env env, const Napi::Value& data, const std::string& 
   }
 }
 
+// A string tensor given as one Uint8Array and, per element, its (offset, length) in it (spans: Uint32Array of
+// 2 × elements): what the JS side sends for strings decoded from one length-prefixed buffer, so this reads two typed
+// arrays instead of one JS object per element (16k elements: ~1.3 ms of the JS thread). The data is pinned whole.
+void ParseSpannedStringData(Napi::Env env, const Napi::Value& data, const Napi::Value& spans, const std::string& field,
+                            double elements, InputTensor* tensor, PinnedInputs* pinned) {
+  if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowInvalidArgument(env, Field(field, "data") + " must be a Uint8Array when spans are given");
+  }
+  if (!spans.IsTypedArray() || spans.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+      static_cast<double>(spans.As<Napi::TypedArray>().ElementLength()) != 2 * elements) {
+    ThrowInvalidArgument(env, Field(field, "spans") + " must be a Uint32Array of " + std::to_string(static_cast<int64_t>(2 * elements)) +
+                                  " numbers (the offset and length of each element)");
+  }
+  Napi::Uint8Array bytes = data.As<Napi::Uint8Array>();
+  Napi::Uint32Array pairs = spans.As<Napi::Uint32Array>();
+  const char* base = reinterpret_cast<const char*>(bytes.Data());
+  const std::size_t size = bytes.ByteLength();
+  const uint32_t* pair = pairs.Data();
+  const auto count = static_cast<std::size_t>(elements);
+  tensor->string_views.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t offset = pair[2 * i];
+    const std::size_t length = pair[2 * i + 1];
+    if (offset > size || length > size - offset) {
+      ThrowInvalidArgument(env, Index(Field(field, "spans"), 2 * i) + ": element " + std::to_string(i) + " at offset " +
+                                    std::to_string(offset) + ", " + std::to_string(length) + " bytes long, lies outside the data's " +
+                                    std::to_string(size) + " bytes");
+    }
+    tensor->string_views.emplace_back(length == 0 ? "" : base + offset, length);
+  }
+  pinned->pins.push_back(Napi::Persistent(data));   // every view points into it: reachable until the run completes
+}
+
 }  // namespace
 
 PinnedInputs ParseInputs(const Napi::Value& value) {
@@ -186,7 +219,12 @@ PinnedInputs ParseInputs(const Napi::Value& value) {
     double elements = 0;
     tensor.shape = ParseShape(env, object.Get(keys.Get(JsKeys::kShape)), Field(field, "shape"), &elements);
     if (tensor.type == ElementType::kString) {
-      ParseStringData(env, object.Get(keys.Get(JsKeys::kData)), field, elements, &tensor, &pinned);
+      Napi::Value spans = object.Get(keys.Get(JsKeys::kSpans));
+      if (spans.IsUndefined()) {
+        ParseStringData(env, object.Get(keys.Get(JsKeys::kData)), field, elements, &tensor, &pinned);
+      } else {
+        ParseSpannedStringData(env, object.Get(keys.Get(JsKeys::kData)), spans, field, elements, &tensor, &pinned);
+      }
     } else {
       ParseNumericData(env, object.Get(keys.Get(JsKeys::kData)), field, elements, &tensor, &pinned);
     }

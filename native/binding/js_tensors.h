@@ -23,8 +23,10 @@ struct PinnedInputs {
 // count and dim an entry point reads, from a JS number or from a raw double of a Float64Array.
 bool IsCountUpTo(double value, double max);
 
-// inputs: Array<{name: string, dtype: string, shape: number[], data: TypedArray | Uint8Array[]}>.
-// Neither numeric data nor string elements are copied (string elements become views; ORT copies them on the worker).
+// inputs: Array<{name: string, dtype: string, shape: number[], data: TypedArray | Uint8Array[], spans?: Uint32Array}>.
+// A string tensor's data is a Uint8Array per element, or, with spans (the offset and length of each element in it,
+// 2 × its element count), one Uint8Array holding them all. Neither numeric data nor string elements are copied
+// (string elements become views; ORT copies them on the worker).
 // Throws (ThrowInvalidArgument) naming the field (e.g. "inputs[1].shape[0]").
 PinnedInputs ParseInputs(const Napi::Value& value);
 

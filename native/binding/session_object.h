@@ -30,7 +30,8 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   // (-1 when the model sets none), custom, batching: {enabled, maxBatchSize, ...}}. Throws if released.
   Napi::Value Metadata(const Napi::CallbackInfo& info);
   // [async] run(inputs, outputNames?, options?) → Promise<Array<{name, dtype, shape, data}> & {info}>.
-  //   inputs: Array<{name, dtype, shape, data: TypedArray | Uint8Array[]}> naming every model input once, in any
+  //   inputs: Array<{name, dtype, shape, data: TypedArray | Uint8Array[] | Uint8Array with spans: Uint32Array of
+  //   (offset, length) per string element}> naming every model input once, in any
   //   order; numeric data is used in place (pinned, not copied; do not write to it until the promise settles).
   //   outputNames: string[] (default: all outputs, in model order).
   //   options: {timeoutMicros?: number (fail with DEADLINE_EXCEEDED if not started by then: the scheduler's

@@ -632,7 +632,9 @@ function inputWork(inputs: ReadonlyMap<string, Tensor>): number {
 
 /** Inputs as the addon's run() and runInline() take them. */
 function toNativeInputs(inputs: ReadonlyMap<string, Tensor>): NativeInput[] {
-  return [...inputs].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data }));
+  return [...inputs].map(([name, t]) => (t.packed !== undefined
+    ? { name, dtype: t.dtype, shape: t.shape, data: t.packed.data, spans: t.packed.spans }
+    : { name, dtype: t.dtype, shape: t.shape, data: t.data }));
 }
 
 /**

@@ -8,7 +8,10 @@ export interface NativeInput {
   name: string;
   dtype: string;
   shape: number[];
+  /** Strings: a Uint8Array per element, or, with `spans`, one Uint8Array holding every element. */
   data: ArrayBufferView | Uint8Array[];
+  /** Strings only: each element's offset in `data` and its length, in pairs (2 × element count). */
+  spans?: Uint32Array;
 }
 
 /** A tensor as the addon returns it: numeric data is an ArrayBuffer over ONNX Runtime's own output buffer. */

@@ -39,6 +39,18 @@ export interface Tensor {
   /** Row-major dims; every dim is a non-negative integer. */
   shape: number[];
   data: NumericData | StringData;
+  /**
+   * Strings decoded from one length-prefixed buffer (bytesToTensor): that buffer and each element's offset and length
+   * in it, the same bytes `data` views. The addon reads these two typed arrays instead of one object per element.
+   * Only the decoder sets it; code that makes a tensor of other strings makes a new object without it.
+   */
+  packed?: PackedStringSpans;
+}
+
+/** String elements as one buffer and, per element, its (offset, length) in it: 2 × elements numbers. */
+export interface PackedStringSpans {
+  data: Uint8Array;
+  spans: Uint32Array;
 }
 
 /** Bytes per element for each numeric dtype. */

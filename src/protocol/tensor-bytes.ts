@@ -60,7 +60,11 @@ export function checkTensorFits(dtype: DType, shape: readonly number[], field: s
  */
 export function bytesToTensor(dtype: DType, shape: number[], bytes: Uint8Array, field: string, typeName: string): Tensor {
   const count = elementCount(shape);
-  if (dtype === 'string') return { dtype, shape, data: parseLengthPrefixed(bytes, count, field) };
+  if (dtype === 'string') {
+    checkPrefixRoom(bytes.byteLength, count, field);   // before the spans are allocated for `count` elements
+    const spans = new Uint32Array(2 * count);
+    return { dtype, shape, data: parseLengthPrefixed(bytes, count, field, spans), packed: { data: bytes, spans } };
+  }
   const size = DTYPE_SIZE[dtype];
   if (bytes.byteLength !== count * size) {
     fail('ERR_SHAPE', `${field}: ${bytes.byteLength} bytes of data, but shape ${shapeText(shape)} of ${typeName} needs ${count * size}`);
@@ -100,13 +104,20 @@ function checkBoolBytes(bytes: Uint8Array, field: string): void {
   }
 }
 
-/** Splits `count` BYTES elements, each a 4-byte little-endian length then that many bytes, filling `bytes` exactly. */
-export function parseLengthPrefixed(bytes: Uint8Array, count: number, field: string): StringData {
-  const length = bytes.byteLength;
-  // Every element needs at least its 4-byte length: check before allocating `count` slots.
+/** Every element needs at least its 4-byte length: checked before anything is allocated for `count` elements. */
+function checkPrefixRoom(length: number, count: number, field: string): void {
   if (count * 4 > length) {
     fail('ERR_INVALID_INPUT', `${field}: ${count} BYTES elements need at least ${count * 4} bytes of length prefixes, but the data has ${length}`);
   }
+}
+
+/**
+ * Splits `count` BYTES elements, each a 4-byte little-endian length then that many bytes, filling `bytes` exactly.
+ * `spans` (2 × count), when given, gets each element's offset in `bytes` and its length.
+ */
+export function parseLengthPrefixed(bytes: Uint8Array, count: number, field: string, spans?: Uint32Array): StringData {
+  const length = bytes.byteLength;
+  checkPrefixRoom(length, count, field);
   const view = new DataView(bytes.buffer, bytes.byteOffset, length);
   const out: StringData = new Array<Uint8Array>(count);
   let pos = 0;
@@ -118,6 +129,10 @@ export function parseLengthPrefixed(bytes: Uint8Array, count: number, field: str
       fail('ERR_INVALID_INPUT', `${field}: BYTES element ${i} declares ${n} bytes at offset ${pos}, but only ${length - pos} remain`);
     }
     out[i] = bytes.subarray(pos, pos + n);
+    if (spans !== undefined) {
+      spans[2 * i] = pos;
+      spans[2 * i + 1] = n;
+    }
     pos += n;
   }
   if (pos !== length) fail('ERR_INVALID_INPUT', `${field}: ${length - pos} bytes remain after the ${count} BYTES elements the shape holds`);
