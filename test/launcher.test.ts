@@ -189,12 +189,20 @@ async function launch(flags: string[], { nodeArgs = [] as string[], env = proces
   return { launcher, restPort, stdout: () => out, stderr: () => err, exited };
 }
 
+/**
+ * Field `n` (1-based, as proc(5) numbers them) of /proc/<pid>/stat, from field 3 on: counted after the command name,
+ * which may hold spaces and parentheses.
+ */
+function statField(pid: number, n: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[n - 3]!;
+}
+
 /** The PIDs whose parent is `pid` (from /proc, independent of the launcher's own account). */
 function childrenOf(pid: number): number[] {
   return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
     try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;   // field 4: the parent
+      return Number(statField(p, 4)) === pid;   // field 4: the parent
     } catch {
       return false;   // gone while we looked
     }
@@ -202,16 +210,10 @@ function childrenOf(pid: number): number[] {
 }
 
 /** Field 3 of /proc/<pid>/stat: R running, S sleeping, T stopped, ... */
-function processState(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
-}
+const processState = (pid: number): string => statField(pid, 3);
 
 /** Field 5 of /proc/<pid>/stat: the process group. */
-function processGroup(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-}
+const processGroup = (pid: number): number => Number(statField(pid, 5));
 
 const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s !== '');
 const threads = (pid: number) => readdirSync(`/proc/${pid}/task`).length;

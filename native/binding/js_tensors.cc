@@ -368,7 +368,8 @@ BatchPolicy ParseBatchPolicy(const Napi::Value& options) {
 Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs) {
   if (output.type == ElementType::kString && output.packed) {
     // Packed by the worker (binding/completions.cc): the block becomes an external ArrayBuffer, freed by its
-    // finalizer, and each element a view of it; nothing is copied here.
+    // finalizer, and each element a view of it; nothing is copied here. OutputToJs hands packed outputs over with
+    // their lengths instead (SetPackedStrings); this is its fallback for an element too long for 32 bits.
     std::size_t total = 0;
     for (std::size_t n : output.packed_lengths) total += n;
     Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, 0);

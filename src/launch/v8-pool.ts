@@ -31,14 +31,18 @@ export function cpusFromCgroupV2(line: string): number | undefined {
   if (m === null || m[1] === 'max') return undefined;
   const quota = Number(m[1]);
   const period = Number(m[2]);
-  if (!(quota > 0) || !(period > 0)) return undefined;
-  return Math.max(1, Math.ceil(quota / period));
+  return cpusFromQuota(quota, period);
 }
 
 /** CPUs granted by cgroup v1 `cpu.cfs_quota_us` and `cpu.cfs_period_us` (quota -1 = none). */
 export function cpusFromCgroupV1(quotaText: string, periodText: string): number | undefined {
   const quota = Number(quotaText.trim());
   const period = Number(periodText.trim());
+  return cpusFromQuota(quota, period);
+}
+
+/** Whole CPUs a CFS quota grants per period, a part of one rounded up; undefined unless both are positive integers. */
+function cpusFromQuota(quota: number, period: number): number | undefined {
   if (!Number.isInteger(quota) || !Number.isInteger(period) || quota <= 0 || period <= 0) return undefined;
   return Math.max(1, Math.ceil(quota / period));
 }

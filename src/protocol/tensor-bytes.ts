@@ -63,7 +63,7 @@ export function bytesToTensor(dtype: DType, shape: number[], bytes: Uint8Array, 
   if (dtype === 'string') {
     checkPrefixRoom(bytes.byteLength, count, field);   // before the spans are allocated for `count` elements
     const spans = new Uint32Array(2 * count);
-    return { dtype, shape, data: parseLengthPrefixed(bytes, count, field, spans), packed: { data: bytes, spans } };
+    return { dtype, shape, data: splitLengthPrefixed(bytes, count, field, spans), packed: { data: bytes, spans } };
   }
   const size = DTYPE_SIZE[dtype];
   if (bytes.byteLength !== count * size) {
@@ -111,13 +111,18 @@ function checkPrefixRoom(length: number, count: number, field: string): void {
   }
 }
 
+/** Splits `count` BYTES elements, each a 4-byte little-endian length then that many bytes, filling `bytes` exactly. */
+export function parseLengthPrefixed(bytes: Uint8Array, count: number, field: string): StringData {
+  checkPrefixRoom(bytes.byteLength, count, field);
+  return splitLengthPrefixed(bytes, count, field, undefined);
+}
+
 /**
- * Splits `count` BYTES elements, each a 4-byte little-endian length then that many bytes, filling `bytes` exactly.
- * `spans` (2 × count), when given, gets each element's offset in `bytes` and its length.
+ * parseLengthPrefixed's split, once checkPrefixRoom has passed; `spans` (2 × count), when given, gets each element's
+ * offset in `bytes` and its length.
  */
-export function parseLengthPrefixed(bytes: Uint8Array, count: number, field: string, spans?: Uint32Array): StringData {
+function splitLengthPrefixed(bytes: Uint8Array, count: number, field: string, spans: Uint32Array | undefined): StringData {
   const length = bytes.byteLength;
-  checkPrefixRoom(length, count, field);
   const view = new DataView(bytes.buffer, bytes.byteOffset, length);
   const out: StringData = new Array<Uint8Array>(count);
   let pos = 0;
