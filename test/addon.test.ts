@@ -396,12 +396,15 @@ describe('addon', () => {
     expect(Array.from(new Float32Array(byName.get('a_doubled')!.data as ArrayBuffer))).toEqual([3, -4, 6, 0.5, 8, -16]);
     expect(Array.from(new BigInt64Array(byName.get('b_plus_one')!.data as ArrayBuffer))).toEqual([2n ** 62n + 1n, -4n, 1n, 2n ** 53n + 2n]);
     expect(Array.from(new Float32Array(byName.get('a_sum')!.data as ArrayBuffer))).toEqual([1.5 - 2 + 3, 0.25 + 4 - 8]);
-    // A queued run's strings come packed: the elements back to back in one ArrayBuffer, and their lengths.
+    // A queued run's strings come packed: one ArrayBuffer holding each element as its 4-byte little-endian length
+    // and its bytes (the BYTES wire form), and the lengths.
     const echo = byName.get('text_echo')!;
     expect(echo.lengths).toBeInstanceOf(Uint32Array);
     expect(Array.from(echo.lengths!)).toEqual([1, 2]);
-    expect(fromUtf8.decode(echo.data as ArrayBuffer)).toBe('xyz');
-    expect(outputToTensor(echo).data).toEqual([utf8.encode('x'), utf8.encode('yz')]);
+    expect(Array.from(new Uint8Array(echo.data as ArrayBuffer))).toEqual([1, 0, 0, 0, 0x78, 2, 0, 0, 0, 0x79, 0x7a]);
+    const echoed = outputToTensor(echo);
+    expect(Array.from(echoed.packed!.spans)).toEqual([4, 1, 9, 2]);
+    expect(echoed.data).toEqual([utf8.encode('x'), utf8.encode('yz')]);
   });
 
   // -------------------------------------------------------------------------------------------------------------

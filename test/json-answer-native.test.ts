@@ -8,6 +8,7 @@ import { encodeRestInfer, restInferPieces } from '../src/frontends/kserve/rest-c
 import { encodePredictResponse, predictResponsePieces, type PredictOutput } from '../src/protocol/tfserving/predict-codec.js';
 import { answersNatively, nativeAnswerTensor, writeAnswerNative } from '../src/protocol/json/json-answer-native.js';
 import { rng } from './support/seeded-random.js';
+import { bytesToTensor } from '../src/protocol/tensor-bytes.js';
 
 const utf8 = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
 const bytes = (...b: number[]) => Uint8Array.from(b);
@@ -133,6 +134,26 @@ describe('writeJsonAnswerAsync against the JS writer', () => {
     await tfBoth([{ name: 's', tensor: t }, { name: 's_bytes', tensor: t }]);
   });
 
+  it('a packed string tensor (length-prefixed buffer and spans, as decoded requests and queued runs carry) goes as its spans, same bytes', async () => {
+    const separate = [...edgeStrings(), ...randomStrings(6, 3000)];
+    // At an offset of a larger buffer, as a request's data section is.
+    const prefixed = Buffer.concat([Buffer.from('junk'), ...separate.flatMap((e) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(e.byteLength);
+      return [length, e];
+    }), Buffer.from('tail')]);
+    const wire = prefixed.subarray(4, prefixed.length - 4);
+    const t = bytesToTensor('string', [separate.length], wire, 'x', 'BYTES');
+    const native = nativeAnswerTensor(t, { bytesAsB64: false });
+    expect(native?.data).toBe(wire);
+    expect(native?.spans?.length).toBe(2 * separate.length);
+    expect(native?.lengths).toBeUndefined();
+    await kserveBoth(response([['s', t]]));
+    await tfBoth([{ name: 's', tensor: t }, { name: 's_bytes', tensor: t }]);
+    // The JS writer above read the views; they hold the strings the buffer was made of.
+    expect((t.data as Uint8Array[]).map((v) => Buffer.from(v).toString('hex'))).toEqual(separate.map((e) => Buffer.from(e).toString('hex')));
+  });
+
   it('every numeric dtype with edge values, several outputs, multi-dim, in KServe and both TF forms', async () => {
     for (const [shape, seed] of [[[40], 1], [[5, 8], 2], [[2, 3, 4], 3], [[1, 1], 4]] as Array<[number[], number]>) {
       const outputs = numericTensors(shape, seed);
@@ -201,6 +222,11 @@ describe('writeJsonAnswerAsync against the JS writer', () => {
       [[{ tensors: [t({ data: new Uint8Array(3), lengths: Uint32Array.from([1, 1, 1, 1]) })], keys: [], rows: -1 }], /lengths add up to more than data holds/],
       [[{ tensors: [t({ data: new Uint8Array(9), lengths: Uint32Array.from([1, 1, 1]) })], keys: [], rows: -1 }], /lengths length is not the product of shape/],
       [[{ tensors: [t({ data: new Uint8Array(9), lengths: [1, 1, 1, 1] })], keys: [], rows: -1 }], /lengths must be a Uint32Array/],
+      [[{ tensors: [t({ data: new Uint8Array(9), spans: Uint32Array.from([0, 1, 1, 1, 2, 1, 3, 7]) })], keys: [], rows: -1 }], /tensors\[0\]\.spans\[6\]: element 3 at offset 3, 7 bytes long, lies outside the data's 9 bytes/],
+      [[{ tensors: [t({ data: new Uint8Array(9), spans: Uint32Array.from([0, 1, 1, 1, 2, 1, 10, 0]) })], keys: [], rows: -1 }], /spans\[6\]: element 3 at offset 10, 0 bytes long, lies outside/],
+      [[{ tensors: [t({ data: new Uint8Array(9), spans: Uint32Array.from([0, 1, 1, 1]) })], keys: [], rows: -1 }], /spans length is not twice the product of shape/],
+      [[{ tensors: [t({ data: new Uint8Array(9), spans: [0, 1, 1, 1, 2, 1, 3, 1] })], keys: [], rows: -1 }], /spans must be a Uint32Array/],
+      [[{ tensors: [t({ data: new Float32Array(9), spans: Uint32Array.from([0, 1, 1, 1, 2, 1, 3, 1]) })], keys: [], rows: -1 }], /data must be a Uint8Array when spans is given/],
     ];
     for (const [pieces, message] of cases) {
       expect(() => codec.writeJsonAnswerAsync(pieces as never)).toThrow(message);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeRestInfer } from '../src/frontends/kserve/rest-codec.js';
 import { bytesToTensor, parseLengthPrefixed, parseShape, tensorToBytes, type WireDim } from '../src/protocol/tensor-bytes.js';
 import type { OrtServeError } from '../src/errors.js';
+import { elementsHeld } from '../src/engine/tensor.js';
 import { decodeModelInfer } from '../src/frontends/grpc/kserve-grpc-codec.js';
 import { tensorProtoToTensor } from '../src/frontends/grpc/tf-tensor-proto.js';
 import { wireStructureError } from '../src/frontends/grpc/proto-schemas.js';
@@ -112,6 +113,11 @@ describe('BYTES elements', () => {
     expect(t.packed!.data).toBe(bytes);
     expect(Array.from(t.packed!.spans)).toEqual([4, 2, 10, 0, 14, 1]);
     expect((t.data as Uint8Array[]).map((b) => [...b])).toEqual([[0x61, 0x62], [], [0xff]]);
+    // Already in the wire form: written back as that same buffer, nothing copied; the views are made once, on demand.
+    expect(tensorToBytes(t)).toBe(bytes);
+    expect(elementsHeld(t)).toBe(3);
+    expect(t.data).toBe(t.data);
+    expect(() => { (t as { data: unknown }).data = []; }).toThrow(TypeError);
     // The refusal of a count the data cannot hold comes before the spans are allocated for it.
     expect(() => bytesToTensor('string', [1e9], new Uint8Array(8), 'inputs[0]', 'BYTES')).toThrow(/1000000000 BYTES elements need at least/);
   });

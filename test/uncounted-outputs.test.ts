@@ -74,7 +74,7 @@ const CHILD = `
   await settle();
   report.afterCollection = { drift: external() - before, uncounted: uncounted() };
 
-  // A queued run's BYTES output: one packed block of 16 strings of 128 KiB (2 MiB).
+  // A queued run's BYTES output: one packed block of 16 strings of 128 KiB, each after its 4-byte length (2 MiB + 64 B).
   const strings = await addon.loadSession(stringsPath);
   const text = Array.from({ length: 16 }, (_, i) => new Uint8Array(128 * 1024).fill(65 + i));
   await settle();
@@ -82,9 +82,9 @@ const CHILD = `
   let words = await strings.run([{ name: 'x', dtype: 'string', shape: [8, 2], data: text }]);
   report.strings = {
     rise: external() - before, uncounted: uncounted(),
-    // Packed: one ArrayBuffer and each element's length (the server's outputToTensor makes the views).
-    wrong: Array.from(words[0].lengths, (length, i) => new Uint8Array(words[0].data, i * 128 * 1024, length))
-      .filter((s, i) => s.length !== 128 * 1024 || s.some((b) => b !== 65 + i)).length + (words[0].lengths.length === 16 ? 0 : 1),
+    // Packed: one ArrayBuffer of length-prefixed elements and each element's length.
+    wrong: Array.from(words[0].lengths, (length, i) => [new DataView(words[0].data).getUint32(i * (4 + 128 * 1024), true), new Uint8Array(words[0].data, i * (4 + 128 * 1024) + 4, length)])
+      .filter(([prefix, s], i) => prefix !== 128 * 1024 || s.length !== 128 * 1024 || s.some((b) => b !== 65 + i)).length + (words[0].lengths.length === 16 ? 0 : 1),
   };
   words = undefined;
   await settle();
@@ -118,7 +118,7 @@ describe('large outputs off V8\'s external-memory count (--uncounted_output_byte
     expect(report.afterCollection.uncounted).toBe(0);
     expect(Math.abs(report.afterCollection.drift)).toBeLessThan(0.5 * MiB);
     // A packed BYTES output block: the same rule.
-    expect(report.strings.uncounted).toBe(2 * MiB);
+    expect(report.strings.uncounted).toBe(2 * MiB + 16 * 4);
     expect(report.strings.rise).toBeLessThan(0.5 * MiB);
     expect(report.strings.wrong).toBe(0);
     expect(report.stringsAfterCollection.uncounted).toBe(0);

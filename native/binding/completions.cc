@@ -5,6 +5,7 @@
 #include "binding/js_tensors.h"
 #include "core/clock.h"
 
+#include <cstdint>
 #include <cstring>
 
 namespace ortserve {
@@ -16,22 +17,37 @@ JsCompletions::JsCompletions(Napi::Env env) {
 
 namespace {
 
-// Copies each string output's elements into one block, on the worker: the JS thread then only makes views of it
-// (16k elements of 4 KB copied there held it for tens of ms).
+// Copies each string output's elements into one block, on the worker: the JS thread then only hands the block out
+// (16k elements of 4 KB copied there held it for tens of ms). Each element goes in as its 4-byte little-endian length
+// and its bytes, the BYTES wire form, so a binary encoder sends the block without a pass over the elements; an
+// element of 4 GiB or more cannot be prefixed, and then the bytes go back to back (OutputTensor::packed_prefixed).
 void PackStringOutputs(std::vector<OutputTensor>* outputs) {
   for (OutputTensor& output : *outputs) {
     if (output.type != ElementType::kString || output.packed) continue;
     std::size_t total = 0;
-    for (const auto& s : output.strings) total += s.size();
+    bool prefixed = true;
+    for (const auto& s : output.strings) {
+      total += s.size();
+      prefixed = prefixed && s.size() <= UINT32_MAX;
+    }
+    if (prefixed) total += 4 * output.strings.size();
     std::shared_ptr<char[]> packed(new char[total == 0 ? 1 : total]);
     output.packed_lengths.reserve(output.strings.size());
-    std::size_t offset = 0;
+    char* at = packed.get();
     for (const auto& s : output.strings) {
-      if (!s.empty()) std::memcpy(packed.get() + offset, s.data(), s.size());
-      offset += s.size();
+      if (prefixed) {
+        const auto n = static_cast<uint32_t>(s.size());
+        const unsigned char length[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+                                         static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
+        std::memcpy(at, length, 4);
+        at += 4;
+      }
+      if (!s.empty()) std::memcpy(at, s.data(), s.size());
+      at += s.size();
       output.packed_lengths.push_back(s.size());
     }
     output.packed = std::move(packed);
+    output.packed_prefixed = prefixed;
     std::vector<std::string>().swap(output.strings);
   }
 }

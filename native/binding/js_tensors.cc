@@ -184,16 +184,8 @@ void ParseSpannedStringData(Napi::Env env, const Napi::Value& data, const Napi::
   const uint32_t* pair = pairs.Data();
   const auto count = static_cast<std::size_t>(elements);
   tensor->string_views.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    const std::size_t offset = pair[2 * i];
-    const std::size_t length = pair[2 * i + 1];
-    if (offset > size || length > size - offset) {
-      ThrowInvalidArgument(env, Index(Field(field, "spans"), 2 * i) + ": element " + std::to_string(i) + " at offset " +
-                                    std::to_string(offset) + ", " + std::to_string(length) + " bytes long, lies outside the data's " +
-                                    std::to_string(size) + " bytes");
-    }
-    tensor->string_views.emplace_back(length == 0 ? "" : base + offset, length);
-  }
+  const std::string spans_field = Field(field, "spans");
+  for (std::size_t i = 0; i < count; ++i) tensor->string_views.push_back(SpannedElement(env, base, size, pair, i, spans_field));
   pinned->pins.push_back(Napi::Persistent(data));   // every view points into it: reachable until the run completes
 }
 
@@ -368,15 +360,17 @@ BatchPolicy ParseBatchPolicy(const Napi::Value& options) {
 Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vector<InputTensor>& pinned_inputs) {
   if (output.type == ElementType::kString && output.packed) {
     // Packed by the worker (binding/completions.cc): the block becomes an external ArrayBuffer, freed by its
-    // finalizer, and each element a view of it; nothing is copied here. OutputToJs hands packed outputs over with
-    // their lengths instead (SetPackedStrings); this is its fallback for an element too long for 32 bits.
+    // finalizer, and each element a view of it; nothing is copied here. OutputToJs hands prefixed blocks over with
+    // their lengths instead (SetPackedStrings); this is its fallback for a block holding an element of 4 GiB or more.
+    const std::size_t prefix = output.packed_prefixed ? 4 : 0;
     std::size_t total = 0;
-    for (std::size_t n : output.packed_lengths) total += n;
+    for (std::size_t n : output.packed_lengths) total += prefix + n;
     Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, 0);
     if (total > 0) bytes = OutputArrayBuffer(env, output.packed.get(), total, output.packed, false);
     Napi::Array strings = Napi::Array::New(env, output.packed_lengths.size());
     std::size_t offset = 0;
     for (std::size_t i = 0; i < output.packed_lengths.size(); ++i) {
+      offset += prefix;
       strings.Set(static_cast<uint32_t>(i), Napi::Uint8Array::New(env, output.packed_lengths[i], bytes, offset));
       offset += output.packed_lengths[i];
     }
@@ -415,15 +409,14 @@ Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vecto
 
 namespace {
 
-// A packed string output (binding/completions.cc) as its block, one external ArrayBuffer, and each element's length
-// in a Uint32Array, leaving the views to the JS side: made there, 16k views cost ~0.4 ms; made here, one N-API call
-// each, they held the JS thread ~2 ms. False (nothing set) when an element is too long for 32 bits.
+// A packed string output (binding/completions.cc) as its block of length-prefixed elements, one external
+// ArrayBuffer, and each element's length in a Uint32Array, leaving any views to the JS side: made there, 16k views
+// cost ~0.4 ms; made here, one N-API call each, they held the JS thread ~2 ms. False (nothing set) when the block is
+// not prefixed (an element of 4 GiB or more).
 bool SetPackedStrings(Napi::Env env, const JsKeys& keys, OutputTensor& output, Napi::Object* object) {
+  if (!output.packed_prefixed) return false;
   std::size_t total = 0;
-  for (std::size_t n : output.packed_lengths) {
-    if (n > UINT32_MAX) return false;
-    total += n;
-  }
+  for (std::size_t n : output.packed_lengths) total += 4 + n;
   Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, 0);
   if (total > 0) bytes = OutputArrayBuffer(env, output.packed.get(), total, output.packed, false);
   Napi::Uint32Array lengths = Napi::Uint32Array::New(env, output.packed_lengths.size());

@@ -43,8 +43,10 @@ SessionConfig ParseSessionConfig(const Napi::Value& value);
 BatchPolicy ParseBatchPolicy(const Napi::Value& options);
 
 // {name, dtype, shape, data: ArrayBuffer | Uint8Array[], lengths?: Uint32Array}. A string output packed by its worker
-// is `data`, one ArrayBuffer holding the elements back to back, and `lengths`, each element's byte length (the JS side
-// makes the views); other string outputs are a Uint8Array per element, all views of one ArrayBuffer. Numeric data above kCopyOutputsUpToBytes becomes an
+// is `data`, one ArrayBuffer holding each element as its 4-byte little-endian length then its bytes (the BYTES wire
+// form), and `lengths`, each element's byte length (the JS side makes any views); other string outputs (and a packed
+// one holding an element of 4 GiB or more) are a Uint8Array per element, all views of one ArrayBuffer. Numeric data
+// above kCopyOutputsUpToBytes becomes an
 // external ArrayBuffer over the output's own memory (its owner is released by the ArrayBuffer's finalizer), unless
 // `pinned_inputs` (the run's inputs) or another live external buffer already covers that memory (V8 must never see
 // two ArrayBuffers over one backing store); then, and for small outputs, it is copied.

@@ -88,6 +88,28 @@ AnswerTensor ReadSpanStrings(napi_env env, napi_value data, napi_value lengths, 
   return t;
 }
 
+// BYTES elements anywhere in one Uint8Array, each at an (offset, length) pair of a Uint32Array (a packed string
+// tensor: the elements in the BYTES wire form, their 4-byte lengths between them): two N-API calls for any count.
+AnswerTensor ReadSpannedStrings(napi_env env, napi_value data, napi_value spans, double count, const std::string& field, AnswerTensor t) {
+  napi_typedarray_type type;
+  size_t bytes = 0, span_count = 0;
+  void* base = nullptr;
+  void* span_data = nullptr;
+  if (napi_get_typedarray_info(env, data, &type, &bytes, &base, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
+    ThrowInvalidArgument(env, field + ".data must be a Uint8Array when spans is given");
+  }
+  if (napi_get_typedarray_info(env, spans, &type, &span_count, &span_data, nullptr, nullptr) != napi_ok || type != napi_uint32_array) {
+    ThrowInvalidArgument(env, field + ".spans must be a Uint32Array");
+  }
+  if (static_cast<double>(span_count) != 2 * count) ThrowInvalidArgument(env, field + ".spans length is not twice the product of shape");
+  t.is_string = true;
+  t.strings.reserve(span_count / 2);
+  const auto* pairs = static_cast<const uint32_t*>(span_data);
+  const std::string spans_field = field + ".spans";
+  for (size_t i = 0; i < span_count / 2; i++) t.strings.push_back(SpannedElement(env, static_cast<const char*>(base), bytes, pairs, i, spans_field));
+  return t;
+}
+
 AnswerTensor ReadTensor(napi_env env, napi_value object, const std::string& field) {
   AnswerTensor t;
   double count = 0;
@@ -100,6 +122,10 @@ AnswerTensor ReadTensor(napi_env env, napi_value object, const std::string& fiel
   napi_valuetype lengths_type;
   napi_typeof(env, lengths, &lengths_type);
   if (lengths_type != napi_undefined) return ReadSpanStrings(env, data, lengths, count, field, std::move(t));
+  napi_value spans = Property(env, object, "spans");
+  napi_valuetype spans_type;
+  napi_typeof(env, spans, &spans_type);
+  if (spans_type != napi_undefined) return ReadSpannedStrings(env, data, spans, count, field, std::move(t));
   bool is_array = false;
   napi_is_array(env, data, &is_array);
   if (!is_array) {

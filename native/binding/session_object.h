@@ -46,8 +46,9 @@ class SessionObject : public Napi::ObjectWrap<SessionObject> {
   //   The request joins the model's native queue; a worker runs it (merged with others when batching is on) and
   //   the promise resolves with outputs whose numeric data is an ArrayBuffer over ORT's own output memory (a view
   //   of the batch output when batched), freed by the ArrayBuffer's finalizer, and whose strings are `data`, one
-  //   ArrayBuffer holding the elements back to back, plus `lengths`, a Uint32Array of each one's byte length (the
-  //   caller makes any views: cheaper in JS than one N-API call per element); `info` has batchRows,
+  //   ArrayBuffer holding each element as its 4-byte little-endian length then its bytes (the BYTES wire form), plus
+  //   `lengths`, a Uint32Array of each one's byte length (the caller makes any views: cheaper in JS than one N-API
+  //   call per element; an output holding an element of 4 GiB or more comes as a view per element); `info` has batchRows,
   //   batchRequests, queueMicros and computeMicros.
   //   Throws synchronously (TypeError, code INVALID_ARGUMENT) for malformed arguments, unknown/missing/duplicate
   //   inputs, unknown outputs, unequal dim 0 across inputs of a batched model, or a released session. Rejects

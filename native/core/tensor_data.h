@@ -55,10 +55,14 @@ struct OutputTensor {
   std::size_t byte_length = 0;
   std::shared_ptr<BufferOwner> owner;   // null when byte_length == 0 or for strings
   std::vector<std::string> strings;     // string type only
-  // String type, once packed by the worker that ran it (binding/completions.cc): the elements' bytes back to back and
-  // each one's length, `strings` then empty. The JS thread hands them out as views of this memory, copying nothing.
+  // String type, once packed by the worker that ran it (binding/completions.cc): the elements in one block and each
+  // one's length, `strings` then empty. The JS thread hands the block out as it is, copying nothing. With
+  // `packed_prefixed` (every element under 4 GiB) each element is its 4-byte little-endian length, then its bytes:
+  // the BYTES wire form of KServe binary data, raw_output_contents and FlatBuffers, which encoders then send as is.
+  // Without it, the elements' bytes back to back.
   std::shared_ptr<char[]> packed;
   std::vector<std::size_t> packed_lengths;
+  bool packed_prefixed = false;
 };
 
 // Whether `output`'s numeric data lies inside one of `inputs` (ORT may hand an Identity's input back as its output):

@@ -2,7 +2,7 @@
 
 import { OrtServeError, clientText, fail, withoutSourceLocations, type ErrorCode } from '../errors.js';
 import {
-  DTYPE_SIZE, TYPED_ARRAY_FOR, elementCount, isDType, shapeFits, shapeText,
+  DTYPE_SIZE, TYPED_ARRAY_FOR, elementCount, elementsHeld, isDType, packedStringTensor, shapeFits, shapeText,
   type DType, type NumericDType, type StringData, type Tensor,
 } from './tensor.js';
 import { ExecutionMode } from './execution-mode.js';
@@ -294,9 +294,8 @@ export class ModelSession {
       if (tensor.dtype !== spec.dtype) fail('ERR_DTYPE', `${field}: dtype ${tensor.dtype} does not match the model's ${spec.dtype}`);
       if (!shapeFits(tensor.shape, spec.shape)) fail('ERR_SHAPE', `${field}: shape ${shapeText(tensor.shape)} does not match the model's ${shapeText(spec.shape)}`);
       const count = elementCount(tensor.shape);
-      if (tensor.data.length !== count) {
-        fail('ERR_SHAPE', `${field}: shape ${shapeText(tensor.shape)} needs ${count} elements, got ${tensor.data.length}`);
-      }
+      const held = elementsHeld(tensor);
+      if (held !== count) fail('ERR_SHAPE', `${field}: shape ${shapeText(tensor.shape)} needs ${count} elements, got ${held}`);
     }
   }
 
@@ -624,8 +623,14 @@ function sumStats(all: NativeQueueStats[]): NativeQueueStats {
 function inputWork(inputs: ReadonlyMap<string, Tensor>): number {
   let n = 0;
   for (const t of inputs.values()) {
-    if (Array.isArray(t.data)) for (const s of t.data as Uint8Array[]) n += 1 + (s.length >>> 4);
-    else n += t.data.length;
+    if (t.packed !== undefined) {
+      const spans = t.packed.spans;
+      for (let i = 1; i < spans.length; i += 2) n += 1 + (spans[i]! >>> 4);
+    } else if (t.dtype === 'string') {
+      for (const s of t.data as StringData) n += 1 + (s.length >>> 4);
+    } else {
+      n += t.data.length;
+    }
   }
   return n;
 }
@@ -662,18 +667,19 @@ function sequenceMisfit(signature: ModelSignature, sequence: NonNullable<NativeS
 }
 
 /**
- * A view per element of strings packed back to back in `buffer`. Made here rather than by the addon: 16k views cost
- * the JS thread ~0.4 ms this way, ~2 ms as one N-API call each (bench/engine/string-outputs.bench.mjs).
+ * The place of each element in a block of length-prefixed strings (the addon's packed output), as bytesToTensor
+ * notes it for a decoded buffer: (offset past the element's 4-byte length, length) per element.
  */
-function stringViews(buffer: ArrayBuffer, lengths: Uint32Array): Uint8Array[] {
-  const views = new Array<Uint8Array>(lengths.length);
+function prefixedSpans(lengths: Uint32Array): Uint32Array {
+  const spans = new Uint32Array(2 * lengths.length);
   let offset = 0;
   for (let i = 0; i < lengths.length; i++) {
     const length = lengths[i]!;
-    views[i] = new Uint8Array(buffer, offset, length);
-    offset += length;
+    spans[2 * i] = offset + 4;
+    spans[2 * i + 1] = length;
+    offset += 4 + length;
   }
-  return views;
+  return spans;
 }
 
 /** The outputs of an addon run, by name, as tensors over the addon's buffers. */
@@ -692,7 +698,8 @@ export function outputToTensor(output: NativeOutput): Tensor {
   const dtype = output.dtype as DType;
   if (dtype === 'string') {
     const lengths = output.lengths;
-    return { dtype, shape: output.shape, data: lengths === undefined ? output.data as StringData : stringViews(output.data as ArrayBuffer, lengths) };
+    if (lengths === undefined) return { dtype, shape: output.shape, data: output.data as StringData };
+    return packedStringTensor(output.shape, { data: new Uint8Array(output.data as ArrayBuffer), spans: prefixedSpans(lengths) });
   }
   const buffer = output.data as ArrayBuffer;
   const numeric = dtype as NumericDType;

@@ -21,10 +21,11 @@ export interface NativeOutput {
   shape: number[];
   /**
    * Strings: a Uint8Array view per element, all over one ArrayBuffer; or, with `lengths` (a queued run's output,
-   * packed by its worker), that ArrayBuffer itself, the elements back to back.
+   * packed by its worker), that ArrayBuffer itself, each element as its 4-byte little-endian length then its bytes
+   * (the BYTES wire form, which outputToTensor keeps as the tensor's `packed` buffer).
    */
   data: ArrayBuffer | Uint8Array[];
-  /** Strings packed by the worker: each element's byte length, in order (outputToTensor makes the views). */
+  /** Strings packed by the worker: each element's byte length, in order (outputToTensor notes where each lies). */
   lengths?: Uint32Array;
   /** Only with {reportAddresses: true}: the address ORT wrote the output at. */
   address?: bigint;
@@ -356,9 +357,13 @@ export interface NativeAddon {
 
 /** A tensor of a native answer: numeric typed array data (isBool: a Uint8Array read as bool) or BYTES elements. */
 export interface NativeAnswerTensor {
-  /** Numeric data, BYTES elements, or (with `lengths`) BYTES elements back to back in one Uint8Array. */
+  /**
+   * Numeric data, BYTES elements, or BYTES elements in one Uint8Array: back to back with `lengths`, or each at its
+   * (offset, length) pair of `spans` (a packed string tensor's, src/engine/tensor.ts).
+   */
   data: ArrayBufferView | readonly Uint8Array[];
   lengths?: Uint32Array;
+  spans?: Uint32Array;
   shape: readonly number[];
   isBool: boolean;
   /** BYTES: every element as {"b64": ...} (else as a JSON string when it is UTF-8). */

@@ -106,6 +106,8 @@ export class RequestTally {
 /** Bytes a tensor holds: numeric data, or every string's bytes plus its 4-byte length. */
 export function tensorBytes(t: Tensor): number {
   if (t.dtype !== 'string') return (t.data as ArrayBufferView).byteLength;
+  // The wire form holds exactly a 4-byte length (STRING_OVERHEAD) and the bytes of each element.
+  if (t.packed !== undefined) return t.packed.data.byteLength;
   let n = 0;
   for (const s of t.data as StringData) n += STRING_OVERHEAD + s.byteLength;
   return n;

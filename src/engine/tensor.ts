@@ -40,17 +40,54 @@ export interface Tensor {
   shape: number[];
   data: NumericData | StringData;
   /**
-   * Strings decoded from one length-prefixed buffer (bytesToTensor): that buffer and each element's offset and length
-   * in it, the same bytes `data` views. The addon reads these two typed arrays instead of one object per element.
-   * Only the decoder sets it; code that makes a tensor of other strings makes a new object without it.
+   * Strings held as one buffer in the BYTES wire form and each element's place in it (packedStringTensor): set by
+   * the decoder of a length-prefixed buffer (bytesToTensor) and for a queued run's outputs (outputToTensor). The
+   * addon reads these two typed arrays instead of one object per element, and the binary encoders send `data` as it
+   * is. Code that makes a tensor of other strings makes a new object without it.
    */
   packed?: PackedStringSpans;
 }
 
-/** String elements as one buffer and, per element, its (offset, length) in it: 2 × elements numbers. */
+/**
+ * String elements as one buffer holding each element as its 4-byte little-endian length then its bytes, nothing
+ * else (the BYTES form of KServe binary data, raw_input_contents / raw_output_contents and FlatBuffers), and per
+ * element its (offset of the bytes, length) in that buffer: 2 × elements numbers.
+ */
 export interface PackedStringSpans {
   data: Uint8Array;
   spans: Uint32Array;
+}
+
+/**
+ * A string tensor over `packed`. Its `data`, a view per element, is made the first time something reads it, and
+ * kept: the addon and the binary encoders read `packed` instead, so strings that only pass through the server
+ * (16k of them in one request) make no JS object each, nor the garbage-collector work of keeping those alive.
+ * `data` cannot be assigned (a TypeError): it must stay the bytes `packed` holds.
+ */
+export function packedStringTensor(shape: number[], packed: PackedStringSpans): Tensor {
+  let views: StringData | undefined;
+  return {
+    dtype: 'string',
+    shape,
+    packed,
+    get data(): StringData {
+      return (views ??= packedViews(packed));
+    },
+  };
+}
+
+/** How many elements a tensor's data holds (for strings held packed, without making their views). */
+export function elementsHeld(t: Tensor): number {
+  return t.packed !== undefined ? t.packed.spans.length >>> 1 : t.data.length;
+}
+
+/** A view per element of `packed`. */
+function packedViews(packed: PackedStringSpans): StringData {
+  const { data, spans } = packed;
+  const count = spans.length >>> 1;
+  const views = new Array<Uint8Array>(count);
+  for (let i = 0; i < count; i++) views[i] = new Uint8Array(data.buffer, data.byteOffset + spans[2 * i]!, spans[2 * i + 1]!);
+  return views;
 }
 
 /** Bytes per element for each numeric dtype. */

@@ -4,7 +4,7 @@ import { COPY_STEP_BYTES, copySteps, runNow, VALUE_UNITS, type WorkSteps } from 
 import { clientText, fail } from '../errors.js';
 import { allocLarge } from './large-buffers.js';
 import {
-  DTYPE_SIZE, elementCount, shapeText, viewAs,
+  DTYPE_SIZE, elementCount, packedStringTensor, shapeText, viewAs,
   type DType, type NumericDType, type StringData, type Tensor,
 } from '../engine/tensor.js';
 
@@ -63,7 +63,8 @@ export function bytesToTensor(dtype: DType, shape: number[], bytes: Uint8Array, 
   if (dtype === 'string') {
     checkPrefixRoom(bytes.byteLength, count, field);   // before the spans are allocated for `count` elements
     const spans = new Uint32Array(2 * count);
-    return { dtype, shape, data: splitLengthPrefixed(bytes, count, field, spans), packed: { data: bytes, spans } };
+    scanLengthPrefixed(bytes, count, field, spans);
+    return packedStringTensor(shape, { data: bytes, spans });
   }
   const size = DTYPE_SIZE[dtype];
   if (bytes.byteLength !== count * size) {
@@ -114,17 +115,18 @@ function checkPrefixRoom(length: number, count: number, field: string): void {
 /** Splits `count` BYTES elements, each a 4-byte little-endian length then that many bytes, filling `bytes` exactly. */
 export function parseLengthPrefixed(bytes: Uint8Array, count: number, field: string): StringData {
   checkPrefixRoom(bytes.byteLength, count, field);
-  return splitLengthPrefixed(bytes, count, field, undefined);
+  const spans = new Uint32Array(2 * count);
+  scanLengthPrefixed(bytes, count, field, spans);
+  return packedStringTensor([count], { data: bytes, spans }).data as StringData;
 }
 
 /**
- * parseLengthPrefixed's split, once checkPrefixRoom has passed; `spans` (2 × count), when given, gets each element's
- * offset in `bytes` and its length.
+ * Checks that `bytes` holds exactly `count` length-prefixed elements (once checkPrefixRoom has passed) and writes each
+ * element's offset in `bytes` and its length into `spans` (2 × count).
  */
-function splitLengthPrefixed(bytes: Uint8Array, count: number, field: string, spans: Uint32Array | undefined): StringData {
+function scanLengthPrefixed(bytes: Uint8Array, count: number, field: string, spans: Uint32Array): void {
   const length = bytes.byteLength;
   const view = new DataView(bytes.buffer, bytes.byteOffset, length);
-  const out: StringData = new Array<Uint8Array>(count);
   let pos = 0;
   for (let i = 0; i < count; i++) {
     if (pos + 4 > length) fail('ERR_INVALID_INPUT', `${field}: BYTES element ${i} has no 4-byte length: the data ends at byte ${length}`);
@@ -133,18 +135,17 @@ function splitLengthPrefixed(bytes: Uint8Array, count: number, field: string, sp
     if (n > length - pos) {
       fail('ERR_INVALID_INPUT', `${field}: BYTES element ${i} declares ${n} bytes at offset ${pos}, but only ${length - pos} remain`);
     }
-    out[i] = bytes.subarray(pos, pos + n);
-    if (spans !== undefined) {
-      spans[2 * i] = pos;
-      spans[2 * i + 1] = n;
-    }
+    spans[2 * i] = pos;
+    spans[2 * i + 1] = n;
     pos += n;
   }
   if (pos !== length) fail('ERR_INVALID_INPUT', `${field}: ${length - pos} bytes remain after the ${count} BYTES elements the shape holds`);
-  return out;
 }
 
-/** The wire bytes of a tensor: a view over numeric data (no copy); BYTES elements length-prefixed into one buffer. */
+/**
+ * The wire bytes of a tensor: a view over numeric data (no copy); BYTES elements length-prefixed into one buffer, or
+ * the tensor's own packed buffer, already in that form (no copy).
+ */
 export function tensorToBytes(t: Tensor): Uint8Array {
   return runNow(tensorToBytesSteps(t));
 }
@@ -179,14 +180,16 @@ export function* lengthPrefixedSteps(out: Uint8Array, at: number, items: StringD
 
 /**
  * tensorToBytes in steps (src/protocol/work-slices.ts) of about COPY_STEP_BYTES: BYTES elements are copied a step at a
- * time, so a large string tensor can be converted over several turns of the event loop; numeric data is one step
- * (a view, nothing copied).
+ * time, so a large string tensor can be converted over several turns of the event loop; numeric data and packed
+ * strings are one step (their own memory, nothing copied).
  */
 export function* tensorToBytesSteps(t: Tensor): WorkSteps<Uint8Array> {
   if (t.dtype !== 'string') {
     const d = t.data as ArrayBufferView;
     return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   }
+  // Already in this form (a decoded buffer, a queued run's output): sent as it is, nothing copied.
+  if (t.packed !== undefined) return t.packed.data;
   const items = t.data as StringData;
   const total = lengthPrefixedBytes(items);
   yield items.length;

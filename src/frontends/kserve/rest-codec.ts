@@ -1,7 +1,7 @@
 // KServe V2 REST infer codec: JSON (+ Triton binary tensor data) request → tensors; tensors → JSON (+ binary) response.
 
 import { clientText, fail } from '../../errors.js';
-import { elementCount, shapeText, type DType, type Tensor } from '../../engine/tensor.js';
+import { elementCount, elementsHeld, shapeText, type DType, type Tensor } from '../../engine/tensor.js';
 import { isJsonObject, type JsonObject, type JsonParseLimits, type JsonValue } from '../../protocol/json/json-parser.js';
 import { describeJson, jsonToTensor, tensorToJson } from '../../protocol/json/tensor-json.js';
 import { STRING_BYTES_PER_VALUE, tensorSteps, textNow, type JsonSteps } from '../../protocol/json/json-slices.js';
@@ -338,7 +338,7 @@ export function restInferPieces(response: InferResponse, binaryOutput: (name: st
   for (const [name, tensor] of response.outputs) {
     if (binaryOutput(name)) return undefined;
     // Row-major flat data, as restInferSteps writes it.
-    const flat = nativeAnswerTensor(tensor, { bytesAsB64: false }, [tensor.data.length]);
+    const flat = nativeAnswerTensor(tensor, { bytesAsB64: false }, [elementsHeld(tensor)]);
     if (flat === undefined) return undefined;
     pieces.push(`${text}${first ? '' : ','}${outputHead(name, tensor)},"data":`, { tensors: [flat], keys: [], rows: -1 });
     text = '}';

@@ -2,8 +2,8 @@
 
 import * as flatbuffers from 'flatbuffers';
 import { ERRORS, OrtServeError, clientText, fail, type ErrorCode } from '../../errors.js';
-import type { Tensor } from '../../engine/tensor.js';
-import { DEFAULT_SIZE_LIMITS, RequestTally, type SizeLimits } from '../../engine/tensor-limits.js';
+import { elementsHeld, type Tensor } from '../../engine/tensor.js';
+import { DEFAULT_SIZE_LIMITS, RequestTally, tensorBytes, type SizeLimits } from '../../engine/tensor-limits.js';
 import { Error as FbError } from './generated/ortserve/fb/error.js';
 import { InferRequest as FbInferRequest } from './generated/ortserve/fb/infer-request.js';
 import { InferResponse as FbInferResponse } from './generated/ortserve/fb/infer-response.js';
@@ -145,7 +145,7 @@ export function encodeInferRequest(m: Omit<InferRequestMessage, 'priority' | 'ti
 
 function estimateBytes(tensors: Map<string, Tensor>): number {
   let n = 0;
-  for (const t of tensors.values()) n += 64 + ('byteLength' in t.data ? t.data.byteLength : (t.data as Uint8Array[]).reduce((s, e) => s + e.length + 4, 0));
+  for (const t of tensors.values()) n += 64 + tensorBytes(t);
   return n;
 }
 
@@ -191,7 +191,7 @@ export function encodeInferResponseInSlices(
   // The work the steps count is at most twice the tensor bytes (BYTES: converted, then copied) plus VALUE_UNITS per
   // string element each time; an answer under that fits in one slice and never yields with the shared builder.
   let work = 0;
-  for (const t of outputs.values()) work += Array.isArray(t.data) ? 2 * VALUE_UNITS * t.data.length : 0;
+  for (const t of outputs.values()) work += t.dtype === 'string' ? 2 * VALUE_UNITS * elementsHeld(t) : 0;
   work += 2 * estimateBytes(outputs);
   if (work <= sliceBytes) return encodeInferResponse(id, model, version, outputs);
   return runInSlices(inferResponseSteps(id, model, version, outputs, true), sliceBytes);

@@ -122,21 +122,26 @@ export function writeTensor(builder: flatbuffers.Builder, name: string, tensor: 
  * its bytes (tensorToBytes's layout), straight into the builder a step at a time: no intermediate buffer of the
  * whole tensor (for 16k × 3 KB strings: one 46 MB allocation and one pass over it fewer, on the event-loop thread).
  */
-function* stringVectorSteps(builder: flatbuffers.Builder, items: StringData): WorkSteps<flatbuffers.Offset> {
-  const total = lengthPrefixedBytes(items);
-  yield items.length;
+function* stringVectorSteps(builder: flatbuffers.Builder, tensor: Tensor): WorkSteps<flatbuffers.Offset> {
+  const packed = tensor.packed?.data;
+  const items = packed === undefined ? tensor.data as StringData : undefined;
+  const total = packed !== undefined ? packed.byteLength : lengthPrefixedBytes(items!);
+  if (items !== undefined) yield items.length;
   builder.startVector(1, total, DATA_ALIGNMENT);
   const internals = builder as unknown as BuilderInternals;
   internals.space -= total;
-  // After startVector, which may have grown (replaced) the builder's buffer.
-  yield* lengthPrefixedSteps(builder.dataBuffer().bytes(), internals.space, items);
+  // After startVector, which may have grown (replaced) the builder's buffer. Packed strings are already in this
+  // form: one copy of their buffer, a step at a time.
+  const into = builder.dataBuffer().bytes();
+  if (packed !== undefined) yield* copySteps(into, internals.space, packed);
+  else yield* lengthPrefixedSteps(into, internals.space, items!);
   return builder.endVector();
 }
 
 /** writeTensor in steps (src/protocol/work-slices.ts): BYTES conversion and the data's copy a step at a time. */
 export function* tensorSteps(builder: flatbuffers.Builder, name: string, tensor: Tensor): WorkSteps<flatbuffers.Offset> {
   const data = tensor.dtype === 'string'
-    ? yield* stringVectorSteps(builder, tensor.data as StringData)
+    ? yield* stringVectorSteps(builder, tensor)
     : yield* byteVectorSteps(builder, yield* tensorToBytesSteps(tensor));
   const shape = writeShapeVector(builder, tensor.shape);
   const nameOffset = createCachedString(builder, name);

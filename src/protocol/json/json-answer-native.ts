@@ -11,7 +11,7 @@
  */
 import type { Buffer } from 'node:buffer';
 import { nativeJsonCodec, type NativeAnswerPiece, type NativeAnswerTensor } from '../../engine/native-binding.js';
-import { type DType, type Tensor, elementCount } from '../../engine/tensor.js';
+import { type DType, type Tensor, elementCount, elementsHeld } from '../../engine/tensor.js';
 import { STRING_BYTES_PER_VALUE } from './json-slices.js';
 import type { TensorJsonOptions } from './tensor-json.js';
 
@@ -26,7 +26,8 @@ const NATIVE_DATA: Partial<Record<DType, abstract new (...args: never[]) => Arra
  * when the addon cannot write it (float16/bfloat16, or data that does not fit the shape: the JS writer words that).
  */
 export function nativeAnswerTensor(t: Tensor, opts: TensorJsonOptions, shape: readonly number[] = t.shape): NativeAnswerTensor | undefined {
-  if (t.data.length !== elementCount(shape)) return undefined;
+  if (elementsHeld(t) !== elementCount(shape)) return undefined;
+  if (t.packed !== undefined) return { data: t.packed.data, spans: t.packed.spans, shape, isBool: false, b64: opts.bytesAsB64 };
   if (t.dtype === 'string') {
     if (!Array.isArray(t.data)) return undefined;
     const span = backToBack(t.data as Uint8Array[]);
@@ -66,6 +67,12 @@ export function answersNatively(tensors: Iterable<Tensor>, sliceValues: number):
     if (weight > sliceValues) return true;
     if (t.dtype !== 'string') continue;
     let bytes = 0;
+    if (t.packed !== undefined) {
+      // The packed buffer holds a 4-byte length besides each element's bytes.
+      weight += Math.ceil((t.packed.data.byteLength - 4 * elementsHeld(t)) / STRING_BYTES_PER_VALUE);
+      if (weight > sliceValues) return true;
+      continue;
+    }
     for (const s of t.data as readonly Uint8Array[]) {
       bytes += s.byteLength;
       if (weight + Math.ceil(bytes / STRING_BYTES_PER_VALUE) > sliceValues) return true;

@@ -6,7 +6,7 @@
 // each field's own type and dim sizes are numbers (bigints past 2^53). In the version oneof the member last on the
 // wire wins (protobuf's rule; protobufjs keeps both and names the later-declared one).
 
-import type { Tensor } from '../../engine/tensor.js';
+import { elementsHeld, type PackedStringSpans, type Tensor } from '../../engine/tensor.js';
 import { fail } from '../../errors.js';
 import { TF_DTYPE } from '../tfserving/tf-vocabulary.js';
 import {
@@ -269,6 +269,7 @@ const VALUES_PER_STEP = COPY_STEP_BYTES / VALUE_UNITS;
 
 /** Bytes of the values of a tensor's typed field (for string: the whole repeated bytes field, keys included). */
 function* valuesSize(t: Tensor): WorkSteps<number> {
+  if (t.packed !== undefined) return yield* packedStringsSize(t.packed.spans);
   const d = t.data;
   switch (t.dtype) {
     case 'float32': case 'float64': return (d as Float32Array).byteLength;
@@ -307,7 +308,35 @@ function halvesOf(d: BigInt64Array | BigUint64Array): Uint32Array {
   return new Uint32Array(d.buffer, d.byteOffset, d.length * 2);
 }
 
+/** valuesSize of packed strings: each element's key, length and bytes, from its span (no view of it made). */
+function* packedStringsSize(spans: Uint32Array): WorkSteps<number> {
+  let n = 0;
+  for (let i = 0; i < spans.length >>> 1; i++) {
+    n += delimitedSize(1, spans[2 * i + 1]!);
+    if ((i + 1) % VALUES_PER_STEP === 0) yield COPY_STEP_BYTES;
+  }
+  return n;
+}
+
+/** writeValues of packed strings: each element as a string_val entry, copied from its span of the packed buffer. */
+function* writePackedStrings(w: WireWriter, packed: PackedStringSpans): WorkSteps<void> {
+  const { data, spans } = packed;
+  let units = 0;
+  for (let i = 0; i < spans.length; i += 2) {
+    const offset = spans[i]!, length = spans[i + 1]!;
+    w.key(8, WIRE_BYTES);
+    w.varint(length);
+    w.raw(data.subarray(offset, offset + length));
+    units += VALUE_UNITS + length;
+    if (units >= COPY_STEP_BYTES) {
+      yield units;
+      units = 0;
+    }
+  }
+}
+
 function* writeValues(w: WireWriter, t: Tensor): WorkSteps<void> {
+  if (t.packed !== undefined) return yield* writePackedStrings(w, t.packed);
   const d = t.data;
   switch (t.dtype) {
     case 'float32': case 'float64': {
@@ -356,10 +385,6 @@ function* writeValues(w: WireWriter, t: Tensor): WorkSteps<void> {
   }
 }
 
-function elementsOf(t: Tensor): number {
-  return (t.data as ArrayLike<unknown>).length;
-}
-
 interface TensorSizes { shape: number; values: number; tensor: number }
 
 function dimsSize(shape: readonly number[]): number {
@@ -370,7 +395,7 @@ function dimsSize(shape: readonly number[]): number {
 
 function* tensorSizes(t: Tensor): WorkSteps<TensorSizes> {
   const shape = dimsSize(t.shape);
-  const values = elementsOf(t) === 0 ? 0 : yield* valuesSize(t);
+  const values = elementsHeld(t) === 0 ? 0 : yield* valuesSize(t);
   let tensor = 1 + varintSize(DATA_TYPE_NUMBER.get(TF_DTYPE[t.dtype])!) + delimitedSize(1, shape);
   if (values > 0) tensor += t.dtype === 'string' ? values : delimitedSize(varintSize(VAL_FIELD_NUMBER[t.dtype] * 8 + 2), values);
   return { shape, values, tensor };

@@ -1,0 +1,31 @@
+// The server's native threads carry names (Linux), so `top -H` and `ps -L` tell the run workers and the deadline thread
+// from V8's and libuv's.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mlpModel } from './support/registry-helpers.js';
+import { startServerChild, type ServerChild } from './support/server-child.js';
+import { writeRepository } from './support/test-server.js';
+
+/** Every thread name of process `pid`, from /proc. */
+function threadNames(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim());
+}
+
+describe.runIf(process.platform === 'linux')('native thread names', () => {
+  let child: ServerChild;
+  beforeAll(async () => {
+    child = await startServerChild({ modelBasePath: writeRepository({ mlp: { 1: mlpModel(1) } }), fileSystemPollWaitSeconds: 0 });
+  }, 30_000);
+  afterAll(() => {
+    child?.process.kill('SIGKILL');
+  });
+
+  it('one ortserve-run thread per batch worker and one ortserve-expiry, once a model is loaded', () => {
+    const names = threadNames(child.process.pid!);
+    // The pool's default size: one worker per CPU the machine has (std::thread::hardware_concurrency).
+    const cpus = Number(readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)!.length);
+    expect(names.filter((n) => n === 'ortserve-run')).toHaveLength(cpus);
+    expect(names.filter((n) => n === 'ortserve-expiry')).toHaveLength(1);
+  });
+});
