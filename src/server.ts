@@ -34,7 +34,7 @@ import type { GrpcActivity } from './frontends/grpc/grpc-context.js';
 import { requestSizes, type RequestSizes } from './inference/request-size.js';
 import { DrainGate, shuttingDown } from './frontends/drain-gate.js';
 import { setAccessLog } from './inference/request-stats.js';
-import { installLargeBufferWarmer } from './protocol/large-buffers.js';
+import { installLargeBufferPool, installLargeBufferWarmer } from './protocol/large-buffers.js';
 import { setSliceTimeLimit } from './protocol/work-slices.js';
 import { LargeBufferPool } from './protocol/large-buffer-pool.js';
 import { warmBuffer } from './engine/buffer-warmer.js';
@@ -275,6 +275,8 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
     maxBytes: options.largeBufferPoolBytes, fromBytes: POOL_FROM_BYTES, largestBytes: options.maxBodyBytes + 7,
     ...(poison === undefined || poison === '' ? {} : { poisonByte: Number(poison) & 0xff }),
   });
+  // Large gRPC messages read and written (raw-unary.ts, WireWriter) borrow from it too. Process-wide, as the warmer.
+  installLargeBufferPool(pool);
   const management: ManagementContext = { registry, reloader: undefined, token: undefined, maxConfigBytes: options.maxConfigBytes };
   let app: TemplatedApp | undefined;
   let flatBuffers: FlatBuffersRoutes | undefined;
@@ -385,6 +387,7 @@ export function createServer(overrides: CreateServerOptions = {}): OrtServe {
       grpc?.stop();
       grpc = undefined;
       registry.close();
+      installLargeBufferPool(undefined, pool);
       pool.close();
     },
     drain(drainOptions = {}) {

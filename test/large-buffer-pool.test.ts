@@ -1,7 +1,7 @@
-// Large HTTP bodies in buffers reused from request to request (--large_buffer_pool_bytes, src/protocol/large-buffer-pool.ts):
-// with every buffer poisoned as it comes back, many concurrent requests of different contents on every pooled
-// protocol, timeouts and aborts among them, each get their own values back; the pool stays in its bound, drops
-// what sits idle, detaches what it takes back; 0 turns it off.
+// Large HTTP bodies and gRPC messages in buffers reused from request to request (--large_buffer_pool_bytes,
+// src/protocol/large-buffer-pool.ts): with every buffer poisoned as it comes back, many concurrent requests of
+// different contents on every pooled protocol, timeouts and aborts among them, each get their own values back; the
+// pool stays in its bound, drops what sits idle, detaches what it takes back; 0 turns it off.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Buffer } from 'node:buffer';
@@ -9,6 +9,8 @@ import { buildModel } from '../scripts/onnx/onnx-writer.mjs';
 import { FlatBuffersHttpClient, FlatBuffersWsClient } from '../src/client/index.js';
 import { LargeBufferPool } from '../src/protocol/large-buffer-pool.js';
 import { installLargeBufferWarmer } from '../src/protocol/large-buffers.js';
+import { grpc } from './support/grpc-client.js';
+import { all, bytes, int, msg, one, readFields, str, varint } from './support/protobuf-wire.js';
 import { postOnOwnConnection } from './support/server-child.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
 
@@ -32,7 +34,28 @@ const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteL
 /** One request on one protocol: resolves 'ok' when answered with exactly its own values, else the status it got. */
 type Send = (seed: number, options: { timeoutMs?: number; abortAfterMs?: number }) => Promise<string>;
 
-function protocols(baseUrl: string, fb: FlatBuffersHttpClient, ws: FlatBuffersWsClient): Record<string, Send> {
+/**
+ * One gRPC call of raw bytes with an optional deadline, or cancelled after `abortAfterMs`: resolves with the reply, or
+ * the status name it ended with ('aborted' for the cancelled ones).
+ */
+function grpcCall(client: grpc.Client, path: string, request: Buffer, o: { timeoutMs?: number; abortAfterMs?: number }): Promise<Buffer | string> {
+  return new Promise((resolve) => {
+    const options = o.timeoutMs !== undefined ? { deadline: Date.now() + o.timeoutMs } : {};
+    const call = client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, request, new grpc.Metadata(), options, (error, reply) => {
+      if (error) resolve(error.code === grpc.status.CANCELLED && o.abortAfterMs !== undefined ? 'aborted' : grpc.status[error.code]!);
+      else resolve(reply!);
+    });
+    if (o.abortAfterMs !== undefined) setTimeout(() => call.cancel(), o.abortAfterMs);
+  });
+}
+
+/** The float32 values of a TF TensorProto message: its tensor_content, or its packed float_val. */
+function tfFloats(tensor: Buffer): Buffer {
+  const fields = readFields(tensor);
+  return (one(fields, 4) ?? one(fields, 5) ?? Buffer.alloc(0)) as Buffer;
+}
+
+function protocols(baseUrl: string, fb: FlatBuffersHttpClient, ws: FlatBuffersWsClient, rpc: grpc.Client): Record<string, Send> {
   // Binary bodies of 2 MiB, JSON bodies of ~1.4 MiB: over the pool's 1 MiB floor.
   const nBinary = 512 * 1024;
   const nJson = 200_000;
@@ -97,6 +120,23 @@ function protocols(baseUrl: string, fb: FlatBuffersHttpClient, ws: FlatBuffersWs
         return String((err as { code?: string }).code ?? err);
       }
     },
+    // Raw unary calls (raw-unary.ts): the message copied into a lent buffer, the reply encoded into another.
+    grpcKserve: async (seed, o) => {
+      const x = values(nBinary, seed);
+      const request = Buffer.concat([str(1, 'neg40'), msg(5, str(1, 'x'), str(2, 'FP32'), bytes(3, varint(nBinary))), bytes(7, bytesOf(x))]);
+      const reply = await grpcCall(rpc, '/inference.GRPCInferenceService/ModelInfer', request, o);
+      if (typeof reply === 'string') return reply;
+      return (all(readFields(reply), 6)[0] as Buffer | undefined)?.equals(bytesOf(x)) ? 'ok' : 'WRONG';
+    },
+    grpcTf: async (seed, o) => {
+      const x = values(nBinary, seed);
+      const tensor = Buffer.concat([int(1, 1), msg(2, msg(2, int(1, nBinary))), bytes(4, bytesOf(x))]);
+      const request = Buffer.concat([msg(1, str(1, 'neg40')), msg(2, str(1, 'x'), bytes(2, tensor))]);
+      const reply = await grpcCall(rpc, '/tensorflow.serving.PredictionService/Predict', request, o);
+      if (typeof reply === 'string') return reply;
+      const entry = readFields(all(readFields(reply), 1)[0] as Buffer);
+      return tfFloats(one(entry, 2) as Buffer).equals(bytesOf(x)) ? 'ok' : 'WRONG';
+    },
   };
 }
 
@@ -104,9 +144,10 @@ function protocols(baseUrl: string, fb: FlatBuffersHttpClient, ws: FlatBuffersWs
 async function storm(t: TestServer, rounds: number): Promise<Record<string, Record<string, number>>> {
   const fb = new FlatBuffersHttpClient(t.baseUrl);
   const ws = await FlatBuffersWsClient.connect(`${t.baseUrl.replace('http', 'ws')}/v1/flatbuffers/ws`);
+  const rpc = new grpc.Client(t.grpcAddress, grpc.credentials.createInsecure());
   const tally: Record<string, Record<string, number>> = {};
   try {
-    const sends = protocols(t.baseUrl, fb, ws);
+    const sends = protocols(t.baseUrl, fb, ws, rpc);
     let seed = 1;
     for (let round = 0; round < rounds; round++) {
       const wave: Array<Promise<void>> = [];
@@ -125,6 +166,7 @@ async function storm(t: TestServer, rounds: number): Promise<Record<string, Reco
   } finally {
     await fb.close();
     await ws.close();
+    rpc.close();
   }
   return tally;
 }
@@ -140,7 +182,7 @@ describe('large bodies in pooled buffers, each buffer poisoned as it comes back'
     await t?.close();
   });
 
-  it('concurrent requests of different contents on KServe binary and JSON, TF REST, FlatBuffers HTTP and WebSocket, with timeouts and aborts: every answer its own values', async () => {
+  it('concurrent requests of different contents on KServe binary and JSON, TF REST, FlatBuffers HTTP and WebSocket, KServe and TF gRPC, with timeouts and aborts: every answer its own values', async () => {
     const tally = await storm(t, 4);
     for (const [name, outcomes] of Object.entries(tally)) {
       expect(outcomes.WRONG, `${name}: ${JSON.stringify(outcomes)}`).toBeUndefined();
@@ -148,7 +190,7 @@ describe('large bodies in pooled buffers, each buffer poisoned as it comes back'
       expect(outcomes.ok ?? 0, `${name}: ${JSON.stringify(outcomes)}`).toBeGreaterThanOrEqual(16);
       const accounted = Object.values(outcomes).reduce((a, b) => a + b, 0);
       expect(accounted).toBe(24);
-      for (const outcome of Object.keys(outcomes)) expect(['ok', 'aborted', '504', 'ERR_DEADLINE_EXCEEDED'], `${name}: ${outcome}`).toContain(outcome);
+      for (const outcome of Object.keys(outcomes)) expect(['ok', 'aborted', '504', 'ERR_DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED'], `${name}: ${outcome}`).toContain(outcome);
     }
     // The buffers came back to the pool (and were poisoned there), within its default bound.
     const held = t.server.status().largeBufferPoolBytes;

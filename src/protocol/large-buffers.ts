@@ -1,4 +1,5 @@
-// allocLarge: buffers for wire conversion that every byte of is written, allocated unzeroed, large ones pre-faulted.
+// allocLarge: buffers for wire conversion that every byte of is written, allocated unzeroed, large ones pre-faulted;
+// lendLarge / returnLarge: large ones lent by the server's buffer pool instead, for the gRPC messages it reads and writes.
 
 /*
  * Why: a zeroed allocation of tens of MB (new Uint8Array(n), a FlatBuffers Builder of n bytes) is zeroed by the
@@ -15,6 +16,8 @@
  * given) once it is over — until then the buffer must not be detached or transferred (the walk holds its address).
  */
 type Warmer = (buffer: Uint8Array, done?: () => void) => boolean | void;
+
+import type { LargeBufferPool } from './large-buffer-pool.js';
 
 /** Below this allocLarge makes a plain zeroed array (a tensor of a few thousand values, a small answer). */
 const SMALL_BYTES = 64 * 1024;
@@ -52,4 +55,45 @@ export function warmsAt(bytes: number): boolean {
  */
 export function warmLarge(buffer: Uint8Array, done?: () => void): boolean {
   return buffer.byteLength >= warmFrom && warm?.(buffer, done) === true;
+}
+
+/*
+ * Why lend: V8 counts every new ArrayBuffer as external memory and collects once ~64 MB more of it were made (see
+ * large-buffer-pool.ts). A 46 MB gRPC call made two such buffers of its own (its message copied whole, its reply
+ * encoded whole) besides what HTTP/2 made for its chunks: 13-16 collections per call. Lent from the pool, the two are
+ * the same memory call after call. Process-wide, like the warmer: the last server started installs its pool.
+ */
+let lender: LargeBufferPool | undefined;
+/** The pool that lent each buffer out (lendLarge), so returnLarge gives it back there and leaves any other alone. */
+const lentBy = new WeakMap<ArrayBuffer, LargeBufferPool>();
+
+/** Installs the pool lendLarge takes from (undefined: none); `unless`, when given, uninstalls only that pool. */
+export function installLargeBufferPool(pool: LargeBufferPool | undefined, unless?: LargeBufferPool): void {
+  if (unless === undefined || lender === unless) lender = pool;
+}
+
+/**
+ * A Buffer of `bytes` over memory lent by the installed pool (unzeroed; a fresh one's pages faulted in off the JS
+ * thread), or undefined when no pool is installed or it does not lend this size. The borrower writes every byte it
+ * reads, and hands it to returnLarge once nothing (JS or native) can read or write it any more; one never returned is
+ * simply collected.
+ */
+export function lendLarge(bytes: number): Buffer | undefined {
+  const pool = lender;
+  const memory = pool?.take(bytes);
+  if (memory === undefined) return undefined;
+  lentBy.set(memory, pool!);
+  return Buffer.from(memory, 0, bytes);
+}
+
+/**
+ * Gives the memory under `view` back to the pool that lent it (lendLarge): it and every view of it are detached at
+ * once. A view of memory lendLarge did not lend (or already given back) is left as it is.
+ */
+export function returnLarge(view: Uint8Array): void {
+  const memory = view.buffer as ArrayBuffer;
+  const pool = lentBy.get(memory);
+  if (pool === undefined) return;
+  lentBy.delete(memory);
+  pool.give(memory);
 }

@@ -3,7 +3,7 @@
 
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { status as Status, type Metadata, type MethodDefinition, type Server } from '@grpc/grpc-js';
-import { warmLarge } from '../../protocol/large-buffers.js';
+import { lendLarge, returnLarge, warmLarge } from '../../protocol/large-buffers.js';
 
 /*
  * Why: per call, grpc-js 1.14 builds a BaseServerInterceptingCall (a Metadata of the headers, a StreamDecoder, its
@@ -94,6 +94,8 @@ class RawUnaryCall {
    * chunk at a time, instead of joining every chunk at once at the end (64 MB: tens of ms on the JS thread).
    */
   private whole: Buffer | undefined;
+  /** `whole` when the pool lent it: returned when the call is answered OK, else left to the garbage collector. */
+  private lentRequest: Buffer | undefined;
   private filled = 0;
   private received = 0;
   /** The first and second messages' lengths, once their prefixes are here. */
@@ -144,9 +146,11 @@ class RawUnaryCall {
         const received = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
         this.chunks = [];
         // Unzeroed, and its pages faulted in on a native worker while the chunks are copied in (large-buffers.ts):
-        // the first touch of fresh memory costs several times the copy itself.
-        this.whole = Buffer.allocUnsafeSlow(5 + this.firstLength);
-        warmLarge(this.whole);
+        // the first touch of fresh memory costs several times the copy itself. Lent by the server's pool when it
+        // serves the size (no new ArrayBuffer for V8 to count), and returned once the call is answered OK.
+        this.lentRequest = lendLarge(5 + this.firstLength);
+        this.whole = this.lentRequest ?? Buffer.allocUnsafeSlow(5 + this.firstLength);
+        if (this.lentRequest === undefined) warmLarge(this.whole);
         this.fill(received);
       }
     }
@@ -237,7 +241,13 @@ class RawUnaryCall {
     }
     this.answered = true;
     this.clearTimer();
+    // Answered OK: the handler's run is over, and the reply is its own memory, so nothing reads the request's any more.
+    // (After an error a run may still be reading it: then the garbage collector frees it once the run is done.)
+    if (this.lentRequest !== undefined) returnLarge(this.lentRequest);
+    this.lentRequest = undefined;
     const stream = this.stream;
+    // A reply in lent memory (WireWriter) goes back once the stream is closed: HTTP/2 has sent it or never will.
+    stream.once('close', () => returnLarge(message));
     if (this.gone()) return;
     stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-accept-encoding': 'identity,deflate,gzip', 'grpc-encoding': 'identity' },
       { waitForTrailers: true });

@@ -9,7 +9,7 @@
 // everywhere in ortserve (tensor-bytes.ts views wire bytes as typed arrays directly).
 
 import { COPY_STEP_BYTES, VALUE_UNITS, copySteps, runNow, type WorkSteps } from '../work-slices.js';
-import { allocLarge, warmLarge } from '../large-buffers.js';
+import { allocLarge, lendLarge, warmLarge } from '../large-buffers.js';
 
 /** A message the reader refused; the reason names the field and the byte where it went wrong. */
 export class WireError extends Error {}
@@ -437,9 +437,11 @@ export class WireWriter {
   pos = 0;
 
   constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
-    // Written whole, a slice at a time for a large answer: its page faults are taken off the JS thread (large-buffers.ts).
-    warmLarge(this.buf);
+    // Large: lent by the server's pool when it serves the size (the caller may return it, large-buffers.ts), else new.
+    // Written whole, a slice at a time for a large answer: a new one's page faults are taken off the JS thread.
+    const lent = lendLarge(size);
+    this.buf = lent ?? Buffer.allocUnsafe(size);
+    if (lent === undefined) warmLarge(this.buf);
   }
 
   /** Writes a key of a field whose number and wire type make a value below 128 or any other (fields < 2^28). */
