@@ -292,6 +292,19 @@ describe('LargeBufferPool', () => {
     pool.close();
   });
 
+  it('a buffer given back undetached (detach: false) is the same memory and object, lent again, poisoned', () => {
+    const pool = new LargeBufferPool({ ...options, poisonByte: POISON });
+    const lent = pool.take(3 * MiB)!;
+    new Uint8Array(lent).fill(7);
+    pool.give(lent, { detach: false });
+    expect(lent.byteLength).toBe(4 * MiB);
+    expect(pool.heldBytes).toBe(4 * MiB);
+    const again = pool.take(3 * MiB)!;
+    expect(again).toBe(lent);
+    expect(new Uint8Array(again, 100, 1000).every((b) => b === POISON)).toBe(true);
+    pool.close();
+  });
+
   it('lends only sizes it serves; the largest class is capped; the bound drops what would pass it', () => {
     const pool = new LargeBufferPool(options);
     expect(pool.take(MiB - 1)).toBeUndefined();

@@ -15,7 +15,10 @@ import { warmLarge } from './large-buffers.js';
  * be held anywhere (byteLength 0 from then on): no stale JS reference can read the next borrower's data or write
  * into it. What detaching cannot stop is native code holding a raw pointer into the memory (an input view pinned by
  * a run): the borrower gives a buffer back only once no run can still read it, and otherwise simply drops it (the
- * garbage collector frees it as before). V8 un-counts the detached ArrayBuffer and counts the new one: no growth.
+ * garbage collector frees it as before). The new ArrayBuffer is counted as new external memory, though: on the HTTP
+ * paths that costs about a collection per request at most (measured), but where HTTP/2 reports memory for every chunk
+ * it reads, it set off as many collections as fresh buffers did. So a borrower may give a buffer back undetached
+ * (GiveOptions.detach false), vouching itself that no view of it is used again.
  *
  * Bounds: idle buffers (given back, not lent) total at most `maxBytes`; a buffer that would go over is dropped. A
  * buffer idle for `idleMs` is dropped (checked every idleMs / 3), so a server whose large requests stopped holds
@@ -42,6 +45,17 @@ export interface LargeBufferPoolOptions {
 
 const DEFAULT_IDLE_MS = 30_000;
 
+export interface GiveOptions {
+  /**
+   * false: the buffer is kept as it is, not detached; its borrower vouches that no view of it is used again. Why:
+   * the detach (a transfer) makes a new ArrayBuffer that V8 counts as new external memory. Where HTTP/2 reports
+   * external memory for every chunk it reads (gRPC), that made a collection per ~64 MB returned, as if nothing were
+   * reused: 13-16 per 46 MB call, 6-9 without the detach (bench/results/2026-12-03-stalls/grpc-lent-buffers.md).
+   * Tests poison what is given back (poisonByte) either way, so a reader of returned memory reads poison there.
+   */
+  detach?: boolean;
+}
+
 interface Idle {
   buffer: ArrayBuffer;
   since: number;
@@ -49,8 +63,11 @@ interface Idle {
 
 export class LargeBufferPool {
   private readonly idle = new Map<number, Idle[]>();
-  /** Fresh buffers whose page walk (warmLarge) is not over yet, and whether their borrower has given them back. */
-  private readonly warming = new Map<ArrayBuffer, boolean>();
+  /**
+   * Fresh buffers whose page walk (warmLarge) is not over yet: false while still lent, else how their borrower gave
+   * them back.
+   */
+  private readonly warming = new Map<ArrayBuffer, false | GiveOptions>();
   private closed = false;
   private held = 0;
   private trimTimer: NodeJS.Timeout | undefined;
@@ -99,20 +116,22 @@ export class LargeBufferPool {
    * next `take` if that stays within the bound. Call it only when nothing native can still read or write the memory.
    * Anything else (a buffer already given back, one of another size) is ignored.
    */
-  give(buffer: ArrayBuffer): void {
+  give(buffer: ArrayBuffer, options: GiveOptions = {}): void {
     const size = buffer.byteLength;
     if (size === 0 || this.classOf(size) !== size || !this.serves(size)) return;
     // Still being walked (its first loan, returned quickly): given back when the walk is over (walkDone).
     if (this.warming.has(buffer)) {
-      this.warming.set(buffer, true);
+      this.warming.set(buffer, options);
       return;
     }
     // Detach first, whatever happens next: the borrower's views must never see memory the pool may lend again.
-    let kept: ArrayBuffer;
-    try {
-      kept = structuredClone(buffer, { transfer: [buffer] });
-    } catch {
-      return;   // not transferable (not one of ours after all): it stays its holder's, for the garbage collector
+    let kept = buffer;
+    if (options.detach !== false) {
+      try {
+        kept = structuredClone(buffer, { transfer: [buffer] });
+      } catch {
+        return;   // not transferable (not one of ours after all): it stays its holder's, for the garbage collector
+      }
     }
     // Closed (the server stopped) or over the bound: the garbage collector frees it.
     if (this.closed || this.held + size > this.options.maxBytes) return;
@@ -148,9 +167,9 @@ export class LargeBufferPool {
 
   /** A fresh buffer's page walk is over: given back now if its borrower already did. */
   private walkDone(buffer: ArrayBuffer): void {
-    const given = this.warming.get(buffer) === true;
+    const given = this.warming.get(buffer);
     this.warming.delete(buffer);
-    if (given) this.give(buffer);
+    if (given !== undefined && given !== false) this.give(buffer, given);
   }
 
   private stopTimer(): void {

@@ -87,13 +87,14 @@ export function lendLarge(bytes: number): Buffer | undefined {
 }
 
 /**
- * Gives the memory under `view` back to the pool that lent it (lendLarge): it and every view of it are detached at
- * once. A view of memory lendLarge did not lend (or already given back) is left as it is.
+ * Gives the memory under `view` back to the pool that lent it (lendLarge), NOT detached (GiveOptions.detach: the
+ * borrower, a gRPC call, vouches that none of its views is used again). A view of memory lendLarge did not lend (or
+ * already given back) is left as it is.
  */
 export function returnLarge(view: Uint8Array): void {
   const memory = view.buffer as ArrayBuffer;
   const pool = lentBy.get(memory);
   if (pool === undefined) return;
   lentBy.delete(memory);
-  pool.give(memory);
+  pool.give(memory, { detach: false });
 }
