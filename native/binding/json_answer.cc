@@ -62,28 +62,43 @@ JsonElementType NumericType(napi_env env, napi_typedarray_type array_type, bool 
   }
 }
 
+// A packed BYTES tensor's two typed arrays: `data`, a Uint8Array, and beside it `name` (lengths or spans), a
+// Uint32Array of `expected` numbers. Throws naming the field when either is not so.
+struct PackedStringArrays {
+  const char* base = nullptr;
+  size_t bytes = 0;
+  const uint32_t* numbers = nullptr;
+  size_t count = 0;
+};
+
+PackedStringArrays ReadPackedStringArrays(napi_env env, napi_value data, napi_value numbers, double expected, const std::string& field,
+                                          const char* name, const char* expected_words) {
+  napi_typedarray_type type;
+  PackedStringArrays out;
+  void* base = nullptr;
+  void* number_data = nullptr;
+  if (napi_get_typedarray_info(env, data, &type, &out.bytes, &base, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
+    ThrowInvalidArgument(env, field + ".data must be a Uint8Array when " + name + " is given");
+  }
+  if (napi_get_typedarray_info(env, numbers, &type, &out.count, &number_data, nullptr, nullptr) != napi_ok || type != napi_uint32_array) {
+    ThrowInvalidArgument(env, field + "." + name + " must be a Uint32Array");
+  }
+  if (static_cast<double>(out.count) != expected) ThrowInvalidArgument(env, field + "." + name + " length is not " + expected_words);
+  out.base = static_cast<const char*>(base);
+  out.numbers = static_cast<const uint32_t*>(number_data);
+  return out;
+}
+
 // BYTES elements back to back in one Uint8Array, their lengths in a Uint32Array: two N-API calls for any count.
 AnswerTensor ReadSpanStrings(napi_env env, napi_value data, napi_value lengths, double count, const std::string& field, AnswerTensor t) {
-  napi_typedarray_type type;
-  size_t bytes = 0, length_count = 0;
-  void* base = nullptr;
-  void* length_data = nullptr;
-  if (napi_get_typedarray_info(env, data, &type, &bytes, &base, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
-    ThrowInvalidArgument(env, field + ".data must be a Uint8Array when lengths is given");
-  }
-  if (napi_get_typedarray_info(env, lengths, &type, &length_count, &length_data, nullptr, nullptr) != napi_ok || type != napi_uint32_array) {
-    ThrowInvalidArgument(env, field + ".lengths must be a Uint32Array");
-  }
-  if (static_cast<double>(length_count) != count) ThrowInvalidArgument(env, field + ".lengths length is not the product of shape");
+  const PackedStringArrays a = ReadPackedStringArrays(env, data, lengths, count, field, "lengths", "the product of shape");
   t.is_string = true;
-  t.strings.reserve(length_count);
-  const auto* sizes = static_cast<const uint32_t*>(length_data);
-  const char* at = static_cast<const char*>(base);
+  t.strings.reserve(a.count);
   size_t used = 0;
-  for (size_t i = 0; i < length_count; i++) {
-    if (sizes[i] > bytes - used) ThrowInvalidArgument(env, field + ".lengths add up to more than data holds");
-    t.strings.emplace_back(sizes[i] == 0 ? "" : at + used, sizes[i]);
-    used += sizes[i];
+  for (size_t i = 0; i < a.count; i++) {
+    if (a.numbers[i] > a.bytes - used) ThrowInvalidArgument(env, field + ".lengths add up to more than data holds");
+    t.strings.emplace_back(a.numbers[i] == 0 ? "" : a.base + used, a.numbers[i]);
+    used += a.numbers[i];
   }
   return t;
 }
@@ -91,22 +106,11 @@ AnswerTensor ReadSpanStrings(napi_env env, napi_value data, napi_value lengths, 
 // BYTES elements anywhere in one Uint8Array, each at an (offset, length) pair of a Uint32Array (a packed string
 // tensor: the elements in the BYTES wire form, their 4-byte lengths between them): two N-API calls for any count.
 AnswerTensor ReadSpannedStrings(napi_env env, napi_value data, napi_value spans, double count, const std::string& field, AnswerTensor t) {
-  napi_typedarray_type type;
-  size_t bytes = 0, span_count = 0;
-  void* base = nullptr;
-  void* span_data = nullptr;
-  if (napi_get_typedarray_info(env, data, &type, &bytes, &base, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
-    ThrowInvalidArgument(env, field + ".data must be a Uint8Array when spans is given");
-  }
-  if (napi_get_typedarray_info(env, spans, &type, &span_count, &span_data, nullptr, nullptr) != napi_ok || type != napi_uint32_array) {
-    ThrowInvalidArgument(env, field + ".spans must be a Uint32Array");
-  }
-  if (static_cast<double>(span_count) != 2 * count) ThrowInvalidArgument(env, field + ".spans length is not twice the product of shape");
+  const PackedStringArrays a = ReadPackedStringArrays(env, data, spans, 2 * count, field, "spans", "twice the product of shape");
   t.is_string = true;
-  t.strings.reserve(span_count / 2);
-  const auto* pairs = static_cast<const uint32_t*>(span_data);
+  t.strings.reserve(a.count / 2);
   const std::string spans_field = field + ".spans";
-  for (size_t i = 0; i < span_count / 2; i++) t.strings.push_back(SpannedElement(env, static_cast<const char*>(base), bytes, pairs, i, spans_field));
+  for (size_t i = 0; i < a.count / 2; i++) t.strings.push_back(SpannedElement(env, a.base, a.bytes, a.numbers, i, spans_field));
   return t;
 }
 
