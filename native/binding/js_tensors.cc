@@ -165,8 +165,9 @@ void ParseStringData(Napi::Env env, const Napi::Value& data, const std::string& 
 }
 
 // A string tensor given as one Uint8Array and, per element, its (offset, length) in it (spans: Uint32Array of
-// 2 × elements): what the JS side sends for strings decoded from one length-prefixed buffer, so this reads two typed
-// arrays instead of one JS object per element (16k elements: ~1.3 ms of the JS thread). The data is pinned whole.
+// 2 × elements): what the JS side sends for a packed string tensor (src/engine/tensor.ts: a decoded length-prefixed
+// buffer, or a queued run's output), so this reads two typed arrays instead of one JS object per element (16k
+// elements: ~1.3 ms of the JS thread). The data is pinned whole.
 void ParseSpannedStringData(Napi::Env env, const Napi::Value& data, const Napi::Value& spans, const std::string& field,
                             double elements, InputTensor* tensor, PinnedInputs* pinned) {
   if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
@@ -361,16 +362,15 @@ Napi::Value OutputDataToJs(Napi::Env env, OutputTensor& output, const std::vecto
   if (output.type == ElementType::kString && output.packed) {
     // Packed by the worker (binding/completions.cc): the block becomes an external ArrayBuffer, freed by its
     // finalizer, and each element a view of it; nothing is copied here. OutputToJs hands prefixed blocks over with
-    // their lengths instead (SetPackedStrings); this is its fallback for a block holding an element of 4 GiB or more.
-    const std::size_t prefix = output.packed_prefixed ? 4 : 0;
+    // their lengths instead (SetPackedStrings), and only a queued run's outputs are packed, so the block here is the
+    // unprefixed one of an output holding an element of 4 GiB or more: the elements back to back.
     std::size_t total = 0;
-    for (std::size_t n : output.packed_lengths) total += prefix + n;
+    for (std::size_t n : output.packed_lengths) total += n;
     Napi::ArrayBuffer bytes = Napi::ArrayBuffer::New(env, 0);
     if (total > 0) bytes = OutputArrayBuffer(env, output.packed.get(), total, output.packed, false);
     Napi::Array strings = Napi::Array::New(env, output.packed_lengths.size());
     std::size_t offset = 0;
     for (std::size_t i = 0; i < output.packed_lengths.size(); ++i) {
-      offset += prefix;
       strings.Set(static_cast<uint32_t>(i), Napi::Uint8Array::New(env, output.packed_lengths[i], bytes, offset));
       offset += output.packed_lengths[i];
     }

@@ -67,9 +67,12 @@ let lender: LargeBufferPool | undefined;
 /** The pool that lent each buffer out (lendLarge), so returnLarge gives it back there and leaves any other alone. */
 const lentBy = new WeakMap<ArrayBuffer, LargeBufferPool>();
 
-/** Installs the pool lendLarge takes from (undefined: none); `unless`, when given, uninstalls only that pool. */
-export function installLargeBufferPool(pool: LargeBufferPool | undefined, unless?: LargeBufferPool): void {
-  if (unless === undefined || lender === unless) lender = pool;
+/**
+ * Installs the pool lendLarge takes from (undefined: none). With `replacing`, only when that pool is the one installed
+ * now (a server that stops uninstalls its own pool, never a later server's).
+ */
+export function installLargeBufferPool(pool: LargeBufferPool | undefined, replacing?: LargeBufferPool): void {
+  if (replacing === undefined || lender === replacing) lender = pool;
 }
 
 /**
