@@ -590,3 +590,45 @@ describe('replies: protobufjs reads the new encoding as the object the generic e
     expect(read(zero)).toEqual(read(serializeMessage('tensorflow.serving.PredictResponse', { model_spec: { version: { value: '0' } } })));
   });
 });
+
+describe('repeated bytes fields held as places in the message', () => {
+  // Three values, one empty, one not UTF-8, each behind its field key and length: [key][len][bytes]...
+  const values = [Buffer.from('ab'), Buffer.alloc(0), Buffer.from([0xff, 0x00])];
+  const hex = (items: readonly Uint8Array[]) => items.map((v) => Buffer.from(v).toString('hex'));
+  /** Where each value's bytes start in `message`, found by searching it here, not by the decoder. */
+  const spansIn = (message: Buffer, field: Buffer) => {
+    const at = message.indexOf(field);
+    return [at + 2, 2, at + 6, 0, at + 8, 2];   // key, length 2, "ab", key, length 0, key, length 2, ff 00
+  };
+
+  it('TF Serving string_val: the tensor takes the message and each value\'s place, string_val still reads as views', () => {
+    const field = Buffer.concat(values.map((v) => bytes(8, v)));
+    const message = Buffer.concat([msg(1, str(1, 'm')), mapEntry(2, 'x', Buffer.concat([int(1, 7), msg(2, msg(2, int(1, 3))), field]))]);
+    const request = wire.predict.requestDeserialize(message) as PredictRequestWire;
+    const tp = request.inputs.x!;
+    expect(tp.string_spans!.count).toBe(3);
+    expect(hex(tp.string_val)).toEqual(hex(values));
+    const t = tensorProtoWireToTensor(tp, 'inputs["x"]', MAX_BYTES);
+    expect(t.packed!.lengthPrefixed).toBe(false);
+    expect(Buffer.from(t.packed!.data).equals(message)).toBe(true);
+    expect(Array.from(t.packed!.spans)).toEqual(spansIn(message, field));
+    expect(hex(t.data as Uint8Array[])).toEqual(hex(values));
+    // Written out in the BYTES wire form from the places (the message itself is not that form).
+    expect(Buffer.from(tensorToBytes(t)).toString('hex')).toBe('0200000061620000000002000000ff00');
+  });
+
+  it('KServe bytes_contents: the same, and a count that does not match the shape is refused by the count', () => {
+    const field = Buffer.concat(values.map((v) => bytes(8, v)));
+    const input = (n: number) => msg(5, str(1, 'x'), str(2, 'BYTES'), int(3, n), bytes(5, field));
+    const message = Buffer.concat([str(1, 'm'), input(3)]);
+    const request = wire.infer.requestDeserialize(message) as ModelInferRequestWire;
+    expect(request.inputs[0]!.contents!.bytes_spans!.count).toBe(3);
+    expect(hex(request.inputs[0]!.contents!.bytes_contents)).toEqual(hex(values));
+    const t = decodeModelInfer(request, MAX_BYTES).inputs.get('x')!;
+    expect(t.packed!.lengthPrefixed).toBe(false);
+    expect(Array.from(t.packed!.spans)).toEqual(spansIn(message, field));
+    expect(hex(t.data as Uint8Array[])).toEqual(hex(values));
+    const short = wire.infer.requestDeserialize(Buffer.concat([str(1, 'm'), input(4)])) as ModelInferRequestWire;
+    expect(() => decodeModelInfer(short, MAX_BYTES)).toThrow(/contents\.bytes_contents: 3 values, but shape \[4\] needs 4/);
+  });
+});

@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { decodeRestInfer } from '../src/frontends/kserve/rest-codec.js';
 import { bytesToTensor, parseLengthPrefixed, parseShape, tensorToBytes, type WireDim } from '../src/protocol/tensor-bytes.js';
 import type { OrtServeError } from '../src/errors.js';
-import { elementsHeld } from '../src/engine/tensor.js';
+import { elementsHeld, packedElementBytes, packedStringTensor } from '../src/engine/tensor.js';
+import { tensorBytes } from '../src/engine/tensor-limits.js';
+import { decodeInferResponse, encodeInferResponse } from '../src/protocol/flatbuffers/messages.js';
+import { jsonWeight } from '../src/protocol/json/json-slices.js';
 import { decodeModelInfer } from '../src/frontends/grpc/kserve-grpc-codec.js';
 import { tensorProtoToTensor } from '../src/frontends/grpc/tf-tensor-proto.js';
 import { wireStructureError } from '../src/frontends/grpc/proto-schemas.js';
@@ -120,6 +123,19 @@ describe('BYTES elements', () => {
     expect(() => { (t as { data: unknown }).data = []; }).toThrow(TypeError);
     // The refusal of a count the data cannot hold comes before the spans are allocated for it.
     expect(() => bytesToTensor('string', [1e9], new Uint8Array(8), 'inputs[0]', 'BYTES')).toThrow(/1000000000 BYTES elements need at least/);
+  });
+
+  it('strings packed among other bytes (places in a gRPC message) are written length-prefixed and sized by their elements', () => {
+    // "ab", "" and 0xff, each behind two bytes that are not its length (a protobuf key and length).
+    const message = Uint8Array.from([0x42, 2, 0x61, 0x62, 0x42, 0, 0x42, 1, 0xff]);
+    const t = packedStringTensor([3], { data: message, spans: Uint32Array.from([2, 2, 6, 0, 8, 1]), lengthPrefixed: false });
+    expect([...tensorToBytes(t)]).toEqual([2, 0, 0, 0, 0x61, 0x62, 0, 0, 0, 0, 1, 0, 0, 0, 0xff]);
+    expect(tensorBytes(t)).toBe(4 + 2 + 4 + 0 + 4 + 1);
+    expect(packedElementBytes(t.packed!)).toBe(3);
+    expect(jsonWeight(t)).toBe(3 + 1);
+    // FlatBuffers writes the wire form too: a client decodes the same three strings.
+    const fb = decodeInferResponse(encodeInferResponse('', 'm', 1, new Map([['y', t]])));
+    expect((fb.outputs.get('y')!.data as Uint8Array[]).map((b) => [...b])).toEqual([[0x61, 0x62], [], [0xff]]);
   });
 
   it('refuse a count the data cannot hold before allocating for it', () => {

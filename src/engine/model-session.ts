@@ -699,7 +699,7 @@ export function outputToTensor(output: NativeOutput): Tensor {
   if (dtype === 'string') {
     const lengths = output.lengths;
     if (lengths === undefined) return { dtype, shape: output.shape, data: output.data as StringData };
-    return packedStringTensor(output.shape, { data: new Uint8Array(output.data as ArrayBuffer), spans: prefixedSpans(lengths) });
+    return packedStringTensor(output.shape, { data: new Uint8Array(output.data as ArrayBuffer), spans: prefixedSpans(lengths), lengthPrefixed: true });
   }
   const buffer = output.data as ArrayBuffer;
   const numeric = dtype as NumericDType;

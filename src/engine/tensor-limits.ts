@@ -2,7 +2,7 @@
 // (after TensorFlow's fill rule, BYTES elements counted one by one) are refused before anything is allocated for them.
 
 import { fail } from '../errors.js';
-import { DTYPE_SIZE, elementCount, shapeText, type DType, type StringData, type Tensor } from './tensor.js';
+import { DTYPE_SIZE, elementCount, elementsHeld, packedElementBytes, shapeText, type DType, type StringData, type Tensor } from './tensor.js';
 
 /** The server-wide size knobs (src/config/knobs.ts documents each). */
 export interface SizeLimits {
@@ -107,7 +107,7 @@ export class RequestTally {
 export function tensorBytes(t: Tensor): number {
   if (t.dtype !== 'string') return (t.data as ArrayBufferView).byteLength;
   // The wire form holds exactly a 4-byte length (STRING_OVERHEAD) and the bytes of each element.
-  if (t.packed !== undefined) return t.packed.data.byteLength;
+  if (t.packed !== undefined) return STRING_OVERHEAD * elementsHeld(t) + packedElementBytes(t.packed);
   let n = 0;
   for (const s of t.data as StringData) n += STRING_OVERHEAD + s.byteLength;
   return n;

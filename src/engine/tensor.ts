@@ -40,22 +40,26 @@ export interface Tensor {
   shape: number[];
   data: NumericData | StringData;
   /**
-   * Strings held as one buffer in the BYTES wire form and each element's place in it (packedStringTensor): set by
-   * the decoder of a length-prefixed buffer (bytesToTensor) and for a queued run's outputs (outputToTensor). The
-   * addon reads these two typed arrays instead of one object per element, and the binary encoders send `data` as it
-   * is. Code that makes a tensor of other strings makes a new object without it.
+   * Strings held as one buffer and each element's place in it (packedStringTensor): set by the decoder of a
+   * length-prefixed buffer (bytesToTensor), by the gRPC decoders for string_val / bytes_contents (places in the
+   * message) and for a queued run's outputs (outputToTensor). The addon reads these two typed arrays instead of one
+   * object per element, and the binary encoders send `data` as it is when it is the BYTES wire form. Code that makes
+   * a tensor of other strings makes a new object without it.
    */
   packed?: PackedStringSpans;
 }
 
 /**
- * String elements as one buffer holding each element as its 4-byte little-endian length then its bytes, nothing
- * else (the BYTES form of KServe binary data, raw_input_contents / raw_output_contents and FlatBuffers), and per
- * element its (offset of the bytes, length) in that buffer: 2 × elements numbers.
+ * String elements as places in one buffer: per element its (offset of the bytes, length) in `data`, 2 × elements
+ * numbers. When `lengthPrefixed`, `data` holds each element as its 4-byte little-endian length then its bytes,
+ * nothing else (the BYTES form of KServe binary data, raw_input_contents / raw_output_contents and FlatBuffers), so
+ * it can be sent as it is; otherwise the elements lie among other bytes (a protobuf message's repeated bytes field,
+ * each value after its field key and length), and only the spans say where.
  */
 export interface PackedStringSpans {
   data: Uint8Array;
   spans: Uint32Array;
+  lengthPrefixed: boolean;
 }
 
 /**
@@ -79,6 +83,15 @@ export function packedStringTensor(shape: number[], packed: PackedStringSpans): 
 /** How many elements a tensor's data holds (for strings held packed, without making their views). */
 export function elementsHeld(t: Tensor): number {
   return t.packed !== undefined ? t.packed.spans.length >>> 1 : t.data.length;
+}
+
+/** The bytes of all of `packed`'s elements, their lengths not counted. */
+export function packedElementBytes(packed: PackedStringSpans): number {
+  const { data, spans } = packed;
+  if (packed.lengthPrefixed) return data.byteLength - 4 * (spans.length >>> 1);
+  let n = 0;
+  for (let i = 1; i < spans.length; i += 2) n += spans[i]!;
+  return n;
 }
 
 /** A view per element of `packed`. */

@@ -64,7 +64,7 @@ export function bytesToTensor(dtype: DType, shape: number[], bytes: Uint8Array, 
     checkPrefixRoom(bytes.byteLength, count, field);   // before the spans are allocated for `count` elements
     const spans = new Uint32Array(2 * count);
     scanLengthPrefixed(bytes, count, field, spans);
-    return packedStringTensor(shape, { data: bytes, spans });
+    return packedStringTensor(shape, { data: bytes, spans, lengthPrefixed: true });
   }
   const size = DTYPE_SIZE[dtype];
   if (bytes.byteLength !== count * size) {
@@ -117,7 +117,7 @@ export function parseLengthPrefixed(bytes: Uint8Array, count: number, field: str
   checkPrefixRoom(bytes.byteLength, count, field);
   const spans = new Uint32Array(2 * count);
   scanLengthPrefixed(bytes, count, field, spans);
-  return packedStringTensor([count], { data: bytes, spans }).data as StringData;
+  return packedStringTensor([count], { data: bytes, spans, lengthPrefixed: true }).data as StringData;
 }
 
 /**
@@ -188,8 +188,9 @@ export function* tensorToBytesSteps(t: Tensor): WorkSteps<Uint8Array> {
     const d = t.data as ArrayBufferView;
     return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   }
-  // Already in this form (a decoded buffer, a queued run's output): sent as it is, nothing copied.
-  if (t.packed !== undefined) return t.packed.data;
+  // Already in this form (a decoded buffer, a queued run's output): sent as it is, nothing copied. Strings packed
+  // otherwise (places in a gRPC message) are written out from their views below.
+  if (t.packed?.lengthPrefixed === true) return t.packed.data;
   const items = t.data as StringData;
   const total = lengthPrefixedBytes(items);
   yield items.length;

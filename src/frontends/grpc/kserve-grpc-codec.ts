@@ -1,7 +1,7 @@
 // KServe V2 gRPC infer codec: ModelInferRequest (typed contents or raw_input_contents) → tensors → ModelInferResponse.
 
 import { clientText, fail } from '../../errors.js';
-import { DTYPE_SIZE, elementCount, shapeText, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
+import { DTYPE_SIZE, elementCount, packedStringTensor, shapeText, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
 import { dtypeOfDatatype, KSERVE_DATATYPE, KSERVE_DATATYPE_NAMES } from '../kserve/datatypes.js';
 import { checkUniqueNames, type InferResponse } from '../../inference/infer-request.js';
 import { sequenceFromParameters, type SequenceRequest } from '../../inference/sequence-request.js';
@@ -79,7 +79,10 @@ function typedContents(input: InputTensor, dtype: DType, shape: number[], field:
   const contents = input.contents;
   const count = elementCount(shape);
   const expected = CONTENTS_FIELD[dtype];
-  const present = contents === null ? [] : ALL_FIELDS.filter((f) => contents[f].length > 0);
+  // The wire decoder's bytes_contents as places in the message: counted and taken as they are, no view per value.
+  const spans = contents === null || !('bytes_spans' in contents) ? undefined : contents.bytes_spans;
+  const valueCount = (f: ContentsField) => (f === 'bytes_contents' && spans !== undefined ? spans.count : contents![f].length);
+  const present = contents === null ? [] : ALL_FIELDS.filter((f) => valueCount(f) > 0);
   const stray = present.find((f) => f !== expected);
   if (stray !== undefined || (expected === undefined && count > 0)) {
     const where = expected === undefined ? 'raw_input_contents (it has no typed contents field)' : `contents.${expected}`;
@@ -87,10 +90,12 @@ function typedContents(input: InputTensor, dtype: DType, shape: number[], field:
   }
   if (expected === undefined) return { dtype, shape, data: new Uint16Array(0) }; // FP16/BF16 with no elements
   // No values: a fresh empty array (the wire decoder shares one between absent fields; a tensor owns its data).
-  const values = contents === null || contents[expected].length === 0 ? [] : contents[expected];
-  if (values.length !== count) {
-    fail('ERR_SHAPE', `${field}.contents.${expected}: ${values.length} values, but shape ${shapeText(shape)} needs ${count}`);
+  const given = contents === null ? 0 : valueCount(expected);
+  if (given !== count) {
+    fail('ERR_SHAPE', `${field}.contents.${expected}: ${given} values, but shape ${shapeText(shape)} needs ${count}`);
   }
+  if (expected === 'bytes_contents' && spans !== undefined) return packedStringTensor(shape, spans.packed());
+  const values = given === 0 ? [] : contents![expected];
   return { dtype, shape, data: convertValues(values, dtype, `${field}.contents.${expected}`, input.datatype) };
 }
 

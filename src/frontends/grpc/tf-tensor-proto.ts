@@ -1,7 +1,8 @@
 // tensorflow.TensorProto ⇄ Tensor: typed *_val fields (with TensorFlow's fill-from-one-value rule) and tensor_content.
 
 import { clientText, fail } from '../../errors.js';
-import { DTYPE_SIZE, elementCount, shapeText, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
+import { DTYPE_SIZE, elementCount, packedStringTensor, shapeText, type DType, type StringData, type Tensor } from '../../engine/tensor.js';
+import type { ByteSpans } from '../../protocol/protobuf/wire.js';
 import { COPY_STEP_BYTES, type WorkSteps } from '../../protocol/work-slices.js';
 import type { RequestTally } from '../../engine/tensor-limits.js';
 import { bytesToTensor, checkTensorFits, parseShape } from '../../protocol/tensor-bytes.js';
@@ -119,7 +120,7 @@ function fillNumeric(value: number, dtype: DType, count: number): Tensor['data']
  * Decodes one TensorProto; `field` (e.g. `inputs["x"]`) prefixes every error. The generated type says `dtype` is a
  * DataType name, but protobufjs gives an enum value the schema does not list as its number: hence String(tp.dtype).
  */
-export function tensorProtoToTensor(tp: TensorProto__Output, field: string, maxBytes: number, tally?: RequestTally, defer?: DeferFill): Tensor {
+export function tensorProtoToTensor(tp: TensorProto__Output & { string_spans?: ByteSpans }, field: string, maxBytes: number, tally?: RequestTally, defer?: DeferFill): Tensor {
   const dtype = dtypeOfTfName(String(tp.dtype));
   if (dtype === undefined) {
     fail('ERR_DTYPE', `${field}.dtype: ${String(tp.dtype)} is not a dtype ortserve serves (one of ${Object.values(TF_DTYPE).join(', ')})`);
@@ -134,14 +135,17 @@ export function tensorProtoToTensor(tp: TensorProto__Output, field: string, maxB
     return bytesToTensor(dtype, shape, tp.tensor_content, `${field}.tensor_content`, TF_DTYPE[dtype]);
   }
   const valField = VAL_FIELD[dtype];
-  const values = tp[valField];
+  // The wire decoder's string_val as places in the message: taken as they are, no view made per value.
+  const spans = valField === 'string_val' ? tp.string_spans : undefined;
+  const valueCount = spans !== undefined ? spans.count : tp[valField].length;
   const stray = ALL_VAL_FIELDS.find((f) => f !== valField && tp[f].length > 0);
   if (stray !== undefined) fail('ERR_DTYPE', `${field}: ${TF_DTYPE[dtype]} values belong in ${valField} (or tensor_content), not ${stray}`);
-  const fills = values.length === count || (values.length === 1 && count > 1);
+  const fills = valueCount === count || (valueCount === 1 && count > 1);
   if (!fills) {
-    fail('ERR_SHAPE', `${field}.${valField}: ${values.length} values, but tensor_shape ${shapeText(shape)} needs ${count} (or exactly 1, which fills it)`);
+    fail('ERR_SHAPE', `${field}.${valField}: ${valueCount} values, but tensor_shape ${shapeText(shape)} needs ${count} (or exactly 1, which fills it)`);
   }
-  return { dtype, shape, data: convert(values, dtype, count, `${field}.${valField}`, defer) };
+  if (spans !== undefined && valueCount === count) return packedStringTensor(shape, spans.packed());
+  return { dtype, shape, data: convert(tp[valField], dtype, count, `${field}.${valField}`, defer) };
 }
 
 /** Encodes a tensor into its typed field, as TF Serving answers by default (clients read float_val etc. directly). */

@@ -5,6 +5,7 @@ import type { RequestTally } from '../../engine/tensor-limits.js';
 import { DTYPE_SIZE, elementCount, type DType, type Tensor } from '../../engine/tensor.js';
 import { alignedView } from '../../protocol/tensor-bytes.js';
 import type { TensorProtoWire } from '../../protocol/protobuf/tf-predict-wire.js';
+import type { ByteSpans } from '../../protocol/protobuf/wire.js';
 import { dtypeOfTfName } from '../../protocol/tfserving/tf-vocabulary.js';
 import type { TensorProto__Output } from './generated/tensorflow/TensorProto.js';
 import { tensorProtoToTensor, type DeferFill } from './tf-tensor-proto.js';
@@ -23,6 +24,7 @@ const OWN_FIELD: Partial<Record<DType, TypedValField>> = {
 const NO_NUMBERS: number[] = [];
 const NO_STRINGS: string[] = [];
 const NO_BOOLS: boolean[] = [];
+const NO_BUFFERS: Buffer[] = [];
 
 /** Typed values as the plain array the generic decoder gives (a loop: Array.from on a typed array is slow). */
 function numbers(values: ArrayLike<number>): number[] {
@@ -64,25 +66,30 @@ function declaredCount(tp: TensorProtoWire): number | undefined {
  * becomes a view of the array the wire decoder filled rather than a value-by-value conversion. Anything else (the
  * fill-from-one-value rule, narrower integers, half_val, values in another field, errors) takes the generic route.
  */
-function asTensorProto(tp: TensorProtoWire): TensorProto__Output {
+function asTensorProto(tp: TensorProtoWire): TensorProto__Output & { string_spans?: ByteSpans } {
   const shape = tp.tensor_shape === null ? null
     : { dim: tp.tensor_shape.dim.map((d) => ({ size: String(d.size), name: d.name })), unknown_rank: tp.tensor_shape.unknown_rank };
   const dtype = typeof tp.dtype === 'string' ? dtypeOfTfName(tp.dtype) : undefined;
   const own = dtype === undefined ? undefined : OWN_FIELD[dtype];
-  const fast = own !== undefined && tp.tensor_content.length === 0 && tp.string_val.length === 0 && tp[own].length > 0
+  const fast = own !== undefined && tp.tensor_content.length === 0 && tp.string_spans === undefined && tp[own].length > 0
     && tp[own].length === declaredCount(tp) && TYPED_VAL_FIELDS.every((f) => f === own || tp[f].length === 0);
   if (fast) {
     const values = tp[own];
     return {
-      dtype: tp.dtype as TensorProto__Output['dtype'], tensor_shape: shape, version_number: tp.version_number, string_val: tp.string_val,
+      dtype: tp.dtype as TensorProto__Output['dtype'], tensor_shape: shape, version_number: tp.version_number, string_val: NO_BUFFERS,
       tensor_content: Buffer.from(values.buffer, values.byteOffset, values.byteLength),
       float_val: NO_NUMBERS, double_val: NO_NUMBERS, int_val: NO_NUMBERS, scomplex_val: NO_NUMBERS, int64_val: NO_STRINGS, bool_val: NO_BOOLS,
       dcomplex_val: NO_NUMBERS, half_val: NO_NUMBERS, uint32_val: NO_NUMBERS, uint64_val: NO_STRINGS,
     };
   }
-  // (Fields written out: an object spread here costs microseconds.)
+  // (Fields written out: an object spread here costs microseconds.) string_val's views are made only if read: a
+  // string tensor takes string_spans instead.
   return {
-    dtype: tp.dtype as TensorProto__Output['dtype'], tensor_shape: shape, version_number: tp.version_number, string_val: tp.string_val,
+    dtype: tp.dtype as TensorProto__Output['dtype'], tensor_shape: shape, version_number: tp.version_number,
+    get string_val(): Buffer[] {
+      return tp.string_val;
+    },
+    string_spans: tp.string_spans,
     tensor_content: tp.tensor_content,
     float_val: numbers(tp.float_val), double_val: numbers(tp.double_val), int_val: numbers(tp.int_val),
     scomplex_val: numbers(tp.scomplex_val), int64_val: decimals(tp.int64_val), bool_val: booleans(tp.bool_val),
@@ -129,7 +136,7 @@ export function directTensor(tp: TensorProtoWire, maxBytes: number, tally: Reque
     data = alignedView(dtype, tp.tensor_content);
   } else {
     const own = OWN_FIELD[dtype];
-    if (own === undefined || tp[own].length !== count || count === 0 || tp.string_val.length > 0) return undefined;
+    if (own === undefined || tp[own].length !== count || count === 0 || tp.string_spans !== undefined) return undefined;
     for (const f of TYPED_VAL_FIELDS) if (f !== own && tp[f].length > 0) return undefined;
     const values = tp[own];
     data = alignedView(dtype, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));

@@ -123,7 +123,8 @@ export function writeTensor(builder: flatbuffers.Builder, name: string, tensor: 
  * whole tensor (for 16k × 3 KB strings: one 46 MB allocation and one pass over it fewer, on the event-loop thread).
  */
 function* stringVectorSteps(builder: flatbuffers.Builder, tensor: Tensor): WorkSteps<flatbuffers.Offset> {
-  const packed = tensor.packed?.data;
+  // Strings packed in the wire form are copied whole; others (places in a gRPC message) element by element.
+  const packed = tensor.packed?.lengthPrefixed === true ? tensor.packed.data : undefined;
   const items = packed === undefined ? tensor.data as StringData : undefined;
   const total = packed !== undefined ? packed.byteLength : lengthPrefixedBytes(items!);
   if (items !== undefined) yield items.length;

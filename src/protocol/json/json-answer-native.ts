@@ -11,7 +11,7 @@
  */
 import type { Buffer } from 'node:buffer';
 import { nativeJsonCodec, type NativeAnswerPiece, type NativeAnswerTensor } from '../../engine/native-binding.js';
-import { type DType, type Tensor, elementCount, elementsHeld } from '../../engine/tensor.js';
+import { type DType, type Tensor, elementCount, elementsHeld, packedElementBytes } from '../../engine/tensor.js';
 import { STRING_BYTES_PER_VALUE } from './json-slices.js';
 import type { TensorJsonOptions } from './tensor-json.js';
 
@@ -68,8 +68,7 @@ export function answersNatively(tensors: Iterable<Tensor>, sliceValues: number):
     if (t.dtype !== 'string') continue;
     let bytes = 0;
     if (t.packed !== undefined) {
-      // The packed buffer holds a 4-byte length besides each element's bytes.
-      weight += Math.ceil((t.packed.data.byteLength - 4 * elementsHeld(t)) / STRING_BYTES_PER_VALUE);
+      weight += Math.ceil(packedElementBytes(t.packed) / STRING_BYTES_PER_VALUE);
       if (weight > sliceValues) return true;
       continue;
     }

@@ -6,7 +6,7 @@
  * number of values the step wrote; textNow runs it through, textInSlices lets the event loop turn between slices of
  * about --json_slice_values values. Both give the same text: only when it is built differs.
  */
-import { type Tensor, elementCount, type StringData, type NumericData } from '../../engine/tensor.js';
+import { type Tensor, elementCount, packedElementBytes, type StringData, type NumericData } from '../../engine/tensor.js';
 import { tensorJsonWriter, tensorToJson, type TensorJsonOptions } from './tensor-json.js';
 import { afterIo } from '../work-slices.js';
 
@@ -63,6 +63,7 @@ export const STRING_BYTES_PER_VALUE = 64;
 export function jsonWeight(t: Tensor): number {
   const count = elementCount(t.shape);
   if (t.dtype !== 'string') return count;
+  if (t.packed !== undefined) return count + Math.ceil(packedElementBytes(t.packed) / STRING_BYTES_PER_VALUE);
   let bytes = 0;
   for (const s of t.data as StringData) bytes += s.byteLength;
   return count + Math.ceil(bytes / STRING_BYTES_PER_VALUE);

@@ -8,7 +8,7 @@
 
 import { copySteps, runNow, type WorkSteps } from '../work-slices.js';
 import {
-  ScalarRuns, WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT, WireReader, WireWriter,
+  ByteSpans, ScalarRuns, WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT, WireReader, WireWriter,
   delimitedSize, utf8Length, varint64Size, varintSize,
 } from './wire.js';
 import { DecodeCounts, UNLIMITED, type DecodeLimits } from './decode-counts.js';
@@ -34,8 +34,13 @@ export interface InferTensorContentsWire {
   uint64_contents: BigUint64Array;
   fp32_contents: Float32Array;
   fp64_contents: Float64Array;
-  /** Views over the message. */
+  /** Views over the message, made when first read (see bytes_spans). */
   bytes_contents: Buffer[];
+  /**
+   * Not a protobuf field: bytes_contents's values as places in the message, for the tensor decoder to take as they
+   * are (kserve-grpc-codec.ts) without a view each. Absent when there are none.
+   */
+  bytes_spans?: ByteSpans;
 }
 
 export interface InferInputTensorWire {
@@ -125,7 +130,8 @@ function* readContents(r: WireReader, counts: DecodeCounts): WorkSteps<InferTens
   let uint64: ScalarRuns<'uint64'> | undefined;
   let fp32: ScalarRuns<'float'> | undefined;
   let fp64: ScalarRuns<'double'> | undefined;
-  const bytes: Buffer[] = [];
+  let bytes: ByteSpans | undefined;
+  let bytesField: string | undefined;
   while (r.more()) {
     r.key();
     switch (r.field) {
@@ -136,11 +142,16 @@ function* readContents(r: WireReader, counts: DecodeCounts): WorkSteps<InferTens
       case 5: uint64 = yield* r.scalarRunSteps(uint64, 'uint64', 'uint64_contents'); break;
       case 6: fp32 = yield* r.scalarRunSteps(fp32, 'float', 'fp32_contents'); break;
       case 7: fp64 = yield* r.scalarRunSteps(fp64, 'double', 'fp64_contents'); break;
-      case 8: r.expect(WIRE_BYTES, 'bytes_contents'); counts.value(`${r.where}.bytes_contents`); bytes.push(r.bytes()); break;
+      case 8:
+        r.expect(WIRE_BYTES, 'bytes_contents');
+        counts.value(bytesField ??= `${r.where}.bytes_contents`);
+        (bytes ??= new ByteSpans(r.buf)).add(r);
+        break;
       default: r.skip();
     }
   }
-  return {
+  let views: Buffer[] | undefined;
+  const contents: InferTensorContentsWire = {
     bool_contents: yield* r.scalarsSteps('bool', bool),
     int_contents: yield* r.scalarsSteps('int32', int),
     int64_contents: yield* r.scalarsSteps('int64', int64),
@@ -148,8 +159,12 @@ function* readContents(r: WireReader, counts: DecodeCounts): WorkSteps<InferTens
     uint64_contents: yield* r.scalarsSteps('uint64', uint64),
     fp32_contents: yield* r.scalarsSteps('float', fp32),
     fp64_contents: yield* r.scalarsSteps('double', fp64),
-    bytes_contents: bytes,
+    get bytes_contents(): Buffer[] {
+      return (views ??= bytes?.views() ?? []);
+    },
   };
+  if (bytes !== undefined) contents.bytes_spans = bytes;
+  return contents;
 }
 
 function* readInput(r: WireReader, counts: DecodeCounts): WorkSteps<InferInputTensorWire> {

@@ -10,7 +10,7 @@ import { elementsHeld, type PackedStringSpans, type Tensor } from '../../engine/
 import { fail } from '../../errors.js';
 import { TF_DTYPE } from '../tfserving/tf-vocabulary.js';
 import {
-  ScalarRuns, WIRE_BYTES, WIRE_VARINT, WireReader, WireWriter, delimitedSize, int32Size, utf8Length, varint64Size, varintSize,
+  ByteSpans, ScalarRuns, WIRE_BYTES, WIRE_VARINT, WireReader, WireWriter, delimitedSize, int32Size, utf8Length, varint64Size, varintSize,
 } from './wire.js';
 import { DecodeCounts, UNLIMITED, type DecodeLimits } from './decode-counts.js';
 import { COPY_STEP_BYTES, VALUE_UNITS, copySteps, runNow, type WorkSteps } from '../work-slices.js';
@@ -47,7 +47,13 @@ export interface TensorProtoWire {
   float_val: Float32Array;
   double_val: Float64Array;
   int_val: Int32Array;
+  /** Views over the message, made when first read (see string_spans). */
   string_val: Buffer[];
+  /**
+   * Not a protobuf field: string_val's values as places in the message, for the tensor decoder to take as they are
+   * (tf-tensor-proto.ts) without a view each. Absent when the tensor has no string_val.
+   */
+  string_spans?: ByteSpans;
   scomplex_val: Float32Array;
   int64_val: BigInt64Array;
   /** One byte per value, 0 or 1. */
@@ -147,7 +153,8 @@ function* readTensor(r: WireReader, counts: DecodeCounts): WorkSteps<TensorProto
   let shape: TensorShapeWire | null = null;
   let version = 0;
   let content: Buffer = EMPTY_BYTES;
-  const strings: Buffer[] = [];
+  let strings: ByteSpans | undefined;
+  let stringsField: string | undefined;
   // Made on each field's first run: most tensors use one field of the ten.
   let float: ScalarRuns<'float'> | undefined;
   let double: ScalarRuns<'double'> | undefined;
@@ -180,7 +187,11 @@ function* readTensor(r: WireReader, counts: DecodeCounts): WorkSteps<TensorProto
       case 5: float = yield* r.scalarRunSteps(float, 'float', 'float_val'); break;
       case 6: double = yield* r.scalarRunSteps(double, 'double', 'double_val'); break;
       case 7: int = yield* r.scalarRunSteps(int, 'int32', 'int_val'); break;
-      case 8: r.expect(WIRE_BYTES, 'string_val'); counts.value(`${r.where}.string_val`); strings.push(r.bytes()); break;
+      case 8:
+        r.expect(WIRE_BYTES, 'string_val');
+        counts.value(stringsField ??= `${r.where}.string_val`);
+        (strings ??= new ByteSpans(r.buf)).add(r);
+        break;
       case 9: scomplex = yield* r.scalarRunSteps(scomplex, 'float', 'scomplex_val'); break;
       case 10: int64 = yield* r.scalarRunSteps(int64, 'int64', 'int64_val'); break;
       case 11: bool = yield* r.scalarRunSteps(bool, 'bool', 'bool_val'); break;
@@ -191,14 +202,21 @@ function* readTensor(r: WireReader, counts: DecodeCounts): WorkSteps<TensorProto
       default: r.skip();
     }
   }
-  return {
+  let stringViews: Buffer[] | undefined;
+  const tensor: TensorProtoWire = {
     dtype, tensor_shape: shape, version_number: version, tensor_content: content,
     float_val: yield* r.scalarsSteps('float', float), double_val: yield* r.scalarsSteps('double', double),
-    int_val: yield* r.scalarsSteps('int32', int), string_val: strings, scomplex_val: yield* r.scalarsSteps('float', scomplex),
+    int_val: yield* r.scalarsSteps('int32', int),
+    get string_val(): Buffer[] {
+      return (stringViews ??= strings?.views() ?? []);
+    },
+    scomplex_val: yield* r.scalarsSteps('float', scomplex),
     int64_val: yield* r.scalarsSteps('int64', int64), bool_val: yield* r.scalarsSteps('bool', bool),
     dcomplex_val: yield* r.scalarsSteps('double', dcomplex), half_val: yield* r.scalarsSteps('int32', half),
     uint32_val: yield* r.scalarsSteps('uint32', uint32), uint64_val: yield* r.scalarsSteps('uint64', uint64),
   };
+  if (strings !== undefined) tensor.string_spans = strings;
+  return tensor;
 }
 
 /** One map<string, TensorProto> entry into `inputs`; an entry without a value is refused, as the generic decoder does. */
