@@ -113,6 +113,19 @@ describe('buffers allocated without zeroing', () => {
       copier.close();
     }
   });
+
+  it('WebSocket messages of several MB (copied by the JS thread and the addon\'s helpers together): each equal to its message', () => {
+    installLargeBufferWarmer(poison, 1024);
+    const copier = new WsMessageCopier(64 << 20);
+    try {
+      for (const [k, n] of [5 << 20, (9 << 20) + 7, 5 << 20].entries()) {
+        const message = Uint8Array.from({ length: n }, (_, j) => (j * 13 + k + (j >>> 20)) % 256);
+        expect(Buffer.from(copier.copy(message.slice().buffer).bytes).equals(Buffer.from(message))).toBe(true);
+      }
+    } finally {
+      copier.close();
+    }
+  });
 });
 
 describe('the addon\'s page walk (prefault)', () => {
@@ -125,5 +138,34 @@ describe('the addon\'s page walk (prefault)', () => {
     for (let i = 0; i < buffer.length; i++) if (buffer[i] !== (i % 4093 === 0 ? i % 251 : 0)) throw new Error(`byte ${i} changed`);
     const { nativeAddon } = await import('../src/engine/native-binding.js');
     expect(() => (nativeAddon().prefault as (b: Uint8Array, d: unknown) => void)(buffer, 5)).toThrow(/done must be a function/);
+  });
+});
+
+describe('the addon\'s shared copy (copyInto)', () => {
+  it('copies every byte of an ArrayBuffer or a Uint8Array, shared or not, and nothing past it', async () => {
+    const { nativeAddon } = await import('../src/engine/native-binding.js');
+    const random = rng(17);
+    // Under the 4 MB the JS thread copies alone, and over it (17 chunks, the last one short), from offset views.
+    for (const n of [0, 1, 4093, 4 * 1024 * 1024 - 1, 16 * 1024 * 1024 + 4321]) {
+      const source = new Uint8Array(n + 3);
+      for (let i = 0; i < source.length; i += 1) source[i] = Math.floor(random() * 256);
+      const view = source.subarray(3);
+      for (const from of [view, view.slice().buffer]) {
+        const holder = new Uint8Array(n + 16).fill(0xa5);
+        const target = holder.subarray(5);
+        nativeAddon().copyInto(target, from);
+        expect(Buffer.from(target.subarray(0, n)).equals(Buffer.from(view))).toBe(true);
+        expect(holder.subarray(0, 5).every((b) => b === 0xa5) && holder.subarray(5 + n).every((b) => b === 0xa5)).toBe(true);
+      }
+    }
+  });
+
+  it('refuses a target shorter than the source, and other types, by name', async () => {
+    const { nativeAddon } = await import('../src/engine/native-binding.js');
+    const copyInto = nativeAddon().copyInto as (t: unknown, s: unknown) => void;
+    expect(() => copyInto(new Uint8Array(3), new Uint8Array(4))).toThrow(/target has 3 bytes, fewer than the source's 4/);
+    expect(() => copyInto(new ArrayBuffer(8), new Uint8Array(4))).toThrow(/target must be a Uint8Array/);
+    expect(() => copyInto(new Uint8Array(8), new Float32Array(1))).toThrow(/source must be an ArrayBuffer or a Uint8Array/);
+    expect(() => copyInto(new Uint8Array(8), 'text')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });

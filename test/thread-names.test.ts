@@ -1,5 +1,5 @@
-// The server's native threads carry names (Linux), so `top -H` and `ps -L` tell the run workers and the deadline thread
-// from V8's and libuv's.
+// The server's native threads carry names (Linux), so `top -H` and `ps -L` tell the run workers, the deadline thread
+// and the copy helpers from V8's and libuv's.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -27,5 +27,12 @@ describe.runIf(process.platform === 'linux')('native thread names', () => {
     const cpus = Number(readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)!.length);
     expect(names.filter((n) => n === 'ortserve-run')).toHaveLength(cpus);
     expect(names.filter((n) => n === 'ortserve-expiry')).toHaveLength(1);
+  });
+
+  it('the shared copy\'s helpers, one fewer than the CPUs (at most 3), once a large copy was made', async () => {
+    const { nativeAddon } = await import('../src/engine/native-binding.js');
+    nativeAddon().copyInto(new Uint8Array(8 << 20), new Uint8Array(8 << 20));
+    const cpus = Number(readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)!.length);
+    expect(threadNames(process.pid).filter((n) => n === 'ortserve-copy')).toHaveLength(Math.min(cpus - 1, 3));
   });
 });

@@ -4,6 +4,7 @@
 
 #include "binding/addon_data.h"
 #include "binding/busy_poll.h"
+#include "binding/copy_into.h"
 #include "binding/flatbuffers_route.h"
 #include "binding/js_errors.h"
 #include "binding/js_sequence.h"
@@ -250,6 +251,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("writeTensorJson", Napi::Function::New<WriteTensorJson>(env, "writeTensorJson"));
   exports.Set("writeJsonAnswerAsync", Napi::Function::New<WriteJsonAnswerAsync>(env, "writeJsonAnswerAsync"));
   exports.Set("prefault", Napi::Function::New<Prefault>(env, "prefault"));
+  exports.Set("copyInto", Napi::Function::New<CopyInto>(env, "copyInto"));
   exports.Set("setBusyPoll", Napi::Function::New<SetBusyPoll>(env, "setBusyPoll"));
   exports.Set("busyPollStats", Napi::Function::New<BusyPollStats>(env, "busyPollStats"));
   exports.Set("flatBuffersRoute", Napi::Function::New<FlatBuffersRoute>(env, "flatBuffersRoute"));

@@ -353,6 +353,12 @@ export interface NativeAddon {
    * anything but a Uint8Array.
    */
   prefault(buffer: Uint8Array, done?: () => void): void;
+  /**
+   * [sync] Copies all of `source` to the start of `target` before returning, the JS thread sharing a copy of 4 MB or
+   * more with helper threads (native/binding/copy_into.h): for memory readable only now (a uWS WebSocket message).
+   * Throws TypeError for other types or a target shorter than the source.
+   */
+  copyInto(target: Uint8Array, source: ArrayBuffer | Uint8Array): void;
 }
 
 /** A tensor of a native answer: numeric typed array data (isBool: a Uint8Array read as bool) or BYTES elements. */
