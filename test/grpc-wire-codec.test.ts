@@ -16,9 +16,11 @@ import { directTensor, tensorProtoWireToTensor } from '../src/frontends/grpc/tf-
 import { DEFAULT_SIZE_LIMITS, RequestTally } from '../src/engine/tensor-limits.js';
 import type { InferResponse } from '../src/inference/infer-request.js';
 import {
-  encodeModelInferResponse, encodeModelStreamInferResponse, type ModelInferRequestWire, type ParameterMap,
+  encodeModelInferResponse, encodeModelStreamInferResponse, modelInferRequestSteps, type ModelInferRequestWire, type ParameterMap,
 } from '../src/protocol/protobuf/kserve-infer-wire.js';
-import { encodePredictResponse, type PredictRequestWire, type TensorProtoWire } from '../src/protocol/protobuf/tf-predict-wire.js';
+import {
+  encodePredictResponse, predictRequestSteps, type PredictRequestWire, type TensorProtoWire,
+} from '../src/protocol/protobuf/tf-predict-wire.js';
 import { tensorToBytes } from '../src/protocol/tensor-bytes.js';
 import { definition } from './support/grpc-client.js';
 import { bytes, int, mapEntry, msg, str, varint } from './support/protobuf-wire.js';
@@ -615,6 +617,28 @@ describe('repeated bytes fields held as places in the message', () => {
     expect(hex(t.data as Uint8Array[])).toEqual(hex(values));
     // Written out in the BYTES wire form from the places (the message itself is not that form).
     expect(Buffer.from(tensorToBytes(t)).toString('hex')).toBe('0200000061620000000002000000ff00');
+  });
+
+  it('a field of 3,000 values is walked in steps (the event loop may turn between them), to the same values', () => {
+    const many = Array.from({ length: 3000 }, (_, i) => Buffer.from(`v${i}`));
+    const field = Buffer.concat(many.map((v) => bytes(8, v)));
+    const tf = Buffer.concat([mapEntry(2, 'x', Buffer.concat([int(1, 7), msg(2, msg(2, int(1, many.length))), field]))]);
+    const kserve = Buffer.concat([str(1, 'm'), msg(5, str(1, 'x'), str(2, 'BYTES'), int(3, many.length), bytes(5, field))]);
+    const stepsOf = <T>(steps: Generator<number, T, void>): { steps: number; result: T } => {
+      let n = 0;
+      for (;;) {
+        const next = steps.next();
+        if (next.done === true) return { steps: n, result: next.value };
+        n++;
+      }
+    };
+    const predict = stepsOf(predictRequestSteps(tf));
+    const infer = stepsOf(modelInferRequestSteps(kserve));
+    // A step per 1,024 values at least: 2 for 3,000 (more only if other fields took steps of their own).
+    expect(predict.steps).toBeGreaterThanOrEqual(2);
+    expect(infer.steps).toBeGreaterThanOrEqual(2);
+    expect(hex(predict.result.inputs.x!.string_val)).toEqual(hex(many));
+    expect(hex(infer.result.inputs[0]!.contents!.bytes_contents)).toEqual(hex(many));
   });
 
   it('KServe bytes_contents: the same, and a count that does not match the shape is refused by the count', () => {

@@ -61,6 +61,9 @@ export class ScalarRuns<K extends ScalarKind = ScalarKind> {
   constructor(readonly kind: K) {}
 }
 
+/** Values of a repeated bytes field read per step of a decoder (each a field key, a length and a span noted). */
+export const STRING_VALUES_PER_STEP = 1024;
+
 /**
  * The values of one repeated bytes field (string_val, bytes_contents) as each value's (offset, length) in the
  * message, not a Buffer view each: 16k values were 16k objects made in one turn of the event loop and kept until the
