@@ -6,9 +6,9 @@
 // arrays of each field's own type (fp32_contents a Float32Array...) and shape dims are numbers, or bigints past 2^53.
 // Where protobuf's rules and protobufjs differ, this follows protobuf: in a oneof, the member last on the wire wins.
 
-import { VALUE_UNITS, copySteps, runNow, type WorkSteps } from '../work-slices.js';
+import { copySteps, runNow, type WorkSteps } from '../work-slices.js';
 import {
-  ByteSpans, STRING_VALUES_PER_STEP, ScalarRuns, WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT, WireReader, WireWriter,
+  ByteSpans, ScalarRuns, WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT, WireReader, WireWriter,
   delimitedSize, utf8Length, varint64Size, varintSize,
 } from './wire.js';
 import { DecodeCounts, UNLIMITED, type DecodeLimits } from './decode-counts.js';
@@ -145,10 +145,7 @@ function* readContents(r: WireReader, counts: DecodeCounts): WorkSteps<InferTens
       case 8:
         r.expect(WIRE_BYTES, 'bytes_contents');
         counts.value(bytesField ??= `${r.where}.bytes_contents`);
-        (bytes ??= new ByteSpans(r.buf)).add(r);
-        // Each value's key and length lie on a cache line of their own (46 MB apart over 16k values): a step per
-        // STRING_VALUES_PER_STEP of them, so a large message is walked over several turns of the event loop.
-        if (bytes.count % STRING_VALUES_PER_STEP === 0) yield STRING_VALUES_PER_STEP * VALUE_UNITS;
+        yield* (bytes ??= new ByteSpans(r.buf)).addSteps(r);
         break;
       default: r.skip();
     }

@@ -10,7 +10,7 @@ import { elementsHeld, type PackedStringSpans, type Tensor } from '../../engine/
 import { fail } from '../../errors.js';
 import { TF_DTYPE } from '../tfserving/tf-vocabulary.js';
 import {
-  ByteSpans, STRING_VALUES_PER_STEP, ScalarRuns, WIRE_BYTES, WIRE_VARINT, WireReader, WireWriter, delimitedSize, int32Size, utf8Length, varint64Size, varintSize,
+  ByteSpans, ScalarRuns, WIRE_BYTES, WIRE_VARINT, WireReader, WireWriter, delimitedSize, int32Size, utf8Length, varint64Size, varintSize,
 } from './wire.js';
 import { DecodeCounts, UNLIMITED, type DecodeLimits } from './decode-counts.js';
 import { COPY_STEP_BYTES, VALUE_UNITS, copySteps, runNow, type WorkSteps } from '../work-slices.js';
@@ -190,10 +190,7 @@ function* readTensor(r: WireReader, counts: DecodeCounts): WorkSteps<TensorProto
       case 8:
         r.expect(WIRE_BYTES, 'string_val');
         counts.value(stringsField ??= `${r.where}.string_val`);
-        (strings ??= new ByteSpans(r.buf)).add(r);
-        // Each value's key and length lie on a cache line of their own (46 MB apart over 16k values): a step per
-        // STRING_VALUES_PER_STEP of them, so a large message is walked over several turns of the event loop.
-        if (strings.count % STRING_VALUES_PER_STEP === 0) yield STRING_VALUES_PER_STEP * VALUE_UNITS;
+        yield* (strings ??= new ByteSpans(r.buf)).addSteps(r);
         break;
       case 9: scomplex = yield* r.scalarRunSteps(scomplex, 'float', 'scomplex_val'); break;
       case 10: int64 = yield* r.scalarRunSteps(int64, 'int64', 'int64_val'); break;

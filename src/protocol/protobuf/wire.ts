@@ -92,6 +92,16 @@ export class ByteSpans {
     r.pos = end;
   }
 
+  /**
+   * add() as a decoder's step: each value's key and length lie on a cache line of their own (46 MB apart over 16k
+   * values), so a step ends after every STRING_VALUES_PER_STEP of them and a large message is walked over several
+   * turns of the event loop when it is decoded in slices.
+   */
+  *addSteps(r: WireReader): WorkSteps<void> {
+    this.add(r);
+    if (this.count % STRING_VALUES_PER_STEP === 0) yield STRING_VALUES_PER_STEP * VALUE_UNITS;
+  }
+
   /** The values as places in the message, for a string tensor (not length-prefixed: keys lie between them). */
   packed(): { data: Uint8Array; spans: Uint32Array; lengthPrefixed: false } {
     return { data: this.buf, spans: this.pairs.subarray(0, 2 * this.count), lengthPrefixed: false };
