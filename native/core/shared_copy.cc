@@ -2,6 +2,7 @@
 #include "core/shared_copy.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <cstring>
@@ -25,8 +26,13 @@ SharedCopier::~SharedCopier() {
 SharedCopier& SharedCopier::Shared() {
   // Never destroyed: a static with joinable threads would end the process at exit (std::terminate).
   static SharedCopier* const shared = [] {
-    const unsigned hardware = std::thread::hardware_concurrency();
-    return new SharedCopier(std::min(hardware > 1 ? hardware - 1 : 0u, 3u));
+    // The CPUs this process may run on (a container's cpuset), not the machine's: helpers that cannot run beside
+    // the caller only take turns with it.
+    unsigned cpus = std::thread::hardware_concurrency();
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) cpus = static_cast<unsigned>(CPU_COUNT(&allowed));
+    return new SharedCopier(std::min(cpus > 1 ? cpus - 1 : 0u, 3u));
   }();
   return *shared;
 }

@@ -34,7 +34,7 @@ class SharedCopier {
   /** Stops and joins the helpers (tests; the process-wide one is never destroyed). */
   ~SharedCopier();
 
-  /** The process-wide copier: min(hardware threads - 1, 3) helpers, started on first use. */
+  /** The process-wide copier: min(CPUs the process may use - 1, 3) helpers, started on first use. */
   static SharedCopier& Shared();
 
   /** Copies `n` bytes from `from` to `to` (not overlapping); returns once every byte is there. */
