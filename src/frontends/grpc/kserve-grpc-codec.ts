@@ -89,12 +89,12 @@ function typedContents(input: InputTensor, dtype: DType, shape: number[], field:
     fail('ERR_DTYPE', `${field}: ${input.datatype} data belongs in ${where}${stray ? `, not contents.${stray}` : ''}`);
   }
   if (expected === undefined) return { dtype, shape, data: new Uint16Array(0) }; // FP16/BF16 with no elements
-  // No values: a fresh empty array (the wire decoder shares one between absent fields; a tensor owns its data).
   const given = contents === null ? 0 : valueCount(expected);
   if (given !== count) {
     fail('ERR_SHAPE', `${field}.contents.${expected}: ${given} values, but shape ${shapeText(shape)} needs ${count}`);
   }
   if (expected === 'bytes_contents' && spans !== undefined) return packedStringTensor(shape, spans.packed());
+  // No values: a fresh empty array (the wire decoder shares one between absent fields; a tensor owns its data).
   const values = given === 0 ? [] : contents![expected];
   return { dtype, shape, data: convertValues(values, dtype, `${field}.contents.${expected}`, input.datatype) };
 }
