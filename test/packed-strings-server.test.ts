@@ -87,27 +87,22 @@ describe('packed string tensors through every wire form (all runs queued)', () =
     expect((await res.json()).outputs).toEqual(TEXT);
   });
 
-  it('KServe gRPC raw_input_contents in, raw_output_contents out', async () => {
-    const request = Buffer.concat([str(1, 'strings'), msg(5, str(1, 'x'), str(2, 'BYTES'), bytes(3, varint(RAW.length))), bytes(7, lengthPrefixed(RAW))]);
+  /**
+   * ModelInfer of input `x` (BYTES, RAW.length elements) with `inInput` after its shape and `afterInput` after it in
+   * the request; the answer's one raw_output_contents, split into its elements.
+   */
+  async function kserveRawOutput(inInput: Buffer, afterInput: Buffer): Promise<Buffer[]> {
+    const request = Buffer.concat([str(1, 'strings'), msg(5, str(1, 'x'), str(2, 'BYTES'), bytes(3, varint(RAW.length)), inInput), afterInput]);
     const { error, response } = await rawUnaryCall(grpc.kserve, '/inference.GRPCInferenceService/ModelInfer', request);
     expect(error).toBeUndefined();
     const raw = all(readFields(response!), 6) as Buffer[];
     expect(raw).toHaveLength(1);
-    expect(hex(splitPrefixed(raw[0]!))).toEqual(hex(RAW));
-  });
+    return splitPrefixed(raw[0]!);
+  }
 
-  it('KServe gRPC bytes_contents in (places in the message), raw_output_contents out', async () => {
-    const contents = Buffer.concat(RAW.map((e) => bytes(8, e)));
-    const request = Buffer.concat([str(1, 'strings'), msg(5, str(1, 'x'), str(2, 'BYTES'), bytes(3, varint(RAW.length)), bytes(5, contents))]);
-    const { error, response } = await rawUnaryCall(grpc.kserve, '/inference.GRPCInferenceService/ModelInfer', request);
-    expect(error).toBeUndefined();
-    const raw = all(readFields(response!), 6) as Buffer[];
-    expect(raw).toHaveLength(1);
-    expect(hex(splitPrefixed(raw[0]!))).toEqual(hex(RAW));
-  });
-
-  it('TF Serving gRPC string_val in, string_val out', async () => {
-    const tensor = Buffer.concat([int(1, 7), msg(2, msg(2, int(1, RAW.length))), ...RAW.map((e) => bytes(8, e))]);
+  /** Predict of DT_STRING input `x` of shape [count] with `values` as its string_val; output `y`'s string_val. */
+  async function predictStringVal(count: number, values: readonly Buffer[]): Promise<Buffer[]> {
+    const tensor = Buffer.concat([int(1, 7), msg(2, msg(2, int(1, count))), ...values.map((e) => bytes(8, e))]);
     const request = Buffer.concat([msg(1, str(1, 'strings')), msg(2, str(1, 'x'), bytes(2, tensor))]);
     const { error, response } = await rawUnaryCall(grpc.prediction, '/tensorflow.serving.PredictionService/Predict', request);
     expect(error).toBeUndefined();
@@ -115,16 +110,23 @@ describe('packed string tensors through every wire form (all runs queued)', () =
     expect(outputs).toHaveLength(1);
     const entry = readFields(outputs[0]!);
     expect(all(entry, 1)[0]!.toString()).toBe('y');
-    expect(hex(all(readFields(all(entry, 2)[0] as Buffer), 8) as Buffer[])).toEqual(hex(RAW));
+    return all(readFields(all(entry, 2)[0] as Buffer), 8) as Buffer[];
+  }
+
+  it('KServe gRPC raw_input_contents in, raw_output_contents out', async () => {
+    expect(hex(await kserveRawOutput(Buffer.alloc(0), bytes(7, lengthPrefixed(RAW))))).toEqual(hex(RAW));
+  });
+
+  it('KServe gRPC bytes_contents in (places in the message), raw_output_contents out', async () => {
+    expect(hex(await kserveRawOutput(bytes(5, Buffer.concat(RAW.map((e) => bytes(8, e)))), Buffer.alloc(0)))).toEqual(hex(RAW));
+  });
+
+  it('TF Serving gRPC string_val in, string_val out', async () => {
+    expect(hex(await predictStringVal(RAW.length, RAW))).toEqual(hex(RAW));
   });
 
   it('TF Serving gRPC: one string_val fills the shape (the fill rule beside the places in the message)', async () => {
-    const tensor = Buffer.concat([int(1, 7), msg(2, msg(2, int(1, 3))), bytes(8, Buffer.from([0xff, 0x61]))]);
-    const request = Buffer.concat([msg(1, str(1, 'strings')), msg(2, str(1, 'x'), bytes(2, tensor))]);
-    const { error, response } = await rawUnaryCall(grpc.prediction, '/tensorflow.serving.PredictionService/Predict', request);
-    expect(error).toBeUndefined();
-    const entry = readFields((all(readFields(response!), 1) as Buffer[])[0]!);
-    expect(hex(all(readFields(all(entry, 2)[0] as Buffer), 8) as Buffer[])).toEqual(['ff61', 'ff61', 'ff61']);
+    expect(hex(await predictStringVal(3, [Buffer.from([0xff, 0x61])]))).toEqual(['ff61', 'ff61', 'ff61']);
   });
 
   it('FlatBuffers over HTTP and WebSocket', async () => {
