@@ -5,11 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
-#if defined(__linux__)
-#include <pthread.h>
-#endif
-
 #include "core/batch_assembly.h"
+#include "core/thread_name.h"
 
 namespace ortserve {
 
@@ -21,15 +18,6 @@ inline void CpuRelax() {
   __builtin_ia32_pause();
 #elif defined(__aarch64__)
   asm volatile("yield");
-#endif
-}
-
-// Names the calling thread (at most 15 characters on Linux), so `top -H` and `ps -L` tell the server's threads apart.
-void NameThisThread(const char* name) {
-#if defined(__linux__)
-  pthread_setname_np(pthread_self(), name);
-#else
-  (void)name;
 #endif
 }
 

@@ -1,11 +1,14 @@
 // SharedCopier (see shared_copy.h): a large memcpy shared between the caller and helper threads.
 #include "core/shared_copy.h"
 
-#include <pthread.h>
+#if defined(__linux__)
 #include <sched.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
+
+#include "core/thread_name.h"
 
 namespace ortserve {
 
@@ -29,9 +32,11 @@ SharedCopier& SharedCopier::Shared() {
     // The CPUs this process may run on (a container's cpuset), not the machine's: helpers that cannot run beside
     // the caller only take turns with it.
     unsigned cpus = std::thread::hardware_concurrency();
+#if defined(__linux__)
     cpu_set_t allowed;
     CPU_ZERO(&allowed);
     if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) cpus = static_cast<unsigned>(CPU_COUNT(&allowed));
+#endif
     return new SharedCopier(std::min(cpus > 1 ? cpus - 1 : 0u, 3u));
   }();
   return *shared;
@@ -75,7 +80,7 @@ void SharedCopier::Copy(uint8_t* to, const uint8_t* from, std::size_t n) {
 }
 
 void SharedCopier::HelperLoop() {
-  pthread_setname_np(pthread_self(), "ortserve-copy");
+  NameThisThread("ortserve-copy");
   uint64_t seen = 0;
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
