@@ -12,23 +12,19 @@ namespace ortserve {
 
 namespace {
 
-/** The bytes of a Uint8Array or an ArrayBuffer; false for anything else. */
-bool BytesOf(napi_env env, napi_value value, uint8_t** data, std::size_t* length) {
+/** The bytes of a Uint8Array (or, with `or_arraybuffer`, an ArrayBuffer); false for anything else. */
+bool BytesOf(napi_env env, napi_value value, bool or_arraybuffer, uint8_t** data, std::size_t* length) {
   bool is = false;
+  void* at = nullptr;
   if (napi_is_typedarray(env, value, &is) == napi_ok && is) {
     napi_typedarray_type type;
-    void* at = nullptr;
     if (napi_get_typedarray_info(env, value, &type, length, &at, nullptr, nullptr) != napi_ok || type != napi_uint8_array) return false;
-    *data = static_cast<uint8_t*>(at);
-    return true;
+  } else if (!or_arraybuffer || napi_is_arraybuffer(env, value, &is) != napi_ok || !is ||
+             napi_get_arraybuffer_info(env, value, &at, length) != napi_ok) {
+    return false;
   }
-  if (napi_is_arraybuffer(env, value, &is) == napi_ok && is) {
-    void* at = nullptr;
-    if (napi_get_arraybuffer_info(env, value, &at, length) != napi_ok) return false;
-    *data = static_cast<uint8_t*>(at);
-    return true;
-  }
-  return false;
+  *data = static_cast<uint8_t*>(at);
+  return true;
 }
 
 }  // namespace
@@ -39,12 +35,10 @@ Napi::Value CopyInto(const Napi::CallbackInfo& info) {
   uint8_t* source = nullptr;
   std::size_t target_length = 0;
   std::size_t source_length = 0;
-  bool is_typedarray = false;
-  if (info.Length() < 1 || napi_is_typedarray(env, info[0], &is_typedarray) != napi_ok || !is_typedarray ||
-      !BytesOf(env, info[0], &target, &target_length)) {
+  if (info.Length() < 1 || !BytesOf(env, info[0], false, &target, &target_length)) {
     ThrowInvalidArgument(env, "target must be a Uint8Array");
   }
-  if (info.Length() < 2 || !BytesOf(env, info[1], &source, &source_length)) {
+  if (info.Length() < 2 || !BytesOf(env, info[1], true, &source, &source_length)) {
     ThrowInvalidArgument(env, "source must be an ArrayBuffer or a Uint8Array");
   }
   if (source_length > target_length) {
