@@ -5,7 +5,7 @@ import { clientText, fail } from '../errors.js';
 import { allocLarge } from './large-buffers.js';
 import {
   DTYPE_SIZE, elementCount, packedStringTensor, shapeText, viewAs,
-  type DType, type NumericDType, type StringData, type Tensor,
+  type DType, type NumericDType, type PackedStringSpans, type StringData, type Tensor,
 } from '../engine/tensor.js';
 
 /** Wire shapes arrive as numbers (JSON), decimal strings (protobuf int64 as decoded here) or bigints. */
@@ -60,12 +60,7 @@ export function checkTensorFits(dtype: DType, shape: readonly number[], field: s
  */
 export function bytesToTensor(dtype: DType, shape: number[], bytes: Uint8Array, field: string, typeName: string): Tensor {
   const count = elementCount(shape);
-  if (dtype === 'string') {
-    checkPrefixRoom(bytes.byteLength, count, field);   // before the spans are allocated for `count` elements
-    const spans = new Uint32Array(2 * count);
-    scanLengthPrefixed(bytes, count, field, spans);
-    return packedStringTensor(shape, { data: bytes, spans, lengthPrefixed: true });
-  }
+  if (dtype === 'string') return packedStringTensor(shape, lengthPrefixedSpans(bytes, count, field));
   const size = DTYPE_SIZE[dtype];
   if (bytes.byteLength !== count * size) {
     fail('ERR_SHAPE', `${field}: ${bytes.byteLength} bytes of data, but shape ${shapeText(shape)} of ${typeName} needs ${count * size}`);
@@ -114,10 +109,15 @@ function checkPrefixRoom(length: number, count: number, field: string): void {
 
 /** Splits `count` BYTES elements, each a 4-byte little-endian length then that many bytes, filling `bytes` exactly. */
 export function parseLengthPrefixed(bytes: Uint8Array, count: number, field: string): StringData {
-  checkPrefixRoom(bytes.byteLength, count, field);
+  return packedStringTensor([count], lengthPrefixedSpans(bytes, count, field)).data as StringData;
+}
+
+/** `bytes` as `count` length-prefixed elements and the place of each (refused, naming `field`, unless exactly so). */
+function lengthPrefixedSpans(bytes: Uint8Array, count: number, field: string): PackedStringSpans {
+  checkPrefixRoom(bytes.byteLength, count, field);   // before the spans are allocated for `count` elements
   const spans = new Uint32Array(2 * count);
   scanLengthPrefixed(bytes, count, field, spans);
-  return packedStringTensor([count], { data: bytes, spans, lengthPrefixed: true }).data as StringData;
+  return { data: bytes, spans, lengthPrefixed: true };
 }
 
 /**
