@@ -166,8 +166,8 @@ void ParseStringData(Napi::Env env, const Napi::Value& data, const std::string& 
 
 // A string tensor given as one Uint8Array and, per element, its (offset, length) in it (spans: Uint32Array of
 // 2 × elements): what the JS side sends for a packed string tensor (src/engine/tensor.ts: a decoded length-prefixed
-// buffer, or a queued run's output), so this reads two typed arrays instead of one JS object per element (16k
-// elements: ~1.3 ms of the JS thread). The data is pinned whole.
+// buffer, a gRPC message's string_val / bytes_contents, or a queued run's output), so this reads two typed arrays
+// instead of one JS object per element (16k elements: ~1.3 ms of the JS thread). The data is pinned whole.
 void ParseSpannedStringData(Napi::Env env, const Napi::Value& data, const Napi::Value& spans, const std::string& field,
                             double elements, InputTensor* tensor, PinnedInputs* pinned) {
   if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {

@@ -104,7 +104,8 @@ AnswerTensor ReadSpanStrings(napi_env env, napi_value data, napi_value lengths, 
 }
 
 // BYTES elements anywhere in one Uint8Array, each at an (offset, length) pair of a Uint32Array (a packed string
-// tensor: the elements in the BYTES wire form, their 4-byte lengths between them): two N-API calls for any count.
+// tensor: the elements in the BYTES wire form with their 4-byte lengths between them, or places in a gRPC message):
+// two N-API calls for any count.
 AnswerTensor ReadSpannedStrings(napi_env env, napi_value data, napi_value spans, double count, const std::string& field, AnswerTensor t) {
   const PackedStringArrays a = ReadPackedStringArrays(env, data, spans, 2 * count, field, "spans", "twice the product of shape");
   t.is_string = true;
